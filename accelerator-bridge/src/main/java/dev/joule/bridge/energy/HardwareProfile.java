@@ -1,0 +1,74 @@
+package dev.joule.bridge.energy;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Facts about the machine doing the work, read from it (not configured): they go into every
+ * energy record so a figure can be traced to the hardware it was obtained on.
+ *
+ * @param gpuModel null: no GPU meter exists yet, so no GPU is probed (not "no GPU present")
+ */
+public record HardwareProfile(String cpuModel, int vcpus, boolean hypervisor, long ramBytes,
+    boolean raplAvailable, String gpuModel) implements Serializable {
+
+  private static volatile HardwareProfile detected;
+
+  /** Reads /proc and /sys once per JVM. Missing files give conservative answers, never errors. */
+  public static HardwareProfile detect() {
+    HardwareProfile p = detected;
+    if (p == null) {
+      p = detectFrom(Path.of("/proc/cpuinfo"), Path.of("/proc/meminfo"), Path.of("/sys/class/powercap"));
+      detected = p;
+    }
+    return p;
+  }
+
+  static HardwareProfile detectFrom(Path cpuinfo, Path meminfo, Path powercap) {
+    String model = System.getProperty("os.arch") + " (model not readable)";
+    boolean hypervisor = false;
+    List<String> lines = readLines(cpuinfo);
+    for (String line : lines) {
+      if (line.startsWith("model name") && line.contains(":")) {
+        model = line.substring(line.indexOf(':') + 1).trim();
+        break;
+      }
+    }
+    for (String line : lines) {
+      if (line.startsWith("flags") && (" " + line + " ").contains(" hypervisor ")) {
+        hypervisor = true;
+        break;
+      }
+    }
+    long ram = Runtime.getRuntime().maxMemory();
+    for (String line : readLines(meminfo)) {
+      if (line.startsWith("MemTotal:")) {
+        ram = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024L;
+        break;
+      }
+    }
+    boolean rapl = false;
+    if (Files.isDirectory(powercap)) {
+      try (Stream<Path> zones = Files.list(powercap)) {
+        rapl = zones.anyMatch(z -> z.getFileName().toString().startsWith("intel-rapl")
+            && Files.isReadable(z.resolve("energy_uj")));
+      } catch (IOException e) {
+        rapl = false;
+      }
+    }
+    return new HardwareProfile(model, Runtime.getRuntime().availableProcessors(), hypervisor, ram,
+        rapl, null);
+  }
+
+  private static List<String> readLines(Path p) {
+    try {
+      return Files.readAllLines(p);
+    } catch (IOException | RuntimeException e) {
+      return List.of();
+    }
+  }
+}

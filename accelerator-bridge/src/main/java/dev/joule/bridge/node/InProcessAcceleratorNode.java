@@ -1,0 +1,103 @@
+package dev.joule.bridge.node;
+
+import dev.joule.bridge.BridgeBatches;
+import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.vector.VectorOps;
+import dev.joule.bridge.vector.VectorOpsProvider;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded default: an accelerator node inside the executor's JVM. Batches still cross the
+ * bridge as Arrow record batches, so the executor code is the same as with a remote node; only
+ * the transport differs. Kernel CPU time is the calling thread's, since the kernel runs on it.
+ */
+public final class InProcessAcceleratorNode implements AcceleratorNode {
+
+  private static final Logger LOG = LoggerFactory.getLogger(InProcessAcceleratorNode.class);
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+  private static volatile InProcessAcceleratorNode shared;
+
+  private final String nodeId;
+  private final VectorOps ops;
+  private final Map<String, Kernel> kernels = new ConcurrentHashMap<>();
+
+  public InProcessAcceleratorNode(String nodeId, VectorOps ops) {
+    this.nodeId = nodeId;
+    this.ops = ops;
+  }
+
+  /** One node per JVM, shared by every task of the executor, so a kernel is pushed once. */
+  public static InProcessAcceleratorNode shared() {
+    InProcessAcceleratorNode n = shared;
+    if (n == null) {
+      synchronized (InProcessAcceleratorNode.class) {
+        n = shared;
+        if (n == null) {
+          n = new InProcessAcceleratorNode("in-process@" + ProcessHandle.current().pid(),
+              VectorOpsProvider.get());
+          shared = n;
+        }
+      }
+    }
+    return n;
+  }
+
+  @Override
+  public String nodeId() {
+    return nodeId;
+  }
+
+  public VectorOps vectorOps() {
+    return ops;
+  }
+
+  @Override
+  public String pushKernel(byte[] kernelIpc) {
+    String id = KernelCodec.kernelId(kernelIpc);
+    kernels.computeIfAbsent(id, k -> {
+      Kernel kernel = KernelCodec.decode(kernelIpc);
+      LOG.info("node {}: kernel {} pushed ({}, {} bytes)", nodeId, id.substring(0, 12),
+          kernel.displayName(), kernelIpc.length);
+      return kernel;
+    });
+    return id;
+  }
+
+  @Override
+  public boolean hasKernel(String kernelId) {
+    return kernels.containsKey(kernelId);
+  }
+
+  @Override
+  public ScoreReply score(String kernelId, VectorSchemaRoot request, BufferAllocator replyAllocator) {
+    Kernel kernel = kernels.get(kernelId);
+    if (kernel == null) {
+      throw new UnknownKernelException(nodeId, kernelId);
+    }
+    long cpu0 = THREADS.getCurrentThreadCpuTime();
+    long wall0 = System.nanoTime();
+    EncodedRows rows = BridgeBatches.fromRequest(request);
+    float[] out = new float[rows.rows() * kernel.outputs()];
+    kernel.score(rows, out, ops);
+    VectorSchemaRoot response = BridgeBatches.toResponse(out, rows.rows(), kernel.outputs(), replyAllocator);
+    long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
+    long wall = System.nanoTime() - wall0;
+    long bytesOut = 4L * rows.rows() * (kernel.outputs() + 2);
+    return new ScoreReply(response,
+        new NodeReading(nodeId, ops.name(), cpu, wall, rows.rows(), rows.payloadBytes(), bytesOut));
+  }
+
+  @Override
+  public void close() {
+    kernels.clear();
+  }
+}

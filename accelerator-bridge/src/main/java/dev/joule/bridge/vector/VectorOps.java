@@ -1,0 +1,18 @@
+package dev.joule.bridge.vector;
+
+/**
+ * The inner loops every kernel is built from. Two implementations exist: {@link ScalarVectorOps}
+ * (the reference every test compares against) and a JDK Vector API one that
+ * {@link VectorOpsProvider} picks at run time when {@code jdk.incubator.vector} is available.
+ */
+public interface VectorOps {
+
+  /** A short name for logs and energy records, e.g. {@code scalar} or {@code panama-512}. */
+  String name();
+
+  /** Σ a[aOff+i] * b[bOff+i] for i in [0, len), in fp32. */
+  float dotF32(float[] a, int aOff, float[] b, int bOff, int len);
+
+  /** Σ a[aOff+i] * b[bOff+i] for i in [0, len), accumulated exactly in int32. */
+  int dotI8(byte[] a, int aOff, byte[] b, int bOff, int len);
+}

@@ -1,0 +1,73 @@
+package dev.joule.bridge;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.Precision;
+import java.util.SplittableRandom;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.IntVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Arrow round trips of the bridge batches; every allocator must be empty afterwards. */
+class BridgeBatchesTest {
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 17, 4096, 5000})
+  void requestRoundTripAtEveryPrecision(int rows) {
+    int dim = 37;
+    SplittableRandom rnd = new SplittableRandom(rows);
+    float[] x = new float[rows * dim];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rnd.nextGaussian();
+    }
+    try (RootAllocator root = new RootAllocator()) {
+      for (Precision p : Precision.values()) {
+        EncodedRows in = EncodedRows.encode(p, rows, dim, x);
+        try (BufferAllocator child = root.newChildAllocator("req", 0, Long.MAX_VALUE);
+            VectorSchemaRoot batch = BridgeBatches.toRequest(in, child)) {
+          assertEquals(rows, batch.getRowCount());
+          EncodedRows back = BridgeBatches.fromRequest(batch);
+          assertEquals(p, back.precision());
+          assertEquals(dim, back.dim());
+          if (p == Precision.FP32) {
+            assertArrayEquals(x, back.values());
+          } else {
+            assertArrayEquals(in.codes(), back.codes());
+            assertArrayEquals(in.scales(), back.scales());
+          }
+        }
+      }
+      assertEquals(0, root.getAllocatedMemory());
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {0, 1, 4097})
+  void responseCarriesArgmaxAndAllScores(int rows) {
+    int outputs = 3;
+    float[] scores = new float[rows * outputs];
+    for (int r = 0; r < rows; r++) {
+      scores[r * outputs + (r % outputs)] = 0.9f;
+      scores[r * outputs + ((r + 1) % outputs)] = 0.1f;
+    }
+    try (RootAllocator root = new RootAllocator();
+        VectorSchemaRoot resp = BridgeBatches.toResponse(scores, rows, outputs, root)) {
+      IntVector label = (IntVector) resp.getVector("label");
+      Float4Vector score = (Float4Vector) resp.getVector("score");
+      float[] all = KernelCodec.readFloatList((FixedSizeListVector) resp.getVector("scores"), rows, outputs);
+      assertArrayEquals(scores, all);
+      for (int r = 0; r < rows; r++) {
+        assertEquals(r % outputs, label.get(r));
+        assertEquals(0.9f, score.get(r));
+      }
+    }
+  }
+}

@@ -1,0 +1,185 @@
+package dev.joule.bridge.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.joule.bridge.vector.ScalarVectorOps;
+import dev.joule.bridge.vector.VectorOps;
+import dev.joule.bridge.vector.VectorOpsProvider;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class LinearKernelTest {
+
+  static final VectorOps SCALAR = ScalarVectorOps.INSTANCE;
+  static final VectorOps BEST = VectorOpsProvider.get();
+
+  static float[][] randomWeights(SplittableRandom rnd, int outputs, int dim, double scale) {
+    float[][] w = new float[outputs][dim];
+    for (float[] row : w) {
+      for (int i = 0; i < dim; i++) {
+        row[i] = (float) (rnd.nextGaussian() * scale);
+      }
+    }
+    return w;
+  }
+
+  static List<String> labels(int n) {
+    List<String> l = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      l.add("c" + i);
+    }
+    return l;
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 16, 17, 383, 384, 768, 1023})
+  void int8KernelVectorApiEqualsScalarReference(int dim) {
+    SplittableRandom rnd = new SplittableRandom(dim);
+    int outputs = 5;
+    int rows = 64;
+    float[][] w = randomWeights(rnd, outputs, dim, 1.0);
+    float[] bias = new float[outputs];
+    LinearKernel k = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.RAW, Precision.INT8);
+    float[] x = new float[rows * dim];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rnd.nextGaussian();
+    }
+    EncodedRows in = EncodedRows.encode(Precision.INT8, rows, dim, x);
+    float[] ref = new float[rows * outputs];
+    float[] vec = new float[rows * outputs];
+    k.score(in, ref, SCALAR);
+    k.score(in, vec, BEST);
+    // int32 accumulation is exact in both, and the rescale is the same float expression.
+    assertArrayEquals(ref, vec);
+  }
+
+  @Test
+  void int8ProbabilitiesStayWithinTheAnalyticBoundOfFp32() {
+    SplittableRandom rnd = new SplittableRandom(7);
+    double worst = 0;
+    double worstRatio = 0;
+    for (int trial = 0; trial < 50; trial++) {
+      int dim = new int[] {16, 17, 384, 768, 1023}[trial % 5];
+      int outputs = 2 + rnd.nextInt(12);
+      int rows = 32;
+      float[][] w = randomWeights(rnd, outputs, dim, 1.0 / Math.sqrt(dim));
+      float[] bias = new float[outputs];
+      for (int j = 0; j < outputs; j++) {
+        bias[j] = (float) rnd.nextGaussian();
+      }
+      LinearKernel fp32 = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.SOFTMAX, Precision.FP32);
+      LinearKernel int8 = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.SOFTMAX, Precision.INT8);
+      float[] x = new float[rows * dim];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) (rnd.nextGaussian() * (1 + 3 * rnd.nextDouble()));
+      }
+      float[] p32 = new float[rows * outputs];
+      float[] p8 = new float[rows * outputs];
+      fp32.score(EncodedRows.fp32(rows, dim, x), p32, BEST);
+      EncodedRows q = EncodedRows.encode(Precision.INT8, rows, dim, x);
+      int8.score(q, p8, BEST);
+      for (int r = 0; r < rows; r++) {
+        // Per-logit error of symmetric quantization: |x·w − x̂·ŵ| ≤ s_x/2·‖w‖₁ + s_w/2·‖x‖₁ +
+        // dim·s_x·s_w/4; softmax is ½-Lipschitz in the ∞-norm, so |Δp| ≤ ½·max|Δz|.
+        double maxLogitBound = 0;
+        float sx = q.scales()[r];
+        for (int j = 0; j < outputs; j++) {
+          float sw = int8.weightScales()[j];
+          double w1 = 0;
+          double x1 = 0;
+          for (int i = 0; i < dim; i++) {
+            w1 += Math.abs(w[j][i]);
+            x1 += Math.abs(x[r * dim + i]);
+          }
+          maxLogitBound = Math.max(maxLogitBound, sx / 2 * w1 + sw / 2 * x1 + dim * sx * sw / 4);
+        }
+        double bound = 0.5 * maxLogitBound + 1e-5;
+        for (int j = 0; j < outputs; j++) {
+          double err = Math.abs(p32[r * outputs + j] - p8[r * outputs + j]);
+          assertTrue(err <= bound, "row " + r + " output " + j + ": error " + err + " > bound " + bound);
+          worst = Math.max(worst, err);
+          worstRatio = Math.max(worstRatio, err / bound);
+        }
+      }
+    }
+    System.out.printf("int8 vs fp32 softmax: max |Δp| = %.5f (worst error / analytic bound = %.3f)%n",
+        worst, worstRatio);
+    assertTrue(worst > 0, "int8 and fp32 agreed exactly: the int8 path was not exercised");
+  }
+
+  @Test
+  void softmaxRowsSumToOneAndLogisticIsInUnitInterval() {
+    SplittableRandom rnd = new SplittableRandom(3);
+    int dim = 33;
+    int outputs = 4;
+    float[][] w = randomWeights(rnd, outputs, dim, 3);
+    float[] x = new float[10 * dim];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rnd.nextGaussian() * 10;
+    }
+    for (Precision p : Precision.values()) {
+      LinearKernel soft = LinearKernel.fromWeights(w, new float[outputs], labels(outputs), Activation.SOFTMAX, p);
+      LinearKernel logi = LinearKernel.fromWeights(w, new float[outputs], labels(outputs), Activation.LOGISTIC, p);
+      float[] out = new float[10 * outputs];
+      soft.score(EncodedRows.encode(p, 10, dim, x), out, BEST);
+      for (int r = 0; r < 10; r++) {
+        double s = 0;
+        for (int j = 0; j < outputs; j++) {
+          s += out[r * outputs + j];
+        }
+        assertEquals(1.0, s, 1e-5);
+      }
+      logi.score(EncodedRows.encode(p, 10, dim, x), out, BEST);
+      for (float v : out) {
+        assertTrue(v >= 0 && v <= 1);
+      }
+    }
+  }
+
+  @Test
+  void rejectsMismatchedInput() {
+    LinearKernel k = LinearKernel.fromWeights(new float[][] {{1, 2}}, new float[] {0}, List.of("a"),
+        Activation.RAW, Precision.INT8);
+    float[] out = new float[1];
+    assertThrows(IllegalArgumentException.class,
+        () -> k.score(EncodedRows.fp32(1, 2, new float[2]), out, BEST));
+    assertThrows(IllegalArgumentException.class,
+        () -> k.score(EncodedRows.encode(Precision.INT8, 1, 3, new float[3]), out, BEST));
+    assertThrows(IllegalArgumentException.class, () -> LinearKernel.fromWeights(
+        new float[][] {{1, Float.NaN}}, new float[] {0}, List.of("a"), Activation.RAW, Precision.FP32));
+  }
+
+  @Test
+  void codecRoundTripsAndIdsAreContentAddressed() {
+    SplittableRandom rnd = new SplittableRandom(11);
+    float[][] w = randomWeights(rnd, 3, 19, 1);
+    float[] bias = {0.1f, -0.2f, 0.3f};
+    for (Precision p : Precision.values()) {
+      LinearKernel k = LinearKernel.fromWeights(w, bias, List.of("x", "y", "ζ"), Activation.SOFTMAX, p);
+      byte[] bytes = KernelCodec.encode(k);
+      assertEquals(k, KernelCodec.decode(bytes));
+      // Deterministic encoding: same kernel, same bytes, same id.
+      assertEquals(KernelCodec.kernelId(bytes), KernelCodec.kernelId(KernelCodec.encode(k)));
+      assertEquals(64, KernelCodec.kernelId(bytes).length());
+    }
+    byte[] a = KernelCodec.encode(LinearKernel.fromWeights(w, bias, List.of("x", "y", "z"), Activation.SOFTMAX, Precision.FP32));
+    byte[] b = KernelCodec.encode(LinearKernel.fromWeights(w, bias, List.of("x", "y", "z"), Activation.SOFTMAX, Precision.INT8));
+    assertNotEquals(KernelCodec.kernelId(a), KernelCodec.kernelId(b));
+    assertTrue(b.length < a.length, "int8 kernel should be smaller than fp32");
+  }
+
+  @Test
+  void decodeRejectsForeignBytes() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> KernelCodec.decode("not arrow".getBytes()));
+    assertTrue(e.getMessage().contains("Arrow"), e.getMessage());
+  }
+}

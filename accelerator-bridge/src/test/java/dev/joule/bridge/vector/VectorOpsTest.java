@@ -1,0 +1,106 @@
+package dev.joule.bridge.vector;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The Vector API implementation against the scalar reference, at dims that hit every tail. */
+class VectorOpsTest {
+
+  static VectorOps panama;
+  static final VectorOps scalar = ScalarVectorOps.INSTANCE;
+
+  @BeforeAll
+  static void load() {
+    panama = VectorOpsProvider.panamaOrNull();
+    // The build runs tests with --add-modules=jdk.incubator.vector on AVX2/AVX-512 hardware; if
+    // that ever changes this test must say so rather than silently compare scalar with scalar.
+    assertNotNull(panama, "Vector API implementation did not load in the test JVM");
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 383, 384, 768, 1023, 1024, 1536})
+  void int8DotMatchesScalarOnRandomVectors(int dim) {
+    SplittableRandom rnd = new SplittableRandom(dim * 7919L);
+    for (int trial = 0; trial < 200; trial++) {
+      int aOff = rnd.nextInt(5);
+      int bOff = rnd.nextInt(5);
+      byte[] a = new byte[dim + aOff];
+      byte[] b = new byte[dim + bOff];
+      for (int i = 0; i < a.length; i++) {
+        a[i] = (byte) rnd.nextInt(-128, 128);
+      }
+      for (int i = 0; i < b.length; i++) {
+        b[i] = (byte) rnd.nextInt(-128, 128);
+      }
+      assertEquals(scalar.dotI8(a, aOff, b, bOff, dim), panama.dotI8(a, aOff, b, bOff, dim),
+          "dim " + dim + " trial " + trial);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 16, 17, 383, 384, 768, 1023, 1024, 1536})
+  void int8DotExtremeValues(int dim) {
+    byte[][] cases = {fill(dim, -128), fill(dim, 127), fill(dim, 0), alternating(dim)};
+    for (byte[] a : cases) {
+      for (byte[] b : cases) {
+        int expected = scalar.dotI8(a, 0, b, 0, dim);
+        assertEquals(expected, panama.dotI8(a, 0, b, 0, dim));
+      }
+    }
+    // -128 * -128 * dim is the largest magnitude an int8 dot can reach; no overflow at 1536.
+    assertEquals(16384 * dim, panama.dotI8(fill(dim, -128), 0, fill(dim, -128), 0, dim));
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 16, 17, 383, 384, 768, 1023, 1536})
+  void fp32DotMatchesScalarWithinRounding(int dim) {
+    SplittableRandom rnd = new SplittableRandom(dim);
+    for (int trial = 0; trial < 200; trial++) {
+      float[] a = new float[dim];
+      float[] b = new float[dim];
+      double absSum = 0;
+      double exact = 0;
+      for (int i = 0; i < dim; i++) {
+        a[i] = (float) rnd.nextGaussian();
+        b[i] = (float) rnd.nextGaussian();
+        absSum += Math.abs((double) a[i] * b[i]);
+        exact += (double) a[i] * b[i];
+      }
+      // Summation order differs; both must stay within dim·ulp-scale error of the exact sum.
+      double tol = 1e-6 * absSum * Math.max(1, Math.log(dim) + 1) + 1e-30;
+      assertEquals(exact, scalar.dotF32(a, 0, b, 0, dim), tol * 4, "scalar dim " + dim);
+      assertEquals(exact, panama.dotF32(a, 0, b, 0, dim), tol * 4, "panama dim " + dim);
+    }
+  }
+
+  @Test
+  void providerHonoursTheForcingProperty() {
+    assertSame(ScalarVectorOps.INSTANCE, VectorOpsProvider.choose("scalar"));
+    assertEquals(panama.name(), VectorOpsProvider.choose("panama").name());
+    assertEquals(panama.name(), VectorOpsProvider.choose("auto").name());
+    assertThrows(IllegalArgumentException.class, () -> VectorOpsProvider.choose("gpu"));
+  }
+
+  private static byte[] fill(int n, int v) {
+    byte[] a = new byte[n];
+    Arrays.fill(a, (byte) v);
+    return a;
+  }
+
+  private static byte[] alternating(int n) {
+    byte[] a = new byte[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = (byte) (i % 2 == 0 ? 127 : -128);
+    }
+    return a;
+  }
+}
