@@ -1,0 +1,225 @@
+package dev.joule.jobs;
+
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.imports.ImportJob;
+import dev.joule.jobs.report.ClaimCard;
+import dev.joule.jobs.score.ScoreJob;
+import dev.joule.jobs.score.ScoreResult;
+import java.io.PrintStream;
+import java.net.URL;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/** The {@code joule} command line. */
+@Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
+    description = "Energy-accounted batch inference on Apache Spark.",
+    subcommands = {Main.Generate.class, Main.Import.class, Main.Score.class, Main.Demo.class},
+    footer = {"", "Exit codes: 0 done, 1 other failure, 2 usage or configuration, 3 input data problem."})
+public final class Main implements Runnable {
+
+  @Option(names = "--conf", scope = ScopeType.INHERIT, paramLabel = "FILE",
+      description = "Job config (HOCON); defaults are in reference.conf.")
+  Path conf;
+
+  @Option(names = "--set", scope = ScopeType.INHERIT, paramLabel = "KEY=VALUE",
+      description = "Override one config key, e.g. --set score.batch-rows=4096 (repeatable).")
+  List<String> sets = new ArrayList<>();
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
+  }
+
+  JouleConfig config() {
+    return JouleConfig.load(conf, sets);
+  }
+
+  /** Runs {@code body} in a Spark session: the active one if a caller has one, else a new one it stops. */
+  <T> T withSpark(String app, Function<SparkSession, T> body) {
+    JouleConfig cfg = config();
+    boolean existed = SparkSession.getActiveSession().isDefined();
+    SparkSession spark = JouleSpark.session(cfg, app);
+    try {
+      return body.apply(spark);
+    } finally {
+      if (!existed) {
+        spark.stop();
+      }
+    }
+  }
+
+  static PrintStream out() {
+    return System.out;
+  }
+
+  @Command(name = "generate", mixinStandardHelpOptions = true,
+      description = "Write a synthetic, clustered, labelled embeddings Delta table (OUT/embeddings) "
+          + "and a linear softmax teacher model that fits it (OUT/teacher-model.json).")
+  static final class Generate implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--rows", required = true) long rows;
+    @Option(names = "--dim", required = true) int dim;
+    @Option(names = "--classes", required = true) int classes;
+    @Option(names = "--out", required = true, paramLabel = "DIR") String out;
+    @Option(names = "--layout", defaultValue = "array", description = "array (array<float>) or binary (packed float32 LE); default ${DEFAULT-VALUE}") String layout;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--noise", defaultValue = "0.3", description = "per-dimension noise std; default ${DEFAULT-VALUE}") double noise;
+
+    @Override
+    public Integer call() {
+      GenerateJob.Output o = parent.withSpark("joule generate", spark -> new GenerateJob(spark)
+          .run(new GenerateJob.Request(rows, dim, classes, out, layout, seed, noise)));
+      out().printf(Locale.ROOT, "generated %,d rows x %d dims: %s%nteacher model (%d classes, version %s): %s%n",
+          o.rows(), dim, o.embeddings(), classes, o.teacher().modelVersion(), o.model());
+      return 0;
+    }
+  }
+
+  @Command(name = "import", mixinStandardHelpOptions = true,
+      description = "Bring existing embeddings (Parquet, CSV, JSON lines) into a Delta table Joule reads; "
+          + "bad rows go to a rejects table with a reason.")
+  static final class Import implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--format", required = true, description = "parquet, csv or jsonl") String format;
+    @Option(names = "--input", required = true, paramLabel = "PATH") String input;
+    @Option(names = "--id-col", defaultValue = "id") String idCol;
+    @Option(names = "--embedding-col", defaultValue = "embedding",
+        description = "array/string/binary column, or for CSV the prefix of per-dimension columns (emb_ for emb_0, emb_1, ...)")
+    String embeddingCol;
+    @Option(names = "--out", required = true, paramLabel = "DIR") String out;
+    @Option(names = "--rejects", paramLabel = "DIR", description = "rejects table; default OUT_rejects") String rejects;
+    @Option(names = "--layout", defaultValue = "array") String layout;
+    @Option(names = "--dim", description = "expected dimension; default: the most common one") Integer dim;
+
+    @Override
+    public Integer call() {
+      String rej = rejects != null ? rejects : out.replaceAll("/+$", "") + "_rejects";
+      ImportJob.Result r = parent.withSpark("joule import", spark -> new ImportJob(spark)
+          .run(new ImportJob.Request(format, input, idCol, embeddingCol, out, rej, layout, dim)));
+      out().printf(Locale.ROOT, "in %,d, imported %,d, rejected %,d (dim %d)%n", r.rowsIn(), r.imported(),
+          r.rejected(), r.dim());
+      r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
+      out().printf("table: %s%nrejects: %s%n", r.table(), r.rejectsTable());
+      return 0;
+    }
+  }
+
+  @Command(name = "score", mixinStandardHelpOptions = true,
+      description = "Score a Delta table of embeddings with a model at a precision; writes predictions, "
+          + "rejects, energy_log and runs under OUTPUT and prints the run's claim card.")
+  static final class Score implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
+    @Option(names = "--model", required = true, paramLabel = "FILE") Path model;
+    @Option(names = "--precision", defaultValue = "int8", description = "fp32 or int8; default ${DEFAULT-VALUE}") String precision;
+    @Option(names = "--output", required = true, paramLabel = "DIR") String output;
+    @Option(names = "--summary-json", paramLabel = "FILE") Path summaryJson;
+
+    @Override
+    public Integer call() {
+      Precision p;
+      try {
+        p = Precision.parse(precision);
+      } catch (IllegalArgumentException e) {
+        throw JouleException.usage(e.getMessage());
+      }
+      JouleConfig cfg = parent.config();
+      ScoreResult r = parent.withSpark("joule score", spark -> new ScoreJob(spark, cfg)
+          .run(new ScoreJob.Request(input, model, p, output, true)));
+      ClaimCard card = ClaimCard.forRun(r);
+      out().print(card.toText());
+      r.rejectReasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
+      out().printf("run %s committed: %s/{predictions,rejects,energy_log,runs}%n", r.runId(), output);
+      if (summaryJson != null) {
+        DemoJob.writeJson(summaryJson, card.toJson());
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "demo", mixinStandardHelpOptions = true,
+      description = "The whole job on the embedded default: generate data, score it with fp32 and int8 "
+          + "in one run, compare, print the claim card.")
+  static final class Demo implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--rows", defaultValue = "200000") long rows;
+    @Option(names = "--dim", defaultValue = "384") int dim;
+    @Option(names = "--classes", defaultValue = "10") int classes;
+    @Option(names = "--out", defaultValue = "joule-data/demo", paramLabel = "DIR") String out;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--warmup-rows", defaultValue = "20000") long warmupRows;
+    @Option(names = "--layout", defaultValue = "array") String layout;
+    @Option(names = "--summary-json", paramLabel = "FILE") Path summaryJson;
+
+    @Override
+    public Integer call() {
+      JouleConfig cfg = parent.config();
+      parent.withSpark("joule demo", spark -> new DemoJob(spark, cfg, out())
+          .run(new DemoJob.Request(rows, dim, classes, out, seed, warmupRows, layout, summaryJson)));
+      return 0;
+    }
+  }
+
+  /** Builds the command line with Joule's error handling; tests call this too. */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      Throwable root = ex;
+      JouleException je = find(ex, JouleException.class);
+      if (je != null) {
+        cmd.getErr().println("joule: error: " + je.getMessage());
+        return je.exitCode();
+      }
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      cmd.getErr().println("joule: error: " + firstLine(ex) + (root != ex ? " (cause: " + firstLine(root) + ")" : ""));
+      if (System.getenv("JOULE_DEBUG") != null) {
+        ex.printStackTrace(cmd.getErr());
+      } else {
+        cmd.getErr().println("joule: set JOULE_DEBUG=1 for the stack trace");
+      }
+      return JouleException.OTHER;
+    });
+    return cl;
+  }
+
+  private static <T extends Throwable> T find(Throwable t, Class<T> type) {
+    for (Throwable x = t; x != null; x = x.getCause() == x ? null : x.getCause()) {
+      if (type.isInstance(x)) {
+        return type.cast(x);
+      }
+    }
+    return null;
+  }
+
+  private static String firstLine(Throwable t) {
+    String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    return m.lines().findFirst().orElse(m);
+  }
+
+  public static void main(String[] args) {
+    if (System.getProperty("log4j2.configurationFile") == null) {
+      URL cfg = Main.class.getResource("/joule-conf/log4j2.properties");
+      if (cfg != null) {
+        System.setProperty("log4j2.configurationFile", cfg.toString());
+      }
+    }
+    System.exit(commandLine().execute(args));
+  }
+}

@@ -1,0 +1,119 @@
+package dev.joule.jobs.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigValue;
+import dev.joule.bridge.energy.OpsBytesModel;
+import dev.joule.bridge.energy.PowerProfile;
+import dev.joule.jobs.JouleException;
+import dev.joule.udfs.EnergySpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Job configuration: {@code reference.conf} (defaults, with conf/energy.conf included), then an
+ * optional user file ({@code --conf}), then {@code --set key=value} overrides, highest last.
+ */
+public final class JouleConfig {
+
+  private final Config config;
+
+  private JouleConfig(Config config) {
+    this.config = config;
+  }
+
+  public static JouleConfig defaults() {
+    return load(null, List.of());
+  }
+
+  public static JouleConfig load(Path file, List<String> overrides) {
+    try {
+      Config c = ConfigFactory.defaultReference();
+      if (file != null) {
+        if (!Files.isRegularFile(file)) {
+          throw JouleException.usage("config file not found: " + file);
+        }
+        c = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
+            .withFallback(c);
+      }
+      for (String kv : overrides) {
+        int eq = kv.indexOf('=');
+        if (eq <= 0) {
+          throw JouleException.usage("--set expects key=value, got '" + kv + "'");
+        }
+        String key = kv.substring(0, eq).trim();
+        key = key.startsWith("joule.") ? key : "joule." + key;
+        c = ConfigFactory.parseString(key + " = " + quoteIfNeeded(kv.substring(eq + 1).trim()))
+            .withFallback(c);
+      }
+      return new JouleConfig(c.resolve());
+    } catch (ConfigException e) {
+      throw JouleException.usage("bad configuration: " + e.getMessage());
+    }
+  }
+
+  private static String quoteIfNeeded(String v) {
+    return v.matches("-?[0-9.]+|true|false|\".*\"|\\[.*]|\\{.*}") ? v : ConfigFactory
+        .parseMap(Map.of("v", v)).getValue("v").render();
+  }
+
+  public Config raw() {
+    return config;
+  }
+
+  public String string(String path) {
+    return get(() -> config.getString("joule." + path), path);
+  }
+
+  public int integer(String path) {
+    return get(() -> config.getInt("joule." + path), path);
+  }
+
+  public long bytes(String path) {
+    return get(() -> config.getBytes("joule." + path), path);
+  }
+
+  public boolean bool(String path) {
+    return get(() -> config.getBoolean("joule." + path), path);
+  }
+
+  public Map<String, String> sparkConf() {
+    Config extra = config.getConfig("joule.spark.conf");
+    java.util.LinkedHashMap<String, String> out = new java.util.LinkedHashMap<>();
+    for (Map.Entry<String, ConfigValue> e : extra.entrySet()) {
+      out.put(e.getKey().replace("\"", ""), String.valueOf(e.getValue().unwrapped()));
+    }
+    return out;
+  }
+
+  /** Every power profile and the ops/bytes model, for executors. */
+  public EnergySpec energySpec(int slotsPerExecutor) {
+    try {
+      Config e = config.getConfig("joule.energy");
+      Config profiles = e.getConfig("hardware-profiles");
+      List<PowerProfile> list = new ArrayList<>();
+      for (String name : profiles.root().keySet()) {
+        list.add(PowerProfile.fromConfig(name, profiles.getConfig(name)));
+      }
+      if (list.stream().noneMatch(PowerProfile::generic)) {
+        throw JouleException.usage("joule.energy.hardware-profiles has no profile with generic = true");
+      }
+      return new EnergySpec(list, OpsBytesModel.fromConfig(e.getConfig("ops-bytes")), slotsPerExecutor);
+    } catch (ConfigException | IllegalArgumentException ex) {
+      throw JouleException.usage("bad energy configuration: " + ex.getMessage());
+    }
+  }
+
+  private <T> T get(java.util.function.Supplier<T> s, String path) {
+    try {
+      return s.get();
+    } catch (ConfigException e) {
+      throw JouleException.usage("bad configuration joule." + path + ": " + e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,42 @@
+package dev.joule.jobs.config;
+
+import java.util.Map;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/** Builds (or joins) the Spark session a job runs in, with Delta enabled and bound to loopback. */
+public final class JouleSpark {
+
+  private JouleSpark() {}
+
+  public static SparkSession session(JouleConfig config, String appName) {
+    SparkConf probe = new SparkConf();
+    SparkSession.Builder b = SparkSession.builder().appName(appName)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.shuffle.partitions", config.integer("spark.shuffle-partitions"))
+        .config("spark.ui.enabled", config.bool("spark.ui"))
+        .config("spark.ui.showConsoleProgress", false);
+    if (!probe.contains("spark.master")) {
+      // Embedded default; spark-submit's --master takes precedence when present.
+      String master = config.string("spark.master");
+      b.master(master);
+      if (master.startsWith("local")) {
+        b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
+      }
+    }
+    for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {
+      b.config(e.getKey(), e.getValue());
+    }
+    return b.getOrCreate();
+  }
+
+  /** Task slots per executor: local[N] threads, or spark.executor.cores on a cluster. */
+  public static int slotsPerExecutor(SparkSession spark) {
+    String master = spark.sparkContext().master();
+    if (master.startsWith("local")) {
+      return Math.max(1, spark.sparkContext().defaultParallelism());
+    }
+    return Math.max(1, Integer.parseInt(spark.conf().get("spark.executor.cores", "1")));
+  }
+}

@@ -1,0 +1,36 @@
+package dev.joule.jobs.delta;
+
+import dev.joule.jobs.JouleException;
+import io.delta.tables.DeltaTable;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/** Small Delta helpers with errors that name the path. */
+public final class DeltaIO {
+
+  private DeltaIO() {}
+
+  public static boolean exists(SparkSession spark, String path) {
+    return DeltaTable.isDeltaTable(spark, path);
+  }
+
+  /** The latest committed version of the table at {@code path}. */
+  public static long latestVersion(SparkSession spark, String path) {
+    return DeltaTable.forPath(spark, path).history(1).select("version").head().getLong(0);
+  }
+
+  /** The table as of its latest version, pinned so every read in the run sees the same rows. */
+  public static Pinned readPinned(SparkSession spark, String path, String what) {
+    if (!exists(spark, path)) {
+      throw JouleException.input(what + " is not a Delta table: " + path
+          + (new java.io.File(path).exists() ? " (the folder has no _delta_log)" : " (no such folder)"));
+    }
+    long version = latestVersion(spark, path);
+    Dataset<Row> df = spark.read().format("delta").option("versionAsOf", version).load(path);
+    return new Pinned(path, version, df);
+  }
+
+  /** A table read at one version. */
+  public record Pinned(String path, long version, Dataset<Row> data) {}
+}

@@ -1,0 +1,89 @@
+package dev.joule.jobs.delta;
+
+import io.delta.tables.DeltaTable;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes several Delta tables as one unit, as far as Delta allows: each write is one atomic Delta
+ * commit, and if a later one fails, the earlier ones are put back — restored to the version they
+ * had (a RESTORE commit, so contents are as before while history shows the attempt), or removed
+ * if this unit created them. Write the table that marks the run as committed (runs) last.
+ *
+ * <p>Not safe against another writer committing to the same tables between our write and a
+ * rollback: the restore would undo that writer too. Jobs that can run concurrently take the
+ * runs-table check first (nightly issue).
+ */
+public final class TableCommit {
+
+  private static final Logger LOG = LoggerFactory.getLogger(TableCommit.class);
+
+  private final SparkSession spark;
+  private final Deque<Written> written = new ArrayDeque<>();
+
+  private record Written(String path, long versionBefore) {}
+
+  public TableCommit(SparkSession spark) {
+    this.spark = spark;
+  }
+
+  /** Appends rows (creating the table if needed). */
+  public void append(String path, Dataset<Row> rows) {
+    write(path, rows, null);
+  }
+
+  /**
+   * Replaces the rows matching {@code predicate} with {@code rows} in one commit (Delta
+   * replaceWhere); creates the table if it does not exist.
+   */
+  public void replaceWhere(String path, String predicate, Dataset<Row> rows) {
+    write(path, rows, predicate);
+  }
+
+  /** Replaces the whole table in one commit. */
+  public void overwrite(String path, Dataset<Row> rows) {
+    write(path, rows, "true");
+  }
+
+  private void write(String path, Dataset<Row> rows, String replacePredicate) {
+    boolean existed = DeltaIO.exists(spark, path);
+    long before = existed ? DeltaIO.latestVersion(spark, path) : -1;
+    written.push(new Written(path, before));
+    var w = rows.write().format("delta");
+    if (!existed || replacePredicate == null) {
+      w.mode("append").save(path);
+    } else if ("true".equals(replacePredicate)) {
+      w.mode("overwrite").option("overwriteSchema", "false").save(path);
+    } else {
+      w.mode("overwrite").option("replaceWhere", replacePredicate).save(path);
+    }
+  }
+
+  /** Puts back every table written so far, newest first. Never throws; logs what it could not do. */
+  public void rollback() {
+    while (!written.isEmpty()) {
+      Written w = written.pop();
+      try {
+        if (w.versionBefore < 0) {
+          Path p = new Path(w.path);
+          FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+          fs.delete(p, true);
+          LOG.warn("rolled back: removed {} (created by the failed run)", w.path);
+        } else if (DeltaIO.latestVersion(spark, w.path) != w.versionBefore) {
+          DeltaTable.forPath(spark, w.path).restoreToVersion(w.versionBefore);
+          LOG.warn("rolled back: restored {} to version {}", w.path, w.versionBefore);
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.error("could not roll back {} to version {}: {}", w.path, w.versionBefore, e.toString());
+      }
+    }
+  }
+}

@@ -1,0 +1,336 @@
+package dev.joule.jobs.imports;
+
+import static org.apache.spark.sql.functions.coalesce;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.monotonically_increasing_id;
+import static org.apache.spark.sql.functions.row_number;
+import static org.apache.spark.sql.functions.size;
+import static org.apache.spark.sql.functions.substring_index;
+import static org.apache.spark.sql.functions.when;
+
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.delta.TableCommit;
+import dev.joule.udfs.EmbeddingColumn;
+import dev.joule.udfs.IdColumn;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.spark.api.java.function.MapFunction;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.BinaryType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * {@code joule import}: existing embeddings (Parquet, CSV or JSON lines) → a Delta table in the
+ * layout Joule reads, plus a rejects table. Every input row is imported or rejected with a reason
+ * (null, wrong dimension, NaN/Inf, unparseable, duplicate id); counts are reconciled before the
+ * two tables are committed together.
+ *
+ * <p>The embedding is an array column (numbers, or a string such as {@code "[0.1, 0.2]"}), a
+ * packed float32 binary column, or, for CSV, one numeric column per dimension named
+ * {@code <embedding-col><index>} (e.g. {@code emb_0 … emb_383} with {@code --embedding-col emb_}).
+ */
+public final class ImportJob {
+
+  public record Request(String format, String input, String idCol, String embeddingCol, String out,
+      String rejects, String layout, Integer dim) {}
+
+  public record Result(long rowsIn, long imported, long rejected, int dim, Map<String, Long> reasons,
+      String table, String rejectsTable) {}
+
+  private static final String CORRUPT = "_corrupt_record";
+  private final SparkSession spark;
+
+  public ImportJob(SparkSession spark) {
+    this.spark = spark;
+  }
+
+  public Result run(Request r) {
+    if (!r.layout().equals("array") && !r.layout().equals("binary")) {
+      throw JouleException.usage("--layout must be array or binary, got " + r.layout());
+    }
+    if (!new java.io.File(r.input()).exists() && !r.input().contains("://")) {
+      throw JouleException.input("input not found: " + r.input());
+    }
+    Dataset<Row> raw = read(r.format(), r.input());
+    StructType schema = raw.schema();
+    List<String> names = Arrays.asList(schema.fieldNames());
+    if (!names.contains(r.idCol())) {
+      throw JouleException.input("input " + r.input() + " has no id column '" + r.idCol()
+          + "' (columns: " + String.join(", ", visible(names)) + ")");
+    }
+    DataType idType = schema.apply(r.idCol()).dataType();
+    IdColumn idKind = IdColumn.of(idType);
+    DataType outIdType = idKind == null ? DataTypes.StringType : idKind.sparkType();
+
+    Source source = source(r, schema, names);
+    boolean hasCorrupt = names.contains(CORRUPT);
+    int idIdx = schema.fieldIndex(r.idCol());
+    int corruptIdx = hasCorrupt ? schema.fieldIndex(CORRUPT) : -1;
+    StructType parsedSchema = new StructType()
+        .add("id", outIdType, true)
+        .add("values", DataTypes.createArrayType(DataTypes.FloatType, false), true)
+        .add("reason", DataTypes.StringType, true)
+        .add("source_file", DataTypes.StringType, true)
+        .add("pos", DataTypes.LongType, false);
+    boolean idAsString = idKind == null;
+    MapFunction<Row, Row> parse = row -> {
+      Object id = row.isNullAt(idIdx) ? null : (idAsString ? String.valueOf(row.get(idIdx)) : row.get(idIdx));
+      String file = row.getAs("_joule_file");
+      long pos = row.getAs("_joule_pos");
+      if (corruptIdx >= 0 && !row.isNullAt(corruptIdx)) {
+        return RowFactory.create(id, null, "unparseable: malformed record in " + file, file, pos);
+      }
+      Parsed p = source.parse(row);
+      return RowFactory.create(id, p.values, p.reason, file, pos);
+    };
+    Dataset<Row> parsed = raw
+        .withColumn("_joule_file", col("_metadata.file_path"))
+        .withColumn("_joule_pos", monotonically_increasing_id())
+        .map(parse, Encoders.row(parsedSchema))
+        .persist(StorageLevel.MEMORY_AND_DISK());
+    try {
+      long rowsIn = parsed.count();
+      int dim = r.dim() != null ? r.dim() : inferDim(parsed);
+      Column reason = coalesce(col("reason"),
+          when(col("id").isNull(), lit("null_id: id is null"))
+              .when(size(col("values")).notEqual(dim), concat(lit("wrong_dim: embedding has "),
+                  size(col("values")).cast("string"), lit(" values, expected " + dim))));
+      Dataset<Row> checked = parsed.withColumn("reason", reason);
+      // Among otherwise valid rows, an id seen twice keeps its first occurrence (by file, position).
+      Column rank = row_number().over(Window.partitionBy(col("id"))
+          .orderBy(col("source_file"), col("pos")));
+      checked = checked.withColumn("reason", when(col("reason").isNull().and(rank.gt(1)),
+          lit("duplicate_id: id already imported from an earlier row")).otherwise(col("reason")))
+          .persist(StorageLevel.MEMORY_AND_DISK());
+      try {
+        Dataset<Row> good = checked.filter(col("reason").isNull()).select(col("id"), col("values").as("embedding"));
+        if (r.layout().equals("binary")) {
+          StructType binSchema = new StructType().add("id", outIdType, true)
+              .add("embedding", DataTypes.BinaryType, false);
+          good = good.map((MapFunction<Row, Row>) row -> RowFactory.create(row.get(0),
+              pack(row.getList(1))), Encoders.row(binSchema));
+        }
+        Dataset<Row> bad = checked.filter(col("reason").isNotNull()).select(
+            col("id").cast("string").as("id"), col("reason"), col("source_file"));
+        long imported = good.count();
+        long rejected = bad.count();
+        if (rowsIn != imported + rejected) {
+          throw new JouleException(JouleException.OTHER, "reconciliation failed, nothing written: in "
+              + rowsIn + " != imported " + imported + " + rejected " + rejected);
+        }
+        Map<String, Long> reasons = new TreeMap<>();
+        for (Row x : bad.groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
+          reasons.put(x.getString(0), x.getLong(1));
+        }
+        TableCommit commit = new TableCommit(spark);
+        try {
+          commit.overwrite(r.out(), good);
+          commit.overwrite(r.rejects(), bad);
+        } catch (RuntimeException e) {
+          commit.rollback();
+          throw e;
+        }
+        return new Result(rowsIn, imported, rejected, dim, reasons, r.out(), r.rejects());
+      } finally {
+        checked.unpersist();
+      }
+    } finally {
+      parsed.unpersist();
+    }
+  }
+
+  private Dataset<Row> read(String format, String input) {
+    switch (format) {
+      case "parquet":
+        return spark.read().parquet(input);
+      case "jsonl":
+      case "json":
+        return spark.read().option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
+            .json(input);
+      case "csv":
+        return spark.read().option("header", "true").option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", CORRUPT).csv(input);
+      default:
+        throw JouleException.usage("--format must be parquet, csv or jsonl, got " + format);
+    }
+  }
+
+  private static int inferDim(Dataset<Row> parsed) {
+    List<Row> top = parsed.filter(col("reason").isNull()).groupBy(size(col("values")).as("d"))
+        .count().orderBy(col("count").desc(), col("d")).limit(1).collectAsList();
+    if (top.isEmpty()) {
+      throw JouleException.input("no row has a readable embedding, so the dimension cannot be "
+          + "inferred; pass --dim");
+    }
+    return top.get(0).getInt(0);
+  }
+
+  private static List<String> visible(List<String> names) {
+    return names.stream().filter(n -> !n.equals(CORRUPT)).toList();
+  }
+
+  static byte[] pack(List<Object> values) {
+    ByteBuffer b = ByteBuffer.allocate(values.size() * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (Object v : values) {
+      b.putFloat(((Number) v).floatValue());
+    }
+    return b.array();
+  }
+
+  /** The result of reading one row's embedding: values, or the reason it cannot be read. */
+  record Parsed(float[] values, String reason) {
+    static Parsed bad(String reason) {
+      return new Parsed(null, reason);
+    }
+  }
+
+  /** How to read the embedding out of a raw row. Serializable: it runs on executors. */
+  interface Source extends java.io.Serializable {
+    Parsed parse(Row row);
+  }
+
+  private static Source source(Request r, StructType schema, List<String> names) {
+    String col = r.embeddingCol();
+    if (names.contains(col)) {
+      int idx = schema.fieldIndex(col);
+      DataType t = schema.apply(col).dataType();
+      if (t instanceof ArrayType at && at.elementType() instanceof NumericType) {
+        return row -> {
+          if (row.isNullAt(idx)) {
+            return Parsed.bad("null_embedding: column " + col + " is null");
+          }
+          List<Object> list = row.getList(idx);
+          float[] v = new float[list.size()];
+          for (int i = 0; i < v.length; i++) {
+            Object x = list.get(i);
+            if (x == null) {
+              return Parsed.bad("null_element: " + col + "[" + i + "] is null");
+            }
+            v[i] = ((Number) x).floatValue();
+          }
+          return finite(v, col);
+        };
+      }
+      if (t instanceof StringType) {
+        return row -> row.isNullAt(idx) ? Parsed.bad("null_embedding: column " + col + " is null")
+            : parseText(row.getString(idx), col);
+      }
+      if (t instanceof BinaryType) {
+        return row -> {
+          if (row.isNullAt(idx)) {
+            return Parsed.bad("null_embedding: column " + col + " is null");
+          }
+          byte[] b = (byte[]) row.get(idx);
+          if (b.length % 4 != 0) {
+            return Parsed.bad("bad_binary_length: " + b.length + " bytes is not a whole number of float32 values");
+          }
+          float[] v = new float[b.length / 4];
+          ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+          return finite(v, col);
+        };
+      }
+      throw JouleException.input("column '" + col + "' has type " + t.simpleString()
+          + "; expected an array of numbers, a string like \"[0.1, 0.2]\", or packed float32 binary");
+    }
+    // One column per dimension: <prefix><index>, ordered by index.
+    Pattern p = Pattern.compile(Pattern.quote(col) + "(\\d+)");
+    TreeMap<Integer, Integer> byIndex = new TreeMap<>();
+    for (String n : names) {
+      Matcher m = p.matcher(n);
+      if (m.matches()) {
+        byIndex.put(Integer.parseInt(m.group(1)), schema.fieldIndex(n));
+      }
+    }
+    if (byIndex.isEmpty()) {
+      throw JouleException.input("input " + r.input() + " has no embedding column '" + col
+          + "' and no per-dimension columns '" + col + "0', '" + col + "1', … (columns: "
+          + String.join(", ", visible(names)) + ")");
+    }
+    TreeSet<Integer> expected = new TreeSet<>();
+    for (int i = 0; i < byIndex.size(); i++) {
+      expected.add(i);
+    }
+    if (!expected.equals(byIndex.navigableKeySet())) {
+      throw JouleException.input("per-dimension columns " + col + "<i> must be numbered 0.." + (byIndex.size() - 1)
+          + ", found indexes " + byIndex.keySet());
+    }
+    int[] idxs = byIndex.values().stream().mapToInt(Integer::intValue).toArray();
+    String[] colNames = new String[idxs.length];
+    for (int i = 0; i < idxs.length; i++) {
+      colNames[i] = schema.fieldNames()[idxs[i]];
+    }
+    return row -> {
+      float[] v = new float[idxs.length];
+      for (int i = 0; i < idxs.length; i++) {
+        if (row.isNullAt(idxs[i])) {
+          return Parsed.bad("null_element: column " + colNames[i] + " is empty");
+        }
+        Object x = row.get(idxs[i]);
+        try {
+          v[i] = x instanceof Number n ? n.floatValue() : Float.parseFloat(x.toString().trim());
+        } catch (NumberFormatException e) {
+          return Parsed.bad("unparseable: column " + colNames[i] + " value '" + x + "' is not a number");
+        }
+      }
+      return finite(v, col);
+    };
+  }
+
+  static Parsed parseText(String s, String col) {
+    String t = s.trim();
+    if (t.startsWith("[") && t.endsWith("]")) {
+      t = t.substring(1, t.length() - 1);
+    }
+    if (t.isBlank()) {
+      return Parsed.bad("unparseable: column " + col + " holds no numbers");
+    }
+    String[] parts = t.split("[,;\\s]+");
+    List<Float> out = new ArrayList<>(parts.length);
+    for (int i = 0; i < parts.length; i++) {
+      if (parts[i].isEmpty()) {
+        continue;
+      }
+      try {
+        out.add(Float.parseFloat(parts[i]));
+      } catch (NumberFormatException e) {
+        return Parsed.bad("unparseable: " + col + "[" + i + "] '" + parts[i] + "' is not a number");
+      }
+    }
+    float[] v = new float[out.size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = out.get(i);
+    }
+    return finite(v, col);
+  }
+
+  private static Parsed finite(float[] v, String col) {
+    for (int i = 0; i < v.length; i++) {
+      if (!Float.isFinite(v[i])) {
+        return Parsed.bad("non_finite: " + col + "[" + i + "] is " + v[i]);
+      }
+    }
+    return new Parsed(v, null);
+  }
+}

@@ -1,0 +1,154 @@
+package dev.joule.jobs.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.joule.bridge.kernel.Activation;
+import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.LinearKernel;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.JouleException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A Joule model file (JSON, {@code "format": "joule-model/1"}) holding a full-precision linear
+ * model: {@code y = activation(W x + b)}. The version defaults to a hash of the parameters, so a
+ * retrained model is a new version.
+ */
+public record LinearModelFile(String modelId, String modelVersion, Activation activation,
+    List<String> labels, float[][] weights, float[] bias) {
+
+  public static final String FORMAT = "joule-model/1";
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  public int dim() {
+    return weights[0].length;
+  }
+
+  /** The kernel at a precision; quantization happens here, once, on the driver. */
+  public LinearKernel kernel(Precision precision) {
+    return LinearKernel.fromWeights(weights, bias, labels, activation, precision);
+  }
+
+  /** A content hash of the parameters: the default model version. */
+  public static String parameterHash(float[][] w, float[] b, List<String> labels) {
+    ByteBuffer buf = ByteBuffer.allocate(4 * (w.length * w[0].length + b.length));
+    for (float[] row : w) {
+      for (float v : row) {
+        buf.putFloat(v);
+      }
+    }
+    for (float v : b) {
+      buf.putFloat(v);
+    }
+    byte[] labelBytes = String.join("\u0000", labels).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] all = new byte[buf.capacity() + labelBytes.length];
+    System.arraycopy(buf.array(), 0, all, 0, buf.capacity());
+    System.arraycopy(labelBytes, 0, all, buf.capacity(), labelBytes.length);
+    return KernelCodec.kernelId(all).substring(0, 12);
+  }
+
+  public void write(Path file) throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("format", FORMAT);
+    root.put("model_id", modelId);
+    root.put("model_version", modelVersion);
+    root.put("op", "linear");
+    root.put("activation", activation.label());
+    root.put("dim", dim());
+    ArrayNode l = root.putArray("labels");
+    labels.forEach(l::add);
+    ArrayNode b = root.putArray("bias");
+    for (float v : bias) {
+      b.add(v);
+    }
+    ArrayNode w = root.putArray("weights");
+    for (float[] row : weights) {
+      ArrayNode r = w.addArray();
+      for (float v : row) {
+        r.add(v);
+      }
+    }
+    if (file.getParent() != null) {
+      Files.createDirectories(file.getParent());
+    }
+    JSON.writeValue(file.toFile(), root);
+  }
+
+  public static LinearModelFile read(Path file) {
+    if (!Files.isRegularFile(file)) {
+      throw JouleException.input("model file not found: " + file);
+    }
+    JsonNode root;
+    try {
+      root = JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      throw JouleException.input("model file " + file + " is not valid JSON: "
+          + e.getMessage().lines().findFirst().orElse(""));
+    }
+    String where = "model file " + file;
+    if (root == null || !FORMAT.equals(root.path("format").asText())) {
+      throw JouleException.input(where + ": field 'format' must be \"" + FORMAT + "\"");
+    }
+    if (!"linear".equals(root.path("op").asText())) {
+      throw JouleException.input(where + ": op '" + root.path("op").asText()
+          + "' is not supported (supported: linear)");
+    }
+    Activation act;
+    try {
+      act = Activation.parse(root.path("activation").asText("softmax"));
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input(where + ": " + e.getMessage());
+    }
+    JsonNode w = root.path("weights");
+    JsonNode b = root.path("bias");
+    JsonNode l = root.path("labels");
+    if (!w.isArray() || w.isEmpty() || !b.isArray() || !l.isArray()) {
+      throw JouleException.input(where + ": needs arrays 'weights' (non-empty), 'bias' and 'labels'");
+    }
+    int outputs = w.size();
+    if (b.size() != outputs || l.size() != outputs) {
+      throw JouleException.input(where + ": 'weights' has " + outputs + " rows but 'bias' has "
+          + b.size() + " and 'labels' " + l.size());
+    }
+    int dim = w.get(0).size();
+    float[][] weights = new float[outputs][];
+    float[] bias = new float[outputs];
+    List<String> labels = new ArrayList<>();
+    for (int j = 0; j < outputs; j++) {
+      JsonNode row = w.get(j);
+      if (!row.isArray() || row.size() != dim || dim == 0) {
+        throw JouleException.input(where + ": weights row " + j + " has " + row.size()
+            + " values, expected " + dim);
+      }
+      weights[j] = new float[dim];
+      for (int i = 0; i < dim; i++) {
+        weights[j][i] = number(row.get(i), where + ": weights[" + j + "][" + i + "]");
+      }
+      bias[j] = number(b.get(j), where + ": bias[" + j + "]");
+      labels.add(l.get(j).asText());
+    }
+    if (root.has("dim") && root.get("dim").asInt() != dim) {
+      throw JouleException.input(where + ": 'dim' says " + root.get("dim").asInt()
+          + " but weight rows have " + dim + " values");
+    }
+    String id = root.path("model_id").asText(file.getFileName().toString());
+    String version = root.hasNonNull("model_version") ? root.get("model_version").asText()
+        : parameterHash(weights, bias, labels);
+    return new LinearModelFile(id, version, act, labels, weights, bias);
+  }
+
+  private static float number(JsonNode n, String what) {
+    if (n == null || !n.isNumber() || !Double.isFinite(n.asDouble())) {
+      throw JouleException.input(what + " is not a finite number: " + n);
+    }
+    return (float) n.asDouble();
+  }
+}

@@ -1,0 +1,274 @@
+package dev.joule.jobs.score;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.substring_index;
+
+import dev.joule.bridge.energy.HardwareProfile;
+import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.LinearKernel;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.delta.TableCommit;
+import dev.joule.jobs.model.LinearModelFile;
+import dev.joule.jobs.report.ClaimCard;
+import dev.joule.jobs.report.EnergySummary;
+import dev.joule.udfs.EmbeddingColumn;
+import dev.joule.udfs.EnergySpec;
+import dev.joule.udfs.IdColumn;
+import dev.joule.udfs.PartitionScorer;
+import dev.joule.udfs.ScoringSpec;
+import dev.joule.udfs.StagedRows;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code joule score}: a Delta table of embeddings → predictions, rejects, energy_log and runs.
+ *
+ * <p>Order of work, so that a failure at any point leaves the output tables as they were:
+ * <ol>
+ *   <li>pin the input at its latest Delta version and count it;
+ *   <li>score every partition once into a staging folder (predictions, rejects and one energy
+ *       row per partition, in one Spark job);
+ *   <li>reconcile: rows_in = rows_scored + rows_rejected, one energy row per partition;
+ *   <li>commit predictions (replacing this model+kernel's earlier rows), rejects, energy_log,
+ *       and last the runs row; if any write fails, the earlier ones are rolled back.
+ * </ol>
+ */
+public final class ScoreJob {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ScoreJob.class);
+  private static final DateTimeFormatter RUN_TS =
+      DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+
+  /** What to score. {@code commit = false} stages and reconciles but writes no table. */
+  public record Request(String input, Path model, Precision precision, String output, boolean commit) {}
+
+  private final SparkSession spark;
+  private final JouleConfig config;
+
+  public ScoreJob(SparkSession spark, JouleConfig config) {
+    this.spark = spark;
+    this.config = config;
+  }
+
+  public ScoreResult run(Request req) {
+    long wall0 = System.nanoTime();
+    long proc0 = processCpuNanos();
+    String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
+    LinearModelFile model = LinearModelFile.read(req.model());
+    if (!model.modelId().matches("[A-Za-z0-9._:@-]+")) {
+      throw JouleException.input("model_id '" + model.modelId()
+          + "' may only contain letters, digits and . _ : @ -");
+    }
+    LinearKernel kernel = model.kernel(req.precision());
+    byte[] kernelBytes = KernelCodec.encode(kernel);
+    String kernelId = KernelCodec.kernelId(kernelBytes);
+
+    DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
+    String idCol = config.string("score.id-col");
+    String embCol = config.string("score.embedding-col");
+    StructType schema = pinned.data().schema();
+    for (String c : List.of(idCol, embCol)) {
+      if (!Arrays.asList(schema.fieldNames()).contains(c)) {
+        throw JouleException.input("input table " + req.input() + " has no column '" + c
+            + "' (columns: " + String.join(", ", schema.fieldNames()) + ")");
+      }
+    }
+    EmbeddingColumn.Layout layout;
+    try {
+      layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input("input table " + req.input() + ": " + e.getMessage());
+    }
+    DataType idType = schema.apply(idCol).dataType();
+    IdColumn idKind = IdColumn.of(idType);
+    Column idExpr = col(idCol);
+    if (idKind == null) {
+      LOG.info("id column '{}' is {}; predictions carry it as a string", idCol, idType.simpleString());
+      idKind = IdColumn.STRING;
+      idExpr = idExpr.cast(DataTypes.StringType);
+    }
+    Dataset<Row> in = pinned.data().select(idExpr.as("id"), col(embCol).as("embedding"));
+    long rowsIn = in.count();
+
+    EnergySpec energy = config.energySpec(JouleSpark.slotsPerExecutor(spark));
+    ScoringSpec spec = new ScoringSpec(runId, "score", kernelBytes, kernelId, kernel.displayName(),
+        kernel.labels(), req.precision(), kernel.dim(), idKind, layout,
+        config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
+        config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"));
+    LOG.info("run {}: scoring {} rows of {} (version {}) with {} (kernel {}), {} rows per batch",
+        runId, rowsIn, req.input(), pinned.version(), kernel.displayName(),
+        kernelId.substring(0, 12), spec.effectiveBatchRows());
+
+    OutputTables out = new OutputTables(req.output());
+    String staging = out.staging(runId);
+    StructType stagedSchema = StagedRows.schema(idKind.sparkType());
+    try {
+      JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
+      int partitions = rows.getNumPartitions();
+      spark.sparkContext().setJobDescription("joule score " + runId + " (" + kernel.displayName() + ")");
+      spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
+          .write().mode("overwrite").parquet(staging);
+      spark.sparkContext().setJobDescription(null);
+
+      Dataset<Row> staged = spark.read().schema(stagedSchema).parquet(staging);
+      Map<String, Long> byKind = new TreeMap<>();
+      for (Row r : staged.groupBy("kind").count().collectAsList()) {
+        byKind.put(r.getString(0), r.getLong(1));
+      }
+      long scored = byKind.getOrDefault(StagedRows.PREDICTION, 0L);
+      long rejected = byKind.getOrDefault(StagedRows.REJECT, 0L);
+      List<Row> energyRows = staged.filter(col("kind").equalTo(StagedRows.ENERGY))
+          .select("energy.*").collectAsList();
+      long energyRowsIn = energyRows.stream().mapToLong(r -> r.<Long>getAs("rows_in")).sum();
+      if (rowsIn != scored + rejected || energyRowsIn != rowsIn || energyRows.size() != partitions) {
+        throw new JouleException(JouleException.OTHER, "reconciliation failed, nothing committed: "
+            + "rows_in " + rowsIn + " != scored " + scored + " + rejected " + rejected
+            + " (partitions counted " + energyRowsIn + " rows in " + energyRows.size() + " energy rows for "
+            + partitions + " partitions)");
+      }
+      Map<String, Long> reasons = new TreeMap<>();
+      if (rejected > 0) {
+        for (Row r : staged.filter(col("kind").equalTo(StagedRows.REJECT))
+            .groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
+          reasons.put(r.getString(0), r.getLong(1));
+        }
+      }
+
+      Timestamp scoredAt = Timestamp.from(Instant.now());
+      if (req.commit()) {
+        String replace = "model_id = '" + model.modelId() + "' AND kernel = '" + kernel.displayName() + "'";
+        Dataset<Row> predictions = staged.filter(col("kind").equalTo(StagedRows.PREDICTION)).select(
+            col("id"), lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
+            lit(kernel.displayName()).as("kernel"), col("label"), col("score"), col("scores"),
+            lit(runId).as("run_id"), lit(scoredAt).as("scored_at"));
+        Dataset<Row> rejects = staged.filter(col("kind").equalTo(StagedRows.REJECT)).select(
+            col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
+            lit(kernel.displayName()).as("kernel"));
+        Dataset<Row> energyLog = staged.filter(col("kind").equalTo(StagedRows.ENERGY)).select("energy.*");
+
+        long fixedCpu = Math.max(0, processCpuNanos() - proc0
+            - energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum());
+        EnergySummary summary = EnergySummary.of(energyRows, fixedCpu, energy.powerProfiles());
+        ScoreResult result = new ScoreResult(runId, req.input(), pinned.version(), req.output(),
+            model.modelId(), model.modelVersion(), kernel.displayName(), kernelId,
+            req.precision().label(), kernel.dim(), kernel.outputs(), rowsIn, scored, rejected,
+            reasons, summary, System.nanoTime() - wall0, true);
+
+        TableCommit commit = new TableCommit(spark);
+        String failAfter = config.string("testing.fail-after-table");
+        try {
+          commit.replaceWhere(out.predictions(), replace, predictions);
+          failIf(failAfter, "predictions");
+          commit.replaceWhere(out.rejects(), replace, rejects);
+          failIf(failAfter, "rejects");
+          commit.append(out.energyLog(), energyLog);
+          failIf(failAfter, "energy_log");
+          commit.append(out.runs(), RunsTable.row(spark, result, scoredAt, ClaimCard.forRun(result).toJson()));
+        } catch (RuntimeException e) {
+          LOG.error("run {} failed while committing; rolling back the tables it wrote", runId);
+          commit.rollback();
+          throw e;
+        }
+        LOG.info("run {}: committed {} predictions, {} rejects, {} energy rows", runId, scored,
+            rejected, energyRows.size());
+        return result;
+      }
+      long fixedCpu = Math.max(0, processCpuNanos() - proc0
+          - energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum());
+      return new ScoreResult(runId, req.input(), pinned.version(), req.output(), model.modelId(),
+          model.modelVersion(), kernel.displayName(), kernelId, req.precision().label(),
+          kernel.dim(), kernel.outputs(), rowsIn, scored, rejected, reasons,
+          EnergySummary.of(energyRows, fixedCpu, energy.powerProfiles()),
+          System.nanoTime() - wall0, false);
+    } finally {
+      deleteQuietly(staging);
+    }
+  }
+
+  private static void failIf(String configured, String table) {
+    if (table.equals(configured)) {
+      throw new IllegalStateException("injected failure after writing " + table
+          + " (testing hook joule.testing.fail-after-table)");
+    }
+  }
+
+  private void deleteQuietly(String path) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      fs.delete(p, true);
+      org.apache.hadoop.fs.Path parent = p.getParent();
+      if (fs.exists(parent) && fs.listStatus(parent).length == 0) {
+        fs.delete(parent, false);
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("could not remove staging folder {}: {}", path, e.toString());
+    }
+  }
+
+  static long processCpuNanos() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getProcessCpuTime();
+    }
+    return 0;
+  }
+
+  /** The runs table: one row per committed run. */
+  static final class RunsTable {
+    static final StructType SCHEMA = new StructType()
+        .add("run_id", DataTypes.StringType).add("job", DataTypes.StringType)
+        .add("run_key", DataTypes.StringType).add("status", DataTypes.StringType)
+        .add("finished_at", DataTypes.TimestampType)
+        .add("input_path", DataTypes.StringType).add("input_version", DataTypes.LongType)
+        .add("model_id", DataTypes.StringType).add("model_version", DataTypes.StringType)
+        .add("kernel", DataTypes.StringType).add("kernel_id", DataTypes.StringType)
+        .add("precision", DataTypes.StringType)
+        .add("rows_in", DataTypes.LongType).add("rows_scored", DataTypes.LongType)
+        .add("rows_rejected", DataTypes.LongType).add("partitions", DataTypes.IntegerType)
+        .add("estimated_joules", DataTypes.DoubleType)
+        .add("estimated_joules_low", DataTypes.DoubleType)
+        .add("estimated_joules_high", DataTypes.DoubleType)
+        .add("modelled_joules", DataTypes.DoubleType)
+        .add("fixed_estimated_joules", DataTypes.DoubleType)
+        .add("energy_methods", DataTypes.StringType)
+        .add("claim_card", DataTypes.StringType);
+
+    static Dataset<Row> row(SparkSession spark, ScoreResult r, Timestamp at, String cardJson) {
+      EnergySummary e = r.energy();
+      Row row = RowFactory.create(r.runId(), "score", null, "committed", at, r.input(),
+          r.inputVersion(), r.modelId(), r.modelVersion(), r.kernel(), r.kernelId(), r.precision(),
+          r.rowsIn(), r.rowsScored(), r.rowsRejected(), e.partitions(), e.estimatedJ(),
+          e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),
+          String.join(",", e.methods()), cardJson);
+      return spark.createDataFrame(List.of(row), SCHEMA);
+    }
+  }
+}

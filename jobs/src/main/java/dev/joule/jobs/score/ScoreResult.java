@@ -1,0 +1,10 @@
+package dev.joule.jobs.score;
+
+import dev.joule.jobs.report.EnergySummary;
+import java.util.Map;
+
+/** What one score run did, for the claim card, the runs table and tests. */
+public record ScoreResult(String runId, String input, long inputVersion, String output,
+    String modelId, String modelVersion, String kernel, String kernelId, String precision,
+    int dim, int classes, long rowsIn, long rowsScored, long rowsRejected,
+    Map<String, Long> rejectReasons, EnergySummary energy, long wallNanos, boolean committed) {}

@@ -1,0 +1,87 @@
+package dev.joule.udfs;
+
+import dev.joule.bridge.energy.EnergyFigure;
+import dev.joule.bridge.energy.HardwareProfile;
+import dev.joule.bridge.energy.PowerProfile;
+import java.sql.Timestamp;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/** One row of the energy_log: one Spark partition attempt, with every figure's method. */
+public final class EnergyRecord {
+
+  public static final StructType FIGURE = new StructType(new StructField[] {
+      DataTypes.createStructField("component", DataTypes.StringType, false),
+      DataTypes.createStructField("method", DataTypes.StringType, false),
+      DataTypes.createStructField("attribution", DataTypes.StringType, false),
+      DataTypes.createStructField("joules", DataTypes.DoubleType, false),
+      DataTypes.createStructField("joules_low", DataTypes.DoubleType, false),
+      DataTypes.createStructField("joules_high", DataTypes.DoubleType, false)});
+
+  public static final StructType SCHEMA = new StructType(new StructField[] {
+      // identity
+      f("run_id", DataTypes.StringType), f("job", DataTypes.StringType),
+      f("stage_id", DataTypes.IntegerType), f("stage_attempt", DataTypes.IntegerType),
+      f("partition_id", DataTypes.IntegerType), f("task_attempt_id", DataTypes.LongType),
+      f("attempt_number", DataTypes.IntegerType), f("executor_id", DataTypes.StringType),
+      f("host", DataTypes.StringType), f("node_id", DataTypes.StringType),
+      // workload
+      f("rows_in", DataTypes.LongType), f("rows_scored", DataTypes.LongType),
+      f("rows_rejected", DataTypes.LongType), f("dim", DataTypes.IntegerType),
+      f("bytes_read", DataTypes.LongType), f("bytes_sent", DataTypes.LongType),
+      f("kernel_id", DataTypes.StringType), f("kernel", DataTypes.StringType),
+      f("precision", DataTypes.StringType), f("vector_ops", DataTypes.StringType),
+      f("batch_rows", DataTypes.IntegerType), f("batches", DataTypes.IntegerType),
+      f("concurrent_tasks", DataTypes.IntegerType),
+      // time
+      f("started_at", DataTypes.TimestampType), f("wall_ns", DataTypes.LongType),
+      f("thread_cpu_ns", DataTypes.LongType), f("kernel_cpu_ns", DataTypes.LongType),
+      f("gc_ns_jvm", DataTypes.LongType), f("memory_gb_attributed", DataTypes.DoubleType),
+      // energy
+      f("energy", DataTypes.createArrayType(FIGURE, false)),
+      // hardware
+      f("hw_cpu_model", DataTypes.StringType), f("hw_vcpus", DataTypes.IntegerType),
+      f("hw_hypervisor", DataTypes.BooleanType), f("hw_ram_bytes", DataTypes.LongType),
+      f("hw_rapl_available", DataTypes.BooleanType), f("hw_gpu_model", DataTypes.StringType),
+      f("hw_power_profile", DataTypes.StringType),
+      f("hw_power_profile_generic", DataTypes.BooleanType)});
+
+  private static StructField f(String name, org.apache.spark.sql.types.DataType t) {
+    return DataTypes.createStructField(name, t, true);
+  }
+
+  private EnergyRecord() {}
+
+  /** Identity of the task attempt that did the work. */
+  public record TaskIdentity(int stageId, int stageAttempt, int partitionId, long taskAttemptId,
+      int attemptNumber, String executorId, String host) {}
+
+  /** Workload and time counters of the partition. */
+  public record Counters(long rowsIn, long rowsScored, long rowsRejected, long bytesRead,
+      long bytesSent, int batchRows, int batches, int concurrentTasks, long startedAtMillis,
+      long wallNanos, long threadCpuNanos, long kernelCpuNanos, long gcNanosJvm,
+      double memoryGbAttributed) {}
+
+  public static Row toRow(ScoringSpec spec, TaskIdentity id, String nodeId, String vectorOps,
+      Counters c, List<EnergyFigure> figures, HardwareProfile hw, PowerProfile profile) {
+    Row[] energy = figures.stream()
+        .map(e -> RowFactory.create(e.component(), e.method().label(), e.attribution(), e.joules(),
+            e.joulesLow(), e.joulesHigh()))
+        .toArray(Row[]::new);
+    return RowFactory.create(
+        spec.runId(), spec.job(), id.stageId(), id.stageAttempt(), id.partitionId(),
+        id.taskAttemptId(), id.attemptNumber(), id.executorId(), id.host(), nodeId,
+        c.rowsIn(), c.rowsScored(), c.rowsRejected(), spec.dim(), c.bytesRead(), c.bytesSent(),
+        spec.kernelId(), spec.kernelName(), spec.precision().label(), vectorOps, c.batchRows(),
+        c.batches(), c.concurrentTasks(),
+        new Timestamp(c.startedAtMillis()), c.wallNanos(), c.threadCpuNanos(), c.kernelCpuNanos(),
+        c.gcNanosJvm(), c.memoryGbAttributed(),
+        energy,
+        hw.cpuModel(), hw.vcpus(), hw.hypervisor(), hw.ramBytes(), hw.raplAvailable(),
+        hw.gpuModel(), profile.name(), profile.generic());
+  }
+}

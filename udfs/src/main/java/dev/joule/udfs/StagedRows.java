@@ -1,0 +1,30 @@
+package dev.joule.udfs;
+
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * What a scored partition emits: every input row once, as a prediction or a reject, and one
+ * energy row at the end. One schema for all three so a single Spark job produces them together;
+ * the driver splits them by {@code kind} after reconciling counts.
+ */
+public final class StagedRows {
+
+  public static final String PREDICTION = "prediction";
+  public static final String REJECT = "reject";
+  public static final String ENERGY = "energy";
+
+  private StagedRows() {}
+
+  public static StructType schema(DataType idType) {
+    return new StructType()
+        .add("kind", DataTypes.StringType, false)
+        .add("id", idType, true)
+        .add("label", DataTypes.StringType, true)
+        .add("score", DataTypes.FloatType, true)
+        .add("scores", DataTypes.createArrayType(DataTypes.FloatType, false), true)
+        .add("reason", DataTypes.StringType, true)
+        .add("energy", EnergyRecord.SCHEMA, true);
+  }
+}
