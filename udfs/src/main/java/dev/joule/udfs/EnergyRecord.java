@@ -6,7 +6,7 @@ import dev.joule.bridge.energy.PowerProfile;
 import java.sql.Timestamp;
 import java.util.List;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -69,10 +69,10 @@ public final class EnergyRecord {
   public static Row toRow(ScoringSpec spec, TaskIdentity id, String nodeId, String vectorOps,
       Counters c, List<EnergyFigure> figures, HardwareProfile hw, PowerProfile profile) {
     Row[] energy = figures.stream()
-        .map(e -> RowFactory.create(e.component(), e.method().label(), e.attribution(), e.joules(),
-            e.joulesLow(), e.joulesHigh()))
+        .map(e -> new GenericRowWithSchema(new Object[] {e.component(), e.method().label(),
+            e.attribution(), e.joules(), e.joulesLow(), e.joulesHigh()}, FIGURE))
         .toArray(Row[]::new);
-    return RowFactory.create(
+    return new GenericRowWithSchema(new Object[] {
         spec.runId(), spec.job(), id.stageId(), id.stageAttempt(), id.partitionId(),
         id.taskAttemptId(), id.attemptNumber(), id.executorId(), id.host(), nodeId,
         c.rowsIn(), c.rowsScored(), c.rowsRejected(), spec.dim(), c.bytesRead(), c.bytesSent(),
@@ -82,6 +82,6 @@ public final class EnergyRecord {
         c.gcNanosJvm(), c.memoryGbAttributed(),
         energy,
         hw.cpuModel(), hw.vcpus(), hw.hypervisor(), hw.ramBytes(), hw.raplAvailable(),
-        hw.gpuModel(), profile.name(), profile.generic());
+        hw.gpuModel(), profile.name(), profile.generic()}, SCHEMA);
   }
 }

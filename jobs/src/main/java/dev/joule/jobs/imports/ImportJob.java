@@ -289,7 +289,7 @@ public final class ImportJob {
         }
         Object x = row.get(idxs[i]);
         try {
-          v[i] = x instanceof Number n ? n.floatValue() : Float.parseFloat(x.toString().trim());
+          v[i] = x instanceof Number n ? n.floatValue() : parseNumber(x.toString());
         } catch (NumberFormatException e) {
           return Parsed.bad("unparseable: column " + colNames[i] + " value '" + x + "' is not a number");
         }
@@ -313,7 +313,7 @@ public final class ImportJob {
         continue;
       }
       try {
-        out.add(Float.parseFloat(parts[i]));
+        out.add(parseNumber(parts[i]));
       } catch (NumberFormatException e) {
         return Parsed.bad("unparseable: " + col + "[" + i + "] '" + parts[i] + "' is not a number");
       }
@@ -323,6 +323,25 @@ public final class ImportJob {
       v[i] = out.get(i);
     }
     return finite(v, col);
+  }
+
+  /** A float as Java, numpy and CSV writers spell it (inf, -inf, nan, Infinity, NaN). */
+  static float parseNumber(String text) {
+    String t = text.trim();
+    switch (t.toLowerCase(java.util.Locale.ROOT)) {
+      case "nan":
+        return Float.NaN;
+      case "inf":
+      case "+inf":
+      case "infinity":
+      case "+infinity":
+        return Float.POSITIVE_INFINITY;
+      case "-inf":
+      case "-infinity":
+        return Float.NEGATIVE_INFINITY;
+      default:
+        return Float.parseFloat(t);
+    }
   }
 
   private static Parsed finite(float[] v, String col) {

@@ -1,0 +1,99 @@
+package dev.joule.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The joule CLI as a user runs it: the README's demo (smaller), and one-line errors. */
+class CliIT {
+
+  @TempDir static Path tmp;
+  static SparkSession spark;
+
+  @BeforeAll
+  static void setUp() {
+    spark = TestSpark.start(tmp);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    spark.stop();
+  }
+
+  record Run(int code, String out, String err) {}
+
+  static Run joule(String... args) {
+    CommandLine cl = Main.commandLine();
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err, true));
+    PrintStream saved = System.out;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    try {
+      int code = cl.execute(args);
+      return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString());
+    } finally {
+      System.setOut(saved);
+    }
+  }
+
+  @Test
+  void demoPrintsTheClaimCardAndWritesTheSummary() throws Exception {
+    Path summary = tmp.resolve("summary.json");
+    Run r = joule("demo", "--rows", "4000", "--dim", "64", "--warmup-rows", "500",
+        "--out", tmp.resolve("demo").toString(), "--summary-json", summary.toString(),
+        "--set", "score.batch-rows=1024");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("JOULE CLAIM CARD"), r.out());
+    assertTrue(r.out().contains("the estimated ratios ARE CPU-time ratios"), r.out());
+    assertTrue(r.out().contains("estimated_cputime, whole task"), r.out());
+    JsonNode card = new ObjectMapper().readTree(summary.toFile());
+    assertEquals(4000, card.at("/rows/scored").asLong());
+    assertEquals("softmax@fp32", card.at("/runs/0/kernel").asText());
+    assertEquals("baseline", card.at("/runs/0/role").asText());
+    assertEquals("softmax@int8", card.at("/runs/1/kernel").asText());
+    double agreement = card.at("/quality/top1_agreement").asDouble();
+    assertTrue(agreement >= 0.99, "int8 top-1 agreement " + agreement);
+    assertTrue(card.at("/quality/max_abs_prob_error").asDouble() < 0.2);
+    assertTrue(card.at("/ratio_candidate_over_baseline/meaning").asText().contains("CPU-time ratios"));
+    double ratio = card.at("/ratio_candidate_over_baseline/modelled_ops_bytes_per_row").asDouble();
+    assertTrue(ratio > 0 && ratio < 1, "int8 moves and multiplies fewer bits: modelled ratio " + ratio);
+    assertFalse(card.at("/hardware/cpu_model").asText().isBlank());
+  }
+
+  @Test
+  void errorsAreOneLineWithTheDocumentedExitCodes() {
+    Run missing = joule("score", "--input", tmp.resolve("absent").toString(), "--model",
+        tmp.resolve("m.json").toString(), "--output", tmp.resolve("o").toString());
+    assertEquals(3, missing.code());
+    assertTrue(missing.err().startsWith("joule: error: model file not found"), missing.err());
+    assertFalse(missing.err().contains("\tat "), "no stack trace: " + missing.err());
+
+    Run precision = joule("score", "--input", "x", "--model", "y", "--output", "z", "--precision", "int3");
+    assertEquals(2, precision.code());
+    assertTrue(precision.err().contains("unknown precision 'int3'"), precision.err());
+
+    Run usage = joule("score", "--input", "x");
+    assertEquals(2, usage.code());
+    assertTrue(usage.err().contains("Missing required options"), usage.err());
+
+    Run badSet = joule("generate", "--rows", "1", "--dim", "1", "--classes", "2", "--out", "x", "--set", "novalue");
+    assertEquals(2, badSet.code());
+    assertTrue(badSet.err().contains("--set expects key=value"), badSet.err());
+  }
+}
