@@ -52,7 +52,8 @@ public final class Main implements Runnable {
   /** Runs {@code body} in a Spark session: the active one if a caller has one, else a new one it stops. */
   <T> T withSpark(String app, Function<SparkSession, T> body) {
     JouleConfig cfg = config();
-    boolean existed = SparkSession.getActiveSession().isDefined();
+    boolean existed = SparkSession.getActiveSession().isDefined()
+        || SparkSession.getDefaultSession().isDefined();
     SparkSession spark = JouleSpark.session(cfg, app);
     try {
       return body.apply(spark);

@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.function.Function;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Column;
@@ -162,52 +163,50 @@ public final class ScoreJob {
         }
       }
 
-      Timestamp scoredAt = Timestamp.from(Instant.now());
-      if (req.commit()) {
-        String replace = "model_id = '" + model.modelId() + "' AND kernel = '" + kernel.displayName() + "'";
-        Dataset<Row> predictions = staged.filter(col("kind").equalTo(StagedRows.PREDICTION)).select(
-            col("id"), lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
-            lit(kernel.displayName()).as("kernel"), col("label"), col("score"), col("scores"),
-            lit(runId).as("run_id"), lit(scoredAt).as("scored_at"));
-        Dataset<Row> rejects = staged.filter(col("kind").equalTo(StagedRows.REJECT)).select(
-            col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
-            lit(kernel.displayName()).as("kernel"));
-        Dataset<Row> energyLog = staged.filter(col("kind").equalTo(StagedRows.ENERGY)).select("energy.*");
-
-        long fixedCpu = Math.max(0, processCpuNanos() - proc0
-            - energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum());
-        EnergySummary summary = EnergySummary.of(energyRows, fixedCpu, energy.powerProfiles());
-        ScoreResult result = new ScoreResult(runId, req.input(), pinned.version(), req.output(),
-            model.modelId(), model.modelVersion(), kernel.displayName(), kernelId,
-            req.precision().label(), kernel.dim(), kernel.outputs(), rowsIn, scored, rejected,
-            reasons, summary, System.nanoTime() - wall0, true);
-
-        TableCommit commit = new TableCommit(spark);
-        String failAfter = config.string("testing.fail-after-table");
-        try {
-          commit.replaceWhere(out.predictions(), replace, predictions);
-          failIf(failAfter, "predictions");
-          commit.replaceWhere(out.rejects(), replace, rejects);
-          failIf(failAfter, "rejects");
-          commit.append(out.energyLog(), energyLog);
-          failIf(failAfter, "energy_log");
-          commit.append(out.runs(), RunsTable.row(spark, result, scoredAt, ClaimCard.forRun(result).toJson()));
-        } catch (RuntimeException e) {
-          LOG.error("run {} failed while committing; rolling back the tables it wrote", runId);
-          commit.rollback();
-          throw e;
-        }
-        LOG.info("run {}: committed {} predictions, {} rejects, {} energy rows", runId, scored,
-            rejected, energyRows.size());
-        return result;
+      long taskCpu = energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum();
+      // The run's result once its fixed cost is known: process CPU outside partition tasks so far.
+      Function<Boolean, ScoreResult> resultNow = committed -> new ScoreResult(
+          runId, req.input(), pinned.version(), req.output(), model.modelId(), model.modelVersion(),
+          kernel.displayName(), kernelId, req.precision().label(), kernel.dim(), kernel.outputs(),
+          rowsIn, scored, rejected, reasons,
+          EnergySummary.of(energyRows, Math.max(0, processCpuNanos() - proc0 - taskCpu),
+              energy.powerProfiles()),
+          System.nanoTime() - wall0, committed);
+      if (!req.commit()) {
+        return resultNow.apply(false);
       }
-      long fixedCpu = Math.max(0, processCpuNanos() - proc0
-          - energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum());
-      return new ScoreResult(runId, req.input(), pinned.version(), req.output(), model.modelId(),
-          model.modelVersion(), kernel.displayName(), kernelId, req.precision().label(),
-          kernel.dim(), kernel.outputs(), rowsIn, scored, rejected, reasons,
-          EnergySummary.of(energyRows, fixedCpu, energy.powerProfiles()),
-          System.nanoTime() - wall0, false);
+      Timestamp scoredAt = Timestamp.from(Instant.now());
+      String replace = "model_id = '" + model.modelId() + "' AND kernel = '" + kernel.displayName() + "'";
+      Dataset<Row> predictions = staged.filter(col("kind").equalTo(StagedRows.PREDICTION)).select(
+          col("id"), lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
+          lit(kernel.displayName()).as("kernel"), col("label"), col("score"), col("scores"),
+          lit(runId).as("run_id"), lit(scoredAt).as("scored_at"));
+      Dataset<Row> rejects = staged.filter(col("kind").equalTo(StagedRows.REJECT)).select(
+          col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
+          lit(kernel.displayName()).as("kernel"));
+      Dataset<Row> energyLog = staged.filter(col("kind").equalTo(StagedRows.ENERGY)).select("energy.*");
+
+      TableCommit commit = new TableCommit(spark);
+      String failAfter = config.string("testing.fail-after-table");
+      ScoreResult result;
+      try {
+        commit.replaceWhere(out.predictions(), replace, predictions);
+        failIf(failAfter, "predictions");
+        commit.replaceWhere(out.rejects(), replace, rejects);
+        failIf(failAfter, "rejects");
+        commit.append(out.energyLog(), energyLog);
+        failIf(failAfter, "energy_log");
+        // Measured after the data commits, so the fixed cost includes them; the runs row is last.
+        result = resultNow.apply(true);
+        commit.append(out.runs(), RunsTable.row(spark, result, scoredAt, ClaimCard.forRun(result).toJson()));
+      } catch (RuntimeException e) {
+        LOG.error("run {} failed while committing; rolling back the tables it wrote", runId);
+        commit.rollback();
+        throw e;
+      }
+      LOG.info("run {}: committed {} predictions, {} rejects, {} energy rows", runId, scored,
+          rejected, energyRows.size());
+      return result;
     } finally {
       deleteQuietly(staging);
     }
