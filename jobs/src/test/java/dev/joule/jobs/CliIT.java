@@ -77,6 +77,19 @@ class CliIT {
   }
 
   @Test
+  void generateAgainInTheSameFolderReplacesTheTableEvenWithAnotherLayout() {
+    String out = tmp.resolve("regen").toString();
+    for (String layout : new String[] {"array", "binary"}) {
+      Run r = joule("generate", "--rows", "300", "--dim", "8", "--classes", "2", "--out", out, "--layout", layout);
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.out().contains("generated 300 rows x 8 dims"), r.out());
+    }
+    org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> t = spark.read().format("delta").load(out + "/embeddings");
+    assertEquals(300, t.count());
+    assertEquals("binary", t.schema().apply("embedding").dataType().simpleString());
+  }
+
+  @Test
   void errorsAreOneLineWithTheDocumentedExitCodes() {
     Run missing = joule("score", "--input", tmp.resolve("absent").toString(), "--model",
         tmp.resolve("m.json").toString(), "--output", tmp.resolve("o").toString());

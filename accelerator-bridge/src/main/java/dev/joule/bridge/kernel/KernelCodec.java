@@ -179,7 +179,6 @@ public final class KernelCodec {
   }
 
   public static float[] readFloatList(FixedSizeListVector list, int rows, int size) {
-    Float4Vector child = (Float4Vector) list.getDataVector();
     float[] out = new float[rows * size];
     readFloatList(list, rows, size, out);
     return out;

@@ -37,7 +37,7 @@ public final class TableCommit {
 
   /** Appends rows (creating the table if needed). */
   public void append(String path, Dataset<Row> rows) {
-    write(path, rows, null);
+    write(path, rows, null, false);
   }
 
   /**
@@ -45,23 +45,23 @@ public final class TableCommit {
    * replaceWhere); creates the table if it does not exist.
    */
   public void replaceWhere(String path, String predicate, Dataset<Row> rows) {
-    write(path, rows, predicate);
+    write(path, rows, predicate, false);
   }
 
-  /** Replaces the whole table in one commit. */
+  /** Replaces the whole table, schema included, in one commit. */
   public void overwrite(String path, Dataset<Row> rows) {
-    write(path, rows, "true");
+    write(path, rows, null, true);
   }
 
-  private void write(String path, Dataset<Row> rows, String replacePredicate) {
+  private void write(String path, Dataset<Row> rows, String replacePredicate, boolean replaceAll) {
     boolean existed = DeltaIO.exists(spark, path);
     long before = existed ? DeltaIO.latestVersion(spark, path) : -1;
     written.push(new Written(path, before));
     var w = rows.write().format("delta");
-    if (!existed || replacePredicate == null) {
+    if (!existed || (replacePredicate == null && !replaceAll)) {
       w.mode("append").save(path);
-    } else if ("true".equals(replacePredicate)) {
-      w.mode("overwrite").option("overwriteSchema", "false").save(path);
+    } else if (replaceAll) {
+      w.mode("overwrite").option("overwriteSchema", "true").save(path);
     } else {
       w.mode("overwrite").option("replaceWhere", replacePredicate).save(path);
     }
