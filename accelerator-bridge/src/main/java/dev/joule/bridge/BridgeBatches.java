@@ -2,9 +2,13 @@ package dev.joule.bridge;
 
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.KernelOutput;
 import dev.joule.bridge.kernel.Precision;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.FixedSizeBinaryVector;
 import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.IntVector;
@@ -16,13 +20,17 @@ import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
  * The Arrow record batches that cross the bridge. Requests carry rows already encoded at the
- * kernel's precision, so an int8 kernel moves a quarter of the bytes of fp32:
+ * kernel's precision, so int8 moves a quarter of fp32's bytes, int4 an eighth, binary 1/32:
  *
  * <ul>
- *   <li>fp32 request: {@code embedding: fixed_size_list<float32>[dim]}
- *   <li>int8 request: {@code codes: fixed_size_binary[dim]}, {@code scale: float32}
- *   <li>response: {@code label: int32} (index of the top output), {@code score: float32} (its
- *       value), {@code scores: fixed_size_list<float32>[outputs]}
+ *   <li>fp32: {@code embedding: fixed_size_list<float32>[dim]}, {@code norm: float32}
+ *   <li>int8 / int4 / binary: {@code codes: fixed_size_binary[row bytes]}, {@code scale},
+ *       {@code norm}; the schema metadata carries {@code joule.precision} and {@code joule.dim}
+ *   <li>optionally the same rows again for rescoring, as {@code rescore_embedding} (fp32) or
+ *       {@code rescore_codes} + {@code rescore_scale} + {@code rescore_norm} (int8)
+ *   <li>response: {@code label: int32} (index of the top score), {@code score: float32},
+ *       {@code scores: fixed_size_list<float32>[width]}, and for neighbour kernels
+ *       {@code indices: fixed_size_list<int32>[width]}
  * </ul>
  *
  * Every root returned here is owned by the caller, who must close it.
@@ -31,44 +39,33 @@ public final class BridgeBatches {
 
   private BridgeBatches() {}
 
-  public static Schema requestSchema(Precision precision, int dim) {
-    switch (precision) {
-      case FP32:
-        return new Schema(List.of(KernelCodec.fixedSizeFloatList("embedding", dim)));
-      case INT8:
-        return new Schema(List.of(
-            Field.notNullable("codes", new ArrowType.FixedSizeBinary(dim)),
-            KernelCodec.float32("scale")));
-      default:
-        throw new AssertionError(precision);
+  public static Schema requestSchema(EncodedRows rows) {
+    List<Field> fields = new ArrayList<>(fields("", rows.precision(), rows.dim()));
+    if (rows.rescore() != null) {
+      fields.addAll(fields("rescore_", rows.rescore().precision(), rows.dim()));
     }
+    return new Schema(fields, Map.of("joule.precision", rows.precision().label(),
+        "joule.dim", Integer.toString(rows.dim()),
+        "joule.rescore", rows.rescore() == null ? "" : rows.rescore().precision().label()));
   }
 
-  public static Schema responseSchema(int outputs) {
-    return new Schema(List.of(
-        Field.notNullable("label", new ArrowType.Int(32, true)),
-        KernelCodec.float32("score"),
-        KernelCodec.fixedSizeFloatList("scores", outputs)));
+  private static List<Field> fields(String prefix, Precision p, int dim) {
+    if (p == Precision.FP32) {
+      return List.of(KernelCodec.fixedSizeFloatList(prefix + "embedding", dim),
+          KernelCodec.float32(prefix + "norm"));
+    }
+    return List.of(Field.notNullable(prefix + "codes", new ArrowType.FixedSizeBinary(p.rowBytes(dim))),
+        KernelCodec.float32(prefix + "scale"), KernelCodec.float32(prefix + "norm"));
   }
 
   public static VectorSchemaRoot toRequest(EncodedRows rows, BufferAllocator allocator) {
-    VectorSchemaRoot root = VectorSchemaRoot.create(requestSchema(rows.precision(), rows.dim()), allocator);
+    VectorSchemaRoot root = VectorSchemaRoot.create(requestSchema(rows), allocator);
     try {
-      int n = rows.rows();
-      if (rows.precision() == Precision.FP32) {
-        KernelCodec.writeFloatList((FixedSizeListVector) root.getVector("embedding"), rows.values(),
-            n, rows.dim());
-      } else {
-        KernelCodec.writeFixedBinary((FixedSizeBinaryVector) root.getVector("codes"), rows.codes(),
-            n, rows.dim());
-        Float4Vector scale = (Float4Vector) root.getVector("scale");
-        scale.allocateNew(Math.max(n, 1));
-        for (int r = 0; r < n; r++) {
-          scale.set(r, rows.scales()[r]);
-        }
-        scale.setValueCount(n);
+      write(root, "", rows);
+      if (rows.rescore() != null) {
+        write(root, "rescore_", rows.rescore());
       }
-      root.setRowCount(n);
+      root.setRowCount(rows.rows());
       return root;
     } catch (RuntimeException e) {
       root.close();
@@ -76,47 +73,80 @@ public final class BridgeBatches {
     }
   }
 
-  /** Reads a request back into heap arrays; the root stays open and owned by the caller. */
-  public static EncodedRows fromRequest(VectorSchemaRoot root) {
-    int n = root.getRowCount();
-    FixedSizeListVector emb = asFixedList(root, "embedding");
-    if (emb != null) {
-      int dim = emb.getListSize();
-      float[] values = new float[n * dim];
-      KernelCodec.readFloatList(emb, n, dim, values);
-      return EncodedRows.fp32(n, dim, values);
+  private static void write(VectorSchemaRoot root, String prefix, EncodedRows rows) {
+    int n = rows.rows();
+    if (rows.precision() == Precision.FP32) {
+      KernelCodec.writeFloatList((FixedSizeListVector) root.getVector(prefix + "embedding"),
+          rows.values(), n, rows.dim());
+    } else {
+      KernelCodec.writeFixedBinary((FixedSizeBinaryVector) root.getVector(prefix + "codes"),
+          rows.codes(), n, rows.stride());
+      writeFloats((Float4Vector) root.getVector(prefix + "scale"), rows.scales(), n);
     }
-    if (root.getVector("codes") instanceof FixedSizeBinaryVector codesVec
-        && root.getVector("scale") instanceof Float4Vector scaleVec) {
-      int dim = codesVec.getByteWidth();
-      byte[] codes = new byte[n * dim];
-      codesVec.getDataBuffer().getBytes(0, codes, 0, codes.length);
-      float[] scales = new float[n];
-      for (int r = 0; r < n; r++) {
-        scales[r] = scaleVec.get(r);
-      }
-      return EncodedRows.int8(n, dim, codes, scales);
-    }
-    throw new IllegalArgumentException("request batch has neither an fp32 'embedding' column nor "
-        + "int8 'codes' + 'scale' columns: " + root.getSchema());
+    writeFloats((Float4Vector) root.getVector(prefix + "norm"), rows.norms(), n);
   }
 
-  public static VectorSchemaRoot toResponse(float[] scores, int rows, int outputs,
-      BufferAllocator allocator) {
-    VectorSchemaRoot root = VectorSchemaRoot.create(responseSchema(outputs), allocator);
+  /** Reads a request back into heap arrays; the root stays open and owned by the caller. */
+  public static EncodedRows fromRequest(VectorSchemaRoot root) {
+    Map<String, String> meta = root.getSchema().getCustomMetadata();
+    if (meta == null || !meta.containsKey("joule.precision")) {
+      throw new IllegalArgumentException("request batch lacks joule.precision metadata: " + root.getSchema());
+    }
+    Precision p = Precision.parse(meta.get("joule.precision"));
+    int dim = Integer.parseInt(meta.get("joule.dim"));
+    EncodedRows rows = read(root, "", p, dim);
+    String rescore = meta.getOrDefault("joule.rescore", "");
+    return rescore.isEmpty() ? rows : rows.withRescore(read(root, "rescore_", Precision.parse(rescore), dim));
+  }
+
+  private static EncodedRows read(VectorSchemaRoot root, String prefix, Precision p, int dim) {
+    int n = root.getRowCount();
+    float[] norms = readFloats(root.getVector(prefix + "norm"), n);
+    if (p == Precision.FP32) {
+      float[] values = new float[n * dim];
+      KernelCodec.readFloatList((FixedSizeListVector) root.getVector(prefix + "embedding"), n, dim, values);
+      return EncodedRows.fp32(n, dim, values);
+    }
+    FixedSizeBinaryVector codesVec = (FixedSizeBinaryVector) root.getVector(prefix + "codes");
+    byte[] codes = new byte[n * p.rowBytes(dim)];
+    codesVec.getDataBuffer().getBytes(0, codes, 0, codes.length);
+    return EncodedRows.quantized(p, n, dim, codes, readFloats(root.getVector(prefix + "scale"), n), norms);
+  }
+
+  public static Schema responseSchema(int width, boolean indices) {
+    List<Field> f = new ArrayList<>(List.of(
+        Field.notNullable("label", new ArrowType.Int(32, true)),
+        KernelCodec.float32("score"),
+        KernelCodec.fixedSizeFloatList("scores", width)));
+    if (indices) {
+      f.add(KernelCodec.fixedSizeIntList("indices", width));
+    }
+    return new Schema(f);
+  }
+
+  /** Class kernels: the label is the argmax; neighbour kernels: the first (best) neighbour. */
+  public static VectorSchemaRoot toResponse(KernelOutput out, BufferAllocator allocator) {
+    int rows = out.rows();
+    int width = out.width();
+    int[] idx = out.indices();
+    VectorSchemaRoot root = VectorSchemaRoot.create(responseSchema(width, idx != null), allocator);
     try {
       IntVector label = (IntVector) root.getVector("label");
       Float4Vector score = (Float4Vector) root.getVector("score");
       label.allocateNew(Math.max(rows, 1));
       score.allocateNew(Math.max(rows, 1));
+      float[] s = out.scores();
       for (int r = 0; r < rows; r++) {
-        int best = argmax(scores, r * outputs, outputs);
-        label.set(r, best);
-        score.set(r, scores[r * outputs + best]);
+        int best = idx != null ? 0 : argmax(s, r * width, width);
+        label.set(r, idx != null ? idx[r * width] : best);
+        score.set(r, s[r * width + best]);
       }
       label.setValueCount(rows);
       score.setValueCount(rows);
-      KernelCodec.writeFloatList((FixedSizeListVector) root.getVector("scores"), scores, rows, outputs);
+      KernelCodec.writeFloatList((FixedSizeListVector) root.getVector("scores"), s, rows, width);
+      if (idx != null) {
+        KernelCodec.writeIntList((FixedSizeListVector) root.getVector("indices"), idx, rows, width);
+      }
       root.setRowCount(rows);
       return root;
     } catch (RuntimeException e) {
@@ -136,8 +166,23 @@ public final class BridgeBatches {
     return best;
   }
 
-  private static FixedSizeListVector asFixedList(VectorSchemaRoot root, String name) {
-    return root.getSchema().getFields().stream().anyMatch(f -> f.getName().equals(name))
-        && root.getVector(name) instanceof FixedSizeListVector v ? v : null;
+  private static void writeFloats(Float4Vector v, float[] values, int n) {
+    v.allocateNew(Math.max(n, 1));
+    for (int r = 0; r < n; r++) {
+      v.set(r, values[r]);
+    }
+    v.setValueCount(n);
+  }
+
+  private static float[] readFloats(FieldVector v, int n) {
+    if (!(v instanceof Float4Vector f)) {
+      throw new IllegalArgumentException("request batch column " + (v == null ? "missing" : v.getName())
+          + " is not float32");
+    }
+    float[] out = new float[n];
+    for (int r = 0; r < n; r++) {
+      out[r] = f.get(r);
+    }
+    return out;
   }
 }

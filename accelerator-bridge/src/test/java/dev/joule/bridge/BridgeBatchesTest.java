@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.KernelOutput;
 import dev.joule.bridge.kernel.Precision;
 import java.util.SplittableRandom;
 import org.apache.arrow.memory.BufferAllocator;
@@ -37,11 +38,19 @@ class BridgeBatchesTest {
           EncodedRows back = BridgeBatches.fromRequest(batch);
           assertEquals(p, back.precision());
           assertEquals(dim, back.dim());
+          assertArrayEquals(in.norms(), back.norms());
           if (p == Precision.FP32) {
             assertArrayEquals(x, back.values());
           } else {
             assertArrayEquals(in.codes(), back.codes());
             assertArrayEquals(in.scales(), back.scales());
+          }
+          // A second encoding for rescoring travels in the same batch.
+          EncodedRows withRescore = in.withRescore(EncodedRows.encode(Precision.INT8, rows, dim, x));
+          try (VectorSchemaRoot both = BridgeBatches.toRequest(withRescore, child)) {
+            EncodedRows b2 = BridgeBatches.fromRequest(both);
+            assertArrayEquals(withRescore.rescore().codes(), b2.rescore().codes());
+            assertEquals(withRescore.payloadBytes(), b2.payloadBytes());
           }
         }
       }
@@ -58,8 +67,10 @@ class BridgeBatchesTest {
       scores[r * outputs + (r % outputs)] = 0.9f;
       scores[r * outputs + ((r + 1) % outputs)] = 0.1f;
     }
+    KernelOutput out = new KernelOutput(outputs, false).reset(rows);
+    System.arraycopy(scores, 0, out.scores(), 0, scores.length);
     try (RootAllocator root = new RootAllocator();
-        VectorSchemaRoot resp = BridgeBatches.toResponse(scores, rows, outputs, root)) {
+        VectorSchemaRoot resp = BridgeBatches.toResponse(out, root)) {
       IntVector label = (IntVector) resp.getVector("label");
       Float4Vector score = (Float4Vector) resp.getVector("score");
       float[] all = KernelCodec.readFloatList((FixedSizeListVector) resp.getVector("scores"), rows, outputs);

@@ -1,8 +1,13 @@
 package dev.joule.bridge.kernel;
 
 /**
- * A batch of rows as a kernel reads them: fp32 values, or int8 codes with one scale per row.
- * Row-major, {@code rows * dim} values. Arrays may be longer than needed so callers can reuse them.
+ * Rows at one precision: fp32 values, or codes with one scale per row. Every row also carries the
+ * L2 norm of its fp32 values (for cosine). Row-major; arrays may be longer than needed.
+ *
+ * <p>The same shape holds queries (a batch of embeddings) and kernel parameters (a linear
+ * layer's weight rows, K centroids, a top-k reference set), so one {@link Dots#dot} serves them
+ * all. A batch may carry a second encoding of the same rows, {@link #rescore()}, used by binary
+ * top-k to rescore its candidates at a higher precision.
  */
 public final class EncodedRows {
   private final Precision precision;
@@ -11,46 +16,89 @@ public final class EncodedRows {
   private final float[] values;
   private final byte[] codes;
   private final float[] scales;
+  private final float[] norms;
+  private final EncodedRows rescore;
 
   private EncodedRows(Precision precision, int rows, int dim, float[] values, byte[] codes,
-      float[] scales) {
+      float[] scales, float[] norms, EncodedRows rescore) {
     this.precision = precision;
     this.rows = rows;
     this.dim = dim;
     this.values = values;
     this.codes = codes;
     this.scales = scales;
+    this.norms = norms;
+    this.rescore = rescore;
+    if (norms.length < rows) {
+      throw new IllegalArgumentException("norms too short for " + rows + " rows");
+    }
   }
 
   public static EncodedRows fp32(int rows, int dim, float[] values) {
     if (values.length < (long) rows * dim) {
-      throw new IllegalArgumentException("values holds " + values.length + " floats, need " + rows * dim);
+      throw new IllegalArgumentException("values holds " + values.length + " floats, need " + (long) rows * dim);
     }
-    return new EncodedRows(Precision.FP32, rows, dim, values, null, null);
+    float[] norms = new float[rows];
+    for (int r = 0; r < rows; r++) {
+      norms[r] = norm(values, r * dim, dim);
+    }
+    return new EncodedRows(Precision.FP32, rows, dim, values, null, null, norms, null);
   }
 
-  public static EncodedRows int8(int rows, int dim, byte[] codes, float[] scales) {
-    if (codes.length < (long) rows * dim || scales.length < rows) {
-      throw new IllegalArgumentException("codes/scales too short for " + rows + " rows of " + dim);
+  /** Quantized rows as stored (e.g. read from a codes table or a request batch). */
+  public static EncodedRows quantized(Precision p, int rows, int dim, byte[] codes, float[] scales,
+      float[] norms) {
+    if (p == Precision.FP32) {
+      throw new IllegalArgumentException("fp32 rows have values, not codes");
     }
-    return new EncodedRows(Precision.INT8, rows, dim, null, codes, scales);
+    if (codes.length < (long) rows * p.rowBytes(dim) || scales.length < rows) {
+      throw new IllegalArgumentException("codes/scales too short for " + rows + " " + p + " rows of dim " + dim);
+    }
+    return new EncodedRows(p, rows, dim, null, codes, scales, norms, null);
   }
 
-  /** Quantizes fp32 rows into {@code target}'s precision (identity for fp32). */
+  /** Encodes fp32 rows at {@code target} precision (fp32: as they are). */
   public static EncodedRows encode(Precision target, int rows, int dim, float[] values) {
-    switch (target) {
-      case FP32:
-        return fp32(rows, dim, values);
-      case INT8:
-        byte[] codes = new byte[rows * dim];
-        float[] scales = new float[rows];
-        for (int r = 0; r < rows; r++) {
-          scales[r] = Int8Quantizer.quantize(values, r * dim, dim, codes, r * dim);
-        }
-        return int8(rows, dim, codes, scales);
-      default:
-        throw new AssertionError(target);
+    if (target == Precision.FP32) {
+      return fp32(rows, dim, values);
     }
+    int stride = target.rowBytes(dim);
+    byte[] codes = new byte[rows * stride];
+    float[] scales = new float[rows];
+    float[] norms = new float[rows];
+    for (int r = 0; r < rows; r++) {
+      norms[r] = norm(values, r * dim, dim);
+      switch (target) {
+        case INT8:
+          scales[r] = Int8Quantizer.quantize(values, r * dim, dim, codes, r * stride);
+          break;
+        case INT4:
+          scales[r] = Int4Quantizer.quantize(values, r * dim, dim, codes, r * stride);
+          break;
+        case BINARY:
+          scales[r] = BinaryQuantizer.quantize(values, r * dim, dim, codes, r * stride);
+          break;
+        default:
+          throw new AssertionError(target);
+      }
+    }
+    return new EncodedRows(target, rows, dim, null, codes, scales, norms, null);
+  }
+
+  /** The same rows with a second, higher-precision encoding attached for rescoring. */
+  public EncodedRows withRescore(EncodedRows other) {
+    if (other.rows != rows || other.dim != dim) {
+      throw new IllegalArgumentException("rescore rows must match: " + other.rows + "x" + other.dim);
+    }
+    return new EncodedRows(precision, rows, dim, values, codes, scales, norms, other);
+  }
+
+  static float norm(float[] v, int off, int dim) {
+    double s = 0;
+    for (int i = 0; i < dim; i++) {
+      s += (double) v[off + i] * v[off + i];
+    }
+    return (float) Math.sqrt(s);
   }
 
   public Precision precision() {
@@ -65,6 +113,11 @@ public final class EncodedRows {
     return dim;
   }
 
+  /** Bytes per row in {@link #codes()} (quantized rows only). */
+  public int stride() {
+    return precision.rowBytes(dim);
+  }
+
   public float[] values() {
     return values;
   }
@@ -77,10 +130,20 @@ public final class EncodedRows {
     return scales;
   }
 
-  /** Bytes this batch's payload occupies (values or codes + scales). */
+  public float[] norms() {
+    return norms;
+  }
+
+  /** A second encoding of the same rows, or null. */
+  public EncodedRows rescore() {
+    return rescore;
+  }
+
+  /** Bytes of payload: values, or codes + scale + norm per row (+ the rescore encoding). */
   public long payloadBytes() {
-    return precision == Precision.FP32
-        ? 4L * rows * dim
-        : (long) rows * dim + 4L * rows;
+    long own = precision == Precision.FP32
+        ? (long) rows * dim * 4 + 4L * rows
+        : (long) rows * stride() + 8L * rows;
+    return own + (rescore == null ? 0 : rescore.payloadBytes());
   }
 }

@@ -4,39 +4,64 @@ import dev.joule.bridge.vector.VectorOps;
 import java.util.List;
 
 /**
- * A scoring kernel: an op at a precision with its (quantized) parameters. Kernels are immutable
- * and thread-safe; they are shipped as Arrow IPC bytes ({@link KernelCodec}) and identified by the
- * SHA-256 of those bytes.
+ * A scoring kernel: an op at a precision with its quantized parameters. Immutable and
+ * thread-safe; shipped as Arrow IPC bytes ({@link KernelCodec}) and identified by their SHA-256.
+ *
+ * <p>Two output shapes: class scores ({@code width()} = number of labels; the top one is the
+ * predicted label) and neighbours ({@code neighbors()}: {@code width()} = k, each score comes
+ * with the index of a reference row, whose id is {@code labels().get(index)}).
  */
 public interface Kernel {
 
-  /** The op, e.g. {@code linear}. */
+  /** {@code linear}, {@code mlp}, {@code centroid} or {@code topk}. */
   String op();
 
   Precision precision();
 
-  /** Input dimension. */
   int dim();
 
-  /** Number of scores per row. */
-  int outputs();
+  int width();
 
-  /** One label per output. */
+  boolean neighbors();
+
+  /** Class labels, centroid labels, or reference ids. */
   List<String> labels();
 
-  /** A short name for tables and logs, e.g. {@code softmax@int8}. */
+  /** A short name for tables and logs, e.g. {@code softmax@int8} or {@code topk10-cosine@binary}. */
   String displayName();
 
   /**
-   * Scores {@code in.rows()} rows into {@code out[row * outputs() + j]}.
-   *
-   * @throws IllegalArgumentException if {@code in}'s precision or dim does not match the kernel
+   * The precision the executor should encode rows at: the kernel's own, except int4 kernels,
+   * which take int8 rows (W4A8: the int4 side is the one read again for every row; quantizing
+   * the row to int4 too would double the error for half the bytes of one row). Rows already at
+   * int4 (from an int4 codes table) are accepted as well.
    */
-  void score(EncodedRows in, float[] out, VectorOps ops);
+  default Precision queryPrecision() {
+    return precision() == Precision.INT4 ? Precision.INT8 : precision();
+  }
 
-  /** Multiply-accumulates per row, for the ops/bytes energy model. */
+  /** The precision rows must also carry for rescoring ({@link EncodedRows#rescore()}), or null. */
+  default Precision rescorePrecision() {
+    return null;
+  }
+
+  /**
+   * Scores a batch into {@code out} (reset to {@code in.rows()} rows).
+   *
+   * @throws IllegalArgumentException if the rows' precision or dim do not match the kernel
+   */
+  void score(EncodedRows in, KernelOutput out, VectorOps ops);
+
+  /** Multiply-accumulates (or bit operations, for binary) per row, for the ops/bytes model. */
   long macsPerRow();
 
-  /** Bytes of parameters the kernel reads per row scored (they stay in cache across rows). */
+  /** Bytes of parameters read per row scored. */
   long parameterBytes();
+
+  /** The kernel's parameters for {@link KernelCodec}. */
+  KernelPayload toPayload();
+
+  default KernelOutput newOutput() {
+    return new KernelOutput(width(), neighbors());
+  }
 }

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -16,6 +15,7 @@ import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.FixedSizeBinaryVector;
 import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.VarBinaryVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
@@ -28,13 +28,14 @@ import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
- * Serializes kernels to Arrow IPC stream bytes (one schema carrying op, precision, activation and
- * dim as metadata, one record batch with a row per output) and back. The kernel id is the SHA-256
- * of exactly these bytes, so the encoding is deterministic: sorted metadata, fixed field order.
+ * Serializes kernels to Arrow IPC stream bytes and back: the schema's metadata holds the op and
+ * the kernel's sorted metadata; one record batch holds its named parameter blobs ({@code name}
+ * utf8, {@code blob} binary). The kernel id is the SHA-256 of exactly these bytes, so the
+ * encoding is deterministic.
  */
 public final class KernelCodec {
 
-  public static final String FORMAT = "joule-kernel/1";
+  public static final String FORMAT = "joule-kernel/2";
 
   private static final ArrowType FLOAT32 = new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE);
 
@@ -50,49 +51,24 @@ public final class KernelCodec {
   }
 
   public static byte[] encode(Kernel kernel) {
-    if (!(kernel instanceof LinearKernel k)) {
-      throw new IllegalArgumentException("no codec for op " + kernel.op());
-    }
+    KernelPayload p = kernel.toPayload();
     Map<String, String> meta = new TreeMap<>();
+    p.meta().forEach((k, v) -> meta.put("joule." + k, v));
     meta.put("joule.format", FORMAT);
-    meta.put("joule.op", k.op());
-    meta.put("joule.activation", k.activation().label());
-    meta.put("joule.precision", k.precision().label());
-    meta.put("joule.dim", Integer.toString(k.dim()));
-
-    List<Field> fields = new ArrayList<>();
-    fields.add(Field.notNullable("label", ArrowType.Utf8.INSTANCE));
-    fields.add(Field.notNullable("bias", FLOAT32));
-    if (k.precision() == Precision.FP32) {
-      fields.add(fixedSizeFloatList("weights", k.dim()));
-    } else {
-      fields.add(Field.notNullable("w_codes", new ArrowType.FixedSizeBinary(k.dim())));
-      fields.add(Field.notNullable("w_scale", FLOAT32));
-    }
-    Schema schema = new Schema(fields, meta);
-    int n = k.outputs();
-    int dim = k.dim();
+    meta.put("joule.op", kernel.op());
+    Schema schema = new Schema(List.of(Field.notNullable("name", ArrowType.Utf8.INSTANCE),
+        Field.notNullable("blob", ArrowType.Binary.INSTANCE)), meta);
     try (BufferAllocator alloc = new RootAllocator();
         VectorSchemaRoot root = VectorSchemaRoot.create(schema, alloc)) {
-      VarCharVector label = (VarCharVector) root.getVector("label");
-      Float4Vector bias = (Float4Vector) root.getVector("bias");
-      label.allocateNew(n);
-      bias.allocateNew(n);
-      for (int j = 0; j < n; j++) {
-        label.setSafe(j, k.labels().get(j).getBytes(StandardCharsets.UTF_8));
-        bias.set(j, k.bias()[j]);
+      VarCharVector names = (VarCharVector) root.getVector("name");
+      VarBinaryVector blobs = (VarBinaryVector) root.getVector("blob");
+      int i = 0;
+      for (Map.Entry<String, byte[]> e : p.blobs().entrySet()) {
+        names.setSafe(i, e.getKey().getBytes(StandardCharsets.UTF_8));
+        blobs.setSafe(i, e.getValue());
+        i++;
       }
-      if (k.precision() == Precision.FP32) {
-        writeFloatList((FixedSizeListVector) root.getVector("weights"), k.weights(), n, dim);
-      } else {
-        writeFixedBinary((FixedSizeBinaryVector) root.getVector("w_codes"), k.weightCodes(), n, dim);
-        Float4Vector scale = (Float4Vector) root.getVector("w_scale");
-        scale.allocateNew(n);
-        for (int j = 0; j < n; j++) {
-          scale.set(j, k.weightScales()[j]);
-        }
-      }
-      root.setRowCount(n);
+      root.setRowCount(i);
       ByteArrayOutputStream bytes = new ByteArrayOutputStream();
       try (ArrowStreamWriter writer = new ArrowStreamWriter(root, null, bytes)) {
         writer.start();
@@ -106,6 +82,8 @@ public final class KernelCodec {
   }
 
   public static Kernel decode(byte[] ipc) {
+    KernelPayload p = new KernelPayload();
+    String op;
     try (BufferAllocator alloc = new RootAllocator();
         ArrowStreamReader reader = new ArrowStreamReader(new ByteArrayInputStream(ipc), alloc)) {
       VectorSchemaRoot root = reader.getVectorSchemaRoot();
@@ -114,39 +92,30 @@ public final class KernelCodec {
         throw new IllegalArgumentException("not a Joule kernel (format "
             + (meta == null ? "missing" : meta.get("joule.format")) + ", expected " + FORMAT + ")");
       }
-      if (!LinearKernel.OP.equals(meta.get("joule.op"))) {
-        throw new IllegalArgumentException("unsupported kernel op " + meta.get("joule.op"));
-      }
+      op = meta.get("joule.op");
+      meta.forEach((k, v) -> p.meta(k.substring("joule.".length()), v));
       if (!reader.loadNextBatch()) {
         throw new IllegalArgumentException("kernel has no parameter batch");
       }
-      Activation act = Activation.parse(meta.get("joule.activation"));
-      Precision precision = Precision.parse(meta.get("joule.precision"));
-      int dim = Integer.parseInt(meta.get("joule.dim"));
-      int n = root.getRowCount();
-      VarCharVector labelVec = (VarCharVector) root.getVector("label");
-      Float4Vector biasVec = (Float4Vector) root.getVector("bias");
-      List<String> labels = new ArrayList<>(n);
-      float[] bias = new float[n];
-      for (int j = 0; j < n; j++) {
-        labels.add(new String(labelVec.get(j), StandardCharsets.UTF_8));
-        bias[j] = biasVec.get(j);
+      VarCharVector names = (VarCharVector) root.getVector("name");
+      VarBinaryVector blobs = (VarBinaryVector) root.getVector("blob");
+      for (int i = 0; i < root.getRowCount(); i++) {
+        p.blobs().put(new String(names.get(i), StandardCharsets.UTF_8), blobs.get(i));
       }
-      if (precision == Precision.FP32) {
-        float[] w = readFloatList((FixedSizeListVector) root.getVector("weights"), n, dim);
-        return LinearKernel.fromFlat(w, dim, bias, labels, act, Precision.FP32);
-      }
-      FixedSizeBinaryVector codesVec = (FixedSizeBinaryVector) root.getVector("w_codes");
-      byte[] codes = new byte[n * dim];
-      codesVec.getDataBuffer().getBytes(0, codes, 0, codes.length);
-      Float4Vector scaleVec = (Float4Vector) root.getVector("w_scale");
-      float[] scales = new float[n];
-      for (int j = 0; j < n; j++) {
-        scales[j] = scaleVec.get(j);
-      }
-      return LinearKernel.ofInt8(act, dim, labels, bias, codes, scales);
     } catch (IOException e) {
       throw new IllegalArgumentException("kernel bytes are not valid Arrow IPC: " + e.getMessage(), e);
+    }
+    switch (op) {
+      case LinearKernel.OP:
+        return LinearKernel.fromPayload(p);
+      case MlpKernel.OP:
+        return MlpKernel.fromPayload(p);
+      case CentroidKernel.OP:
+        return CentroidKernel.fromPayload(p);
+      case TopKKernel.OP:
+        return TopKKernel.fromPayload(p);
+      default:
+        throw new IllegalArgumentException("unsupported kernel op " + op);
     }
   }
 
@@ -155,6 +124,11 @@ public final class KernelCodec {
   public static Field fixedSizeFloatList(String name, int size) {
     return new Field(name, FieldType.notNullable(new ArrowType.FixedSizeList(size)),
         List.of(Field.notNullable("item", FLOAT32)));
+  }
+
+  public static Field fixedSizeIntList(String name, int size) {
+    return new Field(name, FieldType.notNullable(new ArrowType.FixedSizeList(size)),
+        List.of(Field.notNullable("item", new ArrowType.Int(32, true))));
   }
 
   public static Field float32(String name) {
@@ -166,6 +140,23 @@ public final class KernelCodec {
     list.setInitialCapacity(rows);
     list.allocateNew();
     Float4Vector child = (Float4Vector) list.getDataVector();
+    int total = rows * size;
+    child.allocateNew(Math.max(total, 1));
+    for (int i = 0; i < total; i++) {
+      child.set(i, values[i]);
+    }
+    child.setValueCount(total);
+    for (int r = 0; r < rows; r++) {
+      list.setNotNull(r);
+    }
+    list.setValueCount(rows);
+  }
+
+  /** Fills a fixed-size int list with {@code rows * size} values, all non-null. */
+  public static void writeIntList(FixedSizeListVector list, int[] values, int rows, int size) {
+    list.setInitialCapacity(rows);
+    list.allocateNew();
+    org.apache.arrow.vector.IntVector child = (org.apache.arrow.vector.IntVector) list.getDataVector();
     int total = rows * size;
     child.allocateNew(Math.max(total, 1));
     for (int i = 0; i < total; i++) {

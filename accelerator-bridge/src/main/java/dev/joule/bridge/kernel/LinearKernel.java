@@ -1,63 +1,71 @@
 package dev.joule.bridge.kernel;
 
 import dev.joule.bridge.vector.VectorOps;
-import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * {@code y = activation(W x + b)} with W of shape [outputs, dim].
- *
- * <p>fp32 keeps W as is. int8 keeps W as codes quantized symmetrically per output channel and
- * expects rows quantized symmetrically per row; the dot product accumulates exactly in int32 and
- * is rescaled once per output: {@code y_j = s_x * s_j * Σ q_x q_w + b_j}.
+ * {@code y = activation(W x + b)} with W of shape [outputs, dim]. Weight rows are quantized per
+ * output channel at the kernel's precision (fp32, int8, int4) and dotted exactly against rows
+ * quantized per row; each output is rescaled once: {@code y_j = s_x·s_j·Σ q_x q_w + b_j}.
+ * Binary is refused: sign bits alone do not make a useful classifier head.
  */
 public final class LinearKernel implements Kernel {
 
   public static final String OP = "linear";
 
   private final Activation activation;
-  private final Precision precision;
-  private final int dim;
-  private final List<String> labels;
+  private final EncodedRows weights;
   private final float[] bias;
-  private final float[] weights; // fp32: [outputs * dim]
-  private final byte[] weightCodes; // int8: [outputs * dim]
-  private final float[] weightScales; // int8: [outputs]
+  private final List<String> labels;
 
-  private LinearKernel(Activation activation, Precision precision, int dim, List<String> labels,
-      float[] bias, float[] weights, byte[] weightCodes, float[] weightScales) {
-    this.activation = activation;
-    this.precision = precision;
-    this.dim = dim;
-    this.labels = List.copyOf(labels);
-    this.bias = bias;
-    this.weights = weights;
-    this.weightCodes = weightCodes;
-    this.weightScales = weightScales;
-  }
-
-  /**
-   * Builds a kernel at {@code precision} from full-precision weights {@code w[outputs][dim]}.
-   */
-  public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
-      Activation activation, Precision precision) {
-    int outputs = w.length;
-    if (outputs == 0) {
-      throw new IllegalArgumentException("a linear kernel needs at least one output");
+  private LinearKernel(Activation activation, EncodedRows weights, float[] bias, List<String> labels) {
+    if (weights.precision() == Precision.BINARY) {
+      throw new IllegalArgumentException("linear kernels support fp32, int8 and int4, not binary "
+          + "(1-bit weights lose the magnitudes a classifier head needs)");
     }
-    int dim = w[0].length;
-    if (dim == 0) {
-      throw new IllegalArgumentException("a linear kernel needs dim >= 1");
-    }
-    if (bias.length != outputs || labels.size() != outputs) {
-      throw new IllegalArgumentException("weights have " + outputs + " rows but bias has "
+    if (bias.length != weights.rows() || labels.size() != weights.rows()) {
+      throw new IllegalArgumentException("weights have " + weights.rows() + " rows but bias has "
           + bias.length + " and labels " + labels.size());
     }
-    float[] flat = new float[outputs * dim];
-    for (int j = 0; j < outputs; j++) {
+    this.activation = activation;
+    this.weights = weights;
+    this.bias = bias;
+    this.labels = List.copyOf(labels);
+  }
+
+  /** Builds a kernel at {@code precision} from full-precision weights {@code w[outputs][dim]}. */
+  public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
+      Activation activation, Precision precision) {
+    return new LinearKernel(activation, EncodedRows.encode(precision, w.length, dimOf(w), flatten(w)),
+        bias.clone(), labels);
+  }
+
+  static LinearKernel fromPayload(KernelPayload p) {
+    return new LinearKernel(Activation.parse(p.get("activation")), p.rows("w"), p.floats("bias"),
+        p.strings("labels"));
+  }
+
+  @Override
+  public KernelPayload toPayload() {
+    return new KernelPayload().meta("activation", activation.label()).rows("w", weights)
+        .floats("bias", bias).strings("labels", labels);
+  }
+
+  static int dimOf(float[][] w) {
+    if (w.length == 0 || w[0].length == 0) {
+      throw new IllegalArgumentException("a weight matrix needs at least one row and one column");
+    }
+    return w[0].length;
+  }
+
+  /** Row-major copy, checking every row has the same length and finite values. */
+  static float[] flatten(float[][] w) {
+    int dim = dimOf(w);
+    float[] flat = new float[w.length * dim];
+    for (int j = 0; j < w.length; j++) {
       if (w[j].length != dim) {
-        throw new IllegalArgumentException("weight row " + j + " has " + w[j].length
-            + " values, expected " + dim);
+        throw new IllegalArgumentException("weight row " + j + " has " + w[j].length + " values, expected " + dim);
       }
       for (int i = 0; i < dim; i++) {
         if (!Float.isFinite(w[j][i])) {
@@ -66,31 +74,7 @@ public final class LinearKernel implements Kernel {
       }
       System.arraycopy(w[j], 0, flat, j * dim, dim);
     }
-    return fromFlat(flat, dim, bias.clone(), labels, activation, precision);
-  }
-
-  static LinearKernel fromFlat(float[] flat, int dim, float[] bias, List<String> labels,
-      Activation activation, Precision precision) {
-    int outputs = bias.length;
-    switch (precision) {
-      case FP32:
-        return new LinearKernel(activation, precision, dim, labels, bias, flat, null, null);
-      case INT8:
-        byte[] codes = new byte[outputs * dim];
-        float[] scales = new float[outputs];
-        for (int j = 0; j < outputs; j++) {
-          scales[j] = Int8Quantizer.quantize(flat, j * dim, dim, codes, j * dim);
-        }
-        return new LinearKernel(activation, precision, dim, labels, bias, null, codes, scales);
-      default:
-        throw new AssertionError(precision);
-    }
-  }
-
-  /** For the codec: an int8 kernel from its stored codes. */
-  static LinearKernel ofInt8(Activation activation, int dim, List<String> labels, float[] bias,
-      byte[] codes, float[] scales) {
-    return new LinearKernel(activation, Precision.INT8, dim, labels, bias, null, codes, scales);
+    return flat;
   }
 
   @Override
@@ -100,21 +84,31 @@ public final class LinearKernel implements Kernel {
 
   @Override
   public Precision precision() {
-    return precision;
+    return weights.precision();
   }
 
   public Activation activation() {
     return activation;
   }
 
-  @Override
-  public int dim() {
-    return dim;
+  /** The weight rows as the kernel holds them (quantized per output channel). */
+  public EncodedRows weights() {
+    return weights;
   }
 
   @Override
-  public int outputs() {
+  public int dim() {
+    return weights.dim();
+  }
+
+  @Override
+  public int width() {
     return bias.length;
+  }
+
+  @Override
+  public boolean neighbors() {
+    return false;
   }
 
   @Override
@@ -124,87 +118,40 @@ public final class LinearKernel implements Kernel {
 
   @Override
   public String displayName() {
-    return activation.label() + "@" + precision.label();
-  }
-
-  float[] bias() {
-    return bias;
-  }
-
-  float[] weights() {
-    return weights;
-  }
-
-  byte[] weightCodes() {
-    return weightCodes;
-  }
-
-  float[] weightScales() {
-    return weightScales;
+    return activation.label() + "@" + precision().label();
   }
 
   @Override
   public long macsPerRow() {
-    return (long) dim * outputs();
+    return (long) dim() * width();
   }
 
   @Override
   public long parameterBytes() {
-    long w = precision == Precision.FP32 ? 4L * dim * outputs() : (long) dim * outputs() + 4L * outputs();
-    return w + 4L * outputs();
+    return weights.payloadBytes() + 4L * bias.length;
   }
 
   @Override
-  public void score(EncodedRows in, float[] out, VectorOps ops) {
-    if (in.precision() != precision) {
-      throw new IllegalArgumentException("kernel " + displayName() + " got " + in.precision()
-          + " rows");
-    }
-    if (in.dim() != dim) {
-      throw new IllegalArgumentException("kernel " + displayName() + " expects dim " + dim
-          + ", got " + in.dim());
-    }
-    int outputs = outputs();
-    int rows = in.rows();
-    if (out.length < rows * outputs) {
-      throw new IllegalArgumentException("output holds " + out.length + " floats, need "
-          + rows * outputs);
-    }
-    if (precision == Precision.FP32) {
-      float[] x = in.values();
-      for (int r = 0; r < rows; r++) {
-        int o = r * outputs;
-        for (int j = 0; j < outputs; j++) {
-          out[o + j] = ops.dotF32(x, r * dim, weights, j * dim, dim) + bias[j];
-        }
-        activation.apply(out, o, outputs);
+  public void score(EncodedRows in, KernelOutput out, VectorOps ops) {
+    Dots.check(displayName(), in, precision(), dim());
+    int outputs = width();
+    float[] y = out.reset(in.rows()).scores();
+    for (int r = 0; r < in.rows(); r++) {
+      int o = r * outputs;
+      for (int j = 0; j < outputs; j++) {
+        y[o + j] = Dots.dot(in, r, weights, j, ops) + bias[j];
       }
-    } else {
-      byte[] q = in.codes();
-      float[] sx = in.scales();
-      for (int r = 0; r < rows; r++) {
-        int o = r * outputs;
-        for (int j = 0; j < outputs; j++) {
-          int acc = ops.dotI8(q, r * dim, weightCodes, j * dim, dim);
-          out[o + j] = acc * (sx[r] * weightScales[j]) + bias[j];
-        }
-        activation.apply(out, o, outputs);
-      }
+      activation.apply(y, o, outputs);
     }
   }
 
   @Override
   public boolean equals(Object o) {
-    if (!(o instanceof LinearKernel k)) {
-      return false;
-    }
-    return activation == k.activation && precision == k.precision && dim == k.dim
-        && labels.equals(k.labels) && Arrays.equals(bias, k.bias) && Arrays.equals(weights, k.weights)
-        && Arrays.equals(weightCodes, k.weightCodes) && Arrays.equals(weightScales, k.weightScales);
+    return o instanceof LinearKernel k && java.util.Arrays.equals(KernelCodec.encode(this), KernelCodec.encode(k));
   }
 
   @Override
   public int hashCode() {
-    return Arrays.hashCode(bias) * 31 + dim;
+    return Objects.hash(activation, labels, dim());
   }
 }

@@ -4,6 +4,7 @@ import dev.joule.bridge.BridgeBatches;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.KernelOutput;
 import dev.joule.bridge.vector.VectorOps;
 import dev.joule.bridge.vector.VectorOpsProvider;
 import java.lang.management.ManagementFactory;
@@ -86,12 +87,12 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
     long cpu0 = THREADS.getCurrentThreadCpuTime();
     long wall0 = System.nanoTime();
     EncodedRows rows = BridgeBatches.fromRequest(request);
-    float[] out = new float[rows.rows() * kernel.outputs()];
+    KernelOutput out = kernel.newOutput();
     kernel.score(rows, out, ops);
-    VectorSchemaRoot response = BridgeBatches.toResponse(out, rows.rows(), kernel.outputs(), replyAllocator);
+    VectorSchemaRoot response = BridgeBatches.toResponse(out, replyAllocator);
     long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
     long wall = System.nanoTime() - wall0;
-    long bytesOut = 4L * rows.rows() * (kernel.outputs() + 2);
+    long bytesOut = 4L * rows.rows() * (kernel.width() * (kernel.neighbors() ? 2 : 1) + 2);
     return new ScoreReply(response,
         new NodeReading(nodeId, ops.name(), cpu, wall, rows.rows(), rows.payloadBytes(), bytesOut));
   }

@@ -97,4 +97,97 @@ final class PanamaVectorOps implements VectorOps {
         .convertShape(VectorOperators.B2S, SHORT, 0);
     return (IntVector) va.mul(vb).convertShape(VectorOperators.S2I, INT, 0);
   }
+
+  @Override
+  public int dotI4Packed(byte[] a, int aOff, byte[] b, int bOff, int nBytes) {
+    int step = BYTE.length();
+    int i = 0;
+    int sum = 0;
+    if (nBytes >= 2 * step) {
+      IntVector acc1 = IntVector.zero(INT);
+      IntVector acc2 = IntVector.zero(INT);
+      int bound = nBytes - nBytes % (2 * step);
+      for (; i < bound; i += 2 * step) {
+        acc1 = acc1.add(mulWidenNibbles(a, aOff + i, b, bOff + i));
+        acc2 = acc2.add(mulWidenNibbles(a, aOff + i + step, b, bOff + i + step));
+      }
+      sum = acc1.add(acc2).reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < nBytes; i++) {
+      byte x = a[aOff + i];
+      byte y = b[bOff + i];
+      sum += ((byte) (x << 4) >> 4) * ((byte) (y << 4) >> 4) + (x >> 4) * (y >> 4);
+    }
+    return sum;
+  }
+
+  @Override
+  public int dotI8I4(byte[] q8, int qOff, byte[] p4, int pOff, int dim) {
+    int half = (dim + 1) / 2;
+    int full = dim / 2; // bytes whose high nibble is a real dimension
+    int step = BYTE.length();
+    int b = 0;
+    int sum = 0;
+    if (full >= step) {
+      IntVector acc = IntVector.zero(INT);
+      int bound = full - full % step;
+      for (; b < bound; b += step) {
+        ByteVector p = ByteVector.fromArray(BYTE, p4, pOff + b);
+        ShortVector lo = widen(p.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 4));
+        ShortVector hi = widen(p.lanewise(VectorOperators.ASHR, 4));
+        ShortVector qa = widen(ByteVector.fromArray(BYTE, q8, qOff + b));
+        ShortVector qb = widen(ByteVector.fromArray(BYTE, q8, qOff + b + half));
+        // |127·7| + |127·7| fits a short.
+        acc = acc.add(qa.mul(lo).add(qb.mul(hi)).convertShape(VectorOperators.S2I, INT, 0));
+      }
+      sum = acc.reduceLanes(VectorOperators.ADD);
+    }
+    for (; b < half; b++) {
+      byte p = p4[pOff + b];
+      sum += q8[qOff + b] * ((byte) (p << 4) >> 4);
+      if (b + half < dim) {
+        sum += q8[qOff + b + half] * (p >> 4);
+      }
+    }
+    return sum;
+  }
+
+  /** Low nibbles (shift left then arithmetic right) and high nibbles, products summed as shorts. */
+  private static IntVector mulWidenNibbles(byte[] a, int aOff, byte[] b, int bOff) {
+    ByteVector va = ByteVector.fromArray(BYTE, a, aOff);
+    ByteVector vb = ByteVector.fromArray(BYTE, b, bOff);
+    ShortVector aLo = widen(va.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 4));
+    ShortVector bLo = widen(vb.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 4));
+    ShortVector aHi = widen(va.lanewise(VectorOperators.ASHR, 4));
+    ShortVector bHi = widen(vb.lanewise(VectorOperators.ASHR, 4));
+    return (IntVector) aLo.mul(bLo).add(aHi.mul(bHi)).convertShape(VectorOperators.S2I, INT, 0);
+  }
+
+  private static ShortVector widen(ByteVector v) {
+    return (ShortVector) v.convertShape(VectorOperators.B2S, SHORT, 0);
+  }
+
+  /**
+   * JDK 17's Vector API has no lane popcount, so this is Long.bitCount (POPCNT) over words, with
+   * four independent accumulators so the popcounts pipeline.
+   */
+  @Override
+  public int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords) {
+    int h0 = 0;
+    int h1 = 0;
+    int h2 = 0;
+    int h3 = 0;
+    int w = 0;
+    for (; w + 4 <= nWords; w += 4) {
+      int o = 8 * w;
+      h0 += Long.bitCount((long) ScalarVectorOps.LONGS.get(a, aOff + o) ^ (long) ScalarVectorOps.LONGS.get(b, bOff + o));
+      h1 += Long.bitCount((long) ScalarVectorOps.LONGS.get(a, aOff + o + 8) ^ (long) ScalarVectorOps.LONGS.get(b, bOff + o + 8));
+      h2 += Long.bitCount((long) ScalarVectorOps.LONGS.get(a, aOff + o + 16) ^ (long) ScalarVectorOps.LONGS.get(b, bOff + o + 16));
+      h3 += Long.bitCount((long) ScalarVectorOps.LONGS.get(a, aOff + o + 24) ^ (long) ScalarVectorOps.LONGS.get(b, bOff + o + 24));
+    }
+    for (; w < nWords; w++) {
+      h0 += Long.bitCount((long) ScalarVectorOps.LONGS.get(a, aOff + 8 * w) ^ (long) ScalarVectorOps.LONGS.get(b, bOff + 8 * w));
+    }
+    return h0 + h1 + h2 + h3;
+  }
 }

@@ -1,9 +1,17 @@
 package dev.joule.bridge.vector;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /** Plain loops: the reference implementation. Slow on purpose-free hardware, exact by construction. */
 public final class ScalarVectorOps implements VectorOps {
 
   public static final ScalarVectorOps INSTANCE = new ScalarVectorOps();
+
+  /** Reads a little-endian long from a byte array at any offset. */
+  static final VarHandle LONGS =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
   private ScalarVectorOps() {}
 
@@ -28,5 +36,39 @@ public final class ScalarVectorOps implements VectorOps {
       sum += a[aOff + i] * b[bOff + i];
     }
     return sum;
+  }
+
+  @Override
+  public int dotI4Packed(byte[] a, int aOff, byte[] b, int bOff, int nBytes) {
+    int sum = 0;
+    for (int i = 0; i < nBytes; i++) {
+      byte x = a[aOff + i];
+      byte y = b[bOff + i];
+      sum += ((byte) (x << 4) >> 4) * ((byte) (y << 4) >> 4) + (x >> 4) * (y >> 4);
+    }
+    return sum;
+  }
+
+  @Override
+  public int dotI8I4(byte[] q8, int qOff, byte[] p4, int pOff, int dim) {
+    int half = (dim + 1) / 2;
+    int sum = 0;
+    for (int b = 0; b < half; b++) {
+      byte p = p4[pOff + b];
+      sum += q8[qOff + b] * ((byte) (p << 4) >> 4);
+      if (b + half < dim) {
+        sum += q8[qOff + b + half] * (p >> 4);
+      }
+    }
+    return sum;
+  }
+
+  @Override
+  public int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords) {
+    int h = 0;
+    for (int w = 0; w < nWords; w++) {
+      h += Long.bitCount((long) LONGS.get(a, aOff + 8 * w) ^ (long) LONGS.get(b, bOff + 8 * w));
+    }
+    return h;
   }
 }

@@ -15,4 +15,19 @@ public interface VectorOps {
 
   /** Σ a[aOff+i] * b[bOff+i] for i in [0, len), accumulated exactly in int32. */
   int dotI8(byte[] a, int aOff, byte[] b, int bOff, int len);
+
+  /**
+   * Dot product of two packed int4 rows of {@code nBytes} bytes each (two signed nibbles per
+   * byte, low nibble first), accumulated exactly in int32.
+   */
+  int dotI4Packed(byte[] a, int aOff, byte[] b, int bOff, int nBytes);
+
+  /**
+   * Dot product of an int8 row of {@code dim} values with an int4 row packed in split halves
+   * (byte b: dim b low nibble, dim b + ⌈dim/2⌉ high nibble), exactly in int32.
+   */
+  int dotI8I4(byte[] q8, int qOff, byte[] p4, int pOff, int dim);
+
+  /** Hamming distance of two bit rows of {@code nWords} little-endian 64-bit words each. */
+  int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords);
 }

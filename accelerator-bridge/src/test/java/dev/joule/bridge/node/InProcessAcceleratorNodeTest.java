@@ -10,6 +10,7 @@ import dev.joule.bridge.BridgeBatches;
 import dev.joule.bridge.kernel.Activation;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.KernelOutput;
 import dev.joule.bridge.kernel.LinearKernel;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.vector.ScalarVectorOps;
@@ -37,8 +38,9 @@ class InProcessAcceleratorNodeTest {
 
       float[] x = {3, 1, 0, 0, 2, 5};
       EncodedRows rows = EncodedRows.encode(Precision.INT8, 2, 3, x);
-      float[] expected = new float[4];
-      kernel.score(rows, expected, ScalarVectorOps.INSTANCE);
+      KernelOutput out = kernel.newOutput();
+      kernel.score(rows, out, ScalarVectorOps.INSTANCE);
+      float[] expected = java.util.Arrays.copyOf(out.scores(), 4);
       try (VectorSchemaRoot req = BridgeBatches.toRequest(rows, alloc);
           ScoreReply reply = node.score(id, req, alloc)) {
         assertArrayEquals(expected,

@@ -47,7 +47,7 @@ class VectorOpsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(ints = {1, 7, 16, 17, 383, 384, 768, 1023, 1024, 1536})
+  @ValueSource(ints = {1, 7, 15, 16, 17, 63, 64, 65, 383, 384, 768, 1023, 1024, 1536})
   void int8DotExtremeValues(int dim) {
     byte[][] cases = {fill(dim, -128), fill(dim, 127), fill(dim, 0), alternating(dim)};
     for (byte[] a : cases) {
@@ -61,7 +61,7 @@ class VectorOpsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(ints = {1, 7, 16, 17, 383, 384, 768, 1023, 1536})
+  @ValueSource(ints = {1, 7, 15, 16, 17, 63, 64, 65, 383, 384, 768, 1023, 1024, 1536})
   void fp32DotMatchesScalarWithinRounding(int dim) {
     SplittableRandom rnd = new SplittableRandom(dim);
     for (int trial = 0; trial < 200; trial++) {
@@ -79,6 +79,88 @@ class VectorOpsTest {
       double tol = 1e-6 * absSum * Math.max(1, Math.log(dim) + 1) + 1e-30;
       assertEquals(exact, scalar.dotF32(a, 0, b, 0, dim), tol * 4, "scalar dim " + dim);
       assertEquals(exact, panama.dotF32(a, 0, b, 0, dim), tol * 4, "panama dim " + dim);
+    }
+  }
+
+  static final int[] DIMS = {1, 7, 15, 16, 17, 63, 64, 65, 383, 384, 768, 1023, 1024, 1536};
+
+  @Test
+  void int4PackedDotMatchesScalarOnRandomAndExtremeNibbles() {
+    for (int dim : DIMS) {
+      int n = (dim + 1) / 2;
+      SplittableRandom rnd = new SplittableRandom(dim * 31L);
+      for (int trial = 0; trial < 200; trial++) {
+        int off = rnd.nextInt(4);
+        byte[] a = new byte[n + off];
+        byte[] b = new byte[n + off];
+        rnd.nextBytes(a);
+        rnd.nextBytes(b);
+        assertEquals(scalar.dotI4Packed(a, off, b, off, n), panama.dotI4Packed(a, off, b, off, n),
+            "dim " + dim + " trial " + trial);
+      }
+      // Nibble extremes: all -8 (0x88), all 7 (0x77), zeros, mixed.
+      byte[][] cases = {fill(n, 0x88), fill(n, 0x77), fill(n, 0), fill(n, 0x78)};
+      for (byte[] a : cases) {
+        for (byte[] b : cases) {
+          assertEquals(scalar.dotI4Packed(a, 0, b, 0, n), panama.dotI4Packed(a, 0, b, 0, n));
+        }
+      }
+      assertEquals(2 * 64 * n, panama.dotI4Packed(fill(n, 0x88), 0, fill(n, 0x88), 0, n));
+    }
+  }
+
+  @Test
+  void int8ByInt4DotMatchesScalarAndTheUnpackedDefinition() {
+    for (int dim : DIMS) {
+      int half = (dim + 1) / 2;
+      SplittableRandom rnd = new SplittableRandom(dim * 17L);
+      for (int trial = 0; trial < 200; trial++) {
+        byte[] q = new byte[dim + 3];
+        byte[] p = new byte[half + 3];
+        rnd.nextBytes(q);
+        rnd.nextBytes(p);
+        for (int i = 0; i < q.length; i++) {
+          q[i] = (byte) Math.max(-127, q[i]);
+        }
+        if (dim % 2 == 1) {
+          p[1 + half - 1] &= 0x0F; // the last high nibble is padding
+        }
+        int expected = 0;
+        for (int i = 0; i < dim; i++) {
+          expected += q[2 + i] * dev.joule.bridge.kernel.Int4Quantizer.code(p, 1, dim, i);
+        }
+        assertEquals(expected, scalar.dotI8I4(q, 2, p, 1, dim), "scalar dim " + dim);
+        assertEquals(expected, panama.dotI8I4(q, 2, p, 1, dim), "panama dim " + dim);
+      }
+      byte[] q = fill(dim, 127);
+      byte[] p = fill(half, 0x77);
+      if (dim % 2 == 1) {
+        p[half - 1] = 0x07;
+      }
+      assertEquals(127 * 7 * dim, panama.dotI8I4(q, 0, p, 0, dim));
+      assertEquals(-127 * 7 * dim, panama.dotI8I4(fill(dim, -127), 0, p, 0, dim));
+    }
+  }
+
+  @Test
+  void hammingMatchesAPlainBitLoop() {
+    for (int dim : DIMS) {
+      int words = (dim + 63) / 64;
+      SplittableRandom rnd = new SplittableRandom(dim);
+      for (int trial = 0; trial < 200; trial++) {
+        byte[] a = new byte[8 * words + 8];
+        byte[] b = new byte[8 * words + 8];
+        rnd.nextBytes(a);
+        rnd.nextBytes(b);
+        int off = 8 * rnd.nextInt(2);
+        int expected = 0;
+        for (int i = 0; i < 8 * words; i++) {
+          expected += Integer.bitCount((a[off + i] ^ b[off + i]) & 0xFF);
+        }
+        assertEquals(expected, scalar.hamming(a, off, b, off, words));
+        assertEquals(expected, panama.hamming(a, off, b, off, words));
+      }
+      assertEquals(64 * words, panama.hamming(fill(8 * words, 0xFF), 0, fill(8 * words, 0), 0, words));
     }
   }
 

@@ -1,0 +1,176 @@
+package dev.joule.bridge.kernel;
+
+import dev.joule.bridge.vector.VectorOps;
+import java.util.List;
+
+/**
+ * The k most similar rows of a reference set, pushed to the node once inside the kernel (so it is
+ * content-addressed like any kernel). Cosine or dot at fp32, int8 and int4 by brute force; at
+ * binary, by Hamming distance. When a rescore precision is set (int8 or fp32, for a quantized
+ * kernel), the {@code k × oversample} best candidates are rescored with the metric at that
+ * precision, which needs the queries in that precision too ({@link EncodedRows#rescore()}).
+ */
+public final class TopKKernel implements Kernel {
+
+  public static final String OP = "topk";
+
+  private final Similarity metric;
+  private final int k;
+  private final int oversample;
+  private final EncodedRows reference;
+  private final EncodedRows rescoreReference; // null: no rescoring
+  private final List<String> ids;
+
+  private TopKKernel(Similarity metric, int k, int oversample, EncodedRows reference,
+      EncodedRows rescoreReference, List<String> ids) {
+    if (k < 1 || k > reference.rows()) {
+      throw new IllegalArgumentException("k must be in 1.." + reference.rows() + " (reference rows), got " + k);
+    }
+    if (ids.size() != reference.rows()) {
+      throw new IllegalArgumentException(reference.rows() + " reference rows but " + ids.size() + " ids");
+    }
+    if (rescoreReference != null && !reference.precision().quantized()) {
+      throw new IllegalArgumentException("rescoring applies to quantized top-k only");
+    }
+    if (oversample < 1) {
+      throw new IllegalArgumentException("oversample must be >= 1");
+    }
+    this.metric = metric;
+    this.k = k;
+    this.oversample = oversample;
+    this.reference = reference;
+    this.rescoreReference = rescoreReference;
+    this.ids = List.copyOf(ids);
+  }
+
+  /**
+   * @param values reference rows, row-major fp32
+   * @param rescore int8 or fp32 to rescore {@code k × oversample} candidates, or null for none
+   *     (ignored for an fp32 kernel)
+   */
+  public static TopKKernel fromReference(float[] values, int rows, int dim, List<String> ids,
+      Similarity metric, int k, Precision precision, int oversample, Precision rescore) {
+    if (rescore == Precision.BINARY || rescore == Precision.INT4) {
+      throw new IllegalArgumentException("rescore precision must be int8 or fp32");
+    }
+    EncodedRows ref = EncodedRows.encode(precision, rows, dim, values);
+    EncodedRows rescoreRef = precision.quantized() && rescore != null
+        ? EncodedRows.encode(rescore, rows, dim, values) : null;
+    return new TopKKernel(metric, k, rescoreRef != null ? oversample : 1, ref, rescoreRef, ids);
+  }
+
+  static TopKKernel fromPayload(KernelPayload p) {
+    EncodedRows rescore = p.meta().containsKey("rescore.precision") ? p.rows("rescore") : null;
+    return new TopKKernel(Similarity.parse(p.get("metric")), p.getInt("k"), p.getInt("oversample"),
+        p.rows("ref"), rescore, p.strings("ids"));
+  }
+
+  @Override
+  public KernelPayload toPayload() {
+    KernelPayload p = new KernelPayload().meta("metric", metric.label()).meta("k", k)
+        .meta("oversample", oversample).rows("ref", reference).strings("ids", ids);
+    if (rescoreReference != null) {
+      p.rows("rescore", rescoreReference);
+    }
+    return p;
+  }
+
+  @Override
+  public String op() {
+    return OP;
+  }
+
+  @Override
+  public Precision precision() {
+    return reference.precision();
+  }
+
+  @Override
+  public Precision rescorePrecision() {
+    return rescoreReference == null ? null : rescoreReference.precision();
+  }
+
+  @Override
+  public int dim() {
+    return reference.dim();
+  }
+
+  @Override
+  public int width() {
+    return k;
+  }
+
+  @Override
+  public boolean neighbors() {
+    return true;
+  }
+
+  @Override
+  public List<String> labels() {
+    return ids;
+  }
+
+  public int oversample() {
+    return oversample;
+  }
+
+  @Override
+  public String displayName() {
+    String base = "topk" + k + "-" + metric.label() + "@" + precision().label();
+    return rescoreReference == null ? base
+        : base + "+rescore" + oversample + "x@" + rescoreReference.precision().label();
+  }
+
+  @Override
+  public long macsPerRow() {
+    long n = reference.rows();
+    long perRef = precision() == Precision.BINARY ? Precision.words(dim()) : dim();
+    return n * perRef + (rescoreReference == null ? 0 : (long) k * oversample * dim());
+  }
+
+  @Override
+  public long parameterBytes() {
+    return reference.payloadBytes() + (rescoreReference == null ? 0 : rescoreReference.payloadBytes());
+  }
+
+  @Override
+  public void score(EncodedRows in, KernelOutput out, VectorOps ops) {
+    Dots.check(displayName(), in, precision(), dim());
+    if (rescoreReference != null && (in.rescore() == null
+        || in.rescore().precision() != rescoreReference.precision())) {
+      throw new IllegalArgumentException("kernel " + displayName() + " needs the rows also at "
+          + rescoreReference.precision() + " for rescoring");
+    }
+    out.reset(in.rows());
+    float[] s = out.scores();
+    int[] idx = out.indices();
+    boolean binary = precision() == Precision.BINARY;
+    boolean twoStage = binary || rescoreReference != null;
+    TopSelector candidates = new TopSelector(twoStage ? Math.min(reference.rows(), k * oversample) : k);
+    TopSelector best = new TopSelector(k);
+    int n = reference.rows();
+    for (int r = 0; r < in.rows(); r++) {
+      candidates.clear();
+      for (int j = 0; j < n; j++) {
+        // Binary candidates by Hamming distance: negate it so "larger is better" holds.
+        float score = binary ? -Dots.hamming(in, r, reference, j, ops) : metric.of(in, r, reference, j, ops);
+        candidates.offer(score, j);
+      }
+      TopSelector result = candidates;
+      if (twoStage) {
+        best.clear();
+        for (int c = 0; c < candidates.size(); c++) {
+          int j = candidates.index(c);
+          best.offer(rescoreReference != null
+              ? metric.of(in.rescore(), r, rescoreReference, j, ops)
+              : 1f - 2f * -candidates.score(c) / dim(), j); // binary without rescoring
+        }
+        result = best;
+      }
+      for (int c = 0; c < k; c++) {
+        s[r * k + c] = result.score(c);
+        idx[r * k + c] = result.index(c);
+      }
+    }
+  }
+}
