@@ -5,6 +5,10 @@ import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.generate.GenerateJob;
 import dev.joule.jobs.imports.ImportJob;
+import dev.joule.jobs.model.LinearModelFile;
+import dev.joule.jobs.model.ModelSpec;
+import dev.joule.jobs.model.ReferenceSet;
+import dev.joule.jobs.quantize.QuantizeJob;
 import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
@@ -25,7 +29,7 @@ import picocli.CommandLine.ScopeType;
 /** The {@code joule} command line. */
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
     description = "Energy-accounted batch inference on Apache Spark.",
-    subcommands = {Main.Generate.class, Main.Import.class, Main.Score.class, Main.Demo.class},
+    subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class, Main.Demo.class},
     footer = {"", "Exit codes: 0 done, 1 other failure, 2 usage or configuration, 3 input data problem."})
 public final class Main implements Runnable {
 
@@ -120,28 +124,74 @@ public final class Main implements Runnable {
     }
   }
 
+  static Precision precision(String s) {
+    try {
+      return Precision.parse(s);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage(e.getMessage());
+    }
+  }
+
+  @Command(name = "quantize", mixinStandardHelpOptions = true,
+      description = "Quantize an embeddings table once into a codes table (id, codes, scale, norm, precision, "
+          + "dim, embedding_hash, source_version) that score reads instead of the floats.")
+  static final class Quantize implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
+    @Option(names = "--precision", required = true, description = "int8, int4 or binary") String precision;
+    @Option(names = "--output", required = true, paramLabel = "DIR") String output;
+    @Option(names = "--rejects", paramLabel = "DIR", description = "rejects table; default OUTPUT_rejects") String rejects;
+    @Option(names = "--dim", description = "expected dimension; default: the most common one") Integer dim;
+
+    @Override
+    public Integer call() {
+      Precision p = precision(precision);
+      JouleConfig cfg = parent.config();
+      String rej = rejects != null ? rejects : output.replaceAll("/+$", "") + "_rejects";
+      QuantizeJob.Result r = parent.withSpark("joule quantize", spark -> new QuantizeJob(spark, cfg)
+          .run(new QuantizeJob.Request(input, p, output, rej, dim)));
+      out().printf(Locale.ROOT, "in %,d, quantized %,d at %s (dim %d, %d bytes per row + scale + norm, vs %d as float32), "
+          + "rejected %,d; source version %d%n", r.rowsIn(), r.quantized(), p, r.dim(), p.rowBytes(r.dim()),
+          4 * r.dim(), r.rejected(), r.sourceVersion());
+      r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
+      out().printf("codes: %s%nrejects: %s%n", r.table(), r.rejectsTable());
+      return 0;
+    }
+  }
+
+  /** Either a model file or a reference set for top-k. */
+  static final class ModelChoice {
+    @Option(names = "--model", paramLabel = "FILE", description = "Joule model file (linear, mlp, centroid)") Path model;
+    @Option(names = "--reference", paramLabel = "DIR", description = "top-k: Delta table of reference embeddings") String reference;
+  }
+
   @Command(name = "score", mixinStandardHelpOptions = true,
-      description = "Score a Delta table of embeddings with a model at a precision; writes predictions, "
-          + "rejects, energy_log and runs under OUTPUT and prints the run's claim card.")
+      description = "Score a Delta table of embeddings (or a codes table from quantize) with a model at a "
+          + "precision; writes predictions, rejects, energy_log and runs under OUTPUT and prints the run's claim card.")
   static final class Score implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
     @Option(names = "--input", required = true, paramLabel = "DIR") String input;
-    @Option(names = "--model", required = true, paramLabel = "FILE") Path model;
-    @Option(names = "--precision", defaultValue = "int8", description = "fp32 or int8; default ${DEFAULT-VALUE}") String precision;
+    @CommandLine.ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
+    @Option(names = "--precision", defaultValue = "int8", description = "fp32, int8, int4 or binary; default ${DEFAULT-VALUE}") String precision;
     @Option(names = "--output", required = true, paramLabel = "DIR") String output;
+    @Option(names = "--k", description = "top-k: neighbours per row (default topk.k)") Integer k;
+    @Option(names = "--metric", description = "top-k: cosine or dot (default topk.metric)") String metric;
+    @Option(names = "--oversample", description = "top-k: candidates rescored per result (default topk.oversample)") Integer oversample;
+    @Option(names = "--rescore", description = "top-k: auto, none, int8 or fp32 (default topk.rescore)") String rescore;
     @Option(names = "--summary-json", paramLabel = "FILE") Path summaryJson;
 
     @Override
     public Integer call() {
-      Precision p;
-      try {
-        p = Precision.parse(precision);
-      } catch (IllegalArgumentException e) {
-        throw JouleException.usage(e.getMessage());
-      }
+      Precision p = precision(precision);
       JouleConfig cfg = parent.config();
-      ScoreResult r = parent.withSpark("joule score", spark -> new ScoreJob(spark, cfg)
-          .run(new ScoreJob.Request(input, model, p, output, true)));
+      ScoreResult r = parent.withSpark("joule score", spark -> {
+        ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
+            : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
+                metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),
+                oversample != null ? oversample : cfg.integer("topk.oversample"),
+                rescore != null ? rescore : cfg.string("topk.rescore"), cfg.integer("topk.max-reference-rows"));
+        return new ScoreJob(spark, cfg).run(new ScoreJob.Request(input, spec, p, output, true));
+      });
       ClaimCard card = ClaimCard.forRun(r);
       out().print(card.toText());
       r.rejectReasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));

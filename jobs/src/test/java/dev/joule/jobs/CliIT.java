@@ -103,7 +103,7 @@ class CliIT {
 
     Run usage = joule("score", "--input", "x");
     assertEquals(2, usage.code());
-    assertTrue(usage.err().contains("Missing required options"), usage.err());
+    assertTrue(usage.err().contains("Missing required option"), usage.err());
 
     Run badSet = joule("generate", "--rows", "1", "--dim", "1", "--classes", "2", "--out", "x", "--set", "novalue");
     assertEquals(2, badSet.code());

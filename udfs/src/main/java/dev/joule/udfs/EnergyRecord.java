@@ -76,7 +76,7 @@ public final class EnergyRecord {
         spec.runId(), spec.job(), id.stageId(), id.stageAttempt(), id.partitionId(),
         id.taskAttemptId(), id.attemptNumber(), id.executorId(), id.host(), nodeId,
         c.rowsIn(), c.rowsScored(), c.rowsRejected(), spec.dim(), c.bytesRead(), c.bytesSent(),
-        spec.kernelId(), spec.kernelName(), spec.precision().label(), vectorOps, c.batchRows(),
+        spec.kernel().id(), spec.kernel().name(), spec.kernel().precision().label(), vectorOps, c.batchRows(),
         c.batches(), c.concurrentTasks(),
         new Timestamp(c.startedAtMillis()), c.wallNanos(), c.threadCpuNanos(), c.kernelCpuNanos(),
         c.gcNanosJvm(), c.memoryGbAttributed(),

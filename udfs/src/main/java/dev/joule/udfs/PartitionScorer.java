@@ -78,6 +78,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private final ArrayDeque<Row> ready = new ArrayDeque<>();
 
     private final float[] values;
+    private final byte[] codes;
+    private final float[] scales;
+    private final float[] norms;
     private final Object[] ids;
     private boolean started;
     private boolean finished;
@@ -102,9 +105,13 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       this.input = input;
       this.node = node;
       this.task = task;
-      this.embeddings = new EmbeddingColumn(spec.layout(), spec.dim());
+      this.embeddings = spec.fromCodes() ? null : new EmbeddingColumn(spec.layout(), spec.dim());
       this.batchRows = spec.effectiveBatchRows();
-      this.values = new float[batchRows * spec.dim()];
+      int stride = spec.kernel().rowPrecision().rowBytes(spec.dim());
+      this.values = spec.fromCodes() ? null : new float[batchRows * spec.dim()];
+      this.codes = spec.fromCodes() ? new byte[batchRows * stride] : null;
+      this.scales = spec.fromCodes() ? new float[batchRows] : null;
+      this.norms = spec.fromCodes() ? new float[batchRows] : null;
       this.ids = new Object[batchRows];
     }
 
@@ -137,8 +144,8 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         // A failed or killed task must still release its buffers and its slot.
         task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> release());
       }
-      if (!node.hasKernel(spec.kernelId())) {
-        node.pushKernel(spec.kernelBytes());
+      if (!node.hasKernel(spec.kernel().id())) {
+        node.pushKernel(spec.kernel().bytes());
       }
     }
 
@@ -160,12 +167,18 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       while (n < batchRows && input.hasNext()) {
         InternalRow row = input.next();
         rowsIn++;
-        bytesRead += embeddings.storedBytes(row, 1);
         Object id = spec.idColumn().read(row, 0);
-        String reason = id == null ? "null_id: id is null" : embeddings.read(row, 1, values, n * dim);
+        String reason;
+        if (spec.fromCodes()) {
+          bytesRead += row.isNullAt(1) ? 0 : row.getBinary(1).length + 8L;
+          reason = id == null ? "null_id: id is null" : readCodes(row, n);
+        } else {
+          bytesRead += embeddings.storedBytes(row, 1);
+          reason = id == null ? "null_id: id is null" : embeddings.read(row, 1, values, n * dim);
+        }
         if (reason != null) {
           rowsRejected++;
-          ready.add(RowFactory.create(StagedRows.REJECT, id, null, null, null, reason, null));
+          ready.add(RowFactory.create(StagedRows.REJECT, id, null, null, null, null, reason, null));
         } else {
           ids[n++] = id;
         }
@@ -180,17 +193,50 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       }
       maxConcurrent = Math.max(maxConcurrent, ACTIVE.get());
       if (!input.hasNext()) {
-        ready.add(RowFactory.create(StagedRows.ENERGY, null, null, null, null, null, energyRow()));
+        ready.add(RowFactory.create(StagedRows.ENERGY, null, null, null, null, null, null, energyRow()));
         release();
         finished = true;
       }
     }
 
+    /** Copies one codes-table row into the batch buffers; a reason if it cannot be used. */
+    private String readCodes(InternalRow row, int n) {
+      if (row.isNullAt(1) || row.isNullAt(2) || row.isNullAt(3)) {
+        return "null_codes: codes, scale or norm is null";
+      }
+      byte[] c = row.getBinary(1);
+      int stride = spec.kernel().rowPrecision().rowBytes(spec.dim());
+      if (c.length != stride) {
+        return "wrong_dim: " + c.length + " bytes of codes, " + spec.kernel().rowPrecision() + " rows of dim "
+            + spec.dim() + " take " + stride;
+      }
+      float scale = row.getFloat(2);
+      float norm = row.getFloat(3);
+      if (!Float.isFinite(scale) || !Float.isFinite(norm)) {
+        return "non_finite: scale " + scale + ", norm " + norm;
+      }
+      System.arraycopy(c, 0, codes, n * stride, stride);
+      scales[n] = scale;
+      norms[n] = norm;
+      return null;
+    }
+
+    private EncodedRows encode(int n) {
+      KernelInfo k = spec.kernel();
+      if (spec.fromCodes()) {
+        return EncodedRows.quantized(k.rowPrecision(), n, spec.dim(), codes, scales, norms);
+      }
+      EncodedRows rows = EncodedRows.encode(k.rowPrecision(), n, spec.dim(), values);
+      return k.rescorePrecision() == null ? rows
+          : rows.withRescore(EncodedRows.encode(k.rescorePrecision(), n, spec.dim(), values));
+    }
+
     private void scoreBatch(int n) {
-      EncodedRows rows = EncodedRows.encode(spec.precision(), n, spec.dim(), values);
-      int outputs = spec.labels().size();
+      EncodedRows rows = encode(n);
+      KernelInfo k = spec.kernel();
+      int width = k.width();
       try (VectorSchemaRoot request = BridgeBatches.toRequest(rows, allocator);
-          ScoreReply reply = node.score(spec.kernelId(), request, allocator)) {
+          ScoreReply reply = node.score(k.id(), request, allocator)) {
         VectorSchemaRoot resp = reply.scores();
         if (resp.getRowCount() != n) {
           throw new IllegalStateException("node " + node.nodeId() + " answered " + resp.getRowCount()
@@ -198,18 +244,25 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         }
         IntVector label = (IntVector) resp.getVector("label");
         Float4Vector score = (Float4Vector) resp.getVector("score");
-        FixedSizeListVector scores = (FixedSizeListVector) resp.getVector("scores");
-        Float4Vector all = (Float4Vector) scores.getDataVector();
+        Float4Vector all = (Float4Vector) ((FixedSizeListVector) resp.getVector("scores")).getDataVector();
+        IntVector indices = k.neighbors()
+            ? (IntVector) ((FixedSizeListVector) resp.getVector("indices")).getDataVector() : null;
         for (int r = 0; r < n; r++) {
           float[] s = null;
-          if (spec.keepScores()) {
-            s = new float[outputs];
-            for (int j = 0; j < outputs; j++) {
-              s[j] = all.get(r * outputs + j);
+          Row[] neighbors = null;
+          if (indices != null) {
+            neighbors = new Row[width];
+            for (int j = 0; j < width; j++) {
+              neighbors[j] = RowFactory.create(k.labels().get(indices.get(r * width + j)), all.get(r * width + j));
+            }
+          } else if (spec.keepScores()) {
+            s = new float[width];
+            for (int j = 0; j < width; j++) {
+              s[j] = all.get(r * width + j);
             }
           }
-          ready.add(RowFactory.create(StagedRows.PREDICTION, ids[r], spec.labels().get(label.get(r)),
-              score.get(r), s, null, null));
+          ready.add(RowFactory.create(StagedRows.PREDICTION, ids[r], k.labels().get(label.get(r)),
+              score.get(r), s, neighbors, null, null));
           ids[r] = null;
         }
         NodeReading reading = reply.reading();
@@ -231,14 +284,17 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       double memGb = Runtime.getRuntime().maxMemory() / 1e9 / es.slotsPerExecutor();
       List<EnergyFigure> figures = new ArrayList<>(
           CpuTimeEstimator.estimate(cpu, wall, memGb, profile));
-      long macs = rowsScored * spec.dim() * (long) spec.labels().size();
-      boolean int8 = spec.precision() == Precision.INT8;
-      long paramBytes = (int8 ? 1L : 4L) * spec.dim() * spec.labels().size();
-      // Bytes from DRAM: the stored embeddings decoded once, and the Arrow batches written by the
+      KernelInfo k = spec.kernel();
+      long macs = rowsScored * k.macsPerRow();
+      boolean fp32 = k.precision() == Precision.FP32;
+      // int4 and binary work is charged at the int8 MAC energy: an upper bound (Horowitz gives no
+      // 4-bit or XOR/popcount figures). Rows are quantized in the executor unless read as codes.
+      long quantized = !spec.fromCodes() && k.rowPrecision().quantized() ? rowsScored * spec.dim() : 0;
+      // Bytes from DRAM: the stored rows decoded once, and the Arrow batches written by the
       // executor and read by the node (large batches do not stay in cache).
       figures.addAll(es.opsBytes().model(new OpsBytesModel.Work(
-          int8 ? 0 : macs, int8 ? macs : 0, int8 ? rowsScored * spec.dim() : 0,
-          bytesRead + 2 * bytesSent, rowsScored * paramBytes)));
+          fp32 ? macs : 0, fp32 ? 0 : macs, quantized,
+          bytesRead + 2 * bytesSent, rowsScored * k.parameterBytes())));
       EnergyRecord.TaskIdentity identity = task == null
           ? new EnergyRecord.TaskIdentity(-1, -1, -1, -1, 0, "none", "localhost")
           : new EnergyRecord.TaskIdentity(task.stageId(), task.stageAttemptNumber(),

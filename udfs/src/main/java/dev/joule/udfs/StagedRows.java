@@ -15,6 +15,10 @@ public final class StagedRows {
   public static final String REJECT = "reject";
   public static final String ENERGY = "energy";
 
+  /** {@code array<struct<id: string, score: float>>}, best first, for top-k kernels. */
+  public static final org.apache.spark.sql.types.ArrayType NEIGHBORS = DataTypes.createArrayType(
+      new StructType().add("id", DataTypes.StringType, false).add("score", DataTypes.FloatType, false), false);
+
   private StagedRows() {}
 
   public static StructType schema(DataType idType) {
@@ -24,6 +28,7 @@ public final class StagedRows {
         .add("label", DataTypes.StringType, true)
         .add("score", DataTypes.FloatType, true)
         .add("scores", DataTypes.createArrayType(DataTypes.FloatType, false), true)
+        .add("neighbors", NEIGHBORS, true)
         .add("reason", DataTypes.StringType, true)
         .add("energy", EnergyRecord.SCHEMA, true);
   }

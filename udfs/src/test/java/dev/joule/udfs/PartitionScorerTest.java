@@ -8,9 +8,12 @@ import dev.joule.bridge.energy.OpsBytesModel;
 import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.bridge.kernel.Activation;
 import dev.joule.bridge.kernel.EncodedRows;
-import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.KernelOutput;
 import dev.joule.bridge.kernel.LinearKernel;
 import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.kernel.Similarity;
+import dev.joule.bridge.kernel.TopKKernel;
 import dev.joule.bridge.node.InProcessAcceleratorNode;
 import dev.joule.bridge.vector.ScalarVectorOps;
 import java.util.ArrayList;
@@ -32,14 +35,97 @@ class PartitionScorerTest {
   static final int DIM = 23;
   static final int CLASSES = 4;
 
-  static ScoringSpec spec(LinearKernel k, int batchRows) {
-    byte[] bytes = KernelCodec.encode(k);
-    EnergySpec energy = new EnergySpec(
-        List.of(new PowerProfile("generic", "", true, 1, 2, 3, 0.4, "test")),
-        new OpsBytesModel(4.6, 0.3, 3.7, 162.5, 325, 1.25, 12.5, "test"), 2);
-    return new ScoringSpec("run-1", "score", bytes, KernelCodec.kernelId(bytes), k.displayName(),
-        k.labels(), k.precision(), DIM, IdColumn.LONG, EmbeddingColumn.Layout.ARRAY_FLOAT,
-        batchRows, 1 << 20, true, energy, -1);
+  static final EnergySpec ENERGY = new EnergySpec(
+      List.of(new PowerProfile("generic", "", true, 1, 2, 3, 0.4, "test")),
+      new OpsBytesModel(4.6, 0.3, 3.7, 162.5, 325, 1.25, 12.5, "test"), 2);
+
+  static ScoringSpec spec(Kernel k, int batchRows) {
+    return spec(k, batchRows, EmbeddingColumn.Layout.ARRAY_FLOAT, null);
+  }
+
+  static ScoringSpec spec(Kernel k, int batchRows, EmbeddingColumn.Layout layout, Precision rows) {
+    return new ScoringSpec("run-1", "score", KernelInfo.of(k, rows), IdColumn.LONG, layout,
+        batchRows, 1 << 20, true, ENERGY, -1);
+  }
+
+  static List<Row> run(ScoringSpec spec, List<InternalRow> in) {
+    try (InProcessAcceleratorNode node = new InProcessAcceleratorNode("t", ScalarVectorOps.INSTANCE)) {
+      List<Row> out = new ArrayList<>();
+      new PartitionScorer.Scoring(spec, in.iterator(), node, null).forEachRemaining(out::add);
+      return out;
+    }
+  }
+
+  static List<InternalRow> randomRows(int n, long seed, Map<Long, float[]> keep) {
+    SplittableRandom rnd = new SplittableRandom(seed);
+    List<InternalRow> in = new ArrayList<>();
+    for (long id = 0; id < n; id++) {
+      Object[] v = new Object[DIM];
+      float[] f = new float[DIM];
+      for (int i = 0; i < DIM; i++) {
+        f[i] = (float) rnd.nextGaussian();
+        v[i] = f[i];
+      }
+      keep.put(id, f);
+      in.add(new GenericInternalRow(new Object[] {id, new GenericArrayData(v)}));
+    }
+    return in;
+  }
+
+  @Test
+  void topkEmitsNeighboursBestFirstWithReferenceIds() {
+    Map<Long, float[]> rows = new HashMap<>();
+    List<InternalRow> in = randomRows(40, 9, rows);
+    float[] ref = new float[40 * DIM];
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      System.arraycopy(rows.get((long) i), 0, ref, i * DIM, DIM);
+      ids.add("ref-" + i);
+    }
+    Kernel k = TopKKernel.fromReference(ref, 40, DIM, ids, Similarity.COSINE, 3, Precision.BINARY, 4, Precision.INT8);
+    for (Row r : run(spec(k, 16), in)) {
+      if (!r.getString(0).equals(StagedRows.PREDICTION)) {
+        continue;
+      }
+      Row[] nb = (Row[]) r.get(5);
+      assertEquals(3, nb.length);
+      // Each row is in the reference set, so its own id is its nearest neighbour (cosine 1).
+      assertEquals("ref-" + r.getLong(1), nb[0].getString(0));
+      assertEquals(nb[0].getString(0), r.getString(2));
+      assertTrue(nb[0].getFloat(1) >= nb[1].getFloat(1) && nb[1].getFloat(1) >= nb[2].getFloat(1));
+    }
+  }
+
+  @Test
+  void codesInputScoresExactlyLikeOnTheFlyQuantization() {
+    Map<Long, float[]> rows = new HashMap<>();
+    List<InternalRow> in = randomRows(300, 4, rows);
+    float[][] w = new float[CLASSES][];
+    for (int j = 0; j < CLASSES; j++) {
+      w[j] = rows.get((long) j);
+    }
+    for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
+      Kernel k = LinearKernel.fromWeights(w, new float[CLASSES], List.of("a", "b", "c", "d"), Activation.SOFTMAX, p);
+      List<InternalRow> codes = new ArrayList<>();
+      for (InternalRow r : in) {
+        long id = r.getLong(0);
+        EncodedRows e = EncodedRows.encode(p, 1, DIM, rows.get(id));
+        codes.add(new GenericInternalRow(new Object[] {id, java.util.Arrays.copyOf(e.codes(), e.stride()),
+            e.scales()[0], e.norms()[0]}));
+      }
+      // Rows encoded at the codes' precision on the fly (int4 kernels otherwise take int8 rows).
+      List<Row> a = run(spec(k, 64, EmbeddingColumn.Layout.ARRAY_FLOAT, p), in);
+      List<Row> b = run(spec(k, 64, null, p), codes);
+      assertEquals(a.size(), b.size());
+      for (int i = 0; i < a.size() - 1; i++) {
+        assertEquals(a.get(i).get(1), b.get(i).get(1));
+        assertArrayEquals((float[]) a.get(i).get(4), (float[]) b.get(i).get(4), p + " row " + i);
+      }
+      long floatBytes = a.get(a.size() - 1).getStruct(7).<Long>getAs("bytes_read");
+      long codeBytes = b.get(b.size() - 1).getStruct(7).<Long>getAs("bytes_read");
+      assertEquals(300L * 4 * DIM, floatBytes);
+      assertEquals(300L * (p.rowBytes(DIM) + 8), codeBytes, "codes + scale + norm are read, not floats");
+    }
   }
 
   @ParameterizedTest
@@ -51,6 +137,9 @@ class PartitionScorerTest {
       for (int i = 0; i < DIM; i++) {
         r[i] = (float) rnd.nextGaussian();
       }
+    }
+    if (precision == Precision.BINARY) {
+      return; // no binary linear kernel
     }
     LinearKernel k = LinearKernel.fromWeights(w, new float[CLASSES], List.of("a", "b", "c", "d"),
         Activation.SOFTMAX, precision);
@@ -80,11 +169,11 @@ class PartitionScorerTest {
       List<Row> energy = out.stream().filter(r -> r.getString(0).equals(StagedRows.ENERGY)).toList();
       assertEquals(1000, predictions);
       assertEquals(List.of("null_id", "null_embedding", "wrong_dim"),
-          rejects.stream().map(r -> r.getString(5).split(":")[0]).toList());
+          rejects.stream().map(r -> r.getString(6).split(":")[0]).toList());
       assertEquals(1, energy.size());
       assertEquals(StagedRows.ENERGY, out.get(out.size() - 1).getString(0), "energy row comes last");
 
-      Row e = energy.get(0).getStruct(6);
+      Row e = energy.get(0).getStruct(7);
       assertEquals(1003L, (long) e.getAs("rows_in"));
       assertEquals(1000L, (long) e.getAs("rows_scored"));
       assertEquals(3L, (long) e.getAs("rows_rejected"));
@@ -100,9 +189,9 @@ class PartitionScorerTest {
         if (!r.getString(0).equals(StagedRows.PREDICTION)) {
           continue;
         }
-        float[] expected = new float[CLASSES];
-        k.score(EncodedRows.encode(precision, 1, DIM, good.get(r.getLong(1))), expected, ScalarVectorOps.INSTANCE);
-        assertArrayEquals(expected, (float[]) r.get(4), 1e-6f);
+        KernelOutput expected = k.newOutput();
+        k.score(EncodedRows.encode(k.queryPrecision(), 1, DIM, good.get(r.getLong(1))), expected, ScalarVectorOps.INSTANCE);
+        assertArrayEquals(java.util.Arrays.copyOf(expected.scores(), CLASSES), (float[]) r.get(4), 1e-6f);
       }
     }
     assertEquals(0, PartitionScorer.rootAllocator().getAllocatedMemory(), "every Arrow buffer released");
@@ -113,6 +202,6 @@ class PartitionScorerTest {
     LinearKernel k = LinearKernel.fromWeights(new float[][] {new float[DIM]}, new float[1],
         List.of("x"), Activation.RAW, Precision.FP32);
     ScoringSpec s = spec(k, 100_000);
-    assertEquals((1 << 20) / (4 * DIM), s.effectiveBatchRows());
+    assertEquals((1 << 20) / (4 * DIM + 8), s.effectiveBatchRows());
   }
 }

@@ -57,7 +57,8 @@ public final class TableCommit {
     boolean existed = DeltaIO.exists(spark, path);
     long before = existed ? DeltaIO.latestVersion(spark, path) : -1;
     written.push(new Written(path, before));
-    var w = rows.write().format("delta");
+    // mergeSchema: new optional columns (e.g. predictions.neighbors) join older tables.
+    var w = rows.write().format("delta").option("mergeSchema", "true");
     if (!existed || (replacePredicate == null && !replaceAll)) {
       w.mode("append").save(path);
     } else if (replaceAll) {

@@ -23,18 +23,23 @@ import java.util.List;
  * retrained model is a new version.
  */
 public record LinearModelFile(String modelId, String modelVersion, Activation activation,
-    List<String> labels, float[][] weights, float[] bias) {
+    List<String> labels, float[][] weights, float[] bias) implements ModelSpec {
 
   public static final String FORMAT = "joule-model/1";
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+  @Override
   public int dim() {
     return weights[0].length;
   }
 
-  /** The kernel at a precision; quantization happens here, once, on the driver. */
+  @Override
   public LinearKernel kernel(Precision precision) {
-    return LinearKernel.fromWeights(weights, bias, labels, activation, precision);
+    try {
+      return LinearKernel.fromWeights(weights, bias, labels, activation, precision);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage("model " + modelId + ": " + e.getMessage());
+    }
   }
 
   /** A content hash of the parameters: the default model version. */
@@ -82,7 +87,23 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
     JSON.writeValue(file.toFile(), root);
   }
 
-  public static LinearModelFile read(Path file) {
+  /** Reads any Joule model file: linear, mlp or centroid. */
+  public static ModelSpec readAny(Path file) {
+    JsonNode root = parse(file);
+    String op = root.path("op").asText();
+    switch (op) {
+      case "linear":
+        return read(file, root);
+      case "mlp":
+      case "centroid":
+        return OtherModels.read(file, root, op);
+      default:
+        throw JouleException.input("model file " + file + ": op '" + op
+            + "' is not supported (supported: linear, mlp, centroid; top-k takes --reference)");
+    }
+  }
+
+  static JsonNode parse(Path file) {
     if (!Files.isRegularFile(file)) {
       throw JouleException.input("model file not found: " + file);
     }
@@ -93,10 +114,18 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
       throw JouleException.input("model file " + file + " is not valid JSON: "
           + e.getMessage().lines().findFirst().orElse(""));
     }
-    String where = "model file " + file;
     if (root == null || !FORMAT.equals(root.path("format").asText())) {
-      throw JouleException.input(where + ": field 'format' must be \"" + FORMAT + "\"");
+      throw JouleException.input("model file " + file + ": field 'format' must be \"" + FORMAT + "\"");
     }
+    return root;
+  }
+
+  public static LinearModelFile read(Path file) {
+    return read(file, parse(file));
+  }
+
+  static LinearModelFile read(Path file, JsonNode root) {
+    String where = "model file " + file;
     if (!"linear".equals(root.path("op").asText())) {
       throw JouleException.input(where + ": op '" + root.path("op").asText()
           + "' is not supported (supported: linear)");
@@ -145,7 +174,7 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
     return new LinearModelFile(id, version, act, labels, weights, bias);
   }
 
-  private static float number(JsonNode n, String what) {
+  static float number(JsonNode n, String what) {
     if (n == null || !n.isNumber() || !Double.isFinite(n.asDouble())) {
       throw JouleException.input(what + " is not a finite number: " + n);
     }

@@ -99,7 +99,7 @@ public final class ClaimCard {
         : candidate.kernel() + " vs baseline " + baseline.kernel() + ": same rows, same machine, same run");
     line(s, "rows", String.format(Locale.ROOT, "%,d in = %,d scored + %,d rejected", candidate.rowsIn(),
         candidate.rowsScored(), candidate.rowsRejected()));
-    line(s, "workload", String.format(Locale.ROOT, "dim %d, %d classes, batch %,d rows, %d partitions, kernels on %s",
+    line(s, "workload", String.format(Locale.ROOT, "dim %d, %d outputs per row, batch %,d rows, %d partitions, kernels on %s",
         candidate.dim(), candidate.classes(), e.batchRows(), e.partitions(), e.vectorOps()));
     line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB, hypervisor %s, RAPL %s, GPU not probed",
         e.cpuModel(), e.vcpus(), e.ramBytes() / 1073741824.0, yesNo(e.hypervisor()), yesNo(e.raplAvailable())));
@@ -165,7 +165,7 @@ public final class ClaimCard {
   private static Map<String, Object> workload(ScoreResult r) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("dim", r.dim());
-    m.put("classes", r.classes());
+    m.put("outputs_per_row", r.classes());
     m.put("batch_rows", r.energy().batchRows());
     m.put("partitions", r.energy().partitions());
     m.put("vector_ops", r.energy().vectorOps());

@@ -5,8 +5,7 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.substring_index;
 
 import dev.joule.bridge.energy.HardwareProfile;
-import dev.joule.bridge.kernel.KernelCodec;
-import dev.joule.bridge.kernel.LinearKernel;
+import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
@@ -14,11 +13,13 @@ import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.TableCommit;
 import dev.joule.jobs.model.LinearModelFile;
+import dev.joule.jobs.model.ModelSpec;
 import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.report.EnergySummary;
 import dev.joule.udfs.EmbeddingColumn;
 import dev.joule.udfs.EnergySpec;
 import dev.joule.udfs.IdColumn;
+import dev.joule.udfs.KernelInfo;
 import dev.joule.udfs.PartitionScorer;
 import dev.joule.udfs.ScoringSpec;
 import dev.joule.udfs.StagedRows;
@@ -69,7 +70,14 @@ public final class ScoreJob {
       DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
 
   /** What to score. {@code commit = false} stages and reconciles but writes no table. */
-  public record Request(String input, Path model, Precision precision, String output, boolean commit) {}
+  public record Request(String input, ModelSpec model, Precision precision, String output, boolean commit) {
+    public Request(String input, Path modelFile, Precision precision, String output, boolean commit) {
+      this(input, LinearModelFile.readAny(modelFile), precision, output, commit);
+    }
+  }
+
+  /** Columns a codes table (written by {@code joule quantize}) has. */
+  public static final List<String> CODES_COLUMNS = List.of("codes", "scale", "norm", "precision", "dim");
 
   private final SparkSession spark;
   private final JouleConfig config;
@@ -83,31 +91,39 @@ public final class ScoreJob {
     long wall0 = System.nanoTime();
     long proc0 = processCpuNanos();
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
-    LinearModelFile model = LinearModelFile.read(req.model());
+    ModelSpec model = req.model();
     if (!model.modelId().matches("[A-Za-z0-9._:@-]+")) {
       throw JouleException.input("model_id '" + model.modelId()
           + "' may only contain letters, digits and . _ : @ -");
     }
-    LinearKernel kernel = model.kernel(req.precision());
-    byte[] kernelBytes = KernelCodec.encode(kernel);
-    String kernelId = KernelCodec.kernelId(kernelBytes);
+    Kernel kernel = model.kernel(req.precision());
 
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
     String idCol = config.string("score.id-col");
-    String embCol = config.string("score.embedding-col");
     StructType schema = pinned.data().schema();
+    boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);
+    String embCol = codesInput ? "codes" : config.string("score.embedding-col");
     for (String c : List.of(idCol, embCol)) {
       if (!Arrays.asList(schema.fieldNames()).contains(c)) {
         throw JouleException.input("input table " + req.input() + " has no column '" + c
             + "' (columns: " + String.join(", ", schema.fieldNames()) + ")");
       }
     }
-    EmbeddingColumn.Layout layout;
-    try {
-      layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
-    } catch (IllegalArgumentException e) {
-      throw JouleException.input("input table " + req.input() + ": " + e.getMessage());
+    EmbeddingColumn.Layout layout = null;
+    Precision rowPrecision;
+    if (codesInput) {
+      rowPrecision = codesPrecision(pinned, kernel, model);
+    } else {
+      try {
+        layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
+      } catch (IllegalArgumentException e) {
+        throw JouleException.input("input table " + req.input() + ": " + e.getMessage());
+      }
+      rowPrecision = kernel.precision() == Precision.INT4
+          ? Precision.parse(config.string("score.int4-rows")) : null;
     }
+    KernelInfo info = KernelInfo.of(kernel, rowPrecision);
+    String kernelId = info.id();
     DataType idType = schema.apply(idCol).dataType();
     IdColumn idKind = IdColumn.of(idType);
     Column idExpr = col(idCol);
@@ -116,17 +132,23 @@ public final class ScoreJob {
       idKind = IdColumn.STRING;
       idExpr = idExpr.cast(DataTypes.StringType);
     }
-    Dataset<Row> in = pinned.data().select(idExpr.as("id"), col(embCol).as("embedding"));
+    Dataset<Row> in = codesInput
+        ? pinned.data().select(idExpr.as("id"), col("codes"), col("scale").cast("float"), col("norm").cast("float"))
+        : pinned.data().select(idExpr.as("id"), col(embCol).as("embedding"));
     long rowsIn = in.count();
 
     EnergySpec energy = config.energySpec(JouleSpark.slotsPerExecutor(spark));
-    ScoringSpec spec = new ScoringSpec(runId, "score", kernelBytes, kernelId, kernel.displayName(),
-        kernel.labels(), req.precision(), kernel.dim(), idKind, layout,
-        config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
-        config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"));
-    LOG.info("run {}: scoring {} rows of {} (version {}) with {} (kernel {}), {} rows per batch",
-        runId, rowsIn, req.input(), pinned.version(), kernel.displayName(),
-        kernelId.substring(0, 12), spec.effectiveBatchRows());
+    ScoringSpec spec;
+    try {
+      spec = new ScoringSpec(runId, "score", info, idKind, layout,
+          config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
+          config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"));
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage(e.getMessage());
+    }
+    LOG.info("run {}: scoring {} rows of {} (version {}, {}) with {} (kernel {}), rows at {}, {} rows per batch",
+        runId, rowsIn, req.input(), pinned.version(), codesInput ? "codes" : "embeddings",
+        kernel.displayName(), kernelId.substring(0, 12), info.rowPrecision(), spec.effectiveBatchRows());
 
     OutputTables out = new OutputTables(req.output());
     String staging = out.staging(runId);
@@ -167,7 +189,7 @@ public final class ScoreJob {
       // The run's result once its fixed cost is known: process CPU outside partition tasks so far.
       Function<Boolean, ScoreResult> resultNow = committed -> new ScoreResult(
           runId, req.input(), pinned.version(), req.output(), model.modelId(), model.modelVersion(),
-          kernel.displayName(), kernelId, req.precision().label(), kernel.dim(), kernel.outputs(),
+          kernel.displayName(), kernelId, req.precision().label(), kernel.dim(), kernel.width(),
           rowsIn, scored, rejected, reasons,
           EnergySummary.of(energyRows, Math.max(0, processCpuNanos() - proc0 - taskCpu),
               energy.powerProfiles()),
@@ -180,7 +202,7 @@ public final class ScoreJob {
       Dataset<Row> predictions = staged.filter(col("kind").equalTo(StagedRows.PREDICTION)).select(
           col("id"), lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
           lit(kernel.displayName()).as("kernel"), col("label"), col("score"), col("scores"),
-          lit(runId).as("run_id"), lit(scoredAt).as("scored_at"));
+          col("neighbors"), lit(runId).as("run_id"), lit(scoredAt).as("scored_at"));
       Dataset<Row> rejects = staged.filter(col("kind").equalTo(StagedRows.REJECT)).select(
           col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
           lit(kernel.displayName()).as("kernel"));
@@ -210,6 +232,29 @@ public final class ScoreJob {
     } finally {
       deleteQuietly(staging);
     }
+  }
+
+  /** The codes table's single precision, checked against the kernel; its dim too. */
+  private static Precision codesPrecision(DeltaIO.Pinned pinned, Kernel kernel, ModelSpec model) {
+    List<Row> found = pinned.data().select("precision", "dim").distinct().limit(3).collectAsList();
+    if (found.size() != 1) {
+      throw JouleException.input("codes table " + pinned.path() + " mixes precisions or dims: " + found);
+    }
+    Precision p;
+    try {
+      p = Precision.parse(found.get(0).getString(0));
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input("codes table " + pinned.path() + ": " + e.getMessage());
+    }
+    int dim = ((Number) found.get(0).get(1)).intValue();
+    if (dim != model.dim()) {
+      throw JouleException.input("codes table " + pinned.path() + " has dim " + dim + ", the model expects " + model.dim());
+    }
+    if (p != kernel.precision() && p != kernel.queryPrecision()) {
+      throw JouleException.usage("codes table " + pinned.path() + " holds " + p + " codes; score it with --precision "
+          + p + " (the kernel asked for takes " + kernel.queryPrecision() + " rows)");
+    }
+    return p;
   }
 
   private static void failIf(String configured, String table) {

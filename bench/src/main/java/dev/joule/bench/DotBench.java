@@ -1,0 +1,171 @@
+package dev.joule.bench;
+
+import dev.joule.bridge.kernel.Activation;
+import dev.joule.bridge.kernel.Dots;
+import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.KernelOutput;
+import dev.joule.bridge.kernel.LinearKernel;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.vector.VectorOps;
+import dev.joule.bridge.vector.VectorOpsProvider;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.apache.lucene.util.VectorUtil;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+
+/**
+ * Rows per second of one 768-d query against every row of a block, per precision, with the rows
+ * resident in DRAM (≥ 1 GiB of rows, far past every cache) or in cache (256 KiB). Each
+ * invocation is one pass; the score is rows/s ({@code ops = rows}).
+ */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+public class DotBench {
+
+  public static final int DIM = 768;
+  public static final long DRAM_BYTES = 1L << 30;
+  public static final long CACHE_BYTES = 256L << 10;
+
+  /** Joule's kernels: the dot product (Hamming for binary) the top-k and linear kernels run. */
+  @State(Scope.Benchmark)
+  public static class JouleRows {
+    @Param({"fp32", "int8", "int4", "binary"})
+    public String precision;
+
+    @Param({"dram", "cache"})
+    public String residency;
+
+    EncodedRows rows;
+    EncodedRows query;
+    int n;
+    VectorOps ops;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      Precision p = Precision.parse(precision);
+      long bytes = residency.equals("dram") ? DRAM_BYTES : CACHE_BYTES;
+      n = Rows.rowsFor(p, DIM, bytes, 64);
+      rows = Rows.make(p, n, DIM, 1);
+      // An int4 kernel takes int8 rows (W4A8); the others take rows at their own precision.
+      query = Rows.make(p == Precision.INT4 ? Precision.INT8 : p, 1, DIM, 2);
+      ops = VectorOpsProvider.get();
+    }
+  }
+
+  @Benchmark
+  public float joule(JouleRows s) {
+    float acc = 0;
+    for (int j = 0; j < s.n; j++) {
+      acc += Dots.dot(s.query, 0, s.rows, j, s.ops);
+    }
+    return acc;
+  }
+
+  /** Lucene's VectorUtil over one array per row, the layout Lucene uses. */
+  @State(Scope.Benchmark)
+  public static class LuceneRows {
+    @Param({"fp32", "int8"})
+    public String precision;
+
+    @Param({"dram", "cache"})
+    public String residency;
+
+    float[][] floats;
+    byte[][] bytes;
+    float[] qf;
+    byte[] qb;
+    int n;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      boolean fp32 = precision.equals("fp32");
+      long budget = residency.equals("dram") ? DRAM_BYTES : CACHE_BYTES;
+      n = (int) Math.max(64, budget / (fp32 ? 4L * DIM : DIM));
+      SplittableRandom rnd = new SplittableRandom(3);
+      if (fp32) {
+        floats = new float[n][DIM];
+        for (float[] r : floats) {
+          for (int i = 0; i < DIM; i++) {
+            r[i] = (float) rnd.nextGaussian();
+          }
+        }
+        qf = floats[0].clone();
+      } else {
+        bytes = new byte[n][DIM];
+        for (byte[] r : bytes) {
+          rnd.nextBytes(r);
+        }
+        qb = bytes[0].clone();
+      }
+    }
+  }
+
+  @Benchmark
+  public float lucene(LuceneRows s) {
+    float acc = 0;
+    if (s.floats != null) {
+      for (int j = 0; j < s.n; j++) {
+        acc += VectorUtil.dotProduct(s.qf, s.floats[j]);
+      }
+    } else {
+      for (int j = 0; j < s.n; j++) {
+        acc += VectorUtil.dotProduct(s.qb, s.bytes[j]);
+      }
+    }
+    return acc;
+  }
+
+  /** A 10-class softmax head over rows in DRAM, as score runs it (batches of 8,192 rows). */
+  @State(Scope.Benchmark)
+  public static class LinearHead {
+    @Param({"fp32", "int8"})
+    public String precision;
+
+    Kernel kernel;
+    EncodedRows[] batches;
+    KernelOutput out;
+    int n;
+    VectorOps ops;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      Precision p = Precision.parse(precision);
+      SplittableRandom rnd = new SplittableRandom(4);
+      float[][] w = new float[10][DIM];
+      for (float[] r : w) {
+        for (int i = 0; i < DIM; i++) {
+          r[i] = (float) rnd.nextGaussian();
+        }
+      }
+      java.util.List<String> labels = java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList();
+      kernel = LinearKernel.fromWeights(w, new float[10], labels, Activation.SOFTMAX, p);
+      int batch = 8192;
+      n = Rows.rowsFor(p, DIM, DRAM_BYTES / 2, batch);
+      batches = new EncodedRows[(n + batch - 1) / batch];
+      for (int b = 0; b < batches.length; b++) {
+        batches[b] = Rows.make(p, Math.min(batch, n - b * batch), DIM, 10 + b);
+      }
+      out = kernel.newOutput();
+      ops = VectorOpsProvider.get();
+    }
+  }
+
+  @Benchmark
+  public float linearHead(LinearHead s) {
+    float acc = 0;
+    for (EncodedRows b : s.batches) {
+      s.kernel.score(b, s.out, s.ops);
+      acc += s.out.scores()[0];
+    }
+    return acc;
+  }
+}

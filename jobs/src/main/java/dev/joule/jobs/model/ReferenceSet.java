@@ -1,0 +1,138 @@
+package dev.joule.jobs.model;
+
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.kernel.Similarity;
+import dev.joule.bridge.kernel.TopKKernel;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.udfs.EmbeddingColumn;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+
+/**
+ * A top-k "model": a reference set of embeddings (a Delta table) read once on the driver and
+ * pushed to each node inside the kernel, so it is content-addressed and cached like any kernel.
+ * Its version is the reference table's Delta version.
+ */
+public final class ReferenceSet implements ModelSpec {
+
+  private final String modelId;
+  private final long version;
+  private final float[] values;
+  private final List<String> ids;
+  private final int dim;
+  private final Similarity metric;
+  private final int k;
+  private final int oversample;
+  private final String rescore; // "auto", "none", "int8", "fp32"
+
+  private ReferenceSet(String modelId, long version, float[] values, List<String> ids, int dim,
+      Similarity metric, int k, int oversample, String rescore) {
+    this.modelId = modelId;
+    this.version = version;
+    this.values = values;
+    this.ids = ids;
+    this.dim = dim;
+    this.metric = metric;
+    this.k = k;
+    this.oversample = oversample;
+    this.rescore = rescore;
+  }
+
+  /**
+   * @param rescore {@code auto} (int8 for binary, none otherwise), {@code none}, {@code int8} or {@code fp32}
+   */
+  public static ReferenceSet load(SparkSession spark, String path, String idCol, String embCol,
+      String metric, int k, int oversample, String rescore, int maxRows) {
+    DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, path, "reference set");
+    var schema = pinned.data().schema();
+    for (String c : List.of(idCol, embCol)) {
+      if (!java.util.Arrays.asList(schema.fieldNames()).contains(c)) {
+        throw JouleException.input("reference set " + path + " has no column '" + c + "'");
+      }
+    }
+    EmbeddingColumn.Layout layout;
+    try {
+      layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input("reference set " + path + ": " + e.getMessage());
+    }
+    var data = pinned.data().select(pinned.data().col(idCol).cast("string"), pinned.data().col(embCol));
+    long n = data.count();
+    if (n == 0) {
+      throw JouleException.input("reference set " + path + " is empty");
+    }
+    if (n > maxRows) {
+      throw JouleException.input("reference set " + path + " has " + n + " rows, over the limit of "
+          + maxRows + " (topk.max-reference-rows): it is held in memory on every node");
+    }
+    List<InternalRow> rows = new ArrayList<>();
+    data.queryExecution().toRdd().toJavaRDD().map(InternalRow::copy).collect().forEach(rows::add);
+    int dim = (int) (layout == EmbeddingColumn.Layout.BINARY_F32LE
+        ? rows.get(0).getBinary(1).length / 4 : rows.get(0).getArray(1).numElements());
+    EmbeddingColumn col = new EmbeddingColumn(layout, dim);
+    float[] values = new float[rows.size() * dim];
+    List<String> ids = new ArrayList<>(rows.size());
+    for (int r = 0; r < rows.size(); r++) {
+      InternalRow row = rows.get(r);
+      String id = row.isNullAt(0) ? null : row.getUTF8String(0).toString();
+      String reason = id == null ? "null id" : col.read(row, 1, values, r * dim);
+      if (reason != null) {
+        throw JouleException.input("reference set " + path + ", row id=" + id + ": " + reason
+            + " (a reference set must be clean; import or fix it first)");
+      }
+      ids.add(id);
+    }
+    String name = new org.apache.hadoop.fs.Path(path).getName();
+    Similarity sim;
+    try {
+      sim = Similarity.parse(metric);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage(e.getMessage());
+    }
+    return new ReferenceSet("topk:" + name, pinned.version(), values, ids, dim, sim, k, oversample, rescore);
+  }
+
+  @Override
+  public String modelId() {
+    return modelId;
+  }
+
+  @Override
+  public String modelVersion() {
+    return "v" + version;
+  }
+
+  @Override
+  public int dim() {
+    return dim;
+  }
+
+  @Override
+  public Kernel kernel(Precision precision) {
+    Precision r;
+    switch (rescore) {
+      case "auto":
+        r = precision == Precision.BINARY ? Precision.INT8 : null;
+        break;
+      case "none":
+        r = null;
+        break;
+      default:
+        try {
+          r = Precision.parse(rescore);
+        } catch (IllegalArgumentException e) {
+          throw JouleException.usage("--rescore: " + e.getMessage());
+        }
+    }
+    try {
+      return TopKKernel.fromReference(values, ids.size(), dim, ids, metric, k, precision, oversample, r);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage("top-k: " + e.getMessage());
+    }
+  }
+}

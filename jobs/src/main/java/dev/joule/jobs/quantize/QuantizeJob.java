@@ -1,0 +1,178 @@
+package dev.joule.jobs.quantize;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.substring_index;
+
+import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.delta.TableCommit;
+import dev.joule.udfs.EmbeddingColumn;
+import dev.joule.udfs.IdColumn;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * {@code joule quantize}: an embeddings table → a codes table, once, so nightly scoring reads
+ * 4× (int8), 8× (int4) or 32× (binary) fewer bytes of rows. Columns: {@code id}, {@code codes}
+ * (the row's codes as the kernels read them), {@code scale}, {@code norm} (of the fp32 row, for
+ * cosine), {@code precision}, {@code dim}, {@code embedding_hash} (SHA-256 of the row's float32
+ * bytes, first 128 bits, to spot changed rows), {@code source_version} (the embeddings table's
+ * Delta version). Bad rows go to a rejects table with a reason; counts are reconciled first.
+ */
+public final class QuantizeJob {
+
+  public record Request(String input, Precision precision, String output, String rejects, Integer dim) {}
+
+  public record Result(long rowsIn, long quantized, long rejected, int dim, long sourceVersion,
+      Map<String, Long> reasons, String table, String rejectsTable) {}
+
+  private final SparkSession spark;
+  private final JouleConfig config;
+
+  public QuantizeJob(SparkSession spark, JouleConfig config) {
+    this.spark = spark;
+    this.config = config;
+  }
+
+  public Result run(Request r) {
+    if (r.precision() == Precision.FP32) {
+      throw JouleException.usage("--precision must be int8, int4 or binary (fp32 rows are the embeddings themselves)");
+    }
+    DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, r.input(), "input");
+    String idCol = config.string("score.id-col");
+    String embCol = config.string("score.embedding-col");
+    StructType schema = pinned.data().schema();
+    for (String c : List.of(idCol, embCol)) {
+      if (!Arrays.asList(schema.fieldNames()).contains(c)) {
+        throw JouleException.input("input table " + r.input() + " has no column '" + c
+            + "' (columns: " + String.join(", ", schema.fieldNames()) + ")");
+      }
+    }
+    EmbeddingColumn.Layout layout;
+    try {
+      layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input("input table " + r.input() + ": " + e.getMessage());
+    }
+    DataType idType = schema.apply(idCol).dataType();
+    IdColumn idKind = IdColumn.of(idType);
+    Column idExpr = col(idCol);
+    if (idKind == null) {
+      idKind = IdColumn.STRING;
+      idExpr = idExpr.cast(DataTypes.StringType);
+    }
+    Dataset<Row> in = pinned.data().select(idExpr.as("id"), col(embCol).as("embedding"));
+    int dim = r.dim() != null ? r.dim() : inferDim(in, layout, r.input());
+
+    StructType out = new StructType()
+        .add("id", idKind.sparkType(), true)
+        .add("codes", DataTypes.BinaryType, true)
+        .add("scale", DataTypes.FloatType, true)
+        .add("norm", DataTypes.FloatType, true)
+        .add("embedding_hash", DataTypes.StringType, true)
+        .add("reason", DataTypes.StringType, true);
+    Dataset<Row> staged = spark.createDataFrame(in.queryExecution().toRdd().toJavaRDD()
+            .mapPartitions(new Encode(r.precision(), dim, layout, idKind)), out)
+        .persist(StorageLevel.MEMORY_AND_DISK());
+    try {
+      long rowsIn = in.count();
+      Dataset<Row> codes = staged.filter(col("reason").isNull()).select(col("id"), col("codes"),
+          col("scale"), col("norm"), lit(r.precision().label()).as("precision"), lit(dim).as("dim"),
+          col("embedding_hash"), lit(pinned.version()).as("source_version"));
+      Dataset<Row> rejects = staged.filter(col("reason").isNotNull()).select(col("id").cast("string").as("id"),
+          col("reason"), lit(pinned.version()).as("source_version"));
+      long quantized = codes.count();
+      long rejected = rejects.count();
+      if (rowsIn != quantized + rejected) {
+        throw new JouleException(JouleException.OTHER, "reconciliation failed, nothing written: in "
+            + rowsIn + " != quantized " + quantized + " + rejected " + rejected);
+      }
+      Map<String, Long> reasons = new TreeMap<>();
+      for (Row x : rejects.groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
+        reasons.put(x.getString(0), x.getLong(1));
+      }
+      TableCommit commit = new TableCommit(spark);
+      try {
+        commit.overwrite(r.output(), codes);
+        commit.overwrite(r.rejects(), rejects);
+      } catch (RuntimeException e) {
+        commit.rollback();
+        throw e;
+      }
+      return new Result(rowsIn, quantized, rejected, dim, pinned.version(), reasons, r.output(), r.rejects());
+    } finally {
+      staged.unpersist();
+    }
+  }
+
+  private static int inferDim(Dataset<Row> in, EmbeddingColumn.Layout layout, String path) {
+    String size = layout == EmbeddingColumn.Layout.BINARY_F32LE ? "length(embedding) DIV 4" : "size(embedding)";
+    List<Row> top = in.filter(col("embedding").isNotNull()).selectExpr(size + " AS d").groupBy("d")
+        .count().orderBy(col("count").desc(), col("d")).limit(1).collectAsList();
+    if (top.isEmpty()) {
+      throw JouleException.input("input table " + path + " has no embedding to infer the dimension from; pass --dim");
+    }
+    return ((Number) top.get(0).get(0)).intValue();
+  }
+
+  /** Quantizes each valid row; invalid ones come out with a reason. Runs on executors. */
+  static final class Encode implements FlatMapFunction<Iterator<InternalRow>, Row> {
+    private final Precision precision;
+    private final int dim;
+    private final EmbeddingColumn.Layout layout;
+    private final IdColumn idKind;
+
+    Encode(Precision precision, int dim, EmbeddingColumn.Layout layout, IdColumn idKind) {
+      this.precision = precision;
+      this.dim = dim;
+      this.layout = layout;
+      this.idKind = idKind;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<InternalRow> rows) throws Exception {
+      EmbeddingColumn col = new EmbeddingColumn(layout, dim);
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      float[] v = new float[dim];
+      return new Iterator<>() {
+        @Override
+        public boolean hasNext() {
+          return rows.hasNext();
+        }
+
+        @Override
+        public Row next() {
+          InternalRow row = rows.next();
+          Object id = idKind.read(row, 0);
+          String reason = id == null ? "null_id: id is null" : col.read(row, 1, v, 0);
+          if (reason != null) {
+            return RowFactory.create(id, null, null, null, null, reason);
+          }
+          EncodedRows e = EncodedRows.encode(precision, 1, dim, v);
+          String hash = HexFormat.of().formatHex(sha.digest(EmbeddingColumn.packF32le(v)), 0, 16);
+          return RowFactory.create(id, Arrays.copyOf(e.codes(), e.stride()), e.scales()[0], e.norms()[0], hash, null);
+        }
+      };
+    }
+  }
+}

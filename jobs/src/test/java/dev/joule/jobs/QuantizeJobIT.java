@@ -1,0 +1,166 @@
+package dev.joule.jobs;
+
+import static org.apache.spark.sql.functions.col;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.model.LinearModelFile;
+import dev.joule.jobs.model.ModelSpec;
+import dev.joule.jobs.model.ReferenceSet;
+import dev.joule.jobs.quantize.QuantizeJob;
+import dev.joule.jobs.score.ScoreJob;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** quantize once, score from codes; top-k, centroid and MLP models through score. */
+class QuantizeJobIT {
+
+  static final int ROWS = 1500;
+  static final int DIM = 32;
+
+  @TempDir static Path tmp;
+  static SparkSession spark;
+  static String embeddings;
+  static String input;
+  static Path teacher;
+
+  @BeforeAll
+  static void setUp() {
+    spark = TestSpark.start(tmp);
+    GenerateJob.Output gen = new GenerateJob(spark).run(
+        new GenerateJob.Request(ROWS, DIM, 4, tmp.resolve("gen").toString(), "array", 3, 0.3));
+    embeddings = gen.embeddings();
+    teacher = gen.model();
+    StructType nullable = new StructType().add("id", DataTypes.LongType, true)
+        .add("embedding", DataTypes.createArrayType(DataTypes.FloatType, true), true);
+    Dataset<Row> bad = spark.createDataFrame(List.of(RowFactory.create(7001L, null),
+        RowFactory.create(7002L, new float[] {1, 2})), nullable);
+    input = tmp.resolve("input").toString();
+    spark.read().format("delta").load(embeddings).select("id", "embedding").union(bad)
+        .write().format("delta").save(input);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    spark.stop();
+  }
+
+  static QuantizeJob.Result quantize(Precision p) {
+    String out = tmp.resolve("codes-" + p).toString();
+    return new QuantizeJob(spark, TestSpark.config(tmp)).run(new QuantizeJob.Request(input, p, out, out + "_rejects", null));
+  }
+
+  static Dataset<Row> score(String in, ModelSpec model, Precision p, String out, String... sets) {
+    new ScoreJob(spark, TestSpark.config(tmp, sets)).run(new ScoreJob.Request(in, model, p, out, true));
+    return spark.read().format("delta").load(out + "/predictions");
+  }
+
+  @Test
+  void codesTableRoundTripAndReconciliation() {
+    QuantizeJob.Result r = quantize(Precision.INT4);
+    assertEquals(ROWS + 2, r.rowsIn());
+    assertEquals(ROWS, r.quantized());
+    assertEquals(Map.of("null_embedding", 1L, "wrong_dim", 1L), r.reasons());
+    assertEquals(DIM, r.dim());
+    Dataset<Row> codes = spark.read().format("delta").load(r.table());
+    assertEquals(List.of("id", "codes", "scale", "norm", "precision", "dim", "embedding_hash", "source_version"),
+        List.of(codes.schema().fieldNames()));
+    Row one = codes.filter(col("id").equalTo(5L)).head();
+    assertEquals(DIM / 2, ((byte[]) one.getAs("codes")).length, "int4: two codes per byte");
+    assertEquals("int4", one.getAs("precision"));
+    assertEquals(32, ((String) one.getAs("embedding_hash")).length());
+    assertEquals(1L, codes.select("embedding_hash").distinct().count() > ROWS - 5 ? 1L : 0L, "hashes differ per row");
+  }
+
+  @Test
+  void scoringFromCodesEqualsScoringFromEmbeddingsQuantizedOnTheFly() {
+    LinearModelFile model = LinearModelFile.read(teacher);
+    for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
+      QuantizeJob.Result q = quantize(p);
+      String[] sets = {"score.int4-rows=int4"}; // codes are int4 rows; compare like with like
+      List<Row> fromCodes = score(q.table(), model, p, tmp.resolve("from-codes-" + p).toString(), sets)
+          .select("id", "label", "score", "scores").orderBy("id").collectAsList();
+      List<Row> onTheFly = score(input, model, p, tmp.resolve("from-emb-" + p).toString(), sets)
+          .select("id", "label", "score", "scores").orderBy("id").collectAsList();
+      assertEquals(ROWS, fromCodes.size());
+      assertEquals(onTheFly, fromCodes, "precision " + p);
+    }
+  }
+
+  @Test
+  void binaryTopkFromCodesEqualsOnTheFlyAndFindsItself() {
+    QuantizeJob.Result q = quantize(Precision.BINARY);
+    ModelSpec ref = ReferenceSet.load(spark, embeddings, "id", "embedding", "cosine", 5, 4, "none", 100_000);
+    List<Row> fromCodes = score(q.table(), ref, Precision.BINARY, tmp.resolve("topk-codes").toString())
+        .select("id", "neighbors").orderBy("id").collectAsList();
+    List<Row> onTheFly = score(input, ref, Precision.BINARY, tmp.resolve("topk-emb").toString())
+        .select("id", "neighbors").orderBy("id").collectAsList();
+    assertEquals(onTheFly, fromCodes);
+
+    // With int8 rescoring (needs the embeddings), every row's nearest neighbour is itself.
+    ModelSpec rescored = ReferenceSet.load(spark, embeddings, "id", "embedding", "cosine", 5, 4, "int8", 100_000);
+    Dataset<Row> p = score(input, rescored, Precision.BINARY, tmp.resolve("topk-rescored").toString());
+    assertEquals(ROWS, p.count());
+    assertEquals(ROWS, p.filter("label = CAST(id AS STRING) AND size(neighbors) = 5").count());
+    JouleException e = assertThrows(JouleException.class,
+        () -> score(q.table(), rescored, Precision.BINARY, tmp.resolve("topk-bad").toString()));
+    assertTrue(e.getMessage().contains("needs the embeddings"), e.getMessage());
+  }
+
+  @Test
+  void codesOfAnotherPrecisionAreRefusedWithAClearMessage() {
+    QuantizeJob.Result q = quantize(Precision.INT8);
+    JouleException e = assertThrows(JouleException.class, () -> score(q.table(),
+        LinearModelFile.read(teacher), Precision.FP32, tmp.resolve("mismatch").toString()));
+    assertTrue(e.getMessage().contains("holds int8 codes; score it with --precision int8"), e.getMessage());
+  }
+
+  @Test
+  void centroidAndMlpModelFilesScoreThroughTheCli() throws Exception {
+    LinearModelFile t = LinearModelFile.read(teacher);
+    ObjectMapper json = new ObjectMapper();
+    Path centroid = tmp.resolve("centroid.json");
+    json.writeValue(centroid.toFile(), Map.of("format", "joule-model/1", "model_id", "centres", "op", "centroid",
+        "metric", "dot", "labels", t.labels(), "centroids", t.weights()));
+    float[][] w2 = new float[t.labels().size()][t.labels().size()];
+    for (int i = 0; i < w2.length; i++) {
+      w2[i][i] = 1f;
+    }
+    Path mlp = tmp.resolve("mlp.json");
+    float[] b1 = new float[t.labels().size()];
+    java.util.Arrays.fill(b1, 1000f); // keep every hidden unit on: the MLP then equals the linear head
+    float[] b2 = t.bias().clone();
+    for (int i = 0; i < b2.length; i++) {
+      b2[i] -= 1000f;
+    }
+    json.writeValue(mlp.toFile(), Map.of("format", "joule-model/1", "model_id", "mlp", "op", "mlp",
+        "activation", "softmax", "labels", t.labels(), "w1", t.weights(), "b1", b1, "w2", w2, "b2", b2));
+    for (Path model : List.of(centroid, mlp)) {
+      String out = tmp.resolve("cli-" + model.getFileName()).toString();
+      CliIT.Run r = CliIT.joule("score", "--input", input, "--model", model.toString(), "--precision", "int8",
+          "--output", out, "--set", "spark.master=local[2]");
+      assertEquals(0, r.code(), r.err());
+      assertEquals(ROWS, spark.read().format("delta").load(out + "/predictions").count());
+    }
+    // The MLP built to equal the linear teacher agrees with it on (nearly) every row at fp32.
+    Dataset<Row> a = score(input, LinearModelFile.read(teacher), Precision.FP32, tmp.resolve("lin32").toString());
+    Dataset<Row> b = score(input, LinearModelFile.readAny(mlp), Precision.FP32, tmp.resolve("mlp32").toString());
+    long same = a.as("a").join(b.as("b"), "id").filter("a.label = b.label").count();
+    assertTrue(same >= ROWS - 2, same + " of " + ROWS);
+  }
+}
