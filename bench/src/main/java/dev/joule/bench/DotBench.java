@@ -48,10 +48,12 @@ public class DotBench {
     EncodedRows query;
     int n;
     VectorOps ops;
+    int[] hamming;
 
     @Setup(Level.Trial)
     public void setUp() {
       Precision p = Precision.parse(precision);
+      hamming = p == Precision.BINARY ? new int[Rows.rowsFor(p, DIM, residency.equals("dram") ? DRAM_BYTES : CACHE_BYTES, 64)] : null;
       long bytes = residency.equals("dram") ? DRAM_BYTES : CACHE_BYTES;
       n = Rows.rowsFor(p, DIM, bytes, 64);
       rows = Rows.make(p, n, DIM, 1);
@@ -61,8 +63,17 @@ public class DotBench {
     }
   }
 
+  /**
+   * fp32, int8, int4: the dequantized dot product a linear, centroid or top-k kernel computes per
+   * row. Binary: the Hamming scan binary top-k runs ({@code hammingMany} over the block).
+   */
   @Benchmark
   public float joule(JouleRows s) {
+    if (s.hamming != null) {
+      int stride = s.rows.stride();
+      s.ops.hammingMany(s.query.codes(), 0, s.rows.codes(), 0, stride, stride / 8, s.n, s.hamming);
+      return s.hamming[s.n - 1];
+    }
     float acc = 0;
     for (int j = 0; j < s.n; j++) {
       acc += Dots.dot(s.query, 0, s.rows, j, s.ops);

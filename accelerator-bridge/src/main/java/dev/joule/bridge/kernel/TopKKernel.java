@@ -149,12 +149,20 @@ public final class TopKKernel implements Kernel {
     TopSelector candidates = new TopSelector(twoStage ? Math.min(reference.rows(), k * oversample) : k);
     TopSelector best = new TopSelector(k);
     int n = reference.rows();
+    int[] hamming = binary ? new int[n] : null;
+    int stride = reference.stride();
     for (int r = 0; r < in.rows(); r++) {
       candidates.clear();
-      for (int j = 0; j < n; j++) {
-        // Binary candidates by Hamming distance: negate it so "larger is better" holds.
-        float score = binary ? -Dots.hamming(in, r, reference, j, ops) : metric.of(in, r, reference, j, ops);
-        candidates.offer(score, j);
+      if (binary) {
+        // Binary candidates by Hamming distance, negated so that "larger is better" holds.
+        ops.hammingMany(in.codes(), r * stride, reference.codes(), 0, stride, stride / 8, n, hamming);
+        for (int j = 0; j < n; j++) {
+          candidates.offer(-hamming[j], j);
+        }
+      } else {
+        for (int j = 0; j < n; j++) {
+          candidates.offer(metric.of(in, r, reference, j, ops), j);
+        }
       }
       TopSelector result = candidates;
       if (twoStage) {

@@ -190,4 +190,30 @@ final class PanamaVectorOps implements VectorOps {
     }
     return h0 + h1 + h2 + h3;
   }
+
+  @Override
+  public void hammingMany(byte[] q, int qOff, byte[] rows, int rowsOff, int stride, int nWords,
+      int nRows, int[] out) {
+    long[] qw = new long[nWords];
+    for (int w = 0; w < nWords; w++) {
+      qw[w] = (long) ScalarVectorOps.LONGS.get(q, qOff + 8 * w);
+    }
+    // Two rows per step: twice the independent popcounts in flight (four measured no faster).
+    int j = 0;
+    for (; j + 2 <= nRows; j += 2) {
+      int o0 = rowsOff + j * stride;
+      int o1 = o0 + stride;
+      int h0 = 0;
+      int h1 = 0;
+      for (int w = 0; w < nWords; w++) {
+        h0 += Long.bitCount(qw[w] ^ (long) ScalarVectorOps.LONGS.get(rows, o0 + 8 * w));
+        h1 += Long.bitCount(qw[w] ^ (long) ScalarVectorOps.LONGS.get(rows, o1 + 8 * w));
+      }
+      out[j] = h0;
+      out[j + 1] = h1;
+    }
+    for (; j < nRows; j++) {
+      out[j] = hamming(q, qOff, rows, rowsOff + j * stride, nWords);
+    }
+  }
 }

@@ -30,4 +30,16 @@ public interface VectorOps {
 
   /** Hamming distance of two bit rows of {@code nWords} little-endian 64-bit words each. */
   int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords);
+
+  /**
+   * Hamming distances of one bit row {@code q} to {@code nRows} rows stored {@code stride} bytes
+   * apart from {@code rowsOff}, into {@code out[0, nRows)}: the scan a binary top-k runs, with the
+   * query's words loaded once.
+   */
+  default void hammingMany(byte[] q, int qOff, byte[] rows, int rowsOff, int stride, int nWords,
+      int nRows, int[] out) {
+    for (int j = 0; j < nRows; j++) {
+      out[j] = hamming(q, qOff, rows, rowsOff + j * stride, nWords);
+    }
+  }
 }
