@@ -8,6 +8,7 @@ import dev.joule.jobs.imports.ImportJob;
 import dev.joule.jobs.model.LinearModelFile;
 import dev.joule.jobs.model.ModelSpec;
 import dev.joule.jobs.model.ReferenceSet;
+import dev.joule.jobs.nightly.NightlyJob;
 import dev.joule.jobs.quantize.QuantizeJob;
 import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.score.ScoreJob;
@@ -15,6 +16,7 @@ import dev.joule.jobs.score.ScoreResult;
 import java.io.PrintStream;
 import java.net.URL;
 import java.nio.file.Path;
+import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -29,8 +31,10 @@ import picocli.CommandLine.ScopeType;
 /** The {@code joule} command line. */
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
     description = "Energy-accounted batch inference on Apache Spark.",
-    subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class, Main.Demo.class},
-    footer = {"", "Exit codes: 0 done, 1 other failure, 2 usage or configuration, 3 input data problem."})
+    subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class,
+        Main.Nightly.class, Main.Backfill.class, Main.Demo.class},
+    footer = {"", "Exit codes: 0 done (or already done), 1 other failure, 2 usage or configuration,",
+        "3 input data problem, 4 quality gate failed, 5 concurrent run or conflict."})
 public final class Main implements Runnable {
 
   @Option(names = "--conf", scope = ScopeType.INHERIT, paramLabel = "FILE",
@@ -199,6 +203,78 @@ public final class Main implements Runnable {
       if (summaryJson != null) {
         DemoJob.writeJson(summaryJson, card.toJson());
       }
+      return 0;
+    }
+  }
+
+  static LocalDate date(String s, String option) {
+    try {
+      return LocalDate.parse(s);
+    } catch (java.time.format.DateTimeParseException e) {
+      throw JouleException.usage(option + " expects YYYY-MM-DD, got '" + s + "'");
+    }
+  }
+
+  static void printNight(NightlyJob.Result r) {
+    switch (r.status()) {
+      case "already_committed" -> out().printf("night %s is already committed (run %s); nothing to do (--full recomputes it)%n",
+          r.runKey(), r.runId());
+      default -> {
+        if (r.score() != null) {
+          out().print(ClaimCard.forRun(r.score()).toText());
+        }
+        out().printf(Locale.ROOT, "night %s %s: %s scan of source versions %d..%d%s%n"
+            + "  rows in %,d = scored %,d + rejected %,d; predictions deleted %,d; source rows %,d "
+            + "(%,d not recomputed)%n", r.runKey(), r.status().equals("dry_run") ? "DRY RUN, nothing written" : "committed",
+            r.scanMode(), r.sourceFrom() + 1, r.sourceTo(), r.fullScanReason() == null ? "" : " (FULL SCAN: " + r.fullScanReason() + ")",
+            r.rowsIn(), r.scored(), r.rejected(), r.deleted(), r.sourceRows(), Math.max(0, r.sourceRows() - r.rowsIn()));
+      }
+    }
+  }
+
+  @Command(name = "nightly", mixinStandardHelpOptions = true,
+      description = "Score only what changed in the source since the last committed night; commit exactly once "
+          + "per night (run key job:model:date). Configured under joule.nightly (see conf/nightly.conf).")
+  static final class Nightly implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--date", required = true, paramLabel = "YYYY-MM-DD") String date;
+    @Option(names = "--full", description = "recompute everything, even if the night is committed") boolean full;
+    @Option(names = "--dry-run", description = "score and reconcile, write nothing") boolean dryRun;
+
+    @Override
+    public Integer call() {
+      LocalDate d = date(date, "--date");
+      JouleConfig cfg = parent.config();
+      printNight(parent.withSpark("joule nightly " + d, spark -> new NightlyJob(spark, cfg)
+          .run(new NightlyJob.Request(d, full, dryRun))));
+      return 0;
+    }
+  }
+
+  @Command(name = "backfill", mixinStandardHelpOptions = true,
+      description = "Run the nights from FROM to TO in order, each reading the source as it was at the end of its "
+          + "date; committed nights are skipped.")
+  static final class Backfill implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--from", required = true, paramLabel = "YYYY-MM-DD") String from;
+    @Option(names = "--to", required = true, paramLabel = "YYYY-MM-DD") String to;
+
+    @Override
+    public Integer call() {
+      LocalDate a = date(from, "--from");
+      LocalDate b = date(to, "--to");
+      if (b.isBefore(a)) {
+        throw JouleException.usage("--to " + b + " is before --from " + a);
+      }
+      List<String> sets = new ArrayList<>(parent.sets);
+      sets.add("nightly.as-of=end-of-date");
+      JouleConfig cfg = JouleConfig.load(parent.conf, sets);
+      parent.withSpark("joule backfill " + a + ".." + b, spark -> {
+        for (LocalDate d = a; !d.isAfter(b); d = d.plusDays(1)) {
+          printNight(new NightlyJob(spark, cfg).run(new NightlyJob.Request(d, false, false)));
+        }
+        return null;
+      });
       return 0;
     }
   }

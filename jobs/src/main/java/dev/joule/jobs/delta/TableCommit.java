@@ -48,6 +48,14 @@ public final class TableCommit {
     write(path, rows, predicate, false);
   }
 
+  /** Runs a MERGE (or any single-commit operation) on an existing table, recorded for rollback. */
+  public void merge(String path, java.util.function.Consumer<DeltaTable> operation) {
+    written.push(new Written(path, DeltaIO.latestVersion(spark, path)));
+    // New optional columns in the source (e.g. tombstone) join the table.
+    spark.conf().set("spark.databricks.delta.schema.autoMerge.enabled", "true");
+    operation.accept(DeltaTable.forPath(spark, path));
+  }
+
   /** Replaces the whole table, schema included, in one commit. */
   public void overwrite(String path, Dataset<Row> rows) {
     write(path, rows, null, true);

@@ -76,8 +76,6 @@ public final class ScoreJob {
     }
   }
 
-  /** Columns a codes table (written by {@code joule quantize}) has. */
-  public static final List<String> CODES_COLUMNS = List.of("codes", "scale", "norm", "precision", "dim");
 
   private final SparkSession spark;
   private final JouleConfig config;
@@ -92,100 +90,24 @@ public final class ScoreJob {
     long proc0 = processCpuNanos();
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
-    if (!model.modelId().matches("[A-Za-z0-9._:@-]+")) {
-      throw JouleException.input("model_id '" + model.modelId()
-          + "' may only contain letters, digits and . _ : @ -");
-    }
-    Kernel kernel = model.kernel(req.precision());
-
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
-    String idCol = config.string("score.id-col");
-    StructType schema = pinned.data().schema();
-    boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);
-    String embCol = codesInput ? "codes" : config.string("score.embedding-col");
-    for (String c : List.of(idCol, embCol)) {
-      if (!Arrays.asList(schema.fieldNames()).contains(c)) {
-        throw JouleException.input("input table " + req.input() + " has no column '" + c
-            + "' (columns: " + String.join(", ", schema.fieldNames()) + ")");
-      }
-    }
-    EmbeddingColumn.Layout layout = null;
-    Precision rowPrecision;
-    if (codesInput) {
-      rowPrecision = codesPrecision(pinned, kernel, model);
-    } else {
-      try {
-        layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
-      } catch (IllegalArgumentException e) {
-        throw JouleException.input("input table " + req.input() + ": " + e.getMessage());
-      }
-      rowPrecision = kernel.precision() == Precision.INT4
-          ? Precision.parse(config.string("score.int4-rows")) : null;
-    }
-    KernelInfo info = KernelInfo.of(kernel, rowPrecision);
-    String kernelId = info.id();
-    DataType idType = schema.apply(idCol).dataType();
-    IdColumn idKind = IdColumn.of(idType);
-    Column idExpr = col(idCol);
-    if (idKind == null) {
-      LOG.info("id column '{}' is {}; predictions carry it as a string", idCol, idType.simpleString());
-      idKind = IdColumn.STRING;
-      idExpr = idExpr.cast(DataTypes.StringType);
-    }
-    Dataset<Row> in = codesInput
-        ? pinned.data().select(idExpr.as("id"), col("codes"), col("scale").cast("float"), col("norm").cast("float"))
-        : pinned.data().select(idExpr.as("id"), col(embCol).as("embedding"));
+    Scoring.Prepared prep = Scoring.prepare(config, pinned, model, req.precision());
+    Kernel kernel = prep.kernel();
+    String kernelId = prep.info().id();
+    Dataset<Row> in = prep.select(pinned.data());
     long rowsIn = in.count();
-
-    EnergySpec energy = config.energySpec(JouleSpark.slotsPerExecutor(spark));
-    ScoringSpec spec;
-    try {
-      spec = new ScoringSpec(runId, "score", info, idKind, layout,
-          config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
-          config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"));
-    } catch (IllegalArgumentException e) {
-      throw JouleException.usage(e.getMessage());
-    }
-    LOG.info("run {}: scoring {} rows of {} (version {}, {}) with {} (kernel {}), rows at {}, {} rows per batch",
-        runId, rowsIn, req.input(), pinned.version(), codesInput ? "codes" : "embeddings",
-        kernel.displayName(), kernelId.substring(0, 12), info.rowPrecision(), spec.effectiveBatchRows());
 
     OutputTables out = new OutputTables(req.output());
     String staging = out.staging(runId);
-    StructType stagedSchema = StagedRows.schema(idKind.sparkType());
     try {
-      JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
-      int partitions = rows.getNumPartitions();
-      spark.sparkContext().setJobDescription("joule score " + runId + " (" + kernel.displayName() + ")");
-      spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
-          .write().mode("overwrite").parquet(staging);
-      spark.sparkContext().setJobDescription(null);
-
-      Dataset<Row> staged = spark.read().schema(stagedSchema).parquet(staging);
-      Map<String, Long> byKind = new TreeMap<>();
-      for (Row r : staged.groupBy("kind").count().collectAsList()) {
-        byKind.put(r.getString(0), r.getLong(1));
-      }
-      long scored = byKind.getOrDefault(StagedRows.PREDICTION, 0L);
-      long rejected = byKind.getOrDefault(StagedRows.REJECT, 0L);
-      List<Row> energyRows = staged.filter(col("kind").equalTo(StagedRows.ENERGY))
-          .select("energy.*").collectAsList();
-      long energyRowsIn = energyRows.stream().mapToLong(r -> r.<Long>getAs("rows_in")).sum();
-      if (rowsIn != scored + rejected || energyRowsIn != rowsIn || energyRows.size() != partitions) {
-        throw new JouleException(JouleException.OTHER, "reconciliation failed, nothing committed: "
-            + "rows_in " + rowsIn + " != scored " + scored + " + rejected " + rejected
-            + " (partitions counted " + energyRowsIn + " rows in " + energyRows.size() + " energy rows for "
-            + partitions + " partitions)");
-      }
-      Map<String, Long> reasons = new TreeMap<>();
-      if (rejected > 0) {
-        for (Row r : staged.filter(col("kind").equalTo(StagedRows.REJECT))
-            .groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
-          reasons.put(r.getString(0), r.getLong(1));
-        }
-      }
-
-      long taskCpu = energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum();
+      Scoring.Staged st = Scoring.stage(spark, config, prep, in, rowsIn, runId, "score", staging);
+      Dataset<Row> staged = st.rows();
+      long scored = st.scored();
+      long rejected = st.rejected();
+      List<Row> energyRows = st.energyRows();
+      EnergySpec energy = st.energy();
+      Map<String, Long> reasons = st.reasons();
+      long taskCpu = st.taskCpuNanos();
       // The run's result once its fixed cost is known: process CPU outside partition tasks so far.
       Function<Boolean, ScoreResult> resultNow = committed -> new ScoreResult(
           runId, req.input(), pinned.version(), req.output(), model.modelId(), model.modelVersion(),
@@ -232,29 +154,6 @@ public final class ScoreJob {
     } finally {
       deleteQuietly(staging);
     }
-  }
-
-  /** The codes table's single precision, checked against the kernel; its dim too. */
-  private static Precision codesPrecision(DeltaIO.Pinned pinned, Kernel kernel, ModelSpec model) {
-    List<Row> found = pinned.data().select("precision", "dim").distinct().limit(3).collectAsList();
-    if (found.size() != 1) {
-      throw JouleException.input("codes table " + pinned.path() + " mixes precisions or dims: " + found);
-    }
-    Precision p;
-    try {
-      p = Precision.parse(found.get(0).getString(0));
-    } catch (IllegalArgumentException e) {
-      throw JouleException.input("codes table " + pinned.path() + ": " + e.getMessage());
-    }
-    int dim = ((Number) found.get(0).get(1)).intValue();
-    if (dim != model.dim()) {
-      throw JouleException.input("codes table " + pinned.path() + " has dim " + dim + ", the model expects " + model.dim());
-    }
-    if (p != kernel.precision() && p != kernel.queryPrecision()) {
-      throw JouleException.usage("codes table " + pinned.path() + " holds " + p + " codes; score it with --precision "
-          + p + " (the kernel asked for takes " + kernel.queryPrecision() + " rows)");
-    }
-    return p;
   }
 
   private static void failIf(String configured, String table) {

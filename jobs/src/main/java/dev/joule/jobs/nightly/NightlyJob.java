@@ -1,0 +1,382 @@
+package dev.joule.jobs.nightly;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.row_number;
+
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.delta.TableCommit;
+import dev.joule.jobs.model.LinearModelFile;
+import dev.joule.jobs.model.ModelSpec;
+import dev.joule.jobs.report.ClaimCard;
+import dev.joule.jobs.report.EnergySummary;
+import dev.joule.jobs.score.OutputTables;
+import dev.joule.jobs.score.ScoreResult;
+import dev.joule.jobs.score.Scoring;
+import dev.joule.udfs.StagedRows;
+import io.delta.tables.DeltaTable;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code joule nightly}: scores only what changed in the source since the last committed night,
+ * and commits exactly once per run key ({@code job:model_id:date}).
+ *
+ * <p>Changes come from Delta's change data feed over (last committed source version, current];
+ * if the feed is off or gone (e.g. vacuumed), the night falls back to a full scan and records
+ * why. Each write is idempotent by run key, so a run that dies anywhere is completed by its
+ * rerun and never duplicated:
+ * <ol>
+ *   <li>predictions: one MERGE by (id, model_id), upserting rescored rows and deleting (or
+ *       tombstoning) rows deleted at the source — applying it twice gives the same table;
+ *   <li>rejects and energy_log: replace this run key's rows;
+ *   <li>runs, last: insert this run key's row only if no committed row exists; finding one
+ *       means another run committed the same night first (exit code 5).
+ * </ol>
+ * An exception during the commit rolls back what was written (as in {@code score}); a failure
+ * while scoring writes nothing.
+ */
+public final class NightlyJob {
+
+  private static final Logger LOG = LoggerFactory.getLogger(NightlyJob.class);
+
+  public record Request(LocalDate date, boolean full, boolean dryRun) {}
+
+  /** What a night did. {@code status}: committed, already_committed or dry_run. */
+  public record Result(String runKey, String runId, String status, String scanMode,
+      String fullScanReason, long sourceFrom, long sourceTo, long sourceRows, long rowsIn,
+      long scored, long rejected, long deleted, ScoreResult score) {}
+
+  static final StructType RUNS = new StructType()
+      .add("run_id", DataTypes.StringType).add("job", DataTypes.StringType)
+      .add("run_key", DataTypes.StringType).add("status", DataTypes.StringType)
+      .add("finished_at", DataTypes.TimestampType)
+      .add("input_path", DataTypes.StringType).add("input_version", DataTypes.LongType)
+      .add("source_version_from", DataTypes.LongType)
+      .add("model_id", DataTypes.StringType).add("model_version", DataTypes.StringType)
+      .add("kernel", DataTypes.StringType).add("kernel_id", DataTypes.StringType)
+      .add("precision", DataTypes.StringType)
+      .add("rows_in", DataTypes.LongType).add("rows_scored", DataTypes.LongType)
+      .add("rows_rejected", DataTypes.LongType).add("rows_deleted", DataTypes.LongType)
+      .add("source_rows", DataTypes.LongType).add("partitions", DataTypes.IntegerType)
+      .add("scan_mode", DataTypes.StringType).add("full_scan_reason", DataTypes.StringType)
+      .add("estimated_joules", DataTypes.DoubleType)
+      .add("estimated_joules_low", DataTypes.DoubleType)
+      .add("estimated_joules_high", DataTypes.DoubleType)
+      .add("modelled_joules", DataTypes.DoubleType)
+      .add("fixed_estimated_joules", DataTypes.DoubleType)
+      .add("energy_methods", DataTypes.StringType)
+      .add("claim_card", DataTypes.StringType);
+
+  private final SparkSession spark;
+  private final JouleConfig config;
+
+  public NightlyJob(SparkSession spark, JouleConfig config) {
+    this.spark = spark;
+    this.config = config;
+  }
+
+  public Result run(Request req) {
+    long wall0 = System.nanoTime();
+    long proc0 = processCpuNanos();
+    String job = config.string("nightly.job");
+    String source = config.string("nightly.source");
+    OutputTables out = new OutputTables(config.string("nightly.output"));
+    Precision precision;
+    try {
+      precision = Precision.parse(config.string("nightly.precision"));
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage("nightly.precision: " + e.getMessage());
+    }
+    ModelSpec model = LinearModelFile.readAny(Path.of(config.string("nightly.model")));
+    String runKey = job + ":" + model.modelId() + ":" + req.date();
+    String runId = job + "-" + req.date() + "-" + UUID.randomUUID().toString().substring(0, 8);
+
+    DeltaIO.Pinned latest = DeltaIO.readPinned(spark, source, "nightly.source");
+    long sourceTo = latest.version();
+    if (config.string("nightly.as-of").equals("end-of-date")) {
+      sourceTo = versionAtEndOf(source, req.date());
+    }
+    DeltaIO.Pinned pinned = sourceTo == latest.version() ? latest
+        : new DeltaIO.Pinned(source, sourceTo, spark.read().format("delta").option("versionAsOf", sourceTo).load(source));
+
+    Row committed = committedRun(out.runs(), runKey);
+    if (committed != null && !req.full()) {
+      LOG.info("night {} is already committed (run {}, source version {}): nothing to do; --full recomputes it",
+          runKey, committed.getAs("run_id"), committed.<Long>getAs("input_version"));
+      return new Result(runKey, committed.getAs("run_id"), "already_committed", committed.getAs("scan_mode"),
+          committed.getAs("full_scan_reason"), committed.<Long>getAs("source_version_from"),
+          committed.<Long>getAs("input_version"), 0, 0, 0, 0, 0, null);
+    }
+    Row last = lastCommitted(out.runs(), job, model.modelId(), runKey);
+
+    // Decide what to read.
+    String fullReason = null;
+    long from = last == null ? -1 : last.<Long>getAs("input_version");
+    if (req.full()) {
+      fullReason = "--full";
+    } else if (last == null) {
+      fullReason = "first committed night for " + job + " / " + model.modelId();
+    } else if (!model.modelVersion().equals(last.getAs("model_version"))) {
+      fullReason = "new model version " + model.modelVersion() + " (last night scored "
+          + last.getAs("model_version") + ")";
+    } else if (from > sourceTo) {
+      fullReason = "source version " + sourceTo + " is older than the last committed night's " + from;
+    }
+    Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision);
+    Dataset<Row> upserts;
+    Dataset<Row> deletes; // a single column: id
+    String scanMode;
+    if (fullReason == null && from == sourceTo) {
+      scanMode = "none";
+      upserts = pinned.data().limit(0);
+      deletes = prep.select(pinned.data()).select("id").limit(0);
+      LOG.info("night {}: source unchanged since version {}", runKey, from);
+    } else if (fullReason == null) {
+      Changes changes = changeFeed(source, from + 1, sourceTo, prep);
+      if (changes.reason != null) {
+        fullReason = changes.reason;
+      }
+      upserts = changes.upserts;
+      deletes = changes.deletes;
+      scanMode = fullReason == null ? "cdf" : "full";
+    } else {
+      scanMode = "full";
+      upserts = null;
+      deletes = null;
+    }
+    if (fullReason != null) {
+      LOG.warn("night {}: FULL SCAN of {} at version {}: {}", runKey, source, sourceTo, fullReason);
+      upserts = pinned.data();
+      deletes = DeltaIO.exists(spark, out.predictions())
+          ? spark.read().format("delta").load(out.predictions())
+              .filter(col("model_id").equalTo(model.modelId()))
+              .select("id").except(prep.select(pinned.data()).select("id"))
+          : prep.select(pinned.data()).select("id").limit(0);
+    } else if (scanMode.equals("cdf")) {
+      LOG.info("night {}: reading changes of {} from the change data feed, versions {}..{}",
+          runKey, source, from + 1, sourceTo);
+    }
+
+    Dataset<Row> in = prep.select(upserts);
+    long rowsIn = in.count();
+    deletes = deletes.cache();
+    long deleted = deletes.count();
+    long sourceRows = pinned.data().count();
+    String staging = out.staging(runId);
+    try {
+      Scoring.Staged st = Scoring.stage(spark, config, prep, in, rowsIn, runId, "nightly", staging);
+      Timestamp at = Timestamp.from(Instant.now());
+      java.util.function.Function<Boolean, ScoreResult> resultNow = c -> new ScoreResult(runId, source, pinned.version(),
+          out.root(), model.modelId(), model.modelVersion(), prep.kernel().displayName(), prep.info().id(),
+          precision.label(), prep.kernel().dim(), prep.kernel().width(), rowsIn, st.scored(), st.rejected(),
+          st.reasons(), EnergySummary.of(st.energyRows(), Math.max(0, processCpuNanos() - proc0 - st.taskCpuNanos()),
+              st.energy().powerProfiles()), System.nanoTime() - wall0, c);
+      if (req.dryRun()) {
+        return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
+            st.scored(), st.rejected(), deleted, resultNow.apply(false));
+      }
+      pauseForTests();
+      TableCommit commit = new TableCommit(spark);
+      ScoreResult result;
+      try {
+        mergePredictions(commit, out.predictions(), st, deletes, model, prep, runId, at);
+        commit.replaceWhere(out.rejects(), "run_key = '" + runKey + "'", st.ofKind(StagedRows.REJECT).select(
+            col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
+            lit(prep.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
+        commit.replaceWhere(out.energyLog(), "run_key = '" + runKey + "'",
+            st.ofKind(StagedRows.ENERGY).select("energy.*").withColumn("run_key", lit(runKey)));
+        result = resultNow.apply(true);
+        Row run = RowFactory.create(runId, job, runKey, "committed", at, source, sourceTo, from, model.modelId(),
+            model.modelVersion(), prep.kernel().displayName(), prep.info().id(), precision.label(), rowsIn,
+            st.scored(), st.rejected(), deleted, sourceRows, st.partitions(), scanMode, fullReason,
+            result.energy().estimatedJ(), result.energy().estimatedLowJ(), result.energy().estimatedHighJ(),
+            result.energy().modelledJ(), result.energy().fixedEstimatedJ(), String.join(",", result.energy().methods()),
+            ClaimCard.forRun(result).toJson());
+        if (!insertRun(commit, out.runs(), spark.createDataFrame(List.of(run), RUNS), req.full())) {
+          throw new JouleException(JouleException.CONFLICT, "another run committed night " + runKey
+              + " while this one was scoring; this run's results were not recorded (rerun to check)");
+        }
+      } catch (RuntimeException e) {
+        commit.rollback();
+        throw conflictOr(e, runKey);
+      }
+      LOG.info("night {} committed: {} rows scored, {} rejected, {} deleted ({} scan of {} source rows)",
+          runKey, st.scored(), st.rejected(), deleted, scanMode, sourceRows);
+      return new Result(runKey, runId, "committed", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
+          st.scored(), st.rejected(), deleted, result);
+    } finally {
+      deletes.unpersist();
+      deleteQuietly(staging);
+    }
+  }
+
+  /** Upserts and deletes of a version range, from the change data feed. */
+  private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason) {}
+
+  private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep) {
+    try {
+      Dataset<Row> feed = spark.read().format("delta").option("readChangeFeed", "true")
+          .option("startingVersion", start).option("endingVersion", end).load(source)
+          .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
+      // The net change per id: its last change in the range (a delete after an update wins).
+      Dataset<Row> latest = feed.withColumn("_joule_rank", row_number().over(
+              Window.partitionBy(prep.idExpr()).orderBy(col("_commit_version").desc(),
+                  org.apache.spark.sql.functions.when(col("_change_type").equalTo("delete"), 0).otherwise(1))))
+          .filter(col("_joule_rank").equalTo(1)).cache();
+      latest.count(); // fail here, not mid-commit, if the feed is unreadable
+      Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
+      Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
+      return new Changes(upserts, deletes, null);
+    } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
+      String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+      String reason = msg.contains("enableChangeDataFeed") || msg.toLowerCase().contains("change data")
+          ? "the change data feed does not cover versions " + start + ".." + end
+              + " (off, or its files were removed): " + msg
+          : "the change data feed could not be read: " + msg;
+      return new Changes(null, null, reason);
+    }
+  }
+
+  private void mergePredictions(TableCommit commit, String path, Scoring.Staged st, Dataset<Row> deletes,
+      ModelSpec model, Scoring.Prepared prep, String runId, Timestamp at) {
+    Dataset<Row> upserts = st.ofKind(StagedRows.PREDICTION).select(col("id"), lit(model.modelId()).as("model_id"),
+        lit(model.modelVersion()).as("model_version"), lit(prep.kernel().displayName()).as("kernel"), col("label"),
+        col("score"), col("scores"), col("neighbors"), lit(runId).as("run_id"), lit(at).as("scored_at"),
+        lit(false).as("tombstone"));
+    if (!DeltaIO.exists(spark, path)) {
+      commit.append(path, upserts); // first night: nothing to merge with, nothing to delete
+      return;
+    }
+    boolean tombstone = config.string("nightly.deletes").equals("tombstone");
+    Dataset<Row> src = upserts.withColumn("_op", lit("upsert")).unionByName(
+        deletes.select(col("id"), lit(model.modelId()).as("model_id"), lit("delete").as("_op")), true);
+    Map<String, String> set = new LinkedHashMap<>();
+    for (String c : List.of("model_version", "kernel", "label", "score", "scores", "neighbors", "run_id", "scored_at", "tombstone")) {
+      set.put(c, "s." + c);
+    }
+    Map<String, String> insert = new LinkedHashMap<>(set);
+    insert.put("id", "s.id");
+    insert.put("model_id", "s.model_id");
+    Map<String, String> stone = Map.of("tombstone", "true", "run_id", "'" + runId + "'",
+        "scored_at", "current_timestamp()", "label", "NULL", "score", "NULL");
+    commit.merge(path, t -> {
+      var m = t.as("t").merge(src.as("s"), "t.id = s.id AND t.model_id = s.model_id");
+      m = tombstone ? m.whenMatched("s._op = 'delete'").updateExpr(stone) : m.whenMatched("s._op = 'delete'").delete();
+      m.whenMatched("s._op = 'upsert'").updateExpr(set).whenNotMatched("s._op = 'upsert'").insertExpr(insert).execute();
+    });
+  }
+
+  /**
+   * Inserts the runs row unless this key is already committed (with --full, replaces it); false
+   * if the committed row afterwards is another run's, i.e. someone else committed first. Checked
+   * by reading the row back: a MERGE that changes nothing may not commit at all.
+   */
+  private boolean insertRun(TableCommit commit, String path, Dataset<Row> row, boolean replace) {
+    String runId = row.head().getString(0);
+    String runKey = row.head().getString(2);
+    if (!DeltaIO.exists(spark, path)) {
+      commit.append(path, row);
+    } else {
+      commit.merge(path, t -> {
+        var m = t.as("t").merge(row.as("s"), "t.run_key = s.run_key AND t.status = 'committed'");
+        (replace ? m.whenMatched().updateAll() : m).whenNotMatched().insertAll().execute();
+      });
+    }
+    Row committed = committedRun(path, runKey);
+    return committed != null && runId.equals(committed.getAs("run_id"));
+  }
+
+  private Row committedRun(String runs, String runKey) {
+    if (!DeltaIO.exists(spark, runs)) {
+      return null;
+    }
+    List<Row> r = spark.read().format("delta").load(runs)
+        .filter(col("run_key").equalTo(runKey).and(col("status").equalTo("committed"))).limit(1).collectAsList();
+    return r.isEmpty() ? null : r.get(0);
+  }
+
+  private Row lastCommitted(String runs, String job, String modelId, String excludeKey) {
+    if (!DeltaIO.exists(spark, runs)) {
+      return null;
+    }
+    List<Row> r = spark.read().format("delta").load(runs)
+        .filter(col("job").equalTo(job).and(col("model_id").equalTo(modelId))
+            .and(col("status").equalTo("committed")).and(col("run_key").notEqual(excludeKey)))
+        .orderBy(col("input_version").desc(), col("finished_at").desc()).limit(1).collectAsList();
+    return r.isEmpty() ? null : r.get(0);
+  }
+
+  /** The last source version committed before the end of {@code date} (UTC). */
+  private long versionAtEndOf(String source, LocalDate date) {
+    Timestamp end = Timestamp.from(date.plusDays(1).atStartOfDay().toInstant(ZoneOffset.UTC));
+    List<Row> r = DeltaTable.forPath(spark, source).history().filter(col("timestamp").lt(end))
+        .orderBy(col("version").desc()).select("version").limit(1).collectAsList();
+    if (r.isEmpty()) {
+      throw JouleException.input("source " + source + " has no version before the end of " + date);
+    }
+    return r.get(0).getLong(0);
+  }
+
+  private RuntimeException conflictOr(RuntimeException e, String runKey) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof JouleException) {
+        return (JouleException) t;
+      }
+      if (t.getClass().getName().startsWith("io.delta.exceptions.Concurrent")
+          || t instanceof io.delta.exceptions.DeltaConcurrentModificationException) {
+        return new JouleException(JouleException.CONFLICT, "another run wrote the output tables while night "
+            + runKey + " was committing (" + t.getClass().getSimpleName() + "); nothing of this run was kept", e);
+      }
+    }
+    return e;
+  }
+
+  private void pauseForTests() {
+    long ms = config.integer("testing.pause-before-commit-ms");
+    if (ms > 0) {
+      try {
+        Thread.sleep(ms);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void deleteQuietly(String path) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      fs.delete(p, true);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("could not remove staging folder {}: {}", path, e.toString());
+    }
+  }
+
+  private static long processCpuNanos() {
+    return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+        ? os.getProcessCpuTime() : 0;
+  }
+}

@@ -1,0 +1,200 @@
+package dev.joule.jobs.score;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.substring_index;
+
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.model.ModelSpec;
+import dev.joule.udfs.EmbeddingColumn;
+import dev.joule.udfs.EnergySpec;
+import dev.joule.udfs.IdColumn;
+import dev.joule.udfs.KernelInfo;
+import dev.joule.udfs.PartitionScorer;
+import dev.joule.udfs.ScoringSpec;
+import dev.joule.udfs.StagedRows;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The part of a scoring job that does not depend on how its output is committed: resolving the
+ * input's columns against a kernel, and scoring rows once into a staging folder with the counts
+ * reconciled. {@link ScoreJob} and the nightly job commit the result their own ways.
+ */
+public final class Scoring {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Scoring.class);
+
+  /** Columns a codes table (written by {@code joule quantize}) has. */
+  public static final List<String> CODES_COLUMNS = List.of("codes", "scale", "norm", "precision", "dim");
+
+  private Scoring() {}
+
+  /** An input table resolved against a model at a precision. */
+  public record Prepared(ModelSpec model, Kernel kernel, KernelInfo info, IdColumn idKind,
+      EmbeddingColumn.Layout layout, Column idExpr, String embCol, String inputPath) {
+
+    public boolean codes() {
+      return layout == null;
+    }
+
+    /** The (id, embedding) or (id, codes, scale, norm) columns the scorer reads. */
+    public Dataset<Row> select(Dataset<Row> table) {
+      return codes()
+          ? table.select(idExpr.as("id"), col("codes"), col("scale").cast("float"), col("norm").cast("float"))
+          : table.select(idExpr.as("id"), col(embCol).as("embedding"));
+    }
+  }
+
+  /** Rows scored into staging, reconciled; {@code rows} reads the staged Parquet. */
+  public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
+      List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions) {
+
+    public Dataset<Row> ofKind(String kind) {
+      return rows.filter(col("kind").equalTo(kind));
+    }
+
+    public long taskCpuNanos() {
+      return energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum();
+    }
+  }
+
+  public static Prepared prepare(JouleConfig config, DeltaIO.Pinned pinned, ModelSpec model,
+      Precision precision) {
+    if (!model.modelId().matches("[A-Za-z0-9._:@-]+")) {
+      throw JouleException.input("model_id '" + model.modelId()
+          + "' may only contain letters, digits and . _ : @ -");
+    }
+    Kernel kernel = model.kernel(precision);
+    String idCol = config.string("score.id-col");
+    StructType schema = pinned.data().schema();
+    boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);
+    String embCol = codesInput ? "codes" : config.string("score.embedding-col");
+    for (String c : List.of(idCol, embCol)) {
+      if (!Arrays.asList(schema.fieldNames()).contains(c)) {
+        throw JouleException.input("input table " + pinned.path() + " has no column '" + c
+            + "' (columns: " + String.join(", ", schema.fieldNames()) + ")");
+      }
+    }
+    EmbeddingColumn.Layout layout = null;
+    Precision rowPrecision;
+    if (codesInput) {
+      rowPrecision = codesPrecision(pinned, kernel, model);
+    } else {
+      try {
+        layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
+      } catch (IllegalArgumentException e) {
+        throw JouleException.input("input table " + pinned.path() + ": " + e.getMessage());
+      }
+      rowPrecision = kernel.precision() == Precision.INT4
+          ? Precision.parse(config.string("score.int4-rows")) : null;
+    }
+    DataType idType = schema.apply(idCol).dataType();
+    IdColumn idKind = IdColumn.of(idType);
+    Column idExpr = col(idCol);
+    if (idKind == null) {
+      LOG.info("id column '{}' is {}; predictions carry it as a string", idCol, idType.simpleString());
+      idKind = IdColumn.STRING;
+      idExpr = idExpr.cast(DataTypes.StringType);
+    }
+    return new Prepared(model, kernel, KernelInfo.of(kernel, rowPrecision), idKind, layout, idExpr,
+        embCol, pinned.path());
+  }
+
+  /**
+   * Scores {@code in} (from {@link Prepared#select}) once into {@code staging} and reconciles:
+   * rows_in = scored + rejected, one energy row per partition summing to rows_in.
+   */
+  public static Staged stage(SparkSession spark, JouleConfig config, Prepared p, Dataset<Row> in,
+      long rowsIn, String runId, String job, String staging) {
+    EnergySpec energy = config.energySpec(JouleSpark.slotsPerExecutor(spark));
+    ScoringSpec spec;
+    try {
+      spec = new ScoringSpec(runId, job, p.info(), p.idKind(), p.layout(),
+          config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
+          config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"));
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage(e.getMessage());
+    }
+    LOG.info("run {}: scoring {} rows of {} ({}) with {} (kernel {}), rows at {}, {} rows per batch",
+        runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.kernel().displayName(),
+        p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows());
+    StructType stagedSchema = StagedRows.schema(p.idKind().sparkType());
+    JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
+    int partitions = rows.getNumPartitions();
+    spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
+    try {
+      spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
+          .write().mode("overwrite").parquet(staging);
+    } finally {
+      spark.sparkContext().setJobDescription(null);
+    }
+    Dataset<Row> staged = spark.read().schema(stagedSchema).parquet(staging);
+    Map<String, Long> byKind = new TreeMap<>();
+    for (Row r : staged.groupBy("kind").count().collectAsList()) {
+      byKind.put(r.getString(0), r.getLong(1));
+    }
+    long scored = byKind.getOrDefault(StagedRows.PREDICTION, 0L);
+    long rejected = byKind.getOrDefault(StagedRows.REJECT, 0L);
+    List<Row> energyRows = staged.filter(col("kind").equalTo(StagedRows.ENERGY))
+        .select("energy.*").collectAsList();
+    long energyRowsIn = energyRows.stream().mapToLong(r -> r.<Long>getAs("rows_in")).sum();
+    if (rowsIn != scored + rejected || energyRowsIn != rowsIn || energyRows.size() != partitions) {
+      throw new JouleException(JouleException.OTHER, "reconciliation failed, nothing committed: "
+          + "rows_in " + rowsIn + " != scored " + scored + " + rejected " + rejected
+          + " (partitions counted " + energyRowsIn + " rows in " + energyRows.size() + " energy rows for "
+          + partitions + " partitions)");
+    }
+    Map<String, Long> reasons = new TreeMap<>();
+    if (rejected > 0) {
+      for (Row r : staged.filter(col("kind").equalTo(StagedRows.REJECT))
+          .groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
+        reasons.put(r.getString(0), r.getLong(1));
+      }
+    }
+    return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions);
+  }
+
+  /** The codes table's single precision, checked against the kernel; its dim too. */
+  private static Precision codesPrecision(DeltaIO.Pinned pinned, Kernel kernel, ModelSpec model) {
+    List<Row> found = pinned.data().select("precision", "dim").distinct().limit(3).collectAsList();
+    if (found.size() > 1) {
+      throw JouleException.input("codes table " + pinned.path() + " mixes precisions or dims: " + found);
+    }
+    if (found.isEmpty()) {
+      return kernel.queryPrecision();
+    }
+    Precision p;
+    try {
+      p = Precision.parse(found.get(0).getString(0));
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input("codes table " + pinned.path() + ": " + e.getMessage());
+    }
+    int dim = ((Number) found.get(0).get(1)).intValue();
+    if (dim != model.dim()) {
+      throw JouleException.input("codes table " + pinned.path() + " has dim " + dim + ", the model expects " + model.dim());
+    }
+    if (p != kernel.precision() && p != kernel.queryPrecision()) {
+      throw JouleException.usage("codes table " + pinned.path() + " holds " + p + " codes; score it with --precision "
+          + p + " (the kernel asked for takes " + kernel.queryPrecision() + " rows)");
+    }
+    return p;
+  }
+}

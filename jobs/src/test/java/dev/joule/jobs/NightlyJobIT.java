@@ -1,0 +1,203 @@
+package dev.joule.jobs;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.expr;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.nightly.NightlyJob;
+import dev.joule.jobs.score.OutputTables;
+import io.delta.tables.DeltaTable;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** joule nightly on real local Spark and Delta tables with the change data feed on. */
+class NightlyJobIT {
+
+  static final int ROWS = 2000;
+  static final LocalDate DAY1 = LocalDate.parse("2026-11-01");
+  static final LocalDate DAY2 = DAY1.plusDays(1);
+  static final AtomicInteger SEQ = new AtomicInteger();
+
+  @TempDir static Path tmp;
+  static SparkSession spark;
+  static String generated;
+  static Path model;
+
+  @BeforeAll
+  static void setUp() {
+    spark = TestSpark.start(tmp);
+    GenerateJob.Output gen = new GenerateJob(spark).run(
+        new GenerateJob.Request(ROWS + 200, 16, 3, tmp.resolve("gen").toString(), "array", 5, 0.3));
+    generated = gen.embeddings();
+    model = gen.model();
+  }
+
+  @AfterAll
+  static void tearDown() {
+    spark.stop();
+  }
+
+  /** A fresh source (ids 0..ROWS-1) with the change data feed on, and its own output folder. */
+  record Setup(String source, OutputTables out) {}
+
+  static Setup fresh() {
+    int n = SEQ.incrementAndGet();
+    String source = tmp.resolve("source-" + n).toString();
+    spark.read().format("delta").load(generated).filter(col("id").lt(ROWS)).select("id", "embedding")
+        .write().format("delta").option("delta.enableChangeDataFeed", "true").save(source);
+    return new Setup(source, new OutputTables(tmp.resolve("night-out-" + n).toString()));
+  }
+
+  static NightlyJob.Result night(Setup s, LocalDate d, boolean full, String... sets) {
+    List<String> all = new ArrayList<>(List.of("nightly.source=" + s.source(), "nightly.model=" + model,
+        "nightly.output=" + s.out().root()));
+    all.addAll(List.of(sets));
+    return new NightlyJob(spark, TestSpark.config(tmp, all.toArray(String[]::new)))
+        .run(new NightlyJob.Request(d, full, false));
+  }
+
+  /** Day-2 churn: 1 % inserted, 0.5 % updated, 0.1 % deleted. */
+  static void churn(String source) {
+    spark.read().format("delta").load(generated).filter(col("id").geq(ROWS).and(col("id").lt(ROWS + 20)))
+        .select("id", "embedding").write().format("delta").mode("append").save(source);
+    DeltaTable t = DeltaTable.forPath(spark, source);
+    // Updates and deletes touch rows that existed before this day only.
+    t.update(expr("id % 200 = 7 AND id < " + ROWS), java.util.Map.of("embedding", expr("transform(embedding, x -> -x)")));
+    t.delete(expr("id % 1000 = 3 AND id < " + ROWS));
+  }
+
+  static long count(String table) {
+    return spark.read().format("delta").load(table).count();
+  }
+
+  @Test
+  void incrementalNightScoresExactlyTheChangesAndEqualsAFullRecompute() {
+    Setup s = fresh();
+    NightlyJob.Result d1 = night(s, DAY1, false);
+    assertEquals("full", d1.scanMode());
+    assertTrue(d1.fullScanReason().startsWith("first committed night"), d1.fullScanReason());
+    assertEquals(ROWS, count(s.out().predictions()));
+
+    churn(s.source());
+    NightlyJob.Result d2 = night(s, DAY2, false);
+    assertEquals("cdf", d2.scanMode());
+    assertNull(d2.fullScanReason());
+    assertEquals(20 + 10, d2.rowsIn(), "20 inserted + 10 updated rows rescored");
+    assertEquals(2, d2.deleted(), "ids 3 and 1003 deleted");
+    long energyRowsIn = spark.read().format("delta").load(s.out().energyLog())
+        .filter(col("run_key").equalTo(d2.runKey())).agg(org.apache.spark.sql.functions.sum("rows_in")).head().getLong(0);
+    assertEquals(30, energyRowsIn);
+    Row run = spark.read().format("delta").load(s.out().runs()).filter(col("run_key").equalTo(d2.runKey())).head();
+    assertEquals(30L, (long) run.getAs("rows_in"));
+    assertEquals(2L, (long) run.getAs("rows_deleted"));
+    assertEquals("cdf", run.getAs("scan_mode"));
+    assertEquals(ROWS + 20 - 2, count(s.out().predictions()));
+
+    // The same source scored from scratch gives the same predictions.
+    Setup full = new Setup(s.source(), new OutputTables(tmp.resolve("night-full-recompute").toString()));
+    night(full, DAY2, true);
+    Dataset<Row> a = spark.read().format("delta").load(s.out().predictions()).select("id", "label", "score", "scores");
+    Dataset<Row> b = spark.read().format("delta").load(full.out().predictions()).select("id", "label", "score", "scores");
+    assertEquals(0, a.exceptAll(b).count());
+    assertEquals(0, b.exceptAll(a).count());
+  }
+
+  @Test
+  void rerunningACommittedNightIsANoOpAndFullRecomputes() {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    long v = DeltaIO.latestVersion(spark, s.out().predictions());
+    NightlyJob.Result again = night(s, DAY1, false);
+    assertEquals("already_committed", again.status());
+    assertEquals(v, DeltaIO.latestVersion(spark, s.out().predictions()), "no new commit on predictions");
+    assertEquals(1, count(s.out().runs()));
+
+    NightlyJob.Result full = night(s, DAY1, true);
+    assertEquals("committed", full.status());
+    assertEquals("--full", full.fullScanReason());
+    assertEquals(1, spark.read().format("delta").load(s.out().runs()).filter(col("status").equalTo("committed")).count(),
+        "--full replaces the night's runs row");
+    assertEquals(ROWS, count(s.out().predictions()));
+  }
+
+  @Test
+  void aNightKilledWhileScoringLeavesTheTablesAsTheyWereAndItsRerunCompletes() {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    churn(s.source());
+    List<Long> before = versions(s.out());
+    assertThrows(Exception.class, () -> night(s, DAY2, false, "testing.fail-partition=0"));
+    assertEquals(before, versions(s.out()));
+    NightlyJob.Result rerun = night(s, DAY2, false);
+    assertEquals("committed", rerun.status());
+    assertEquals(30, rerun.rowsIn());
+    assertEquals(ROWS + 20 - 2, count(s.out().predictions()));
+  }
+
+  @Test
+  void twoRunsOfTheSameNightAtOnceCommitOnce() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    churn(s.source());
+    // A scores, then waits before committing; B runs the same night meanwhile and commits first.
+    CompletableFuture<NightlyJob.Result> a = CompletableFuture.supplyAsync(
+        () -> night(s, DAY2, false, "testing.pause-before-commit-ms=30000"));
+    Thread.sleep(2000);
+    NightlyJob.Result b = night(s, DAY2, false);
+    assertEquals("committed", b.status());
+    Exception e = assertThrows(Exception.class, a::join);
+    JouleException je = (JouleException) (e.getCause() instanceof JouleException ? e.getCause() : e);
+    assertEquals(JouleException.CONFLICT, je.exitCode(), je.getMessage());
+    assertEquals(1, spark.read().format("delta").load(s.out().runs())
+        .filter(col("run_key").equalTo(b.runKey())).count());
+    assertEquals(ROWS + 20 - 2, count(s.out().predictions()));
+    assertEquals(30, spark.read().format("delta").load(s.out().energyLog())
+        .filter(col("run_key").equalTo(b.runKey())).agg(org.apache.spark.sql.functions.sum("rows_in")).head().getLong(0),
+        "the loser's rollback restored the winner's energy rows");
+  }
+
+  @Test
+  void vacuumedChangeDataFallsBackToAFullScanAndSaysWhy() {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    churn(s.source());
+    spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "false");
+    try {
+      DeltaTable.forPath(spark, s.source()).vacuum(0);
+    } finally {
+      spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "true");
+    }
+    NightlyJob.Result d2 = night(s, DAY2, false);
+    assertEquals("full", d2.scanMode());
+    assertNotNull(d2.fullScanReason());
+    assertTrue(d2.fullScanReason().contains("change data"), d2.fullScanReason());
+    Row run = spark.read().format("delta").load(s.out().runs()).filter(col("run_key").equalTo(d2.runKey())).head();
+    assertEquals(d2.fullScanReason(), run.getAs("full_scan_reason"));
+    assertEquals(ROWS + 20 - 2, count(s.out().predictions()), "deletes found by the full scan too");
+  }
+
+  private static List<Long> versions(OutputTables out) {
+    List<Long> v = new ArrayList<>();
+    for (String t : List.of(out.predictions(), out.rejects(), out.energyLog(), out.runs())) {
+      v.add(DeltaIO.exists(spark, t) ? DeltaIO.latestVersion(spark, t) : -1L);
+    }
+    return v;
+  }
+}
