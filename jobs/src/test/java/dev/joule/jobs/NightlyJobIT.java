@@ -58,10 +58,14 @@ class NightlyJobIT {
   record Setup(String source, OutputTables out) {}
 
   static Setup fresh() {
+    return fresh(true);
+  }
+
+  static Setup fresh(boolean changeDataFeed) {
     int n = SEQ.incrementAndGet();
     String source = tmp.resolve("source-" + n).toString();
     spark.read().format("delta").load(generated).filter(col("id").lt(ROWS)).select("id", "embedding")
-        .write().format("delta").option("delta.enableChangeDataFeed", "true").save(source);
+        .write().format("delta").option("delta.enableChangeDataFeed", String.valueOf(changeDataFeed)).save(source);
     return new Setup(source, new OutputTables(tmp.resolve("night-out-" + n).toString()));
   }
 
@@ -117,6 +121,40 @@ class NightlyJobIT {
     Dataset<Row> b = spark.read().format("delta").load(full.out().predictions()).select("id", "label", "score", "scores");
     assertEquals(0, a.exceptAll(b).count());
     assertEquals(0, b.exceptAll(a).count());
+  }
+
+  @Test
+  void withoutAChangeDataFeedTheHistoryGivesTheSameIncrement() {
+    Setup s = fresh(false);
+    night(s, DAY1, false);
+    churn(s.source());
+    NightlyJob.Result d2 = night(s, DAY2, false);
+    assertEquals("history", d2.scanMode(), String.valueOf(d2.fullScanReason()));
+    assertEquals(30, d2.rowsIn(), "rows rewritten unchanged by UPDATE/DELETE are not rescored");
+    assertEquals(2, d2.deleted());
+    assertEquals(ROWS + 20 - 2, count(s.out().predictions()));
+    assertEquals(0, spark.read().format("delta").load(s.out().predictions()).filter("id IN (3, 1003)").count());
+  }
+
+  @Test
+  void aNewModelVersionRescoresEverythingOnce() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    dev.joule.jobs.model.LinearModelFile t = dev.joule.jobs.model.LinearModelFile.read(model);
+    float[] bias = t.bias().clone();
+    bias[0] += 0.5f;
+    Path v2 = tmp.resolve("model-v2-" + SEQ.incrementAndGet() + ".json");
+    new dev.joule.jobs.model.LinearModelFile(t.modelId(), dev.joule.jobs.model.LinearModelFile.parameterHash(
+        t.weights(), bias, t.labels()), t.activation(), t.labels(), t.weights(), bias).write(v2);
+    NightlyJob.Result d2 = night(s, DAY2, false, "nightly.model=" + v2);
+    assertEquals("full", d2.scanMode());
+    assertTrue(d2.fullScanReason().startsWith("new model version"), d2.fullScanReason());
+    assertEquals(ROWS, d2.rowsIn());
+    NightlyJob.Result d3 = night(s, DAY2.plusDays(1), false, "nightly.model=" + v2);
+    assertEquals("none", d3.scanMode());
+    assertEquals(0, d3.rowsIn());
+    assertEquals(ROWS, spark.read().format("delta").load(s.out().predictions())
+        .filter(col("model_version").equalTo(d2.score().modelVersion())).count());
   }
 
   @Test

@@ -155,13 +155,19 @@ public final class NightlyJob {
       deletes = prep.select(pinned.data()).select("id").limit(0);
       LOG.info("night {}: source unchanged since version {}", runKey, from);
     } else if (fullReason == null) {
-      Changes changes = changeFeed(source, from + 1, sourceTo, prep);
+      boolean cdf = changeFeedOn(source);
+      Changes changes = cdf ? changeFeed(source, from + 1, sourceTo, prep)
+          : history(source, from + 1, sourceTo, prep, pinned);
       if (changes.reason != null) {
         fullReason = changes.reason;
       }
       upserts = changes.upserts;
       deletes = changes.deletes;
-      scanMode = fullReason == null ? "cdf" : "full";
+      scanMode = fullReason != null ? "full" : cdf ? "cdf" : "history";
+      if (scanMode.equals("history")) {
+        LOG.info("night {}: the source has no change data feed; reading changes from its history (data files "
+            + "added and removed in versions {}..{})", runKey, from + 1, sourceTo);
+      }
     } else {
       scanMode = "full";
       upserts = null;
@@ -258,6 +264,31 @@ public final class NightlyJob {
           : "the change data feed could not be read: " + msg;
       return new Changes(null, null, reason);
     }
+  }
+
+  private boolean changeFeedOn(String source) {
+    return "true".equalsIgnoreCase(String.valueOf(DeltaTable.forPath(spark, source).detail()
+        .select("properties").head().getJavaMap(0).get("delta.enableChangeDataFeed")));
+  }
+
+  /**
+   * Changes from the data files the range added and removed. Copy-on-write rewrites carry
+   * unchanged rows along, so rows also present, identical, in a removed file are dropped: what
+   * is left is exactly the inserted and updated rows. Deleted ids: in removed files, in no added one.
+   */
+  private Changes history(String source, long start, long end, Scoring.Prepared prep, DeltaIO.Pinned pinned) {
+    HistoryChanges h = HistoryChanges.read(spark, source, start, end);
+    if (h.reason != null) {
+      return new Changes(null, null, h.reason);
+    }
+    var schema = pinned.data().schema();
+    Dataset<Row> added = h.added.isEmpty() ? pinned.data().limit(0)
+        : spark.read().schema(schema).parquet(h.added.toArray(String[]::new));
+    Dataset<Row> removed = h.removed.isEmpty() ? pinned.data().limit(0)
+        : spark.read().schema(schema).parquet(h.removed.toArray(String[]::new));
+    Dataset<Row> upserts = added.exceptAll(removed); // both read with the table's schema
+    Dataset<Row> deletes = prep.select(removed).select("id").except(prep.select(added).select("id"));
+    return new Changes(upserts, deletes, null);
   }
 
   private void mergePredictions(TableCommit commit, String path, Scoring.Staged st, Dataset<Row> deletes,
