@@ -37,7 +37,12 @@ public final class TableCommit {
 
   /** Appends rows (creating the table if needed). */
   public void append(String path, Dataset<Row> rows) {
-    write(path, rows, null, false);
+    write(path, rows, null, false, java.util.Map.of());
+  }
+
+  /** Appends rows; {@code tableOptions} (e.g. delta.* properties) apply when this creates the table. */
+  public void append(String path, Dataset<Row> rows, java.util.Map<String, String> tableOptions) {
+    write(path, rows, null, false, tableOptions);
   }
 
   /**
@@ -45,7 +50,7 @@ public final class TableCommit {
    * replaceWhere); creates the table if it does not exist.
    */
   public void replaceWhere(String path, String predicate, Dataset<Row> rows) {
-    write(path, rows, predicate, false);
+    write(path, rows, predicate, false, java.util.Map.of());
   }
 
   /** Runs a MERGE (or any single-commit operation) on an existing table, recorded for rollback. */
@@ -58,15 +63,19 @@ public final class TableCommit {
 
   /** Replaces the whole table, schema included, in one commit. */
   public void overwrite(String path, Dataset<Row> rows) {
-    write(path, rows, null, true);
+    write(path, rows, null, true, java.util.Map.of());
   }
 
-  private void write(String path, Dataset<Row> rows, String replacePredicate, boolean replaceAll) {
+  private void write(String path, Dataset<Row> rows, String replacePredicate, boolean replaceAll,
+      java.util.Map<String, String> tableOptions) {
     boolean existed = DeltaIO.exists(spark, path);
     long before = existed ? DeltaIO.latestVersion(spark, path) : -1;
     written.push(new Written(path, before));
     // mergeSchema: new optional columns (e.g. predictions.neighbors) join older tables.
     var w = rows.write().format("delta").option("mergeSchema", "true");
+    if (!existed) {
+      w = w.options(tableOptions);
+    }
     if (!existed || (replacePredicate == null && !replaceAll)) {
       w.mode("append").save(path);
     } else if (replaceAll) {

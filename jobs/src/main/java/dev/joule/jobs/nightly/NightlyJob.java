@@ -67,7 +67,7 @@ public final class NightlyJob {
   /** What a night did. {@code status}: committed, already_committed or dry_run. */
   public record Result(String runKey, String runId, String status, String scanMode,
       String fullScanReason, long sourceFrom, long sourceTo, long sourceRows, long rowsIn,
-      long scored, long rejected, long deleted, ScoreResult score) {}
+      long scored, long rejected, long deleted, ScoreResult score, Map<String, Long> phaseNanos) {}
 
   static final StructType RUNS = new StructType()
       .add("run_id", DataTypes.StringType).add("job", DataTypes.StringType)
@@ -128,7 +128,7 @@ public final class NightlyJob {
           runKey, committed.getAs("run_id"), committed.<Long>getAs("input_version"));
       return new Result(runKey, committed.getAs("run_id"), "already_committed", committed.getAs("scan_mode"),
           committed.getAs("full_scan_reason"), committed.<Long>getAs("source_version_from"),
-          committed.<Long>getAs("input_version"), 0, 0, 0, 0, 0, null);
+          committed.<Long>getAs("input_version"), 0, 0, 0, 0, 0, null, Map.of());
     }
     Row last = lastCommitted(out.runs(), job, model.modelId(), runKey);
 
@@ -186,14 +186,19 @@ public final class NightlyJob {
           runKey, source, from + 1, sourceTo);
     }
 
+    Map<String, Long> phases = new LinkedHashMap<>();
+    long t = System.nanoTime();
     Dataset<Row> in = prep.select(upserts);
     long rowsIn = in.count();
     deletes = deletes.cache();
     long deleted = deletes.count();
     long sourceRows = pinned.data().count();
+    phases.put("find changes", System.nanoTime() - t);
     String staging = out.staging(runId);
     try {
+      t = System.nanoTime();
       Scoring.Staged st = Scoring.stage(spark, config, prep, in, rowsIn, runId, "nightly", staging);
+      phases.put("score", System.nanoTime() - t);
       Timestamp at = Timestamp.from(Instant.now());
       java.util.function.Function<Boolean, ScoreResult> resultNow = c -> new ScoreResult(runId, source, pinned.version(),
           out.root(), model.modelId(), model.modelVersion(), prep.kernel().displayName(), prep.info().id(),
@@ -202,16 +207,23 @@ public final class NightlyJob {
               st.energy().powerProfiles()), System.nanoTime() - wall0, c);
       if (req.dryRun()) {
         return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
-            st.scored(), st.rejected(), deleted, resultNow.apply(false));
+            st.scored(), st.rejected(), deleted, resultNow.apply(false), phases);
       }
       pauseForTests();
       TableCommit commit = new TableCommit(spark);
       ScoreResult result;
       try {
+        t = System.nanoTime();
         mergePredictions(commit, out.predictions(), st, deletes, model, prep, runId, at);
-        commit.replaceWhere(out.rejects(), "run_key = '" + runKey + "'", st.ofKind(StagedRows.REJECT).select(
-            col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
-            lit(prep.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
+        phases.put("merge predictions", System.nanoTime() - t);
+        t = System.nanoTime();
+        // Most nights reject nothing: write rejects only if there are some, or if an earlier
+        // attempt of this night left some to replace (a Delta write costs seconds here).
+        if (st.rejected() > 0 || hasRows(out.rejects(), runKey)) {
+          commit.replaceWhere(out.rejects(), "run_key = '" + runKey + "'", st.ofKind(StagedRows.REJECT).select(
+              col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
+              lit(prep.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
+        }
         commit.replaceWhere(out.energyLog(), "run_key = '" + runKey + "'",
             st.ofKind(StagedRows.ENERGY).select("energy.*").withColumn("run_key", lit(runKey)));
         result = resultNow.apply(true);
@@ -229,10 +241,11 @@ public final class NightlyJob {
         commit.rollback();
         throw conflictOr(e, runKey);
       }
+      phases.put("rejects, energy_log, runs", System.nanoTime() - t);
       LOG.info("night {} committed: {} rows scored, {} rejected, {} deleted ({} scan of {} source rows)",
           runKey, st.scored(), st.rejected(), deleted, scanMode, sourceRows);
       return new Result(runKey, runId, "committed", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
-          st.scored(), st.rejected(), deleted, result);
+          st.scored(), st.rejected(), deleted, result, phases);
     } finally {
       deletes.unpersist();
       deleteQuietly(staging);
@@ -298,7 +311,10 @@ public final class NightlyJob {
         col("score"), col("scores"), col("neighbors"), lit(runId).as("run_id"), lit(at).as("scored_at"),
         lit(false).as("tombstone"));
     if (!DeltaIO.exists(spark, path)) {
-      commit.append(path, upserts); // first night: nothing to merge with, nothing to delete
+      // First night: nothing to merge with, nothing to delete. Deletion vectors let later MERGEs
+      // mark changed rows instead of rewriting every file that holds one.
+      commit.append(path, upserts, Map.of("delta.enableDeletionVectors",
+          String.valueOf(config.bool("nightly.deletion-vectors"))));
       return;
     }
     boolean tombstone = config.string("nightly.deletes").equals("tombstone");
@@ -338,6 +354,11 @@ public final class NightlyJob {
     }
     Row committed = committedRun(path, runKey);
     return committed != null && runId.equals(committed.getAs("run_id"));
+  }
+
+  private boolean hasRows(String table, String runKey) {
+    return DeltaIO.exists(spark, table)
+        && !spark.read().format("delta").load(table).filter(col("run_key").equalTo(runKey)).limit(1).isEmpty();
   }
 
   private Row committedRun(String runs, String runKey) {
