@@ -12,7 +12,6 @@ import static org.apache.spark.sql.functions.when;
 
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.delta.TableCommit;
-import dev.joule.udfs.EmbeddingColumn;
 import dev.joule.udfs.IdColumn;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

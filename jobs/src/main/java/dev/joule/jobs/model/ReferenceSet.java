@@ -9,7 +9,6 @@ import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.udfs.EmbeddingColumn;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
 

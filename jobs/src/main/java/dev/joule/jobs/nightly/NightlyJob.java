@@ -18,8 +18,6 @@ import dev.joule.jobs.score.ScoreResult;
 import dev.joule.jobs.score.Scoring;
 import dev.joule.udfs.StagedRows;
 import io.delta.tables.DeltaTable;
-import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.time.Instant;
@@ -29,7 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -100,7 +97,7 @@ public final class NightlyJob {
 
   public Result run(Request req) {
     long wall0 = System.nanoTime();
-    long proc0 = processCpuNanos();
+    long proc0 = Scoring.processCpuNanos();
     String job = config.string("nightly.job");
     String source = config.string("nightly.source");
     OutputTables out = new OutputTables(config.string("nightly.output"));
@@ -203,7 +200,7 @@ public final class NightlyJob {
       java.util.function.Function<Boolean, ScoreResult> resultNow = c -> new ScoreResult(runId, source, pinned.version(),
           out.root(), model.modelId(), model.modelVersion(), prep.kernel().displayName(), prep.info().id(),
           precision.label(), prep.kernel().dim(), prep.kernel().width(), rowsIn, st.scored(), st.rejected(),
-          st.reasons(), EnergySummary.of(st.energyRows(), Math.max(0, processCpuNanos() - proc0 - st.taskCpuNanos()),
+          st.reasons(), EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
               st.energy().powerProfiles()), System.nanoTime() - wall0, c);
       if (req.dryRun()) {
         return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
@@ -248,7 +245,7 @@ public final class NightlyJob {
           st.scored(), st.rejected(), deleted, result, phases);
     } finally {
       deletes.unpersist();
-      deleteQuietly(staging);
+      Scoring.deleteStaging(spark, staging);
     }
   }
 
@@ -417,18 +414,5 @@ public final class NightlyJob {
     }
   }
 
-  private void deleteQuietly(String path) {
-    try {
-      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
-      FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-      fs.delete(p, true);
-    } catch (IOException | RuntimeException e) {
-      LOG.warn("could not remove staging folder {}: {}", path, e.toString());
-    }
-  }
 
-  private static long processCpuNanos() {
-    return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
-        ? os.getProcessCpuTime() : 0;
-  }
 }

@@ -2,49 +2,31 @@ package dev.joule.jobs.score;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.substring_index;
 
-import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.Precision;
-import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
-import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.TableCommit;
 import dev.joule.jobs.model.LinearModelFile;
 import dev.joule.jobs.model.ModelSpec;
 import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.report.EnergySummary;
-import dev.joule.udfs.EmbeddingColumn;
 import dev.joule.udfs.EnergySpec;
-import dev.joule.udfs.IdColumn;
-import dev.joule.udfs.KernelInfo;
-import dev.joule.udfs.PartitionScorer;
-import dev.joule.udfs.ScoringSpec;
 import dev.joule.udfs.StagedRows;
-import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.UUID;
 import java.util.function.Function;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
@@ -87,7 +69,7 @@ public final class ScoreJob {
 
   public ScoreResult run(Request req) {
     long wall0 = System.nanoTime();
-    long proc0 = processCpuNanos();
+    long proc0 = Scoring.processCpuNanos();
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
@@ -113,7 +95,7 @@ public final class ScoreJob {
           runId, req.input(), pinned.version(), req.output(), model.modelId(), model.modelVersion(),
           kernel.displayName(), kernelId, req.precision().label(), kernel.dim(), kernel.width(),
           rowsIn, scored, rejected, reasons,
-          EnergySummary.of(energyRows, Math.max(0, processCpuNanos() - proc0 - taskCpu),
+          EnergySummary.of(energyRows, Math.max(0, Scoring.processCpuNanos() - proc0 - taskCpu),
               energy.powerProfiles()),
           System.nanoTime() - wall0, committed);
       if (!req.commit()) {
@@ -152,7 +134,7 @@ public final class ScoreJob {
           rejected, energyRows.size());
       return result;
     } finally {
-      deleteQuietly(staging);
+      Scoring.deleteStaging(spark, staging);
     }
   }
 
@@ -163,26 +145,7 @@ public final class ScoreJob {
     }
   }
 
-  private void deleteQuietly(String path) {
-    try {
-      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
-      FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-      fs.delete(p, true);
-      org.apache.hadoop.fs.Path parent = p.getParent();
-      if (fs.exists(parent) && fs.listStatus(parent).length == 0) {
-        fs.delete(parent, false);
-      }
-    } catch (IOException | RuntimeException e) {
-      LOG.warn("could not remove staging folder {}: {}", path, e.toString());
-    }
-  }
 
-  static long processCpuNanos() {
-    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-      return os.getProcessCpuTime();
-    }
-    return 0;
-  }
 
   /** The runs table: one row per committed run. */
   static final class RunsTable {

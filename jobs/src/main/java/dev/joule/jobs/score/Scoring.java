@@ -140,7 +140,8 @@ public final class Scoring {
     JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
     int partitions = rows.getNumPartitions();
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
-    try {
+    try (Progress progress = ScoringProgress.start(spark, config.string("progress"),
+        partitions, energy.powerProfiles())) {
       spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
           .write().mode("overwrite").parquet(staging);
     } finally {
@@ -170,6 +171,27 @@ public final class Scoring {
       }
     }
     return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions);
+  }
+
+  /** Removes a run's staging folder (and its parent when empty); never throws. */
+  public static void deleteStaging(SparkSession spark, String path) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      fs.delete(p, true);
+      org.apache.hadoop.fs.Path parent = p.getParent();
+      if (fs.exists(parent) && fs.listStatus(parent).length == 0) {
+        fs.delete(parent, false);
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      LOG.warn("could not remove staging folder {}: {}", path, e.toString());
+    }
+  }
+
+  /** CPU time of this whole process: with a run's task CPU, it gives the run's fixed cost. */
+  public static long processCpuNanos() {
+    return java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : 0;
   }
 
   /** The codes table's single precision, checked against the kernel; its dim too. */
