@@ -11,9 +11,9 @@ import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.TableCommit;
 import dev.joule.jobs.model.LinearModelFile;
 import dev.joule.jobs.model.ModelSpec;
-import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.report.EnergySummary;
 import dev.joule.jobs.score.OutputTables;
+import dev.joule.jobs.score.RunRecord;
 import dev.joule.jobs.score.ScoreResult;
 import dev.joule.jobs.score.Scoring;
 import dev.joule.udfs.StagedRows;
@@ -29,11 +29,8 @@ import java.util.Map;
 import java.util.UUID;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,26 +63,6 @@ public final class NightlyJob {
       String fullScanReason, long sourceFrom, long sourceTo, long sourceRows, long rowsIn,
       long scored, long rejected, long deleted, ScoreResult score, Map<String, Long> phaseNanos) {}
 
-  static final StructType RUNS = new StructType()
-      .add("run_id", DataTypes.StringType).add("job", DataTypes.StringType)
-      .add("run_key", DataTypes.StringType).add("status", DataTypes.StringType)
-      .add("finished_at", DataTypes.TimestampType)
-      .add("input_path", DataTypes.StringType).add("input_version", DataTypes.LongType)
-      .add("source_version_from", DataTypes.LongType)
-      .add("model_id", DataTypes.StringType).add("model_version", DataTypes.StringType)
-      .add("kernel", DataTypes.StringType).add("kernel_id", DataTypes.StringType)
-      .add("precision", DataTypes.StringType)
-      .add("rows_in", DataTypes.LongType).add("rows_scored", DataTypes.LongType)
-      .add("rows_rejected", DataTypes.LongType).add("rows_deleted", DataTypes.LongType)
-      .add("source_rows", DataTypes.LongType).add("partitions", DataTypes.IntegerType)
-      .add("scan_mode", DataTypes.StringType).add("full_scan_reason", DataTypes.StringType)
-      .add("estimated_joules", DataTypes.DoubleType)
-      .add("estimated_joules_low", DataTypes.DoubleType)
-      .add("estimated_joules_high", DataTypes.DoubleType)
-      .add("modelled_joules", DataTypes.DoubleType)
-      .add("fixed_estimated_joules", DataTypes.DoubleType)
-      .add("energy_methods", DataTypes.StringType)
-      .add("claim_card", DataTypes.StringType);
 
   private final SparkSession spark;
   private final JouleConfig config;
@@ -224,13 +201,9 @@ public final class NightlyJob {
         commit.replaceWhere(out.energyLog(), "run_key = '" + runKey + "'",
             st.ofKind(StagedRows.ENERGY).select("energy.*").withColumn("run_key", lit(runKey)));
         result = resultNow.apply(true);
-        Row run = RowFactory.create(runId, job, runKey, "committed", at, source, sourceTo, from, model.modelId(),
-            model.modelVersion(), prep.kernel().displayName(), prep.info().id(), precision.label(), rowsIn,
-            st.scored(), st.rejected(), deleted, sourceRows, st.partitions(), scanMode, fullReason,
-            result.energy().estimatedJ(), result.energy().estimatedLowJ(), result.energy().estimatedHighJ(),
-            result.energy().modelledJ(), result.energy().fixedEstimatedJ(), String.join(",", result.energy().methods()),
-            ClaimCard.forRun(result).toJson());
-        if (!insertRun(commit, out.runs(), spark.createDataFrame(List.of(run), RUNS), req.full())) {
+        Dataset<Row> run = new RunRecord(job, runKey, result, at, from, deleted, sourceRows, scanMode, fullReason)
+            .toDataFrame(spark);
+        if (!insertRun(commit, out.runs(), run, req.full())) {
           throw new JouleException(JouleException.CONFLICT, "another run committed night " + runKey
               + " while this one was scoring; this run's results were not recorded (rerun to check)");
         }

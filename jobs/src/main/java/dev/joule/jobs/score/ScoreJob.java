@@ -10,7 +10,6 @@ import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.TableCommit;
 import dev.joule.jobs.model.LinearModelFile;
 import dev.joule.jobs.model.ModelSpec;
-import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.report.EnergySummary;
 import dev.joule.udfs.EnergySpec;
 import dev.joule.udfs.StagedRows;
@@ -25,10 +24,7 @@ import java.util.UUID;
 import java.util.function.Function;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -124,7 +120,8 @@ public final class ScoreJob {
         failIf(failAfter, "energy_log");
         // Measured after the data commits, so the fixed cost includes them; the runs row is last.
         result = resultNow.apply(true);
-        commit.append(out.runs(), RunsTable.row(spark, result, scoredAt, ClaimCard.forRun(result).toJson()));
+        commit.append(out.runs(), new RunRecord("score", null, result, scoredAt, null, 0, result.rowsIn(),
+            "full", null).toDataFrame(spark));
       } catch (RuntimeException e) {
         LOG.error("run {} failed while committing; rolling back the tables it wrote", runId);
         commit.rollback();
@@ -147,34 +144,4 @@ public final class ScoreJob {
 
 
 
-  /** The runs table: one row per committed run. */
-  static final class RunsTable {
-    static final StructType SCHEMA = new StructType()
-        .add("run_id", DataTypes.StringType).add("job", DataTypes.StringType)
-        .add("run_key", DataTypes.StringType).add("status", DataTypes.StringType)
-        .add("finished_at", DataTypes.TimestampType)
-        .add("input_path", DataTypes.StringType).add("input_version", DataTypes.LongType)
-        .add("model_id", DataTypes.StringType).add("model_version", DataTypes.StringType)
-        .add("kernel", DataTypes.StringType).add("kernel_id", DataTypes.StringType)
-        .add("precision", DataTypes.StringType)
-        .add("rows_in", DataTypes.LongType).add("rows_scored", DataTypes.LongType)
-        .add("rows_rejected", DataTypes.LongType).add("partitions", DataTypes.IntegerType)
-        .add("estimated_joules", DataTypes.DoubleType)
-        .add("estimated_joules_low", DataTypes.DoubleType)
-        .add("estimated_joules_high", DataTypes.DoubleType)
-        .add("modelled_joules", DataTypes.DoubleType)
-        .add("fixed_estimated_joules", DataTypes.DoubleType)
-        .add("energy_methods", DataTypes.StringType)
-        .add("claim_card", DataTypes.StringType);
-
-    static Dataset<Row> row(SparkSession spark, ScoreResult r, Timestamp at, String cardJson) {
-      EnergySummary e = r.energy();
-      Row row = RowFactory.create(r.runId(), "score", null, "committed", at, r.input(),
-          r.inputVersion(), r.modelId(), r.modelVersion(), r.kernel(), r.kernelId(), r.precision(),
-          r.rowsIn(), r.rowsScored(), r.rowsRejected(), e.partitions(), e.estimatedJ(),
-          e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),
-          String.join(",", e.methods()), cardJson);
-      return spark.createDataFrame(List.of(row), SCHEMA);
-    }
-  }
 }

@@ -1,0 +1,56 @@
+package dev.joule.jobs.score;
+
+import dev.joule.jobs.report.ClaimCard;
+import dev.joule.jobs.report.EnergySummary;
+import java.sql.Timestamp;
+import java.util.List;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * One row of the runs table, the same schema for every job: what ran (key, input and its
+ * version range, model, kernel), what happened to the rows, the energy with its methods, how the
+ * input was read (and why a full scan, if one was), and the claim card.
+ *
+ * @param runKey null for jobs without one (score)
+ * @param scanMode full, cdf, history or none
+ */
+public record RunRecord(String job, String runKey, ScoreResult result, Timestamp finishedAt,
+    Long sourceVersionFrom, long rowsDeleted, long sourceRows, String scanMode, String fullScanReason) {
+
+  public static final StructType SCHEMA = new StructType()
+      .add("run_id", DataTypes.StringType).add("job", DataTypes.StringType)
+      .add("run_key", DataTypes.StringType).add("status", DataTypes.StringType)
+      .add("finished_at", DataTypes.TimestampType)
+      .add("input_path", DataTypes.StringType).add("input_version", DataTypes.LongType)
+      .add("source_version_from", DataTypes.LongType)
+      .add("model_id", DataTypes.StringType).add("model_version", DataTypes.StringType)
+      .add("kernel", DataTypes.StringType).add("kernel_id", DataTypes.StringType)
+      .add("precision", DataTypes.StringType)
+      .add("rows_in", DataTypes.LongType).add("rows_scored", DataTypes.LongType)
+      .add("rows_rejected", DataTypes.LongType).add("rows_deleted", DataTypes.LongType)
+      .add("source_rows", DataTypes.LongType).add("partitions", DataTypes.IntegerType)
+      .add("scan_mode", DataTypes.StringType).add("full_scan_reason", DataTypes.StringType)
+      .add("estimated_joules", DataTypes.DoubleType)
+      .add("estimated_joules_low", DataTypes.DoubleType)
+      .add("estimated_joules_high", DataTypes.DoubleType)
+      .add("modelled_joules", DataTypes.DoubleType)
+      .add("fixed_estimated_joules", DataTypes.DoubleType)
+      .add("energy_methods", DataTypes.StringType)
+      .add("claim_card", DataTypes.StringType);
+
+  public Dataset<Row> toDataFrame(SparkSession spark) {
+    ScoreResult r = result;
+    EnergySummary e = r.energy();
+    Row row = RowFactory.create(r.runId(), job, runKey, "committed", finishedAt, r.input(), r.inputVersion(),
+        sourceVersionFrom, r.modelId(), r.modelVersion(), r.kernel(), r.kernelId(), r.precision(), r.rowsIn(),
+        r.rowsScored(), r.rowsRejected(), rowsDeleted, sourceRows, e.partitions(), scanMode, fullScanReason,
+        e.estimatedJ(), e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),
+        String.join(",", e.methods()), ClaimCard.forRun(r).toJson());
+    return spark.createDataFrame(List.of(row), SCHEMA);
+  }
+}
