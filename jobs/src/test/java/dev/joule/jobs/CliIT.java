@@ -74,6 +74,13 @@ class CliIT {
     double ratio = card.at("/ratio_candidate_over_baseline/modelled_ops_bytes_per_row").asDouble();
     assertTrue(ratio > 0 && ratio < 1, "int8 moves and multiplies fewer bits: modelled ratio " + ratio);
     assertFalse(card.at("/hardware/cpu_model").asText().isBlank());
+    // The quantize-once card: same baseline, int8 read from the codes table, same answers.
+    assertTrue(r.out().contains("QUANTIZE ONCE"), r.out());
+    assertEquals("softmax@int8", card.at("/from_codes/runs/1/kernel").asText());
+    assertEquals(card.at("/quality/top1_agreement").asDouble(), card.at("/from_codes/quality/top1_agreement").asDouble(),
+        "codes hold exactly the rows int8 quantizes on the fly");
+    assertTrue(card.at("/from_codes/runs/1/bytes_read").asLong() < card.at("/runs/1/bytes_read").asLong() / 2,
+        "the codes path reads less than half the bytes");
   }
 
   @Test

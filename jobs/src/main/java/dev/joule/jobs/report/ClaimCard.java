@@ -81,8 +81,13 @@ public final class ClaimCard {
   }
 
   public String toJson() {
+    return json(toMap());
+  }
+
+  /** Pretty JSON of a card map (or several cards combined). */
+  public static String json(Map<String, Object> map) {
     try {
-      return JSON.writeValueAsString(toMap());
+      return JSON.writeValueAsString(map);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }

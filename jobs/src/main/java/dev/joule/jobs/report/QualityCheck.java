@@ -13,10 +13,16 @@ public final class QualityCheck {
 
   public static Quality compare(SparkSession spark, String predictionsPath, String baselineRunId,
       String baselineKernel, String candidateRunId, String candidateKernel) {
-    Dataset<Row> p = spark.read().format("delta").load(predictionsPath);
-    Dataset<Row> a = p.filter(col("run_id").equalTo(baselineRunId)).select(col("id"),
-        col("label").as("a_label"), col("scores").as("a_scores"));
-    Dataset<Row> b = p.filter(col("run_id").equalTo(candidateRunId)).select(col("id"),
+    return compare(spark, predictionsPath, baselineRunId, baselineKernel, predictionsPath, candidateRunId,
+        candidateKernel);
+  }
+
+  /** The two runs' predictions may live in different tables. */
+  public static Quality compare(SparkSession spark, String baselinePath, String baselineRunId,
+      String baselineKernel, String candidatePath, String candidateRunId, String candidateKernel) {
+    Dataset<Row> a = spark.read().format("delta").load(baselinePath).filter(col("run_id").equalTo(baselineRunId))
+        .select(col("id"), col("label").as("a_label"), col("scores").as("a_scores"));
+    Dataset<Row> b = spark.read().format("delta").load(candidatePath).filter(col("run_id").equalTo(candidateRunId)).select(col("id"),
         col("label").as("b_label"), col("scores").as("b_scores"));
     Row r = a.join(b, "id").selectExpr(
         "count(*) AS n",
