@@ -15,7 +15,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import org.apache.hadoop.fs.FileSystem;
+import dev.joule.jobs.delta.DeltaIO;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -69,7 +69,11 @@ public final class DemoJob {
         score.run(new ScoreJob.Request(w.embeddings(), data.model(), p, warm + "/scores", false));
       }
       score.run(new ScoreJob.Request(warm + "/codes", data.model(), Precision.INT8, warm + "/scores", false));
-      delete(warm);
+      try {
+        DeltaIO.deletePath(spark, warm);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot remove the warm-up folder " + warm, e);
+      }
     }
     step(3, "scoring the same rows with fp32 (the baseline), int8 quantized on the fly, and int8 from the codes");
     ScoreResult fp32 = score.run(new ScoreJob.Request(data.embeddings(), data.model(), Precision.FP32, scores, true));
@@ -117,13 +121,4 @@ public final class DemoJob {
     out.flush();
   }
 
-  private void delete(String path) {
-    try {
-      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
-      FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-      fs.delete(p, true);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
 }

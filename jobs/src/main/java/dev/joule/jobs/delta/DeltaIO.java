@@ -31,6 +31,12 @@ public final class DeltaIO {
     return new Pinned(path, version, df);
   }
 
+  /** Deletes a folder and everything in it (local, s3a://, abfs://). True if something was deleted. */
+  public static boolean deletePath(SparkSession spark, String path) throws java.io.IOException {
+    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+    return p.getFileSystem(spark.sparkContext().hadoopConfiguration()).delete(p, true);
+  }
+
   /** A table read at one version. */
   public record Pinned(String path, long version, Dataset<Row> data) {}
 }

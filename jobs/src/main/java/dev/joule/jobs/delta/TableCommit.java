@@ -4,8 +4,6 @@ import io.delta.tables.DeltaTable;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -53,11 +51,13 @@ public final class TableCommit {
     write(path, rows, predicate, false, java.util.Map.of());
   }
 
-  /** Runs a MERGE (or any single-commit operation) on an existing table, recorded for rollback. */
+  /**
+   * Runs a MERGE (or any single-commit operation) on an existing table, recorded for rollback.
+   * Schema evolution, if wanted, belongs on the MERGE itself ({@code withSchemaEvolution()}),
+   * never on the session: the session may be a user's notebook.
+   */
   public void merge(String path, java.util.function.Consumer<DeltaTable> operation) {
     written.push(new Written(path, DeltaIO.latestVersion(spark, path)));
-    // New optional columns in the source (e.g. tombstone) join the table.
-    spark.conf().set("spark.databricks.delta.schema.autoMerge.enabled", "true");
     operation.accept(DeltaTable.forPath(spark, path));
   }
 
@@ -91,9 +91,7 @@ public final class TableCommit {
       Written w = written.pop();
       try {
         if (w.versionBefore < 0) {
-          Path p = new Path(w.path);
-          FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-          fs.delete(p, true);
+          DeltaIO.deletePath(spark, w.path);
           LOG.warn("rolled back: removed {} (created by the failed run)", w.path);
         } else if (DeltaIO.latestVersion(spark, w.path) != w.versionBefore) {
           DeltaTable.forPath(spark, w.path).restoreToVersion(w.versionBefore);

@@ -122,6 +122,7 @@ public final class NightlyJob {
     Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision);
     Dataset<Row> upserts;
     Dataset<Row> deletes; // a single column: id
+    Dataset<Row> changeCache = null;
     String scanMode;
     if (fullReason == null && from == sourceTo) {
       scanMode = "none";
@@ -137,6 +138,7 @@ public final class NightlyJob {
       }
       upserts = changes.upserts;
       deletes = changes.deletes;
+      changeCache = changes.cached;
       scanMode = fullReason != null ? "full" : cdf ? "cdf" : "history";
       if (scanMode.equals("history")) {
         LOG.info("night {}: the source has no change data feed; reading changes from its history (data files "
@@ -218,12 +220,15 @@ public final class NightlyJob {
           st.scored(), st.rejected(), deleted, result, phases);
     } finally {
       deletes.unpersist();
+      if (changeCache != null) {
+        changeCache.unpersist();
+      }
       Scoring.deleteStaging(spark, staging);
     }
   }
 
-  /** Upserts and deletes of a version range, from the change data feed. */
-  private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason) {}
+  /** Upserts and deletes of a version range; {@code cached} is released when the night ends. */
+  private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached) {}
 
   private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep) {
     try {
@@ -238,14 +243,14 @@ public final class NightlyJob {
       latest.count(); // fail here, not mid-commit, if the feed is unreadable
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
-      return new Changes(upserts, deletes, null);
+      return new Changes(upserts, deletes, null, latest);
     } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
       String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
       String reason = msg.contains("enableChangeDataFeed") || msg.toLowerCase().contains("change data")
           ? "the change data feed does not cover versions " + start + ".." + end
               + " (off, or its files were removed): " + msg
           : "the change data feed could not be read: " + msg;
-      return new Changes(null, null, reason);
+      return new Changes(null, null, reason, null);
     }
   }
 
@@ -262,7 +267,7 @@ public final class NightlyJob {
   private Changes history(String source, long start, long end, Scoring.Prepared prep, DeltaIO.Pinned pinned) {
     HistoryChanges h = HistoryChanges.read(spark, source, start, end);
     if (h.reason != null) {
-      return new Changes(null, null, h.reason);
+      return new Changes(null, null, h.reason, null);
     }
     var schema = pinned.data().schema();
     Dataset<Row> added = h.added.isEmpty() ? pinned.data().limit(0)
@@ -271,7 +276,7 @@ public final class NightlyJob {
         : spark.read().schema(schema).parquet(h.removed.toArray(String[]::new));
     Dataset<Row> upserts = added.exceptAll(removed); // both read with the table's schema
     Dataset<Row> deletes = prep.select(removed).select("id").except(prep.select(added).select("id"));
-    return new Changes(upserts, deletes, null);
+    return new Changes(upserts, deletes, null, null);
   }
 
   private void mergePredictions(TableCommit commit, String path, Scoring.Staged st, Dataset<Row> deletes,
@@ -300,7 +305,8 @@ public final class NightlyJob {
     Map<String, String> stone = Map.of("tombstone", "true", "run_id", "'" + runId + "'",
         "scored_at", "current_timestamp()", "label", "NULL", "score", "NULL");
     commit.merge(path, t -> {
-      var m = t.as("t").merge(src.as("s"), "t.id = s.id AND t.model_id = s.model_id");
+      // withSchemaEvolution: a predictions table from before the tombstone column gains it.
+      var m = t.as("t").merge(src.as("s"), "t.id = s.id AND t.model_id = s.model_id").withSchemaEvolution();
       m = tombstone ? m.whenMatched("s._op = 'delete'").updateExpr(stone) : m.whenMatched("s._op = 'delete'").delete();
       m.whenMatched("s._op = 'upsert'").updateExpr(set).whenNotMatched("s._op = 'upsert'").insertExpr(insert).execute();
     });

@@ -105,7 +105,7 @@ public final class ClaimCard {
     line(s, "rows", String.format(Locale.ROOT, "%,d in = %,d scored + %,d rejected", candidate.rowsIn(),
         candidate.rowsScored(), candidate.rowsRejected()));
     line(s, "workload", String.format(Locale.ROOT, "dim %d, %d outputs per row, batch %,d rows, %d partitions, kernels on %s",
-        candidate.dim(), candidate.classes(), e.batchRows(), e.partitions(), e.vectorOps()));
+        candidate.dim(), candidate.outputs(), e.batchRows(), e.partitions(), e.vectorOps()));
     line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB, hypervisor %s, RAPL %s, GPU not probed",
         e.cpuModel(), e.vcpus(), e.ramBytes() / 1073741824.0, yesNo(e.hypervisor()), yesNo(e.raplAvailable())));
     line(s, "power band", String.format(Locale.ROOT, "profile %s%s: %.2f / %.2f / %.2f W per busy vCPU (low/typical/high), "
@@ -170,7 +170,7 @@ public final class ClaimCard {
   private static Map<String, Object> workload(ScoreResult r) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("dim", r.dim());
-    m.put("outputs_per_row", r.classes());
+    m.put("outputs_per_row", r.outputs());
     m.put("batch_rows", r.energy().batchRows());
     m.put("partitions", r.energy().partitions());
     m.put("vector_ops", r.energy().vectorOps());

@@ -6,5 +6,5 @@ import java.util.Map;
 /** What one score run did, for the claim card, the runs table and tests. */
 public record ScoreResult(String runId, String input, long inputVersion, String output,
     String modelId, String modelVersion, String kernel, String kernelId, String precision,
-    int dim, int classes, long rowsIn, long rowsScored, long rowsRejected,
+    int dim, int outputs, long rowsIn, long rowsScored, long rowsRejected,
     Map<String, Long> rejectReasons, EnergySummary energy, long wallNanos, boolean committed) {}

@@ -176,10 +176,9 @@ public final class Scoring {
   /** Removes a run's staging folder (and its parent when empty); never throws. */
   public static void deleteStaging(SparkSession spark, String path) {
     try {
-      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
-      org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-      fs.delete(p, true);
-      org.apache.hadoop.fs.Path parent = p.getParent();
+      DeltaIO.deletePath(spark, path);
+      org.apache.hadoop.fs.Path parent = new org.apache.hadoop.fs.Path(path).getParent();
+      org.apache.hadoop.fs.FileSystem fs = parent.getFileSystem(spark.sparkContext().hadoopConfiguration());
       if (fs.exists(parent) && fs.listStatus(parent).length == 0) {
         fs.delete(parent, false);
       }
