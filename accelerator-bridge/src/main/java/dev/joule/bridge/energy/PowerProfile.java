@@ -36,6 +36,28 @@ public record PowerProfile(String name, String match, boolean generic, double cp
         c.hasPath("source") ? c.getString("source") : "");
   }
 
+  /** Every profile under a {@code hardware-profiles} block, in its order. */
+  public static List<PowerProfile> listFrom(Config hardwareProfiles) {
+    List<PowerProfile> list = new java.util.ArrayList<>();
+    for (String name : hardwareProfiles.root().keySet()) {
+      list.add(fromConfig(name, hardwareProfiles.getConfig(name)));
+    }
+    return list;
+  }
+
+  /**
+   * The profiles shipped in this jar ({@code joule-conf/energy.conf}, from the repository's
+   * {@code conf/}), for a process that has no job config: a standalone accelerator node.
+   */
+  public static List<PowerProfile> bundled() {
+    Config c = com.typesafe.config.ConfigFactory.parseResources(PowerProfile.class.getClassLoader(),
+        "joule-conf/energy.conf").resolve();
+    if (!c.hasPath("joule.energy.hardware-profiles")) {
+      throw new IllegalStateException("joule-conf/energy.conf is missing from the classpath");
+    }
+    return listFrom(c.getConfig("joule.energy.hardware-profiles"));
+  }
+
   /**
    * The first non-generic profile whose {@code match} regex finds the CPU model, else the generic
    * one (there must be exactly one usable fallback).

@@ -29,6 +29,9 @@ public final class EncodedRows {
     this.scales = scales;
     this.norms = norms;
     this.rescore = rescore;
+    if (rows < 0 || dim < 1) {
+      throw new IllegalArgumentException("rows must be >= 0 and dim >= 1, got " + rows + "x" + dim);
+    }
     if (norms.length < rows) {
       throw new IllegalArgumentException("norms too short for " + rows + " rows");
     }

@@ -81,10 +81,45 @@ public final class KernelCodec {
     }
   }
 
+  /**
+   * Decodes a kernel from an untrusted source (a node receiving a push): the bytes must hash to
+   * {@code expectedId}, fit the limits, parse as a Joule kernel (Arrow IPC and little-endian
+   * blobs, never Java deserialization) and have consistent shapes within the limits.
+   *
+   * @throws IllegalArgumentException with a message naming what is wrong
+   */
+  public static Kernel decodeUntrusted(byte[] ipc, String expectedId, KernelLimits limits) {
+    if (ipc.length > limits.maxKernelBytes()) {
+      throw new IllegalArgumentException("kernel of " + ipc.length + " bytes exceeds the limit of "
+          + limits.maxKernelBytes() + " bytes (max-kernel-bytes)");
+    }
+    String id = kernelId(ipc);
+    if (!id.equals(expectedId)) {
+      throw new IllegalArgumentException("kernel bytes hash to " + id + ", not to the id " + expectedId
+          + " they were sent under (truncated or altered)");
+    }
+    Kernel k;
+    try {
+      k = decode(ipc);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("malformed kernel: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      // Parsing hostile bytes can fail anywhere (short blobs, bad numbers, huge counts).
+      throw new IllegalArgumentException("malformed kernel: " + e, e);
+    }
+    try {
+      limits.check(k);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("kernel refused: " + e.getMessage(), e);
+    }
+    return k;
+  }
+
   public static Kernel decode(byte[] ipc) {
     KernelPayload p = new KernelPayload();
     String op;
-    try (BufferAllocator alloc = new RootAllocator();
+    // The bytes' own buffers can never need more than the bytes themselves (plus alignment).
+    try (BufferAllocator alloc = new RootAllocator(2L * ipc.length + (1 << 16));
         ArrowStreamReader reader = new ArrowStreamReader(new ByteArrayInputStream(ipc), alloc)) {
       VectorSchemaRoot root = reader.getVectorSchemaRoot();
       Map<String, String> meta = root.getSchema().getCustomMetadata();
@@ -104,6 +139,9 @@ public final class KernelCodec {
       }
     } catch (IOException e) {
       throw new IllegalArgumentException("kernel bytes are not valid Arrow IPC: " + e.getMessage(), e);
+    }
+    if (op == null) {
+      throw new IllegalArgumentException("kernel metadata lacks joule.op");
     }
     switch (op) {
       case LinearKernel.OP:

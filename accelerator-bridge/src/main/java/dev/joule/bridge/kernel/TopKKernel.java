@@ -32,6 +32,11 @@ public final class TopKKernel implements Kernel {
     if (rescoreReference != null && !reference.precision().quantized()) {
       throw new IllegalArgumentException("rescoring applies to quantized top-k only");
     }
+    if (rescoreReference != null && (rescoreReference.rows() != reference.rows()
+        || rescoreReference.dim() != reference.dim())) {
+      throw new IllegalArgumentException("rescore reference is " + rescoreReference.rows() + "x"
+          + rescoreReference.dim() + ", the reference " + reference.rows() + "x" + reference.dim());
+    }
     if (oversample < 1) {
       throw new IllegalArgumentException("oversample must be >= 1");
     }

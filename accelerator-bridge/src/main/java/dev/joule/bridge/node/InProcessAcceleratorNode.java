@@ -94,7 +94,7 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
     long wall = System.nanoTime() - wall0;
     long bytesOut = 4L * rows.rows() * (kernel.width() * (kernel.neighbors() ? 2 : 1) + 2);
     return new ScoreReply(response,
-        new NodeReading(nodeId, ops.name(), cpu, wall, rows.rows(), rows.payloadBytes(), bytesOut));
+        new NodeReading(nodeId, ops.name(), cpu, wall, rows.rows(), rows.payloadBytes(), bytesOut, null));
   }
 
   @Override

@@ -11,7 +11,6 @@ import dev.joule.jobs.JouleException;
 import dev.joule.udfs.EnergySpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -96,10 +95,7 @@ public final class JouleConfig {
     try {
       Config e = config.getConfig("joule.energy");
       Config profiles = e.getConfig("hardware-profiles");
-      List<PowerProfile> list = new ArrayList<>();
-      for (String name : profiles.root().keySet()) {
-        list.add(PowerProfile.fromConfig(name, profiles.getConfig(name)));
-      }
+      List<PowerProfile> list = PowerProfile.listFrom(profiles);
       if (list.stream().noneMatch(PowerProfile::generic)) {
         throw JouleException.usage("joule.energy.hardware-profiles has no profile with generic = true");
       }

@@ -1,0 +1,118 @@
+package dev.joule.bridge.flight;
+
+import dev.joule.bridge.kernel.KernelLimits;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code joule accel-node}: a standalone accelerator node. It runs from the accelerator-bridge
+ * module alone (no Spark on its classpath) until it is stopped (SIGTERM / Ctrl-C).
+ */
+@Command(name = "accel-node", mixinStandardHelpOptions = true,
+    description = "Start an accelerator node: scores batches for Joule jobs over Arrow Flight.")
+public final class AcceleratorNodeMain implements Callable<Integer> {
+
+  @Option(names = "--host", defaultValue = "127.0.0.1",
+      description = "Address to bind (default ${DEFAULT-VALUE}; another one needs --token-file).")
+  String host;
+
+  @Option(names = "--port", defaultValue = "8815", description = "Port (default ${DEFAULT-VALUE}; 0 = any free).")
+  int port;
+
+  @Option(names = "--tls-cert", description = "PEM certificate chain: the node speaks TLS.")
+  File tlsCert;
+
+  @Option(names = "--tls-key", description = "PEM private key (PKCS#8) of --tls-cert.")
+  File tlsKey;
+
+  @Option(names = "--token-file", description = "File holding the bearer token every client must send.")
+  File tokenFile;
+
+  @Option(names = "--max-batch-bytes", defaultValue = "64MiB",
+      description = "Largest request batch accepted (default ${DEFAULT-VALUE}).")
+  String maxBatchBytes;
+
+  @Option(names = "--max-kernel-bytes", defaultValue = "1GiB",
+      description = "Largest kernel accepted (default ${DEFAULT-VALUE}).")
+  String maxKernelBytes;
+
+  @Option(names = "--kernel-cache-bytes", defaultValue = "2GiB",
+      description = "Kernels kept, least recently used out first (default ${DEFAULT-VALUE}).")
+  String kernelCacheBytes;
+
+  @Option(names = "--node-id", description = "Id recorded in energy rows (default accel@host:port).")
+  String nodeId;
+
+  @Option(names = "--summary-seconds", defaultValue = "60",
+      description = "Seconds between summary log lines; 0 = none (default ${DEFAULT-VALUE}).")
+  int summarySeconds;
+
+  @Override
+  public Integer call() throws Exception {
+    String token = tokenFile == null ? null : readToken(tokenFile);
+    if (token == null && !(host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1"))) {
+      System.err.println("joule accel-node: binding to " + host + " without --token-file would let anyone who"
+          + " reaches the port use the node; give a token file");
+      return 2;
+    }
+    long kernelBytes = bytes("--max-kernel-bytes", maxKernelBytes);
+    AcceleratorNodeServer.Options o = new AcceleratorNodeServer.Options(host, port, nodeId, tlsCert, tlsKey, token,
+        bytes("--max-batch-bytes", maxBatchBytes), KernelLimits.DEFAULT.withMaxKernelBytes(kernelBytes),
+        bytes("--kernel-cache-bytes", kernelCacheBytes), summarySeconds, null, -1);
+    AcceleratorNodeServer node = AcceleratorNodeServer.start(o);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        node.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "joule-node-shutdown"));
+    System.out.println("joule accel-node: " + node.nodeId() + " serving on " + node.address()
+        + (tlsCert != null ? " (TLS)" : "") + (token != null ? " (token required)" : ""));
+    node.awaitTermination();
+    return 0;
+  }
+
+  static long bytes(String option, String value) {
+    try {
+      return com.typesafe.config.ConfigFactory.parseString("v = \"" + value.replace("\"", "") + "\"").getBytes("v");
+    } catch (RuntimeException e) {
+      throw new CommandLine.ParameterException(new CommandLine(new AcceleratorNodeMain()),
+          option + " must be a size like 64MiB or 1048576, got '" + value + "'");
+    }
+  }
+
+  /** The token, trimmed; warns when others may read the file. Never prints the token. */
+  static String readToken(File f) throws IOException {
+    String t = Files.readString(f.toPath(), StandardCharsets.UTF_8).trim();
+    if (t.isEmpty()) {
+      throw new IOException("token file " + f + " is empty");
+    }
+    try {
+      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(f.toPath());
+      if (perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.GROUP_READ)) {
+        System.err.println("joule accel-node: warning: token file " + f + " is readable by group or others (chmod 600 it)");
+      }
+    } catch (UnsupportedOperationException | IOException ignored) {
+      // not a POSIX file system
+    }
+    return t;
+  }
+
+  public static void main(String[] args) {
+    CommandLine cli = new CommandLine(new AcceleratorNodeMain());
+    cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      cmd.getErr().println("joule accel-node: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+      return 1;
+    });
+    System.exit(cli.execute(args));
+  }
+}

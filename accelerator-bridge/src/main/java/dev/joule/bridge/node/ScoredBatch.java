@@ -1,0 +1,68 @@
+package dev.joule.bridge.node;
+
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.IntVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.complex.FixedSizeListVector;
+
+/**
+ * The answer to one request batch, copied out of its Arrow response onto the heap so the
+ * response's buffers can go back at once while the partition waits for its other batches.
+ *
+ * @param labels index of the top class, or of the best neighbour's reference row
+ * @param best the top score per row
+ * @param scores {@code rows × width} scores, row-major
+ * @param indices {@code rows × width} reference-row indices for neighbour kernels, else null
+ */
+public record ScoredBatch(int rows, int width, int[] labels, float[] best, float[] scores,
+    int[] indices, NodeReading reading) {
+
+  /**
+   * Copies a response in {@link dev.joule.bridge.BridgeBatches} layout, checking it answers
+   * {@code expectedRows} rows of {@code width} scores (a node is not trusted to get that right).
+   */
+  public static ScoredBatch copyOf(VectorSchemaRoot response, int expectedRows, int width,
+      boolean neighbors, NodeReading reading) {
+    int n = response.getRowCount();
+    if (n != expectedRows) {
+      throw new IllegalStateException("node " + reading.nodeId() + " answered " + n
+          + " rows for a batch of " + expectedRows);
+    }
+    IntVector label = (IntVector) vector(response, "label", reading);
+    Float4Vector score = (Float4Vector) vector(response, "score", reading);
+    FixedSizeListVector all = (FixedSizeListVector) vector(response, "scores", reading);
+    if (all.getListSize() != width) {
+      throw new IllegalStateException("node " + reading.nodeId() + " answered " + all.getListSize()
+          + " scores per row, the kernel has " + width);
+    }
+    int[] labels = new int[n];
+    float[] best = new float[n];
+    for (int r = 0; r < n; r++) {
+      labels[r] = label.get(r);
+      best[r] = score.get(r);
+    }
+    float[] scores = new float[n * width];
+    Float4Vector allData = (Float4Vector) all.getDataVector();
+    for (int i = 0; i < scores.length; i++) {
+      scores[i] = allData.get(i);
+    }
+    int[] indices = null;
+    if (neighbors) {
+      IntVector idx = (IntVector) ((FixedSizeListVector) vector(response, "indices", reading)).getDataVector();
+      indices = new int[n * width];
+      for (int i = 0; i < indices.length; i++) {
+        indices[i] = idx.get(i);
+      }
+    }
+    return new ScoredBatch(n, width, labels, best, scores, indices, reading);
+  }
+
+  private static FieldVector vector(VectorSchemaRoot root, String name, NodeReading reading) {
+    FieldVector v = root.getVector(name);
+    if (v == null) {
+      throw new IllegalStateException("node " + reading.nodeId() + " answered without a '" + name + "' column");
+    }
+    return v;
+  }
+}
