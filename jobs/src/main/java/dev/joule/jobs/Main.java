@@ -32,7 +32,8 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
     description = "Energy-accounted batch inference on Apache Spark.",
     subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class,
-        Main.Nightly.class, Main.Backfill.class, Main.Demo.class},
+        Main.Nightly.class, Main.Backfill.class, Main.Demo.class,
+        dev.joule.bridge.flight.AcceleratorNodeMain.class},
     footer = {"", "Exit codes: 0 done (or already done), 1 other failure, 2 usage or configuration,",
         "3 input data problem, 4 quality gate failed, 5 concurrent run or conflict."})
 public final class Main implements Runnable {

@@ -48,7 +48,10 @@ public final class EnergyRecord {
       f("hw_hypervisor", DataTypes.BooleanType), f("hw_ram_bytes", DataTypes.LongType),
       f("hw_rapl_available", DataTypes.BooleanType), f("hw_gpu_model", DataTypes.StringType),
       f("hw_power_profile", DataTypes.StringType),
-      f("hw_power_profile_generic", DataTypes.BooleanType)});
+      f("hw_power_profile_generic", DataTypes.BooleanType),
+      // bridge
+      f("bridge", DataTypes.StringType), f("fallback_batches", DataTypes.IntegerType),
+      f("failovers", DataTypes.IntegerType)});
 
   private static StructField f(String name, org.apache.spark.sql.types.DataType t) {
     return DataTypes.createStructField(name, t, true);
@@ -66,7 +69,15 @@ public final class EnergyRecord {
       long wallNanos, long threadCpuNanos, long kernelCpuNanos, long gcNanosJvm,
       double memoryGbAttributed) {}
 
-  public static Row toRow(ScoringSpec spec, TaskIdentity id, String nodeId, String vectorOps,
+  /**
+   * How the partition reached its nodes.
+   *
+   * @param nodeIds the nodes that answered, comma-separated, in order
+   * @param fallbackBatches batches scored in the executor after every node had failed
+   */
+  public record Bridge(String transport, String nodeIds, int fallbackBatches, int failovers) {}
+
+  public static Row toRow(ScoringSpec spec, TaskIdentity id, Bridge bridge, String vectorOps,
       Counters c, List<EnergyFigure> figures, HardwareProfile hw, PowerProfile profile) {
     Row[] energy = figures.stream()
         .map(e -> new GenericRowWithSchema(new Object[] {e.component(), e.method().label(),
@@ -74,7 +85,7 @@ public final class EnergyRecord {
         .toArray(Row[]::new);
     return new GenericRowWithSchema(new Object[] {
         spec.runId(), spec.job(), id.stageId(), id.stageAttempt(), id.partitionId(),
-        id.taskAttemptId(), id.attemptNumber(), id.executorId(), id.host(), nodeId,
+        id.taskAttemptId(), id.attemptNumber(), id.executorId(), id.host(), bridge.nodeIds(),
         c.rowsIn(), c.rowsScored(), c.rowsRejected(), spec.dim(), c.bytesRead(), c.bytesSent(),
         spec.kernel().id(), spec.kernel().name(), spec.kernel().precision().label(), vectorOps, c.batchRows(),
         c.batches(), c.concurrentTasks(),
@@ -82,6 +93,7 @@ public final class EnergyRecord {
         c.gcNanosJvm(), c.memoryGbAttributed(),
         energy,
         hw.cpuModel(), hw.vcpus(), hw.hypervisor(), hw.ramBytes(), hw.raplAvailable(),
-        hw.gpuModel(), profile.name(), profile.generic()}, SCHEMA);
+        hw.gpuModel(), profile.name(), profile.generic(),
+        bridge.transport(), bridge.fallbackBatches(), bridge.failovers()}, SCHEMA);
   }
 }

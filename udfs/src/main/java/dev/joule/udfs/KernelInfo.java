@@ -18,6 +18,11 @@ public record KernelInfo(byte[] bytes, String id, String name, String op, Precis
     labels = List.copyOf(labels);
   }
 
+  /** The kernel as a transport sends it. */
+  public dev.joule.bridge.node.KernelHandle handle() {
+    return new dev.joule.bridge.node.KernelHandle(id, bytes, width, neighbors);
+  }
+
   /** @param rowPrecision the precision to encode rows at; null: the kernel's preferred one */
   public static KernelInfo of(Kernel k, Precision rowPrecision) {
     byte[] bytes = KernelCodec.encode(k);

@@ -8,10 +8,13 @@ import dev.joule.bridge.energy.OpsBytesModel;
 import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Precision;
-import dev.joule.bridge.node.AcceleratorNode;
-import dev.joule.bridge.node.InProcessAcceleratorNode;
+import dev.joule.bridge.energy.EnergyMethod;
+import dev.joule.bridge.flight.FlightTransport;
+import dev.joule.bridge.node.InProcessTransport;
 import dev.joule.bridge.node.NodeReading;
-import dev.joule.bridge.node.ScoreReply;
+import dev.joule.bridge.node.NodeTransport;
+import dev.joule.bridge.node.PartitionChannel;
+import dev.joule.bridge.node.ScoredBatch;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -23,10 +26,6 @@ import java.util.NoSuchElementException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.vector.Float4Vector;
-import org.apache.arrow.vector.IntVector;
-import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.arrow.vector.complex.FixedSizeListVector;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -37,7 +36,8 @@ import org.apache.spark.sql.catalyst.InternalRow;
 /**
  * Scores one Spark partition: validates rows (bad ones become rejects with a reason), packs the
  * good ones into byte-bounded Arrow batches at the kernel's precision, sends them through the
- * bridge to the accelerator node, and emits a prediction per row. After the last row it emits one
+ * bridge to an accelerator node (in process, or Flight nodes with failover), and emits a
+ * prediction per row once every batch has come back. After the last row it emits one
  * energy record for the partition: thread CPU and wall time of the whole task, kernel CPU time
  * reported by the node, and the estimated and modelled energy with their methods.
  *
@@ -59,7 +59,13 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
 
   @Override
   public Iterator<Row> call(Iterator<InternalRow> input) {
-    return new Scoring(spec, input, InProcessAcceleratorNode.shared(), TaskContext.get());
+    NodeTransport transport = spec.bridge() == null ? InProcessHolder.TRANSPORT : FlightTransport.shared(spec.bridge());
+    return new Scoring(spec, input, transport, TaskContext.get());
+  }
+
+  /** The in-process transport, made on first use (it picks the vector implementation). */
+  private static final class InProcessHolder {
+    static final NodeTransport TRANSPORT = InProcessTransport.shared();
   }
 
   /** The root all per-partition allocators hang off; tests assert it is empty. */
@@ -67,23 +73,31 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     return ROOT;
   }
 
-  /** The lazy iterator that does the work, batch by batch, on the task's thread. */
+  /**
+   * The lazy iterator that does the work on the task's thread: on the first call it reads the
+   * whole partition, sending batches as they fill; rows come out only once every batch has been
+   * answered, so a node failing over mid-partition can never make a row appear twice.
+   */
   static final class Scoring implements Iterator<Row> {
     private final ScoringSpec spec;
     private final Iterator<InternalRow> input;
-    private final AcceleratorNode node;
+    private final NodeTransport transport;
     private final TaskContext task;
     private final EmbeddingColumn embeddings;
     private final int batchRows;
-    private final ArrayDeque<Row> ready = new ArrayDeque<>();
+    private final ArrayDeque<Row> rejects = new ArrayDeque<>();
+    private final List<Object[]> batchIds = new ArrayList<>();
 
     private final float[] values;
     private final byte[] codes;
     private final float[] scales;
     private final float[] norms;
     private final Object[] ids;
-    private boolean started;
-    private boolean finished;
+    private boolean scored;
+    private boolean energyEmitted;
+    private List<ScoredBatch> results = List.of();
+    private int resultBatch;
+    private int resultRow;
 
     private long startMillis;
     private long wall0;
@@ -99,11 +113,12 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private int maxConcurrent;
     private String vectorOps = "none";
     private BufferAllocator allocator;
+    private PartitionChannel channel;
 
-    Scoring(ScoringSpec spec, Iterator<InternalRow> input, AcceleratorNode node, TaskContext task) {
+    Scoring(ScoringSpec spec, Iterator<InternalRow> input, NodeTransport transport, TaskContext task) {
       this.spec = spec;
       this.input = input;
-      this.node = node;
+      this.transport = transport;
       this.task = task;
       this.embeddings = spec.fromCodes() ? null : new EmbeddingColumn(spec.layout(), spec.dim());
       this.batchRows = spec.effectiveBatchRows();
@@ -117,10 +132,10 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
 
     @Override
     public boolean hasNext() {
-      while (ready.isEmpty() && !finished) {
-        advance();
+      if (!scored) {
+        scoreAll();
       }
-      return !ready.isEmpty();
+      return !rejects.isEmpty() || resultBatch < results.size() || !energyEmitted;
     }
 
     @Override
@@ -128,11 +143,18 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      return ready.poll();
+      if (!rejects.isEmpty()) {
+        return rejects.poll();
+      }
+      if (resultBatch < results.size()) {
+        return nextPrediction();
+      }
+      energyEmitted = true;
+      // Measured here, after the partition's rows went downstream, as the whole task's cost.
+      return RowFactory.create(StagedRows.ENERGY, null, null, null, null, null, null, energyRow());
     }
 
     private void start() {
-      started = true;
       startMillis = System.currentTimeMillis();
       wall0 = System.nanoTime();
       cpu0 = THREADS.getCurrentThreadCpuTime();
@@ -144,24 +166,58 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         // A failed or killed task must still release its buffers and its slot.
         task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> release());
       }
-      if (!node.hasKernel(spec.kernel().id())) {
-        node.pushKernel(spec.kernel().bytes());
-      }
+      channel = transport.open(spec.kernel().handle(), allocator);
     }
 
     private void release() {
       if (allocator != null) {
         ACTIVE.decrementAndGet();
+        if (channel != null) {
+          channel.close();
+        }
         BufferAllocator a = allocator;
         allocator = null;
         a.close();
       }
     }
 
-    private void advance() {
-      if (!started) {
-        start();
+    private void scoreAll() {
+      scored = true;
+      start();
+      try {
+        while (input.hasNext()) {
+          int n = readBatch();
+          if (n > 0) {
+            sendBatch(n);
+          }
+          maxConcurrent = Math.max(maxConcurrent, ACTIVE.get());
+        }
+        results = new ArrayList<>(channel.finish());
+        for (ScoredBatch b : results) {
+          NodeReading reading = b.reading();
+          kernelCpu += reading.kernelCpuNanos();
+          bytesSent += reading.bytesIn() + reading.bytesOut();
+          vectorOps = reading.vectorOps();
+          rowsScored += b.rows();
+          if (reading.nodeEnergy() != null) {
+            nodeJ += reading.nodeEnergy().joules();
+            nodeLowJ += reading.nodeEnergy().joulesLow();
+            nodeHighJ += reading.nodeEnergy().joulesHigh();
+            nodeMethod = reading.nodeEnergy().method();
+          }
+        }
+      } finally {
+        release();
       }
+    }
+
+    private double nodeJ;
+    private double nodeLowJ;
+    private double nodeHighJ;
+    private EnergyMethod nodeMethod;
+
+    /** Reads up to a batch of good rows into the buffers; bad rows become rejects. */
+    private int readBatch() {
       int n = 0;
       int dim = spec.dim();
       while (n < batchRows && input.hasNext()) {
@@ -178,7 +234,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         }
         if (reason != null) {
           rowsRejected++;
-          ready.add(RowFactory.create(StagedRows.REJECT, id, null, null, null, null, reason, null));
+          rejects.add(RowFactory.create(StagedRows.REJECT, id, null, null, null, null, reason, null));
         } else {
           ids[n++] = id;
         }
@@ -188,15 +244,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
               + " (testing hook joule.testing.fail-partition)");
         }
       }
-      if (n > 0) {
-        scoreBatch(n);
-      }
-      maxConcurrent = Math.max(maxConcurrent, ACTIVE.get());
-      if (!input.hasNext()) {
-        ready.add(RowFactory.create(StagedRows.ENERGY, null, null, null, null, null, null, energyRow()));
-        release();
-        finished = true;
-      }
+      return n;
     }
 
     /** Copies one codes-table row into the batch buffers; a reason if it cannot be used. */
@@ -231,47 +279,39 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
           : rows.withRescore(EncodedRows.encode(k.rescorePrecision(), n, spec.dim(), values));
     }
 
-    private void scoreBatch(int n) {
-      EncodedRows rows = encode(n);
+    private void sendBatch(int n) {
+      // The request is built from the reused buffers now; the channel owns it from here.
+      channel.send(BridgeBatches.toRequest(encode(n), allocator), n);
+      batchIds.add(java.util.Arrays.copyOf(ids, n));
+      java.util.Arrays.fill(ids, 0, n, null);
+      batches++;
+    }
+
+    private Row nextPrediction() {
+      ScoredBatch b = results.get(resultBatch);
+      Object[] batchId = batchIds.get(resultBatch);
+      int r = resultRow;
       KernelInfo k = spec.kernel();
       int width = k.width();
-      try (VectorSchemaRoot request = BridgeBatches.toRequest(rows, allocator);
-          ScoreReply reply = node.score(k.id(), request, allocator)) {
-        VectorSchemaRoot resp = reply.scores();
-        if (resp.getRowCount() != n) {
-          throw new IllegalStateException("node " + node.nodeId() + " answered " + resp.getRowCount()
-              + " rows for a batch of " + n);
+      float[] s = null;
+      Row[] neighbors = null;
+      if (b.indices() != null) {
+        neighbors = new Row[width];
+        for (int j = 0; j < width; j++) {
+          neighbors[j] = RowFactory.create(k.labels().get(b.indices()[r * width + j]), b.scores()[r * width + j]);
         }
-        IntVector label = (IntVector) resp.getVector("label");
-        Float4Vector score = (Float4Vector) resp.getVector("score");
-        Float4Vector all = (Float4Vector) ((FixedSizeListVector) resp.getVector("scores")).getDataVector();
-        IntVector indices = k.neighbors()
-            ? (IntVector) ((FixedSizeListVector) resp.getVector("indices")).getDataVector() : null;
-        for (int r = 0; r < n; r++) {
-          float[] s = null;
-          Row[] neighbors = null;
-          if (indices != null) {
-            neighbors = new Row[width];
-            for (int j = 0; j < width; j++) {
-              neighbors[j] = RowFactory.create(k.labels().get(indices.get(r * width + j)), all.get(r * width + j));
-            }
-          } else if (spec.keepScores()) {
-            s = new float[width];
-            for (int j = 0; j < width; j++) {
-              s[j] = all.get(r * width + j);
-            }
-          }
-          ready.add(RowFactory.create(StagedRows.PREDICTION, ids[r], k.labels().get(label.get(r)),
-              score.get(r), s, neighbors, null, null));
-          ids[r] = null;
-        }
-        NodeReading reading = reply.reading();
-        kernelCpu += reading.kernelCpuNanos();
-        bytesSent += reading.bytesIn() + reading.bytesOut();
-        vectorOps = reading.vectorOps();
+      } else if (spec.keepScores()) {
+        s = java.util.Arrays.copyOfRange(b.scores(), r * width, (r + 1) * width);
       }
-      rowsScored += n;
-      batches++;
+      Row out = RowFactory.create(StagedRows.PREDICTION, batchId[r], k.labels().get(b.labels()[r]),
+          b.best()[r], s, neighbors, null, null);
+      if (++resultRow == b.rows()) {
+        results.set(resultBatch, null); // let the batch go
+        batchIds.set(resultBatch, null);
+        resultRow = 0;
+        resultBatch++;
+      }
+      return out;
     }
 
     private Row energyRow() {
@@ -292,6 +332,10 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       long quantized = !spec.fromCodes() && k.rowPrecision().quantized() ? rowsScored * spec.dim() : 0;
       // Bytes from DRAM: the stored rows decoded once, and the Arrow batches written by the
       // executor and read by the node (large batches do not stay in cache).
+      if (nodeMethod != null) {
+        // The remote node's own figures for its kernel time; the task's CPU does not hold it.
+        figures.add(new EnergyFigure("node_cpu", nodeMethod, "exclusive", nodeJ, nodeLowJ, nodeHighJ));
+      }
       figures.addAll(es.opsBytes().model(new OpsBytesModel.Work(
           fp32 ? macs : 0, fp32 ? 0 : macs, quantized,
           bytesRead + 2 * bytesSent, rowsScored * k.parameterBytes())));
@@ -302,8 +346,11 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       EnergyRecord.Counters counters = new EnergyRecord.Counters(rowsIn, rowsScored, rowsRejected,
           bytesRead, bytesSent, batchRows, batches, maxConcurrent, startMillis, wall, cpu, kernelCpu,
           gc, memGb);
-      return EnergyRecord.toRow(spec, identity, node.nodeId(), vectorOps, counters, figures, hw,
-          profile);
+      List<String> nodes = channel.nodeIds();
+      EnergyRecord.Bridge bridge = new EnergyRecord.Bridge(transport.describe(),
+          nodes.isEmpty() ? transport.describe() : String.join(",", nodes), channel.fallbackBatches(),
+          channel.failovers());
+      return EnergyRecord.toRow(spec, identity, bridge, vectorOps, counters, figures, hw, profile);
     }
 
     private static long gcNanos() {

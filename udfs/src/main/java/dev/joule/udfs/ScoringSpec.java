@@ -1,5 +1,6 @@
 package dev.joule.udfs;
 
+import dev.joule.bridge.flight.BridgeSettings;
 import java.io.Serializable;
 
 /**
@@ -9,10 +10,11 @@ import java.io.Serializable;
  * @param layout how the input holds rows: an embedding layout, or {@code null} for a codes table
  *     ({@code id, codes, scale, norm} at {@code kernel.rowPrecision()})
  * @param failPartition testing hook: the partition with this index throws half-way; -1 = never
+ * @param bridge the Flight nodes to score on, or null for the in-process node
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
-    EnergySpec energy, int failPartition) implements Serializable {
+    EnergySpec energy, int failPartition, BridgeSettings bridge) implements Serializable {
 
   public ScoringSpec {
     if (batchRows < 1) {

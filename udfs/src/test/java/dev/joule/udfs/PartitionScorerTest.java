@@ -45,13 +45,13 @@ class PartitionScorerTest {
 
   static ScoringSpec spec(Kernel k, int batchRows, EmbeddingColumn.Layout layout, Precision rows) {
     return new ScoringSpec("run-1", "score", KernelInfo.of(k, rows), IdColumn.LONG, layout,
-        batchRows, 1 << 20, true, ENERGY, -1);
+        batchRows, 1 << 20, true, ENERGY, -1, null);
   }
 
   static List<Row> run(ScoringSpec spec, List<InternalRow> in) {
     try (InProcessAcceleratorNode node = new InProcessAcceleratorNode("t", ScalarVectorOps.INSTANCE)) {
       List<Row> out = new ArrayList<>();
-      new PartitionScorer.Scoring(spec, in.iterator(), node, null).forEachRemaining(out::add);
+      new PartitionScorer.Scoring(spec, in.iterator(), new dev.joule.bridge.node.InProcessTransport(node), null).forEachRemaining(out::add);
       return out;
     }
   }
@@ -160,7 +160,7 @@ class PartitionScorerTest {
     in.add(new GenericInternalRow(new Object[] {2001L, new GenericArrayData(new Object[] {1f})}));
 
     try (InProcessAcceleratorNode node = new InProcessAcceleratorNode("t", ScalarVectorOps.INSTANCE)) {
-      PartitionScorer.Scoring it = new PartitionScorer.Scoring(spec(k, 128), in.iterator(), node, null);
+      PartitionScorer.Scoring it = new PartitionScorer.Scoring(spec(k, 128), in.iterator(), new dev.joule.bridge.node.InProcessTransport(node), null);
       List<Row> out = new ArrayList<>();
       it.forEachRemaining(out::add);
 

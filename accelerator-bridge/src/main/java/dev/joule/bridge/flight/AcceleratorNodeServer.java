@@ -121,6 +121,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
   private final BufferAllocator allocator;
   private final FlightServer server;
   private final String nodeId;
+  private final int port;
   private final VectorOps ops;
   private final PowerProfile profile;
   private final KernelCache kernels;
@@ -160,6 +161,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
       throw e;
     }
     this.server = s;
+    this.port = s.getPort();
     this.nodeId = options.nodeId() != null ? options.nodeId()
         : "accel@" + options.host() + ":" + s.getPort();
     if (options.summarySeconds() > 0) {
@@ -191,7 +193,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
   }
 
   public int port() {
-    return server.getPort();
+    return port;
   }
 
   public String nodeId() {
@@ -200,7 +202,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
 
   /** host:port, as a client's {@code bridge.nodes} names it. */
   public String address() {
-    return options.host() + ":" + server.getPort();
+    return options.host() + ":" + port;
   }
 
   public long batchesAnswered() {

@@ -395,9 +395,8 @@ public final class FlightTransport implements NodeTransport {
             readOne();
           }
           if (all) {
-            Stream s = stream;
+            stream.complete(); // on failure, failed() releases it
             stream = null;
-            s.complete();
           }
           return;
         } catch (FlightRuntimeException e) {
@@ -540,6 +539,13 @@ public final class FlightTransport implements NodeTransport {
   static String describe(FlightRuntimeException e) {
     String d = e.status().description();
     String s = e.status().code() + (d == null || d.isEmpty() ? "" : ": " + d);
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    if (root != e && root.getMessage() != null && (d == null || !d.contains(root.getMessage()))) {
+      s += " (" + root.getMessage() + ")"; // e.g. "Connection refused" behind gRPC's "io exception"
+    }
     String chain = causes(e).toLowerCase(java.util.Locale.ROOT);
     if (chain.contains("ssl") || chain.contains("tls") || chain.contains("handshake")
         || chain.contains("first received frame was not settings") || chain.contains("not an ssl")) {

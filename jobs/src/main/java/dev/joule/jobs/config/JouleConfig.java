@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
 import dev.joule.bridge.energy.OpsBytesModel;
+import dev.joule.bridge.flight.BridgeSettings;
 import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.jobs.JouleException;
 import dev.joule.udfs.EnergySpec;
@@ -88,6 +89,60 @@ public final class JouleConfig {
       out.put(e.getKey().replace("\"", ""), String.valueOf(e.getValue().unwrapped()));
     }
     return out;
+  }
+
+  /**
+   * The Flight nodes to score on ({@code joule.bridge}), or null when {@code bridge.nodes} is
+   * empty: each executor's in-process node. The token and trusted certificate are read here, on
+   * the driver, and travel to executors as values.
+   */
+  public BridgeSettings bridgeSettings() {
+    Config b = config.getConfig("joule.bridge");
+    List<String> nodes;
+    try {
+      nodes = b.getValue("nodes").valueType() == com.typesafe.config.ConfigValueType.STRING
+          ? java.util.Arrays.stream(b.getString("nodes").split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList()
+          : b.getStringList("nodes");
+    } catch (ConfigException e) {
+      throw JouleException.usage("joule.bridge.nodes must be a list of host:port: " + e.getMessage());
+    }
+    if (nodes.isEmpty()) {
+      return null;
+    }
+    try {
+      BridgeSettings s = new BridgeSettings(nodes, BridgeSettings.Fallback.parse(b.getString("fallback")), null,
+          b.getBoolean("tls"), null, b.getDuration("stream-timeout").toMillis(),
+          b.getDuration("action-timeout").toMillis(), b.getInt("window"), b.getDuration("backoff").toMillis(),
+          b.getDuration("cooldown").toMillis());
+      String tokenFile = b.getString("token-file");
+      if (!tokenFile.isEmpty()) {
+        String token = readFile("joule.bridge.token-file", tokenFile, true);
+        s = s.withToken(token);
+      }
+      String cert = b.getString("tls-trusted-cert");
+      if (!cert.isEmpty()) {
+        if (!s.tls()) {
+          throw JouleException.usage("joule.bridge.tls-trusted-cert is set but joule.bridge.tls is false");
+        }
+        s = s.withTls(readFile("joule.bridge.tls-trusted-cert", cert, false).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      }
+      return s;
+    } catch (ConfigException | IllegalArgumentException e) {
+      throw JouleException.usage("bad joule.bridge configuration: " + e.getMessage());
+    }
+  }
+
+  private static String readFile(String key, String path, boolean trim) {
+    try {
+      String v = java.nio.file.Files.readString(java.nio.file.Path.of(path));
+      v = trim ? v.trim() : v;
+      if (v.isEmpty()) {
+        throw JouleException.usage(key + ": file " + path + " is empty");
+      }
+      return v;
+    } catch (java.io.IOException e) {
+      throw JouleException.usage(key + ": cannot read " + path + " (" + e.getMessage() + ")");
+    }
   }
 
   /** Every power profile and the ops/bytes model, for executors. */

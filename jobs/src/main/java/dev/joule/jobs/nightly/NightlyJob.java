@@ -324,7 +324,9 @@ public final class NightlyJob {
       commit.append(path, row);
     } else {
       commit.merge(path, t -> {
-        var m = t.as("t").merge(row.as("s"), "t.run_key = s.run_key AND t.status = 'committed'");
+        // Schema evolution: a runs table from an older Joule gains the newer columns (e.g. bridge).
+        var m = t.as("t").merge(row.as("s"), "t.run_key = s.run_key AND t.status = 'committed'")
+            .withSchemaEvolution();
         (replace ? m.whenMatched().updateAll() : m).whenNotMatched().insertAll().execute();
       });
     }

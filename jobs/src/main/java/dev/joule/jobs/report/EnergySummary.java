@@ -18,7 +18,30 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     double estimatedLowJ, double estimatedHighJ, double modelledJ, double modelledLowJ,
     double modelledHighJ, double measuredJ, long fixedCpuNanos, String vectorOps,
     PowerProfile profile, String cpuModel, int vcpus, boolean hypervisor, boolean raplAvailable,
-    long ramBytes, int batchRows, List<String> methods) {
+    long ramBytes, int batchRows, List<String> methods, BridgeUsage bridge) {
+
+  /**
+   * How the run's partitions reached their accelerator nodes.
+   *
+   * @param transport {@code in-process} or {@code flight(N nodes, fallback ...)}
+   * @param nodes every node that answered a batch
+   * @param fallbackPartitions partitions that finished in the executor after every node failed
+   */
+  public record BridgeUsage(String transport, List<String> nodes, int fallbackPartitions,
+      long fallbackBatches, long failovers) {
+
+    /** One line for the runs table and the console. */
+    public String describe() {
+      String s = transport + "; nodes " + String.join(",", nodes);
+      if (failovers > 0) {
+        s += "; " + failovers + " failover" + (failovers == 1 ? "" : "s");
+      }
+      if (fallbackBatches > 0) {
+        s += "; fallback in-process: " + fallbackBatches + " batches in " + fallbackPartitions + " partitions";
+      }
+      return s;
+    }
+  }
 
   public static EnergySummary of(List<Row> energyRows, long fixedCpuNanos, List<PowerProfile> profiles) {
     int partitions = energyRows.size();
@@ -26,6 +49,10 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     double est = 0, estLo = 0, estHi = 0, mod = 0, modLo = 0, modHi = 0, meas = 0;
     int batchRows = 0;
     TreeSet<String> methods = new TreeSet<>();
+    TreeSet<String> nodes = new TreeSet<>();
+    String transport = "in-process";
+    int fallbackPartitions = 0;
+    long fallbackBatches = 0, failovers = 0;
     String vectorOps = "none";
     String profileName = null;
     String cpuModel = "unknown";
@@ -50,6 +77,16 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
       hyper = r.<Boolean>getAs("hw_hypervisor");
       rapl = r.<Boolean>getAs("hw_rapl_available");
       ram = r.<Long>getAs("hw_ram_bytes");
+      if (r.getAs("bridge") != null) {
+        transport = r.getAs("bridge");
+        for (String n : String.valueOf(r.<String>getAs("node_id")).split(",")) {
+          nodes.add(n);
+        }
+        int fb = r.<Integer>getAs("fallback_batches");
+        fallbackBatches += fb;
+        fallbackPartitions += fb > 0 ? 1 : 0;
+        failovers += r.<Integer>getAs("failovers");
+      }
       for (Row f : r.<Row>getList(r.fieldIndex("energy"))) {
         String method = f.getAs("method");
         methods.add(method);
@@ -74,7 +111,8 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         .orElseGet(() -> PowerProfile.choose(profiles, "unknown"));
     return new EnergySummary(partitions, rowsIn, scored, rejected, cpu, kernel, read, sent, est,
         estLo, estHi, mod, modLo, modHi, meas, fixedCpuNanos, vectorOps, profile, cpuModel, vcpus,
-        hyper, rapl, ram, batchRows, List.copyOf(methods));
+        hyper, rapl, ram, batchRows, List.copyOf(methods),
+        new BridgeUsage(transport, List.copyOf(nodes), fallbackPartitions, fallbackBatches, failovers));
   }
 
   public boolean measured() {

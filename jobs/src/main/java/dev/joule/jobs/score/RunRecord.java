@@ -41,6 +41,7 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
       .add("modelled_joules", DataTypes.DoubleType)
       .add("fixed_estimated_joules", DataTypes.DoubleType)
       .add("energy_methods", DataTypes.StringType)
+      .add("bridge", DataTypes.StringType)
       .add("claim_card", DataTypes.StringType);
 
   public Dataset<Row> toDataFrame(SparkSession spark) {
@@ -50,7 +51,7 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
         sourceVersionFrom, r.modelId(), r.modelVersion(), r.kernel(), r.kernelId(), r.precision(), r.rowsIn(),
         r.rowsScored(), r.rowsRejected(), rowsDeleted, sourceRows, e.partitions(), scanMode, fullScanReason,
         e.estimatedJ(), e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),
-        String.join(",", e.methods()), ClaimCard.forRun(r).toJson());
+        String.join(",", e.methods()), e.bridge().describe(), ClaimCard.forRun(r).toJson());
     return spark.createDataFrame(List.of(row), SCHEMA);
   }
 }

@@ -5,6 +5,7 @@ import static org.apache.spark.sql.functions.substring_index;
 
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.node.NodeException;
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
@@ -129,13 +130,15 @@ public final class Scoring {
     try {
       spec = new ScoringSpec(runId, job, p.info(), p.idKind(), p.layout(),
           config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
-          config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"));
+          config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
+          config.bridgeSettings());
     } catch (IllegalArgumentException e) {
       throw JouleException.usage(e.getMessage());
     }
-    LOG.info("run {}: scoring {} rows of {} ({}) with {} (kernel {}), rows at {}, {} rows per batch",
+    LOG.info("run {}: scoring {} rows of {} ({}) with {} (kernel {}), rows at {}, {} rows per batch, on {}",
         runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.kernel().displayName(),
-        p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows());
+        p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
+        spec.bridge() == null ? "the in-process node" : spec.bridge());
     StructType stagedSchema = StagedRows.schema(p.idKind().sparkType());
     JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
     int partitions = rows.getNumPartitions();
@@ -144,6 +147,14 @@ public final class Scoring {
         partitions, energy.powerProfiles())) {
       spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
           .write().mode("overwrite").parquet(staging);
+    } catch (Exception e) { // SparkException is checked in Java terms and thrown without a declaration
+      // A node failure reaches the driver wrapped in Spark's task-failure text: say it plainly.
+      for (Throwable c = e; c != null; c = c.getCause()) {
+        if (c instanceof NodeException) {
+          throw new JouleException(JouleException.OTHER, "scoring failed, nothing committed: " + c.getMessage(), e);
+        }
+      }
+      throw e;
     } finally {
       spark.sparkContext().setJobDescription(null);
     }
