@@ -147,6 +147,10 @@ public final class AcceleratorNodeServer implements AutoCloseable {
         // Batches and kernel chunks are checked with clear errors below this; gRPC refuses above.
         .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE - 1,
             Math.max(2 * options.maxBatchBytes(), 4L * FlightProtocol.CHUNK_BYTES) + (1 << 20)));
+    // A request batch is megabytes; gRPC's default 1 MiB stream window would make the sender
+    // wait for a window update several times per batch.
+    b.transportHint("grpc.builderConsumer", (java.util.function.Consumer<io.grpc.netty.NettyServerBuilder>)
+        nb -> nb.flowControlWindow((int) Math.min(64L << 20, Math.max(1 << 20, 2 * options.maxBatchBytes()))));
     if (tls) {
       b.useTls(options.tlsCert(), options.tlsKey());
     }
@@ -379,6 +383,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
             checkBatch(k, req);
             NodeReading reading = score(k, req, out, loader);
             if (!started) {
+              writer.setUseZeroCopy(true);
               writer.start(out);
               started = true;
             }

@@ -300,6 +300,8 @@ public final class FlightTransport implements NodeTransport {
       if (sendRoot == null) {
         sendRoot = VectorSchemaRoot.create(p.root().getSchema(), alloc);
         loader = new VectorLoader(sendRoot);
+        // Zero copy: gRPC sends the Arrow buffers themselves (reference-counted until written).
+        exchange.getWriter().setUseZeroCopy(true);
         exchange.getWriter().start(sendRoot);
       }
       try (ArrowRecordBatch rb = new VectorUnloader(p.root()).getRecordBatch()) {
