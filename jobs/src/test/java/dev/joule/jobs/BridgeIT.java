@@ -110,8 +110,8 @@ class BridgeIT {
     List<String> used = energy.select("node_id").collectAsList().stream().map(x -> x.getString(0)).toList();
     assertTrue(used.stream().allMatch(n -> n.equals(a.nodeId()) || n.equals(b.nodeId())), used.toString());
     assertTrue(a.batchesAnswered() + b.batchesAnswered() >= 3, "the nodes did the scoring");
-    assertEquals(1, a.kernelPushes() + b.kernelPushes() - (a.kernelPushes() > 0 && b.kernelPushes() > 0 ? 1 : 0),
-        "each node got the kernel at most once");
+    assertTrue(a.kernelPushes() <= 1 && b.kernelPushes() <= 1 && a.kernelPushes() + b.kernelPushes() >= 1,
+        "each node used got the kernel once: " + a.kernelPushes() + ", " + b.kernelPushes());
     // the nodes' own energy figures are in the log, labelled as estimates
     assertEquals(partitions, energy.selectExpr("explode(energy) AS e").filter("e.component = 'node_cpu'")
         .filter("e.method = 'estimated_cputime'").count());

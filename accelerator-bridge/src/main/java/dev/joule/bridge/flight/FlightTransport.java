@@ -165,6 +165,7 @@ public final class FlightTransport implements NodeTransport {
     final int port;
     final AtomicInteger outstanding = new AtomicInteger();
     final Set<String> pushed = ConcurrentHashMap.newKeySet();
+    final Map<String, Object> pushLocks = new ConcurrentHashMap<>();
     volatile long downUntil;
     volatile boolean checked;
     volatile String nodeId;
@@ -232,16 +233,22 @@ public final class FlightTransport implements NodeTransport {
       if (pushed.contains(kernel.id())) {
         return;
       }
-      Iterator<Result> it = client().doAction(new Action(FlightProtocol.HAS_KERNEL,
-          kernel.id().getBytes(StandardCharsets.UTF_8)), options(settings.actionTimeoutMs()));
-      boolean has = it.hasNext() && "true".equals(new String(it.next().getBody(), StandardCharsets.UTF_8));
-      while (it.hasNext()) {
-        it.next();
+      // Tasks of one executor start together: one of them pushes, the others wait for it.
+      synchronized (pushLocks.computeIfAbsent(kernel.id(), k -> new Object())) {
+        if (pushed.contains(kernel.id())) {
+          return;
+        }
+        Iterator<Result> it = client().doAction(new Action(FlightProtocol.HAS_KERNEL,
+            kernel.id().getBytes(StandardCharsets.UTF_8)), options(settings.actionTimeoutMs()));
+        boolean has = it.hasNext() && "true".equals(new String(it.next().getBody(), StandardCharsets.UTF_8));
+        while (it.hasNext()) {
+          it.next();
+        }
+        if (!has) {
+          push(kernel);
+        }
+        pushed.add(kernel.id());
       }
-      if (!has) {
-        push(kernel);
-      }
-      pushed.add(kernel.id());
     }
 
     private void push(KernelHandle kernel) {
@@ -465,9 +472,6 @@ public final class FlightTransport implements NodeTransport {
           && TlsProbe.speaksTls(ep.host, ep.port, 2000)) {
         // A plain client is cut off by a TLS node without a word; name the cause.
         why += " (the node speaks TLS: set bridge.tls = true and bridge.tls-trusted-cert)";
-        if (ep != null) {
-          failures.add(ep.label() + ": " + why);
-        }
         throw new NodeException("accelerator node " + ep.label() + " refused the connection: " + why, e);
       }
       if (code == FlightStatusCode.NOT_FOUND && ep != null && kernelRepushes++ < 3) {
@@ -482,7 +486,7 @@ public final class FlightTransport implements NodeTransport {
           failures.add((ep.label()) + ": " + why);
         }
         failovers++;
-        sleep(Math.min(5000, settings.backoffMs() << Math.min(10, failures.size() - 1)));
+        sleep(Math.min(5000, settings.backoffMs() << Math.max(0, Math.min(10, failures.size() - 1))));
         return;
       }
       throw new NodeException("accelerator node " + (ep == null ? "?" : ep.label()) + " refused the work: " + why, e);

@@ -177,6 +177,26 @@ class FlightNodeTest {
   }
 
   @Test
+  void partitionsStartingTogetherPushTheKernelOnce() throws Exception {
+    AcceleratorNodeServer a = node(AcceleratorNodeServer.Options.loopback());
+    FlightTransport t = transport(settings(BridgeSettings.Fallback.FAIL, a));
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<java.util.concurrent.Future<List<ScoredBatch>>> f = new ArrayList<>();
+      for (int p = 0; p < 4; p++) {
+        long seed = 50 + p;
+        f.add(pool.submit(() -> score(t.open(HANDLE, alloc), 2, 100, seed)));
+      }
+      for (int p = 0; p < 4; p++) {
+        assertSameResults(inProcess(HANDLE, 2, 100, 50 + p), f.get(p).get());
+      }
+    } finally {
+      pool.shutdown();
+    }
+    assertEquals(1, a.kernelPushes());
+  }
+
+  @Test
   void topKKernelThroughANode() throws Exception {
     float[] ref = randomRows(500, DIM, 7);
     List<String> ids = new ArrayList<>();
