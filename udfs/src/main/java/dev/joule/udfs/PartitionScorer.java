@@ -114,6 +114,11 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private String vectorOps = "none";
     private BufferAllocator allocator;
     private PartitionChannel channel;
+    // A remote node's own energy for this partition's batches (none for the in-process node).
+    private double nodeJ;
+    private double nodeLowJ;
+    private double nodeHighJ;
+    private EnergyMethod nodeMethod;
 
     Scoring(ScoringSpec spec, Iterator<InternalRow> input, NodeTransport transport, TaskContext task) {
       this.spec = spec;
@@ -210,11 +215,6 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         release();
       }
     }
-
-    private double nodeJ;
-    private double nodeLowJ;
-    private double nodeHighJ;
-    private EnergyMethod nodeMethod;
 
     /** Reads up to a batch of good rows into the buffers; bad rows become rejects. */
     private int readBatch() {

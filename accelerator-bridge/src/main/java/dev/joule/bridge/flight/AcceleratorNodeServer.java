@@ -5,23 +5,18 @@ import dev.joule.bridge.energy.CpuTimeEstimator;
 import dev.joule.bridge.energy.EnergyFigure;
 import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.PowerProfile;
-import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelCodec;
 import dev.joule.bridge.kernel.KernelLimits;
-import dev.joule.bridge.kernel.KernelOutput;
-import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.node.KernelCall;
 import dev.joule.bridge.node.NodeReading;
 import dev.joule.bridge.vector.VectorOps;
 import dev.joule.bridge.vector.VectorOpsProvider;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -45,7 +40,6 @@ import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
-import org.apache.arrow.vector.types.pojo.Schema;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,7 +53,6 @@ import org.slf4j.LoggerFactory;
 public final class AcceleratorNodeServer implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(AcceleratorNodeServer.class);
-  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   /**
    * How a node runs.
@@ -287,35 +280,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     }
   }
 
-  /** Rejects a request batch that does not fit its kernel: precision, dim, rescore, size. */
-  private void checkBatch(Kernel k, VectorSchemaRoot req) {
-    Schema schema = req.getSchema();
-    Map<String, String> meta = schema.getCustomMetadata();
-    if (meta == null || !meta.containsKey("joule.precision") || !meta.containsKey("joule.dim")) {
-      throw refuse(CallStatus.INVALID_ARGUMENT, "request batch lacks joule.precision / joule.dim metadata");
-    }
-    Precision p;
-    int dim;
-    try {
-      p = Precision.parse(meta.get("joule.precision"));
-      dim = Integer.parseInt(meta.get("joule.dim"));
-    } catch (RuntimeException e) {
-      throw refuse(CallStatus.INVALID_ARGUMENT, "request batch metadata unreadable: " + e.getMessage());
-    }
-    if (dim != k.dim()) {
-      throw refuse(CallStatus.INVALID_ARGUMENT, "batch of dim " + dim + " for kernel " + k.displayName()
-          + " of dim " + k.dim());
-    }
-    if (p != k.queryPrecision() && p != k.precision()) {
-      throw refuse(CallStatus.INVALID_ARGUMENT, "batch at " + p + " for kernel " + k.displayName()
-          + ", which takes " + k.queryPrecision() + " rows");
-    }
-    String rescore = meta.getOrDefault("joule.rescore", "");
-    String wanted = k.rescorePrecision() == null ? "" : k.rescorePrecision().label();
-    if (!rescore.equals(wanted)) {
-      throw refuse(CallStatus.INVALID_ARGUMENT, "batch rescore encoding '" + rescore + "', kernel "
-          + k.displayName() + " needs '" + wanted + "'");
-    }
+  /** Rejects a batch over the size limit before any work; whether it fits the kernel is the kernel's check. */
+  private void checkSize(VectorSchemaRoot req) {
     long size = 0;
     for (FieldVector v : req.getFieldVectors()) {
       size += v.getBufferSize();
@@ -326,37 +292,37 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     }
   }
 
-  private NodeReading score(Kernel k, VectorSchemaRoot req, VectorSchemaRoot out, VectorLoader loader) {
-    long cpu0 = THREADS.getCurrentThreadCpuTime();
-    long wall0 = System.nanoTime();
-    EncodedRows in;
+  private NodeReading score(Kernel k, VectorSchemaRoot req, VectorLoader loader) {
+    KernelCall call;
     try {
-      in = BridgeBatches.fromRequest(req);
-    } catch (RuntimeException e) {
-      throw refuse(CallStatus.INVALID_ARGUMENT, "request batch unreadable: " + e.getMessage());
-    }
-    KernelOutput result = k.newOutput();
-    try {
-      k.score(in, result, ops);
+      call = KernelCall.run(k, req, ops, allocator);
     } catch (IllegalArgumentException e) {
-      throw refuse(CallStatus.INVALID_ARGUMENT, "batch does not fit kernel " + k.displayName() + ": " + e.getMessage());
+      throw refuse(CallStatus.INVALID_ARGUMENT, "batch refused by kernel " + k.displayName() + ": " + e.getMessage());
     }
-    try (VectorSchemaRoot resp = BridgeBatches.toResponse(result, allocator);
+    long bytesOut = 0;
+    try (VectorSchemaRoot resp = call.response();
         ArrowRecordBatch rb = new VectorUnloader(resp).getRecordBatch()) {
       loader.load(rb);
+      for (FieldVector v : resp.getFieldVectors()) {
+        bytesOut += v.getBufferSize();
+      }
     }
-    long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
-    long wall = System.nanoTime() - wall0;
     // The node's own figure: this thread's CPU time on the node's hardware profile. DRAM is left
     // to the executor's record (the node holds no task memory of its own to attribute).
-    EnergyFigure cpuFigure = CpuTimeEstimator.estimate(cpu, wall, 0, profile).get(0);
+    EnergyFigure cpuFigure = CpuTimeEstimator.estimate(call.cpuNanos(), call.wallNanos(), 0, profile).get(0);
     EnergyFigure node = new EnergyFigure("node_cpu", cpuFigure.method(), "exclusive", cpuFigure.joules(),
         cpuFigure.joulesLow(), cpuFigure.joulesHigh());
-    long bytesOut = 0;
-    for (FieldVector v : out.getFieldVectors()) {
-      bytesOut += v.getBufferSize();
+    return new NodeReading(nodeId, ops.name(), call.cpuNanos(), call.wallNanos(), call.rows().rows(),
+        call.rows().payloadBytes(), bytesOut, node);
+  }
+
+  /** The error a call answers with: a refusal as it is; anything else is logged and INTERNAL. */
+  private FlightRuntimeException callError(String what, RuntimeException e) {
+    if (e instanceof FlightRuntimeException f) {
+      return f;
     }
-    return new NodeReading(nodeId, ops.name(), cpu, wall, in.rows(), in.payloadBytes(), bytesOut, node);
+    LOG.warn("node {}: {} failed", nodeId, what, e);
+    return refuse(CallStatus.INTERNAL, what + " failed: " + e);
   }
 
   private final class Producer extends NoOpFlightProducer {
@@ -380,8 +346,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
           while (reader.next()) {
             checkAlive();
             VectorSchemaRoot req = reader.getRoot();
-            checkBatch(k, req);
-            NodeReading reading = score(k, req, out, loader);
+            checkSize(req);
+            NodeReading reading = score(k, req, loader);
             if (!started) {
               writer.setUseZeroCopy(true);
               writer.start(out);
@@ -402,11 +368,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
           }
           writer.completed();
         }
-      } catch (FlightRuntimeException e) {
-        writer.error(e);
       } catch (RuntimeException e) {
-        LOG.warn("node {}: scoring stream failed", nodeId, e);
-        writer.error(refuse(CallStatus.INTERNAL, "scoring failed: " + e));
+        writer.error(callError("scoring", e));
       }
     }
 
@@ -452,11 +415,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
           }
           ack.onNext(PutResult.empty());
           ack.onCompleted();
-        } catch (FlightRuntimeException e) {
-          ack.onError(e);
         } catch (RuntimeException e) {
-          LOG.warn("node {}: kernel push failed", nodeId, e);
-          ack.onError(refuse(CallStatus.INTERNAL, "kernel push failed: " + e));
+          ack.onError(callError("kernel push", e));
         }
       };
     }

@@ -9,7 +9,13 @@ import dev.joule.bridge.node.NodeReading;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import org.apache.arrow.flight.CallOption;
+import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightDescriptor;
+import org.apache.arrow.flight.SyncPutListener;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VarBinaryVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -59,6 +65,34 @@ public final class FlightProtocol {
     }
     String id = d.getPath().get(1);
     return id.matches("[0-9a-f]{64}") ? id : null;
+  }
+
+  /**
+   * Pushes kernel bytes under an id ({@code DoPut ["kernel", id]}, 1 MiB chunks) and waits for
+   * the node's answer.
+   *
+   * @throws org.apache.arrow.flight.FlightRuntimeException with the node's refusal
+   */
+  public static void putKernel(FlightClient client, String id, byte[] bytes, BufferAllocator allocator,
+      CallOption... options) {
+    try (VectorSchemaRoot root = VectorSchemaRoot.create(chunkSchema(), allocator)) {
+      SyncPutListener ack = new SyncPutListener();
+      FlightClient.ClientStreamListener put = client.startPut(kernelPut(id), root, ack, options);
+      VarBinaryVector chunk = (VarBinaryVector) root.getVector("chunk");
+      for (int off = 0; off < bytes.length; off += CHUNK_BYTES) {
+        chunk.reset();
+        chunk.setSafe(0, bytes, off, Math.min(CHUNK_BYTES, bytes.length - off));
+        chunk.setValueCount(1);
+        root.setRowCount(1);
+        put.putNext();
+      }
+      put.completed();
+      try {
+        put.getResult();
+      } finally {
+        ack.close();
+      }
+    }
   }
 
   static byte[] readingJson(NodeReading r) {

@@ -29,13 +29,11 @@ import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.FlightStream;
 import org.apache.arrow.flight.Location;
 import org.apache.arrow.flight.Result;
-import org.apache.arrow.flight.SyncPutListener;
 import org.apache.arrow.flight.auth2.BearerCredentialWriter;
 import org.apache.arrow.flight.grpc.CredentialCallOption;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.vector.VarBinaryVector;
 import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
@@ -253,28 +251,7 @@ public final class FlightTransport implements NodeTransport {
 
     private void push(KernelHandle kernel) {
       long t0 = System.nanoTime();
-      byte[] bytes = kernel.bytes();
-      try (VectorSchemaRoot root = VectorSchemaRoot.create(FlightProtocol.chunkSchema(), allocator)) {
-        SyncPutListener ack = new SyncPutListener();
-        FlightClient.ClientStreamListener put = client().startPut(FlightProtocol.kernelPut(kernel.id()), root,
-            ack, options(settings.actionTimeoutMs()));
-        VarBinaryVector chunk = (VarBinaryVector) root.getVector("chunk");
-        for (int off = 0; off < bytes.length; off += FlightProtocol.CHUNK_BYTES) {
-          int len = Math.min(FlightProtocol.CHUNK_BYTES, bytes.length - off);
-          chunk.reset();
-          chunk.setSafe(0, bytes, off, len);
-          chunk.setValueCount(1);
-          root.setRowCount(1);
-          put.putNext();
-        }
-        put.completed();
-        put.getResult();
-        ack.close();
-      } catch (FlightRuntimeException e) {
-        throw e;
-      } catch (Exception e) {
-        throw CallStatus.INTERNAL.withDescription("kernel push failed: " + e).toRuntimeException();
-      }
+      FlightProtocol.putKernel(client(), kernel.id(), kernel.bytes(), allocator, options(settings.actionTimeoutMs()));
       LOG.info("pushed {} to node {} in {} ms", kernel, label(), (System.nanoTime() - t0) / 1_000_000);
     }
 

@@ -50,10 +50,11 @@ public final class Dots {
    */
   public static void check(String kernel, EncodedRows in, Precision p, int dim) {
     if (in.precision() != p && !(p == Precision.INT4 && in.precision() == Precision.INT8)) {
-      throw new IllegalArgumentException("kernel " + kernel + " got " + in.precision() + " rows");
+      throw new IllegalArgumentException("kernel " + kernel + " takes " + (p == Precision.INT4 ? "int8 or int4" : p)
+          + " rows, got a batch at " + in.precision());
     }
     if (in.dim() != dim) {
-      throw new IllegalArgumentException("kernel " + kernel + " expects dim " + dim + ", got " + in.dim());
+      throw new IllegalArgumentException("kernel " + kernel + " expects dim " + dim + ", got a batch of dim " + in.dim());
     }
   }
 }

@@ -51,11 +51,18 @@ public final class KernelCodec {
   }
 
   public static byte[] encode(Kernel kernel) {
-    KernelPayload p = kernel.toPayload();
+    return encode(kernel.op(), kernel.toPayload());
+  }
+
+  /**
+   * The bytes of an op and its payload. Only a kernel's own payload makes a kernel that decodes;
+   * tests use this to craft inconsistent ones.
+   */
+  public static byte[] encode(String op, KernelPayload p) {
     Map<String, String> meta = new TreeMap<>();
     p.meta().forEach((k, v) -> meta.put("joule." + k, v));
     meta.put("joule.format", FORMAT);
-    meta.put("joule.op", kernel.op());
+    meta.put("joule.op", op);
     Schema schema = new Schema(List.of(Field.notNullable("name", ArrowType.Utf8.INSTANCE),
         Field.notNullable("blob", ArrowType.Binary.INSTANCE)), meta);
     try (BufferAllocator alloc = new RootAllocator();

@@ -4,8 +4,9 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 
 /**
- * Where kernels run. The in-process node lives in the executor's JVM; a Flight node (a separate
- * process on the host with the hardware) implements the same contract over the network.
+ * A node in this JVM that holds kernels and scores batches on the calling thread. Executors do
+ * not call it directly: they go through a {@link NodeTransport}, the in-process one wrapping this,
+ * or the Flight one, whose nodes ({@code flight.AcceleratorNodeServer}) run in other processes.
  *
  * <p>Kernels are pushed once and addressed by the SHA-256 of their Arrow IPC bytes; pushing the
  * same bytes again is free. Implementations must be thread-safe: Spark runs several partitions

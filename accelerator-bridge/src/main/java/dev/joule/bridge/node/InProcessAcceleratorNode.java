@@ -1,14 +1,10 @@
 package dev.joule.bridge.node;
 
-import dev.joule.bridge.BridgeBatches;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelCodec;
-import dev.joule.bridge.kernel.KernelOutput;
 import dev.joule.bridge.vector.VectorOps;
 import dev.joule.bridge.vector.VectorOpsProvider;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.arrow.memory.BufferAllocator;
@@ -24,7 +20,6 @@ import org.slf4j.LoggerFactory;
 public final class InProcessAcceleratorNode implements AcceleratorNode {
 
   private static final Logger LOG = LoggerFactory.getLogger(InProcessAcceleratorNode.class);
-  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
   private static volatile InProcessAcceleratorNode shared;
 
   private final String nodeId;
@@ -84,17 +79,11 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
     if (kernel == null) {
       throw new UnknownKernelException(nodeId, kernelId);
     }
-    long cpu0 = THREADS.getCurrentThreadCpuTime();
-    long wall0 = System.nanoTime();
-    EncodedRows rows = BridgeBatches.fromRequest(request);
-    KernelOutput out = kernel.newOutput();
-    kernel.score(rows, out, ops);
-    VectorSchemaRoot response = BridgeBatches.toResponse(out, replyAllocator);
-    long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
-    long wall = System.nanoTime() - wall0;
+    KernelCall call = KernelCall.run(kernel, request, ops, replyAllocator);
+    EncodedRows rows = call.rows();
     long bytesOut = 4L * rows.rows() * (kernel.width() * (kernel.neighbors() ? 2 : 1) + 2);
-    return new ScoreReply(response,
-        new NodeReading(nodeId, ops.name(), cpu, wall, rows.rows(), rows.payloadBytes(), bytesOut, null));
+    return new ScoreReply(call.response(), new NodeReading(nodeId, ops.name(), call.cpuNanos(), call.wallNanos(),
+        rows.rows(), rows.payloadBytes(), bytesOut, null));
   }
 
   @Override

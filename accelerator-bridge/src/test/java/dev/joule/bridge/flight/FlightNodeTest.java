@@ -10,6 +10,7 @@ import dev.joule.bridge.BridgeBatches;
 import dev.joule.bridge.kernel.Activation;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.KernelCodec;
+import dev.joule.bridge.kernel.KernelPayload;
 import dev.joule.bridge.kernel.LinearKernel;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.kernel.Similarity;
@@ -21,14 +22,10 @@ import dev.joule.bridge.node.NodeException;
 import dev.joule.bridge.node.PartitionChannel;
 import dev.joule.bridge.node.ScoredBatch;
 import dev.joule.bridge.vector.ScalarVectorOps;
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.apache.arrow.flight.CallOptions;
@@ -36,16 +33,9 @@ import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.Location;
-import org.apache.arrow.flight.SyncPutListener;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.vector.VarBinaryVector;
-import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.arrow.vector.ipc.ArrowStreamWriter;
-import org.apache.arrow.vector.types.pojo.ArrowType;
-import org.apache.arrow.vector.types.pojo.Field;
-import org.apache.arrow.vector.types.pojo.Schema;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -384,48 +374,16 @@ class FlightNodeTest {
   }
 
   static void rawPush(FlightClient raw, String id, byte[] bytes) throws Exception {
-    try (BufferAllocator a = new RootAllocator();
-        VectorSchemaRoot root = VectorSchemaRoot.create(FlightProtocol.chunkSchema(), a)) {
-      SyncPutListener ack = new SyncPutListener();
-      FlightClient.ClientStreamListener put = raw.startPut(FlightProtocol.kernelPut(id), root, ack,
-          CallOptions.timeout(30, TimeUnit.SECONDS));
-      VarBinaryVector chunk = (VarBinaryVector) root.getVector("chunk");
-      for (int off = 0; off < bytes.length; off += FlightProtocol.CHUNK_BYTES) {
-        chunk.reset();
-        chunk.setSafe(0, bytes, off, Math.min(FlightProtocol.CHUNK_BYTES, bytes.length - off));
-        chunk.setValueCount(1);
-        root.setRowCount(1);
-        put.putNext();
-      }
-      put.completed();
-      try {
-        put.getResult();
-      } finally {
-        ack.close();
-      }
+    try (BufferAllocator a = new RootAllocator()) {
+      FlightProtocol.putKernel(raw, id, bytes, a, CallOptions.timeout(30, TimeUnit.SECONDS));
     }
   }
 
-  /** Kernel IPC bytes in the codec's layout, with the given weight rows and codes blob. */
-  static byte[] linearPayload(int rows, byte[] codes) throws Exception {
-    Map<String, String> meta = new HashMap<>(Map.of("joule.format", KernelCodec.FORMAT, "joule.op", "linear",
-        "joule.activation", "softmax", "joule.w.precision", "int8", "joule.w.rows", Integer.toString(rows),
-        "joule.w.dim", Integer.toString(DIM)));
-    Schema schema = new Schema(List.of(Field.notNullable("name", ArrowType.Utf8.INSTANCE),
-        Field.notNullable("blob", ArrowType.Binary.INSTANCE)), meta);
-    try (BufferAllocator a = new RootAllocator(); VectorSchemaRoot root = VectorSchemaRoot.create(schema, a)) {
-      VarCharVector names = (VarCharVector) root.getVector("name");
-      VarBinaryVector blobs = (VarBinaryVector) root.getVector("blob");
-      names.setSafe(0, "w.codes".getBytes(StandardCharsets.UTF_8));
-      blobs.setSafe(0, codes);
-      root.setRowCount(1);
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      try (ArrowStreamWriter w = new ArrowStreamWriter(root, null, out)) {
-        w.start();
-        w.writeBatch();
-        w.end();
-      }
-      return out.toByteArray();
-    }
+  /** A linear kernel's bytes with the given weight rows and codes blob, nothing else checked. */
+  static byte[] linearPayload(int rows, byte[] codes) {
+    KernelPayload p = new KernelPayload().meta("activation", "softmax").meta("w.precision", "int8")
+        .meta("w.rows", rows).meta("w.dim", DIM);
+    p.blobs().put("w.codes", codes);
+    return KernelCodec.encode("linear", p);
   }
 }
