@@ -1,12 +1,13 @@
 package dev.joule.jobs;
 
 import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.model.LinearModelFile;
+import dev.joule.bridge.model.ModelFileException;
+import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.generate.GenerateJob;
 import dev.joule.jobs.imports.ImportJob;
-import dev.joule.jobs.model.LinearModelFile;
-import dev.joule.jobs.model.ModelSpec;
 import dev.joule.jobs.model.ReferenceSet;
 import dev.joule.jobs.nightly.NightlyJob;
 import dev.joule.jobs.quantize.QuantizeJob;
@@ -23,10 +24,10 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import org.apache.spark.sql.SparkSession;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
+import picocli.CommandLine;
 
 /** The {@code joule} command line. */
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
@@ -312,6 +313,11 @@ public final class Main implements Runnable {
       if (je != null) {
         cmd.getErr().println("joule: error: " + je.getMessage());
         return je.exitCode();
+      }
+      ModelFileException mfe = find(ex, ModelFileException.class);
+      if (mfe != null) {
+        cmd.getErr().println("joule: error: " + mfe.getMessage());
+        return JouleException.INPUT;
       }
       while (root.getCause() != null && root.getCause() != root) {
         root = root.getCause();

@@ -140,11 +140,11 @@ class NightlyJobIT {
   void aNewModelVersionRescoresEverythingOnce() throws Exception {
     Setup s = fresh();
     night(s, DAY1, false);
-    dev.joule.jobs.model.LinearModelFile t = dev.joule.jobs.model.LinearModelFile.read(model);
+    dev.joule.bridge.model.LinearModelFile t = dev.joule.bridge.model.LinearModelFile.read(model);
     float[] bias = t.bias().clone();
     bias[0] += 0.5f;
     Path v2 = tmp.resolve("model-v2-" + SEQ.incrementAndGet() + ".json");
-    new dev.joule.jobs.model.LinearModelFile(t.modelId(), dev.joule.jobs.model.LinearModelFile.parameterHash(
+    new dev.joule.bridge.model.LinearModelFile(t.modelId(), dev.joule.bridge.model.LinearModelFile.parameterHash(
         t.weights(), bias, t.labels()), t.activation(), t.labels(), t.weights(), bias).write(v2);
     NightlyJob.Result d2 = night(s, DAY2, false, "nightly.model=" + v2);
     assertEquals("full", d2.scanMode());

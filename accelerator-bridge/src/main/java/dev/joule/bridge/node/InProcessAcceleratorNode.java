@@ -25,6 +25,7 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
   private final String nodeId;
   private final VectorOps ops;
   private final Map<String, Kernel> kernels = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicLong decodes = new java.util.concurrent.atomic.AtomicLong();
 
   public InProcessAcceleratorNode(String nodeId, VectorOps ops) {
     this.nodeId = nodeId;
@@ -61,11 +62,25 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
     String id = KernelCodec.kernelId(kernelIpc);
     kernels.computeIfAbsent(id, k -> {
       Kernel kernel = KernelCodec.decode(kernelIpc);
+      decodes.incrementAndGet();
       LOG.info("node {}: kernel {} pushed ({}, {} bytes)", nodeId, id.substring(0, 12),
           kernel.displayName(), kernelIpc.length);
       return kernel;
     });
     return id;
+  }
+
+  /**
+   * The kernel with these IPC bytes, decoded on first use and kept for the life of the JVM: for
+   * callers that score row by row in the executor (SQL functions) rather than by Arrow batch.
+   */
+  public Kernel kernel(byte[] kernelIpc) {
+    return kernels.get(pushKernel(kernelIpc));
+  }
+
+  /** Kernels decoded since the node started: once per kernel, however many tasks use it. */
+  public long kernelsDecoded() {
+    return decodes.get();
   }
 
   @Override

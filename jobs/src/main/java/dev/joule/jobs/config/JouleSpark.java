@@ -4,15 +4,22 @@ import java.util.Map;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
-/** Builds (or joins) the Spark session a job runs in, with Delta enabled and bound to loopback. */
+/**
+ * Builds (or joins) the Spark session a job runs in, with Delta and Joule's SQL functions enabled
+ * and bound to loopback.
+ */
 public final class JouleSpark {
+
+  /** Delta's extension and Joule's SQL functions ({@code joule_score}, {@code joule_energy}, ...). */
+  public static final String EXTENSIONS =
+      "io.delta.sql.DeltaSparkSessionExtension," + dev.joule.udfs.JouleExtensions.class.getName();
 
   private JouleSpark() {}
 
   public static SparkSession session(JouleConfig config, String appName) {
     SparkConf probe = new SparkConf();
     SparkSession.Builder b = SparkSession.builder().appName(appName)
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.extensions", EXTENSIONS)
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.shuffle.partitions", config.integer("spark.shuffle-partitions"))
         .config("spark.ui.enabled", config.bool("spark.ui"))

@@ -3,7 +3,7 @@ package dev.joule.jobs.generate;
 import dev.joule.bridge.kernel.Activation;
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.delta.TableCommit;
-import dev.joule.jobs.model.LinearModelFile;
+import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.udfs.EmbeddingColumn;
 import java.io.IOException;
 import java.io.UncheckedIOException;

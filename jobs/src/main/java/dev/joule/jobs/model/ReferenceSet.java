@@ -1,6 +1,7 @@
 package dev.joule.jobs.model;
 
 import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.model.ModelSpec;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.kernel.Similarity;
 import dev.joule.bridge.kernel.TopKKernel;

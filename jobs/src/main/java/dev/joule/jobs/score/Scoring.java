@@ -10,7 +10,7 @@ import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.delta.DeltaIO;
-import dev.joule.jobs.model.ModelSpec;
+import dev.joule.bridge.model.ModelSpec;
 import dev.joule.udfs.EmbeddingColumn;
 import dev.joule.udfs.EnergySpec;
 import dev.joule.udfs.IdColumn;
@@ -83,7 +83,12 @@ public final class Scoring {
       throw JouleException.input("model_id '" + model.modelId()
           + "' may only contain letters, digits and . _ : @ -");
     }
-    Kernel kernel = model.kernel(precision);
+    Kernel kernel;
+    try {
+      kernel = model.kernel(precision);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage(e.getMessage());
+    }
     String idCol = config.string("score.id-col");
     StructType schema = pinned.data().schema();
     boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);

@@ -1,4 +1,4 @@
-package dev.joule.jobs.model;
+package dev.joule.bridge.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.joule.bridge.kernel.Activation;
@@ -7,7 +7,6 @@ import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.MlpKernel;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.kernel.Similarity;
-import dev.joule.jobs.JouleException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,7 +31,7 @@ final class OtherModels {
       try {
         return build.apply(precision);
       } catch (IllegalArgumentException e) {
-        throw JouleException.usage("model " + modelId + ": " + e.getMessage());
+        throw new IllegalArgumentException("model " + modelId + ": " + e.getMessage());
       }
     }
   }
@@ -48,11 +47,16 @@ final class OtherModels {
       float[] b1 = vector(root.path("b1"), where + ": b1");
       float[] b2 = vector(root.path("b2"), where + ": b2");
       if (w2[0].length != w1.length || b1.length != w1.length || b2.length != w2.length || labels.size() != w2.length) {
-        throw JouleException.input(where + ": shapes do not fit (w1 " + w1.length + "x" + w1[0].length
+        throw new ModelFileException(where + ": shapes do not fit (w1 " + w1.length + "x" + w1[0].length
             + ", b1 " + b1.length + ", w2 " + w2.length + "x" + w2[0].length + ", b2 " + b2.length
             + ", labels " + labels.size() + ")");
       }
-      Activation act = Activation.parse(root.path("activation").asText("softmax"));
+      Activation act;
+      try {
+        act = Activation.parse(root.path("activation").asText("softmax"));
+      } catch (IllegalArgumentException e) {
+        throw new ModelFileException(where + ": " + e.getMessage());
+      }
       String version = root.hasNonNull("model_version") ? root.get("model_version").asText()
           : LinearModelFile.parameterHash(concat(w1, w2), concat(b1, b2), labels);
       return new Spec(id, version, w1[0].length,
@@ -60,13 +64,13 @@ final class OtherModels {
     }
     float[][] c = matrix(root.path("centroids"), where + ": centroids");
     if (labels.size() != c.length) {
-      throw JouleException.input(where + ": " + c.length + " centroids but " + labels.size() + " labels");
+      throw new ModelFileException(where + ": " + c.length + " centroids but " + labels.size() + " labels");
     }
     Similarity metric;
     try {
       metric = Similarity.parse(root.path("metric").asText("cosine"));
     } catch (IllegalArgumentException e) {
-      throw JouleException.input(where + ": " + e.getMessage());
+      throw new ModelFileException(where + ": " + e.getMessage());
     }
     String version = root.hasNonNull("model_version") ? root.get("model_version").asText()
         : LinearModelFile.parameterHash(c, new float[0], labels);
@@ -75,13 +79,13 @@ final class OtherModels {
 
   static float[][] matrix(JsonNode n, String what) {
     if (!n.isArray() || n.isEmpty() || !n.get(0).isArray() || n.get(0).isEmpty()) {
-      throw JouleException.input(what + " must be a non-empty array of arrays");
+      throw new ModelFileException(what + " must be a non-empty array of arrays");
     }
     int cols = n.get(0).size();
     float[][] m = new float[n.size()][];
     for (int r = 0; r < n.size(); r++) {
       if (n.get(r).size() != cols) {
-        throw JouleException.input(what + " row " + r + " has " + n.get(r).size() + " values, expected " + cols);
+        throw new ModelFileException(what + " row " + r + " has " + n.get(r).size() + " values, expected " + cols);
       }
       m[r] = vector(n.get(r), what + "[" + r + "]");
     }
@@ -90,7 +94,7 @@ final class OtherModels {
 
   static float[] vector(JsonNode n, String what) {
     if (!n.isArray()) {
-      throw JouleException.input(what + " must be an array of numbers");
+      throw new ModelFileException(what + " must be an array of numbers");
     }
     float[] v = new float[n.size()];
     for (int i = 0; i < v.length; i++) {

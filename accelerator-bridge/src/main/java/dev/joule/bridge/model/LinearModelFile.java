@@ -1,4 +1,4 @@
-package dev.joule.jobs.model;
+package dev.joule.bridge.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -9,7 +9,6 @@ import dev.joule.bridge.kernel.Activation;
 import dev.joule.bridge.kernel.KernelCodec;
 import dev.joule.bridge.kernel.LinearKernel;
 import dev.joule.bridge.kernel.Precision;
-import dev.joule.jobs.JouleException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -38,7 +37,7 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
     try {
       return LinearKernel.fromWeights(weights, bias, labels, activation, precision);
     } catch (IllegalArgumentException e) {
-      throw JouleException.usage("model " + modelId + ": " + e.getMessage());
+      throw new IllegalArgumentException("model " + modelId + ": " + e.getMessage());
     }
   }
 
@@ -98,24 +97,24 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
       case "centroid":
         return OtherModels.read(file, root, op);
       default:
-        throw JouleException.input("model file " + file + ": op '" + op
+        throw new ModelFileException("model file " + file + ": op '" + op
             + "' is not supported (supported: linear, mlp, centroid; top-k takes --reference)");
     }
   }
 
   static JsonNode parse(Path file) {
     if (!Files.isRegularFile(file)) {
-      throw JouleException.input("model file not found: " + file);
+      throw new ModelFileException("model file not found: " + file);
     }
     JsonNode root;
     try {
       root = JSON.readTree(file.toFile());
     } catch (IOException e) {
-      throw JouleException.input("model file " + file + " is not valid JSON: "
+      throw new ModelFileException("model file " + file + " is not valid JSON: "
           + e.getMessage().lines().findFirst().orElse(""));
     }
     if (root == null || !FORMAT.equals(root.path("format").asText())) {
-      throw JouleException.input("model file " + file + ": field 'format' must be \"" + FORMAT + "\"");
+      throw new ModelFileException("model file " + file + ": field 'format' must be \"" + FORMAT + "\"");
     }
     return root;
   }
@@ -127,24 +126,24 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
   static LinearModelFile read(Path file, JsonNode root) {
     String where = "model file " + file;
     if (!"linear".equals(root.path("op").asText())) {
-      throw JouleException.input(where + ": op '" + root.path("op").asText()
+      throw new ModelFileException(where + ": op '" + root.path("op").asText()
           + "' is not supported (supported: linear)");
     }
     Activation act;
     try {
       act = Activation.parse(root.path("activation").asText("softmax"));
     } catch (IllegalArgumentException e) {
-      throw JouleException.input(where + ": " + e.getMessage());
+      throw new ModelFileException(where + ": " + e.getMessage());
     }
     JsonNode w = root.path("weights");
     JsonNode b = root.path("bias");
     JsonNode l = root.path("labels");
     if (!w.isArray() || w.isEmpty() || !b.isArray() || !l.isArray()) {
-      throw JouleException.input(where + ": needs arrays 'weights' (non-empty), 'bias' and 'labels'");
+      throw new ModelFileException(where + ": needs arrays 'weights' (non-empty), 'bias' and 'labels'");
     }
     int outputs = w.size();
     if (b.size() != outputs || l.size() != outputs) {
-      throw JouleException.input(where + ": 'weights' has " + outputs + " rows but 'bias' has "
+      throw new ModelFileException(where + ": 'weights' has " + outputs + " rows but 'bias' has "
           + b.size() + " and 'labels' " + l.size());
     }
     int dim = w.get(0).size();
@@ -154,7 +153,7 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
     for (int j = 0; j < outputs; j++) {
       JsonNode row = w.get(j);
       if (!row.isArray() || row.size() != dim || dim == 0) {
-        throw JouleException.input(where + ": weights row " + j + " has " + row.size()
+        throw new ModelFileException(where + ": weights row " + j + " has " + row.size()
             + " values, expected " + dim);
       }
       weights[j] = new float[dim];
@@ -165,7 +164,7 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
       labels.add(l.get(j).asText());
     }
     if (root.has("dim") && root.get("dim").asInt() != dim) {
-      throw JouleException.input(where + ": 'dim' says " + root.get("dim").asInt()
+      throw new ModelFileException(where + ": 'dim' says " + root.get("dim").asInt()
           + " but weight rows have " + dim + " values");
     }
     String id = root.path("model_id").asText(file.getFileName().toString());
@@ -176,7 +175,7 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
 
   static float number(JsonNode n, String what) {
     if (n == null || !n.isNumber() || !Double.isFinite(n.asDouble())) {
-      throw JouleException.input(what + " is not a finite number: " + n);
+      throw new ModelFileException(what + " is not a finite number: " + n);
     }
     return (float) n.asDouble();
   }

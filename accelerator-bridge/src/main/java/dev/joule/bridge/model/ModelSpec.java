@@ -1,4 +1,4 @@
-package dev.joule.jobs.model;
+package dev.joule.bridge.model;
 
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.Precision;

@@ -1,0 +1,117 @@
+package dev.joule.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import jdk.jshell.EvalException;
+import jdk.jshell.JShell;
+import jdk.jshell.Snippet;
+import jdk.jshell.SnippetEvent;
+import jdk.jshell.SourceCodeAnalysis;
+import jdk.jshell.UnresolvedReferenceException;
+
+/**
+ * Runs the code cells of a Jupyter notebook, in order, through {@code jdk.jshell} in this JVM
+ * (the local execution engine, on this module's test classpath): what the Java kernel does with
+ * them, minus the kernel. JShell reports failures as statuses and exceptions rather than throwing,
+ * and takes one statement per {@code eval}, so each cell is split with the source analysis first.
+ */
+final class NotebookRunner {
+
+  /** The first failure of a notebook, or null, and how many snippets ran. */
+  record Result(String failure, int cells, int snippets) {}
+
+  private NotebookRunner() {}
+
+  static Result run(Path notebook) throws IOException {
+    JsonNode root = new ObjectMapper().readTree(notebook.toFile());
+    int cells = 0;
+    int snippets = 0;
+    try (JShell shell = JShell.builder().executionEngine("local").build()) {
+      for (String entry : classpath()) {
+        shell.addToClasspath(entry);
+      }
+      SourceCodeAnalysis analysis = shell.sourceCodeAnalysis();
+      int index = 0;
+      for (JsonNode cell : root.path("cells")) {
+        index++;
+        if (!"code".equals(cell.path("cell_type").asText())) {
+          continue;
+        }
+        cells++;
+        String remaining = withoutMagics(source(cell));
+        while (!remaining.isBlank()) {
+          SourceCodeAnalysis.CompletionInfo info = analysis.analyzeCompletion(remaining);
+          if (info.completeness() == SourceCodeAnalysis.Completeness.EMPTY) {
+            break;
+          }
+          if (!info.completeness().isComplete()) {
+            return new Result("cell " + index + ": incomplete code: " + remaining.strip(), cells, snippets);
+          }
+          String failure = eval(shell, info.source());
+          snippets++;
+          if (failure != null) {
+            return new Result("cell " + index + ": " + failure, cells, snippets);
+          }
+          remaining = info.remaining();
+        }
+      }
+    }
+    return new Result(null, cells, snippets);
+  }
+
+  private static String eval(JShell shell, String code) {
+    for (SnippetEvent e : shell.eval(code)) {
+      if (e.status() == Snippet.Status.REJECTED) {
+        String why = shell.diagnostics(e.snippet())
+            .map(d -> d.getMessage(java.util.Locale.ROOT)).collect(Collectors.joining("; "));
+        return "rejected: " + why + "\n  in: " + code.strip();
+      }
+      if (e.exception() != null) {
+        Throwable t = e.exception();
+        String name = t instanceof EvalException ee ? ee.getExceptionClassName()
+            : t instanceof UnresolvedReferenceException ? "unresolved reference" : t.getClass().getName();
+        StringBuilder causes = new StringBuilder();
+        for (Throwable c = t.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+          causes.append("\n  caused by: ").append(c instanceof EvalException ce ? ce.getExceptionClassName() : c.getClass().getName())
+              .append(": ").append(c.getMessage());
+        }
+        return name + ": " + t.getMessage() + causes + "\n  in: " + code.strip();
+      }
+    }
+    return null;
+  }
+
+  /** A cell's source is a string or a list of lines. */
+  static String source(JsonNode cell) {
+    JsonNode s = cell.path("source");
+    if (s.isArray()) {
+      StringBuilder b = new StringBuilder();
+      s.forEach(line -> b.append(line.asText()));
+      return b.toString();
+    }
+    return s.asText();
+  }
+
+  /** Kernel magics ({@code %jars ...}, {@code %%time}) are not Java. */
+  static String withoutMagics(String source) {
+    return source.lines().filter(l -> !l.stripLeading().startsWith("%")).collect(Collectors.joining("\n"));
+  }
+
+  /** Surefire may hide the classpath behind a manifest-only jar; it publishes the real one. */
+  private static List<String> classpath() {
+    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    List<String> entries = new ArrayList<>();
+    for (String e : cp.split(File.pathSeparator)) {
+      if (!e.isBlank()) {
+        entries.add(e);
+      }
+    }
+    return entries;
+  }
+}

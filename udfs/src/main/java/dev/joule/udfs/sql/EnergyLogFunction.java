@@ -1,0 +1,65 @@
+package dev.joule.udfs.sql;
+
+import java.util.List;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.analysis.UnresolvedAttribute$;
+import org.apache.spark.sql.catalyst.expressions.EqualTo;
+import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.expressions.Literal;
+import org.apache.spark.sql.catalyst.plans.logical.Filter;
+import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
+import org.apache.spark.sql.internal.SQLConf;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StringType;
+import org.apache.spark.unsafe.types.UTF8String;
+
+/**
+ * The table function {@code joule_energy([run_id[, output]])}: the energy_log Delta table a job
+ * wrote under its output folder, all of it or one run's rows. The folder is the second argument
+ * or the session's {@code spark.joule.output}; the plan is an ordinary Delta read of
+ * {@code OUTPUT/energy_log}, so filters and projections push down as usual.
+ */
+public final class EnergyLogFunction {
+
+  public static final String NAME = "joule_energy";
+  public static final String OUTPUT_CONF = "spark.joule.output";
+  public static final String USAGE = "_FUNC_([run_id[, output]]) - The energy_log rows (one per "
+      + "partition) of a Joule job's output folder: every run, or run_id's. The folder is output, "
+      + "or the session's " + OUTPUT_CONF + ".";
+
+  private EnergyLogFunction() {}
+
+  public static LogicalPlan plan(List<Expression> args) {
+    if (args.size() > 2) {
+      throw new SqlFunctionException(NAME, "takes 0 to 2 arguments: joule_energy([run_id[, output]]); got "
+          + args.size());
+    }
+    String runId = args.isEmpty() ? null : constant(args.get(0), "run_id");
+    String output = args.size() == 2 ? constant(args.get(1), "output")
+        : SQLConf.get().getConfString(OUTPUT_CONF, "");
+    if (output.isBlank()) {
+      throw new SqlFunctionException(NAME, "no output folder: pass it as the second argument or set "
+          + OUTPUT_CONF + " to the folder a joule job wrote (the one holding energy_log/)");
+    }
+    String table = output.replaceAll("/+$", "") + "/energy_log";
+    // Read as a DataFrame would: the Delta source resolves the table's current snapshot here.
+    LogicalPlan read = ((org.apache.spark.sql.classic.Dataset<?>) SparkSession.active().read()
+        .format("delta").load(table)).logicalPlan();
+    if (runId == null) {
+      return read;
+    }
+    return new Filter(new EqualTo(UnresolvedAttribute$.MODULE$.apply("run_id"),
+        Literal.create(runId, DataTypes.StringType)), read);
+  }
+
+  private static String constant(Expression e, String name) {
+    if (!e.resolved() || !(e.dataType() instanceof StringType) || !e.foldable()) {
+      throw new SqlFunctionException(NAME, "argument " + name + " must be a string constant, got " + e.sql());
+    }
+    Object v = e.eval(null);
+    if (v == null) {
+      throw new SqlFunctionException(NAME, "argument " + name + " is NULL");
+    }
+    return ((UTF8String) v).toString();
+  }
+}
