@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,41 +29,72 @@ final class NotebookRunner {
 
   private NotebookRunner() {}
 
-  static Result run(Path notebook) throws IOException {
+  /**
+   * @param initScript run before the first cell, as the kernel runs its RJK_INIT_SCRIPT; null: none
+   */
+  static Result run(Path notebook, Path initScript) throws IOException {
     JsonNode root = new ObjectMapper().readTree(notebook.toFile());
     int cells = 0;
-    int snippets = 0;
+    int snippets;
+    // The Java kernel sets java.util.logging's root level to FINEST (its logging.properties);
+    // do the same, so a notebook that only works with quieter logging fails here too.
+    java.util.logging.Logger julRoot = java.util.logging.Logger.getLogger("");
+    java.util.logging.Level julLevel = julRoot.getLevel();
+    julRoot.setLevel(java.util.logging.Level.FINEST);
     try (JShell shell = JShell.builder().executionEngine("local").build()) {
       for (String entry : classpath()) {
         shell.addToClasspath(entry);
       }
-      SourceCodeAnalysis analysis = shell.sourceCodeAnalysis();
+      if (initScript != null) {
+        String failure = evalAll(shell, Files.readString(initScript), new int[1]);
+        if (failure != null) {
+          return new Result(initScript.getFileName() + ": " + failure, 0, 0);
+        }
+      }
       int index = 0;
+      int[] count = new int[1];
       for (JsonNode cell : root.path("cells")) {
         index++;
         if (!"code".equals(cell.path("cell_type").asText())) {
           continue;
         }
         cells++;
-        String remaining = withoutMagics(source(cell));
-        while (!remaining.isBlank()) {
-          SourceCodeAnalysis.CompletionInfo info = analysis.analyzeCompletion(remaining);
-          if (info.completeness() == SourceCodeAnalysis.Completeness.EMPTY) {
-            break;
-          }
-          if (!info.completeness().isComplete()) {
-            return new Result("cell " + index + ": incomplete code: " + remaining.strip(), cells, snippets);
-          }
-          String failure = eval(shell, info.source());
-          snippets++;
-          if (failure != null) {
-            return new Result("cell " + index + ": " + failure, cells, snippets);
-          }
-          remaining = info.remaining();
+        String failure = evalAll(shell, withoutMagics(source(cell)), count);
+        if (failure != null) {
+          return new Result("cell " + index + ": " + failure, cells, count[0]);
         }
       }
+      snippets = count[0];
+    } finally {
+      julRoot.setLevel(julLevel);
     }
     return new Result(null, cells, snippets);
+  }
+
+  /**
+   * Evaluates every statement of {@code code} in turn ({@code eval} takes only the first one).
+   *
+   * @return the first failure, or null
+   */
+  private static String evalAll(JShell shell, String code, int[] count) {
+    SourceCodeAnalysis analysis = shell.sourceCodeAnalysis();
+    String remaining = code;
+    while (!remaining.isBlank()) {
+      SourceCodeAnalysis.CompletionInfo info = analysis.analyzeCompletion(remaining);
+      if (info.completeness() == SourceCodeAnalysis.Completeness.EMPTY) {
+        return null;
+      }
+      if (!info.completeness().isComplete()) {
+        return "incomplete code: " + remaining.strip();
+      }
+      String failure = eval(shell, info.source());
+      count[0]++;
+      if (failure != null) {
+        return failure;
+      }
+      remaining = info.remaining();
+    }
+    return null;
   }
 
   private static String eval(JShell shell, String code) {

@@ -48,7 +48,7 @@ class NotebooksIT {
     System.setProperty("joule.notebook.rows", "3000");
     System.setProperty("joule.notebook.dim", "32");
     System.setProperty("spark.sql.warehouse.dir", tmp.resolve("warehouse").toString());
-    NotebookRunner.Result r = NotebookRunner.run(notebook);
+    NotebookRunner.Result r = NotebookRunner.run(notebook, NOTEBOOKS.resolve("kernel-init.jsh"));
     assertNull(r.failure(), notebook + " failed at " + r.failure());
     assertTrue(r.snippets() > r.cells(), "every code cell ran: " + r);
     // Every chart the notebook draws is written beside its data.

@@ -107,6 +107,11 @@ class SqlFunctionsIT {
     String t = tmp.resolve("delta-check").toString();
     spark.range(3).write().format("delta").save(t);
     assertEquals(1, spark.sql("DESCRIBE HISTORY delta.`" + t + "`").count());
+    // The README's example: a path-addressed Delta table with a Joule function.
+    Row norm = spark.sql("SELECT count(*), min(sqrt(joule_dot(embedding, embedding))) FROM delta.`"
+        + gen.embeddings() + "`").first();
+    assertEquals(2000, norm.getLong(0));
+    assertTrue(norm.getDouble(1) > 0);
   }
 
   @Test

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the Jupyter kernel "Java (Joule)" for the notebooks in this folder: the Java kernel
+# io.github.padreati:rapaio-jupyter-kernel from Maven Central, given Joule's classpath and the JVM
+# flags Spark and the Vector API need (the same ones bin/joule uses).
+#   JOULE_KERNEL_NAME          kernelspec name (default joule-java; the notebooks ask for it)
+#   JOULE_NOTEBOOK_JAVA_OPTS   extra JVM options of the kernel (default -Xmx4g)
+# Needs Jupyter (Debian: sudo apt-get install jupyter-notebook jupyter-nbconvert python3-ipykernel)
+# and Maven. Then: jupyter notebook notebooks/
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RJK_VERSION=3.0.1
+NAME="${JOULE_KERNEL_NAME:-joule-java}"
+PY=/usr/bin/python3
+KDIR="$ROOT/notebooks/.kernel"
+LAUNCH="$ROOT/jobs/target/launcher"
+
+command -v jupyter >/dev/null || {
+  echo "install-kernel: jupyter not found; on Debian: sudo apt-get install jupyter-notebook jupyter-nbconvert python3-ipykernel" >&2
+  exit 2
+}
+command -v mvn >/dev/null || { echo "install-kernel: Maven (mvn) is needed" >&2; exit 2; }
+
+# 1. Joule's jars and classpath, built the way bin/joule builds them.
+if ! ls "$ROOT"/jobs/target/jobs-*.jar >/dev/null 2>&1 || [[ ! -f "$LAUNCH/classpath.txt" ]]; then
+  echo "install-kernel: building Joule (mvn -DskipTests package)..." >&2
+  (cd "$ROOT" && mvn -B -q -Dstyle.color=never -DskipTests package)
+fi
+JAR="$(ls "$ROOT"/jobs/target/jobs-*.jar | grep -v -- '-tests.jar' | head -1)"
+
+# 2. The kernel, from Maven Central.
+mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="io.github.padreati:rapaio-jupyter-kernel:$RJK_VERSION" \
+  -DoutputDirectory="$KDIR" >&2
+KJAR="$KDIR/rapaio-jupyter-kernel-$RJK_VERSION.jar"
+
+# 3. Let the kernel write its own kernelspec (-i -auto) into a scratch home, then give it Joule's
+#    classpath and flags and install it under $NAME. rapaio splits RJK_CLASSPATH on ';' only.
+SCRATCH="$(mktemp -d)"
+trap 'rm -rf "$SCRATCH"' EXIT
+java -Duser.home="$SCRATCH" -jar "$KJAR" -i -auto >/dev/null
+SPEC="$(dirname "$(find "$SCRATCH" -name kernel.json | head -1)")"
+rm -f "$SPEC"/*.jar
+"$PY" - "$SPEC/kernel.json" "$KJAR" "$JAR:$(cat "$LAUNCH/classpath.txt")" "$(cat "$LAUNCH/jvm.flags")" \
+  "${JOULE_NOTEBOOK_JAVA_OPTS:--Xmx4g}" "$ROOT/conf/log4j2.properties" "$ROOT/notebooks/kernel-init.jsh" <<'PY'
+import json, sys
+path, kernel_jar, classpath, flags, opts, log4j, init = sys.argv[1:]
+spec = json.load(open(path))
+spec["argv"] = (["java"] + flags.split() + opts.split()
+                + ["-Djava.awt.headless=true", "-Dspark.driver.host=127.0.0.1",
+                   "-Dlog4j2.configurationFile=" + log4j, "-jar", kernel_jar, "{connection_file}"])
+spec["display_name"] = "Java (Joule)"
+env = spec.setdefault("env", {})
+env["RJK_CLASSPATH"] = ";".join(e for e in classpath.split(":") if e)
+env["RJK_INIT_SCRIPT"] = init
+json.dump(spec, open(path, "w"), indent=2)
+PY
+# The user's kernels folder, as `jupyter kernelspec install --user` would use (that command is
+# in another Debian package than jupyter-notebook).
+DEST="$(jupyter --data-dir)/kernels/$NAME"
+mkdir -p "$DEST"
+cp "$SPEC"/* "$DEST"/
+echo "install-kernel: kernel '$NAME' (Java (Joule)) installed in $DEST"
+echo "install-kernel: open the notebooks with: jupyter notebook $ROOT/notebooks"
