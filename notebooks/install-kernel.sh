@@ -10,7 +10,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RJK_VERSION=3.0.1
 NAME="${JOULE_KERNEL_NAME:-joule-java}"
-PY=/usr/bin/python3
+PY="$(command -v python3 || true)"
+JAVA="$(command -v java || true)"
 KDIR="$ROOT/notebooks/.kernel"
 LAUNCH="$ROOT/jobs/target/launcher"
 
@@ -19,13 +20,22 @@ command -v jupyter >/dev/null || {
   exit 2
 }
 command -v mvn >/dev/null || { echo "install-kernel: Maven (mvn) is needed" >&2; exit 2; }
+[[ -n "$PY" ]] || { echo "install-kernel: python3 is needed" >&2; exit 2; }
+[[ -n "$JAVA" ]] || { echo "install-kernel: java (JDK 17+) is needed" >&2; exit 2; }
+JAVA="$(readlink -f "$JAVA")"   # the kernel may start with another PATH than this shell
 
 # 1. Joule's jars and classpath, built the way bin/joule builds them.
-if ! ls "$ROOT"/jobs/target/jobs-*.jar >/dev/null 2>&1 || [[ ! -f "$LAUNCH/classpath.txt" ]]; then
+if ! ls "$ROOT"/jobs/target/jobs-*.jar >/dev/null 2>&1 || [[ ! -f "$LAUNCH/classpath.txt" || ! -f "$LAUNCH/jvm.flags" ]]; then
   echo "install-kernel: building Joule (mvn -DskipTests package)..." >&2
   (cd "$ROOT" && mvn -B -q -Dstyle.color=never -DskipTests package)
 fi
-JAR="$(ls "$ROOT"/jobs/target/jobs-*.jar | grep -v -- '-tests.jar' | head -1)"
+JAR=""
+for j in "$ROOT"/jobs/target/jobs-*.jar; do
+  [[ "$j" == *-tests.jar ]] || JAR="$j"
+done
+[[ -f "$JAR" ]] || { echo "install-kernel: no jobs jar under $ROOT/jobs/target after the build" >&2; exit 1; }
+CLASSPATH_FILE="$(cat "$LAUNCH/classpath.txt")"
+JVM_FLAGS="$(cat "$LAUNCH/jvm.flags")"
 
 # 2. The kernel, from Maven Central.
 mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="io.github.padreati:rapaio-jupyter-kernel:$RJK_VERSION" \
@@ -36,15 +46,20 @@ KJAR="$KDIR/rapaio-jupyter-kernel-$RJK_VERSION.jar"
 #    classpath and flags and install it under $NAME. rapaio splits RJK_CLASSPATH on ';' only.
 SCRATCH="$(mktemp -d)"
 trap 'rm -rf "$SCRATCH"' EXIT
-java -Duser.home="$SCRATCH" -jar "$KJAR" -i -auto >/dev/null
-SPEC="$(dirname "$(find "$SCRATCH" -name kernel.json | head -1)")"
+"$JAVA" -Duser.home="$SCRATCH" -jar "$KJAR" -i -auto >/dev/null
+SPEC_FILE="$(find "$SCRATCH" -name kernel.json | head -1)"
+if [[ -z "$SPEC_FILE" ]]; then
+  echo "install-kernel: the kernel's installer wrote no kernel.json under $SCRATCH" >&2
+  exit 1
+fi
+SPEC="$(dirname "$SPEC_FILE")"
 rm -f "$SPEC"/*.jar
-"$PY" - "$SPEC/kernel.json" "$KJAR" "$JAR:$(cat "$LAUNCH/classpath.txt")" "$(cat "$LAUNCH/jvm.flags")" \
+"$PY" - "$SPEC/kernel.json" "$KJAR" "$JAR:$CLASSPATH_FILE" "$JVM_FLAGS" "$JAVA" \
   "${JOULE_NOTEBOOK_JAVA_OPTS:--Xmx4g}" "$ROOT/conf/log4j2.properties" "$ROOT/notebooks/kernel-init.jsh" <<'PY'
 import json, sys
-path, kernel_jar, classpath, flags, opts, log4j, init = sys.argv[1:]
+path, kernel_jar, classpath, flags, java, opts, log4j, init = sys.argv[1:]
 spec = json.load(open(path))
-spec["argv"] = (["java"] + flags.split() + opts.split()
+spec["argv"] = ([java] + flags.split() + opts.split()
                 + ["-Djava.awt.headless=true", "-Dspark.driver.host=127.0.0.1",
                    "-Dlog4j2.configurationFile=" + log4j, "-jar", kernel_jar, "{connection_file}"])
 spec["display_name"] = "Java (Joule)"

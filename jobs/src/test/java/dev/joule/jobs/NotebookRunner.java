@@ -36,8 +36,9 @@ final class NotebookRunner {
     JsonNode root = new ObjectMapper().readTree(notebook.toFile());
     int cells = 0;
     int snippets;
-    // The Java kernel sets java.util.logging's root level to FINEST (its logging.properties);
-    // do the same, so a notebook that only works with quieter logging fails here too.
+    // The Java kernel sets java.util.logging's root level to FINEST (its logging.properties,
+    // read after its init script); do the same, so a notebook that only works with quieter
+    // logging fails here too.
     java.util.logging.Logger julRoot = java.util.logging.Logger.getLogger("");
     java.util.logging.Level julLevel = julRoot.getLevel();
     julRoot.setLevel(java.util.logging.Level.FINEST);
@@ -51,6 +52,10 @@ final class NotebookRunner {
           return new Result(initScript.getFileName() + ": " + failure, 0, 0);
         }
       }
+      // The kernel reads its logging configuration (root FINEST) after the init script; do that
+      // too, through LogManager so that configuration listeners run as they do there.
+      java.util.logging.LogManager.getLogManager().updateConfiguration(
+          key -> (was, now) -> key.equals(".level") ? "FINEST" : was);
       int index = 0;
       int[] count = new int[1];
       for (JsonNode cell : root.path("cells")) {
@@ -99,10 +104,13 @@ final class NotebookRunner {
 
   private static String eval(JShell shell, String code) {
     for (SnippetEvent e : shell.eval(code)) {
-      if (e.status() == Snippet.Status.REJECTED) {
+      // The snippet's own event must be VALID: RECOVERABLE_* means a declaration whose types do
+      // not resolve, which "runs" without doing anything. Events caused by it (an earlier
+      // variable overwritten) are not failures.
+      if (e.causeSnippet() == null && e.status() != Snippet.Status.VALID) {
         String why = shell.diagnostics(e.snippet())
             .map(d -> d.getMessage(java.util.Locale.ROOT)).collect(Collectors.joining("; "));
-        return "rejected: " + why + "\n  in: " + code.strip();
+        return e.status().toString().toLowerCase(java.util.Locale.ROOT) + ": " + why + "\n  in: " + code.strip();
       }
       if (e.exception() != null) {
         Throwable t = e.exception();

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -59,11 +60,18 @@ class NotebooksIT {
     assertEquals(1, charts, "one chart from " + name);
   }
 
-  @AfterAll
-  static void stopSpark() {
+  /** Each notebook builds its own session: stop the last one's so its session cell really runs. */
+  @AfterEach
+  void stopSpark() {
+    SparkSession.clearActiveSession();
     if (SparkSession.getDefaultSession().isDefined()) {
       SparkSession.getDefaultSession().get().stop();
     }
+    SparkSession.clearDefaultSession();
+  }
+
+  @AfterAll
+  static void clearProperties() {
     for (String k : List.of("joule.notebook.dir", "joule.notebook.rows", "joule.notebook.dim",
         "spark.sql.warehouse.dir")) {
       System.clearProperty(k);

@@ -1,15 +1,18 @@
 package dev.joule.udfs;
 
 import dev.joule.bridge.BridgeBatches;
-import dev.joule.bridge.energy.CpuTimeEstimator;
 import dev.joule.bridge.energy.EnergyFigure;
+import dev.joule.bridge.energy.EnergyMethod;
 import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.OpsBytesModel;
 import dev.joule.bridge.energy.PowerProfile;
+import dev.joule.bridge.energy.meter.CpuTimeMeter;
+import dev.joule.bridge.energy.meter.EnergyLedger;
+import dev.joule.bridge.energy.meter.OpsBytesMeter;
+import dev.joule.bridge.energy.meter.Workload;
+import dev.joule.bridge.flight.FlightTransport;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Precision;
-import dev.joule.bridge.energy.EnergyMethod;
-import dev.joule.bridge.flight.FlightTransport;
 import dev.joule.bridge.node.InProcessTransport;
 import dev.joule.bridge.node.NodeReading;
 import dev.joule.bridge.node.NodeTransport;
@@ -119,6 +122,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private double nodeLowJ;
     private double nodeHighJ;
     private EnergyMethod nodeMethod;
+    // This partition's span on the executor's measured meter (RAPL), or none.
+    private EnergyLedger ledger;
+    private long span = -1;
 
     Scoring(ScoringSpec spec, Iterator<InternalRow> input, NodeTransport transport, TaskContext task) {
       this.spec = spec;
@@ -165,11 +171,18 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       cpu0 = THREADS.getCurrentThreadCpuTime();
       gc0 = gcNanos();
       maxConcurrent = ACTIVE.incrementAndGet();
+      ledger = ExecutorMeters.ledger(spec.energy().meter());
+      if (ledger != null) {
+        span = ledger.begin(0);
+      }
       String name = "partition-" + (task == null ? "local" : task.partitionId() + "-" + task.taskAttemptId());
       allocator = ROOT.newChildAllocator(name, 0, Long.MAX_VALUE);
       if (task != null) {
         // A failed or killed task must still release its buffers and its slot.
-        task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> release());
+        task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> {
+          release();
+          closeSpan();
+        });
       }
       channel = transport.open(spec.kernel().handle(), allocator);
     }
@@ -184,6 +197,16 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         allocator = null;
         a.close();
       }
+    }
+
+    /** Ends the measured span if the energy row did not (a failed task: its share is dropped). */
+    private synchronized List<EnergyFigure> closeSpan() {
+      if (span < 0) {
+        return List.of();
+      }
+      long s = span;
+      span = -1;
+      return ledger.end(s);
     }
 
     private void scoreAll() {
@@ -318,12 +341,11 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       long wall = System.nanoTime() - wall0;
       long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
       long gc = gcNanos() - gc0;
-      HardwareProfile hw = HardwareProfile.detect();
       EnergySpec es = spec.energy();
+      HardwareProfile hw = HardwareProfile.detect().withRapl(ExecutorMeters.meter().available());
       PowerProfile profile = PowerProfile.choose(es.powerProfiles(), hw.cpuModel());
       double memGb = Runtime.getRuntime().maxMemory() / 1e9 / es.slotsPerExecutor();
-      List<EnergyFigure> figures = new ArrayList<>(
-          CpuTimeEstimator.estimate(cpu, wall, memGb, profile));
+      List<EnergyFigure> figures = new ArrayList<>(closeSpan());
       KernelInfo k = spec.kernel();
       long macs = rowsScored * k.macsPerRow();
       boolean fp32 = k.precision() == Precision.FP32;
@@ -332,13 +354,15 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       long quantized = !spec.fromCodes() && k.rowPrecision().quantized() ? rowsScored * spec.dim() : 0;
       // Bytes from DRAM: the stored rows decoded once, and the Arrow batches written by the
       // executor and read by the node (large batches do not stay in cache).
+      Workload work = new Workload(cpu, wall, memGb, new OpsBytesModel.Work(
+          fp32 ? macs : 0, fp32 ? 0 : macs, quantized,
+          bytesRead + 2 * bytesSent, rowsScored * k.parameterBytes()));
+      figures.addAll(new CpuTimeMeter(profile).estimate(work));
       if (nodeMethod != null) {
         // The remote node's own figures for its kernel time; the task's CPU does not hold it.
         figures.add(new EnergyFigure("node_cpu", nodeMethod, "exclusive", nodeJ, nodeLowJ, nodeHighJ));
       }
-      figures.addAll(es.opsBytes().model(new OpsBytesModel.Work(
-          fp32 ? macs : 0, fp32 ? 0 : macs, quantized,
-          bytesRead + 2 * bytesSent, rowsScored * k.parameterBytes())));
+      figures.addAll(new OpsBytesMeter(es.opsBytes()).estimate(work));
       EnergyRecord.TaskIdentity identity = task == null
           ? new EnergyRecord.TaskIdentity(-1, -1, -1, -1, 0, "none", "localhost")
           : new EnergyRecord.TaskIdentity(task.stageId(), task.stageAttemptNumber(),

@@ -204,4 +204,61 @@ class PartitionScorerTest {
     ScoringSpec s = spec(k, 100_000);
     assertEquals((1 << 20) / (4 * DIM + 8), s.effectiveBatchRows());
   }
+
+  @Test
+  void aMeasuredMeterAddsItsFiguresToTheEnergyRow() {
+    dev.joule.bridge.energy.meter.SteppingCounter counter = new dev.joule.bridge.energy.meter.SteppingCounter(2);
+    ExecutorMeters.install(counter);
+    try {
+      Map<Long, float[]> rows = new HashMap<>();
+      List<InternalRow> in = randomRows(50, 3, rows);
+      Kernel k = LinearKernel.fromWeights(new float[][] {rows.get(0L), rows.get(1L)}, new float[2],
+          List.of("a", "b"), Activation.SOFTMAX, Precision.INT8);
+      List<Row> out = run(spec(k, 16), in);
+      Row energy = out.get(out.size() - 1).getStruct(7);
+      List<Row> figures = List.of((Row[]) energy.get(energy.fieldIndex("energy")));
+      List<Row> measured = figures.stream().filter(f -> f.getString(1).equals("measured_rapl")).toList();
+      // Read at the partition's start and at its energy row: one step of 2 J + 0.5 J. The task
+      // thread's share of the process CPU is the partition's; the rest stays unattributed.
+      assertEquals(2, counter.reads());
+      for (String c : List.of("cpu", "dram")) {
+        double share = measured.stream().filter(f -> f.getString(0).equals(c) && f.getString(2).equals("cpu_time_share"))
+            .mapToDouble(f -> f.getDouble(3)).sum();
+        double all = measured.stream().filter(f -> f.getString(0).equals(c)).mapToDouble(f -> f.getDouble(3)).sum();
+        assertTrue(share > 0 && share <= all, c + ": " + measured);
+        assertEquals(c.equals("cpu") ? 2.0 : 0.5, all, 1e-9, c + ": share + rest = measured");
+      }
+      assertTrue(measured.stream().allMatch(f -> List.of("cpu_time_share", "unattributed").contains(f.getString(2))));
+      assertTrue(energy.<Boolean>getAs("hw_rapl_available"));
+      assertTrue(figures.stream().anyMatch(f -> f.getString(1).equals("estimated_cputime")),
+          "the estimate is still recorded beside the measurement");
+    } finally {
+      ExecutorMeters.install(null);
+    }
+  }
+
+  @Test
+  void meterRaplWhereNoneCanBeReadFailsWithTheReason() {
+    ExecutorMeters.install(dev.joule.bridge.energy.meter.RaplMeter.open(java.nio.file.Path.of("/nonexistent-powercap")));
+    try {
+      Map<Long, float[]> rows = new HashMap<>();
+      List<InternalRow> in = randomRows(5, 3, rows);
+      Kernel k = LinearKernel.fromWeights(new float[][] {rows.get(0L), rows.get(1L)}, new float[2],
+          List.of("a", "b"), Activation.SOFTMAX, Precision.INT8);
+      EnergySpec forced = new EnergySpec(ENERGY.powerProfiles(), ENERGY.opsBytes(), 2, "rapl");
+      ScoringSpec s = new ScoringSpec("run-1", "score", KernelInfo.of(k, null), IdColumn.LONG,
+          EmbeddingColumn.Layout.ARRAY_FLOAT, 16, 1 << 20, true, forced, -1, null);
+      IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> run(s, in));
+      assertTrue(e.getMessage().startsWith("joule.energy.meter = rapl, but this executor cannot read it: RAPL unavailable: no /nonexistent-powercap"),
+          e.getMessage());
+      // auto on the same machine: estimates only, no error.
+      List<Row> out = run(spec(k, 16), in);
+      Row energy = out.get(out.size() - 1).getStruct(7);
+      assertTrue(java.util.Arrays.stream((Row[]) energy.get(energy.fieldIndex("energy")))
+          .noneMatch(f -> f.getString(1).startsWith("measured")));
+      org.junit.jupiter.api.Assertions.assertFalse(energy.<Boolean>getAs("hw_rapl_available"));
+    } finally {
+      ExecutorMeters.install(null);
+    }
+  }
 }

@@ -18,6 +18,12 @@ public record HardwareProfile(String cpuModel, int vcpus, boolean hypervisor, lo
 
   private static volatile HardwareProfile detected;
 
+  /** The same facts with whether a measured CPU meter could be read (the executor's own answer). */
+  public HardwareProfile withRapl(boolean available) {
+    return available == raplAvailable ? this
+        : new HardwareProfile(cpuModel, vcpus, hypervisor, ramBytes, available, gpuModel);
+  }
+
   /** Reads /proc and /sys once per JVM. Missing files give conservative answers, never errors. */
   public static HardwareProfile detect() {
     HardwareProfile p = detected;

@@ -154,7 +154,8 @@ public final class JouleConfig {
       if (list.stream().noneMatch(PowerProfile::generic)) {
         throw JouleException.usage("joule.energy.hardware-profiles has no profile with generic = true");
       }
-      return new EnergySpec(list, OpsBytesModel.fromConfig(e.getConfig("ops-bytes")), slotsPerExecutor);
+      return new EnergySpec(list, OpsBytesModel.fromConfig(e.getConfig("ops-bytes")), slotsPerExecutor,
+          e.getString("meter"));
     } catch (ConfigException | IllegalArgumentException ex) {
       throw JouleException.usage("bad energy configuration: " + ex.getMessage());
     }

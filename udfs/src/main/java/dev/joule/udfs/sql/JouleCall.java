@@ -72,11 +72,32 @@ public final class JouleCall extends Expression implements CodegenFallback, Seri
       if (!y.resolved() || !x.dataType().equals(y.dataType())) {
         return false;
       }
-      if (x.foldable() && !(y.foldable() && x.semanticEquals(y))) {
+      // Constants compare by value: constant folding turns concat('/m/', 'a.json') into a literal.
+      if (x.foldable() && !(y.foldable() && java.util.Objects.equals(x.eval(null), y.eval(null)))) {
         return false;
       }
     }
     return true;
+  }
+
+  /** Copies made by reflection (Catalyst's makeCopy) keep the binding under the same rule. */
+  @Override
+  @SuppressWarnings("unchecked")
+  public Expression makeCopy(Object[] newArgs) {
+    SqlFunction f = (SqlFunction) newArgs[0];
+    Seq<Expression> c = (Seq<Expression>) newArgs[1];
+    return new JouleCall(f, c, f == function && binding instanceof SqlFunction.Bound && sameShape(c) ? binding : null);
+  }
+
+  @Override
+  public Expression clone() {
+    List<Expression> c = CollectionConverters.asJava(children).stream().map(Expression::clone).toList();
+    return new JouleCall(function, CollectionConverters.asScala(c).toSeq(), binding);
+  }
+
+  /** Whether this node was bound (for tests: a copy shipped to executors must arrive bound). */
+  boolean isBound() {
+    return binding instanceof SqlFunction.Bound;
   }
 
   private Object binding() {
@@ -89,6 +110,8 @@ public final class JouleCall extends Expression implements CodegenFallback, Seri
         b = function.bind(new SqlArgs(function.sqlName(), CollectionConverters.asJava(children)));
       } catch (SqlFunctionException e) {
         b = e;
+      } catch (RuntimeException e) {
+        b = new SqlFunctionException(function.sqlName(), "cannot bind: " + e, e);
       }
       binding = b;
     }
@@ -96,6 +119,11 @@ public final class JouleCall extends Expression implements CodegenFallback, Seri
   }
 
   private SqlFunction.Bound bound() {
+    if (binding == null && function.bindsOnDriverOnly()) {
+      // Binding reads files that may exist only on the driver; a node that arrives unbound is a
+      // bug in how it was copied, not something to paper over by reading them here.
+      throw new IllegalStateException(function.sqlName() + " was not bound when the query was analysed");
+    }
     Object b = binding();
     if (b instanceof SqlFunctionException e) {
       throw e;

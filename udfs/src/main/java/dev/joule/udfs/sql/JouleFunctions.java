@@ -54,6 +54,11 @@ public enum JouleFunctions implements SqlFunction {
     public Bound bind(SqlArgs args) {
       return ScoreFunction.bind(args);
     }
+
+    @Override
+    public boolean bindsOnDriverOnly() {
+      return true;
+    }
   };
 
   private final String sqlName;

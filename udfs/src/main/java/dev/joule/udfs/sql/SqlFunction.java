@@ -21,6 +21,14 @@ public interface SqlFunction extends Serializable {
    */
   Bound bind(SqlArgs args);
 
+  /**
+   * True when binding reads something only the driver is sure to have (a model file): such a
+   * call must arrive at executors bound and never binds there.
+   */
+  default boolean bindsOnDriverOnly() {
+    return false;
+  }
+
   /** A function bound to its argument types. */
   interface Bound extends Serializable {
 

@@ -2,6 +2,7 @@ package dev.joule.udfs.sql;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -152,12 +153,18 @@ class JouleCallTest {
   @Test
   void copiesKeepTheirBindingAndSurviveSerialization() throws Exception {
     JouleCall q = call(JouleFunctions.QUANTIZE, column(0, FLOATS), Literal.create("int8", DataTypes.StringType));
+    assertFalse(q.isBound());
     assertTrue(q.checkInputDataTypes().isSuccess());
-    Expression copy = q.withNewChildren(q.children());
-    assertSame(q, copy, "unchanged children: the same node");
-    Expression moved = q.withNewChildren(CollectionConverters.asScala(List.<Expression>of(column(1, FLOATS),
-        Literal.create("int8", DataTypes.StringType))).toSeq());
-    assertEquals(q.dataType(), moved.dataType());
+    assertTrue(q.isBound());
+    assertSame(q, q.withNewChildren(q.children()), "unchanged children: the same node");
+    JouleCall moved = (JouleCall) q.withNewChildren(CollectionConverters.asScala(List.<Expression>of(
+        column(1, FLOATS), Literal.create("int8", DataTypes.StringType))).toSeq());
+    assertTrue(moved.isBound(), "same types and constants: the binding is kept");
+    JouleCall otherConstant = (JouleCall) q.withNewChildren(CollectionConverters.asScala(List.<Expression>of(
+        column(0, FLOATS), Literal.create("int4", DataTypes.StringType))).toSeq());
+    assertFalse(otherConstant.isBound(), "another precision must bind again");
+    assertTrue(((JouleCall) q.clone()).isBound());
+    assertTrue(((JouleCall) q.makeCopy(new Object[] {q.function(), q.children()})).isBound());
     assertTrue(!moved.equals(q) && moved.equals(q.withNewChildren(moved.children())));
 
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -168,9 +175,19 @@ class JouleCallTest {
     try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
       back = (JouleCall) in.readObject();
     }
+    assertTrue(back.isBound(), "the binding travels with the plan");
     float[] v = {1f, -2f, 3f};
     assertArrayEquals(((InternalRow) q.eval(row(UnsafeArrayData.fromPrimitiveArray(v)))).getBinary(0),
         ((InternalRow) back.eval(row(UnsafeArrayData.fromPrimitiveArray(v)))).getBinary(0));
     assertEquals("joule_quantize(input[0, array<float>, true], int8)", q.toString());
+  }
+
+  @Test
+  void scoreNeverBindsWhereItIsEvaluated() {
+    JouleCall s = call(JouleFunctions.SCORE, Literal.create("/nowhere/model.json", DataTypes.StringType),
+        column(0, FLOATS));
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> s.eval(row(UnsafeArrayData.fromPrimitiveArray(new float[] {1f}))));
+    assertEquals("joule_score was not bound when the query was analysed", e.getMessage());
   }
 }

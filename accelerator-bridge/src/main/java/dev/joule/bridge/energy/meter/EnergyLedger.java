@@ -1,0 +1,201 @@
+package dev.joule.bridge.energy.meter;
+
+import dev.joule.bridge.energy.EnergyFigure;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Shares a whole-device counter ({@link EnergyCounter}) among the spans of work that overlap on
+ * it: the partitions running at once in an executor (by thread CPU time), or the batches a node
+ * scores at once (by rows).
+ *
+ * <p>The counter is read at every span's start and end. Between two readings the set of open
+ * spans is fixed, and the energy of that segment is split:
+ * <ul>
+ *   <li>{@code cpu_time_share}: span i gets ΔE × Δcpu(thread i) / Δcpu(process). What the other
+ *       threads of the JVM (GC, Spark's own) and the rest of the socket used stays unattributed;
+ *   <li>{@code rows_share}: span i gets ΔE × rows(i) / Σ rows(open spans).
+ * </ul>
+ * The unattributed rest is kept per ledger (one per executor and counter) and handed to the next
+ * span that ends, as a figure with attribution {@code unattributed}, so the figures of all spans
+ * add up to what the counter measured while any span was open. Time with no span open is not
+ * counted: idle energy between jobs belongs to nobody's work.
+ */
+public final class EnergyLedger {
+
+  /** How a segment's energy is split among the spans open in it. */
+  public enum Rule {
+    CPU_TIME_SHARE("cpu_time_share"),
+    ROWS_SHARE("rows_share");
+
+    private final String label;
+
+    Rule(String label) {
+      this.label = label;
+    }
+
+    public String label() {
+      return label;
+    }
+  }
+
+  /** CPU clocks; the real one reads the JVM's threads, tests use their own. */
+  public interface CpuClock {
+    long threadCpuNanos(long threadId);
+
+    long processCpuNanos();
+
+    static CpuClock jvm() {
+      ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+      com.sun.management.OperatingSystemMXBean os =
+          (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+      return new CpuClock() {
+        @Override
+        public long threadCpuNanos(long threadId) {
+          return Math.max(0, threads.getThreadCpuTime(threadId));
+        }
+
+        @Override
+        public long processCpuNanos() {
+          return Math.max(0, os.getProcessCpuTime());
+        }
+      };
+    }
+  }
+
+  private static final class Span {
+    final long threadId;
+    final long rows;
+    long lastThreadCpu;
+    boolean shared;
+    final Map<String, Double> joules = new TreeMap<>();
+
+    Span(long threadId, long rows) {
+      this.threadId = threadId;
+      this.rows = rows;
+    }
+  }
+
+  private final EnergyCounter counter;
+  private final Rule rule;
+  private final CpuClock clock;
+  private final Map<Long, Span> open = new LinkedHashMap<>();
+  private final Map<String, Double> rest = new TreeMap<>();
+  private Map<String, Double> lastJoules;
+  private long lastProcessCpu;
+  private long nextId;
+
+  public EnergyLedger(EnergyCounter counter, Rule rule, CpuClock clock) {
+    if (!counter.available()) {
+      throw new IllegalArgumentException("counter " + counter.name() + " is unavailable: " + counter.unavailableReason());
+    }
+    this.counter = counter;
+    this.rule = rule;
+    this.clock = clock;
+  }
+
+  public EnergyCounter counter() {
+    return counter;
+  }
+
+  /**
+   * Opens a span on the calling thread.
+   *
+   * @param rows the span's weight under {@link Rule#ROWS_SHARE}; ignored otherwise
+   * @return the span's id, for {@link #end}
+   */
+  public long begin(long rows) {
+    return begin(Thread.currentThread().getId(), rows);
+  }
+
+  /** Opens a span whose work runs on thread {@code threadId}. */
+  public synchronized long begin(long threadId, long rows) {
+    advance();
+    long id = nextId++;
+    Span s = new Span(threadId, rows);
+    s.lastThreadCpu = clock.threadCpuNanos(s.threadId);
+    if (!open.isEmpty()) {
+      s.shared = true;
+      open.values().forEach(o -> o.shared = true);
+    }
+    open.put(id, s);
+    return id;
+  }
+
+  /**
+   * Closes a span: its share of every segment it was open in, one figure per component (a
+   * {@code rows_share} span that never overlapped another is {@code exclusive}), plus the rest
+   * not attributed to anyone since the last span ended.
+   */
+  public synchronized List<EnergyFigure> end(long id) {
+    advance();
+    Span s = open.remove(id);
+    if (s == null) {
+      throw new IllegalArgumentException("no open energy span " + id);
+    }
+    if (open.isEmpty()) {
+      lastJoules = null; // idle from here on is not counted
+    }
+    List<EnergyFigure> figures = new ArrayList<>();
+    // Under rows_share a batch alone on the device had all of it; under cpu_time_share the
+    // counter always covers more than the span's thread (the socket, the JVM's other threads).
+    String attribution = rule == Rule.ROWS_SHARE && !s.shared ? "exclusive" : rule.label();
+    s.joules.forEach((c, j) -> figures.add(new EnergyFigure(c, counter.method(), attribution, j, j, j)));
+    rest.forEach((c, j) -> figures.add(new EnergyFigure(c, counter.method(), "unattributed", j, j, j)));
+    rest.clear();
+    return figures;
+  }
+
+  /** Reads the counter and splits the energy since the last reading among the open spans. */
+  private void advance() {
+    Map<String, Double> now = counter.readJoules();
+    long proc = clock.processCpuNanos();
+    if (lastJoules != null && !open.isEmpty()) {
+      Map<Span, Double> weights = new HashMap<>();
+      double denominator = 0;
+      for (Span s : open.values()) {
+        double w;
+        if (rule == Rule.CPU_TIME_SHARE) {
+          long cpu = clock.threadCpuNanos(s.threadId);
+          w = Math.max(0, cpu - s.lastThreadCpu);
+          s.lastThreadCpu = cpu;
+        } else {
+          w = s.rows;
+        }
+        weights.put(s, w);
+        denominator += w;
+      }
+      if (rule == Rule.CPU_TIME_SHARE) {
+        // The process's CPU includes the spans' threads; clocks are sampled at slightly
+        // different moments, so never let the spans' sum exceed it.
+        denominator = Math.max(denominator, proc - lastProcessCpu);
+      }
+      for (Map.Entry<String, Double> e : now.entrySet()) {
+        double delta = Math.max(0, e.getValue() - lastJoules.getOrDefault(e.getKey(), e.getValue()));
+        double given = 0;
+        if (denominator > 0) {
+          for (Map.Entry<Span, Double> w : weights.entrySet()) {
+            double share = delta * w.getValue() / denominator;
+            w.getKey().joules.merge(e.getKey(), share, Double::sum);
+            given += share;
+          }
+        }
+        rest.merge(e.getKey(), Math.max(0, delta - given), Double::sum);
+      }
+    } else {
+      for (Span s : open.values()) {
+        if (rule == Rule.CPU_TIME_SHARE) {
+          s.lastThreadCpu = clock.threadCpuNanos(s.threadId);
+        }
+      }
+    }
+    lastJoules = now;
+    lastProcessCpu = proc;
+  }
+}

@@ -1,0 +1,198 @@
+package dev.joule.bridge.energy.meter;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
+import com.sun.jna.ptr.PointerByReference;
+import dev.joule.bridge.energy.EnergyMethod;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * NVIDIA GPUs through NVML ({@code libnvidia-ml.so.1}, bound with JNA): the total energy counter
+ * of every GPU ({@code nvmlDeviceGetTotalEnergyConsumption}, millijoules since the driver
+ * loaded, Volta and newer), summed as component {@code gpu}. Without the library, or with a GPU
+ * that has no energy counter, the meter says why and is unavailable; it never fails a job.
+ */
+public final class NvmlMeter implements EnergyCounter {
+
+  private static final int NVML_SUCCESS = 0;
+  private static final int NVML_ERROR_NOT_SUPPORTED = 3;
+
+  /** The part of the NVML C API used here. */
+  public interface Nvml extends Library {
+    int nvmlInit_v2();
+
+    int nvmlShutdown();
+
+    int nvmlDeviceGetCount_v2(IntByReference count);
+
+    int nvmlDeviceGetHandleByIndex_v2(int index, PointerByReference device);
+
+    int nvmlDeviceGetTotalEnergyConsumption(Pointer device, LongByReference millijoules);
+
+    int nvmlDeviceGetName(Pointer device, byte[] name, int length);
+
+    int nvmlSystemGetDriverVersion(byte[] version, int length);
+
+    int nvmlDeviceGetPowerManagementLimit(Pointer device, IntByReference milliwatts);
+  }
+
+  private final Nvml nvml;
+  private final List<Pointer> devices;
+  private final String unavailable;
+  private final String gpuModel;
+  private final String driver;
+  private final double powerLimitWatts;
+
+  private NvmlMeter(Nvml nvml, List<Pointer> devices, String unavailable, String gpuModel,
+      String driver, double powerLimitWatts) {
+    this.nvml = nvml;
+    this.devices = devices;
+    this.unavailable = unavailable;
+    this.gpuModel = gpuModel;
+    this.driver = driver;
+    this.powerLimitWatts = powerLimitWatts;
+  }
+
+  private static NvmlMeter unavailable(String why) {
+    return new NvmlMeter(null, List.of(), why, null, null, 0);
+  }
+
+  /** The machine's GPUs, through the NVIDIA driver's library if it is installed. */
+  public static NvmlMeter open() {
+    return open(NvmlMeter::loadLibrary);
+  }
+
+  private static Nvml loadLibrary() {
+    try {
+      // The driver installs only the versioned name; the unversioned one comes with dev packages.
+      return Native.load("libnvidia-ml.so.1", Nvml.class);
+    } catch (UnsatisfiedLinkError first) {
+      return Native.load("nvidia-ml", Nvml.class);
+    }
+  }
+
+  /** @param loader binds the library; throws {@link LinkageError} when it is absent */
+  public static NvmlMeter open(Supplier<Nvml> loader) {
+    Nvml nvml;
+    try {
+      nvml = loader.get();
+    } catch (LinkageError e) {
+      return unavailable("libnvidia-ml.so.1 not found (no NVIDIA driver on this machine)");
+    }
+    int rc = nvml.nvmlInit_v2();
+    if (rc != NVML_SUCCESS) {
+      return unavailable("nvmlInit failed with NVML error " + rc);
+    }
+    IntByReference count = new IntByReference();
+    rc = nvml.nvmlDeviceGetCount_v2(count);
+    if (rc != NVML_SUCCESS || count.getValue() == 0) {
+      nvml.nvmlShutdown();
+      return unavailable(rc != NVML_SUCCESS ? "nvmlDeviceGetCount failed with NVML error " + rc : "NVML sees no GPU");
+    }
+    List<Pointer> devices = new ArrayList<>();
+    List<String> names = new ArrayList<>();
+    double limitW = 0;
+    for (int i = 0; i < count.getValue(); i++) {
+      PointerByReference h = new PointerByReference();
+      rc = nvml.nvmlDeviceGetHandleByIndex_v2(i, h);
+      if (rc != NVML_SUCCESS) {
+        nvml.nvmlShutdown();
+        return unavailable("nvmlDeviceGetHandleByIndex(" + i + ") failed with NVML error " + rc);
+      }
+      Pointer d = h.getValue();
+      byte[] name = new byte[96];
+      names.add(nvml.nvmlDeviceGetName(d, name, name.length) == NVML_SUCCESS ? cString(name) : "GPU " + i);
+      LongByReference mj = new LongByReference();
+      rc = nvml.nvmlDeviceGetTotalEnergyConsumption(d, mj);
+      if (rc != NVML_SUCCESS) {
+        nvml.nvmlShutdown();
+        return unavailable("GPU " + i + " (" + names.get(i) + ") has no total energy counter"
+            + (rc == NVML_ERROR_NOT_SUPPORTED ? " (NVML: not supported; needs Volta or newer)" : " (NVML error " + rc + ")"));
+      }
+      IntByReference mw = new IntByReference();
+      if (nvml.nvmlDeviceGetPowerManagementLimit(d, mw) == NVML_SUCCESS) {
+        limitW += mw.getValue() / 1000.0;
+      }
+      devices.add(d);
+    }
+    byte[] version = new byte[80];
+    String driver = nvml.nvmlSystemGetDriverVersion(version, version.length) == NVML_SUCCESS ? cString(version) : "unknown";
+    String model = names.stream().distinct().count() == 1 ? names.size() + "× " + names.get(0) : String.join(", ", names);
+    return new NvmlMeter(nvml, List.copyOf(devices), null, model, driver, limitW);
+  }
+
+  private static String cString(byte[] b) {
+    int n = 0;
+    while (n < b.length && b[n] != 0) {
+      n++;
+    }
+    return new String(b, 0, n, StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public String name() {
+    return "nvml";
+  }
+
+  @Override
+  public EnergyMethod method() {
+    return EnergyMethod.MEASURED_NVML;
+  }
+
+  @Override
+  public String unavailableReason() {
+    return unavailable;
+  }
+
+  /** e.g. {@code 1× NVIDIA H100 80GB HBM3}, or null when unavailable. */
+  public String gpuModel() {
+    return gpuModel;
+  }
+
+  public String driverVersion() {
+    return driver;
+  }
+
+  /** Sum of the GPUs' power limits, W. */
+  public double powerLimitWatts() {
+    return powerLimitWatts;
+  }
+
+  @Override
+  public String describe() {
+    return unavailable != null ? "NVML unavailable: " + unavailable
+        : "NVML: " + gpuModel + ", driver " + driver + ", power limit " + Math.round(powerLimitWatts) + " W";
+  }
+
+  @Override
+  public synchronized Map<String, Double> readJoules() {
+    if (unavailable != null) {
+      throw new IllegalStateException(describe());
+    }
+    long total = 0;
+    for (int i = 0; i < devices.size(); i++) {
+      LongByReference mj = new LongByReference();
+      int rc = nvml.nvmlDeviceGetTotalEnergyConsumption(devices.get(i), mj);
+      if (rc != NVML_SUCCESS) {
+        throw new IllegalStateException("NVML energy of GPU " + i + " failed with NVML error " + rc);
+      }
+      total += mj.getValue();
+    }
+    // A 64-bit millijoule counter since the driver loaded: no wrap within any job's lifetime.
+    return Map.of("gpu", total / 1000.0);
+  }
+
+  @Override
+  public synchronized void close() {
+    if (nvml != null) {
+      nvml.nvmlShutdown();
+    }
+  }
+}

@@ -1,0 +1,162 @@
+package dev.joule.bridge.energy.meter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.joule.bridge.energy.EnergyFigure;
+import dev.joule.bridge.energy.EnergyMethod;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Attribution of a whole-device counter: shares plus the unattributed rest add up to what was measured. */
+class EnergyLedgerTest {
+
+  /** A counter and CPU clocks the test moves by hand. */
+  static final class Device implements EnergyCounter, EnergyLedger.CpuClock {
+    double cpuJ;
+    double dramJ;
+    final Map<Long, Long> threadCpu = new HashMap<>();
+    long processCpu;
+
+    @Override
+    public String name() {
+      return "fake";
+    }
+
+    @Override
+    public EnergyMethod method() {
+      return EnergyMethod.MEASURED_RAPL;
+    }
+
+    @Override
+    public String unavailableReason() {
+      return null;
+    }
+
+    @Override
+    public Map<String, Double> readJoules() {
+      return Map.of("cpu", cpuJ, "dram", dramJ);
+    }
+
+    @Override
+    public String describe() {
+      return "fake";
+    }
+
+    @Override
+    public long threadCpuNanos(long threadId) {
+      return threadCpu.getOrDefault(threadId, 0L);
+    }
+
+    @Override
+    public long processCpuNanos() {
+      return processCpu;
+    }
+
+    void work(double joules, long processNanos, long... threadAndNanos) {
+      cpuJ += joules;
+      dramJ += joules / 10;
+      processCpu += processNanos;
+      for (int i = 0; i < threadAndNanos.length; i += 2) {
+        threadCpu.merge(threadAndNanos[i], threadAndNanos[i + 1], Long::sum);
+      }
+    }
+  }
+
+  static double sum(List<EnergyFigure> f, String component, String attribution) {
+    return f.stream().filter(x -> x.component().equals(component)
+        && (attribution == null || x.attribution().equals(attribution))).mapToDouble(EnergyFigure::joules).sum();
+  }
+
+  @Test
+  void overlappingPartitionsShareByThreadCpuAndTheRestIsKept() {
+    Device d = new Device();
+    EnergyLedger ledger = new EnergyLedger(d, EnergyLedger.Rule.CPU_TIME_SHARE, d);
+    d.work(100, 0);                           // idle before: belongs to nobody
+    long a = ledger.begin(1, 0);
+    d.work(10, 1_000, 1, 800);                // A alone: 8 J to A, 2 J rest (other threads)
+    long b = ledger.begin(2, 0);
+    d.work(20, 1_000, 1, 500, 2, 300);        // A 10 J, B 6 J, rest 4 J
+    List<EnergyFigure> fa = ledger.end(a);
+    assertEquals(18, sum(fa, "cpu", "cpu_time_share"), 1e-9);
+    assertEquals(6, sum(fa, "cpu", "unattributed"), 1e-9, "the rest so far goes with the first span to end");
+    assertEquals(1.8, sum(fa, "dram", "cpu_time_share"), 1e-9);
+    d.work(10, 500, 2, 500);                  // B alone: all 10 J
+    List<EnergyFigure> fb = ledger.end(b);
+    assertEquals(16, sum(fb, "cpu", "cpu_time_share"), 1e-9, "B overlapped A, so its rule is the share");
+    assertEquals(0, sum(fb, "cpu", "unattributed"), 1e-9);
+    d.work(1000, 0);                          // idle after
+    assertEquals(40, sum(fa, "cpu", null) + sum(fb, "cpu", null), 1e-9, "busy energy, all of it");
+    fa.forEach(f -> assertEquals(EnergyMethod.MEASURED_RAPL, f.method()));
+
+    long c = ledger.begin(1, 0);
+    d.work(5, 1_000, 1, 1_000);
+    List<EnergyFigure> fc = ledger.end(c);
+    assertEquals(5, sum(fc, "cpu", "cpu_time_share"), 1e-9,
+        "alone, and all the process's CPU: all of it, still as a CPU-time share of a shared socket");
+    assertThrows(IllegalArgumentException.class, () -> ledger.end(c));
+  }
+
+  @Test
+  void batchesOnAGpuShareByRows() {
+    Device d = new Device();
+    EnergyLedger ledger = new EnergyLedger(d, EnergyLedger.Rule.ROWS_SHARE, d);
+    long a = ledger.begin(0, 3_000);
+    long b = ledger.begin(0, 1_000);
+    d.work(8, 0);
+    List<EnergyFigure> fa = ledger.end(a);
+    d.work(2, 0);
+    List<EnergyFigure> fb = ledger.end(b);
+    assertEquals(6, sum(fa, "cpu", "rows_share"), 1e-9);
+    assertEquals(2 + 2, sum(fb, "cpu", "rows_share"), 1e-9);
+    assertEquals(0, sum(fa, "cpu", "unattributed") + sum(fb, "cpu", "unattributed"), 1e-9);
+    long c = ledger.begin(0, 10);
+    d.work(3, 0);
+    assertEquals(3, sum(ledger.end(c), "cpu", "exclusive"), 1e-9, "a batch alone on the GPU: exclusive");
+  }
+
+  @Test
+  void anyScheduleAddsUpToTheMeasuredTotal() {
+    Random rnd = new Random(17);
+    for (int trial = 0; trial < 200; trial++) {
+      Device d = new Device();
+      EnergyLedger ledger = new EnergyLedger(d, rnd.nextBoolean() ? EnergyLedger.Rule.CPU_TIME_SHARE
+          : EnergyLedger.Rule.ROWS_SHARE, d);
+      List<long[]> open = new ArrayList<>(); // {span id, thread}
+      List<EnergyFigure> all = new ArrayList<>();
+      double busy = 0;
+      for (int step = 0; step < 60; step++) {
+        if (open.isEmpty() || (open.size() < 4 && rnd.nextBoolean())) {
+          long thread = 1 + rnd.nextInt(8);
+          open.add(new long[] {ledger.begin(thread, 1 + rnd.nextInt(5_000)), thread});
+        } else {
+          all.addAll(ledger.end(open.remove(rnd.nextInt(open.size()))[0]));
+        }
+        double j = rnd.nextDouble() * 50;
+        long[] threads = new long[2 * open.size()];
+        long taskCpu = 0;
+        for (int i = 0; i < open.size(); i++) {
+          threads[2 * i] = open.get(i)[1];
+          threads[2 * i + 1] = rnd.nextInt(1_000);
+          taskCpu += threads[2 * i + 1];
+        }
+        // Two spans may share a thread id here; the process clock still covers their sum.
+        d.work(j, taskCpu + rnd.nextInt(500), threads);
+        if (!open.isEmpty()) {
+          busy += j;
+        }
+      }
+      while (!open.isEmpty()) {
+        all.addAll(ledger.end(open.remove(0)[0]));
+      }
+      assertEquals(busy, sum(all, "cpu", null), 1e-6 * Math.max(1, busy), "trial " + trial);
+      assertEquals(busy / 10, sum(all, "dram", null), 1e-6 * Math.max(1, busy), "trial " + trial);
+      assertTrue(all.stream().allMatch(f -> f.joules() >= 0));
+    }
+  }
+}
