@@ -7,6 +7,7 @@ import dev.joule.jobs.quantize.QuantizeJob;
 import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.report.Quality;
 import dev.joule.jobs.report.QualityCheck;
+import dev.joule.jobs.report.ReportJob;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
 import java.io.IOException;
@@ -94,8 +95,11 @@ public final class DemoJob {
     out.println();
     out.println("QUANTIZE ONCE: the same rows, int8 read from the codes table (" + codes + ")");
     out.print(codesCard.toText());
+    Path report = new ReportJob(spark, config).run(new ReportJob.Request(scores, null, false,
+        java.util.List.of(fp32.runId(), int8.runId()), Path.of(r.out(), "report.html"))).file();
     out.printf(Locale.ROOT, "tables: %s/{predictions,rejects,energy_log,runs}, %s/...   demo wall time %.1f s%n",
         scores, codesScores, (System.nanoTime() - t0) / 1e9);
+    out.println("report: " + report);
     if (r.summaryJson() != null) {
       java.util.Map<String, Object> summary = card.toMap();
       summary.put("from_codes", codesCard.toMap());

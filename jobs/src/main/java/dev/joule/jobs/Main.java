@@ -12,6 +12,7 @@ import dev.joule.jobs.model.ReferenceSet;
 import dev.joule.jobs.nightly.NightlyJob;
 import dev.joule.jobs.quantize.QuantizeJob;
 import dev.joule.jobs.report.ClaimCard;
+import dev.joule.jobs.report.ReportJob;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
 import java.io.PrintStream;
@@ -33,8 +34,8 @@ import picocli.CommandLine;
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
     description = "Energy-accounted batch inference on Apache Spark.",
     subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class,
-        Main.Nightly.class, Main.Backfill.class, Main.Demo.class,
-        dev.joule.bridge.flight.AcceleratorNodeMain.class},
+        Main.Nightly.class, Main.Backfill.class, Main.Report.class, Main.Demo.class,
+        dev.joule.bridge.flight.AcceleratorNodeMain.class, dev.joule.bridge.energy.meter.CalibrateMain.class},
     footer = {"", "Exit codes: 0 done (or already done), 1 other failure, 2 usage or configuration,",
         "3 input data problem, 4 quality gate failed, 5 concurrent run or conflict."})
 public final class Main implements Runnable {
@@ -76,6 +77,32 @@ public final class Main implements Runnable {
 
   static PrintStream out() {
     return System.out;
+  }
+
+  @Command(name = "report", mixinStandardHelpOptions = true,
+      description = "Write one run of an output folder (or two, compared) as a self-contained HTML report: "
+          + "the claim card, energy per 1k rows per partition, the precision comparison, wall and CPU time "
+          + "per partition, each figure with its method. No network is needed to open it.")
+  static final class Report implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--runs", required = true, paramLabel = "DIR", description = "the --output folder of score or nightly runs") String runs;
+    @CommandLine.ArgGroup(exclusive = true, multiplicity = "0..1") Which which;
+    @Option(names = "--out", required = true, paramLabel = "FILE.html") Path out;
+
+    static final class Which {
+      @Option(names = "--run", paramLabel = "ID") String run;
+      @Option(names = "--latest", description = "the latest committed run (the default)") boolean latest;
+      @Option(names = "--compare", arity = "2", paramLabel = "ID", description = "baseline and candidate run ids") List<String> compare;
+    }
+
+    @Override
+    public Integer call() {
+      Which w = which == null ? new Which() : which;
+      Path file = parent.withSpark("joule report", spark -> new ReportJob(spark, parent.config())
+          .run(new ReportJob.Request(runs, w.run, w.run == null && w.compare == null, w.compare, out)).file());
+      out().println("report: " + file);
+      return 0;
+    }
   }
 
   @Command(name = "generate", mixinStandardHelpOptions = true,

@@ -10,7 +10,14 @@ import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.score.OutputTables;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
+import dev.joule.udfs.EnergyAccumulators;
 import dev.joule.udfs.ExecutorMeters;
+import dev.joule.udfs.JouleEnergyListener;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.spark.status.api.v1.AccumulableInfo;
+import org.apache.spark.status.api.v1.StageData;
+import scala.jdk.javaapi.CollectionConverters;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.spark.sql.Row;
@@ -23,8 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A score run on local Spark with a measured counter in the executor (a stand-in for RAPL, which
  * these VMs lack): every partition's row carries measured figures beside the estimates, the
- * shares and the rest add up to what the counter gained while partitions ran, and the claim card
- * reports the measurement as such.
+ * shares and the rest add up to what the counter gained while partitions ran, the named
+ * accumulators (listener and Spark UI stage page) hold the energy_log's totals, and the claim
+ * card reports the measurement as such.
  */
 class MeasuredEnergyIT {
 
@@ -43,24 +51,36 @@ class MeasuredEnergyIT {
   }
 
   @Test
-  void partitionsCarryMeasuredSharesThatAddUpAndTheCardSaysMeasured() {
+  void partitionsCarryMeasuredSharesTheAccumulatorsAgreeAndTheCardSaysMeasured() {
     GenerateJob.Output gen = new GenerateJob(spark).run(
         new GenerateJob.Request(6000, 16, 3, tmp.resolve("gen").toString(), "array", 5, 0.3));
     SteppingCounter counter = new SteppingCounter(3);
     ExecutorMeters.install(counter);
+    JouleEnergyListener listener = new JouleEnergyListener();
+    spark.sparkContext().addSparkListener(listener);
     String out = tmp.resolve("out").toString();
     ScoreResult r;
     try {
       r = new ScoreJob(spark, TestSpark.config(tmp)).run(
           new ScoreJob.Request(gen.embeddings(), gen.model(), Precision.INT8, out, true));
+      spark.sparkContext().listenerBus().waitUntilEmpty(30_000);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError(e);
     } finally {
+      spark.sparkContext().removeSparkListener(listener);
       ExecutorMeters.install(null);
     }
     List<Row> log = spark.read().format("delta").load(new OutputTables(out).energyLog()).collectAsList();
     assertEquals(r.energy().partitions(), log.size());
     assertTrue(log.size() >= 2, "several partitions, run two at a time on local[2]");
     double measuredCpu = 0;
+    double estimated = 0;
+    double measuredAll = 0;
     for (Row row : log) {
+      for (Row f : row.<Row>getList(row.fieldIndex("energy"))) {
+        estimated += f.getString(1).equals("estimated_cputime") ? f.getDouble(3) : 0;
+        measuredAll += f.getString(1).equals("measured_rapl") ? f.getDouble(3) : 0;
+      }
       assertTrue(row.<Boolean>getAs("hw_rapl_available"));
       List<Row> figures = row.getList(row.fieldIndex("energy"));
       List<Row> measured = figures.stream().filter(f -> f.getString(1).equals("measured_rapl")).toList();
@@ -77,6 +97,24 @@ class MeasuredEnergyIT {
         "measured " + measuredCpu + " J from " + reads + " readings");
     assertTrue(r.energy().measured());
     assertEquals(measuredCpu * 5 / 4, r.energy().measuredJ(), 1e-6, "cpu + dram, shares and rest");
+    // The run's named accumulators, as the listener and the Spark UI's stage page see them.
+    JouleEnergyListener.Totals seen = listener.total();
+    assertEquals(r.rowsScored(), seen.rows());
+    assertEquals(log.size(), seen.tasks());
+    assertEquals(estimated, seen.estimatedJ(), 1e-9 * Math.max(1, estimated));
+    assertEquals(measuredAll, seen.measuredJ(), 1e-9 * Math.max(1, measuredAll));
+    Map<String, Double> onStagePage = new HashMap<>();
+    for (StageData stage : CollectionConverters.asJava(spark.sparkContext().statusStore()
+        .stageList(null, false, false, new double[0], null))) {
+      for (AccumulableInfo a : CollectionConverters.asJava(stage.accumulatorUpdates())) {
+        if (a.name().startsWith("joule.")) {
+          onStagePage.merge(a.name(), Double.parseDouble(a.value()), Double::sum);
+        }
+      }
+    }
+    assertEquals(r.rowsScored(), onStagePage.get(EnergyAccumulators.ROWS), 1e-9);
+    assertEquals(estimated, onStagePage.get(EnergyAccumulators.ESTIMATED), 1e-6 * Math.max(1, estimated));
+    assertEquals(measuredAll, onStagePage.get(EnergyAccumulators.MEASURED), 1e-6 * Math.max(1, measuredAll));
     String card = ClaimCard.forRun(r).toText();
     assertTrue(card.contains("measured (RAPL/NVML), shares + rest"), card);
     assertTrue(card.contains("measured_rapl") && !card.contains("nothing measured"), card);

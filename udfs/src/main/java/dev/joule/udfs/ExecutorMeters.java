@@ -2,6 +2,7 @@ package dev.joule.udfs;
 
 import dev.joule.bridge.energy.meter.EnergyCounter;
 import dev.joule.bridge.energy.meter.EnergyLedger;
+import dev.joule.bridge.energy.meter.NvmlMeter;
 import dev.joule.bridge.energy.meter.RaplMeter;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -11,8 +12,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The measured meter of this executor JVM, opened once and shared by its tasks: RAPL when the
  * machine exposes readable powercap zones, with one {@link EnergyLedger} that shares each reading
- * among the partitions running at once by thread CPU time. GPUs are measured by the nodes that
- * drive them, not here.
+ * among the partitions running at once by thread CPU time. GPUs are only probed here (their names
+ * go into the energy rows); nothing measures GPU energy yet.
  *
  * <p>{@code joule.energy.meter}: {@code auto} (RAPL where readable, else estimates only),
  * {@code rapl} (a task fails with the reason when RAPL cannot be read) or {@code estimate}
@@ -22,10 +23,12 @@ import org.slf4j.LoggerFactory;
 public final class ExecutorMeters {
 
   public static final String POWERCAP_PROPERTY = "joule.energy.powercap";
+  private static final long SAMPLE_SECONDS = 5;
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorMeters.class);
 
   private static volatile EnergyLedger ledger;
   private static volatile EnergyCounter counter;
+  private static volatile String gpu;
 
   private ExecutorMeters() {}
 
@@ -56,10 +59,37 @@ public final class ExecutorMeters {
         if (l == null) {
           l = new EnergyLedger(meter, EnergyLedger.Rule.CPU_TIME_SHARE, EnergyLedger.CpuClock.jvm());
           ledger = l;
+          if (meter instanceof RaplMeter) {
+            startSampler(meter); // RAPL wraps; other counters (NVML's 64-bit one, tests') do not
+          }
         }
       }
     }
     return l;
+  }
+
+  /**
+   * Reads the counter every few seconds in the background. The ledger reads it only at partition
+   * edges, and RAPL can wrap more than once during a long partition (a small
+   * max_energy_range_uj at high power); a reading per wrap period is enough to count every wrap.
+   */
+  private static void startSampler(EnergyCounter meter) {
+    java.util.concurrent.ScheduledExecutorService s = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "joule-energy-sampler");
+      t.setDaemon(true);
+      return t;
+    });
+    s.scheduleWithFixedDelay(() -> {
+      if (counter != meter) {
+        s.shutdown(); // replaced (install): stop sampling the old one
+        return;
+      }
+      try {
+        meter.readJoules();
+      } catch (RuntimeException e) {
+        LOG.debug("energy sampler: {}", e.toString());
+      }
+    }, SAMPLE_SECONDS, SAMPLE_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   /** This JVM's measured meter (RAPL, available or saying why not), opened on first use. */
@@ -77,6 +107,29 @@ public final class ExecutorMeters {
       }
     }
     return c;
+  }
+
+  /**
+   * This host's GPUs as NVML names them ({@code 1× NVIDIA H100 80GB HBM3, driver 550.54.15}), or
+   * {@code none found (no NVML: ...)}; probed once per JVM. Recorded in every energy row, so a
+   * figure can be traced to a machine with or without a GPU.
+   */
+  public static String gpu() {
+    String g = gpu;
+    if (g == null) {
+      synchronized (ExecutorMeters.class) {
+        g = gpu;
+        if (g == null) {
+          NvmlMeter nvml = NvmlMeter.open();
+          g = nvml.available() ? nvml.gpuModel() + ", driver " + nvml.driverVersion()
+              : nvml.gpuModel() != null ? nvml.gpuModel() + " (not measurable: " + nvml.unavailableReason() + ")"
+              : "none found (" + nvml.unavailableReason() + ")";
+          nvml.close();
+          gpu = g;
+        }
+      }
+    }
+    return g;
   }
 
   /**

@@ -50,6 +50,7 @@ import org.apache.spark.sql.catalyst.InternalRow;
 public final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, Row> {
 
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PartitionScorer.class);
   /** Scoring tasks running in this JVM now: sampled into concurrent_tasks. */
   private static final AtomicInteger ACTIVE = new AtomicInteger();
   private static final BufferAllocator ROOT = new RootAllocator();
@@ -170,21 +171,35 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       wall0 = System.nanoTime();
       cpu0 = THREADS.getCurrentThreadCpuTime();
       gc0 = gcNanos();
-      maxConcurrent = ACTIVE.incrementAndGet();
+      // Before anything that must be undone: with energy.meter = rapl and no RAPL this throws.
       ledger = ExecutorMeters.ledger(spec.energy().meter());
-      if (ledger != null) {
-        span = ledger.begin(0);
-      }
+      maxConcurrent = ACTIVE.incrementAndGet();
       String name = "partition-" + (task == null ? "local" : task.partitionId() + "-" + task.taskAttemptId());
       allocator = ROOT.newChildAllocator(name, 0, Long.MAX_VALUE);
       if (task != null) {
-        // A failed or killed task must still release its buffers and its slot.
+        // A failed or killed task must still release its buffers, its slot and its energy span.
         task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> {
           release();
-          closeSpan();
+          abandonSpan();
         });
       }
+      if (ledger != null) {
+        try {
+          span = ledger.begin(0);
+        } catch (RuntimeException e) {
+          measuringFailed(e);
+        }
+      }
       channel = transport.open(spec.kernel().handle(), allocator);
+    }
+
+    /** A measured meter that fails mid-run: fatal if it was required, else estimates only. */
+    private void measuringFailed(RuntimeException e) {
+      if (spec.energy().meter().equals("rapl")) {
+        throw new IllegalStateException("joule.energy.meter = rapl, but reading it failed: " + e.getMessage(), e);
+      }
+      LOG.warn("measured energy unavailable for this partition ({}); recording estimates only", e.toString());
+      span = -1;
     }
 
     private void release() {
@@ -199,14 +214,28 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       }
     }
 
-    /** Ends the measured span if the energy row did not (a failed task: its share is dropped). */
+    /** This partition's measured figures, closing its span (none when nothing measures). */
     private synchronized List<EnergyFigure> closeSpan() {
       if (span < 0) {
         return List.of();
       }
       long s = span;
       span = -1;
-      return ledger.end(s);
+      try {
+        return ledger.end(s);
+      } catch (RuntimeException e) {
+        measuringFailed(e);
+        return List.of();
+      }
+    }
+
+    /** A partition that will not write its energy row gives its measured share back. */
+    private synchronized void abandonSpan() {
+      if (span >= 0) {
+        long s = span;
+        span = -1;
+        ledger.abandon(s);
+      }
     }
 
     private void scoreAll() {
@@ -234,6 +263,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
             nodeMethod = reading.nodeEnergy().method();
           }
         }
+      } catch (RuntimeException | Error e) {
+        abandonSpan();
+        throw e;
       } finally {
         release();
       }
@@ -342,7 +374,8 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
       long gc = gcNanos() - gc0;
       EnergySpec es = spec.energy();
-      HardwareProfile hw = HardwareProfile.detect().withRapl(ExecutorMeters.meter().available());
+      HardwareProfile hw = HardwareProfile.detect().withRapl(ExecutorMeters.meter().available())
+          .withGpu(ExecutorMeters.gpu());
       PowerProfile profile = PowerProfile.choose(es.powerProfiles(), hw.cpuModel());
       double memGb = Runtime.getRuntime().maxMemory() / 1e9 / es.slotsPerExecutor();
       List<EnergyFigure> figures = new ArrayList<>(closeSpan());
@@ -363,6 +396,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         figures.add(new EnergyFigure("node_cpu", nodeMethod, "exclusive", nodeJ, nodeLowJ, nodeHighJ));
       }
       figures.addAll(new OpsBytesMeter(es.opsBytes()).estimate(work));
+      if (spec.accumulators() != null) {
+        spec.accumulators().add(figures, rowsScored);
+      }
       EnergyRecord.TaskIdentity identity = task == null
           ? new EnergyRecord.TaskIdentity(-1, -1, -1, -1, 0, "none", "localhost")
           : new EnergyRecord.TaskIdentity(task.stageId(), task.stageAttemptNumber(),

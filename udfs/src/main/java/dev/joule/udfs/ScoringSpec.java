@@ -11,10 +11,20 @@ import java.io.Serializable;
  *     ({@code id, codes, scale, norm} at {@code kernel.rowPrecision()})
  * @param failPartition testing hook: the partition with this index throws half-way; -1 = never
  * @param bridge the Flight nodes to score on, or null for the in-process node
+ * @param accumulators the run's named accumulators (Spark UI), or null
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
-    EnergySpec energy, int failPartition, BridgeSettings bridge) implements Serializable {
+    EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators)
+    implements Serializable {
+
+  /** Without accumulators (outside a Spark job). */
+  public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
+      EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
+      EnergySpec energy, int failPartition, BridgeSettings bridge) {
+    this(runId, job, kernel, idColumn, layout, batchRows, maxBatchBytes, keepScores, energy,
+        failPartition, bridge, null);
+  }
 
   public ScoringSpec {
     if (batchRows < 1) {

@@ -230,6 +230,8 @@ class PartitionScorerTest {
       }
       assertTrue(measured.stream().allMatch(f -> List.of("cpu_time_share", "unattributed").contains(f.getString(2))));
       assertTrue(energy.<Boolean>getAs("hw_rapl_available"));
+      String gpu = energy.getAs("hw_gpu_model");
+      assertTrue(gpu.startsWith("none found (") || gpu.contains(", driver "), "GPUs probed through NVML: " + gpu);
       assertTrue(figures.stream().anyMatch(f -> f.getString(1).equals("estimated_cputime")),
           "the estimate is still recorded beside the measurement");
     } finally {

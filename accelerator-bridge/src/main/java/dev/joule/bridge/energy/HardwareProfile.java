@@ -11,12 +11,17 @@ import java.util.stream.Stream;
  * Facts about the machine doing the work, read from it (not configured): they go into every
  * energy record so a figure can be traced to the hardware it was obtained on.
  *
- * @param gpuModel null: no GPU meter exists yet, so no GPU is probed (not "no GPU present")
+ * @param gpuModel the GPUs NVML reports with their driver, or "none found (why)"; null: not probed
  */
 public record HardwareProfile(String cpuModel, int vcpus, boolean hypervisor, long ramBytes,
     boolean raplAvailable, String gpuModel) implements Serializable {
 
   private static volatile HardwareProfile detected;
+
+  /** The same facts with the GPUs found (or why none were). */
+  public HardwareProfile withGpu(String gpu) {
+    return new HardwareProfile(cpuModel, vcpus, hypervisor, ramBytes, raplAvailable, gpu);
+  }
 
   /** The same facts with whether a measured CPU meter could be read (the executor's own answer). */
   public HardwareProfile withRapl(boolean available) {

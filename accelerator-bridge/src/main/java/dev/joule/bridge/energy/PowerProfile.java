@@ -59,17 +59,23 @@ public record PowerProfile(String name, String match, boolean generic, double cp
   }
 
   /**
-   * The first non-generic profile whose {@code match} regex finds the CPU model, else the generic
-   * one (there must be exactly one usable fallback).
+   * The non-generic profile whose {@code match} regex finds the CPU model, the most specific (the
+   * longest {@code match}) when several do, so a profile written by {@code joule calibrate} for
+   * this exact model wins over a family's; else the generic one (there must be one).
    */
   public static PowerProfile choose(List<PowerProfile> profiles, String cpuModel) {
     PowerProfile fallback = null;
+    PowerProfile best = null;
     for (PowerProfile p : profiles) {
       if (p.generic) {
         fallback = fallback == null ? p : fallback;
-      } else if (!p.match.isEmpty() && Pattern.compile(p.match).matcher(cpuModel).find()) {
-        return p;
+      } else if (!p.match.isEmpty() && Pattern.compile(p.match).matcher(cpuModel).find()
+          && (best == null || p.match.length() > best.match.length())) {
+        best = p;
       }
+    }
+    if (best != null) {
+      return best;
     }
     if (fallback == null) {
       throw new IllegalStateException("no hardware profile matches CPU '" + cpuModel

@@ -111,8 +111,9 @@ public final class ClaimCard {
         candidate.rowsScored(), candidate.rowsRejected()));
     line(s, "workload", String.format(Locale.ROOT, "dim %d, %d outputs per row, batch %,d rows, %d partitions, kernels on %s",
         candidate.dim(), candidate.outputs(), e.batchRows(), e.partitions(), e.vectorOps()));
-    line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB, hypervisor %s, RAPL %s, GPU not probed",
-        e.cpuModel(), e.vcpus(), e.ramBytes() / 1073741824.0, yesNo(e.hypervisor()), yesNo(e.raplAvailable())));
+    line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB, hypervisor %s, RAPL %s, GPU %s",
+        e.cpuModel(), e.vcpus(), e.ramBytes() / 1073741824.0, yesNo(e.hypervisor()), yesNo(e.raplAvailable()),
+        e.gpu().startsWith("none found") ? "none found (no NVML)" : e.gpu()));
     line(s, "power band", String.format(Locale.ROOT, "profile %s%s: %.2f / %.2f / %.2f W per busy vCPU (low/typical/high), "
         + "an assumption, not a measurement", p.name(), p.generic() ? " (GENERIC fallback)" : "",
         p.cpuWattsLow(), p.cpuWattsTypical(), p.cpuWattsHigh()));
@@ -201,7 +202,7 @@ public final class ClaimCard {
     m.put("ram_bytes", e.ramBytes());
     m.put("hypervisor", e.hypervisor());
     m.put("rapl_available", e.raplAvailable());
-    m.put("gpu", "not probed");
+    m.put("gpu", e.gpu());
     PowerProfile p = e.profile();
     m.put("power_profile", Map.of("name", p.name(), "generic", p.generic(), "cpu_watts_per_vcpu_low",
         p.cpuWattsLow(), "cpu_watts_per_vcpu_typical", p.cpuWattsTypical(), "cpu_watts_per_vcpu_high",

@@ -18,7 +18,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     double estimatedLowJ, double estimatedHighJ, double modelledJ, double modelledLowJ,
     double modelledHighJ, double measuredJ, long fixedCpuNanos, String vectorOps,
     PowerProfile profile, String cpuModel, int vcpus, boolean hypervisor, boolean raplAvailable,
-    long ramBytes, int batchRows, List<String> methods, BridgeUsage bridge) {
+    long ramBytes, int batchRows, List<String> methods, BridgeUsage bridge, String gpu) {
 
   /**
    * How the run's partitions reached their accelerator nodes.
@@ -58,6 +58,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     String cpuModel = "unknown";
     int vcpus = 0;
     boolean hyper = false, rapl = false;
+    String gpu = null;
     long ram = 0;
     for (Row r : energyRows) {
       rowsIn += r.<Long>getAs("rows_in");
@@ -77,6 +78,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
       hyper = r.<Boolean>getAs("hw_hypervisor");
       rapl = r.<Boolean>getAs("hw_rapl_available");
       ram = r.<Long>getAs("hw_ram_bytes");
+      gpu = r.getAs("hw_gpu_model");
       if (r.getAs("bridge") != null) {
         transport = r.getAs("bridge");
         for (String n : String.valueOf(r.<String>getAs("node_id")).split(",")) {
@@ -112,7 +114,8 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     return new EnergySummary(partitions, rowsIn, scored, rejected, cpu, kernel, read, sent, est,
         estLo, estHi, mod, modLo, modHi, meas, fixedCpuNanos, vectorOps, profile, cpuModel, vcpus,
         hyper, rapl, ram, batchRows, List.copyOf(methods),
-        new BridgeUsage(transport, List.copyOf(nodes), fallbackPartitions, fallbackBatches, failovers));
+        new BridgeUsage(transport, List.copyOf(nodes), fallbackPartitions, fallbackBatches, failovers),
+        gpu == null ? "not probed" : gpu);
   }
 
   public boolean measured() {

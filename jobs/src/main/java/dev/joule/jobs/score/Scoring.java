@@ -12,7 +12,9 @@ import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.udfs.EmbeddingColumn;
+import dev.joule.udfs.EnergyAccumulators;
 import dev.joule.udfs.EnergySpec;
+import dev.joule.udfs.JouleEnergyListener;
 import dev.joule.udfs.IdColumn;
 import dev.joule.udfs.KernelInfo;
 import dev.joule.udfs.PartitionScorer;
@@ -65,8 +67,10 @@ public final class Scoring {
   }
 
   /** Rows scored into staging, reconciled; {@code rows} reads the staged Parquet. */
+  /** @param accumulated the run's accumulator totals as Spark's listener bus reported them */
   public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
-      List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions) {
+      List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions,
+      JouleEnergyListener.Totals accumulated) {
 
     public Dataset<Row> ofKind(String kind) {
       return rows.filter(col("kind").equalTo(kind));
@@ -131,12 +135,14 @@ public final class Scoring {
   public static Staged stage(SparkSession spark, JouleConfig config, Prepared p, Dataset<Row> in,
       long rowsIn, String runId, String job, String staging) {
     EnergySpec energy = config.energySpec(JouleSpark.slotsPerExecutor(spark));
+    // Named accumulators: the Spark UI's stage page shows the run's joules and rows.
+    EnergyAccumulators accumulators = EnergyAccumulators.register(spark.sparkContext());
     ScoringSpec spec;
     try {
       spec = new ScoringSpec(runId, job, p.info(), p.idKind(), p.layout(),
           config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
           config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
-          config.bridgeSettings());
+          config.bridgeSettings(), accumulators);
     } catch (IllegalArgumentException e) {
       throw JouleException.usage(e.getMessage());
     }
@@ -148,10 +154,12 @@ public final class Scoring {
     JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
     int partitions = rows.getNumPartitions();
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
-    try (Progress progress = ScoringProgress.start(spark, config.string("progress"),
-        partitions, energy.powerProfiles())) {
+    JouleEnergyListener listener = new JouleEnergyListener(accumulators);
+    spark.sparkContext().addSparkListener(listener);
+    try (Progress progress = ScoringProgress.start(spark, config.string("progress"), partitions, accumulators)) {
       spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
           .write().mode("overwrite").parquet(staging);
+      drainListeners(spark);
     } catch (Exception e) { // SparkException is checked in Java terms and thrown without a declaration
       // A node failure reaches the driver wrapped in Spark's task-failure text: say it plainly.
       for (Throwable c = e; c != null; c = c.getCause()) {
@@ -161,8 +169,14 @@ public final class Scoring {
       }
       throw e;
     } finally {
+      spark.sparkContext().removeSparkListener(listener);
       spark.sparkContext().setJobDescription(null);
     }
+    JouleEnergyListener.Totals seen = listener.total();
+    LOG.info("run {}: Spark accumulators: {} rows, {} J estimated_cputime{} over {} tasks", runId, seen.rows(),
+        String.format(java.util.Locale.ROOT, "%.3f", seen.estimatedJ()),
+        seen.measuredJ() > 0 ? String.format(java.util.Locale.ROOT, ", %.3f J measured", seen.measuredJ()) : "",
+        seen.tasks());
     Dataset<Row> staged = spark.read().schema(stagedSchema).parquet(staging);
     Map<String, Long> byKind = new TreeMap<>();
     for (Row r : staged.groupBy("kind").count().collectAsList()) {
@@ -186,7 +200,16 @@ public final class Scoring {
         reasons.put(r.getString(0), r.getLong(1));
       }
     }
-    return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions);
+    return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen);
+  }
+
+  /** Lets the listener bus deliver the job's task-end events before listeners are read or removed. */
+  private static void drainListeners(SparkSession spark) {
+    try {
+      spark.sparkContext().listenerBus().waitUntilEmpty(30_000);
+    } catch (java.util.concurrent.TimeoutException e) {
+      LOG.warn("Spark's listener bus did not drain in 30 s; the accumulator totals logged may be short");
+    }
   }
 
   /** Removes a run's staging folder (and its parent when empty); never throws. */

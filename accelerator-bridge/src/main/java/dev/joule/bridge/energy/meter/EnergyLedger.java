@@ -24,8 +24,9 @@ import java.util.TreeMap;
  * </ul>
  * The unattributed rest is kept per ledger (one per executor and counter) and handed to the next
  * span that ends, as a figure with attribution {@code unattributed}, so the figures of all spans
- * add up to what the counter measured while any span was open. Time with no span open is not
- * counted: idle energy between jobs belongs to nobody's work.
+ * add up to what the counter measured while any span was open. A span abandoned by a failed task
+ * gives its share back to the rest. Time with no span open is not counted: idle energy between
+ * jobs belongs to nobody's work.
  */
 public final class EnergyLedger {
 
@@ -90,6 +91,7 @@ public final class EnergyLedger {
   private Map<String, Double> lastJoules;
   private long lastProcessCpu;
   private long nextId;
+  private double dropped;
 
   public EnergyLedger(EnergyCounter counter, Rule rule, CpuClock clock) {
     if (!counter.available()) {
@@ -131,25 +133,63 @@ public final class EnergyLedger {
   /**
    * Closes a span: its share of every segment it was open in, one figure per component (a
    * {@code rows_share} span that never overlapped another is {@code exclusive}), plus the rest
-   * not attributed to anyone since the last span ended.
+   * not attributed to anyone since the last span ended. The span is closed even when the final
+   * reading fails (the exception then propagates and the span's share goes to the rest).
    */
   public synchronized List<EnergyFigure> end(long id) {
-    advance();
-    Span s = open.remove(id);
+    Span s = open.get(id);
     if (s == null) {
       throw new IllegalArgumentException("no open energy span " + id);
     }
-    if (open.isEmpty()) {
-      lastJoules = null; // idle from here on is not counted
+    try {
+      advance();
+    } catch (RuntimeException e) {
+      abandon(id);
+      throw e;
     }
+    open.remove(id);
     List<EnergyFigure> figures = new ArrayList<>();
-    // Under rows_share a batch alone on the device had all of it; under cpu_time_share the
-    // counter always covers more than the span's thread (the socket, the JVM's other threads).
     String attribution = rule == Rule.ROWS_SHARE && !s.shared ? "exclusive" : rule.label();
     s.joules.forEach((c, j) -> figures.add(new EnergyFigure(c, counter.method(), attribution, j, j, j)));
     rest.forEach((c, j) -> figures.add(new EnergyFigure(c, counter.method(), "unattributed", j, j, j)));
     rest.clear();
+    goIdleIfNoneOpen();
     return figures;
+  }
+
+  /**
+   * Closes a span whose work will not be recorded (a failed or killed task): what it was given
+   * goes back to the unattributed rest, for the next span to end. If none is open any more, it
+   * is dropped and counted in {@link #droppedJoules()}: the energy of failed work.
+   */
+  public synchronized void abandon(long id) {
+    Span s = open.remove(id);
+    if (s == null) {
+      return;
+    }
+    try {
+      open.put(id, s); // still open for this last reading
+      advance();
+    } catch (RuntimeException e) {
+      // The counter failed: the last interval is lost; keep what was shared so far.
+    } finally {
+      open.remove(id);
+    }
+    s.joules.forEach((c, j) -> rest.merge(c, j, Double::sum));
+    goIdleIfNoneOpen();
+  }
+
+  /** Joules no recorded span could carry: the share of failed spans that ended last. */
+  public synchronized double droppedJoules() {
+    return dropped;
+  }
+
+  private void goIdleIfNoneOpen() {
+    if (open.isEmpty()) {
+      dropped += rest.values().stream().mapToDouble(Double::doubleValue).sum();
+      rest.clear();
+      lastJoules = null; // idle from here on is not counted
+    }
   }
 
   /** Reads the counter and splits the energy since the last reading among the open spans. */

@@ -49,6 +49,7 @@ public final class NvmlMeter implements EnergyCounter {
   private final String gpuModel;
   private final String driver;
   private final double powerLimitWatts;
+  private boolean closed;
 
   private NvmlMeter(Nvml nvml, List<Pointer> devices, String unavailable, String gpuModel,
       String driver, double powerLimitWatts) {
@@ -86,6 +87,15 @@ public final class NvmlMeter implements EnergyCounter {
     } catch (LinkageError e) {
       return unavailable("libnvidia-ml.so.1 not found (no NVIDIA driver on this machine)");
     }
+    try {
+      return openWith(nvml);
+    } catch (LinkageError | RuntimeException e) {
+      // JNA binds each function on first call: an old driver without one fails here, not above.
+      return unavailable("NVML call failed: " + e);
+    }
+  }
+
+  private static NvmlMeter openWith(Nvml nvml) {
     int rc = nvml.nvmlInit_v2();
     if (rc != NVML_SUCCESS) {
       return unavailable("nvmlInit failed with NVML error " + rc);
@@ -113,8 +123,9 @@ public final class NvmlMeter implements EnergyCounter {
       rc = nvml.nvmlDeviceGetTotalEnergyConsumption(d, mj);
       if (rc != NVML_SUCCESS) {
         nvml.nvmlShutdown();
-        return unavailable("GPU " + i + " (" + names.get(i) + ") has no total energy counter"
+        NvmlMeter none = unavailable("GPU " + i + " (" + names.get(i) + ") has no total energy counter"
             + (rc == NVML_ERROR_NOT_SUPPORTED ? " (NVML: not supported; needs Volta or newer)" : " (NVML error " + rc + ")"));
+        return new NvmlMeter(null, List.of(), none.unavailable, names.get(i), null, 0);
       }
       IntByReference mw = new IntByReference();
       if (nvml.nvmlDeviceGetPowerManagementLimit(d, mw) == NVML_SUCCESS) {
@@ -151,7 +162,10 @@ public final class NvmlMeter implements EnergyCounter {
     return unavailable;
   }
 
-  /** e.g. {@code 1× NVIDIA H100 80GB HBM3}, or null when unavailable. */
+  /**
+   * e.g. {@code 1× NVIDIA H100 80GB HBM3}; null when no GPU could be named (a GPU without an
+   * energy counter is still named, though the meter is unavailable).
+   */
   public String gpuModel() {
     return gpuModel;
   }
@@ -176,6 +190,9 @@ public final class NvmlMeter implements EnergyCounter {
     if (unavailable != null) {
       throw new IllegalStateException(describe());
     }
+    if (closed) {
+      throw new IllegalStateException("NVML meter is closed");
+    }
     long total = 0;
     for (int i = 0; i < devices.size(); i++) {
       LongByReference mj = new LongByReference();
@@ -191,7 +208,8 @@ public final class NvmlMeter implements EnergyCounter {
 
   @Override
   public synchronized void close() {
-    if (nvml != null) {
+    if (nvml != null && !closed) {
+      closed = true;
       nvml.nvmlShutdown();
     }
   }

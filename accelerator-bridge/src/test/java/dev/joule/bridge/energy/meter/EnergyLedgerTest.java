@@ -17,35 +17,15 @@ import org.junit.jupiter.api.Test;
 class EnergyLedgerTest {
 
   /** A counter and CPU clocks the test moves by hand. */
-  static final class Device implements EnergyCounter, EnergyLedger.CpuClock {
+  static class Device extends FakeRaplCounter implements EnergyLedger.CpuClock {
     double cpuJ;
     double dramJ;
     final Map<Long, Long> threadCpu = new HashMap<>();
     long processCpu;
 
     @Override
-    public String name() {
-      return "fake";
-    }
-
-    @Override
-    public EnergyMethod method() {
-      return EnergyMethod.MEASURED_RAPL;
-    }
-
-    @Override
-    public String unavailableReason() {
-      return null;
-    }
-
-    @Override
     public Map<String, Double> readJoules() {
       return Map.of("cpu", cpuJ, "dram", dramJ);
-    }
-
-    @Override
-    public String describe() {
-      return "fake";
     }
 
     @Override
@@ -103,6 +83,45 @@ class EnergyLedgerTest {
   }
 
   @Test
+  void aFailedSpanGivesItsShareBackAndAFailingReadStillClosesTheSpan() {
+    Device d = new Device();
+    EnergyLedger ledger = new EnergyLedger(d, EnergyLedger.Rule.CPU_TIME_SHARE, d);
+    long a = ledger.begin(1, 0);
+    long b = ledger.begin(2, 0);
+    d.work(20, 1_000, 1, 500, 2, 500);        // 10 J each
+    ledger.abandon(a);                         // A's task failed
+    d.work(4, 500, 2, 500);
+    List<EnergyFigure> fb = ledger.end(b);
+    assertEquals(14, sum(fb, "cpu", "cpu_time_share"), 1e-9);
+    assertEquals(10, sum(fb, "cpu", "unattributed"), 1e-9, "A's share reaches the log through B");
+    assertEquals(0, ledger.droppedJoules(), 1e-12);
+
+    long c = ledger.begin(1, 0);
+    d.work(7, 1_000, 1, 1_000);
+    ledger.abandon(c);                         // alone and failed: nobody can carry it
+    assertEquals(7 + 7 / 10.0, ledger.droppedJoules(), 1e-9, "cpu and dram of the failed span");
+
+    Device broken = new Device() {
+      int reads;
+
+      @Override
+      public Map<String, Double> readJoules() {
+        if (++reads == 3) {
+          throw new IllegalStateException("counter gone");
+        }
+        return super.readJoules();
+      }
+    };
+    EnergyLedger l2 = new EnergyLedger(broken, EnergyLedger.Rule.CPU_TIME_SHARE, broken);
+    long x = l2.begin(1, 0);
+    long y = l2.begin(2, 0);
+    assertThrows(IllegalStateException.class, () -> l2.end(x));
+    assertThrows(IllegalArgumentException.class, () -> l2.end(x), "the failed end closed the span");
+    broken.work(3, 1_000, 2, 1_000);
+    assertEquals(3, sum(l2.end(y), "cpu", null), 1e-9, "the ledger goes on for the others");
+  }
+
+  @Test
   void batchesOnAGpuShareByRows() {
     Device d = new Device();
     EnergyLedger ledger = new EnergyLedger(d, EnergyLedger.Rule.ROWS_SHARE, d);
@@ -134,6 +153,8 @@ class EnergyLedgerTest {
         if (open.isEmpty() || (open.size() < 4 && rnd.nextBoolean())) {
           long thread = 1 + rnd.nextInt(8);
           open.add(new long[] {ledger.begin(thread, 1 + rnd.nextInt(5_000)), thread});
+        } else if (rnd.nextInt(5) == 0) {
+          ledger.abandon(open.remove(rnd.nextInt(open.size()))[0]); // a failed task
         } else {
           all.addAll(ledger.end(open.remove(rnd.nextInt(open.size()))[0]));
         }
@@ -154,8 +175,9 @@ class EnergyLedgerTest {
       while (!open.isEmpty()) {
         all.addAll(ledger.end(open.remove(0)[0]));
       }
-      assertEquals(busy, sum(all, "cpu", null), 1e-6 * Math.max(1, busy), "trial " + trial);
-      assertEquals(busy / 10, sum(all, "dram", null), 1e-6 * Math.max(1, busy), "trial " + trial);
+      // Recorded figures plus what failed spans took with them (cpu and dram) = what was measured.
+      assertEquals(busy * 1.1, sum(all, "cpu", null) + sum(all, "dram", null) + ledger.droppedJoules(),
+          1e-6 * Math.max(1, busy), "trial " + trial);
       assertTrue(all.stream().allMatch(f -> f.joules() >= 0));
     }
   }

@@ -1,13 +1,12 @@
 package dev.joule.bridge.energy.meter;
 
-import dev.joule.bridge.energy.EnergyMethod;
 import java.util.Map;
 
 /**
  * A measured counter for tests, standing in for RAPL: every reading gains {@code cpuStep} joules
  * of cpu and a quarter of that of dram, and is counted.
  */
-public final class SteppingCounter implements EnergyCounter {
+public final class SteppingCounter extends FakeRaplCounter {
 
   private final double cpuStep;
   private double cpu;
@@ -19,26 +18,6 @@ public final class SteppingCounter implements EnergyCounter {
 
   public synchronized int reads() {
     return reads;
-  }
-
-  @Override
-  public String name() {
-    return "rapl";
-  }
-
-  @Override
-  public EnergyMethod method() {
-    return EnergyMethod.MEASURED_RAPL;
-  }
-
-  @Override
-  public String unavailableReason() {
-    return null;
-  }
-
-  @Override
-  public String describe() {
-    return "stepping test counter (+" + cpuStep + " J per reading)";
   }
 
   @Override

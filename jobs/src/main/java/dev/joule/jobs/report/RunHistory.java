@@ -1,0 +1,43 @@
+package dev.joule.jobs.report;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.joule.bridge.energy.PowerProfile;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.score.ScoreResult;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+
+/**
+ * A committed run read back from an output folder's tables: its runs row (with the claim card it
+ * wrote as JSON) and its energy_log rows become the {@link ScoreResult} the run returned.
+ */
+public final class RunHistory {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private RunHistory() {}
+
+  /** @param run a row of the runs table; @param energyRows the run's energy_log rows */
+  public static ScoreResult result(Row run, List<Row> energyRows, List<PowerProfile> profiles) {
+    String runId = run.getAs("run_id");
+    JsonNode card;
+    try {
+      card = JSON.readTree(run.<String>getAs("claim_card"));
+    } catch (IOException | RuntimeException e) {
+      throw JouleException.input("run " + runId + ": its claim card in the runs table is not readable JSON");
+    }
+    JsonNode figures = card.path("runs").path(card.path("runs").size() - 1);
+    PowerProfile profile = EnergySummary.of(energyRows, 0, profiles).profile();
+    double fixedJ = figures.path("fixed_estimated_cputime_joules").path("typical").asDouble(0);
+    long fixedCpuNanos = Math.round(fixedJ / profile.cpuWattsTypical() * 1e9);
+    EnergySummary energy = EnergySummary.of(energyRows, fixedCpuNanos, profiles);
+    return new ScoreResult(runId, run.getAs("input_path"), run.<Long>getAs("input_version"), null,
+        run.getAs("model_id"), run.getAs("model_version"), run.getAs("kernel"), run.getAs("kernel_id"),
+        run.getAs("precision"), card.path("workload").path("dim").asInt(), card.path("workload").path("outputs_per_row").asInt(),
+        run.<Long>getAs("rows_in"), run.<Long>getAs("rows_scored"), run.<Long>getAs("rows_rejected"), Map.of(),
+        energy, Math.round(figures.path("wall_seconds").asDouble(0) * 1e9), true);
+  }
+}
