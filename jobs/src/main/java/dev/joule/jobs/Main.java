@@ -34,7 +34,7 @@ import picocli.CommandLine;
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
     description = "Energy-accounted batch inference on Apache Spark.",
     subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class,
-        Main.Nightly.class, Main.Backfill.class, Main.Report.class, Main.Demo.class,
+        Main.Nightly.class, Main.Backfill.class, Main.Report.class, Main.ModelCommand.class, Main.Demo.class,
         dev.joule.bridge.flight.AcceleratorNodeMain.class, dev.joule.bridge.energy.meter.CalibrateMain.class},
     footer = {"", "Exit codes: 0 done (or already done), 1 other failure, 2 usage or configuration,",
         "3 input data problem, 4 quality gate failed, 5 concurrent run or conflict."})
@@ -77,6 +77,37 @@ public final class Main implements Runnable {
 
   static PrintStream out() {
     return System.out;
+  }
+
+  @Command(name = "model", mixinStandardHelpOptions = true, description = "Bring models into Joule.",
+      subcommands = {Main.ModelImport.class})
+  static final class ModelCommand implements Runnable {
+    @CommandLine.ParentCommand Main parent;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+      throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: import");
+    }
+  }
+
+  @Command(name = "import", mixinStandardHelpOptions = true,
+      description = "Turn a Spark MLlib model saved with model.save(path) (LogisticRegressionModel, "
+          + "MultilayerPerceptronClassificationModel with one hidden layer, KMeansModel) into a Joule model file "
+          + "with the same probabilities, predictions or nearest clusters.")
+  static final class ModelImport implements Callable<Integer> {
+    @CommandLine.ParentCommand ModelCommand model;
+    @Option(names = "--mllib", required = true, paramLabel = "PATH") String mllib;
+    @Option(names = "--out", required = true, paramLabel = "FILE") Path out;
+
+    @Override
+    public Integer call() {
+      dev.joule.jobs.imports.MllibImport.Imported m = model.parent.withSpark("joule model import",
+          spark -> new dev.joule.jobs.imports.MllibImport(spark).run(mllib, out));
+      out().printf(Locale.ROOT, "imported %s as a %s model (dim %d, %d outputs): %s%n",
+          m.mllibClass().substring(m.mllibClass().lastIndexOf('.') + 1), m.op(), m.dim(), m.outputs(), m.file());
+      return 0;
+    }
   }
 
   @Command(name = "report", mixinStandardHelpOptions = true,

@@ -260,7 +260,22 @@ public final class AcceleratorNodeServer implements AutoCloseable {
       }
     } finally {
       LOG.info(summaryLine());
-      allocator.close();
+      // A handler whose call was cut off by the shutdown (a node killed mid-stream) can still be
+      // releasing its batch on Flight's executor after termination: let it finish (bounded) so
+      // that what close() reports as leaked really is.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (allocator.getAllocatedMemory() != 0 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      long held = allocator.getAllocatedMemory();
+      if (held == 0) {
+        allocator.close();
+      } else {
+        // gRPC may refuse to run a cut-off call's cleanup on an executor that is shutting down;
+        // its buffers die with the process. Say so rather than fail the shutdown. (Tests check
+        // allocatedBytes() == 0 before closing a node that was not killed.)
+        LOG.warn("node {}: {} bytes of calls cut off by the shutdown were not released", nodeId, held);
+      }
     }
   }
 

@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Executors' side of the Flight bridge: a pool of accelerator nodes shared by every task of the
  * JVM. Each partition gets one {@code DoExchange} stream on the healthy node with the least
- * outstanding work. A node that fails with UNAVAILABLE or DEADLINE_EXCEEDED is kept out for a
+ * outstanding work. A node that fails with UNAVAILABLE or DEADLINE_EXCEEDED, or whose stream is
+ * reset under the call (a node dying mid-partition), is kept out for a
  * cool-down and the partition moves on, with backoff, re-sending every batch not yet answered;
  * when every node has failed it the partition finishes in this JVM ({@code fallback =
  * in-process}) or fails ({@code fail}). Any other error (a refused batch, a bad token) fails the
@@ -457,7 +458,7 @@ public final class FlightTransport implements NodeTransport {
         tried.remove(ep);
         return;
       }
-      if (code == FlightStatusCode.UNAVAILABLE || code == FlightStatusCode.TIMED_OUT) {
+      if (code == FlightStatusCode.UNAVAILABLE || code == FlightStatusCode.TIMED_OUT || streamBroken(e)) {
         if (ep != null) {
           ep.markDown(why);
           failures.add((ep.label()) + ": " + why);
@@ -467,6 +468,19 @@ public final class FlightTransport implements NodeTransport {
         return;
       }
       throw new NodeException("accelerator node " + (ep == null ? "?" : ep.label()) + " refused the work: " + why, e);
+    }
+
+    /**
+     * A node that dies mid-stream may reach the client as INTERNAL or CANCELLED carrying gRPC's
+     * HTTP/2 reset ("RST_STREAM closed stream"), not as UNAVAILABLE, depending on timing: that is
+     * a lost connection, not the node's answer. The node's own failures ("scoring failed: ...")
+     * stay fatal.
+     */
+    private static boolean streamBroken(FlightRuntimeException e) {
+      FlightStatusCode code = e.status().code();
+      String d = String.valueOf(e.status().description());
+      return (code == FlightStatusCode.INTERNAL || code == FlightStatusCode.CANCELLED)
+          && (d.contains("RST_STREAM") || d.contains("HTTP/2 error code"));
     }
 
     private void abandon() {

@@ -86,6 +86,31 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
     JSON.writeValue(file.toFile(), root);
   }
 
+  /** Writes a two-layer mlp model file ({@code hidden} is the hidden layer's activation). */
+  public static void writeMlp(Path file, String modelId, String modelVersion, float[][] w1, float[] b1,
+      float[][] w2, float[] b2, List<String> labels, Activation activation,
+      dev.joule.bridge.kernel.MlpKernel.Hidden hidden) throws IOException {
+    OtherModels.writeMlp(file, modelId, modelVersion, w1, b1, w2, b2, labels, activation, hidden);
+  }
+
+  /** Writes a centroid model file (nearest of K centroids by {@code metric}: cosine or dot). */
+  public static void writeCentroids(Path file, String modelId, String modelVersion, float[][] centroids,
+      List<String> labels, String metric) throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("format", FORMAT);
+    root.put("model_id", modelId);
+    root.put("model_version", modelVersion);
+    root.put("op", "centroid");
+    root.put("metric", metric);
+    root.put("dim", centroids[0].length);
+    labels.forEach(root.putArray("labels")::add);
+    root.set("centroids", JSON.valueToTree(centroids));
+    if (file.getParent() != null) {
+      Files.createDirectories(file.getParent());
+    }
+    JSON.writeValue(file.toFile(), root);
+  }
+
   /** Reads any Joule model file: linear, mlp or centroid. */
   public static ModelSpec readAny(Path file) {
     JsonNode root = parse(file);

@@ -16,7 +16,7 @@ import java.util.function.Function;
  * Model files for the other JSON ops:
  * <ul>
  *   <li>{@code mlp}: {@code w1} [hidden][dim], {@code b1}, {@code w2} [classes][hidden], {@code b2},
- *       {@code labels}, {@code activation};
+ *       {@code labels}, {@code activation}, {@code hidden_activation} (relu, the default, or sigmoid);
  *   <li>{@code centroid}: {@code centroids} [K][dim], {@code labels}, {@code metric} (cosine | dot).
  * </ul>
  */
@@ -59,8 +59,14 @@ final class OtherModels {
       }
       String version = root.hasNonNull("model_version") ? root.get("model_version").asText()
           : LinearModelFile.parameterHash(concat(w1, w2), concat(b1, b2), labels);
+      MlpKernel.Hidden hidden;
+      try {
+        hidden = MlpKernel.Hidden.parse(root.path("hidden_activation").asText("relu"));
+      } catch (IllegalArgumentException e) {
+        throw new ModelFileException(where + ": " + e.getMessage());
+      }
       return new Spec(id, version, w1[0].length,
-          p -> MlpKernel.fromWeights(w1, b1, w2, b2, labels, act, p));
+          p -> MlpKernel.fromWeights(w1, b1, w2, b2, labels, act, hidden, p));
     }
     float[][] c = matrix(root.path("centroids"), where + ": centroids");
     if (labels.size() != c.length) {
@@ -75,6 +81,30 @@ final class OtherModels {
     String version = root.hasNonNull("model_version") ? root.get("model_version").asText()
         : LinearModelFile.parameterHash(c, new float[0], labels);
     return new Spec(id, version, c[0].length, p -> CentroidKernel.fromCentroids(c, labels, metric, p));
+  }
+
+  /** Writes an mlp model file that {@link LinearModelFile#readAny} reads back. */
+  static void writeMlp(Path file, String modelId, String modelVersion, float[][] w1, float[] b1, float[][] w2,
+      float[] b2, List<String> labels, Activation activation, MlpKernel.Hidden hidden) throws java.io.IOException {
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper()
+        .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+    com.fasterxml.jackson.databind.node.ObjectNode root = json.createObjectNode();
+    root.put("format", LinearModelFile.FORMAT);
+    root.put("model_id", modelId);
+    root.put("model_version", modelVersion);
+    root.put("op", "mlp");
+    root.put("activation", activation.label());
+    root.put("hidden_activation", hidden.label());
+    root.put("dim", w1[0].length);
+    labels.forEach(root.putArray("labels")::add);
+    root.set("w1", json.valueToTree(w1));
+    root.set("b1", json.valueToTree(b1));
+    root.set("w2", json.valueToTree(w2));
+    root.set("b2", json.valueToTree(b2));
+    if (file.getParent() != null) {
+      java.nio.file.Files.createDirectories(file.getParent());
+    }
+    json.writeValue(file.toFile(), root);
   }
 
   static float[][] matrix(JsonNode n, String what) {
