@@ -60,51 +60,50 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
   }
 
   public void write(Path file) throws IOException {
-    ObjectNode root = JSON.createObjectNode();
-    root.put("format", FORMAT);
-    root.put("model_id", modelId);
-    root.put("model_version", modelVersion);
-    root.put("op", "linear");
+    ObjectNode root = header(modelId, modelVersion, "linear", dim(), labels);
     root.put("activation", activation.label());
-    root.put("dim", dim());
-    ArrayNode l = root.putArray("labels");
-    labels.forEach(l::add);
-    ArrayNode b = root.putArray("bias");
-    for (float v : bias) {
-      b.add(v);
-    }
-    ArrayNode w = root.putArray("weights");
-    for (float[] row : weights) {
-      ArrayNode r = w.addArray();
-      for (float v : row) {
-        r.add(v);
-      }
-    }
-    if (file.getParent() != null) {
-      Files.createDirectories(file.getParent());
-    }
-    JSON.writeValue(file.toFile(), root);
+    root.set("bias", JSON.valueToTree(bias));
+    root.set("weights", JSON.valueToTree(weights));
+    writeJson(file, root);
   }
 
   /** Writes a two-layer mlp model file ({@code hidden} is the hidden layer's activation). */
   public static void writeMlp(Path file, String modelId, String modelVersion, float[][] w1, float[] b1,
       float[][] w2, float[] b2, List<String> labels, Activation activation,
       dev.joule.bridge.kernel.MlpKernel.Hidden hidden) throws IOException {
-    OtherModels.writeMlp(file, modelId, modelVersion, w1, b1, w2, b2, labels, activation, hidden);
+    ObjectNode root = header(modelId, modelVersion, "mlp", w1[0].length, labels);
+    root.put("activation", activation.label());
+    root.put("hidden_activation", hidden.label());
+    root.set("w1", JSON.valueToTree(w1));
+    root.set("b1", JSON.valueToTree(b1));
+    root.set("w2", JSON.valueToTree(w2));
+    root.set("b2", JSON.valueToTree(b2));
+    writeJson(file, root);
   }
 
   /** Writes a centroid model file (nearest of K centroids by {@code metric}: cosine or dot). */
   public static void writeCentroids(Path file, String modelId, String modelVersion, float[][] centroids,
       List<String> labels, String metric) throws IOException {
+    ObjectNode root = header(modelId, modelVersion, "centroid", centroids[0].length, labels);
+    root.put("metric", metric);
+    root.set("centroids", JSON.valueToTree(centroids));
+    writeJson(file, root);
+  }
+
+  /** The fields every model file starts with. */
+  private static ObjectNode header(String modelId, String modelVersion, String op, int dim, List<String> labels) {
     ObjectNode root = JSON.createObjectNode();
     root.put("format", FORMAT);
     root.put("model_id", modelId);
     root.put("model_version", modelVersion);
-    root.put("op", "centroid");
-    root.put("metric", metric);
-    root.put("dim", centroids[0].length);
-    labels.forEach(root.putArray("labels")::add);
-    root.set("centroids", JSON.valueToTree(centroids));
+    root.put("op", op);
+    root.put("dim", dim);
+    ArrayNode l = root.putArray("labels");
+    labels.forEach(l::add);
+    return root;
+  }
+
+  private static void writeJson(Path file, ObjectNode root) throws IOException {
     if (file.getParent() != null) {
       Files.createDirectories(file.getParent());
     }

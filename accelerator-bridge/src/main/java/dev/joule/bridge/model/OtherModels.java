@@ -83,30 +83,6 @@ final class OtherModels {
     return new Spec(id, version, c[0].length, p -> CentroidKernel.fromCentroids(c, labels, metric, p));
   }
 
-  /** Writes an mlp model file that {@link LinearModelFile#readAny} reads back. */
-  static void writeMlp(Path file, String modelId, String modelVersion, float[][] w1, float[] b1, float[][] w2,
-      float[] b2, List<String> labels, Activation activation, MlpKernel.Hidden hidden) throws java.io.IOException {
-    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper()
-        .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
-    com.fasterxml.jackson.databind.node.ObjectNode root = json.createObjectNode();
-    root.put("format", LinearModelFile.FORMAT);
-    root.put("model_id", modelId);
-    root.put("model_version", modelVersion);
-    root.put("op", "mlp");
-    root.put("activation", activation.label());
-    root.put("hidden_activation", hidden.label());
-    root.put("dim", w1[0].length);
-    labels.forEach(root.putArray("labels")::add);
-    root.set("w1", json.valueToTree(w1));
-    root.set("b1", json.valueToTree(b1));
-    root.set("w2", json.valueToTree(w2));
-    root.set("b2", json.valueToTree(b2));
-    if (file.getParent() != null) {
-      java.nio.file.Files.createDirectories(file.getParent());
-    }
-    json.writeValue(file.toFile(), root);
-  }
-
   static float[][] matrix(JsonNode n, String what) {
     if (!n.isArray() || n.isEmpty() || !n.get(0).isArray() || n.get(0).isEmpty()) {
       throw new ModelFileException(what + " must be a non-empty array of arrays");

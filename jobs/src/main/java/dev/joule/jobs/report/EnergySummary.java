@@ -108,14 +108,18 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         }
       }
     }
-    String name = profileName;
-    PowerProfile profile = profiles.stream().filter(p -> p.name().equals(name)).findFirst()
-        .orElseGet(() -> PowerProfile.choose(profiles, "unknown"));
+    PowerProfile profile = profileNamed(profileName, profiles);
     return new EnergySummary(partitions, rowsIn, scored, rejected, cpu, kernel, read, sent, est,
         estLo, estHi, mod, modLo, modHi, meas, fixedCpuNanos, vectorOps, profile, cpuModel, vcpus,
         hyper, rapl, ram, batchRows, List.copyOf(methods),
         new BridgeUsage(transport, List.copyOf(nodes), fallbackPartitions, fallbackBatches, failovers),
         gpu == null ? "not probed" : gpu);
+  }
+
+  /** The profile the rows were estimated with (by name), else the generic one. */
+  static PowerProfile profileNamed(String name, List<PowerProfile> profiles) {
+    return profiles.stream().filter(p -> p.name().equals(name)).findFirst()
+        .orElseGet(() -> PowerProfile.choose(profiles, "unknown"));
   }
 
   public boolean measured() {

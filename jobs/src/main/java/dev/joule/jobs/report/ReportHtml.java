@@ -308,18 +308,9 @@ public final class ReportHtml {
     return "<span class=\"method\">" + esc(m) + "</span>";
   }
 
+  /** Joules with a unit, as the claim card prints them. */
   static String joules(double j) {
-    if (Double.isNaN(j)) {
-      return "n/a";
-    }
-    double a = Math.abs(j);
-    if (a >= 1 || a == 0) {
-      return String.format(Locale.ROOT, "%.3g J", j);
-    }
-    if (a >= 1e-3) {
-      return String.format(Locale.ROOT, "%.3g mJ", j * 1e3);
-    }
-    return String.format(Locale.ROOT, "%.3g &micro;J", j * 1e6);
+    return esc(ClaimCard.j(j));
   }
 
   static String esc(String s) {

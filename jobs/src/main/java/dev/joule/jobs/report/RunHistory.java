@@ -30,7 +30,8 @@ public final class RunHistory {
       throw JouleException.input("run " + runId + ": its claim card in the runs table is not readable JSON");
     }
     JsonNode figures = card.path("runs").path(card.path("runs").size() - 1);
-    PowerProfile profile = EnergySummary.of(energyRows, 0, profiles).profile();
+    PowerProfile profile = EnergySummary.profileNamed(
+        energyRows.isEmpty() ? null : energyRows.get(0).getAs("hw_power_profile"), profiles);
     double fixedJ = figures.path("fixed_estimated_cputime_joules").path("typical").asDouble(0);
     long fixedCpuNanos = Math.round(fixedJ / profile.cpuWattsTypical() * 1e9);
     EnergySummary energy = EnergySummary.of(energyRows, fixedCpuNanos, profiles);

@@ -10,8 +10,6 @@ import org.apache.spark.sql.catalyst.plans.logical.Filter;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StringType;
-import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * The table function {@code joule_energy([run_id[, output]])}: the energy_log Delta table a job
@@ -30,12 +28,10 @@ public final class EnergyLogFunction {
   private EnergyLogFunction() {}
 
   public static LogicalPlan plan(List<Expression> args) {
-    if (args.size() > 2) {
-      throw new SqlFunctionException(NAME, "takes 0 to 2 arguments: joule_energy([run_id[, output]]); got "
-          + args.size());
-    }
-    String runId = args.isEmpty() ? null : constant(args.get(0), "run_id");
-    String output = args.size() == 2 ? constant(args.get(1), "output")
+    SqlArgs a = new SqlArgs(NAME, args);
+    a.requireCount(0, 2, "joule_energy([run_id[, output]])");
+    String runId = args.isEmpty() ? null : a.constantString(0, "run_id");
+    String output = args.size() == 2 ? a.constantString(1, "output")
         : SQLConf.get().getConfString(OUTPUT_CONF, "");
     if (output.isBlank()) {
       throw new SqlFunctionException(NAME, "no output folder: pass it as the second argument or set "
@@ -50,16 +46,5 @@ public final class EnergyLogFunction {
     }
     return new Filter(new EqualTo(UnresolvedAttribute$.MODULE$.apply("run_id"),
         Literal.create(runId, DataTypes.StringType)), read);
-  }
-
-  private static String constant(Expression e, String name) {
-    if (!e.resolved() || !(e.dataType() instanceof StringType) || !e.foldable()) {
-      throw new SqlFunctionException(NAME, "argument " + name + " must be a string constant, got " + e.sql());
-    }
-    Object v = e.eval(null);
-    if (v == null) {
-      throw new SqlFunctionException(NAME, "argument " + name + " is NULL");
-    }
-    return ((UTF8String) v).toString();
   }
 }
