@@ -34,7 +34,8 @@ import picocli.CommandLine;
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
     description = "Energy-accounted batch inference on Apache Spark.",
     subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class,
-        Main.Nightly.class, Main.Backfill.class, Main.Report.class, Main.ModelCommand.class, Main.Demo.class,
+        Main.Nightly.class, Main.Backfill.class, Main.Report.class, Main.ModelCommand.class, Main.Train.class,
+        Main.Replicate.class, Main.Demo.class,
         dev.joule.bridge.flight.AcceleratorNodeMain.class, dev.joule.bridge.energy.meter.CalibrateMain.class},
     footer = {"", "Exit codes: 0 done (or already done), 1 other failure, 2 usage or configuration,",
         "3 input data problem, 4 quality gate failed, 5 concurrent run or conflict."})
@@ -106,6 +107,72 @@ public final class Main implements Runnable {
           spark -> new dev.joule.jobs.imports.MllibImport(spark).run(mllib, out));
       out().printf(Locale.ROOT, "imported %s as a %s model (dim %d, %d outputs): %s%n",
           m.mllibClass().substring(m.mllibClass().lastIndexOf('.') + 1), m.op(), m.dim(), m.outputs(), m.file());
+      return 0;
+    }
+  }
+
+  @Command(name = "train", mixinStandardHelpOptions = true,
+      description = "Train a Spark MLlib model on an embeddings table (logistic regression, a one-hidden-layer "
+          + "perceptron, or k-means), save it with MLlib's own save (--mllib-out) and as a Joule model file (--out).")
+  static final class Train implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
+    @Option(names = "--label-col", paramLabel = "C", description = "label column (lr, mlp); its values become the class labels") String labelCol;
+    @Option(names = "--algo", defaultValue = "lr", description = "lr, mlp or kmeans; default ${DEFAULT-VALUE}") String algo;
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "the Joule model file") Path out;
+    @Option(names = "--mllib-out", paramLabel = "PATH", description = "the MLlib model folder; default FILE without .json, plus .mllib") String mllibOut;
+    @Option(names = "--hidden", defaultValue = "32", description = "mlp: hidden units; default ${DEFAULT-VALUE}") int hidden;
+    @Option(names = "--k", defaultValue = "10", description = "kmeans: clusters; default ${DEFAULT-VALUE}") int k;
+    @Option(names = "--max-iter", defaultValue = "100") int maxIter;
+    @Option(names = "--reg", defaultValue = "0.001", description = "lr: L2 regularization; default ${DEFAULT-VALUE}") double reg;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+
+    @Override
+    public Integer call() {
+      JouleConfig cfg = parent.config();
+      dev.joule.jobs.mllib.TrainJob.Result r = parent.withSpark("joule train", spark -> new dev.joule.jobs.mllib.TrainJob(spark, cfg)
+          .run(new dev.joule.jobs.mllib.TrainJob.Request(input, labelCol, algo, out, mllibOut, hidden, k, maxIter, reg, seed)));
+      var m = r.imported();
+      out().printf(Locale.ROOT, "trained %s on %,d of %,d rows in %.1f s%s%n", m.mllibClass().substring(m.mllibClass().lastIndexOf('.') + 1),
+          r.rowsUsed(), r.rowsIn(), r.seconds(), Double.isNaN(r.trainingAccuracy()) ? ""
+              : String.format(Locale.ROOT, " (MLlib training-set accuracy %.4f, %d classes)", r.trainingAccuracy(), r.labels().size()));
+      out().printf("MLlib model: %s%nJoule model (%s, dim %d, %d outputs): %s%n", r.mllibPath(), m.op(), m.dim(), m.outputs(), m.file());
+      return 0;
+    }
+  }
+
+  @Command(name = "replicate", mixinStandardHelpOptions = true,
+      description = "On the same rows in one run: MLlib's transform (the conventional baseline), Joule fp32 and each "
+          + "precision; prints agreement with MLlib, probability errors, rows/s, task CPU and estimated energy per 1k "
+          + "rows, each as a ratio to MLlib.")
+  static final class Replicate implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
+    @Option(names = "--mllib", paramLabel = "PATH", description = "MLlib model folder: the baseline (and the model, unless --model)") String mllib;
+    @Option(names = "--model", paramLabel = "FILE", description = "Joule model file; without --mllib the baseline is Joule fp32") Path model;
+    @Option(names = "--precisions", defaultValue = "fp32,int8,int4", split = ",", description = "default ${DEFAULT-VALUE}") List<String> precisions;
+    @Option(names = "--sample", paramLabel = "N", description = "use N rows (the smallest id hashes) instead of the whole input") Long sample;
+    @Option(names = "--warmup-rows", defaultValue = "5000", description = "rows each variant scores once, unmeasured, first; default ${DEFAULT-VALUE}") long warmupRows;
+    @Option(names = "--work", paramLabel = "DIR", defaultValue = "joule-data/replicate-work", description = "scratch folder (removed at the end); default ${DEFAULT-VALUE}") String work;
+    @Option(names = "--summary-json", paramLabel = "FILE") Path summaryJson;
+
+    @Override
+    public Integer call() {
+      if (mllib == null && model == null) {
+        throw JouleException.usage("replicate needs --mllib PATH or --model FILE (or both)");
+      }
+      List<Precision> ps = new ArrayList<>();
+      for (String p : precisions) {
+        ps.add(precision(p.trim()));
+      }
+      JouleConfig cfg = parent.config();
+      dev.joule.jobs.mllib.ReplicateJob.Result r = parent.withSpark("joule replicate", spark ->
+          new dev.joule.jobs.mllib.ReplicateJob(spark, cfg).run(new dev.joule.jobs.mllib.ReplicateJob.Request(
+              input, model, mllib, ps, sample, warmupRows, work)));
+      out().print(dev.joule.jobs.mllib.ReplicateJob.table(r));
+      if (summaryJson != null) {
+        DemoJob.writeJson(summaryJson, ClaimCard.json(dev.joule.jobs.mllib.ReplicateJob.toMap(r)));
+      }
       return 0;
     }
   }

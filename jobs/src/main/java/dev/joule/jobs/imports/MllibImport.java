@@ -41,12 +41,22 @@ public final class MllibImport {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private final SparkSession spark;
+  private List<String> names;
 
   public MllibImport(SparkSession spark) {
     this.spark = spark;
   }
 
   public Imported run(String path, Path out) {
+    return run(path, out, null);
+  }
+
+  /**
+   * @param labels the class (or cluster) names in MLlib's index order, e.g. a StringIndexer's
+   *     labels; null names them "0", "1", ... as MLlib's prediction column does
+   */
+  public Imported run(String path, Path out, List<String> labels) {
+    this.names = labels;
     String cls = modelClass(path);
     String id = Path.of(path.replaceAll("/+$", "")).getFileName().toString();
     try {
@@ -72,7 +82,7 @@ public final class MllibImport {
   }
 
   /** The "class" in MLlib's metadata/part-00000 JSON, with errors that name what is missing. */
-  String modelClass(String path) {
+  public String modelClass(String path) {
     List<Row> lines;
     try {
       lines = spark.read().text(path + "/metadata").limit(1).collectAsList();
@@ -95,7 +105,13 @@ public final class MllibImport {
     }
   }
 
-  private static List<String> classLabels(int n) {
+  private List<String> classLabels(int n) {
+    if (names != null) {
+      if (names.size() != n) {
+        throw JouleException.input("the model has " + n + " classes but " + names.size() + " labels were given");
+      }
+      return List.copyOf(names);
+    }
     List<String> labels = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       labels.add(String.valueOf(i));

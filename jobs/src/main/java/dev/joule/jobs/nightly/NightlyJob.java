@@ -13,6 +13,7 @@ import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
 import dev.joule.jobs.score.OutputTables;
+import dev.joule.jobs.score.QualityGate;
 import dev.joule.jobs.score.RunRecord;
 import dev.joule.jobs.score.ScoreResult;
 import dev.joule.jobs.score.Scoring;
@@ -170,17 +171,23 @@ public final class NightlyJob {
     long deleted = deletes.count();
     long sourceRows = pinned.data().count();
     phases.put("find changes", System.nanoTime() - t);
-    String staging = out.staging(runId);
+    String staging = null;
+    Dataset<Row> changed = upserts;
     try {
       t = System.nanoTime();
-      Scoring.Staged st = Scoring.stage(spark, config, prep, in, rowsIn, runId, "nightly", staging);
+      // The quality gate may fail the night (exit 4) or score it again at a higher precision.
+      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, model, precision,
+          pr -> pr.select(changed), rowsIn, runId, "nightly", out);
+      staging = gated.staging();
+      Scoring.Staged st = gated.staged();
+      Scoring.Prepared used = gated.prep();
       phases.put("score", System.nanoTime() - t);
       Timestamp at = Timestamp.from(Instant.now());
       java.util.function.Function<Boolean, ScoreResult> resultNow = c -> new ScoreResult(runId, source, pinned.version(),
-          out.root(), model.modelId(), model.modelVersion(), prep.kernel().displayName(), prep.info().id(),
-          precision.label(), prep.kernel().dim(), prep.kernel().width(), rowsIn, st.scored(), st.rejected(),
+          out.root(), model.modelId(), model.modelVersion(), used.kernel().displayName(), used.info().id(),
+          used.kernel().precision().label(), used.kernel().dim(), used.kernel().width(), rowsIn, st.scored(), st.rejected(),
           st.reasons(), EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
-              st.energy().powerProfiles()), System.nanoTime() - wall0, c);
+              st.energy().powerProfiles()), System.nanoTime() - wall0, c, gated.outcome());
       if (req.dryRun()) {
         return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
             st.scored(), st.rejected(), deleted, resultNow.apply(false), phases);
@@ -190,7 +197,7 @@ public final class NightlyJob {
       ScoreResult result;
       try {
         t = System.nanoTime();
-        mergePredictions(commit, out.predictions(), st, deletes, model, prep, runId, at);
+        mergePredictions(commit, out.predictions(), st, deletes, model, used, runId, at);
         phases.put("merge predictions", System.nanoTime() - t);
         t = System.nanoTime();
         // Most nights reject nothing: write rejects only if there are some, or if an earlier
@@ -198,7 +205,7 @@ public final class NightlyJob {
         if (st.rejected() > 0 || hasRows(out.rejects(), runKey)) {
           commit.replaceWhere(out.rejects(), "run_key = '" + runKey + "'", st.ofKind(StagedRows.REJECT).select(
               col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
-              lit(prep.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
+              lit(used.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
         }
         commit.replaceWhere(out.energyLog(), "run_key = '" + runKey + "'",
             st.ofKind(StagedRows.ENERGY).select("energy.*").withColumn("run_key", lit(runKey)));
@@ -223,7 +230,9 @@ public final class NightlyJob {
       if (changeCache != null) {
         changeCache.unpersist();
       }
-      Scoring.deleteStaging(spark, staging);
+      if (staging != null) {
+        Scoring.deleteStaging(spark, staging);
+      }
     }
   }
 

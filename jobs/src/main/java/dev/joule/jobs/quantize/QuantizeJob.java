@@ -10,6 +10,7 @@ import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.TableCommit;
+import dev.joule.jobs.score.QualityGate;
 import dev.joule.udfs.EmbeddingColumn;
 import dev.joule.udfs.IdColumn;
 import java.security.MessageDigest;
@@ -114,6 +115,10 @@ public final class QuantizeJob {
       TableCommit commit = new TableCommit(spark);
       try {
         commit.overwrite(r.output(), codes);
+        // Where the fp32 rows are: the quality gate compares a codes run with fp32 on them.
+        spark.sql("ALTER TABLE delta.`" + r.output().replace("`", "``") + "` SET TBLPROPERTIES ('"
+            + QualityGate.SOURCE_PROPERTY + "' = '" + qualified(r.input()).replace("'", "\\'") + "', '"
+            + QualityGate.SOURCE_VERSION_PROPERTY + "' = '" + pinned.version() + "')");
         commit.overwrite(r.rejects(), rejects);
       } catch (RuntimeException e) {
         commit.rollback();
@@ -122,6 +127,15 @@ public final class QuantizeJob {
       return new Result(rowsIn, quantized, rejected, dim, pinned.version(), reasons, r.output(), r.rejects());
     } finally {
       staged.unpersist();
+    }
+  }
+
+  private String qualified(String path) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      return p.getFileSystem(spark.sparkContext().hadoopConfiguration()).makeQualified(p).toString();
+    } catch (java.io.IOException e) {
+      return path;
     }
   }
 

@@ -79,6 +79,9 @@ public final class ClaimCard {
           "rows_compared", quality.rowsCompared(), "top1_agreement", quality.top1Agreement(),
           "max_abs_prob_error", quality.maxAbsProbError(), "mean_abs_prob_error", quality.meanAbsProbError()));
     }
+    if (candidate.gate() != null) {
+      m.put("quality_gate", candidate.gate().toMap());
+    }
     m.put("saving_split", baseline == null ? "n/a (no baseline)"
         : "all from cheaper rows: every row was scored in both runs; none were skipped as unchanged");
     m.put("methods", methods(e));
@@ -168,6 +171,9 @@ public final class ClaimCard {
           + "max |dp| %.5f, mean |dp| %.6f", quality.candidateKernel(), quality.baselineKernel(),
           quality.rowsCompared(), 100 * quality.top1Agreement(), quality.maxAbsProbError(),
           quality.meanAbsProbError()));
+    }
+    if (candidate.gate() != null) {
+      line(s, "quality gate", candidate.gate().describe());
     }
     line(s, "saving split", baseline == null ? "n/a (no baseline)"
         : "all from cheaper rows; none from rows not recomputed (every row scored in both runs)");

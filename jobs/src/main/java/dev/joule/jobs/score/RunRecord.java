@@ -42,7 +42,8 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
       .add("fixed_estimated_joules", DataTypes.DoubleType)
       .add("energy_methods", DataTypes.StringType)
       .add("bridge", DataTypes.StringType)
-      .add("claim_card", DataTypes.StringType);
+      .add("claim_card", DataTypes.StringType)
+      .add("quality_gate", DataTypes.StringType);
 
   public Dataset<Row> toDataFrame(SparkSession spark) {
     ScoreResult r = result;
@@ -51,7 +52,8 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
         sourceVersionFrom, r.modelId(), r.modelVersion(), r.kernel(), r.kernelId(), r.precision(), r.rowsIn(),
         r.rowsScored(), r.rowsRejected(), rowsDeleted, sourceRows, e.partitions(), scanMode, fullScanReason,
         e.estimatedJ(), e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),
-        String.join(",", e.methods()), e.bridge().describe(), ClaimCard.forRun(r).toJson());
+        String.join(",", e.methods()), e.bridge().describe(), ClaimCard.forRun(r).toJson(),
+        r.gate() == null ? null : r.gate().describe());
     return spark.createDataFrame(List.of(row), SCHEMA);
   }
 }

@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
  *   <li>score every partition once into a staging folder (predictions, rejects and one energy
  *       row per partition, in one Spark job);
  *   <li>reconcile: rows_in = rows_scored + rows_rejected, one energy row per partition;
+ *   <li>the quality gate ({@link QualityGate}): a quantized run's answers against fp32 on a
+ *       sample; below the bar, fail (exit 4) or score again one precision up;
  *   <li>commit predictions (replacing this model+kernel's earlier rows), rejects, energy_log,
  *       and last the runs row; if any write fails, the earlier ones are rolled back.
  * </ol>
@@ -69,16 +71,19 @@ public final class ScoreJob {
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
-    Scoring.Prepared prep = Scoring.prepare(config, pinned, model, req.precision());
-    Kernel kernel = prep.kernel();
-    String kernelId = prep.info().id();
-    Dataset<Row> in = prep.select(pinned.data());
-    long rowsIn = in.count();
+    long rowsIn = Scoring.prepare(config, pinned, model, req.precision()).select(pinned.data()).count();
 
     OutputTables out = new OutputTables(req.output());
-    String staging = out.staging(runId);
+    String staging = null;
     try {
-      Scoring.Staged st = Scoring.stage(spark, config, prep, in, rowsIn, runId, "score", staging);
+      // Stages at the asked precision; the quality gate may fail the run or stage it again higher.
+      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, model, req.precision(),
+          p -> p.select(pinned.data()), rowsIn, runId, "score", out);
+      staging = gated.staging();
+      Scoring.Prepared prep = gated.prep();
+      Kernel kernel = prep.kernel();
+      String kernelId = prep.info().id();
+      Scoring.Staged st = gated.staged();
       Dataset<Row> staged = st.rows();
       long scored = st.scored();
       long rejected = st.rejected();
@@ -89,11 +94,11 @@ public final class ScoreJob {
       // The run's result once its fixed cost is known: process CPU outside partition tasks so far.
       Function<Boolean, ScoreResult> resultNow = committed -> new ScoreResult(
           runId, req.input(), pinned.version(), req.output(), model.modelId(), model.modelVersion(),
-          kernel.displayName(), kernelId, req.precision().label(), kernel.dim(), kernel.width(),
+          kernel.displayName(), kernelId, kernel.precision().label(), kernel.dim(), kernel.width(),
           rowsIn, scored, rejected, reasons,
           EnergySummary.of(energyRows, Math.max(0, Scoring.processCpuNanos() - proc0 - taskCpu),
               energy.powerProfiles()),
-          System.nanoTime() - wall0, committed);
+          System.nanoTime() - wall0, committed, gated.outcome());
       if (!req.commit()) {
         return resultNow.apply(false);
       }
@@ -131,7 +136,9 @@ public final class ScoreJob {
           rejected, energyRows.size());
       return result;
     } finally {
-      Scoring.deleteStaging(spark, staging);
+      if (staging != null) {
+        Scoring.deleteStaging(spark, staging);
+      }
     }
   }
 

@@ -1,0 +1,413 @@
+package dev.joule.jobs.score;
+
+import static org.apache.spark.sql.functions.broadcast;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.xxhash64;
+
+import dev.joule.bridge.BridgeBatches;
+import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.KernelOutput;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.vector.VectorOpsProvider;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.udfs.StagedRows;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The quality gate: before a quantized run commits, the answers it is about to publish are
+ * compared with the fp32 kernel's on a deterministic sample of its input rows (top-1 agreement
+ * for class and centroid kernels, recall@k for top-k). Below {@code quality.min-agreement}
+ * ({@code quality.min-recall} for top-k) the
+ * run either fails (exit code 4, nothing written) or, with {@code on-fail = fallback}, is scored
+ * again one precision up (binary → int4 → int8 → fp32) and says so in its run record and claim
+ * card. The fp32 reference is computed on the driver: the sample is small, and the published
+ * side is what the executors (or nodes) actually answered.
+ */
+public final class QualityGate {
+
+  private static final Logger LOG = LoggerFactory.getLogger(QualityGate.class);
+
+  /** What to do when a precision misses the bar. */
+  public enum OnFail {
+    FAIL, FALLBACK;
+
+    static OnFail parse(String s) {
+      return switch (s.trim().toLowerCase(Locale.ROOT)) {
+        case "fail" -> FAIL;
+        case "fallback" -> FALLBACK;
+        default -> throw JouleException.usage("joule.quality.on-fail must be fail or fallback, got '" + s + "'");
+      };
+    }
+  }
+
+  /** {@code joule.quality}; {@code sampleRows = 0} turns the gate off (recorded as such). */
+  public record Settings(double minAgreement, double minRecall, int sampleRows, OnFail onFail, String referenceInput) {
+
+    public static Settings from(JouleConfig c) {
+      double min = fraction(c, "quality.min-agreement");
+      double minRecall = fraction(c, "quality.min-recall");
+      int n = c.integer("quality.sample-rows");
+      if (n < 0) {
+        throw JouleException.usage("joule.quality.sample-rows must be >= 0, got " + n);
+      }
+      return new Settings(min, minRecall, n, OnFail.parse(c.string("quality.on-fail")), c.string("quality.reference-input"));
+    }
+
+    private static double fraction(JouleConfig c, String key) {
+      double v;
+      try {
+        v = Double.parseDouble(c.string(key));
+      } catch (NumberFormatException e) {
+        throw JouleException.usage("joule." + key + " must be a number in [0, 1], got '" + c.string(key) + "'");
+      }
+      if (!(v >= 0 && v <= 1)) {
+        throw JouleException.usage("joule." + key + " must be in [0, 1], got " + v);
+      }
+      return v;
+    }
+  }
+
+  /** One precision's comparison with fp32. {@code metric}: top1_agreement or recall@k. */
+  public record Check(String kernel, String precision, String metric, long rows, double value, double bar,
+      boolean passed) {
+    String describe() {
+      return String.format(Locale.ROOT, "%s %s %.4f vs fp32 on %,d sampled rows (%s %.4f)", kernel, metric, value,
+          rows, passed ? ">=" : "<", bar);
+    }
+  }
+
+  /**
+   * What the gate decided. {@code status}: passed, fell_back (published a higher precision than
+   * asked), failed, not_needed (fp32 is the reference), off (sample-rows = 0), not_checked (no
+   * fp32 rows to compare with: a codes table with no known source).
+   */
+  public record Outcome(String status, String askedPrecision, String publishedPrecision, double minAgreement,
+      List<Check> checks, String note) {
+
+    public boolean fellBack() {
+      return status.equals("fell_back");
+    }
+
+    /** One line for the runs table, logs and the claim card's text. */
+    public String describe() {
+      StringBuilder s = new StringBuilder(status);
+      if (!checks.isEmpty()) {
+        s.append(": ");
+        for (int i = 0; i < checks.size(); i++) {
+          s.append(i == 0 ? "" : "; then ").append(checks.get(i).describe());
+        }
+      }
+      if (fellBack()) {
+        s.append("; published ").append(publishedPrecision).append(" instead of ").append(askedPrecision);
+      }
+      if (note != null) {
+        s.append(checks.isEmpty() ? ": " : " (").append(note).append(checks.isEmpty() ? "" : ")");
+      }
+      return s.toString();
+    }
+
+    public Map<String, Object> toMap() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("status", status);
+      m.put("asked_precision", askedPrecision);
+      m.put("published_precision", publishedPrecision);
+      m.put("min_agreement", minAgreement);
+      List<Map<String, Object>> cs = new ArrayList<>();
+      for (Check c : checks) {
+        Map<String, Object> x = new LinkedHashMap<>();
+        x.put("kernel", c.kernel());
+        x.put("precision", c.precision());
+        x.put("metric", c.metric());
+        x.put("value", c.value());
+        x.put("bar", c.bar());
+        x.put("rows_compared", c.rows());
+        x.put("passed", c.passed());
+        cs.add(x);
+      }
+      m.put("checks", cs);
+      if (note != null) {
+        m.put("note", note);
+      }
+      return m;
+    }
+
+    public static Outcome without(String status, Precision p, double min, String note) {
+      return new Outcome(status, p.label(), p.label(), min, List.of(), note);
+    }
+  }
+
+  private QualityGate() {}
+
+  /** The attempt a run publishes: its prepared kernel, its staged rows and folder, and the gate's word. */
+  public record Gated(Scoring.Prepared prep, Scoring.Staged staged, String staging, Outcome outcome) {}
+
+  /**
+   * Stages {@code inputOf(prep)} at {@code asked} and gates it; with {@code on-fail = fallback}
+   * stages again one precision up until a precision passes (fp32 always does). A discarded
+   * attempt's staging is deleted at once; its CPU time stays in the process and so in the run's
+   * fixed cost. The caller deletes the returned staging folder.
+   *
+   * @throws JouleException with exit code 4 when the gate fails and nothing may be published
+   */
+  public static Gated stage(org.apache.spark.sql.SparkSession spark, JouleConfig config,
+      dev.joule.jobs.delta.DeltaIO.Pinned pinned, dev.joule.bridge.model.ModelSpec model, Precision asked,
+      java.util.function.Function<Scoring.Prepared, Dataset<Row>> inputOf, long rowsIn, String runId, String job,
+      OutputTables out) {
+    Settings s = Settings.from(config);
+    List<Check> checks = new ArrayList<>();
+    Precision p = asked;
+    while (true) {
+      Scoring.Prepared prep = Scoring.prepare(config, pinned, model, p);
+      Dataset<Row> in = inputOf.apply(prep);
+      String staging = out.staging(p == asked ? runId : runId + "-" + p.label());
+      Scoring.Staged st = null;
+      Outcome done = null;
+      boolean decided = false;
+      try { // SparkException is checked in Java terms, so no catch: a flag and finally
+        st = Scoring.stage(spark, config, prep, in, rowsIn, runId, job, staging);
+        done = decide(spark, config, s, pinned, prep, in, st, asked, p, checks);
+        decided = true;
+      } finally {
+        if (!decided) {
+          Scoring.deleteStaging(spark, staging);
+        }
+      }
+      if (done != null) {
+        log(runId, done);
+        return new Gated(prep, st, staging, done);
+      }
+      Scoring.deleteStaging(spark, staging);
+      Outcome failed = new Outcome("failed", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks), null);
+      String why = "quality gate failed, nothing committed: " + failed.describe().substring("failed: ".length());
+      if (s.onFail() == OnFail.FAIL) {
+        log(runId, failed);
+        throw new JouleException(JouleException.QUALITY, why + " (joule.quality.on-fail = fail; "
+            + "quality.on-fail = fallback publishes the next higher precision instead)");
+      }
+      if (prep.codes()) {
+        log(runId, failed);
+        throw new JouleException(JouleException.QUALITY, why + "; cannot fall back to a higher precision: the "
+            + "input is a " + p.label() + " codes table (score the embeddings table, or quantize it at a higher precision)");
+      }
+      p = higher(p);
+      LOG.warn("run {}: quality gate: {}; falling back to {}", runId, checks.get(checks.size() - 1).describe(),
+          p.label());
+    }
+  }
+
+  /** The gate's word on one staged attempt, or null when it missed the bar (its check added to {@code checks}). */
+  private static Outcome decide(org.apache.spark.sql.SparkSession spark, JouleConfig config, Settings s,
+      dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> in, Scoring.Staged st,
+      Precision asked, Precision p, List<Check> checks) {
+    Outcome done = null;
+    if (p == Precision.FP32 || prep.kernel().precision() == Precision.FP32) {
+      done = checks.isEmpty() ? Outcome.without("not_needed", p, s.minAgreement(), "fp32 is the reference")
+          : new Outcome("fell_back", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks),
+              "fp32 is the reference");
+    } else if (s.sampleRows() == 0) {
+      done = Outcome.without("off", p, s.minAgreement(), "joule.quality.sample-rows = 0: the gate is off");
+    } else {
+      Dataset<Row> reference = prep.codes() ? codesReference(spark, config, s, pinned, prep, in) : in;
+      if (reference == null) {
+        done = Outcome.without("not_checked", p, s.minAgreement(), "the input is a codes table with no known "
+            + "embeddings table; set joule.quality.reference-input to gate it");
+      } else {
+        Check c = check(s, prep, st, reference);
+        checks.add(c);
+        if (c.passed()) {
+          done = new Outcome(p == asked ? "passed" : "fell_back", asked.label(), p.label(), s.minAgreement(),
+              List.copyOf(checks), null);
+        } else if (c.rows() == 0) {
+          done = new Outcome("not_checked", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks),
+              "no sampled row was both valid and scored");
+        }
+      }
+    }
+    return done;
+  }
+
+  /**
+   * The fp32 rows behind a codes table: {@code quality.reference-input}, else the source table
+   * {@code joule quantize} recorded in the codes table's properties, at the version it read.
+   */
+  private static Dataset<Row> codesReference(org.apache.spark.sql.SparkSession spark, JouleConfig config,
+      Settings s, dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> codes) {
+    String path = s.referenceInput();
+    Long version = null;
+    if (path.isEmpty()) {
+      Map<String, String> props = io.delta.tables.DeltaTable.forPath(spark, pinned.path()).detail()
+          .select("properties").head().getJavaMap(0);
+      path = props.getOrDefault(SOURCE_PROPERTY, "");
+      String v = props.get(SOURCE_VERSION_PROPERTY);
+      version = v == null ? null : Long.valueOf(v);
+    }
+    if (path.isEmpty()) {
+      return null;
+    }
+    var reader = spark.read().format("delta");
+    if (version != null) {
+      reader = reader.option("versionAsOf", version);
+    }
+    Dataset<Row> table;
+    try {
+      table = reader.load(path);
+    } catch (Exception e) { // AnalysisException is checked in Java terms
+      throw JouleException.input("quality gate: cannot read the embeddings table " + path + " behind codes table "
+          + pinned.path() + ": " + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+    }
+    String embCol = config.string("score.embedding-col");
+    String idCol = config.string("score.id-col");
+    if (!java.util.Arrays.asList(table.columns()).containsAll(List.of(idCol, embCol))) {
+      throw JouleException.input("quality gate: embeddings table " + path + " has no '" + idCol + "' or '"
+          + embCol + "' column");
+    }
+    // Only the rows this run scored (a night's changes, not the whole source).
+    return table.select(col(idCol).cast(codes.schema().apply("id").dataType()).as("id"), col(embCol).as("embedding"))
+        .join(codes.select("id"), "id", "left_semi");
+  }
+
+  /** Table properties {@code joule quantize} writes on a codes table. */
+  public static final String SOURCE_PROPERTY = "joule.source";
+  public static final String SOURCE_VERSION_PROPERTY = "joule.source.version";
+
+  /** The precision to try after {@code p} misses the bar, or null after fp32. */
+  public static Precision higher(Precision p) {
+    return switch (p) {
+      case BINARY -> Precision.INT4;
+      case INT4 -> Precision.INT8;
+      case INT8 -> Precision.FP32;
+      case FP32 -> null;
+    };
+  }
+
+  /**
+   * Compares the staged predictions of {@code prep} with fp32 on a sample of {@code reference}
+   * (id, embedding: the fp32 rows the staged rows came from).
+   */
+  public static Check check(Settings s, Scoring.Prepared prep, Scoring.Staged staged, Dataset<Row> reference) {
+    Kernel candidate = prep.kernel();
+    Kernel fp32 = prep.model().kernel(Precision.FP32);
+    // Deterministic sample: the rows with the smallest id hashes (a top-N per partition, not a sort).
+    List<Row> sample = reference.orderBy(xxhash64(col("id")), col("id")).limit(s.sampleRows()).collectAsList();
+    int dim = fp32.dim();
+    List<Object> ids = new ArrayList<>();
+    List<float[]> rows = new ArrayList<>();
+    for (Row r : sample) {
+      float[] v = floats(r.get(1), dim);
+      if (r.get(0) != null && v != null) { // rows the run rejected are not compared
+        ids.add(r.get(0));
+        rows.add(v);
+      }
+    }
+    Map<Object, Row> published = new HashMap<>();
+    if (!ids.isEmpty()) {
+      Dataset<Row> idSet = reference.sparkSession().createDataFrame(
+          ids.stream().map(org.apache.spark.sql.RowFactory::create).toList(),
+          new org.apache.spark.sql.types.StructType().add("id", reference.schema().apply("id").dataType()));
+      for (Row r : staged.ofKind(StagedRows.PREDICTION).join(broadcast(idSet), "id")
+          .select("id", "label", "neighbors").collectAsList()) {
+        published.put(r.get(0), r);
+      }
+    }
+    KernelOutput out = fp32.newOutput();
+    long compared = 0;
+    double sum = 0;
+    int batch = 1024;
+    for (int from = 0; from < rows.size(); from += batch) {
+      int n = Math.min(batch, rows.size() - from);
+      float[] values = new float[n * dim];
+      for (int i = 0; i < n; i++) {
+        System.arraycopy(rows.get(from + i), 0, values, i * dim, dim);
+      }
+      EncodedRows enc = EncodedRows.fp32(n, dim, values);
+      if (fp32.rescorePrecision() != null) {
+        enc = enc.withRescore(EncodedRows.encode(fp32.rescorePrecision(), n, dim, values));
+      }
+      fp32.score(enc, out.reset(n), VectorOpsProvider.get());
+      for (int i = 0; i < n; i++) {
+        Row p = published.get(ids.get(from + i));
+        if (p == null) {
+          continue;
+        }
+        compared++;
+        sum += fp32.neighbors() ? recall(fp32, out, i, p.getList(2)) : agreement(fp32, out, i, p.getString(1));
+      }
+    }
+    double value = compared == 0 ? Double.NaN : sum / compared;
+    String metric = fp32.neighbors() ? "recall@" + fp32.width() : "top1_agreement";
+    double bar = fp32.neighbors() ? s.minRecall() : s.minAgreement();
+    return new Check(candidate.displayName(), candidate.precision().label(), metric, compared, value, bar,
+        compared > 0 && value >= bar);
+  }
+
+  private static double agreement(Kernel k, KernelOutput out, int row, String label) {
+    int w = k.width();
+    return k.labels().get(BridgeBatches.argmax(out.scores(), row * w, w)).equals(label) ? 1 : 0;
+  }
+
+  private static double recall(Kernel k, KernelOutput out, int row, List<Row> neighbors) {
+    int w = k.width();
+    Set<String> exact = new HashSet<>();
+    for (int j = 0; j < w; j++) {
+      exact.add(k.labels().get(out.indices()[row * w + j]));
+    }
+    int hit = 0;
+    for (Row n : neighbors == null ? List.<Row>of() : neighbors) {
+      hit += exact.contains(n.getString(0)) ? 1 : 0;
+    }
+    return (double) hit / Math.max(1, exact.size());
+  }
+
+  /** An embedding cell (array of numbers or packed float32 LE) as floats; null if unusable. */
+  static float[] floats(Object cell, int dim) {
+    float[] v = new float[dim];
+    if (cell instanceof byte[] b) {
+      if (b.length != 4 * dim) {
+        return null;
+      }
+      ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+    } else if (cell instanceof scala.collection.Seq<?> seq) {
+      if (seq.size() != dim) {
+        return null;
+      }
+      for (int i = 0; i < dim; i++) {
+        Object x = seq.apply(i);
+        if (x == null) {
+          return null;
+        }
+        v[i] = ((Number) x).floatValue();
+      }
+    } else {
+      return null;
+    }
+    for (float x : v) {
+      if (!Float.isFinite(x)) {
+        return null;
+      }
+    }
+    return v;
+  }
+
+  static void log(String runId, Outcome o) {
+    if (o.status().equals("passed") || o.status().equals("not_needed") || o.status().equals("off")) {
+      LOG.info("run {}: quality gate {}", runId, o.describe());
+    } else {
+      LOG.warn("run {}: quality gate {}", runId, o.describe());
+    }
+  }
+}
