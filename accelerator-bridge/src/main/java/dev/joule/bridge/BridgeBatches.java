@@ -105,7 +105,7 @@ public final class BridgeBatches {
     if (p == Precision.FP32) {
       float[] values = new float[n * dim];
       KernelCodec.readFloatList((FixedSizeListVector) root.getVector(prefix + "embedding"), n, dim, values);
-      return EncodedRows.fp32(n, dim, values);
+      return EncodedRows.fp32(n, dim, values, norms);
     }
     FixedSizeBinaryVector codesVec = (FixedSizeBinaryVector) root.getVector(prefix + "codes");
     byte[] codes = new byte[n * p.rowBytes(dim)];

@@ -102,9 +102,9 @@ public final class EndToEndBench {
       variants.put("(b) MLlib LogisticRegressionModel.transform", warm ->
           rj.runMllib(mllib, (warm ? warmE : embT).data(), "embedding", "id", d, out + "/mllib"));
       variants.put("(c) Joule fp32, embeddings", warm -> joule(spark, config, warm ? warmE : embT, model,
-          Precision.FP32, out + "/fp32"));
+          Precision.FP32, out + "/fp32", warm));
       variants.put("(d) Joule int8, codes table", warm -> joule(spark, config, warm ? warmC : codesT, model,
-          Precision.INT8, out + "/int8"));
+          Precision.INT8, out + "/int8", warm));
 
       for (var v : variants.entrySet()) {
         v.getValue().accept(true);
@@ -121,7 +121,7 @@ public final class EndToEndBench {
       }
       // Agreement of (d) and (c) with MLlib's predictions, on every row.
       List<String> labels = model.kernel(Precision.FP32).labels();
-      String labelArray = String.join(", ", labels.stream().map(l -> "'" + l + "'").toList());
+      String labelArray = ReplicateJob.quoted(labels);
       var mllibOut = spark.read().parquet(out + "/mllib")
           .selectExpr("id", "element_at(array(" + labelArray + "), CAST(prediction AS INT) + 1) AS m_label");
       Map<String, Double> agreement = new LinkedHashMap<>();
@@ -146,10 +146,24 @@ public final class EndToEndBench {
     t.data().select(column).write().format("noop").mode("overwrite").save();
   }
 
-  static void joule(SparkSession spark, JouleConfig config, DeltaIO.Pinned t, ModelSpec model, Precision p, String out) {
+  /** Where a Joule variant's wall time went, per phase, summed over the measured repeats. */
+  static final Map<String, Map<String, Double>> PHASES = new LinkedHashMap<>();
+
+  static void joule(SparkSession spark, JouleConfig config, DeltaIO.Pinned t, ModelSpec model, Precision p, String out,
+      boolean warm) {
+    long t0 = System.nanoTime();
     Scoring.Prepared prep = Scoring.prepare(config, t, model, p);
     var in = prep.select(t.data());
-    Scoring.stage(spark, config, prep, in, in.count(), "e2e-" + p.label(), "bench", out);
+    long rowsIn = in.count();
+    long t1 = System.nanoTime();
+    Scoring.Staged st = Scoring.stage(spark, config, prep, in, rowsIn, "e2e-" + p.label(), "bench", out);
+    long t2 = System.nanoTime();
+    if (!warm) {
+      Map<String, Double> ph = PHASES.computeIfAbsent("Joule " + p.label(), k -> new LinkedHashMap<>());
+      ph.merge("prepare + count (s)", (t1 - t0) / 1e9, Double::sum);
+      ph.merge("scoring job: scan, score, write staging (s)", st.scoringJobNanos() / 1e9, Double::sum);
+      ph.merge("reconcile + listener drain (s)", (t2 - t1 - st.scoringJobNanos()) / 1e9, Double::sum);
+    }
   }
 
   static void report(long rows, int dim, int repeats, HardwareProfile hw, PowerProfile profile, List<Measured> ms,
@@ -182,6 +196,10 @@ public final class EndToEndBench {
         (c.rows() / c.wallS()) / (b.rows() / b.wallS()), c.cpuS() / b.cpuS(),
         (d.rows() / d.wallS()) / (b.rows() / b.wallS()), d.cpuS() / b.cpuS(), agreement.get("int8"),
         d.wallS() / a.wallS(), d.wallS() / a2.wallS()));
+    s.append(String.format(Locale.ROOT, "%nWhere the Joule variants' wall time went (mean of %d repeats, seconds):%n%n", repeats));
+    s.append("| variant | phase | s |\n| --- | --- | --- |\n");
+    PHASES.forEach((v, ph) -> ph.forEach((k, x) -> s.append(String.format(Locale.ROOT, "| %s | %s | %.2f |%n", v, k,
+        x / repeats))));
     System.out.print("\n" + s);
     Path file = Path.of("bench", "target", "e2e-bench.md");
     Files.writeString(file, s.toString());

@@ -121,6 +121,7 @@ class QualityGateIT {
     assertEquals(r.precision(), g.publishedPrecision());
     assertFalse(g.checks().get(0).passed());
     assertEquals("int4", g.checks().get(0).precision());
+    assertTrue(g.checks().get(0).estimatedJoules() > 0, "the discarded attempt's energy is on record");
     for (int i = 0; i < g.checks().size() - 1; i++) {
       assertFalse(g.checks().get(i).passed());
     }
@@ -198,6 +199,30 @@ class QualityGateIT {
     Row run = runRow(out, r.runId());
     assertEquals("int8", run.getAs("precision"));
     assertTrue(run.<String>getAs("quality_gate").contains("published int8 instead of int4"), run.<String>getAs("quality_gate"));
+  }
+
+  @Test
+  void topkIsGatedOnRecallAgainstExactFp32() {
+    String ref = tmp.resolve("reference").toString();
+    spark.read().format("delta").load(input).filter("id % 6 = 0").write().format("delta").save(ref);
+    dev.joule.bridge.model.ModelSpec int8Ref = dev.joule.jobs.model.ReferenceSet.load(spark, ref, "id", "embedding",
+        "cosine", 5, 4, "none", 100_000);
+    ScoreResult r = new ScoreJob(spark, TestSpark.config(tmp)).run(
+        new ScoreJob.Request(input, int8Ref, Precision.INT8, tmp.resolve("topk-int8").toString(), true));
+    System.out.println("gate, top-k int8: " + r.gate().describe());
+    QualityGate.Check c = r.gate().checks().get(0);
+    assertEquals("recall@5", c.metric());
+    assertEquals(1000, c.rows(), "quality.topk-sample-rows caps a top-k sample");
+    assertEquals(0.95, c.bar(), "top-k runs are held to quality.min-recall");
+    assertEquals("passed", r.gate().status());
+
+    String out = tmp.resolve("topk-binary").toString();
+    JouleException e = assertThrows(JouleException.class, () -> new ScoreJob(spark, TestSpark.config(tmp))
+        .run(new ScoreJob.Request(input, int8Ref, Precision.BINARY, out, true)));
+    System.out.println("gate, top-k binary without rescoring: " + e.getMessage());
+    assertEquals(JouleException.QUALITY, e.exitCode());
+    assertTrue(e.getMessage().contains("topk5-cosine@binary recall@5 0."), e.getMessage());
+    assertFalse(DeltaIO.exists(spark, new OutputTables(out).predictions()));
   }
 
   @Test

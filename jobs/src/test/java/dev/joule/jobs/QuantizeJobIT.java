@@ -135,6 +135,24 @@ class QuantizeJobIT {
   }
 
   @Test
+  void rowsOfAnotherPrecisionInACodesTableAreRejectedWithAReason() {
+    QuantizeJob.Result int8 = quantize(Precision.INT8);
+    QuantizeJob.Result int4 = quantize(Precision.INT4);
+    String mixed = tmp.resolve("codes-mixed").toString();
+    spark.read().format("delta").load(int8.table()).write().format("delta").save(mixed);
+    // 40 int4 rows appended by hand, under new ids.
+    spark.read().format("delta").load(int4.table()).filter("id < 40").withColumn("id", col("id").plus(1_000_000L))
+        .write().format("delta").mode("append").save(mixed);
+    String out = tmp.resolve("mixed-out").toString();
+    score(mixed, LinearModelFile.read(teacher), Precision.INT8, out);
+    Dataset<Row> rejects = spark.read().format("delta").load(out + "/rejects");
+    assertEquals(40, rejects.count());
+    assertEquals(40, rejects.filter("reason = 'wrong_precision: the row holds int4 codes, this run reads int8 codes'")
+        .count(), rejects.first().toString());
+    assertEquals(ROWS, spark.read().format("delta").load(out + "/predictions").count());
+  }
+
+  @Test
   void centroidAndMlpModelFilesScoreThroughTheCli() throws Exception {
     LinearModelFile t = LinearModelFile.read(teacher);
     ObjectMapper json = new ObjectMapper();

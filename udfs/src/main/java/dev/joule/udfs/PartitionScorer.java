@@ -116,6 +116,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private int batches;
     private int maxConcurrent;
     private String vectorOps = "none";
+    private final org.apache.spark.unsafe.types.UTF8String rowPrecisionLabel;
     private BufferAllocator allocator;
     private PartitionChannel channel;
     // A remote node's own energy for this partition's batches (none for the in-process node).
@@ -137,6 +138,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       int stride = spec.kernel().rowPrecision().rowBytes(spec.dim());
       this.values = spec.fromCodes() ? null : new float[batchRows * spec.dim()];
       this.codes = spec.fromCodes() ? new byte[batchRows * stride] : null;
+      this.rowPrecisionLabel = org.apache.spark.unsafe.types.UTF8String.fromString(spec.kernel().rowPrecision().label());
       this.scales = spec.fromCodes() ? new float[batchRows] : null;
       this.norms = spec.fromCodes() ? new float[batchRows] : null;
       this.ids = new Object[batchRows];
@@ -306,6 +308,12 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private String readCodes(InternalRow row, int n) {
       if (row.isNullAt(1) || row.isNullAt(2) || row.isNullAt(3)) {
         return "null_codes: codes, scale or norm is null";
+      }
+      // A codes table holds one precision; a row of another (appended by hand) is rejected here
+      // rather than read as if it were this run's, which its byte length alone may not reveal.
+      if (row.numFields() > 4 && !row.isNullAt(4) && !row.getUTF8String(4).equals(rowPrecisionLabel)) {
+        return "wrong_precision: the row holds " + row.getUTF8String(4) + " codes, this run reads "
+            + spec.kernel().rowPrecision() + " codes";
       }
       byte[] c = row.getBinary(1);
       int stride = spec.kernel().rowPrecision().rowBytes(spec.dim());

@@ -8,7 +8,8 @@ import java.io.Serializable;
  * as its Arrow IPC bytes and is pushed to the node only if the node lacks its id.
  *
  * @param layout how the input holds rows: an embedding layout, or {@code null} for a codes table
- *     ({@code id, codes, scale, norm} at {@code kernel.rowPrecision()})
+ *     ({@code id, codes, scale, norm[, precision]} at {@code kernel.rowPrecision()}; a row whose
+ *     precision is another is rejected)
  * @param failPartition testing hook: the partition with this index throws half-way; -1 = never
  * @param bridge the Flight nodes to score on, or null for the in-process node
  * @param accumulators the run's named accumulators (Spark UI), or null

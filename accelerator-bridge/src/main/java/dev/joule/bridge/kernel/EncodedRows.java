@@ -48,6 +48,14 @@ public final class EncodedRows {
     return new EncodedRows(Precision.FP32, rows, dim, values, null, null, norms, null);
   }
 
+  /** fp32 rows whose norms are already known (a request batch carries them). */
+  public static EncodedRows fp32(int rows, int dim, float[] values, float[] norms) {
+    if (values.length < (long) rows * dim) {
+      throw new IllegalArgumentException("values holds " + values.length + " floats, need " + (long) rows * dim);
+    }
+    return new EncodedRows(Precision.FP32, rows, dim, values, null, null, norms, null);
+  }
+
   /** Quantized rows as stored (e.g. read from a codes table or a request batch). */
   public static EncodedRows quantized(Precision p, int rows, int dim, byte[] codes, float[] scales,
       float[] norms) {

@@ -43,10 +43,11 @@ public record ScoredBatch(int rows, int width, int[] labels, float[] best, float
       best[r] = score.get(r);
     }
     float[] scores = new float[n * width];
-    Float4Vector allData = (Float4Vector) all.getDataVector();
-    for (int i = 0; i < scores.length; i++) {
-      scores[i] = allData.get(i);
+    if (all.getDataVector().getValueCount() < scores.length) {
+      throw new IllegalStateException("node " + reading.nodeId() + " answered " + all.getDataVector().getValueCount()
+          + " scores for " + n + " rows of " + width);
     }
+    dev.joule.bridge.kernel.KernelCodec.readFloatList(all, n, width, scores);
     int[] indices = null;
     if (neighbors) {
       IntVector idx = (IntVector) ((FixedSizeListVector) vector(response, "indices", reading)).getDataVector();

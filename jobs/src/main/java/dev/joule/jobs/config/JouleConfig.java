@@ -57,6 +57,16 @@ public final class JouleConfig {
     }
   }
 
+  /** This config with {@code joule.<key> = value} on top (value as --set takes it). */
+  public JouleConfig with(String key, String value) {
+    try {
+      return new JouleConfig(ConfigFactory.parseString("joule." + key + " = " + quoteIfNeeded(value))
+          .withFallback(config).resolve());
+    } catch (ConfigException e) {
+      throw JouleException.usage("bad configuration: " + e.getMessage());
+    }
+  }
+
   private static String quoteIfNeeded(String v) {
     return v.matches("-?[0-9.]+|true|false|\".*\"|\\[.*]|\\{.*}") ? v : ConfigFactory
         .parseMap(Map.of("v", v)).getValue("v").render();

@@ -38,5 +38,10 @@ public final class DeltaIO {
   }
 
   /** A table read at one version. */
+  /** {@code v} as the body of a single-quoted Spark SQL string literal. */
+  public static String sqlString(String v) {
+    return v.replace("\\", "\\\\").replace("'", "\\'");
+  }
+
   public record Pinned(String path, long version, Dataset<Row> data) {}
 }

@@ -147,7 +147,7 @@ public final class ImportJob {
         try {
           commit.overwrite(r.out(), good);
           commit.overwrite(r.rejects(), bad);
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // SparkException from a failed write is checked in Java terms
           commit.rollback();
           throw e;
         }

@@ -31,6 +31,9 @@ public final class MllibFeatures {
         ByteBuffer buf = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < v.length; i++) {
           v[i] = buf.getFloat(i * 4);
+          if (!Double.isFinite(v[i])) {
+            return null; // filtered out below, as the array layouts' non-finite rows are
+          }
         }
         return Vectors.dense(v);
       }, SQLDataTypes.VectorType());
@@ -41,7 +44,7 @@ public final class MllibFeatures {
     String c = "`" + embCol.replace("`", "``") + "`";
     if (layout == EmbeddingColumn.Layout.BINARY_F32LE) {
       Dataset<Row> ok = in.filter(expr(c + " IS NOT NULL AND length(" + c + ") = " + (4 * dim)));
-      return ok.withColumn("features", F32LE.apply(col(embCol)));
+      return ok.withColumn("features", F32LE.apply(col(embCol))).filter(col("features").isNotNull());
     }
     Dataset<Row> ok = in.filter(expr(c + " IS NOT NULL AND size(" + c + ") = " + dim
         + " AND NOT exists(" + c + ", x -> x IS NULL OR isnan(x) OR abs(x) = double('infinity'))"));

@@ -62,7 +62,8 @@ public final class ReplicateJob {
    * itself, or where they do not apply: probability errors of a k-means model).
    */
   public record Variant(String name, String precision, long rows, double wallSeconds, double taskCpuSeconds,
-      double estimatedJoules, Double agreement, Double maxAbsProbError, Double meanAbsProbError, String note) {
+      double estimatedJoules, Long rowsCompared, Double agreement, Double maxAbsProbError, Double meanAbsProbError,
+      String note) {
 
     public double rowsPerSecond() {
       return rows / Math.max(1e-9, wallSeconds);
@@ -96,6 +97,16 @@ public final class ReplicateJob {
   public Result run(Request r) {
     if (r.model() == null && r.mllib() == null) {
       throw JouleException.usage("replicate needs --mllib PATH or --model FILE (or both)");
+    }
+    if (config.bridgeSettings() != null) {
+      // Kernel time on a remote node is not in the executors' task CPU, the figure every variant shares.
+      throw JouleException.usage("replicate measures in-process scoring; unset joule.bridge.nodes");
+    }
+    if (r.mllib() == null && (r.precisions().isEmpty() || r.precisions().get(0) != Precision.FP32)) {
+      // Without MLlib the baseline is Joule fp32: it runs first, whatever order was asked.
+      List<Precision> ps = new ArrayList<>(List.of(Precision.FP32));
+      r.precisions().stream().filter(p -> p != Precision.FP32).forEach(ps::add);
+      r = new Request(r.input(), r.model(), r.mllib(), ps, r.sample(), r.warmupRows(), r.work());
     }
     String work = r.work().replaceAll("/+$", "") + "/replicate-" + UUID.randomUUID().toString().substring(0, 8);
     try {
@@ -172,7 +183,7 @@ public final class ReplicateJob {
       String out = work + "/mllib";
       Timed t = timed(() -> runMllib(mllib, rows.data(), embCol, idCol, model.dim(), out));
       variants.add(new Variant(baseline, "fp64", n, t.wallS, t.cpuS, t.cpuS * profile.cpuWattsTypical(), null, null,
-          null, null));
+          null, null, null));
       Dataset<Row> m = spark.read().parquet(out);
       boolean probs = List.of(m.columns()).contains("probability");
       answers.put(baseline, m.selectExpr("id", "element_at(array(" + quoted(labels) + "), CAST(prediction AS INT) + 1) AS b_label",
@@ -187,7 +198,7 @@ public final class ReplicateJob {
       try {
         prep = Scoring.prepare(config, rows, model, p);
       } catch (JouleException e) {
-        variants.add(new Variant(name, p.label(), n, 0, 0, 0, null, null, null, "not run: " + e.getMessage()));
+        variants.add(new Variant(name, p.label(), n, 0, 0, 0, null, null, null, null, "not run: " + e.getMessage()));
         continue;
       }
       String staging = work + "/joule-" + p.label();
@@ -198,6 +209,7 @@ public final class ReplicateJob {
           "replicate-" + p.label(), "replicate", staging));
       Dataset<Row> a = st[0].ofKind(StagedRows.PREDICTION).selectExpr("id", "label AS c_label", "scores AS c_scores");
       Dataset<Row> base = answers.get(baseline);
+      Long compared = null;
       Double agree = null;
       Double maxErr = null;
       Double meanErr = null;
@@ -209,6 +221,7 @@ public final class ReplicateJob {
             "max(array_max(zip_with(c_scores, b_scores, (x, y) -> abs(x - y))))",
             "avg(aggregate(zip_with(c_scores, b_scores, (x, y) -> abs(x - y)), 0D, (s, v) -> s + v) / size(c_scores))")
             .head();
+        compared = q.getLong(0);
         agree = q.isNullAt(1) ? null : q.getDouble(1);
         if (scoresAreProbabilities && !q.isNullAt(2)) {
           maxErr = ((Number) q.get(2)).doubleValue();
@@ -217,15 +230,16 @@ public final class ReplicateJob {
       }
       String note = st[0].rejected() > 0 ? st[0].rejected() + " rows rejected" : null;
       variants.add(new Variant(name, prep.kernel().precision().label(), n, t.wallS, t.cpuS,
-          t.cpuS * profile.cpuWattsTypical(), agree, maxErr, meanErr, note));
+          t.cpuS * profile.cpuWattsTypical(), compared, agree, maxErr, meanErr, note));
     }
     return new Result(r.input(), pinned.version(), n, baseline, mllibClass, model.modelId(), profile, hw, variants);
   }
 
-  private static String quoted(List<String> labels) {
+  /** Labels as the elements of a Spark SQL array literal. */
+  public static String quoted(List<String> labels) {
     StringBuilder s = new StringBuilder();
     for (String l : labels) {
-      s.append(s.length() == 0 ? "" : ", ").append('\'').append(l.replace("\\", "\\\\").replace("'", "\\'")).append('\'');
+      s.append(s.length() == 0 ? "" : ", ").append('\'').append(DeltaIO.sqlString(l)).append('\'');
     }
     return s.toString();
   }
@@ -314,7 +328,8 @@ public final class ReplicateJob {
           ratio(v.estimatedJPer1k(), b.estimatedJPer1k())));
     }
     s.append("Ratios are variant / baseline, from this run on this machine only; the J ratio is the CPU-time ratio "
-        + "(the assumed power band cancels).\n");
+        + "(the assumed power band cancels). Errors compare the score vectors: probabilities for logistic regression, "
+        + "perceptrons and softmax heads, raw scores otherwise (n/a for k-means against MLlib).\n");
     return s.toString();
   }
 
@@ -346,6 +361,7 @@ public final class ReplicateJob {
         x.put("rows_per_second", v.rowsPerSecond());
         x.put("task_cpu_seconds", v.taskCpuSeconds());
         x.put("estimated_cputime_joules_per_1k_rows", v.estimatedJPer1k());
+        x.put("rows_compared", v.rowsCompared());
         x.put("top1_agreement_with_baseline", v.agreement());
         x.put("max_abs_prob_error", v.maxAbsProbError());
         x.put("mean_abs_prob_error", v.meanAbsProbError());

@@ -216,9 +216,13 @@ public final class NightlyJob {
           throw new JouleException(JouleException.CONFLICT, "another run committed night " + runKey
               + " while this one was scoring; this run's results were not recorded (rerun to check)");
         }
-      } catch (RuntimeException e) {
+      } catch (Exception e) { // SparkException from a failed write is checked in Java terms
         commit.rollback();
-        throw conflictOr(e, runKey);
+        JouleException conflict = conflict(e, runKey);
+        if (conflict != null) {
+          throw conflict;
+        }
+        throw e;
       }
       phases.put("rejects, energy_log, runs", System.nanoTime() - t);
       LOG.info("night {} committed: {} rows scored, {} rejected, {} deleted ({} scan of {} source rows)",
@@ -379,7 +383,8 @@ public final class NightlyJob {
     return r.get(0).getLong(0);
   }
 
-  private RuntimeException conflictOr(RuntimeException e, String runKey) {
+  /** The Joule error or the concurrent-writer conflict behind {@code e}, or null. */
+  private static JouleException conflict(Exception e, String runKey) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof JouleException) {
         return (JouleException) t;
@@ -390,7 +395,7 @@ public final class NightlyJob {
             + runKey + " was committing (" + t.getClass().getSimpleName() + "); nothing of this run was kept", e);
       }
     }
-    return e;
+    return null;
   }
 
   private void pauseForTests() {

@@ -116,11 +116,12 @@ public final class QuantizeJob {
       try {
         commit.overwrite(r.output(), codes);
         // Where the fp32 rows are: the quality gate compares a codes run with fp32 on them.
+        // (A commit of its own, right after the overwrite; a rollback undoes both.)
         spark.sql("ALTER TABLE delta.`" + r.output().replace("`", "``") + "` SET TBLPROPERTIES ('"
-            + QualityGate.SOURCE_PROPERTY + "' = '" + qualified(r.input()).replace("'", "\\'") + "', '"
+            + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "', '"
             + QualityGate.SOURCE_VERSION_PROPERTY + "' = '" + pinned.version() + "')");
         commit.overwrite(r.rejects(), rejects);
-      } catch (RuntimeException e) {
+      } catch (Exception e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();
         throw e;
       }

@@ -39,6 +39,7 @@ public final class RunHistory {
         run.getAs("model_id"), run.getAs("model_version"), run.getAs("kernel"), run.getAs("kernel_id"),
         run.getAs("precision"), card.path("workload").path("dim").asInt(), card.path("workload").path("outputs_per_row").asInt(),
         run.<Long>getAs("rows_in"), run.<Long>getAs("rows_scored"), run.<Long>getAs("rows_rejected"), Map.of(),
-        energy, Math.round(figures.path("wall_seconds").asDouble(0) * 1e9), true, null);
+        energy, Math.round(figures.path("wall_seconds").asDouble(0) * 1e9), true,
+        dev.joule.jobs.score.QualityGate.Outcome.fromJson(card.path("quality_gate")));
   }
 }

@@ -56,7 +56,8 @@ public final class QualityGate {
   }
 
   /** {@code joule.quality}; {@code sampleRows = 0} turns the gate off (recorded as such). */
-  public record Settings(double minAgreement, double minRecall, int sampleRows, OnFail onFail, String referenceInput) {
+  public record Settings(double minAgreement, double minRecall, int sampleRows, int topkSampleRows, OnFail onFail,
+      String referenceInput) {
 
     public static Settings from(JouleConfig c) {
       double min = fraction(c, "quality.min-agreement");
@@ -65,7 +66,12 @@ public final class QualityGate {
       if (n < 0) {
         throw JouleException.usage("joule.quality.sample-rows must be >= 0, got " + n);
       }
-      return new Settings(min, minRecall, n, OnFail.parse(c.string("quality.on-fail")), c.string("quality.reference-input"));
+      int topk = c.integer("quality.topk-sample-rows");
+      if (topk < 0) {
+        throw JouleException.usage("joule.quality.topk-sample-rows must be >= 0, got " + topk);
+      }
+      return new Settings(min, minRecall, n, topk, OnFail.parse(c.string("quality.on-fail")),
+          c.string("quality.reference-input"));
     }
 
     private static double fraction(JouleConfig c, String key) {
@@ -83,8 +89,13 @@ public final class QualityGate {
   }
 
   /** One precision's comparison with fp32. {@code metric}: top1_agreement or recall@k. */
+  /**
+   * @param estimatedJoules the attempt's own partition energy (estimated_cputime), so that a
+   *     discarded attempt's cost is on record: it is not in the energy_log, which holds the
+   *     published attempt's partitions only
+   */
   public record Check(String kernel, String precision, String metric, long rows, double value, double bar,
-      boolean passed) {
+      boolean passed, double estimatedJoules) {
     String describe() {
       return String.format(Locale.ROOT, "%s %s %.4f vs fp32 on %,d sampled rows (%s %.4f)", kernel, metric, value,
           rows, passed ? ">=" : "<", bar);
@@ -137,6 +148,7 @@ public final class QualityGate {
         x.put("bar", c.bar());
         x.put("rows_compared", c.rows());
         x.put("passed", c.passed());
+        x.put("attempt_estimated_cputime_joules", c.estimatedJoules());
         cs.add(x);
       }
       m.put("checks", cs);
@@ -144,6 +156,22 @@ public final class QualityGate {
         m.put("note", note);
       }
       return m;
+    }
+
+    /** An outcome read back from a claim card's {@code quality_gate} JSON (runs table), or null. */
+    public static Outcome fromJson(com.fasterxml.jackson.databind.JsonNode g) {
+      if (g == null || g.isMissingNode() || g.isNull()) {
+        return null;
+      }
+      List<Check> checks = new ArrayList<>();
+      for (com.fasterxml.jackson.databind.JsonNode c : g.path("checks")) {
+        checks.add(new Check(c.path("kernel").asText(), c.path("precision").asText(), c.path("metric").asText(),
+            c.path("rows_compared").asLong(), c.path("value").asDouble(), c.path("bar").asDouble(),
+            c.path("passed").asBoolean(), c.path("attempt_estimated_cputime_joules").asDouble()));
+      }
+      return new Outcome(g.path("status").asText(), g.path("asked_precision").asText(),
+          g.path("published_precision").asText(), g.path("min_agreement").asDouble(), List.copyOf(checks),
+          g.hasNonNull("note") ? g.path("note").asText() : null);
     }
 
     public static Outcome without(String status, Precision p, double min, String note) {
@@ -219,8 +247,11 @@ public final class QualityGate {
       done = checks.isEmpty() ? Outcome.without("not_needed", p, s.minAgreement(), "fp32 is the reference")
           : new Outcome("fell_back", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks),
               "fp32 is the reference");
-    } else if (s.sampleRows() == 0) {
+    } else if (s.sampleRows() == 0 || (prep.kernel().neighbors() && s.topkSampleRows() == 0)) {
       done = Outcome.without("off", p, s.minAgreement(), "joule.quality.sample-rows = 0: the gate is off");
+    } else if (st.scored() == 0) {
+      done = checks.isEmpty() ? Outcome.without("not_needed", p, s.minAgreement(), "no row was scored")
+          : new Outcome("fell_back", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks), "no row was scored");
     } else {
       Dataset<Row> reference = prep.codes() ? codesReference(spark, config, s, pinned, prep, in) : in;
       if (reference == null) {
@@ -233,8 +264,11 @@ public final class QualityGate {
           done = new Outcome(p == asked ? "passed" : "fell_back", asked.label(), p.label(), s.minAgreement(),
               List.copyOf(checks), null);
         } else if (c.rows() == 0) {
-          done = new Outcome("not_checked", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks),
-              "no sampled row was both valid and scored");
+          // Rows were scored but none could be compared (a reference table that lacks them):
+          // publishing them unchecked would be silent, so the run stops.
+          throw new JouleException(JouleException.QUALITY, "quality gate could not check, nothing committed: "
+              + st.scored() + " rows were scored but none of the sampled fp32 rows matches one"
+              + (prep.codes() ? " (is joule.quality.reference-input the table these codes came from?)" : ""));
         }
       }
     }
@@ -253,8 +287,13 @@ public final class QualityGate {
       Map<String, String> props = io.delta.tables.DeltaTable.forPath(spark, pinned.path()).detail()
           .select("properties").head().getJavaMap(0);
       path = props.getOrDefault(SOURCE_PROPERTY, "");
-      String v = props.get(SOURCE_VERSION_PROPERTY);
-      version = v == null ? null : Long.valueOf(v);
+      // The source version the pinned codes rows were made from (the latest properties may
+      // describe a later re-quantization), else the property's.
+      List<Row> v = List.of(pinned.data().columns()).contains("source_version")
+          ? pinned.data().select("source_version").limit(1).collectAsList() : List.of();
+      String prop = props.get(SOURCE_VERSION_PROPERTY);
+      version = !v.isEmpty() && !v.get(0).isNullAt(0) ? Long.valueOf(((Number) v.get(0).get(0)).longValue())
+          : prop == null ? null : Long.valueOf(prop);
     }
     if (path.isEmpty()) {
       return null;
@@ -303,7 +342,9 @@ public final class QualityGate {
     Kernel candidate = prep.kernel();
     Kernel fp32 = prep.model().kernel(Precision.FP32);
     // Deterministic sample: the rows with the smallest id hashes (a top-N per partition, not a sort).
-    List<Row> sample = reference.orderBy(xxhash64(col("id")), col("id")).limit(s.sampleRows()).collectAsList();
+    // Exact top-k on the driver costs a pass over the whole reference set per row: fewer rows.
+    int sampleRows = fp32.neighbors() ? Math.min(s.sampleRows(), s.topkSampleRows()) : s.sampleRows();
+    List<Row> sample = reference.orderBy(xxhash64(col("id")), col("id")).limit(sampleRows).collectAsList();
     int dim = fp32.dim();
     List<Object> ids = new ArrayList<>();
     List<float[]> rows = new ArrayList<>();
@@ -351,8 +392,10 @@ public final class QualityGate {
     double value = compared == 0 ? Double.NaN : sum / compared;
     String metric = fp32.neighbors() ? "recall@" + fp32.width() : "top1_agreement";
     double bar = fp32.neighbors() ? s.minRecall() : s.minAgreement();
+    double joules = dev.joule.jobs.report.EnergySummary.of(staged.energyRows(), 0, staged.energy().powerProfiles())
+        .estimatedJ();
     return new Check(candidate.displayName(), candidate.precision().label(), metric, compared, value, bar,
-        compared > 0 && value >= bar);
+        compared > 0 && value >= bar, joules);
   }
 
   private static double agreement(Kernel k, KernelOutput out, int row, String label) {

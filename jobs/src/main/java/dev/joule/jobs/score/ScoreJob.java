@@ -127,7 +127,7 @@ public final class ScoreJob {
         result = resultNow.apply(true);
         commit.append(out.runs(), new RunRecord("score", null, result, scoredAt, null, 0, result.rowsIn(),
             "full", null).toDataFrame(spark));
-      } catch (RuntimeException e) {
+      } catch (Exception e) { // SparkException from a failed write is checked in Java terms
         LOG.error("run {} failed while committing; rolling back the tables it wrote", runId);
         commit.rollback();
         throw e;

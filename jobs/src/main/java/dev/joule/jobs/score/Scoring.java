@@ -58,19 +58,25 @@ public final class Scoring {
       return layout == null;
     }
 
-    /** The (id, embedding) or (id, codes, scale, norm) columns the scorer reads. */
+    /** The (id, embedding) or (id, codes, scale, norm, precision) columns the scorer reads. */
     public Dataset<Row> select(Dataset<Row> table) {
       return codes()
-          ? table.select(idExpr.as("id"), col("codes"), col("scale").cast("float"), col("norm").cast("float"))
+          ? table.select(idExpr.as("id"), col("codes"), col("scale").cast("float"), col("norm").cast("float"),
+              col("precision"))
           : table.select(idExpr.as("id"), col(embCol).as("embedding"));
     }
   }
 
-  /** Rows scored into staging, reconciled; {@code rows} reads the staged Parquet. */
-  /** @param accumulated the run's accumulator totals as Spark's listener bus reported them */
+  /**
+   * Rows scored into staging, reconciled; {@code rows} reads the staged Parquet.
+   *
+   * @param accumulated the run's accumulator totals as Spark's listener bus reported them
+   * @param scoringJobNanos wall time of the one Spark job that read, scored and staged the rows
+   *     (the rest of {@link #stage} is reconciliation)
+   */
   public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
       List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions,
-      JouleEnergyListener.Totals accumulated) {
+      JouleEnergyListener.Totals accumulated, long scoringJobNanos) {
 
     public Dataset<Row> ofKind(String kind) {
       return rows.filter(col("kind").equalTo(kind));
@@ -156,9 +162,12 @@ public final class Scoring {
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
     JouleEnergyListener listener = new JouleEnergyListener(accumulators);
     spark.sparkContext().addSparkListener(listener);
+    long job0 = System.nanoTime();
+    long jobNanos;
     try (Progress progress = ScoringProgress.start(spark, config.string("progress"), partitions, accumulators)) {
       spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
           .write().mode("overwrite").parquet(staging);
+      jobNanos = System.nanoTime() - job0;
       drainListeners(spark);
     } catch (Exception e) { // SparkException is checked in Java terms and thrown without a declaration
       // A node failure reaches the driver wrapped in Spark's task-failure text: say it plainly.
@@ -178,12 +187,12 @@ public final class Scoring {
         seen.measuredJ() > 0 ? String.format(java.util.Locale.ROOT, ", %.3f J measured", seen.measuredJ()) : "",
         seen.tasks());
     Dataset<Row> staged = spark.read().schema(stagedSchema).parquet(staging);
-    Map<String, Long> byKind = new TreeMap<>();
-    for (Row r : staged.groupBy("kind").count().collectAsList()) {
-      byKind.put(r.getString(0), r.getLong(1));
-    }
-    long scored = byKind.getOrDefault(StagedRows.PREDICTION, 0L);
-    long rejected = byKind.getOrDefault(StagedRows.REJECT, 0L);
+    // One aggregate, no shuffle: a groupBy(kind) would cost a stage of its own.
+    Row counts = staged.agg(
+        org.apache.spark.sql.functions.count_if(col("kind").equalTo(StagedRows.PREDICTION)),
+        org.apache.spark.sql.functions.count_if(col("kind").equalTo(StagedRows.REJECT))).head();
+    long scored = counts.getLong(0);
+    long rejected = counts.getLong(1);
     List<Row> energyRows = staged.filter(col("kind").equalTo(StagedRows.ENERGY))
         .select("energy.*").collectAsList();
     long energyRowsIn = energyRows.stream().mapToLong(r -> r.<Long>getAs("rows_in")).sum();
@@ -200,7 +209,7 @@ public final class Scoring {
         reasons.put(r.getString(0), r.getLong(1));
       }
     }
-    return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen);
+    return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos);
   }
 
   /** Lets the listener bus deliver the job's task-end events before listeners are read or removed. */
@@ -232,12 +241,11 @@ public final class Scoring {
         instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : 0;
   }
 
-  /** The codes table's single precision, checked against the kernel; its dim too. */
+  /** The codes table's precision (from one row), checked against the kernel; its dim too. */
   private static Precision codesPrecision(DeltaIO.Pinned pinned, Kernel kernel, ModelSpec model) {
-    List<Row> found = pinned.data().select("precision", "dim").distinct().limit(3).collectAsList();
-    if (found.size() > 1) {
-      throw JouleException.input("codes table " + pinned.path() + " mixes precisions or dims: " + found);
-    }
+    // One row names the table's precision and dim; a row of another precision is rejected by
+    // the scorer (wrong_precision), another dim by its byte length (wrong_dim). No full scan here.
+    List<Row> found = pinned.data().select("precision", "dim").limit(1).collectAsList();
     if (found.isEmpty()) {
       return kernel.queryPrecision();
     }
