@@ -35,7 +35,7 @@ import picocli.CommandLine;
     description = "Energy-accounted batch inference on Apache Spark.",
     subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class,
         Main.Nightly.class, Main.Backfill.class, Main.Report.class, Main.ModelCommand.class, Main.Train.class,
-        Main.Replicate.class, Main.Demo.class,
+        Main.Replicate.class, Main.Demo.class, SubmitCommand.class,
         dev.joule.bridge.flight.AcceleratorNodeMain.class, dev.joule.bridge.energy.meter.CalibrateMain.class},
     footer = {"", "Exit codes: 0 done (or already done), 1 other failure, 2 usage or configuration,",
         "3 input data problem, 4 quality gate failed, 5 concurrent run or conflict."})
@@ -432,6 +432,8 @@ public final class Main implements Runnable {
   /** Builds the command line with Joule's error handling; tests call this too. */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
+    // Everything after submit's COMMAND belongs to that command, options included.
+    cl.getSubcommands().get("submit").setStopAtPositional(true).setUnmatchedOptionsArePositionalParams(true);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       Throwable root = ex;
       JouleException je = find(ex, JouleException.class);

@@ -244,6 +244,14 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       scored = true;
       start();
       try {
+        if (spec.partitionDelayMs() > 0) {
+          try {
+            Thread.sleep(spec.partitionDelayMs()); // testing hook: time to kill an executor mid-run
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted in the testing delay", e);
+          }
+        }
         while (input.hasNext()) {
           int n = readBatch();
           if (n > 0) {

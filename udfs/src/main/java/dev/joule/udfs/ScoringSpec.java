@@ -11,13 +11,22 @@ import java.io.Serializable;
  *     ({@code id, codes, scale, norm[, precision]} at {@code kernel.rowPrecision()}; a row whose
  *     precision is another is rejected)
  * @param failPartition testing hook: the partition with this index throws half-way; -1 = never
+ * @param partitionDelayMs testing hook: every partition waits this long before it reads its
+ *     rows, so a test can kill an executor mid-run; 0 = never
  * @param bridge the Flight nodes to score on, or null for the in-process node
  * @param accumulators the run's named accumulators (Spark UI), or null
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
-    EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators)
-    implements Serializable {
+    EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
+    long partitionDelayMs) implements Serializable {
+
+  public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
+      EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
+      EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators) {
+    this(runId, job, kernel, idColumn, layout, batchRows, maxBatchBytes, keepScores, energy,
+        failPartition, bridge, accumulators, 0);
+  }
 
   /** Without accumulators (outside a Spark job). */
   public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,

@@ -17,9 +17,14 @@ import java.util.Map;
 
 /**
  * Job configuration: {@code reference.conf} (defaults, with conf/energy.conf included), then an
- * optional user file ({@code --conf}), then {@code --set key=value} overrides, highest last.
+ * optional user file ({@code --conf}), then {@code spark.joule.*} Spark conf keys (spark-submit's
+ * {@code --conf}, which reach the driver as system properties), then {@code --set key=value}
+ * overrides, highest last.
  */
 public final class JouleConfig {
+
+  /** Spark conf keys that map onto {@code joule.*}: {@code spark.joule.score.batch-rows} is {@code joule.score.batch-rows}. */
+  public static final String SPARK_PREFIX = "spark.joule.";
 
   private final Config config;
 
@@ -39,6 +44,18 @@ public final class JouleConfig {
           throw JouleException.usage("config file not found: " + file);
         }
         c = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
+            .withFallback(c);
+      }
+      // spark-submit --conf spark.joule.KEY=VALUE reaches the driver as a system property: the
+      // same key as joule.KEY in HOCON, above the file and below --set.
+      java.util.TreeMap<String, String> sparkKeys = new java.util.TreeMap<>();
+      for (String name : System.getProperties().stringPropertyNames()) {
+        if (name.startsWith(SPARK_PREFIX) && name.length() > SPARK_PREFIX.length()) {
+          sparkKeys.put(name.substring(SPARK_PREFIX.length()), System.getProperty(name));
+        }
+      }
+      for (Map.Entry<String, String> e : sparkKeys.entrySet()) {
+        c = ConfigFactory.parseString("joule." + e.getKey() + " = " + quoteIfNeeded(e.getValue().trim()))
             .withFallback(c);
       }
       for (String kv : overrides) {

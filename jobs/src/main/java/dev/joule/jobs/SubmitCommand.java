@@ -1,0 +1,153 @@
+package dev.joule.jobs;
+
+import dev.joule.jobs.config.JouleConfig;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code joule submit}: a thin wrapper that builds the {@code spark-submit} line for a Joule
+ * command on a cluster, then runs it (or prints it with {@code --print-only}). Joule's
+ * {@code --set key=value} become {@code --conf spark.joule.key=value}, which the driver maps back
+ * onto its HOCON config; the executors get the Vector API module for the Panama kernels.
+ */
+@Command(name = "submit", mixinStandardHelpOptions = true,
+    description = "Run a joule COMMAND on a Spark cluster through spark-submit (standalone, YARN, Kubernetes): "
+        + "builds the spark-submit line with the joule-spark jar, the JVM options and --set as spark.joule.* conf; "
+        + "--print-only prints it instead.")
+public final class SubmitCommand implements Callable<Integer> {
+
+  /** JVM options the driver needs and spark-submit does not add by itself. */
+  static final String EXECUTOR_JAVA_OPTIONS = "-XX:+IgnoreUnrecognizedVMOptions --add-modules=jdk.incubator.vector";
+
+  private static final Pattern SHELL_SAFE = Pattern.compile("[A-Za-z0-9_@%+=:,./-]+");
+
+  @CommandLine.ParentCommand Main parent;
+  @Option(names = "--master", required = true, paramLabel = "URL", description = "spark://host:7077, yarn, k8s://https://host:443, ...") String master;
+  @Option(names = "--deploy-mode", defaultValue = "client", description = "client or cluster; default ${DEFAULT-VALUE}") String deployMode;
+  @Option(names = "--jar", paramLabel = "FILE", description = "the joule-spark jar (default: dist/target/joule-spark-*-all.jar beside this installation)") Path jar;
+  @Option(names = "--spark-submit", paramLabel = "PATH", description = "the spark-submit to run (default: $SPARK_HOME/bin/spark-submit, "
+      + "else Spark's SparkSubmit class from Joule's own classpath)") String sparkSubmit;
+  @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "extra Spark conf, e.g. spark.executor.memory=4g (repeatable)") List<String> sparkConf = new ArrayList<>();
+  @Option(names = "--print-only", description = "print the spark-submit line, run nothing") boolean printOnly;
+  @Parameters(arity = "1..*", paramLabel = "COMMAND", description = "the joule command and its options, e.g. score --input ... --model ... --output ...") List<String> command;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!deployMode.equals("client") && !deployMode.equals("cluster")) {
+      throw JouleException.usage("--deploy-mode must be client or cluster, got '" + deployMode + "'");
+    }
+    if (command.get(0).equals("submit")) {
+      throw JouleException.usage("joule submit submits another command, not itself");
+    }
+    List<String> line = line();
+    if (printOnly) {
+      Main.out().println(String.join(" ", line.stream().map(SubmitCommand::quote).toList()));
+      return 0;
+    }
+    Process p = new ProcessBuilder(line).inheritIO().start();
+    return p.waitFor();
+  }
+
+  /** The spark-submit command line, one argument per element. */
+  List<String> line() {
+    List<String> l = new ArrayList<>(launcher());
+    l.addAll(List.of("--master", master, "--deploy-mode", deployMode, "--class", Main.class.getName(),
+        "--name", "joule " + command.get(0)));
+    // In client mode the driver is this spark-submit's JVM: spark-submit passes these to it.
+    l.addAll(List.of("--driver-java-options", EXECUTOR_JAVA_OPTIONS));
+    l.addAll(List.of("--conf", "spark.executor.extraJavaOptions=" + EXECUTOR_JAVA_OPTIONS));
+    for (String kv : parent.sets) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) {
+        throw JouleException.usage("--set expects key=value, got '" + kv + "'");
+      }
+      String key = kv.substring(0, eq).trim();
+      key = key.startsWith("joule.") ? key.substring("joule.".length()) : key;
+      l.addAll(List.of("--conf", JouleConfig.SPARK_PREFIX + key + "=" + kv.substring(eq + 1).trim()));
+    }
+    for (String kv : sparkConf) {
+      if (kv.indexOf('=') <= 0) {
+        throw JouleException.usage("--spark-conf expects key=value, got '" + kv + "'");
+      }
+      l.addAll(List.of("--conf", kv));
+    }
+    if (parent.conf != null) {
+      // The job config travels with the submission; the driver finds it by its file name.
+      l.addAll(List.of("--files", parent.conf.toAbsolutePath().toString()));
+    }
+    l.add(appJar().toString());
+    if (parent.conf != null) {
+      l.addAll(List.of("--conf", deployMode.equals("cluster") ? parent.conf.getFileName().toString()
+          : parent.conf.toAbsolutePath().toString()));
+    }
+    l.addAll(command);
+    return l;
+  }
+
+  private List<String> launcher() {
+    if (sparkSubmit != null) {
+      return List.of(sparkSubmit);
+    }
+    String home = System.getenv("SPARK_HOME");
+    if (home != null && Files.isExecutable(Path.of(home, "bin", "spark-submit"))) {
+      return List.of(Path.of(home, "bin", "spark-submit").toString());
+    }
+    // No Spark installation: Spark's own SparkSubmit from the classpath Joule runs on, with the
+    // JVM flags this JVM was started with (bin/joule's).
+    List<String> l = new ArrayList<>();
+    l.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (a.startsWith("--add-") || a.startsWith("-XX:+IgnoreUnrecognized") || a.startsWith("--sun-misc")
+          || a.startsWith("--enable-native-access") || a.startsWith("-Dio.netty") || a.startsWith("-Xmx")
+          || a.startsWith("-Dlog4j2.configurationFile")) {
+        l.add(a);
+      }
+    }
+    l.add("-cp");
+    l.add(System.getProperty("java.class.path"));
+    l.add("org.apache.spark.deploy.SparkSubmit");
+    return l;
+  }
+
+  private Path appJar() {
+    if (jar != null) {
+      if (!Files.isRegularFile(jar)) {
+        throw JouleException.usage("--jar " + jar + " is not a file");
+      }
+      return jar.toAbsolutePath();
+    }
+    // Beside an installation: <root>/jobs/target/jobs-*.jar (bin/joule) or the joule-spark jar itself.
+    try {
+      Path self = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      if (self.getFileName().toString().matches("joule-spark-.*-all\\.jar")) {
+        return self;
+      }
+      Path root = self.getParent() == null ? null : self.getParent().getParent();
+      Path dist = root == null ? null : root.resolveSibling("dist").resolve("target");
+      if (dist != null && Files.isDirectory(dist)) {
+        try (var s = Files.list(dist)) {
+          Path found = s.filter(p -> p.getFileName().toString().matches("joule-spark-.*-all\\.jar")).findFirst().orElse(null);
+          if (found != null) {
+            return found;
+          }
+        }
+      }
+    } catch (Exception e) { // URISyntaxException, IOException: fall through to the message
+    }
+    throw JouleException.usage("no joule-spark jar found: build it with `mvn -DskipTests package` "
+        + "(dist/target/joule-spark-*-all.jar) or pass --jar FILE");
+  }
+
+  static String quote(String a) {
+    return SHELL_SAFE.matcher(a).matches() ? a : "'" + a.replace("'", "'\\''") + "'";
+  }
+}

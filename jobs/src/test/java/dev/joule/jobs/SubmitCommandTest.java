@@ -1,0 +1,84 @@
+package dev.joule.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.joule.jobs.config.JouleConfig;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The spark-submit line {@code joule submit --print-only} builds, and spark.joule.* conf read back. */
+class SubmitCommandTest {
+
+  @TempDir Path tmp;
+
+  record Run(int code, String out, String err) {}
+
+  static Run joule(String... args) {
+    picocli.CommandLine cl = Main.commandLine();
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err, true));
+    PrintStream saved = System.out;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    try {
+      return new Run(cl.execute(args), out.toString(StandardCharsets.UTF_8), err.toString());
+    } finally {
+      System.setOut(saved);
+    }
+  }
+
+  @Test
+  void printsTheSparkSubmitLine() throws Exception {
+    Path jar = Files.createFile(tmp.resolve("joule-spark-0.1.0-all.jar"));
+    Path conf = Files.writeString(tmp.resolve("job.conf"), "joule.score.batch-rows = 1024\n");
+    Run r = joule("--conf", conf.toString(), "--set", "bridge.nodes=gpu-1:8815", "--set", "joule.score.keep-scores=false",
+        "submit", "--master", "spark://10.0.0.1:7077", "--spark-submit", "/opt/spark/bin/spark-submit",
+        "--jar", jar.toString(), "--spark-conf", "spark.executor.memory=4g", "--print-only",
+        "score", "--input", "s3a://b/emb", "--model", "m.json", "--output", "s3a://b/out", "--precision", "int8");
+    assertEquals(0, r.code(), r.err());
+    String line = r.out().trim();
+    assertEquals("/opt/spark/bin/spark-submit --master spark://10.0.0.1:7077 --deploy-mode client --class "
+        + "dev.joule.jobs.Main --name 'joule score' --driver-java-options '" + SubmitCommand.EXECUTOR_JAVA_OPTIONS
+        + "' --conf 'spark.executor.extraJavaOptions=" + SubmitCommand.EXECUTOR_JAVA_OPTIONS + "' "
+        + "--conf spark.joule.bridge.nodes=gpu-1:8815 --conf spark.joule.score.keep-scores=false "
+        + "--conf spark.executor.memory=4g --files " + conf.toAbsolutePath() + " " + jar.toAbsolutePath()
+        + " --conf " + conf.toAbsolutePath() + " score --input s3a://b/emb --model m.json --output s3a://b/out "
+        + "--precision int8", line);
+  }
+
+  @Test
+  void badRequestsAreUsageErrors() throws Exception {
+    Path jar = Files.createFile(tmp.resolve("j.jar"));
+    assertEquals(2, joule("submit", "--master", "yarn", "--deploy-mode", "both", "--jar", jar.toString(),
+        "--print-only", "score").code());
+    Run noJar = joule("submit", "--master", "yarn", "--jar", tmp.resolve("missing.jar").toString(), "--print-only", "score");
+    assertEquals(2, noJar.code());
+    assertTrue(noJar.err().contains("is not a file"), noJar.err());
+    assertEquals(2, joule("submit", "--master", "yarn", "--jar", jar.toString(), "submit", "x").code());
+  }
+
+  @Test
+  void sparkJouleConfKeysMapOntoTheConfig() {
+    System.setProperty("spark.joule.score.batch-rows", "777");
+    System.setProperty("spark.joule.bridge.nodes", "a:1,b:2");
+    try {
+      JouleConfig c = JouleConfig.load(null, List.of());
+      assertEquals(777, c.integer("score.batch-rows"));
+      assertEquals(List.of("a:1", "b:2"), c.bridgeSettings().nodes());
+      assertEquals(555, JouleConfig.load(null, List.of("score.batch-rows=555")).integer("score.batch-rows"),
+          "--set wins over spark.joule.*");
+    } finally {
+      System.clearProperty("spark.joule.score.batch-rows");
+      System.clearProperty("spark.joule.bridge.nodes");
+    }
+  }
+}
