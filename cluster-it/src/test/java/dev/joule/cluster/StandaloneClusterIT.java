@@ -57,6 +57,11 @@ class StandaloneClusterIT {
       }
     }
     Files.createDirectories(tmp);
+    // Should this JVM be killed (a surefire timeout), the cluster goes with it.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> PROCESSES.forEach(p -> {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    })));
     List<String> cp = Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
     appJar = cp.stream().map(Path::of).filter(p -> p.getFileName().toString().matches("joule-spark-.*-all\\.jar"))
         .findFirst().orElseThrow(() -> new IllegalStateException("no joule-spark jar on the test classpath: run "
@@ -90,6 +95,7 @@ class StandaloneClusterIT {
 
   @AfterAll
   static void stop() throws Exception {
+    List<ProcessHandle> children = PROCESSES.stream().flatMap(Process::descendants).toList();
     for (Process p : PROCESSES) {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroy();
@@ -103,7 +109,14 @@ class StandaloneClusterIT {
         alive.add(p.pid());
       }
     }
-    assertEquals(List.of(), alive, "every process of the cluster stopped");
+    for (ProcessHandle c : children) {
+      try {
+        c.onExit().get(10, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        alive.add(c.pid());
+      }
+    }
+    assertEquals(List.of(), alive, "every process of the cluster stopped, executors and drivers included");
   }
 
   @Test
@@ -133,7 +146,8 @@ class StandaloneClusterIT {
         "dev.joule.jobs.Main", List.of(
             "--set", "bridge.nodes=\"127.0.0.1:" + node1 + ",127.0.0.1:" + node2 + "\"",
             "--set", "bridge.fallback=fail",
-            "--set", "testing.partition-delay-ms=2500",
+            "--set", "score.batch-rows=256",
+            "--set", "testing.batch-delay-ms=400",
             "--set", "spark.ui=false",
             "submit", "--master", "spark://127.0.0.1:" + masterPort, "--jar", appJar.toString(),
             "--spark-conf", "spark.driver.host=127.0.0.1",
@@ -148,15 +162,33 @@ class StandaloneClusterIT {
             gen.resolve("teacher-model.json").toString(), "--precision", "int8", "--output", out.toString()),
         Map.of());
 
-    // Kill one executor JVM while the scoring stage runs: a node has the kernel (pushed by the
-    // first partition), and every partition takes at least 2.5 s, 8 partitions on 2 executors.
+    // Kill one executor JVM while batches are in flight: a node has the kernel (pushed by the
+    // first partition), and each partition streams ~6 batches of 256 rows, 400 ms apart.
     List<ProcessHandle> executors = waitForExecutors(2, Duration.ofSeconds(120));
     waitForLog(List.of(tmp.resolve("node-" + node1 + ".log"), tmp.resolve("node-" + node2 + ".log")), "pushed",
         Duration.ofSeconds(120));
     Thread.sleep(1_000);
+    // Every listening socket, while the driver and the executors are up.
+    assertOnlyLoopbackListeners("while the run is scoring", true);
+    // The executors this run had, replacements included (ids from their command lines).
+    Set<String> executorIds = new java.util.concurrent.ConcurrentSkipListSet<>();
+    executors.forEach(e -> executorIds.add(executorId(e)));
     ProcessHandle victim = executors.get(0);
     String victimId = executorId(victim);
     assertTrue(victim.destroyForcibly(), "kill executor " + victimId);
+    Thread watcher = new Thread(() -> {
+      while (s.isAlive()) {
+        PROCESSES.stream().flatMap(Process::descendants).filter(h -> cmdline(h).contains("CoarseGrainedExecutorBackend"))
+            .forEach(h -> executorIds.add(executorId(h)));
+        try {
+          Thread.sleep(200);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
+    watcher.setDaemon(true);
+    watcher.start();
 
     assertTrue(s.waitFor(5, TimeUnit.MINUTES), "the submitted run ended");
     assertEquals(0, s.exitValue(), () -> log("submit"));
@@ -182,15 +214,18 @@ class StandaloneClusterIT {
           assertTrue(r.getString(2).contains("node-"), "scored on an accelerator node: " + r);
         }
       }
-      System.out.println("killed executor " + victimId + "; energy rows by executor " + executorsInLog
-          + "; partitions " + energy.size());
+      System.out.println("killed executor " + victimId + "; executors seen " + executorIds
+          + "; energy rows by executor " + executorsInLog + "; partitions " + energy.size());
+      assertTrue(executorIds.containsAll(executorsInLog), "energy rows name this run's executors " + executorIds
+          + ": " + executorsInLog);
+      assertTrue(executorsInLog.size() >= 2, "the work was shared: " + executorsInLog);
     } finally {
       spark.stop();
     }
     assertTrue(submitLog.contains("Executor " ) && submitLog.contains("/" + victimId + " removed"),
         "the driver saw executor " + victimId + " die");
     assertTrue(submitLog.contains("ExecutorLostFailure"), "a task was running on the killed executor: " + victimId);
-    assertOnlyLoopbackListeners();
+    assertOnlyLoopbackListeners("after the run (Master, Workers, nodes)", false);
   }
 
   // ---- helpers ----
@@ -207,6 +242,9 @@ class StandaloneClusterIT {
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(tmp.resolve(name + ".log").toFile());
+    // Only what the test gives: no SPARK_HOME or SPARK_CONF_DIR of this machine leaks in.
+    pb.environment().remove("SPARK_HOME");
+    pb.environment().remove("SPARK_CONF_DIR");
     pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
     pb.environment().putAll(env);
     Process p = pb.start();
@@ -322,7 +360,7 @@ class StandaloneClusterIT {
   }
 
   /** Every TCP socket our processes (and their children) listen on is bound to 127.0.0.1. */
-  static void assertOnlyLoopbackListeners() throws IOException {
+  static void assertOnlyLoopbackListeners(String when, boolean withExecutors) throws IOException {
     Set<Long> pids = new HashSet<>();
     for (Process p : PROCESSES) {
       if (p.isAlive()) {
@@ -370,7 +408,11 @@ class StandaloneClusterIT {
         }
       }
     }
-    System.out.println("listening sockets of the cluster's processes: " + listening + ", not loopback: " + bad);
+    System.out.println("listening sockets " + when + ": " + listening + " in " + pids.size() + " processes, not loopback: "
+        + bad);
+    if (withExecutors) {
+      assertTrue(pids.size() >= 8, "master, 2 workers, 2 nodes, submit, driver, executors: " + pids.size());
+    }
     assertTrue(listening > 0, "the check found the cluster's listening sockets");
     assertEquals(List.of(), bad, "sockets bound beyond loopback");
   }

@@ -481,6 +481,15 @@ public final class Main implements Runnable {
         System.setProperty("log4j2.configurationFile", cfg.toString());
       }
     }
-    System.exit(commandLine().execute(args));
+    int code = commandLine().execute(args);
+    if ("cluster".equals(System.getProperty("spark.submit.deployMode"))) {
+      // A driver in cluster mode (YARN's ApplicationMaster, platforms' JAR tasks) must return,
+      // not exit: System.exit there is reported as a failed, retried application.
+      if (code != 0) {
+        throw new IllegalStateException("joule " + String.join(" ", args).split(" ")[0] + " failed with exit code " + code);
+      }
+      return;
+    }
+    System.exit(code);
   }
 }

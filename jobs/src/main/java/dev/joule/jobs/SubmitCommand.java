@@ -33,7 +33,8 @@ public final class SubmitCommand implements Callable<Integer> {
   @CommandLine.ParentCommand Main parent;
   @Option(names = "--master", required = true, paramLabel = "URL", description = "spark://host:7077, yarn, k8s://https://host:443, ...") String master;
   @Option(names = "--deploy-mode", defaultValue = "client", description = "client or cluster; default ${DEFAULT-VALUE}") String deployMode;
-  @Option(names = "--jar", paramLabel = "FILE", description = "the joule-spark jar (default: dist/target/joule-spark-*-all.jar beside this installation)") Path jar;
+  @Option(names = "--jar", paramLabel = "FILE|URL", description = "the joule-spark jar: a file, or a URL the cluster reads (local:///..., s3a://..., hdfs://...); "
+      + "default: dist/target/joule-spark-*-all.jar beside this installation") String jar;
   @Option(names = "--spark-submit", paramLabel = "PATH", description = "the spark-submit to run (default: $SPARK_HOME/bin/spark-submit, "
       + "else Spark's SparkSubmit class from Joule's own classpath)") String sparkSubmit;
   @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "extra Spark conf, e.g. spark.executor.memory=4g (repeatable)") List<String> sparkConf = new ArrayList<>();
@@ -53,8 +54,14 @@ public final class SubmitCommand implements Callable<Integer> {
       Main.out().println(String.join(" ", line.stream().map(SubmitCommand::quote).toList()));
       return 0;
     }
-    Process p = new ProcessBuilder(line).inheritIO().start();
-    return p.waitFor();
+    ProcessBuilder pb = new ProcessBuilder(line).inheritIO();
+    if ("1".equals(System.getenv("JOULE_LOCAL_IP_DEFAULTED"))) {
+      // bin/joule's loopback default is for the embedded default: a driver on a cluster must be
+      // reachable from the executors' hosts.
+      pb.environment().remove("SPARK_LOCAL_IP");
+      pb.environment().remove("JOULE_LOCAL_IP_DEFAULTED");
+    }
+    return pb.start().waitFor();
   }
 
   /** The spark-submit command line, one argument per element. */
@@ -64,7 +71,20 @@ public final class SubmitCommand implements Callable<Integer> {
         "--name", "joule " + command.get(0)));
     // In client mode the driver is this spark-submit's JVM: spark-submit passes these to it.
     l.addAll(List.of("--driver-java-options", EXECUTOR_JAVA_OPTIONS));
-    l.addAll(List.of("--conf", "spark.executor.extraJavaOptions=" + EXECUTOR_JAVA_OPTIONS));
+    String executorOptions = EXECUTOR_JAVA_OPTIONS;
+    List<String> extra = new ArrayList<>();
+    for (String kv : sparkConf) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) {
+        throw JouleException.usage("--spark-conf expects key=value, got '" + kv + "'");
+      }
+      if (kv.substring(0, eq).trim().equals("spark.executor.extraJavaOptions")) {
+        executorOptions = EXECUTOR_JAVA_OPTIONS + " " + kv.substring(eq + 1).trim(); // both, not one over the other
+      } else {
+        extra.addAll(List.of("--conf", kv));
+      }
+    }
+    l.addAll(List.of("--conf", "spark.executor.extraJavaOptions=" + executorOptions));
     for (String kv : parent.sets) {
       int eq = kv.indexOf('=');
       if (eq <= 0) {
@@ -74,17 +94,16 @@ public final class SubmitCommand implements Callable<Integer> {
       key = key.startsWith("joule.") ? key.substring("joule.".length()) : key;
       l.addAll(List.of("--conf", JouleConfig.SPARK_PREFIX + key + "=" + kv.substring(eq + 1).trim()));
     }
-    for (String kv : sparkConf) {
-      if (kv.indexOf('=') <= 0) {
-        throw JouleException.usage("--spark-conf expects key=value, got '" + kv + "'");
-      }
-      l.addAll(List.of("--conf", kv));
+    l.addAll(extra);
+    if (parent.conf != null && deployMode.equals("cluster") && master.startsWith("spark://")) {
+      throw JouleException.usage("--conf FILE cannot reach a driver that a standalone cluster starts (--deploy-mode "
+          + "cluster); give the settings with --set (they travel as spark.joule.*), or use client mode");
     }
     if (parent.conf != null) {
       // The job config travels with the submission; the driver finds it by its file name.
       l.addAll(List.of("--files", parent.conf.toAbsolutePath().toString()));
     }
-    l.add(appJar().toString());
+    l.add(appJar());
     if (parent.conf != null) {
       l.addAll(List.of("--conf", deployMode.equals("cluster") ? parent.conf.getFileName().toString()
           : parent.conf.toAbsolutePath().toString()));
@@ -100,6 +119,11 @@ public final class SubmitCommand implements Callable<Integer> {
     String home = System.getenv("SPARK_HOME");
     if (home != null && Files.isExecutable(Path.of(home, "bin", "spark-submit"))) {
       return List.of(Path.of(home, "bin", "spark-submit").toString());
+    }
+    if (!master.startsWith("spark://") && !master.startsWith("local")) {
+      // Joule's own classpath has Spark's core, not its YARN or Kubernetes support.
+      throw JouleException.usage("--master " + master + " needs a Spark installation: set SPARK_HOME or pass "
+          + "--spark-submit PATH");
     }
     // No Spark installation: Spark's own SparkSubmit from the classpath Joule runs on, with the
     // JVM flags this JVM was started with (bin/joule's).
@@ -118,18 +142,21 @@ public final class SubmitCommand implements Callable<Integer> {
     return l;
   }
 
-  private Path appJar() {
+  private String appJar() {
     if (jar != null) {
-      if (!Files.isRegularFile(jar)) {
+      if (jar.matches("[A-Za-z][A-Za-z0-9+.-]*:.*")) {
+        return jar; // local:///..., s3a://..., hdfs://...: the cluster reads it, not this machine
+      }
+      if (!Files.isRegularFile(Path.of(jar))) {
         throw JouleException.usage("--jar " + jar + " is not a file");
       }
-      return jar.toAbsolutePath();
+      return Path.of(jar).toAbsolutePath().toString();
     }
     // Beside an installation: <root>/jobs/target/jobs-*.jar (bin/joule) or the joule-spark jar itself.
     try {
       Path self = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
       if (self.getFileName().toString().matches("joule-spark-.*-all\\.jar")) {
-        return self;
+        return self.toString();
       }
       Path root = self.getParent() == null ? null : self.getParent().getParent();
       Path dist = root == null ? null : root.resolveSibling("dist").resolve("target");
@@ -137,7 +164,7 @@ public final class SubmitCommand implements Callable<Integer> {
         try (var s = Files.list(dist)) {
           Path found = s.filter(p -> p.getFileName().toString().matches("joule-spark-.*-all\\.jar")).findFirst().orElse(null);
           if (found != null) {
-            return found;
+            return found.toString();
           }
         }
       }

@@ -60,10 +60,32 @@ class SubmitCommandTest {
     Path jar = Files.createFile(tmp.resolve("j.jar"));
     assertEquals(2, joule("submit", "--master", "yarn", "--deploy-mode", "both", "--jar", jar.toString(),
         "--print-only", "score").code());
-    Run noJar = joule("submit", "--master", "yarn", "--jar", tmp.resolve("missing.jar").toString(), "--print-only", "score");
+    Run noJar = joule("submit", "--master", "yarn", "--spark-submit", "spark-submit", "--jar",
+        tmp.resolve("missing.jar").toString(), "--print-only", "score");
     assertEquals(2, noJar.code());
     assertTrue(noJar.err().contains("is not a file"), noJar.err());
     assertEquals(2, joule("submit", "--master", "yarn", "--jar", jar.toString(), "submit", "x").code());
+    Path conf = Files.writeString(tmp.resolve("job.conf"), "");
+    Run standaloneCluster = joule("--conf", conf.toString(), "submit", "--master", "spark://h:7077", "--deploy-mode",
+        "cluster", "--jar", jar.toString(), "--spark-submit", "spark-submit", "--print-only", "score");
+    assertEquals(2, standaloneCluster.code());
+    assertTrue(standaloneCluster.err().contains("--conf FILE cannot reach a driver"), standaloneCluster.err());
+    if (System.getenv("SPARK_HOME") == null) {
+      Run yarn = joule("submit", "--master", "yarn", "--jar", jar.toString(), "--print-only", "score");
+      assertEquals(2, yarn.code());
+      assertTrue(yarn.err().contains("needs a Spark installation"), yarn.err());
+    }
+  }
+
+  @Test
+  void aJarUrlPassesAndExecutorOptionsAreMerged() {
+    Run r = joule("submit", "--master", "k8s://https://api:443", "--deploy-mode", "cluster", "--spark-submit",
+        "spark-submit", "--jar", "local:///opt/joule/joule-spark-all.jar", "--spark-conf",
+        "spark.executor.extraJavaOptions=-XX:+UseG1GC", "--print-only", "score", "--input", "x");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("'spark.executor.extraJavaOptions=" + SubmitCommand.EXECUTOR_JAVA_OPTIONS
+        + " -XX:+UseG1GC'"), r.out());
+    assertTrue(r.out().contains(" local:///opt/joule/joule-spark-all.jar score --input x"), r.out());
   }
 
   @Test

@@ -240,22 +240,27 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       }
     }
 
+    /** Testing hook: a pause after each batch sent, so that a test can kill an executor mid-stream. */
+    private void testingDelay() {
+      if (spec.batchDelayMs() > 0) {
+        try {
+          Thread.sleep(spec.batchDelayMs());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted in the testing delay", e);
+        }
+      }
+    }
+
     private void scoreAll() {
       scored = true;
       start();
       try {
-        if (spec.partitionDelayMs() > 0) {
-          try {
-            Thread.sleep(spec.partitionDelayMs()); // testing hook: time to kill an executor mid-run
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted in the testing delay", e);
-          }
-        }
         while (input.hasNext()) {
           int n = readBatch();
           if (n > 0) {
             sendBatch(n);
+            testingDelay();
           }
           maxConcurrent = Math.max(maxConcurrent, ACTIVE.get());
         }

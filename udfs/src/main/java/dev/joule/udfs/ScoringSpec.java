@@ -11,15 +11,15 @@ import java.io.Serializable;
  *     ({@code id, codes, scale, norm[, precision]} at {@code kernel.rowPrecision()}; a row whose
  *     precision is another is rejected)
  * @param failPartition testing hook: the partition with this index throws half-way; -1 = never
- * @param partitionDelayMs testing hook: every partition waits this long before it reads its
- *     rows, so a test can kill an executor mid-run; 0 = never
+ * @param batchDelayMs testing hook: a partition waits this long after each batch it sends, so
+ *     a test can kill an executor while batches are in flight; 0 = never
  * @param bridge the Flight nodes to score on, or null for the in-process node
  * @param accumulators the run's named accumulators (Spark UI), or null
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
     EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
-    long partitionDelayMs) implements Serializable {
+    long batchDelayMs) implements Serializable {
 
   public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
       EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,

@@ -49,6 +49,18 @@ public final class JouleConfig {
       // spark-submit --conf spark.joule.KEY=VALUE reaches the driver as a system property: the
       // same key as joule.KEY in HOCON, above the file and below --set.
       java.util.TreeMap<String, String> sparkKeys = new java.util.TreeMap<>();
+      // A platform's notebook or JAR task may hold them in a session it made before Joule ran.
+      scala.Option<org.apache.spark.sql.SparkSession> session = org.apache.spark.sql.SparkSession.getActiveSession();
+      if (session.isEmpty()) {
+        session = org.apache.spark.sql.SparkSession.getDefaultSession();
+      }
+      if (session.isDefined()) {
+        scala.jdk.javaapi.CollectionConverters.asJava(session.get().conf().getAll()).forEach((k, v) -> {
+          if (k.startsWith(SPARK_PREFIX) && k.length() > SPARK_PREFIX.length()) {
+            sparkKeys.put(k.substring(SPARK_PREFIX.length()), v);
+          }
+        });
+      }
       for (String name : System.getProperties().stringPropertyNames()) {
         if (name.startsWith(SPARK_PREFIX) && name.length() > SPARK_PREFIX.length()) {
           sparkKeys.put(name.substring(SPARK_PREFIX.length()), System.getProperty(name));

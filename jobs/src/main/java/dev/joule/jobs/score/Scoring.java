@@ -148,7 +148,7 @@ public final class Scoring {
       spec = new ScoringSpec(runId, job, p.info(), p.idKind(), p.layout(),
           config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
           config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
-          config.bridgeSettings(), accumulators, config.integer("testing.partition-delay-ms"));
+          config.bridgeSettings(), accumulators, config.integer("testing.batch-delay-ms"));
     } catch (IllegalArgumentException e) {
       throw JouleException.usage(e.getMessage());
     }
@@ -245,8 +245,8 @@ public final class Scoring {
   private static Precision codesPrecision(DeltaIO.Pinned pinned, Kernel kernel, ModelSpec model) {
     // One row of a precision the kernel takes names the precision and dim read: a row of another
     // precision is rejected by the scorer (wrong_precision), another dim by its byte length
-    // (wrong_dim). A limit, not a scan of the table. Only when no such row exists is any row
-    // looked at, to say which precision the table holds.
+    // (wrong_dim). A limit, which stops at the first such row; only a table with none is read
+    // through (its precision column), and then any row says which precision the table holds.
     List<Row> found = pinned.data().filter(col("precision").isin(kernel.precision().label(),
         kernel.queryPrecision().label())).select("precision", "dim").limit(1).collectAsList();
     if (found.isEmpty()) {
