@@ -394,7 +394,8 @@ class StandaloneClusterIT {
       if (!Files.exists(t)) {
         continue;
       }
-      for (String line : Files.readAllLines(t).subList(1, Files.readAllLines(t).size())) {
+      List<String> lines = Files.readAllLines(t);
+      for (String line : lines.subList(1, lines.size())) {
         String[] f = line.trim().split("\\s+");
         if (f.length < 10 || !f[3].equals("0A") || !inodes.contains(f[9])) {
           continue; // 0A = LISTEN

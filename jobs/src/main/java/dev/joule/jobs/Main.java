@@ -486,7 +486,7 @@ public final class Main implements Runnable {
       // A driver in cluster mode (YARN's ApplicationMaster, platforms' JAR tasks) must return,
       // not exit: System.exit there is reported as a failed, retried application.
       if (code != 0) {
-        throw new IllegalStateException("joule " + String.join(" ", args).split(" ")[0] + " failed with exit code " + code);
+        throw new IllegalStateException("joule " + (args.length > 0 ? args[0] : "") + " failed with exit code " + code);
       }
       return;
     }

@@ -170,7 +170,7 @@ class QualityGateIT {
         e.getMessage());
 
     // A codes table whose source is unknown is scored, and the run says it was not checked.
-    spark.sql("ALTER TABLE delta.`" + codes + "` UNSET TBLPROPERTIES ('joule.source', 'joule.source.version')");
+    spark.sql("ALTER TABLE delta.`" + codes + "` UNSET TBLPROPERTIES ('joule.source')");
     ScoreResult unchecked = score(codes, Precision.INT8, out);
     assertEquals("not_checked", unchecked.gate().status());
     assertTrue(unchecked.gate().describe().contains("set joule.quality.reference-input"));

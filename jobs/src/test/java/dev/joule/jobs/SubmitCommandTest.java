@@ -4,11 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.joule.jobs.config.JouleConfig;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,27 +15,15 @@ class SubmitCommandTest {
 
   @TempDir Path tmp;
 
-  record Run(int code, String out, String err) {}
-
-  static Run joule(String... args) {
-    picocli.CommandLine cl = Main.commandLine();
-    StringWriter err = new StringWriter();
-    cl.setErr(new PrintWriter(err, true));
-    PrintStream saved = System.out;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-    try {
-      return new Run(cl.execute(args), out.toString(StandardCharsets.UTF_8), err.toString());
-    } finally {
-      System.setOut(saved);
-    }
+  static CliIT.Run joule(String... args) {
+    return CliIT.joule(args);
   }
 
   @Test
   void printsTheSparkSubmitLine() throws Exception {
     Path jar = Files.createFile(tmp.resolve("joule-spark-0.1.0-all.jar"));
     Path conf = Files.writeString(tmp.resolve("job.conf"), "joule.score.batch-rows = 1024\n");
-    Run r = joule("--conf", conf.toString(), "--set", "bridge.nodes=gpu-1:8815", "--set", "joule.score.keep-scores=false",
+    CliIT.Run r = joule("--conf", conf.toString(), "--set", "bridge.nodes=gpu-1:8815", "--set", "joule.score.keep-scores=false",
         "submit", "--master", "spark://10.0.0.1:7077", "--spark-submit", "/opt/spark/bin/spark-submit",
         "--jar", jar.toString(), "--spark-conf", "spark.executor.memory=4g", "--print-only",
         "score", "--input", "s3a://b/emb", "--model", "m.json", "--output", "s3a://b/out", "--precision", "int8");
@@ -60,18 +43,18 @@ class SubmitCommandTest {
     Path jar = Files.createFile(tmp.resolve("j.jar"));
     assertEquals(2, joule("submit", "--master", "yarn", "--deploy-mode", "both", "--jar", jar.toString(),
         "--print-only", "score").code());
-    Run noJar = joule("submit", "--master", "yarn", "--spark-submit", "spark-submit", "--jar",
+    CliIT.Run noJar = joule("submit", "--master", "yarn", "--spark-submit", "spark-submit", "--jar",
         tmp.resolve("missing.jar").toString(), "--print-only", "score");
     assertEquals(2, noJar.code());
     assertTrue(noJar.err().contains("is not a file"), noJar.err());
     assertEquals(2, joule("submit", "--master", "yarn", "--jar", jar.toString(), "submit", "x").code());
     Path conf = Files.writeString(tmp.resolve("job.conf"), "");
-    Run standaloneCluster = joule("--conf", conf.toString(), "submit", "--master", "spark://h:7077", "--deploy-mode",
+    CliIT.Run standaloneCluster = joule("--conf", conf.toString(), "submit", "--master", "spark://h:7077", "--deploy-mode",
         "cluster", "--jar", jar.toString(), "--spark-submit", "spark-submit", "--print-only", "score");
     assertEquals(2, standaloneCluster.code());
     assertTrue(standaloneCluster.err().contains("--conf FILE cannot reach a driver"), standaloneCluster.err());
     if (System.getenv("SPARK_HOME") == null) {
-      Run yarn = joule("submit", "--master", "yarn", "--jar", jar.toString(), "--print-only", "score");
+      CliIT.Run yarn = joule("submit", "--master", "yarn", "--jar", jar.toString(), "--print-only", "score");
       assertEquals(2, yarn.code());
       assertTrue(yarn.err().contains("needs a Spark installation"), yarn.err());
     }
@@ -79,7 +62,7 @@ class SubmitCommandTest {
 
   @Test
   void aJarUrlPassesAndExecutorOptionsAreMerged() {
-    Run r = joule("submit", "--master", "k8s://https://api:443", "--deploy-mode", "cluster", "--spark-submit",
+    CliIT.Run r = joule("submit", "--master", "k8s://https://api:443", "--deploy-mode", "cluster", "--spark-submit",
         "spark-submit", "--jar", "local:///opt/joule/joule-spark-all.jar", "--spark-conf",
         "spark.executor.extraJavaOptions=-XX:+UseG1GC", "--print-only", "score", "--input", "x");
     assertEquals(0, r.code(), r.err());

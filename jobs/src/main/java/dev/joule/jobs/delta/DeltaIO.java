@@ -37,11 +37,11 @@ public final class DeltaIO {
     return p.getFileSystem(spark.sparkContext().hadoopConfiguration()).delete(p, true);
   }
 
-  /** A table read at one version. */
   /** {@code v} as the body of a single-quoted Spark SQL string literal. */
   public static String sqlString(String v) {
     return v.replace("\\", "\\\\").replace("'", "\\'");
   }
 
+  /** A table read at one version. */
   public record Pinned(String path, long version, Dataset<Row> data) {}
 }

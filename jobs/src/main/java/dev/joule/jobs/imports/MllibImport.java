@@ -41,7 +41,6 @@ public final class MllibImport {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private final SparkSession spark;
-  private List<String> names;
 
   public MllibImport(SparkSession spark) {
     this.spark = spark;
@@ -56,17 +55,16 @@ public final class MllibImport {
    *     labels; null names them "0", "1", ... as MLlib's prediction column does
    */
   public Imported run(String path, Path out, List<String> labels) {
-    this.names = labels;
     String cls = modelClass(path);
     String id = Path.of(path.replaceAll("/+$", "")).getFileName().toString();
     try {
       switch (cls) {
         case "org.apache.spark.ml.classification.LogisticRegressionModel":
-          return logistic(LogisticRegressionModel.load(path), cls, id, out);
+          return logistic(LogisticRegressionModel.load(path), cls, id, out, labels);
         case "org.apache.spark.ml.classification.MultilayerPerceptronClassificationModel":
-          return mlp(MultilayerPerceptronClassificationModel.load(path), cls, id, out);
+          return mlp(MultilayerPerceptronClassificationModel.load(path), cls, id, out, labels);
         case "org.apache.spark.ml.clustering.KMeansModel":
-          return kmeans(KMeansModel.load(path), cls, id, out);
+          return kmeans(KMeansModel.load(path), cls, id, out, labels);
         default:
           throw JouleException.input("MLlib model " + path + " is a " + cls + ", which Joule does not import "
               + "(supported: LogisticRegressionModel, MultilayerPerceptronClassificationModel, KMeansModel)");
@@ -105,7 +103,7 @@ public final class MllibImport {
     }
   }
 
-  private List<String> classLabels(int n) {
+  private static List<String> classLabels(int n, List<String> names) {
     if (names != null) {
       if (names.size() != n) {
         throw JouleException.input("the model has " + n + " classes but " + names.size() + " labels were given");
@@ -119,7 +117,8 @@ public final class MllibImport {
     return labels;
   }
 
-  private Imported logistic(LogisticRegressionModel m, String cls, String id, Path out) throws IOException {
+  private Imported logistic(LogisticRegressionModel m, String cls, String id, Path out, List<String> names)
+      throws IOException {
     Matrix w = m.coefficientMatrix();
     Vector b = m.interceptVector();
     int dim = w.numCols();
@@ -149,13 +148,14 @@ public final class MllibImport {
         bias[k] = (float) b.apply(k);
       }
     }
-    List<String> labels = classLabels(weights.length);
+    List<String> labels = classLabels(weights.length, names);
     new LinearModelFile(id, LinearModelFile.parameterHash(weights, bias, labels), Activation.SOFTMAX, labels,
         weights, bias).write(out);
     return new Imported(cls, id, "linear", dim, weights.length, out);
   }
 
-  private Imported mlp(MultilayerPerceptronClassificationModel m, String cls, String id, Path out) throws IOException {
+  private Imported mlp(MultilayerPerceptronClassificationModel m, String cls, String id, Path out, List<String> names)
+      throws IOException {
     int[] layers = m.getLayers();
     if (layers.length != 3) {
       throw JouleException.input("MLlib model " + id + ": layers " + java.util.Arrays.toString(layers)
@@ -191,7 +191,7 @@ public final class MllibImport {
     for (int i = 0; i < k; i++) {
       b2[i] = (float) wts[o++];
     }
-    List<String> labels = classLabels(k);
+    List<String> labels = classLabels(k, names);
     float[] flat = new float[wts.length];
     for (int i = 0; i < wts.length; i++) {
       flat[i] = (float) wts[i];
@@ -201,7 +201,8 @@ public final class MllibImport {
     return new Imported(cls, id, "mlp", d, k, out);
   }
 
-  private Imported kmeans(KMeansModel m, String cls, String id, Path out) throws IOException {
+  private Imported kmeans(KMeansModel m, String cls, String id, Path out, List<String> names)
+      throws IOException {
     Vector[] centres = m.clusterCenters();
     int dim = centres[0].size();
     float[][] c = new float[centres.length][dim];
@@ -214,7 +215,7 @@ public final class MllibImport {
       }
       bias[i] = (float) (-sq / 2);
     }
-    List<String> labels = classLabels(centres.length);
+    List<String> labels = classLabels(centres.length, names);
     String measure = m.getDistanceMeasure().toLowerCase(Locale.ROOT);
     String version = LinearModelFile.parameterHash(c, bias, labels);
     if (measure.equals("euclidean")) {

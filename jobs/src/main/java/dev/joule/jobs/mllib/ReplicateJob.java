@@ -5,7 +5,6 @@ import static org.apache.spark.sql.functions.xxhash64;
 
 import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.PowerProfile;
-import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
@@ -161,13 +160,14 @@ public final class ReplicateJob {
       rows.data().limit((int) Math.min(r.warmupRows(), Integer.MAX_VALUE)).write().format("delta").save(path);
       DeltaIO.Pinned warm = DeltaIO.readPinned(spark, path, "warm-up rows");
       LOG.info("replicate: warm-up on {} rows", r.warmupRows());
+      long warmRows = warm.data().count();
       if (mllib != null) {
         runMllib(mllib, warm.data(), embCol, idCol, model.dim(), work + "/warmup-mllib");
       }
       for (Precision p : r.precisions()) {
         try {
           Scoring.Prepared prep = Scoring.prepare(config, warm, model, p);
-          Scoring.stage(spark, config, prep, prep.select(warm.data()), warm.data().count(), "warmup", "replicate",
+          Scoring.stage(spark, config, prep, prep.select(warm.data()), warmRows, "warmup", "replicate",
               work + "/warmup-" + p.label());
         } catch (JouleException e) {
           // reported in the measured pass
@@ -289,11 +289,7 @@ public final class ReplicateJob {
     long t0 = System.nanoTime();
     try {
       body.run();
-      try {
-        spark.sparkContext().listenerBus().waitUntilEmpty(30_000);
-      } catch (java.util.concurrent.TimeoutException e) {
-        LOG.warn("Spark's listener bus did not drain in 30 s; task CPU may be short");
-      }
+      Scoring.drainListeners(spark);
     } finally {
       spark.sparkContext().removeSparkListener(l);
     }

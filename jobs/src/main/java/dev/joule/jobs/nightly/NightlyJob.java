@@ -176,8 +176,8 @@ public final class NightlyJob {
     try {
       t = System.nanoTime();
       // The quality gate may fail the night (exit 4) or score it again at a higher precision.
-      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, model, precision,
-          pr -> pr.select(changed), rowsIn, runId, "nightly", out);
+      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, prep, pr -> pr.select(changed), rowsIn,
+          runId, "nightly", out);
       staging = gated.staging();
       Scoring.Staged st = gated.staged();
       Scoring.Prepared used = gated.prep();

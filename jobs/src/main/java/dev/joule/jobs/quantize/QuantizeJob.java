@@ -118,8 +118,7 @@ public final class QuantizeJob {
         // Where the fp32 rows are: the quality gate compares a codes run with fp32 on them.
         // (A commit of its own, right after the overwrite; a rollback undoes both.)
         spark.sql("ALTER TABLE delta.`" + r.output().replace("`", "``") + "` SET TBLPROPERTIES ('"
-            + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "', '"
-            + QualityGate.SOURCE_VERSION_PROPERTY + "' = '" + pinned.version() + "')");
+            + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "')");
         commit.overwrite(r.rejects(), rejects);
       } catch (Exception e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();

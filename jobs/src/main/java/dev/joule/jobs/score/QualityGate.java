@@ -88,8 +88,10 @@ public final class QualityGate {
     }
   }
 
-  /** One precision's comparison with fp32. {@code metric}: top1_agreement or recall@k. */
   /**
+   * One precision's comparison with fp32.
+   *
+   * @param metric top1_agreement or recall@k
    * @param estimatedJoules the attempt's own partition energy (estimated_cputime), so that a
    *     discarded attempt's cost is on record: it is not in the energy_log, which holds the
    *     published attempt's partitions only
@@ -107,7 +109,7 @@ public final class QualityGate {
    * asked), failed, not_needed (fp32 is the reference), off (sample-rows = 0), not_checked (no
    * fp32 rows to compare with: a codes table with no known source).
    */
-  public record Outcome(String status, String askedPrecision, String publishedPrecision, double minAgreement,
+  public record Outcome(String status, String askedPrecision, String publishedPrecision, double bar,
       List<Check> checks, String note) {
 
     public boolean fellBack() {
@@ -137,7 +139,7 @@ public final class QualityGate {
       m.put("status", status);
       m.put("asked_precision", askedPrecision);
       m.put("published_precision", publishedPrecision);
-      m.put("min_agreement", minAgreement);
+      m.put("bar", bar);
       List<Map<String, Object>> cs = new ArrayList<>();
       for (Check c : checks) {
         Map<String, Object> x = new LinkedHashMap<>();
@@ -170,7 +172,7 @@ public final class QualityGate {
             c.path("passed").asBoolean(), c.path("attempt_estimated_cputime_joules").asDouble()));
       }
       return new Outcome(g.path("status").asText(), g.path("asked_precision").asText(),
-          g.path("published_precision").asText(), g.path("min_agreement").asDouble(), List.copyOf(checks),
+          g.path("published_precision").asText(), g.path("bar").asDouble(), List.copyOf(checks),
           g.hasNonNull("note") ? g.path("note").asText() : null);
     }
 
@@ -190,17 +192,19 @@ public final class QualityGate {
    * attempt's staging is deleted at once; its CPU time stays in the process and so in the run's
    * fixed cost. The caller deletes the returned staging folder.
    *
+   * @param asAsked the input prepared at the precision asked for (the caller has it already)
    * @throws JouleException with exit code 4 when the gate fails and nothing may be published
    */
   public static Gated stage(org.apache.spark.sql.SparkSession spark, JouleConfig config,
-      dev.joule.jobs.delta.DeltaIO.Pinned pinned, dev.joule.bridge.model.ModelSpec model, Precision asked,
+      dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared asAsked,
       java.util.function.Function<Scoring.Prepared, Dataset<Row>> inputOf, long rowsIn, String runId, String job,
       OutputTables out) {
     Settings s = Settings.from(config);
     List<Check> checks = new ArrayList<>();
+    Precision asked = asAsked.kernel().precision();
     Precision p = asked;
     while (true) {
-      Scoring.Prepared prep = Scoring.prepare(config, pinned, model, p);
+      Scoring.Prepared prep = p == asked ? asAsked : Scoring.prepare(config, pinned, asAsked.model(), p);
       Dataset<Row> in = inputOf.apply(prep);
       String staging = out.staging(p == asked ? runId : runId + "-" + p.label());
       Scoring.Staged st = null;
@@ -220,7 +224,8 @@ public final class QualityGate {
         return new Gated(prep, st, staging, done);
       }
       Scoring.deleteStaging(spark, staging);
-      Outcome failed = new Outcome("failed", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks), null);
+      Outcome failed = new Outcome("failed", asked.label(), p.label(), checks.get(checks.size() - 1).bar(),
+          List.copyOf(checks), null);
       String why = "quality gate failed, nothing committed: " + failed.describe().substring("failed: ".length());
       if (s.onFail() == OnFail.FAIL) {
         log(runId, failed);
@@ -243,25 +248,26 @@ public final class QualityGate {
       dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> in, Scoring.Staged st,
       Precision asked, Precision p, List<Check> checks) {
     Outcome done = null;
+    double bar = prep.kernel().neighbors() ? s.minRecall() : s.minAgreement();
     if (p == Precision.FP32 || prep.kernel().precision() == Precision.FP32) {
-      done = checks.isEmpty() ? Outcome.without("not_needed", p, s.minAgreement(), "fp32 is the reference")
-          : new Outcome("fell_back", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks),
+      done = checks.isEmpty() ? Outcome.without("not_needed", p, bar, "fp32 is the reference")
+          : new Outcome("fell_back", asked.label(), p.label(), bar, List.copyOf(checks),
               "fp32 is the reference");
     } else if (s.sampleRows() == 0 || (prep.kernel().neighbors() && s.topkSampleRows() == 0)) {
-      done = Outcome.without("off", p, s.minAgreement(), "joule.quality.sample-rows = 0: the gate is off");
+      done = Outcome.without("off", p, bar, "joule.quality.sample-rows = 0: the gate is off");
     } else if (st.scored() == 0) {
-      done = checks.isEmpty() ? Outcome.without("not_needed", p, s.minAgreement(), "no row was scored")
-          : new Outcome("fell_back", asked.label(), p.label(), s.minAgreement(), List.copyOf(checks), "no row was scored");
+      done = checks.isEmpty() ? Outcome.without("not_needed", p, bar, "no row was scored")
+          : new Outcome("fell_back", asked.label(), p.label(), bar, List.copyOf(checks), "no row was scored");
     } else {
       Dataset<Row> reference = prep.codes() ? codesReference(spark, config, s, pinned, prep, in) : in;
       if (reference == null) {
-        done = Outcome.without("not_checked", p, s.minAgreement(), "the input is a codes table with no known "
+        done = Outcome.without("not_checked", p, bar, "the input is a codes table with no known "
             + "embeddings table; set joule.quality.reference-input to gate it");
       } else {
         Check c = check(s, prep, st, reference);
         checks.add(c);
         if (c.passed()) {
-          done = new Outcome(p == asked ? "passed" : "fell_back", asked.label(), p.label(), s.minAgreement(),
+          done = new Outcome(p == asked ? "passed" : "fell_back", asked.label(), p.label(), bar,
               List.copyOf(checks), null);
         } else if (c.rows() == 0) {
           // Rows were scored but none could be compared (a reference table that lacks them):
@@ -277,7 +283,8 @@ public final class QualityGate {
 
   /**
    * The fp32 rows behind a codes table: {@code quality.reference-input}, else the source table
-   * {@code joule quantize} recorded in the codes table's properties, at the version it read.
+   * {@code joule quantize} recorded in the codes table's properties, at the version the codes
+   * rows say they came from.
    */
   private static Dataset<Row> codesReference(org.apache.spark.sql.SparkSession spark, JouleConfig config,
       Settings s, dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> codes) {
@@ -287,13 +294,11 @@ public final class QualityGate {
       Map<String, String> props = io.delta.tables.DeltaTable.forPath(spark, pinned.path()).detail()
           .select("properties").head().getJavaMap(0);
       path = props.getOrDefault(SOURCE_PROPERTY, "");
-      // The source version the pinned codes rows were made from (the latest properties may
-      // describe a later re-quantization), else the property's.
+      // The source version the pinned codes rows were made from: their own source_version
+      // column (joule quantize writes a whole table from one version).
       List<Row> v = List.of(pinned.data().columns()).contains("source_version")
           ? pinned.data().select("source_version").limit(1).collectAsList() : List.of();
-      String prop = props.get(SOURCE_VERSION_PROPERTY);
-      version = !v.isEmpty() && !v.get(0).isNullAt(0) ? Long.valueOf(((Number) v.get(0).get(0)).longValue())
-          : prop == null ? null : Long.valueOf(prop);
+      version = !v.isEmpty() && !v.get(0).isNullAt(0) ? Long.valueOf(((Number) v.get(0).get(0)).longValue()) : null;
     }
     if (path.isEmpty()) {
       return null;
@@ -320,9 +325,8 @@ public final class QualityGate {
         .join(codes.select("id"), "id", "left_semi");
   }
 
-  /** Table properties {@code joule quantize} writes on a codes table. */
+  /** The table property {@code joule quantize} writes on a codes table: its embeddings table. */
   public static final String SOURCE_PROPERTY = "joule.source";
-  public static final String SOURCE_VERSION_PROPERTY = "joule.source.version";
 
   /** The precision to try after {@code p} misses the bar, or null after fp32. */
   public static Precision higher(Precision p) {
@@ -375,11 +379,8 @@ public final class QualityGate {
       for (int i = 0; i < n; i++) {
         System.arraycopy(rows.get(from + i), 0, values, i * dim, dim);
       }
-      EncodedRows enc = EncodedRows.fp32(n, dim, values);
-      if (fp32.rescorePrecision() != null) {
-        enc = enc.withRescore(EncodedRows.encode(fp32.rescorePrecision(), n, dim, values));
-      }
-      fp32.score(enc, out.reset(n), VectorOpsProvider.get());
+      // fp32 kernels never rescore (rescoring is for quantized candidates).
+      fp32.score(EncodedRows.fp32(n, dim, values), out.reset(n), VectorOpsProvider.get());
       for (int i = 0; i < n; i++) {
         Row p = published.get(ids.get(from + i));
         if (p == null) {

@@ -71,14 +71,15 @@ public final class ScoreJob {
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
-    long rowsIn = Scoring.prepare(config, pinned, model, req.precision()).select(pinned.data()).count();
+    Scoring.Prepared asked = Scoring.prepare(config, pinned, model, req.precision());
+    long rowsIn = asked.select(pinned.data()).count();
 
     OutputTables out = new OutputTables(req.output());
     String staging = null;
     try {
       // Stages at the asked precision; the quality gate may fail the run or stage it again higher.
-      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, model, req.precision(),
-          p -> p.select(pinned.data()), rowsIn, runId, "score", out);
+      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, asked, p -> p.select(pinned.data()),
+          rowsIn, runId, "score", out);
       staging = gated.staging();
       Scoring.Prepared prep = gated.prep();
       Kernel kernel = prep.kernel();

@@ -213,7 +213,7 @@ public final class Scoring {
   }
 
   /** Lets the listener bus deliver the job's task-end events before listeners are read or removed. */
-  private static void drainListeners(SparkSession spark) {
+  public static void drainListeners(SparkSession spark) {
     try {
       spark.sparkContext().listenerBus().waitUntilEmpty(30_000);
     } catch (java.util.concurrent.TimeoutException e) {
