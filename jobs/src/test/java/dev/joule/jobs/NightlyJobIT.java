@@ -124,6 +124,36 @@ class NightlyJobIT {
   }
 
   @Test
+  void topkNightsRescoreTheChangesAgainstAReferenceTable() {
+    Setup s = fresh();
+    String reference = tmp.resolve("reference-" + SEQ.incrementAndGet()).toString();
+    spark.read().format("delta").load(generated).filter("id % 10 = 0 AND id < 1000").select("id", "embedding")
+        .write().format("delta").save(reference);
+    String[] topk = {"nightly.model=\"\"", "nightly.reference=" + reference, "topk.k=5"};
+    NightlyJob.Result d1 = night(s, DAY1, false, topk);
+    assertEquals("full", d1.scanMode());
+    assertTrue(d1.score().kernel().startsWith("topk5-cosine@int8"), d1.score().kernel());
+    assertEquals("passed", d1.score().gate().status(), d1.score().gate().describe());
+
+    churn(s.source());
+    NightlyJob.Result d2 = night(s, DAY2, false, topk);
+    assertEquals("cdf", d2.scanMode());
+    assertEquals(30, d2.rowsIn(), "the 30 changed rows, not the whole source, are searched again");
+    assertEquals(ROWS + 20 - 2, count(s.out().predictions()));
+
+    Setup full = new Setup(s.source(), new OutputTables(tmp.resolve("night-topk-full").toString()));
+    night(full, DAY2, true, topk);
+    Dataset<Row> a = spark.read().format("delta").load(s.out().predictions()).select("id", "label", "neighbors");
+    Dataset<Row> b = spark.read().format("delta").load(full.out().predictions()).select("id", "label", "neighbors");
+    assertEquals(0, a.exceptAll(b).count() + b.exceptAll(a).count(), "incremental neighbours = a full recompute");
+
+    JouleException both = assertThrows(JouleException.class,
+        () -> night(fresh(), DAY1, false, "nightly.reference=" + reference));
+    assertEquals(JouleException.USAGE, both.exitCode());
+    assertTrue(both.getMessage().contains("exactly one of joule.nightly.model"), both.getMessage());
+  }
+
+  @Test
   void withoutAChangeDataFeedTheHistoryGivesTheSameIncrement() {
     Setup s = fresh(false);
     night(s, DAY1, false);

@@ -43,6 +43,13 @@ public final class ReferenceSet implements ModelSpec {
     this.rescore = rescore;
   }
 
+  /** A reference set with the job config's columns and {@code topk.*} settings. */
+  public static ReferenceSet load(SparkSession spark, dev.joule.jobs.config.JouleConfig config, String path) {
+    return load(spark, path, config.string("score.id-col"), config.string("score.embedding-col"),
+        config.string("topk.metric"), config.integer("topk.k"), config.integer("topk.oversample"),
+        config.string("topk.rescore"), config.integer("topk.max-reference-rows"));
+  }
+
   /**
    * @param rescore {@code auto} (int8 for binary, none otherwise), {@code none}, {@code int8} or {@code fp32}
    */

@@ -12,6 +12,7 @@ import dev.joule.jobs.delta.TableCommit;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
+import dev.joule.jobs.model.ReferenceSet;
 import dev.joule.jobs.score.OutputTables;
 import dev.joule.jobs.score.QualityGate;
 import dev.joule.jobs.score.RunRecord;
@@ -85,7 +86,7 @@ public final class NightlyJob {
     } catch (IllegalArgumentException e) {
       throw JouleException.usage("nightly.precision: " + e.getMessage());
     }
-    ModelSpec model = LinearModelFile.readAny(Path.of(config.string("nightly.model")));
+    ModelSpec model = model();
     String runKey = job + ":" + model.modelId() + ":" + req.date();
     String runId = job + "-" + req.date() + "-" + UUID.randomUUID().toString().substring(0, 8);
 
@@ -238,6 +239,21 @@ public final class NightlyJob {
         Scoring.deleteStaging(spark, staging);
       }
     }
+  }
+
+  /**
+   * A model file ({@code nightly.model}) or, for top-k, a reference Delta table
+   * ({@code nightly.reference}, with the {@code topk.*} settings). The reference set's version is
+   * its model version, so a changed reference table rescores every row once, as a new model does.
+   */
+  private ModelSpec model() {
+    String file = config.string("nightly.model");
+    String reference = config.string("nightly.reference");
+    if (file.isEmpty() == reference.isEmpty()) {
+      throw JouleException.usage("set exactly one of joule.nightly.model (a model file) and joule.nightly.reference "
+          + "(a Delta table of reference embeddings, for top-k)");
+    }
+    return file.isEmpty() ? ReferenceSet.load(spark, config, reference) : LinearModelFile.readAny(Path.of(file));
   }
 
   /** Upserts and deletes of a version range; {@code cached} is released when the night ends. */
