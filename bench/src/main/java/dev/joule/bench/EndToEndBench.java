@@ -132,8 +132,7 @@ public final class EndToEndBench {
             .head().getDouble(0));
       }
       HardwareProfile hw = HardwareProfile.detect();
-      PowerProfile profile = PowerProfile.choose(config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles(),
-          hw.cpuModel());
+      PowerProfile profile = rj.powerProfile(hw);
       report(rows, dim, repeats, hw, profile, new ArrayList<>(best.values()), agreement);
     } finally {
       spark.stop();
@@ -185,7 +184,7 @@ public final class EndToEndBench {
       String agree = m == c ? String.format(Locale.ROOT, "%.4f", agreement.get("fp32"))
           : m == d ? String.format(Locale.ROOT, "%.4f", agreement.get("int8")) : m == b ? "(baseline)" : "";
       s.append(String.format(Locale.ROOT, "| %s | %.2f | %,.0f | %.2f | %.4f | %s |%n", m.name(), m.wallS(),
-          m.rows() / m.wallS(), m.cpuS(), m.cpuS() * profile.cpuWattsTypical() / m.rows() * 1000, agree));
+          m.rows() / m.wallS(), m.cpuS(), ReplicateJob.estimatedJoules(profile, m.cpuS()) / m.rows() * 1000, agree));
     }
     s.append(String.format(Locale.ROOT, "%nRatios (this run, this machine):%n"
             + "- rows/s (c)/(b), Joule fp32 vs MLlib: %.2f (task CPU per row %.2f)%n"

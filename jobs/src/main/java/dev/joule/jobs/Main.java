@@ -158,9 +158,6 @@ public final class Main implements Runnable {
 
     @Override
     public Integer call() {
-      if (mllib == null && model == null) {
-        throw JouleException.usage("replicate needs --mllib PATH or --model FILE (or both)");
-      }
       List<Precision> ps = new ArrayList<>();
       for (String p : precisions) {
         ps.add(precision(p.trim()));

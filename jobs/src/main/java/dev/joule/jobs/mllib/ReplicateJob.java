@@ -152,8 +152,7 @@ public final class ReplicateJob {
     long n = rows.data().count();
     List<String> labels = model.kernel(Precision.FP32).labels();
     HardwareProfile hw = HardwareProfile.detect();
-    PowerProfile profile = PowerProfile.choose(config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles(),
-        hw.cpuModel());
+    PowerProfile profile = powerProfile(hw);
 
     if (r.warmupRows() > 0) {
       String path = work + "/warmup";
@@ -182,7 +181,7 @@ public final class ReplicateJob {
       baseline = "MLlib " + mllibClass.substring(mllibClass.lastIndexOf('.') + 1) + ".transform";
       String out = work + "/mllib";
       Timed t = timed(() -> runMllib(mllib, rows.data(), embCol, idCol, model.dim(), out));
-      variants.add(new Variant(baseline, "fp64", n, t.wallS, t.cpuS, t.cpuS * profile.cpuWattsTypical(), null, null,
+      variants.add(new Variant(baseline, "fp64", n, t.wallS, t.cpuS, estimatedJoules(profile, t.cpuS), null, null,
           null, null, null));
       Dataset<Row> m = spark.read().parquet(out);
       boolean probs = List.of(m.columns()).contains("probability");
@@ -230,7 +229,7 @@ public final class ReplicateJob {
       }
       String note = st[0].rejected() > 0 ? st[0].rejected() + " rows rejected" : null;
       variants.add(new Variant(name, prep.kernel().precision().label(), n, t.wallS, t.cpuS,
-          t.cpuS * profile.cpuWattsTypical(), compared, agree, maxErr, meanErr, note));
+          estimatedJoules(profile, t.cpuS), compared, agree, maxErr, meanErr, note));
     }
     return new Result(r.input(), pinned.version(), n, baseline, mllibClass, model.modelId(), profile, hw, variants);
   }
@@ -270,6 +269,16 @@ public final class ReplicateJob {
       throw JouleException.input("MLlib model " + path + " could not be loaded: "
           + String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString()));
     }
+  }
+
+  /** The power profile every variant's energy is estimated with (the one this host matches). */
+  public PowerProfile powerProfile(HardwareProfile hw) {
+    return PowerProfile.choose(config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles(), hw.cpuModel());
+  }
+
+  /** estimated_cputime of {@code cpuSeconds} of task CPU: one assumed band, so ratios are CPU-time ratios. */
+  public static double estimatedJoules(PowerProfile profile, double cpuSeconds) {
+    return cpuSeconds * profile.cpuWattsTypical();
   }
 
   /** Wall seconds and the CPU seconds of every Spark task that ran meanwhile. */

@@ -83,7 +83,7 @@ public final class QuantizeJob {
       idExpr = idExpr.cast(DataTypes.StringType);
     }
     Dataset<Row> in = pinned.data().select(idExpr.as("id"), col(embCol).as("embedding"));
-    int dim = r.dim() != null ? r.dim() : inferDim(in, layout, r.input());
+    int dim = r.dim() != null ? r.dim() : inferDim(in, r.input());
 
     StructType out = new StructType()
         .add("id", idKind.sparkType(), true)
@@ -139,14 +139,12 @@ public final class QuantizeJob {
     }
   }
 
-  private static int inferDim(Dataset<Row> in, EmbeddingColumn.Layout layout, String path) {
-    String size = layout == EmbeddingColumn.Layout.BINARY_F32LE ? "length(embedding) DIV 4" : "size(embedding)";
-    List<Row> top = in.filter(col("embedding").isNotNull()).selectExpr(size + " AS d").groupBy("d")
-        .count().orderBy(col("count").desc(), col("d")).limit(1).collectAsList();
-    if (top.isEmpty()) {
+  private static int inferDim(Dataset<Row> in, String path) {
+    int dim = dev.joule.jobs.mllib.MllibFeatures.commonDim(in, "embedding");
+    if (dim == 0) {
       throw JouleException.input("input table " + path + " has no embedding to infer the dimension from; pass --dim");
     }
-    return ((Number) top.get(0).get(0)).intValue();
+    return dim;
   }
 
   /** Quantizes each valid row; invalid ones come out with a reason. Runs on executors. */
