@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.Int4Quantizer;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.kernel.Similarity;
 import dev.joule.bridge.model.LinearModelFile;
@@ -172,13 +173,19 @@ class SqlFunctionsIT {
         float[] back = floats(r, "back");
         float s = r.getFloat(1);
         assertEquals(a.length, back.length);
+        double err = 0;
         for (int j = 0; j < a.length; j++) {
           if (prec == Precision.BINARY) {
             assertEquals(a[j] > 0 ? s : -s, back[j], 0f, p + " dim " + j);
-          } else {
+          } else if (prec == Precision.INT8) {
             // Symmetric rounding: within half a step of the original.
             assertTrue(Math.abs(a[j] - back[j]) <= s / 2 + 1e-6f, p + ": " + a[j] + " vs " + back[j]);
           }
+          err += (a[j] - back[j]) * (double) (a[j] - back[j]);
+        }
+        if (prec == Precision.INT4) {
+          // int4 clips at a fitted scale: no bound per value, but never worse than max-abs.
+          assertTrue(err <= Int4Quantizer.maxAbsScaleError(a, 0, a.length) * 1.00001 + 1e-12, "int4 error " + err);
         }
       }
     }
