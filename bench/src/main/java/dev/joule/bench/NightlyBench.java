@@ -22,7 +22,8 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * The nightly benchmark: on one table, in one run, a night at 1 % churn (0.6 % inserted, 0.3 %
- * updated, 0.1 % deleted) against {@code --full} of the same night on the same output tables.
+ * updated, 0.1 % deleted) against {@code --full} of the same night on the same output tables, then
+ * one more night at the same churn once every query shape has run (a warm JVM, as in a backfill).
  * Prints wall and process-CPU seconds, estimated joules split into the run's fixed part and its
  * per-scored-row part, where the time went, and the ratios.
  *
@@ -32,17 +33,42 @@ public final class NightlyBench {
 
   private NightlyBench() {}
 
-  record Night(String name, NightlyJob.Result r, double wallS, double cpuS) {}
+  record Night(String name, NightlyJob.Result r, double wallS, double cpuS, long jobs, long tasks) {}
+
+  /** Counts the Spark jobs and tasks a night runs: most of a small night's cost is per task. */
+  static final class TaskCounter extends org.apache.spark.scheduler.SparkListener {
+    final java.util.concurrent.atomic.AtomicLong jobs = new java.util.concurrent.atomic.AtomicLong();
+    final java.util.concurrent.atomic.AtomicLong tasks = new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
+      jobs.incrementAndGet();
+      if (System.getenv("JOULE_BENCH_JOBS") != null && !e.stageInfos().isEmpty()) {
+        System.err.println("JOB " + e.jobId() + " tasks=" + e.stageInfos().last().numTasks() + " "
+            + e.properties().getProperty("spark.job.description", "") + " @ " + e.stageInfos().last().name()
+            + " | " + e.stageInfos().last().details().lines().filter(l -> l.contains("dev.joule")).findFirst().orElse("").trim());
+      }
+    }
+
+    @Override
+    public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
+      tasks.incrementAndGet();
+    }
+  }
+
+  static final TaskCounter COUNTER = new TaskCounter();
 
   public static void main(String[] args) throws IOException {
     long rows = 500_000;
     int dim = 384;
     String dv = "true";
+    List<String> extra = new ArrayList<>();
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--rows" -> rows = Long.parseLong(args[i + 1]);
         case "--dim" -> dim = Integer.parseInt(args[i + 1]);
         case "--deletion-vectors" -> dv = args[i + 1];
+        case "--set" -> extra.add(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -53,88 +79,120 @@ public final class NightlyBench {
         "spark.conf.\"spark.sql.warehouse.dir\"=\"" + dir.resolve("warehouse") + "\"",
         "nightly.source=" + source, "nightly.model=" + dir.resolve("gen/teacher-model.json"),
         "nightly.output=" + dir.resolve("out"), "nightly.deletion-vectors=" + dv));
+    sets.addAll(extra);
     JouleConfig config = JouleConfig.load(null, sets);
     SparkSession spark = JouleSpark.session(config, "joule nightly bench");
+    spark.sparkContext().addSparkListener(COUNTER);
     try {
       long n = rows;
       System.out.printf(Locale.ROOT, "generating %,d x %d rows...%n", n, dim);
       GenerateJob.Output gen = new GenerateJob(spark).run(new GenerateJob.Request(
-          n + n / 100, dim, 10, dir.resolve("gen").toString(), "array", 42, 0.3));
+          n + n / 50, dim, 10, dir.resolve("gen").toString(), "array", 42, 0.3));
       spark.read().format("delta").load(gen.embeddings()).filter(col("id").lt(n)).select("id", "embedding")
           .write().format("delta").option("delta.enableChangeDataFeed", "true").save(source);
       LocalDate d1 = LocalDate.parse("2026-11-01");
       Night first = night(spark, config, "night 1 (first, full)", d1, false);
 
-      // 1 % churn: 0.6 % new rows, 0.3 % updated, 0.1 % deleted.
-      spark.read().format("delta").load(gen.embeddings()).filter(col("id").geq(n).and(col("id").lt(n + n * 6 / 1000)))
-          .select("id", "embedding").write().format("delta").mode("append").save(source);
-      DeltaTable t = DeltaTable.forPath(spark, source);
-      t.update(expr("id % 1000 < 3 AND id < " + n), Map.of("embedding", expr("transform(embedding, x -> -x)")));
-      t.delete(expr("id % 1000 = 500 AND id < " + n));
-
+      churn(spark, gen.embeddings(), source, n, 0);
       LocalDate d2 = d1.plusDays(1);
       Night incremental = night(spark, config, "night 2, incremental", d2, false);
       Night full = night(spark, config, "night 2, --full", d2, true);
-      report(dir, n, dim, dv, List.of(first, incremental, full), incremental, full);
+      // The same churn again, in a JVM that has now run every query shape once: what a night
+      // costs when its fixed part is no longer first-time JIT and code generation (a backfill).
+      churn(spark, gen.embeddings(), source, n, 1);
+      Night warm = night(spark, config, "night 3, incremental (warm JVM)", d2.plusDays(1), false);
+      report(dir, n, dim, dv, List.of(first, incremental, full, warm), incremental, full, warm);
     } finally {
       spark.stop();
     }
   }
 
+  /** 1 % churn, round 0 or 1 on distinct rows: 0.6 % new rows, 0.3 % updated, 0.1 % deleted. */
+  static void churn(SparkSession spark, String generated, String source, long n, int round) {
+    long from = n + round * (n * 6 / 1000);
+    spark.read().format("delta").load(generated).filter(col("id").geq(from).and(col("id").lt(from + n * 6 / 1000)))
+        .select("id", "embedding").write().format("delta").mode("append").save(source);
+    DeltaTable t = DeltaTable.forPath(spark, source);
+    t.update(expr("id % 1000 >= " + 3 * round + " AND id % 1000 < " + 3 * (round + 1) + " AND id < " + n),
+        Map.of("embedding", expr("transform(embedding, x -> -x)")));
+    t.delete(expr("id % 1000 = " + (500 + round) + " AND id < " + n));
+  }
+
   static Night night(SparkSession spark, JouleConfig config, String name, LocalDate d, boolean full) {
+    dev.joule.jobs.score.Scoring.drainListeners(spark);
+    if (System.getenv("JOULE_BENCH_JOBS") != null) {
+      System.err.println("BEGIN " + name);
+    }
+    long jobs0 = COUNTER.jobs.get();
+    long tasks0 = COUNTER.tasks.get();
     long cpu0 = processCpu();
     long t0 = System.nanoTime();
     NightlyJob.Result r = new NightlyJob(spark, config).run(new NightlyJob.Request(d, full, false));
-    Night night = new Night(name, r, (System.nanoTime() - t0) / 1e9, (processCpu() - cpu0) / 1e9);
-    System.out.printf(Locale.ROOT, "%s: %s scan, %,d rows scored, %.1f s wall, %.1f s CPU%n", name,
-        r.scanMode(), r.scored(), night.wallS(), night.cpuS());
+    double wall = (System.nanoTime() - t0) / 1e9;
+    double cpu = (processCpu() - cpu0) / 1e9;
+    dev.joule.jobs.score.Scoring.drainListeners(spark);
+    Night night = new Night(name, r, wall, cpu, COUNTER.jobs.get() - jobs0, COUNTER.tasks.get() - tasks0);
+    System.out.printf(Locale.ROOT, "%s: %s scan, %,d rows scored, %.1f s wall, %.1f s CPU, %d Spark jobs, %d tasks%n",
+        name, r.scanMode(), r.scored(), night.wallS(), night.cpuS(), night.jobs(), night.tasks());
     return night;
   }
 
-  static void report(Path dir, long n, int dim, String dv, List<Night> nights, Night inc, Night full) throws IOException {
+  static void report(Path dir, long n, int dim, String dv, List<Night> nights, Night inc, Night full, Night warm)
+      throws IOException {
     StringBuilder s = new StringBuilder();
     s.append(String.format(Locale.ROOT, "Nightly benchmark, %s, %,d source rows x %d dims, int8 softmax head, local[2], "
         + "predictions with deletion vectors: %s. One run, one machine; energy is estimated_cputime (no RAPL/NVML): "
         + "joule ratios are CPU-time ratios.%n%n", LocalDate.now(), n, dim, dv));
-    s.append("| night | scan | rows scored | rows deleted | wall s | process CPU s | est. J, partition tasks | est. J, fixed (outside tasks) | est. J per scored row (tasks) |\n");
-    s.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    s.append("| night | scan | rows scored | rows deleted | Spark jobs / tasks | wall s | process CPU s | est. J, partition tasks | est. J, fixed (outside tasks) | est. J per scored row (tasks) |\n");
+    s.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (Night x : nights) {
       EnergySummary e = x.r().score().energy();
-      s.append(String.format(Locale.ROOT, "| %s | %s | %,d | %,d | %.1f | %.1f | %.2f [%.2f-%.2f] | %.2f | %.2e |%n",
-          x.name(), x.r().scanMode(), x.r().scored(), x.r().deleted(), x.wallS(), x.cpuS(), e.estimatedJ(),
+      s.append(String.format(Locale.ROOT, "| %s | %s | %,d | %,d | %d / %d | %.1f | %.1f | %.2f [%.2f-%.2f] | %.2f | %.2e |%n",
+          x.name(), x.r().scanMode(), x.r().scored(), x.r().deleted(), x.jobs(), x.tasks(), x.wallS(), x.cpuS(), e.estimatedJ(),
           e.estimatedLowJ(), e.estimatedHighJ(), e.fixedEstimatedJ(), e.estimatedJ() / Math.max(1, x.r().scored())));
     }
     s.append("\nWhere the time went (seconds):\n\n| night | ");
     List<String> phases = new ArrayList<>(inc.r().phaseNanos().keySet());
     s.append(String.join(" | ", phases)).append(" |\n| --- |").append(" --- |".repeat(phases.size())).append('\n');
-    for (Night x : List.of(inc, full)) {
+    for (Night x : List.of(inc, full, warm)) {
       s.append("| ").append(x.name());
       for (String p : phases) {
         s.append(String.format(Locale.ROOT, " | %.1f", x.r().phaseNanos().getOrDefault(p, 0L) / 1e9));
       }
       s.append(" |\n");
     }
-    EnergySummary ei = inc.r().score().energy();
-    EnergySummary ef = full.r().score().energy();
-    double ji = ei.estimatedJ() + ei.fixedEstimatedJ();
-    double jf = ef.estimatedJ() + ef.fixedEstimatedJ();
-    s.append(String.format(Locale.ROOT, "%nRatios, --full / incremental: process CPU %.1fx, wall %.1fx, "
-        + "estimated J (tasks + fixed) %.1fx (a CPU-time ratio).%n", full.cpuS() / inc.cpuS(), full.wallS() / inc.wallS(), jf / ji));
-    // Two-point fit over the two nights of the same table: cost = a + b x rows scored. b is the
-    // all-in marginal cost of a row (reading, scoring, merging); a is what a night costs anyway.
+    for (Night x : List.of(inc, warm)) {
+      fit(s, x, full);
+    }
+    System.out.print("\n" + s);
+    Path out = Path.of("bench", "target", "nightly-bench.md");
+    Files.writeString(out, s.toString());
+    System.out.println("\nwritten: " + out);
+  }
+
+  /** Ratios of --full to one incremental night, and the two-point fit a + b x rows scored. */
+  static void fit(StringBuilder s, Night inc, Night full) {
+    double ji = joules(inc);
+    double jf = joules(full);
+    s.append(String.format(Locale.ROOT, "%n%s vs --full: --full / incremental = process CPU %.1fx, wall %.1fx, "
+        + "estimated J (tasks + fixed) %.1fx (a CPU-time ratio).%n", inc.name(), full.cpuS() / inc.cpuS(),
+        full.wallS() / inc.wallS(), jf / ji));
+    // cost = a + b x rows scored, through the two nights of the same table. b is the all-in
+    // marginal cost of a row (reading, scoring, merging); a is what a night costs anyway.
     double b = (jf - ji) / Math.max(1, full.r().scored() - inc.r().scored());
     double a = ji - b * inc.r().scored();
     double churn = (double) inc.r().scored() / Math.max(1, full.r().scored());
     // A night at this churn is 20x cheaper than --full when a + N b >= 20 (a + churn N b).
     double breakEven = 19 * a / (b * (1 - 20 * churn));
-    s.append(String.format(Locale.ROOT, "%nA night costs about a + b x rows scored (fit over the two nights, estimated): "
-        + "a = %.0f J fixed (planning, change-data read, commits), b = %.2e J per scored row (reading, scoring, merging). "
-        + "At %.1f %% churn a night is 20x cheaper than --full from about %,.0f source rows.%n", a, b, 100 * churn,
+    s.append(String.format(Locale.ROOT, "A night costs about a + b x rows scored (estimated): a = %.0f J fixed "
+        + "(planning, change-data read, commits), b = %.2e J per scored row (reading, scoring, merging). At %.1f %% "
+        + "churn a night is 20x cheaper than --full from about %,.0f source rows.%n", a, b, 100 * churn,
         breakEven > 0 ? breakEven : Double.NaN));
-    System.out.print("\n" + s);
-    Path out = Path.of("bench", "target", "nightly-bench.md");
-    Files.writeString(out, s.toString());
-    System.out.println("\nwritten: " + out);
+  }
+
+  static double joules(Night x) {
+    EnergySummary e = x.r().score().energy();
+    return e.estimatedJ() + e.fixedEstimatedJ();
   }
 
   static long processCpu() {

@@ -92,6 +92,12 @@ class NightlyJobIT {
   }
 
   @Test
+  void aLocalSessionRebuildsDeltaStateInOneTaskPerThread() {
+    // Delta's default (50 tasks a snapshot) was most of a small night's CPU (bench/README.md).
+    assertEquals("2", spark.conf().get("spark.databricks.delta.snapshotPartitions"));
+  }
+
+  @Test
   void incrementalNightScoresExactlyTheChangesAndEqualsAFullRecompute() {
     Setup s = fresh();
     NightlyJob.Result d1 = night(s, DAY1, false);

@@ -24,18 +24,40 @@ public final class JouleSpark {
         .config("spark.sql.shuffle.partitions", config.integer("spark.shuffle-partitions"))
         .config("spark.ui.enabled", config.bool("spark.ui"))
         .config("spark.ui.showConsoleProgress", false);
-    if (!probe.contains("spark.master")) {
+    String master = probe.get("spark.master", null);
+    if (master == null) {
       // Embedded default; spark-submit's --master takes precedence when present.
-      String master = config.string("spark.master");
+      master = config.string("spark.master");
       b.master(master);
       if (master.startsWith("local")) {
         b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
       }
     }
+    int cores = localCores(master);
+    if (cores > 0 && !probe.contains(SNAPSHOT_PARTITIONS)) {
+      // Delta rebuilds a table's state from its log in 50 tasks by default, sized for big tables
+      // on clusters. In local mode each task costs ~30 ms of CPU whatever it holds, and a night
+      // loads 4-5 tables: 50 tasks a snapshot were most of a small night's cost (bench/README.md).
+      b.config(SNAPSHOT_PARTITIONS, cores);
+    }
     for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {
       b.config(e.getKey(), e.getValue());
     }
     return b.getOrCreate();
+  }
+
+  static final String SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions";
+
+  /** The threads of a {@code local}, {@code local[N]}, {@code local[*]} or {@code local[N,F]} master; 0 otherwise. */
+  static int localCores(String master) {
+    if (master.equals("local")) {
+      return 1;
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("local\\[(\\*|\\d+)(,\\d+)?]").matcher(master);
+    if (!m.matches()) {
+      return 0;
+    }
+    return m.group(1).equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(m.group(1));
   }
 
   /** Task slots per executor: local[N] threads, or spark.executor.cores on a cluster. */

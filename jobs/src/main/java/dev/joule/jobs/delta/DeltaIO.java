@@ -15,9 +15,26 @@ public final class DeltaIO {
     return DeltaTable.isDeltaTable(spark, path);
   }
 
-  /** The latest committed version of the table at {@code path}. */
+  /**
+   * The latest committed version of the table at {@code path}. Read from the log's newest
+   * snapshot, not from {@code history(1)}: that is a Spark job, and a night asks this several
+   * times (each job costs a small night more than its rows do).
+   */
   public static long latestVersion(SparkSession spark, String path) {
-    return DeltaTable.forPath(spark, path).history(1).select("version").head().getLong(0);
+    return snapshot(spark, path).version();
+  }
+
+  /** The table's properties ({@code delta.*} and our own), from the log's newest snapshot. */
+  public static java.util.Map<String, String> properties(SparkSession spark, String path) {
+    return scala.jdk.javaapi.CollectionConverters.asJava(snapshot(spark, path).metadata().configuration());
+  }
+
+  // Delta's internal DeltaLog API (Delta 4.3.1, pinned): the public DeltaTable API has only
+  // job-running ways (history(), detail()) to these two facts. Loading a snapshot reads the log
+  // files (checkpoint, JSON, CRC) on the driver; state reconstruction stays lazy.
+  private static org.apache.spark.sql.delta.Snapshot snapshot(SparkSession spark, String path) {
+    org.apache.spark.sql.delta.DeltaLog log = org.apache.spark.sql.delta.DeltaLog.forTable(spark, path);
+    return log.update(log.update$default$1(), log.update$default$2(), log.update$default$3());
   }
 
   /** The table as of its latest version, pinned so every read in the run sees the same rows. */

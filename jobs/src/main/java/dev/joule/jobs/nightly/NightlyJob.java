@@ -98,7 +98,8 @@ public final class NightlyJob {
     DeltaIO.Pinned pinned = sourceTo == latest.version() ? latest
         : new DeltaIO.Pinned(source, sourceTo, spark.read().format("delta").option("versionAsOf", sourceTo).load(source));
 
-    Row committed = committedRun(out.runs(), runKey);
+    Prior prior = prior(out.runs(), runKey, job, model.modelId());
+    Row committed = prior.committed();
     if (committed != null && !req.full()) {
       LOG.info("night {} is already committed (run {}, source version {}): nothing to do; --full recomputes it",
           runKey, committed.getAs("run_id"), committed.<Long>getAs("input_version"));
@@ -106,7 +107,7 @@ public final class NightlyJob {
           committed.getAs("full_scan_reason"), committed.<Long>getAs("source_version_from"),
           committed.<Long>getAs("input_version"), 0, 0, 0, 0, 0, null, Map.of());
     }
-    Row last = lastCommitted(out.runs(), job, model.modelId(), runKey);
+    Row last = prior.last();
 
     // Decide what to read.
     String fullReason = null;
@@ -284,8 +285,7 @@ public final class NightlyJob {
   }
 
   private boolean changeFeedOn(String source) {
-    return "true".equalsIgnoreCase(String.valueOf(DeltaTable.forPath(spark, source).detail()
-        .select("properties").head().getJavaMap(0).get("delta.enableChangeDataFeed")));
+    return "true".equalsIgnoreCase(DeltaIO.properties(spark, source).get("delta.enableChangeDataFeed"));
   }
 
   /**
@@ -377,15 +377,28 @@ public final class NightlyJob {
     return r.isEmpty() ? null : r.get(0);
   }
 
-  private Row lastCommitted(String runs, String job, String modelId, String excludeKey) {
+  /** This night's committed run, if any, and the last committed night before it of this job and model. */
+  private record Prior(Row committed, Row last) {}
+
+  /** One read of the runs table for both (each read is a Spark job; a small night has few to spare). */
+  private Prior prior(String runs, String runKey, String job, String modelId) {
     if (!DeltaIO.exists(spark, runs)) {
-      return null;
+      return new Prior(null, null);
     }
-    List<Row> r = spark.read().format("delta").load(runs)
-        .filter(col("job").equalTo(job).and(col("model_id").equalTo(modelId))
-            .and(col("status").equalTo("committed")).and(col("run_key").notEqual(excludeKey)))
-        .orderBy(col("input_version").desc(), col("finished_at").desc()).limit(1).collectAsList();
-    return r.isEmpty() ? null : r.get(0);
+    List<Row> rows = spark.read().format("delta").load(runs)
+        .filter(col("status").equalTo("committed").and(col("run_key").equalTo(runKey)
+            .or(col("job").equalTo(job).and(col("model_id").equalTo(modelId)))))
+        .orderBy(col("input_version").desc(), col("finished_at").desc()).collectAsList();
+    Row committed = null;
+    Row last = null;
+    for (Row r : rows) {
+      if (runKey.equals(r.getAs("run_key"))) {
+        committed = committed == null ? r : committed;
+      } else if (last == null) {
+        last = r;
+      }
+    }
+    return new Prior(committed, last);
   }
 
   /** The last source version committed before the end of {@code date} (UTC). */

@@ -291,8 +291,7 @@ public final class QualityGate {
     String path = s.referenceInput();
     Long version = null;
     if (path.isEmpty()) {
-      Map<String, String> props = io.delta.tables.DeltaTable.forPath(spark, pinned.path()).detail()
-          .select("properties").head().getJavaMap(0);
+      Map<String, String> props = dev.joule.jobs.delta.DeltaIO.properties(spark, pinned.path());
       path = props.getOrDefault(SOURCE_PROPERTY, "");
       // The source version the pinned codes rows were made from: their own source_version
       // column (joule quantize writes a whole table from one version).
