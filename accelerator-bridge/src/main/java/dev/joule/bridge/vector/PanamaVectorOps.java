@@ -198,20 +198,33 @@ final class PanamaVectorOps implements VectorOps {
     for (int w = 0; w < nWords; w++) {
       qw[w] = (long) ScalarVectorOps.LONGS.get(q, qOff + 8 * w);
     }
-    // Two rows per step: twice the independent popcounts in flight (four measured no faster).
-    int j = 0;
-    for (; j + 2 <= nRows; j += 2) {
-      int o0 = rowsOff + j * stride;
-      int o1 = o0 + stride;
+    // Four rows per step, one from each quarter of the block: four sequential streams, so the
+    // hardware prefetcher keeps four times the memory reads in flight. From DRAM this scans
+    // 1.6-1.7x the rows/s of four (or two) adjacent rows per step, which share one stream
+    // (bench/README.md); in cache it is the same.
+    int quarter = nRows / 4;
+    for (int i = 0; i < quarter; i++) {
+      int o0 = rowsOff + i * stride;
+      int o1 = o0 + quarter * stride;
+      int o2 = o1 + quarter * stride;
+      int o3 = o2 + quarter * stride;
       int h0 = 0;
       int h1 = 0;
+      int h2 = 0;
+      int h3 = 0;
       for (int w = 0; w < nWords; w++) {
-        h0 += Long.bitCount(qw[w] ^ (long) ScalarVectorOps.LONGS.get(rows, o0 + 8 * w));
-        h1 += Long.bitCount(qw[w] ^ (long) ScalarVectorOps.LONGS.get(rows, o1 + 8 * w));
+        long x = qw[w];
+        h0 += Long.bitCount(x ^ (long) ScalarVectorOps.LONGS.get(rows, o0 + 8 * w));
+        h1 += Long.bitCount(x ^ (long) ScalarVectorOps.LONGS.get(rows, o1 + 8 * w));
+        h2 += Long.bitCount(x ^ (long) ScalarVectorOps.LONGS.get(rows, o2 + 8 * w));
+        h3 += Long.bitCount(x ^ (long) ScalarVectorOps.LONGS.get(rows, o3 + 8 * w));
       }
-      out[j] = h0;
-      out[j + 1] = h1;
+      out[i] = h0;
+      out[i + quarter] = h1;
+      out[i + 2 * quarter] = h2;
+      out[i + 3 * quarter] = h3;
     }
+    int j = 4 * quarter;
     for (; j < nRows; j++) {
       out[j] = hamming(q, qOff, rows, rowsOff + j * stride, nWords);
     }

@@ -164,6 +164,32 @@ class VectorOpsTest {
     }
   }
 
+  /** The batched scan (four interleaved quarters plus a tail) against one row at a time. */
+  @Test
+  void hammingManyEqualsHammingRowByRowForEveryBlockSize() {
+    SplittableRandom rnd = new SplittableRandom(17);
+    for (int nRows : new int[] {0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 64, 101, 1001}) {
+      for (int words : new int[] {1, 2, 6, 12, 13, 24}) {
+        int stride = 8 * words + 8 * rnd.nextInt(2); // rows may be padded past their words
+        int rowsOff = 8 * rnd.nextInt(3);
+        byte[] rows = new byte[rowsOff + nRows * stride];
+        byte[] q = new byte[8 + 8 * words];
+        rnd.nextBytes(rows);
+        rnd.nextBytes(q);
+        for (VectorOps ops : new VectorOps[] {scalar, panama}) {
+          int[] out = new int[nRows + 1];
+          out[nRows] = -7; // untouched past the block
+          ops.hammingMany(q, 8, rows, rowsOff, stride, words, nRows, out);
+          for (int j = 0; j < nRows; j++) {
+            assertEquals(scalar.hamming(q, 8, rows, rowsOff + j * stride, words), out[j],
+                ops.name() + ": row " + j + " of " + nRows + ", " + words + " words");
+          }
+          assertEquals(-7, out[nRows]);
+        }
+      }
+    }
+  }
+
   @Test
   void providerHonoursTheForcingProperty() {
     assertSame(ScalarVectorOps.INSTANCE, VectorOpsProvider.choose("scalar"));
