@@ -63,12 +63,14 @@ public final class NightlyBench {
     int dim = 384;
     String dv = "true";
     List<String> extra = new ArrayList<>();
+    double churnPct = 1.0;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--rows" -> rows = Long.parseLong(args[i + 1]);
         case "--dim" -> dim = Integer.parseInt(args[i + 1]);
         case "--deletion-vectors" -> dv = args[i + 1];
         case "--set" -> extra.add(args[i + 1]);
+        case "--churn" -> churnPct = Double.parseDouble(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -87,35 +89,47 @@ public final class NightlyBench {
       long n = rows;
       System.out.printf(Locale.ROOT, "generating %,d x %d rows...%n", n, dim);
       GenerateJob.Output gen = new GenerateJob(spark).run(new GenerateJob.Request(
-          n + n / 50, dim, 10, dir.resolve("gen").toString(), "array", 42, 0.3));
+          n + 2 * inserts(n, churnPct) + 1, dim, 10, dir.resolve("gen").toString(), "array", 42, 0.3));
       spark.read().format("delta").load(gen.embeddings()).filter(col("id").lt(n)).select("id", "embedding")
           .write().format("delta").option("delta.enableChangeDataFeed", "true").save(source);
       LocalDate d1 = LocalDate.parse("2026-11-01");
       Night first = night(spark, config, "night 1 (first, full)", d1, false);
 
-      churn(spark, gen.embeddings(), source, n, 0);
+      churn(spark, gen.embeddings(), source, n, churnPct, 0);
       LocalDate d2 = d1.plusDays(1);
       Night incremental = night(spark, config, "night 2, incremental", d2, false);
       Night full = night(spark, config, "night 2, --full", d2, true);
       // The same churn again, in a JVM that has now run every query shape once: what a night
       // costs when its fixed part is no longer first-time JIT and code generation (a backfill).
-      churn(spark, gen.embeddings(), source, n, 1);
+      churn(spark, gen.embeddings(), source, n, churnPct, 1);
       Night warm = night(spark, config, "night 3, incremental (warm JVM)", d2.plusDays(1), false);
-      report(dir, n, dim, dv, List.of(first, incremental, full, warm), incremental, full, warm);
+      report(dir, n, dim, churnPct, dv, List.of(first, incremental, full, warm), incremental, full, warm);
     } finally {
       spark.stop();
     }
   }
 
-  /** 1 % churn, round 0 or 1 on distinct rows: 0.6 % new rows, 0.3 % updated, 0.1 % deleted. */
-  static void churn(SparkSession spark, String generated, String source, long n, int round) {
-    long from = n + round * (n * 6 / 1000);
-    spark.read().format("delta").load(generated).filter(col("id").geq(from).and(col("id").lt(from + n * 6 / 1000)))
+  /** The new rows of one round of churn: 0.6 of it. */
+  static long inserts(long n, double churnPct) {
+    return Math.round(n * churnPct * 0.006);
+  }
+
+  /**
+   * One round (0 or 1, on distinct rows) of {@code churnPct} % churn: 0.6 of it new rows, 0.3
+   * updated, 0.1 deleted (at 1 %: 0.6 %, 0.3 %, 0.1 %).
+   */
+  static void churn(SparkSession spark, String generated, String source, long n, double churnPct, int round) {
+    long m = 100_000; // ids are picked by id % m, so the changes are spread over every file
+    long updated = Math.round(m * churnPct * 0.003);
+    long deleted = Math.round(m * churnPct * 0.001);
+    long from = n + round * inserts(n, churnPct);
+    spark.read().format("delta").load(generated).filter(col("id").geq(from).and(col("id").lt(from + inserts(n, churnPct))))
         .select("id", "embedding").write().format("delta").mode("append").save(source);
     DeltaTable t = DeltaTable.forPath(spark, source);
-    t.update(expr("id % 1000 >= " + 3 * round + " AND id % 1000 < " + 3 * (round + 1) + " AND id < " + n),
-        Map.of("embedding", expr("transform(embedding, x -> -x)")));
-    t.delete(expr("id % 1000 = " + (500 + round) + " AND id < " + n));
+    t.update(expr("id % " + m + " >= " + round * updated + " AND id % " + m + " < " + (round + 1) * updated
+        + " AND id < " + n), Map.of("embedding", expr("transform(embedding, x -> -x)")));
+    t.delete(expr("id % " + m + " >= " + (m / 2 + round * deleted) + " AND id % " + m + " < "
+        + (m / 2 + (round + 1) * deleted) + " AND id < " + n));
   }
 
   static Night night(SparkSession spark, JouleConfig config, String name, LocalDate d, boolean full) {
@@ -137,12 +151,12 @@ public final class NightlyBench {
     return night;
   }
 
-  static void report(Path dir, long n, int dim, String dv, List<Night> nights, Night inc, Night full, Night warm)
+  static void report(Path dir, long n, int dim, double churnPct, String dv, List<Night> nights, Night inc, Night full, Night warm)
       throws IOException {
     StringBuilder s = new StringBuilder();
     s.append(String.format(Locale.ROOT, "Nightly benchmark, %s, %,d source rows x %d dims, int8 softmax head, local[2], "
-        + "predictions with deletion vectors: %s. One run, one machine; energy is estimated_cputime (no RAPL/NVML): "
-        + "joule ratios are CPU-time ratios.%n%n", LocalDate.now(), n, dim, dv));
+        + "churn %.2f %% a night, predictions with deletion vectors: %s. One run, one machine; energy is estimated_cputime (no RAPL/NVML): "
+        + "joule ratios are CPU-time ratios.%n%n", LocalDate.now(), n, dim, churnPct, dv));
     s.append("| night | scan | rows scored | rows deleted | Spark jobs / tasks | wall s | process CPU s | est. J, partition tasks | est. J, fixed (outside tasks) | est. J per scored row (tasks) |\n");
     s.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (Night x : nights) {

@@ -8,7 +8,7 @@ import java.util.Locale;
  * <ul>
  *   <li>{@code fp32}: the reference;
  *   <li>{@code int8}: symmetric, codes in [-127, 127], {@code x ≈ q·s};
- *   <li>{@code int4}: symmetric, codes in [-7, 7], two per byte (dim 2i in the low nibble);
+ *   <li>{@code int4}: symmetric, codes in [-7, 7], two per byte, split-half packing (see {@link Int4Quantizer});
  *   <li>{@code binary}: one sign bit per dimension (bit set when x &gt; 0), packed into
  *       little-endian 64-bit words; {@code x ≈ s·(2b − 1)} with s the mean |x|.
  * </ul>

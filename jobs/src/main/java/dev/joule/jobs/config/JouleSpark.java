@@ -24,26 +24,27 @@ public final class JouleSpark {
         .config("spark.sql.shuffle.partitions", config.integer("spark.shuffle-partitions"))
         .config("spark.ui.enabled", config.bool("spark.ui"))
         .config("spark.ui.showConsoleProgress", false);
-    String master = probe.get("spark.master", null);
-    if (master == null) {
+    if (!probe.contains("spark.master")) {
       // Embedded default; spark-submit's --master takes precedence when present.
-      master = config.string("spark.master");
+      String master = config.string("spark.master");
       b.master(master);
       if (master.startsWith("local")) {
         b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
       }
     }
-    int cores = localCores(master);
-    if (cores > 0 && !probe.contains(SNAPSHOT_PARTITIONS)) {
-      // Delta rebuilds a table's state from its log in 50 tasks by default, sized for big tables
-      // on clusters. In local mode each task costs ~30 ms of CPU whatever it holds, and a night
-      // loads 4-5 tables: 50 tasks a snapshot were most of a small night's cost (bench/README.md).
-      b.config(SNAPSHOT_PARTITIONS, cores);
-    }
     for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {
       b.config(e.getKey(), e.getValue());
     }
-    return b.getOrCreate();
+    SparkSession spark = b.getOrCreate();
+    // Delta rebuilds a table's state from its log in 50 tasks by default, sized for big tables
+    // on clusters. In local mode each task costs ~27 ms of CPU whatever it holds, and a night
+    // loads 4-5 tables: 50 tasks a snapshot were most of a small night's cost (bench/README.md).
+    // Decided on the session's real master, and only where nobody set the key.
+    int cores = localCores(spark.sparkContext().master());
+    if (cores > 0 && !spark.conf().contains(SNAPSHOT_PARTITIONS)) {
+      spark.conf().set(SNAPSHOT_PARTITIONS, cores);
+    }
+    return spark;
   }
 
   static final String SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions";
@@ -53,7 +54,7 @@ public final class JouleSpark {
     if (master.equals("local")) {
       return 1;
     }
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("local\\[(\\*|\\d+)(,\\d+)?]").matcher(master);
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("local\\[\\s*(\\*|\\d+)\\s*(,\\s*\\d+\\s*)?]").matcher(master);
     if (!m.matches()) {
       return 0;
     }

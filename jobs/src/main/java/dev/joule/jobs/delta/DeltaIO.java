@@ -34,7 +34,14 @@ public final class DeltaIO {
   // files (checkpoint, JSON, CRC) on the driver; state reconstruction stays lazy.
   private static org.apache.spark.sql.delta.Snapshot snapshot(SparkSession spark, String path) {
     org.apache.spark.sql.delta.DeltaLog log = org.apache.spark.sql.delta.DeltaLog.forTable(spark, path);
-    return log.update(log.update$default$1(), log.update$default$2(), log.update$default$3());
+    org.apache.spark.sql.delta.Snapshot snapshot =
+        log.update(log.update$default$1(), log.update$default$2(), log.update$default$3());
+    if (snapshot.version() < 0) {
+      // An empty snapshot, not an error, is what the log API gives for a non-Delta path; a
+      // rollback must never take it for "created by this run" and delete the folder.
+      throw JouleException.input("not a Delta table: " + path);
+    }
+    return snapshot;
   }
 
   /** The table as of its latest version, pinned so every read in the run sees the same rows. */

@@ -380,7 +380,10 @@ public final class NightlyJob {
   /** This night's committed run, if any, and the last committed night before it of this job and model. */
   private record Prior(Row committed, Row last) {}
 
-  /** One read of the runs table for both (each read is a Spark job; a small night has few to spare). */
+  /**
+   * One read of the runs table for both (each read is a Spark job; a small night has few to
+   * spare). The rows are few, so they are ordered here: a global sort would cost a job more.
+   */
   private Prior prior(String runs, String runKey, String job, String modelId) {
     if (!DeltaIO.exists(spark, runs)) {
       return new Prior(null, null);
@@ -388,18 +391,25 @@ public final class NightlyJob {
     List<Row> rows = spark.read().format("delta").load(runs)
         .filter(col("status").equalTo("committed").and(col("run_key").equalTo(runKey)
             .or(col("job").equalTo(job).and(col("model_id").equalTo(modelId)))))
-        .orderBy(col("input_version").desc(), col("finished_at").desc()).collectAsList();
+        .collectAsList();
     Row committed = null;
     Row last = null;
     for (Row r : rows) {
-      if (runKey.equals(r.getAs("run_key"))) {
-        committed = committed == null ? r : committed;
-      } else if (last == null) {
+      String key = r.getAs("run_key");
+      if (runKey.equals(key)) {
+        committed = r;
+      } else if (key != null && (last == null || LATEST_FIRST.compare(r, last) < 0)) {
         last = r;
       }
     }
     return new Prior(committed, last);
   }
+
+  /** The newest night first: by source version, then by finish time (nulls last, as Spark's desc). */
+  private static final java.util.Comparator<Row> LATEST_FIRST = java.util.Comparator
+      .comparing((Row r) -> r.<Long>getAs("input_version"), java.util.Comparator.nullsFirst(java.util.Comparator.<Long>naturalOrder()))
+      .thenComparing(r -> r.<Timestamp>getAs("finished_at"), java.util.Comparator.nullsFirst(java.util.Comparator.<Timestamp>naturalOrder()))
+      .reversed();
 
   /** The last source version committed before the end of {@code date} (UTC). */
   private long versionAtEndOf(String source, LocalDate date) {
