@@ -31,9 +31,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The quality gate: before a quantized run commits, the answers it is about to publish are
  * compared with the fp32 kernel's on a deterministic sample of its input rows (top-1 agreement
- * for class and centroid kernels, recall@k for top-k). When the sample shows, at
- * {@code quality.confidence}, that the precision is below {@code quality.min-agreement}
- * ({@code quality.min-recall} for top-k), the run either fails (exit code 4, nothing written) or, with {@code on-fail = fallback}, is scored
+ * for class and centroid kernels, recall@k for top-k). Below {@code quality.min-agreement}
+ * ({@code quality.min-recall} for top-k) the
+ * run either fails (exit code 4, nothing written) or, with {@code on-fail = fallback}, is scored
  * again one precision up (binary → int4 → int8 → fp32) and says so in its run record and claim
  * card. The fp32 reference is computed on the driver: the sample is small, and the published
  * side is what the executors (or nodes) actually answered.
@@ -57,7 +57,7 @@ public final class QualityGate {
 
   /** {@code joule.quality}; {@code sampleRows = 0} turns the gate off (recorded as such). */
   public record Settings(double minAgreement, double minRecall, int sampleRows, int topkSampleRows, OnFail onFail,
-      String referenceInput, double confidence) {
+      String referenceInput) {
 
     public static Settings from(JouleConfig c) {
       double min = fraction(c, "quality.min-agreement");
@@ -70,12 +70,8 @@ public final class QualityGate {
       if (topk < 0) {
         throw JouleException.usage("joule.quality.topk-sample-rows must be >= 0, got " + topk);
       }
-      double confidence = fraction(c, "quality.confidence");
-      if (confidence >= 1) {
-        throw JouleException.usage("joule.quality.confidence must be in [0, 1), got " + confidence);
-      }
       return new Settings(min, minRecall, n, topk, OnFail.parse(c.string("quality.on-fail")),
-          c.string("quality.reference-input"), confidence);
+          c.string("quality.reference-input"));
     }
 
     private static double fraction(JouleConfig c, String key) {
@@ -95,44 +91,17 @@ public final class QualityGate {
   /**
    * One precision's comparison with fp32.
    *
-   * @param upperBound the one-sided upper confidence bound of {@code value} at {@code confidence}
-   *     (Wilson score bound over the rows compared); equal to {@code value} when confidence is 0.
-   *     The check passes when it reaches the bar: a sample fails only if it shows, at that
-   *     confidence, that the precision is below the bar, so a small sample that happens to
-   *     measure just under the bar does not fail a night by chance
+   * @param metric top1_agreement or recall@k
    * @param estimatedJoules the attempt's own partition energy (estimated_cputime), so that a
    *     discarded attempt's cost is on record: it is not in the energy_log, which holds the
    *     published attempt's partitions only
    */
-  public record Check(String kernel, String precision, String metric, long rows, double value, double upperBound,
-      double confidence, double bar, boolean passed, double estimatedJoules) {
+  public record Check(String kernel, String precision, String metric, long rows, double value, double bar,
+      boolean passed, double estimatedJoules) {
     String describe() {
-      String vs = confidence > 0
-          ? String.format(Locale.ROOT, "upper %s bound %.4f %s %.4f", percent(confidence), upperBound,
-              passed ? ">=" : "<", bar)
-          : String.format(Locale.ROOT, "%s %.4f", passed ? ">=" : "<", bar);
-      return String.format(Locale.ROOT, "%s %s %.4f vs fp32 on %,d sampled rows (%s)", kernel, metric, value, rows, vs);
+      return String.format(Locale.ROOT, "%s %s %.4f vs fp32 on %,d sampled rows (%s %.4f)", kernel, metric, value,
+          rows, passed ? ">=" : "<", bar);
     }
-
-    private static String percent(double confidence) {
-      return new java.math.BigDecimal(Double.toString(100 * confidence)).stripTrailingZeros().toPlainString() + " %";
-    }
-  }
-
-  /**
-   * The one-sided upper confidence bound of a proportion measured as {@code p} on {@code n}
-   * rows (Wilson score interval). For recall@k, each row's recall lies in [0, 1], whose variance
-   * is at most p(1 − p), so the same bound holds conservatively. {@code confidence} 0: p itself.
-   */
-  static double upperBound(double p, long n, double confidence) {
-    if (confidence <= 0 || n <= 0) {
-      return p;
-    }
-    double z = new org.apache.commons.math3.distribution.NormalDistribution().inverseCumulativeProbability(confidence);
-    double z2n = z * z / n;
-    double centre = p + z2n / 2;
-    double half = z * Math.sqrt(p * (1 - p) / n + z2n / (4 * n));
-    return Math.min(1, (centre + half) / (1 + z2n));
   }
 
   /**
@@ -178,8 +147,6 @@ public final class QualityGate {
         x.put("precision", c.precision());
         x.put("metric", c.metric());
         x.put("value", c.value());
-        x.put("upper_bound", c.upperBound());
-        x.put("confidence", c.confidence());
         x.put("bar", c.bar());
         x.put("rows_compared", c.rows());
         x.put("passed", c.passed());
@@ -201,9 +168,8 @@ public final class QualityGate {
       List<Check> checks = new ArrayList<>();
       for (com.fasterxml.jackson.databind.JsonNode c : g.path("checks")) {
         checks.add(new Check(c.path("kernel").asText(), c.path("precision").asText(), c.path("metric").asText(),
-            c.path("rows_compared").asLong(), c.path("value").asDouble(),
-            c.path("upper_bound").asDouble(c.path("value").asDouble()), c.path("confidence").asDouble(0),
-            c.path("bar").asDouble(), c.path("passed").asBoolean(), c.path("attempt_estimated_cputime_joules").asDouble()));
+            c.path("rows_compared").asLong(), c.path("value").asDouble(), c.path("bar").asDouble(),
+            c.path("passed").asBoolean(), c.path("attempt_estimated_cputime_joules").asDouble()));
       }
       return new Outcome(g.path("status").asText(), g.path("asked_precision").asText(),
           g.path("published_precision").asText(), g.path("bar").asDouble(), List.copyOf(checks),
@@ -428,9 +394,8 @@ public final class QualityGate {
     double bar = fp32.neighbors() ? s.minRecall() : s.minAgreement();
     double joules = dev.joule.jobs.report.EnergySummary.of(staged.energyRows(), 0, staged.energy().powerProfiles())
         .estimatedJ();
-    double upper = compared == 0 ? Double.NaN : upperBound(value, compared, s.confidence());
-    return new Check(candidate.displayName(), candidate.precision().label(), metric, compared, value, upper,
-        s.confidence(), bar, compared > 0 && upper >= bar, joules);
+    return new Check(candidate.displayName(), candidate.precision().label(), metric, compared, value, bar,
+        compared > 0 && value >= bar, joules);
   }
 
   private static double agreement(Kernel k, KernelOutput out, int row, String label) {
