@@ -27,7 +27,7 @@ import org.apache.spark.sql.SparkSession;
  * Prints wall and process-CPU seconds, estimated joules split into the run's fixed part and its
  * per-scored-row part, where the time went, and the ratios.
  *
- * <p>Usage: {@code bench/run-nightly.sh [--rows N] [--dim D] [--deletion-vectors true|false]}.
+ * <p>Usage: {@code bench/run-nightly.sh [--rows N] [--dim D] [--churn PCT] [--deletion-vectors true|false] [--set k=v]}.
  */
 public final class NightlyBench {
 
