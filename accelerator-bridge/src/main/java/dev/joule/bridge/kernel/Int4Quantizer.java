@@ -50,31 +50,13 @@ public final class Int4Quantizer {
     for (int c = 0; c <= CANDIDATES; c++) {
       float round = c < CANDIDATES ? amax / QMAX * (1f - CLIP_STEP * c) : bestScale;
       float inv = 1f / round;
-      // Four partial sums: one float sum would wait on each add's latency.
-      float xq0 = 0f;
-      float xq1 = 0f;
-      float xq2 = 0f;
-      float xq3 = 0f;
+      float xq = 0f;
       int qq = 0;
-      int i = 0;
-      for (; i + 4 <= len; i += 4) {
-        int o = srcOff + i;
-        int q0 = code(src[o], inv);
-        int q1 = code(src[o + 1], inv);
-        int q2 = code(src[o + 2], inv);
-        int q3 = code(src[o + 3], inv);
-        xq0 += src[o] * q0;
-        xq1 += src[o + 1] * q1;
-        xq2 += src[o + 2] * q2;
-        xq3 += src[o + 3] * q3;
-        qq += q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3;
-      }
-      for (; i < len; i++) {
+      for (int i = 0; i < len; i++) {
         int q = code(src[srcOff + i], inv);
-        xq0 += src[srcOff + i] * q;
+        xq += src[srcOff + i] * q;
         qq += q * q;
       }
-      float xq = (xq0 + xq1) + (xq2 + xq3);
       // qq > 0: every step tried is <= 1.5·amax / QMAX (a least-squares scale is at most 1.5 ×
       // the step it refits, (|q| + ½)/|q|, or amax / QMAX for a clipped value), so the
       // largest |x| rounds to |q| >= 5.
