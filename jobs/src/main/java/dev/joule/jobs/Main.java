@@ -4,6 +4,7 @@ import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelFileException;
 import dev.joule.bridge.model.ModelSpec;
+import dev.joule.jobs.config.DataPaths;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.generate.GenerateJob;
@@ -98,8 +99,8 @@ public final class Main implements Runnable {
           + "with the same probabilities, predictions or nearest clusters.")
   static final class ModelImport implements Callable<Integer> {
     @CommandLine.ParentCommand ModelCommand model;
-    @Option(names = "--mllib", required = true, paramLabel = "PATH") String mllib;
-    @Option(names = "--out", required = true, paramLabel = "FILE") Path out;
+    @Option(names = "--mllib", required = true, paramLabel = "PATH", converter = DataPaths.Option.class, description = "the folder MLlib's model.save(path) wrote") String mllib;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "FILE", description = "the Joule model file to write (JSON)") Path out;
 
     @Override
     public Integer call() {
@@ -116,16 +117,16 @@ public final class Main implements Runnable {
           + "perceptron, or k-means), save it with MLlib's own save (--mllib-out) and as a Joule model file (--out).")
   static final class Train implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
-    @Option(names = "--label-col", paramLabel = "C", description = "label column (lr, mlp); its values become the class labels") String labelCol;
-    @Option(names = "--algo", defaultValue = "lr", description = "lr, mlp or kmeans; default ${DEFAULT-VALUE}") String algo;
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "the Joule model file") Path out;
-    @Option(names = "--mllib-out", paramLabel = "PATH", description = "the MLlib model folder; default FILE without .json, plus .mllib") String mllibOut;
-    @Option(names = "--hidden", defaultValue = "32", description = "mlp: hidden units; default ${DEFAULT-VALUE}") int hidden;
-    @Option(names = "--k", defaultValue = "10", description = "kmeans: clusters; default ${DEFAULT-VALUE}") int k;
-    @Option(names = "--max-iter", defaultValue = "100") int maxIter;
-    @Option(names = "--reg", defaultValue = "0.001", description = "lr: L2 regularization; default ${DEFAULT-VALUE}") double reg;
-    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--input", required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "the embeddings Delta table (with a label column for lr and mlp)") String input;
+    @Option(names = "--label-col", paramLabel = "C", description = "label column (lr, mlp); its values become the class labels; default label") String labelCol;
+    @Option(names = "--algo", defaultValue = "lr", description = "lr, mlp or kmeans") String algo;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "FILE", description = "the Joule model file to write") Path out;
+    @Option(names = "--mllib-out", paramLabel = "PATH", converter = DataPaths.Option.class, description = "the MLlib model folder; default FILE without .json, plus .mllib") String mllibOut;
+    @Option(names = "--hidden", defaultValue = "32", description = "mlp: hidden units") int hidden;
+    @Option(names = "--k", defaultValue = "10", description = "kmeans: clusters") int k;
+    @Option(names = "--max-iter", defaultValue = "100", description = "MLlib's maxIter") int maxIter;
+    @Option(names = "--reg", defaultValue = "0.001", description = "lr: L2 regularization (MLlib's regParam)") double reg;
+    @Option(names = "--seed", defaultValue = "42", description = "seed for mlp and kmeans") long seed;
 
     @Override
     public Integer call() {
@@ -147,14 +148,14 @@ public final class Main implements Runnable {
           + "rows, each as a ratio to MLlib.")
   static final class Replicate implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
-    @Option(names = "--mllib", paramLabel = "PATH", description = "MLlib model folder: the baseline (and the model, unless --model)") String mllib;
+    @Option(names = "--input", required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "the embeddings Delta table") String input;
+    @Option(names = "--mllib", paramLabel = "PATH", converter = DataPaths.Option.class, description = "MLlib model folder: the baseline (and the model, unless --model)") String mllib;
     @Option(names = "--model", paramLabel = "FILE", description = "Joule model file; without --mllib the baseline is Joule fp32") Path model;
-    @Option(names = "--precisions", defaultValue = "fp32,int8,int4", split = ",", description = "default ${DEFAULT-VALUE}") List<String> precisions;
+    @Option(names = "--precisions", defaultValue = "fp32,int8,int4", split = ",", description = "the precisions to compare, comma-separated") List<String> precisions;
     @Option(names = "--sample", paramLabel = "N", description = "use N rows (the smallest id hashes) instead of the whole input") Long sample;
-    @Option(names = "--warmup-rows", defaultValue = "5000", description = "rows each variant scores once, unmeasured, first; default ${DEFAULT-VALUE}") long warmupRows;
-    @Option(names = "--work", paramLabel = "DIR", defaultValue = "joule-data/replicate-work", description = "scratch folder (removed at the end); default ${DEFAULT-VALUE}") String work;
-    @Option(names = "--summary-json", paramLabel = "FILE") Path summaryJson;
+    @Option(names = "--warmup-rows", defaultValue = "5000", description = "rows each variant scores once, unmeasured, first") long warmupRows;
+    @Option(names = "--work", paramLabel = "DIR", defaultValue = "joule-data/replicate-work", converter = DataPaths.Option.class, description = "scratch folder (removed at the end)") String work;
+    @Option(names = "--summary-json", paramLabel = "FILE", description = "also write the comparison as JSON") Path summaryJson;
 
     @Override
     public Integer call() {
@@ -180,12 +181,12 @@ public final class Main implements Runnable {
           + "per partition, each figure with its method. No network is needed to open it.")
   static final class Report implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--runs", required = true, paramLabel = "DIR", description = "the --output folder of score or nightly runs") String runs;
+    @Option(names = "--runs", required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "the --out folder of score or nightly runs") String runs;
     @CommandLine.ArgGroup(exclusive = true, multiplicity = "0..1") Which which;
-    @Option(names = "--out", required = true, paramLabel = "FILE.html") Path out;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "FILE.html", description = "the HTML file to write") Path out;
 
     static final class Which {
-      @Option(names = "--run", paramLabel = "ID") String run;
+      @Option(names = "--run", paramLabel = "ID", description = "one run, by run id") String run;
       @Option(names = "--latest", description = "the latest committed run (the default)") boolean latest;
       @Option(names = "--compare", arity = "2", paramLabel = "ID", description = "baseline and candidate run ids") List<String> compare;
     }
@@ -205,13 +206,13 @@ public final class Main implements Runnable {
           + "and a linear softmax teacher model that fits it (OUT/teacher-model.json).")
   static final class Generate implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--rows", required = true) long rows;
-    @Option(names = "--dim", required = true) int dim;
-    @Option(names = "--classes", required = true) int classes;
-    @Option(names = "--out", required = true, paramLabel = "DIR") String out;
-    @Option(names = "--layout", defaultValue = "array", description = "array (array<float>) or binary (packed float32 LE); default ${DEFAULT-VALUE}") String layout;
-    @Option(names = "--seed", defaultValue = "42") long seed;
-    @Option(names = "--noise", defaultValue = "0.3", description = "per-dimension noise std; default ${DEFAULT-VALUE}") double noise;
+    @Option(names = "--rows", required = true, description = "rows to generate") long rows;
+    @Option(names = "--dim", required = true, description = "embedding dimension") int dim;
+    @Option(names = "--classes", required = true, description = "clusters, which are the classes of the teacher model") int classes;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "folder for embeddings/ and teacher-model.json") String out;
+    @Option(names = "--layout", defaultValue = "array", description = "array (array<float>) or binary (packed float32 LE)") String layout;
+    @Option(names = "--seed", defaultValue = "42", description = "the same seed gives the same data") long seed;
+    @Option(names = "--noise", defaultValue = "0.3", description = "per-dimension noise std") double noise;
 
     @Override
     public Integer call() {
@@ -229,14 +230,14 @@ public final class Main implements Runnable {
   static final class Import implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
     @Option(names = "--format", required = true, description = "parquet, csv or jsonl") String format;
-    @Option(names = "--input", required = true, paramLabel = "PATH") String input;
-    @Option(names = "--id-col", defaultValue = "id") String idCol;
+    @Option(names = "--input", required = true, paramLabel = "PATH", converter = DataPaths.Option.class, description = "a file or folder of that format") String input;
+    @Option(names = "--id-col", defaultValue = "id", description = "the id column") String idCol;
     @Option(names = "--embedding-col", defaultValue = "embedding",
         description = "array/string/binary column, or for CSV the prefix of per-dimension columns (emb_ for emb_0, emb_1, ...)")
     String embeddingCol;
-    @Option(names = "--out", required = true, paramLabel = "DIR") String out;
-    @Option(names = "--rejects", paramLabel = "DIR", description = "rejects table; default OUT_rejects") String rejects;
-    @Option(names = "--layout", defaultValue = "array") String layout;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "the Delta table to write") String out;
+    @Option(names = "--rejects", paramLabel = "DIR", converter = DataPaths.Option.class, description = "rejects table; default OUT_rejects") String rejects;
+    @Option(names = "--layout", defaultValue = "array", description = "array (array<float>) or binary (packed float32 LE)") String layout;
     @Option(names = "--dim", description = "expected dimension; default: the most common one") Integer dim;
 
     @Override
@@ -265,10 +266,10 @@ public final class Main implements Runnable {
           + "dim, embedding_hash, source_version) that score reads instead of the floats.")
   static final class Quantize implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
+    @Option(names = "--input", required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "the embeddings Delta table") String input;
     @Option(names = "--precision", required = true, description = "int8, int4 or binary") String precision;
-    @Option(names = "--output", required = true, paramLabel = "DIR") String output;
-    @Option(names = "--rejects", paramLabel = "DIR", description = "rejects table; default OUTPUT_rejects") String rejects;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "the codes Delta table to write") String output;
+    @Option(names = "--rejects", paramLabel = "DIR", converter = DataPaths.Option.class, description = "rejects table; default OUT_rejects") String rejects;
     @Option(names = "--dim", description = "expected dimension; default: the most common one") Integer dim;
 
     @Override
@@ -290,7 +291,7 @@ public final class Main implements Runnable {
   /** Either a model file or a reference set for top-k. */
   static final class ModelChoice {
     @Option(names = "--model", paramLabel = "FILE", description = "Joule model file (linear, mlp, centroid)") Path model;
-    @Option(names = "--reference", paramLabel = "DIR", description = "top-k: Delta table of reference embeddings") String reference;
+    @Option(names = "--reference", paramLabel = "DIR", converter = DataPaths.Option.class, description = "top-k: Delta table of reference embeddings") String reference;
   }
 
   @Command(name = "score", mixinStandardHelpOptions = true,
@@ -298,21 +299,23 @@ public final class Main implements Runnable {
           + "precision; writes predictions, rejects, energy_log and runs under OUTPUT and prints the run's claim card.")
   static final class Score implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--input", required = true, paramLabel = "DIR") String input;
+    @Option(names = "--input", required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "an embeddings Delta table, or a codes table from quantize") String input;
     @CommandLine.ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
-    @Option(names = "--precision", defaultValue = "int8", description = "fp32, int8, int4 or binary; default ${DEFAULT-VALUE}") String precision;
-    @Option(names = "--output", required = true, paramLabel = "DIR") String output;
+    @Option(names = "--precision", description = "fp32, int8, int4 or binary; default: a codes table's own precision, else int8") String precision;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "folder for predictions, rejects, energy_log and runs") String output;
     @Option(names = "--k", description = "top-k: neighbours per row (default topk.k)") Integer k;
     @Option(names = "--metric", description = "top-k: cosine or dot (default topk.metric)") String metric;
     @Option(names = "--oversample", description = "top-k: candidates rescored per result (default topk.oversample)") Integer oversample;
     @Option(names = "--rescore", description = "top-k: auto, none, int8 or fp32 (default topk.rescore)") String rescore;
-    @Option(names = "--summary-json", paramLabel = "FILE") Path summaryJson;
+    @Option(names = "--summary-json", paramLabel = "FILE", description = "also write the claim card as JSON") Path summaryJson;
 
     @Override
     public Integer call() {
-      Precision p = precision(precision);
       JouleConfig cfg = parent.config();
       ScoreResult r = parent.withSpark("joule score", spark -> {
+        // Without --precision a codes table is scored at its own precision; embeddings at int8.
+        Precision p = precision != null ? precision(precision)
+            : QuantizeJob.codesPrecision(spark, input).orElse(Precision.INT8);
         ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
             : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
                 metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),
@@ -361,7 +364,7 @@ public final class Main implements Runnable {
           + "per night (run key job:model:date). Configured under joule.nightly (see conf/nightly.conf).")
   static final class Nightly implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--date", required = true, paramLabel = "YYYY-MM-DD") String date;
+    @Option(names = "--date", required = true, paramLabel = "YYYY-MM-DD", description = "the night to score") String date;
     @Option(names = "--full", description = "recompute everything, even if the night is committed") boolean full;
     @Option(names = "--dry-run", description = "score and reconcile, write nothing") boolean dryRun;
 
@@ -380,8 +383,8 @@ public final class Main implements Runnable {
           + "date; committed nights are skipped.")
   static final class Backfill implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--from", required = true, paramLabel = "YYYY-MM-DD") String from;
-    @Option(names = "--to", required = true, paramLabel = "YYYY-MM-DD") String to;
+    @Option(names = "--from", required = true, paramLabel = "YYYY-MM-DD", description = "the first night") String from;
+    @Option(names = "--to", required = true, paramLabel = "YYYY-MM-DD", description = "the last night (inclusive)") String to;
 
     @Override
     public Integer call() {
@@ -408,14 +411,14 @@ public final class Main implements Runnable {
           + "in one run, compare, print the claim card.")
   static final class Demo implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--rows", defaultValue = "200000") long rows;
-    @Option(names = "--dim", defaultValue = "384") int dim;
-    @Option(names = "--classes", defaultValue = "10") int classes;
-    @Option(names = "--out", defaultValue = "joule-data/demo", paramLabel = "DIR") String out;
-    @Option(names = "--seed", defaultValue = "42") long seed;
-    @Option(names = "--warmup-rows", defaultValue = "20000") long warmupRows;
-    @Option(names = "--layout", defaultValue = "array") String layout;
-    @Option(names = "--summary-json", paramLabel = "FILE") Path summaryJson;
+    @Option(names = "--rows", defaultValue = "200000", description = "rows to generate and score") long rows;
+    @Option(names = "--dim", defaultValue = "384", description = "embedding dimension") int dim;
+    @Option(names = "--classes", defaultValue = "10", description = "classes of the softmax model") int classes;
+    @Option(names = {"--out", "--output"}, defaultValue = "joule-data/demo", paramLabel = "DIR", converter = DataPaths.Option.class, description = "folder for the demo's tables and report") String out;
+    @Option(names = "--seed", defaultValue = "42", description = "the same seed gives the same data") long seed;
+    @Option(names = "--warmup-rows", defaultValue = "20000", description = "rows each path scores once, unmeasured, first") long warmupRows;
+    @Option(names = "--layout", defaultValue = "array", description = "array (array<float>) or binary (packed float32 LE)") String layout;
+    @Option(names = "--summary-json", paramLabel = "FILE", description = "also write the claim cards as JSON") Path summaryJson;
 
     @Override
     public Integer call() {
@@ -429,8 +432,10 @@ public final class Main implements Runnable {
   /** Builds the command line with Joule's error handling; tests call this too. */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
+    showDefaults(cl);
     // Everything after submit's COMMAND belongs to that command, options included.
     cl.getSubcommands().get("submit").setStopAtPositional(true).setUnmatchedOptionsArePositionalParams(true);
+    cl.setParameterExceptionHandler(Main::usageError);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       Throwable root = ex;
       JouleException je = find(ex, JouleException.class);
@@ -455,6 +460,37 @@ public final class Main implements Runnable {
       return JouleException.OTHER;
     });
     return cl;
+  }
+
+  /**
+   * A usage error in one line and a pointer to --help, not the whole usage text. An unknown
+   * option is named first: picocli would otherwise report the required options it then misses.
+   */
+  static int usageError(CommandLine.ParameterException ex, String[] args) {
+    CommandLine cmd = ex.getCommandLine();
+    java.io.PrintWriter err = cmd.getErr();
+    List<String> unmatched = cmd.getParseResult() == null ? List.of() : cmd.getParseResult().unmatched();
+    List<String> unknown = unmatched.stream().filter(a -> a.startsWith("-")).toList();
+    if (!unknown.isEmpty()) {
+      err.println("joule: error: unknown option" + (unknown.size() > 1 ? "s " : " ")
+          + String.join(", ", unknown.stream().map(a -> "'" + a + "'").toList()) + " for " + cmd.getCommandName());
+    } else {
+      err.println("joule: error: " + ex.getMessage());
+    }
+    if (ex instanceof CommandLine.UnmatchedArgumentException u) {
+      List<String> suggestions = u.getSuggestions();
+      if (!suggestions.isEmpty()) {
+        err.println("joule: did you mean " + String.join(" or ", suggestions) + "?");
+      }
+    }
+    err.println("joule: see '" + cmd.getCommandSpec().qualifiedName() + " --help'");
+    return cmd.getCommandSpec().exitCodeOnInvalidInput();
+  }
+
+  /** Every option's default is printed in --help, after its description, for every command. */
+  static void showDefaults(CommandLine cl) {
+    cl.getCommandSpec().usageMessage().showDefaultValues(true);
+    cl.getSubcommands().values().forEach(Main::showDefaults);
   }
 
   private static <T extends Throwable> T find(Throwable t, Class<T> type) {

@@ -32,7 +32,7 @@ public final class SubmitCommand implements Callable<Integer> {
 
   @CommandLine.ParentCommand Main parent;
   @Option(names = "--master", required = true, paramLabel = "URL", description = "spark://host:7077, yarn, k8s://https://host:443, ...") String master;
-  @Option(names = "--deploy-mode", defaultValue = "client", description = "client or cluster; default ${DEFAULT-VALUE}") String deployMode;
+  @Option(names = "--deploy-mode", defaultValue = "client", description = "client or cluster") String deployMode;
   @Option(names = "--jar", paramLabel = "FILE|URL", description = "the joule-spark jar: a file, or a URL the cluster reads (local:///..., s3a://..., hdfs://...); "
       + "default: dist/target/joule-spark-*-all.jar beside this installation") String jar;
   @Option(names = "--spark-submit", paramLabel = "PATH", description = "the spark-submit to run (default: $SPARK_HOME/bin/spark-submit, "

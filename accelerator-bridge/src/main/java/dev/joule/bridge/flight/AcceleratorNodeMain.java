@@ -21,10 +21,10 @@ import picocli.CommandLine.Option;
 public final class AcceleratorNodeMain implements Callable<Integer> {
 
   @Option(names = "--host", defaultValue = "127.0.0.1",
-      description = "Address to bind (default ${DEFAULT-VALUE}; another one needs --token-file).")
+      description = "Address to bind; another than loopback needs --token-file.")
   String host;
 
-  @Option(names = "--port", defaultValue = "8815", description = "Port (default ${DEFAULT-VALUE}; 0 = any free).")
+  @Option(names = "--port", defaultValue = "8815", description = "Port; 0 = any free.")
   int port;
 
   @Option(names = "--tls-cert", description = "PEM certificate chain: the node speaks TLS.")
@@ -37,22 +37,22 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
   File tokenFile;
 
   @Option(names = "--max-batch-bytes", defaultValue = "64MiB",
-      description = "Largest request batch accepted (default ${DEFAULT-VALUE}).")
+      description = "Largest request batch accepted.")
   String maxBatchBytes;
 
   @Option(names = "--max-kernel-bytes", defaultValue = "1GiB",
-      description = "Largest kernel accepted (default ${DEFAULT-VALUE}).")
+      description = "Largest kernel accepted.")
   String maxKernelBytes;
 
   @Option(names = "--kernel-cache-bytes", defaultValue = "2GiB",
-      description = "Kernels kept, least recently used out first (default ${DEFAULT-VALUE}).")
+      description = "Kernels kept, least recently used out first.")
   String kernelCacheBytes;
 
   @Option(names = "--node-id", description = "Id recorded in energy rows (default accel@host:port).")
   String nodeId;
 
   @Option(names = "--summary-seconds", defaultValue = "60",
-      description = "Seconds between summary log lines; 0 = none (default ${DEFAULT-VALUE}).")
+      description = "Seconds between summary log lines; 0 = none.")
   int summarySeconds;
 
   @Override
@@ -107,8 +107,16 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
     return t;
   }
 
+  /** The command line as {@code bin/joule accel-node} runs it: named as users type it. */
+  public static CommandLine commandLine() {
+    CommandLine cli = new CommandLine(new AcceleratorNodeMain()).setCommandName("joule accel-node");
+    cli.getCommandSpec().usageMessage().showDefaultValues(true);
+    return cli;
+  }
+
   public static void main(String[] args) {
-    CommandLine cli = new CommandLine(new AcceleratorNodeMain());
+    // bin/joule runs this class directly (no Spark on the classpath).
+    CommandLine cli = commandLine();
     cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println("joule accel-node: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
       return 1;

@@ -21,9 +21,11 @@ import org.junit.jupiter.api.Test;
  * isotropic noise N(0, 0.1²) in all 384 dims.
  * Recall@10 = |top-10 at the precision ∩ fp32 top-10| / 10, averaged over queries.
  *
- * <p>{@link #isotropicDataIsPrintedNotAsserted()} prints recall on two harder sets where the
+ * <p>{@link #isotropicDataKeepsItsMeasuredFloors()} holds recall on two harder sets where the
  * clusters live in all 384 dims (full-rank noise), so the top 10 are close to tied: the
- * hierarchy above without the projection, and flat clusters (100 centres, noise 0.5).
+ * hierarchy above without the projection, and flat clusters (100 centres, noise 0.5). Its floors
+ * are the recall measured on these seeded sets, a little below, so a quantizer that gets worse
+ * fails; several sit under the gate's 0.95, which is why the gate exists.
  */
 class QuantizationQualityTest {
 
@@ -161,13 +163,13 @@ class QuantizationQualityTest {
   @Test
   void binaryWithRescoringRecall() {
     assertTrue(recall(Precision.BINARY, 4, Precision.INT8) >= 0.95);
-    // Without rescoring, sign bits alone are weaker; printed for the README, not asserted.
-    recall(Precision.BINARY, 1, null);
+    // Without rescoring, sign bits alone are weaker (0.856 measured); the floor guards it.
+    assertTrue(recall(Precision.BINARY, 1, null) >= 0.85);
     recall(Precision.BINARY, 10, Precision.INT8);
   }
 
   @Test
-  void isotropicDataIsPrintedNotAsserted() {
+  void isotropicDataKeepsItsMeasuredFloors() {
     SplittableRandom rnd = new SplittableRandom(7);
     float[][] topicsFull = centres(rnd, 10, null, 1.0, DIM);
     float[][] subFull = new float[1000][];
@@ -178,14 +180,19 @@ class QuantizationQualityTest {
     String[] names = {"full-rank hierarchical", "full-rank flat"};
     float[][][] sets = {subFull, flat};
     double[] noise = {0.3, 0.5};
+    // Measured 2026-12-04: hierarchical 0.988 / 0.927 / 0.908, flat 0.969 / 0.808 / 0.684.
+    double[][] floors = {{0.98, 0.92, 0.90}, {0.96, 0.80, 0.67}};
     for (int d = 0; d < 2; d++) {
       float[] ref = draw(rnd, sets[d], N, noise[d], DIM);
       float[] q = draw(rnd, sets[d], Q, noise[d], DIM);
       int[][] t = truth(ref, q);
-      for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
-        recall(names[d], ref, q, t, p, 1, null);
+      double[] got = {
+          recall(names[d], ref, q, t, Precision.INT8, 1, null),
+          recall(names[d], ref, q, t, Precision.INT4, 1, null),
+          recall(names[d], ref, q, t, Precision.BINARY, 4, Precision.INT8)};
+      for (int i = 0; i < got.length; i++) {
+        assertTrue(got[i] >= floors[d][i], names[d] + " case " + i + ": recall " + got[i] + " < " + floors[d][i]);
       }
-      recall(names[d], ref, q, t, Precision.BINARY, 4, Precision.INT8);
     }
   }
 

@@ -43,8 +43,14 @@ public final class JouleConfig {
         if (!Files.isRegularFile(file)) {
           throw JouleException.usage("config file not found: " + file);
         }
-        c = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
-            .withFallback(c);
+        try {
+          c = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
+              .withFallback(c);
+        } catch (ConfigException.Parse e) {
+          // Typesafe Config reports an unclosed '{' as "expecting a close parentheses ')'".
+          String unclosed = unclosedBrace(file);
+          throw JouleException.usage("bad configuration: " + (unclosed != null ? unclosed : e.getMessage()));
+        }
       }
       // spark-submit --conf spark.joule.KEY=VALUE reaches the driver as a system property: the
       // same key as joule.KEY in HOCON, above the file and below --set.
@@ -80,10 +86,113 @@ public final class JouleConfig {
         c = ConfigFactory.parseString(key + " = " + quoteIfNeeded(kv.substring(eq + 1).trim()))
             .withFallback(c);
       }
-      return new JouleConfig(c.resolve());
+      c = c.resolve();
+      checkKnownKeys(c);
+      return new JouleConfig(qualifyPaths(c));
     } catch (ConfigException e) {
       throw JouleException.usage("bad configuration: " + e.getMessage());
     }
+  }
+
+  /**
+   * "FILE: the '{' opened at line N is never closed (missing '}')", or null when the braces of
+   * {@code file} balance. Quoted strings and comments are skipped.
+   */
+  static String unclosedBrace(Path file) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (java.io.IOException e) {
+      return null;
+    }
+    java.util.ArrayDeque<Integer> open = new java.util.ArrayDeque<>();
+    int line = 1;
+    for (int i = 0; i < text.length(); i++) {
+      char ch = text.charAt(i);
+      if (ch == '\n') {
+        line++;
+      } else if (ch == '#' || (ch == '/' && i + 1 < text.length() && text.charAt(i + 1) == '/')) {
+        while (i + 1 < text.length() && text.charAt(i + 1) != '\n') {
+          i++;
+        }
+      } else if (ch == '"') {
+        i++;
+        while (i < text.length() && text.charAt(i) != '"' && text.charAt(i) != '\n') {
+          i += text.charAt(i) == '\\' ? 2 : 1;
+        }
+      } else if (ch == '{') {
+        open.push(line);
+      } else if (ch == '}') {
+        if (open.isEmpty()) {
+          return file + ": line " + line + ": a '}' closes nothing (one '}' too many)";
+        }
+        open.pop();
+      }
+    }
+    return open.isEmpty() ? null
+        : file + ": the '{' opened at line " + open.peek() + " is never closed (missing '}')";
+  }
+
+  /** Keys that name a table, folder or file: qualified once here, like the CLI's path options. */
+  static final List<String> PATH_KEYS = List.of("nightly.source", "nightly.model", "nightly.reference",
+      "nightly.output", "quality.reference-input", "bridge.token-file", "bridge.tls-trusted-cert");
+
+  /** Subtrees whose keys are the user's own: Spark settings and named hardware profiles. */
+  private static final List<String> FREE_FORM = List.of("spark.conf.", "energy.hardware-profiles.");
+
+  private static Config qualifyPaths(Config c) {
+    for (String key : PATH_KEYS) {
+      String full = "joule." + key;
+      if (c.hasPath(full) && c.getValue(full).valueType() == com.typesafe.config.ConfigValueType.STRING) {
+        c = c.withValue(full, com.typesafe.config.ConfigValueFactory.fromAnyRef(DataPaths.qualify(c.getString(full))));
+      }
+    }
+    return c;
+  }
+
+  /**
+   * Every {@code joule.*} key must be one reference.conf defines: a misspelt key would otherwise
+   * be ignored in silence and its default used.
+   */
+  private static void checkKnownKeys(Config c) {
+    if (!c.hasPath("joule")) {
+      return;
+    }
+    java.util.Set<String> known = new java.util.TreeSet<>();
+    ConfigFactory.defaultReference().getConfig("joule").entrySet().forEach(e -> known.add(e.getKey()));
+    for (Map.Entry<String, ConfigValue> e : c.getConfig("joule").entrySet()) {
+      String key = e.getKey();
+      if (known.contains(key) || FREE_FORM.stream().anyMatch(key::startsWith)) {
+        continue;
+      }
+      String nearest = nearest(key, known);
+      throw JouleException.usage("unknown configuration key joule." + key
+          + (nearest == null ? "" : " (did you mean joule." + nearest + "?)")
+          + " (from " + origin(e.getValue()) + ")");
+    }
+  }
+
+  private static String origin(ConfigValue v) {
+    String d = v.origin().description();
+    return d.startsWith("String: 1") ? "--set" : d;
+  }
+
+  /** The known key closest by edit distance, or null when none is close. */
+  static String nearest(String key, java.util.Collection<String> known) {
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (String k : known) {
+      int d = editDistance(key, k);
+      if (d < bestDistance) {
+        best = k;
+        bestDistance = d;
+      }
+    }
+    return bestDistance <= Math.max(3, key.length() / 3) ? best : null;
+  }
+
+  private static int editDistance(String a, String b) {
+    return org.apache.commons.text.similarity.LevenshteinDistance.getDefaultInstance().apply(a, b);
   }
 
   /** This config with {@code joule.<key> = value} on top (value as --set takes it). */

@@ -117,8 +117,10 @@ public final class QuantizeJob {
         commit.overwrite(r.output(), codes);
         // Where the fp32 rows are: the quality gate compares a codes run with fp32 on them.
         // (A commit of its own, right after the overwrite; a rollback undoes both.)
-        spark.sql("ALTER TABLE delta.`" + r.output().replace("`", "``") + "` SET TBLPROPERTIES ('"
-            + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "')");
+        // Delta's SQL path identifier takes an absolute path only: qualify it here too.
+        spark.sql("ALTER TABLE delta.`" + qualified(r.output()).replace("`", "``") + "` SET TBLPROPERTIES ('"
+            + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "', '"
+            + PRECISION_PROPERTY + "' = '" + r.precision().label() + "')");
         commit.overwrite(r.rejects(), rejects);
       } catch (Exception e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();
@@ -127,6 +129,37 @@ public final class QuantizeJob {
       return new Result(rowsIn, quantized, rejected, dim, pinned.version(), reasons, r.output(), r.rejects());
     } finally {
       staged.unpersist();
+    }
+  }
+
+  /** Table property of a codes table: the precision of its codes, read by score when --precision is left out. */
+  public static final String PRECISION_PROPERTY = "joule.codes.precision";
+
+  /**
+   * The precision of the codes table at {@code path}, or empty when it is not a codes table. From
+   * the table property (no Spark job); a codes table written before the property existed is
+   * probed with one row.
+   */
+  public static java.util.Optional<Precision> codesPrecision(SparkSession spark, String path) {
+    if (!DeltaIO.exists(spark, path)) {
+      return java.util.Optional.empty();
+    }
+    String label = DeltaIO.properties(spark, path).get(PRECISION_PROPERTY);
+    if (label == null) {
+      Dataset<Row> table = spark.read().format("delta").load(path);
+      if (!Arrays.asList(table.schema().fieldNames()).containsAll(java.util.List.of("codes", "precision"))) {
+        return java.util.Optional.empty();
+      }
+      java.util.List<Row> one = table.select("precision").limit(1).collectAsList();
+      if (one.isEmpty()) {
+        return java.util.Optional.empty();
+      }
+      label = one.get(0).getString(0);
+    }
+    try {
+      return java.util.Optional.of(Precision.parse(label));
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input("codes table " + path + ": " + e.getMessage());
     }
   }
 

@@ -22,14 +22,14 @@ import picocli.CommandLine.Option;
         + "On a machine without a readable meter it says so, writes nothing and exits with 1.")
 public final class CalibrateMain implements Callable<Integer> {
 
-  @Option(names = "--seconds", defaultValue = "10", description = "length of each phase (idle, loaded); default ${DEFAULT-VALUE}")
+  @Option(names = "--seconds", defaultValue = "10", description = "length of each phase (idle, loaded)")
   int seconds;
 
   @Option(names = "--out", paramLabel = "FILE", description = "profile to write; default conf/hardware/calibrated-HOST.conf")
   Path out;
 
   @Option(names = "--powercap", paramLabel = "DIR", defaultValue = "/sys/class/powercap",
-      description = "powercap folder; default ${DEFAULT-VALUE}")
+      description = "powercap folder")
   Path powercap;
 
   @Option(names = "--force", description = "overwrite FILE if it exists")

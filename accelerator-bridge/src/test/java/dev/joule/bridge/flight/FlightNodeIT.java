@@ -45,7 +45,7 @@ import org.junit.jupiter.api.io.TempDir;
  * in-process node's, failover never loses or repeats a batch, limits and bad input are refused
  * with clear errors while the node keeps serving, and every allocator ends empty.
  */
-class FlightNodeTest {
+class FlightNodeIT {
 
   static final int DIM = 64;
   static final Random RND = new Random(42);
