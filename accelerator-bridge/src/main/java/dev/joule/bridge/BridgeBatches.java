@@ -93,24 +93,62 @@ public final class BridgeBatches {
       throw new IllegalArgumentException("request batch lacks joule.precision metadata: " + root.getSchema());
     }
     Precision p = Precision.parse(meta.get("joule.precision"));
-    int dim = Integer.parseInt(meta.get("joule.dim"));
+    int dim;
+    try {
+      dim = Integer.parseInt(meta.getOrDefault("joule.dim", ""));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("request batch metadata joule.dim '" + meta.get("joule.dim") + "' is not a number");
+    }
+    if (dim < 1) {
+      throw new IllegalArgumentException("request batch metadata joule.dim " + dim + " is not positive");
+    }
     EncodedRows rows = read(root, "", p, dim);
     String rescore = meta.getOrDefault("joule.rescore", "");
     return rescore.isEmpty() ? rows : rows.withRescore(read(root, "rescore_", Precision.parse(rescore), dim));
   }
 
+  /**
+   * Every size comes from the metadata and is checked against the bytes that actually arrived
+   * before anything is allocated: a batch cannot make a node allocate more than it sent.
+   */
   private static EncodedRows read(VectorSchemaRoot root, String prefix, Precision p, int dim) {
     int n = root.getRowCount();
-    float[] norms = readFloats(root.getVector(prefix + "norm"), n);
+    float[] norms = readFloats(vector(root, prefix + "norm", Float4Vector.class), n);
     if (p == Precision.FP32) {
+      FixedSizeListVector list = vector(root, prefix + "embedding", FixedSizeListVector.class);
+      if (list.getListSize() != dim || !(list.getDataVector() instanceof Float4Vector floats)) {
+        throw new IllegalArgumentException("request column " + prefix + "embedding holds " + list.getListSize()
+            + " values per row, not float32 x joule.dim " + dim);
+      }
+      requireBytes(floats.getDataBuffer(), 4L * n * dim, prefix + "embedding");
       float[] values = new float[n * dim];
-      KernelCodec.readFloatList((FixedSizeListVector) root.getVector(prefix + "embedding"), n, dim, values);
+      KernelCodec.readFloatList(list, n, dim, values);
       return EncodedRows.fp32(n, dim, values, norms);
     }
-    FixedSizeBinaryVector codesVec = (FixedSizeBinaryVector) root.getVector(prefix + "codes");
+    FixedSizeBinaryVector codesVec = vector(root, prefix + "codes", FixedSizeBinaryVector.class);
+    if (codesVec.getByteWidth() != p.rowBytes(dim)) {
+      throw new IllegalArgumentException("request column " + prefix + "codes has " + codesVec.getByteWidth()
+          + " bytes per row, not the " + p.rowBytes(dim) + " of " + p + " x joule.dim " + dim);
+    }
+    requireBytes(codesVec.getDataBuffer(), (long) n * p.rowBytes(dim), prefix + "codes");
     byte[] codes = new byte[n * p.rowBytes(dim)];
     codesVec.getDataBuffer().getBytes(0, codes, 0, codes.length);
-    return EncodedRows.quantized(p, n, dim, codes, readFloats(root.getVector(prefix + "scale"), n), norms);
+    return EncodedRows.quantized(p, n, dim, codes, readFloats(vector(root, prefix + "scale", Float4Vector.class), n), norms);
+  }
+
+  private static <V> V vector(VectorSchemaRoot root, String name, Class<V> type) {
+    Object v = root.getSchema().getFields().stream().anyMatch(f -> f.getName().equals(name)) ? root.getVector(name) : null;
+    if (!type.isInstance(v)) {
+      throw new IllegalArgumentException("request batch lacks a " + type.getSimpleName() + " column '" + name + "'");
+    }
+    return type.cast(v);
+  }
+
+  private static void requireBytes(org.apache.arrow.memory.ArrowBuf buf, long needed, String column) {
+    if (needed > Integer.MAX_VALUE || buf.capacity() < needed) {
+      throw new IllegalArgumentException("request column " + column + " carries " + buf.capacity()
+          + " bytes, its metadata and row count need " + needed);
+    }
   }
 
   public static Schema responseSchema(int width, boolean indices) {
@@ -179,6 +217,7 @@ public final class BridgeBatches {
       throw new IllegalArgumentException("request batch column " + (v == null ? "missing" : v.getName())
           + " is not float32");
     }
+    requireBytes(f.getDataBuffer(), 4L * n, f.getName());
     float[] out = new float[n];
     for (int r = 0; r < n; r++) {
       out[r] = f.get(r);

@@ -2,6 +2,8 @@ package dev.joule.bridge;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.KernelCodec;
@@ -14,11 +16,54 @@ import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Arrow round trips of the bridge batches; every allocator must be empty afterwards. */
 class BridgeBatchesTest {
+
+  /**
+   * A batch whose metadata claims more than it carries is refused by the size checks, which run
+   * before anything is allocated: a 25 KB batch claiming joule.dim 4,000,000 once made a node
+   * allocate 1.6 GB.
+   */
+  @Test
+  void metadataThatDisagreesWithTheBytesIsRefusedBeforeAllocating() {
+    int rows = 100;
+    int dim = 256;
+    float[] x = new float[rows * dim];
+    java.util.Arrays.fill(x, 0.5f);
+    try (RootAllocator root = new RootAllocator()) {
+      for (Precision p : Precision.values()) {
+        try (VectorSchemaRoot batch = BridgeBatches.toRequest(EncodedRows.encode(p, rows, dim, x), root)) {
+          for (String claim : java.util.List.of("4000000", "10000000", "257", "0", "-3", "x")) {
+            java.util.Map<String, String> meta = new java.util.HashMap<>(batch.getSchema().getCustomMetadata());
+            meta.put("joule.dim", claim);
+            VectorSchemaRoot lying = new VectorSchemaRoot(new Schema(batch.getSchema().getFields(), meta),
+                batch.getFieldVectors(), batch.getRowCount());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BridgeBatches.fromRequest(lying));
+            assertTrue(e.getMessage().contains("joule.dim"), p + " " + claim + ": " + e.getMessage());
+          }
+        }
+      }
+      assertEquals(0, root.getAllocatedMemory());
+    }
+  }
+
+  @Test
+  void aMissingColumnIsNamed() {
+    try (RootAllocator root = new RootAllocator();
+        VectorSchemaRoot batch = BridgeBatches.toRequest(EncodedRows.encode(Precision.INT8, 3, 8, new float[24]), root)) {
+      java.util.Map<String, String> meta = new java.util.HashMap<>(batch.getSchema().getCustomMetadata());
+      meta.put("joule.precision", "fp32");
+      VectorSchemaRoot lying = new VectorSchemaRoot(new Schema(batch.getSchema().getFields(), meta),
+          batch.getFieldVectors(), batch.getRowCount());
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BridgeBatches.fromRequest(lying));
+      assertTrue(e.getMessage().contains("'embedding'"), e.getMessage());
+    }
+  }
 
   @ParameterizedTest
   @ValueSource(ints = {1, 17, 4096, 5000})

@@ -40,12 +40,13 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
       description = "Largest request batch accepted.")
   String maxBatchBytes;
 
-  @Option(names = "--max-kernel-bytes", defaultValue = "1GiB",
-      description = "Largest kernel accepted.")
+  @Option(names = "--max-kernel-bytes", defaultValue = "auto",
+      description = "Largest kernel accepted; auto = an eighth of the heap (-Xmx): a push is held "
+          + "and decoded in the heap, about three copies at its peak.")
   String maxKernelBytes;
 
-  @Option(names = "--kernel-cache-bytes", defaultValue = "2GiB",
-      description = "Kernels kept, least recently used out first.")
+  @Option(names = "--kernel-cache-bytes", defaultValue = "auto",
+      description = "Kernels kept, least recently used out first; auto = half the heap.")
   String kernelCacheBytes;
 
   @Option(names = "--node-id", description = "Id recorded in energy rows (default accel@host:port).")
@@ -63,10 +64,12 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
           + " reaches the port use the node; give a token file");
       return 2;
     }
-    long kernelBytes = bytes("--max-kernel-bytes", maxKernelBytes);
+    long heap = Runtime.getRuntime().maxMemory();
+    long kernelBytes = bytes("--max-kernel-bytes", maxKernelBytes, heap / 8);
+    long cacheBytes = bytes("--kernel-cache-bytes", kernelCacheBytes, heap / 2);
     AcceleratorNodeServer.Options o = new AcceleratorNodeServer.Options(host, port, nodeId, tlsCert, tlsKey, token,
-        bytes("--max-batch-bytes", maxBatchBytes), KernelLimits.DEFAULT.withMaxKernelBytes(kernelBytes),
-        bytes("--kernel-cache-bytes", kernelCacheBytes), summarySeconds, null, -1);
+        bytes("--max-batch-bytes", maxBatchBytes, -1), KernelLimits.DEFAULT.withMaxKernelBytes(kernelBytes),
+        cacheBytes, summarySeconds, null, -1);
     AcceleratorNodeServer node = AcceleratorNodeServer.start(o);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
@@ -81,7 +84,11 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
     return 0;
   }
 
-  static long bytes(String option, String value) {
+  /** A size like 64MiB; {@code auto} is {@code auto} (an error where it is negative). */
+  static long bytes(String option, String value, long auto) {
+    if (value.equals("auto") && auto > 0) {
+      return auto;
+    }
     try {
       return com.typesafe.config.ConfigFactory.parseString("v = \"" + value.replace("\"", "") + "\"").getBytes("v");
     } catch (RuntimeException e) {

@@ -336,8 +336,21 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     if (e instanceof FlightRuntimeException f) {
       return f;
     }
+    if (e instanceof org.apache.arrow.memory.OutOfMemoryException) {
+      return outOfMemory(what, e);
+    }
     LOG.warn("node {}: {} failed", nodeId, what, e);
     return refuse(CallStatus.INTERNAL, what + " failed: " + e);
+  }
+
+  /**
+   * A call that ran out of memory (the heap or Arrow's allocator) is logged and answered
+   * RESOURCE_EXHAUSTED: the client hears why, and the node goes on serving other calls.
+   */
+  private FlightRuntimeException outOfMemory(String what, Throwable e) {
+    LOG.error("node {}: {} ran out of memory ({}); the call is refused, the node keeps serving", nodeId, what, e.toString());
+    return CallStatus.RESOURCE_EXHAUSTED.withDescription(what + " ran out of memory on node " + nodeId + ": " + e.getMessage())
+        .toRuntimeException();
   }
 
   private final class Producer extends NoOpFlightProducer {
@@ -385,6 +398,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
         }
       } catch (RuntimeException e) {
         writer.error(callError("scoring", e));
+      } catch (OutOfMemoryError e) {
+        writer.error(outOfMemory("scoring", e));
       }
     }
 
@@ -432,6 +447,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
           ack.onCompleted();
         } catch (RuntimeException e) {
           ack.onError(callError("kernel push", e));
+        } catch (OutOfMemoryError e) {
+          ack.onError(outOfMemory("kernel push", e));
         }
       };
     }
