@@ -34,10 +34,10 @@ fi
 "$JUPYTER" nbconvert --version | sed 's/^/jupyter nbconvert /'
 
 tmp="$(mktemp -d)"
-# A kernel outlives an nbconvert that `timeout` killed: end the ones started from this folder.
+# A kernel outlives an nbconvert that `timeout` killed: end this step's (its JVM options name $tmp).
 cleanup() {
   local pids
-  pids="$(pgrep -f -- "$tmp/jupyter/runtime/kernel-" || true)"
+  pids="$(pgrep -f -- "-Djoule.notebook.dir=$tmp/data" || true)"
   [[ -z "$pids" ]] || kill $pids 2>/dev/null || true
   rm -rf "$tmp"
 }
