@@ -67,7 +67,7 @@ public final class JouleKernel {
     channels.joinUntilClose();
   }
 
-  /** {@code channels.connect(kernel)}, with no window in which a message finds no handler map. */
+  /** {@code channels.connect(kernel)} without its two start-up races (see the class comment). */
   public static void connect(Channels channels, RapaioKernel kernel) {
     CountDownLatch connected = new CountDownLatch(1);
     boolean guarded = installEarlyHandlers(channels, connected);
