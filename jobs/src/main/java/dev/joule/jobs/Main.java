@@ -6,6 +6,7 @@ import dev.joule.bridge.model.ModelFileException;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.console.ConsoleLog;
 import dev.joule.jobs.generate.GenerateJob;
 import dev.joule.jobs.imports.ImportJob;
 import dev.joule.jobs.model.ReferenceSet;
@@ -16,7 +17,6 @@ import dev.joule.jobs.report.ReportJob;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
 import java.io.PrintStream;
-import java.net.URL;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
@@ -432,26 +432,27 @@ public final class Main implements Runnable {
     // Everything after submit's COMMAND belongs to that command, options included.
     cl.getSubcommands().get("submit").setStopAtPositional(true).setUnmatchedOptionsArePositionalParams(true);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      // One line per error on the console; the stack trace and every library's log lines go to
+      // the run's log file (ConsoleLog), and to the console too under JOULE_DEBUG=1.
+      String[] args = parsed.originalArgs().toArray(new String[0]);
       Throwable root = ex;
       JouleException je = find(ex, JouleException.class);
       if (je != null) {
         cmd.getErr().println("joule: error: " + je.getMessage());
+        ConsoleLog.failure(args, ex, cmd.getErr(), je.getCause() != null || je.exitCode() == JouleException.OTHER);
         return je.exitCode();
       }
       ModelFileException mfe = find(ex, ModelFileException.class);
       if (mfe != null) {
         cmd.getErr().println("joule: error: " + mfe.getMessage());
+        ConsoleLog.failure(args, ex, cmd.getErr(), false);
         return JouleException.INPUT;
       }
       while (root.getCause() != null && root.getCause() != root) {
         root = root.getCause();
       }
       cmd.getErr().println("joule: error: " + firstLine(ex) + (root != ex ? " (cause: " + firstLine(root) + ")" : ""));
-      if (System.getenv("JOULE_DEBUG") != null) {
-        ex.printStackTrace(cmd.getErr());
-      } else {
-        cmd.getErr().println("joule: set JOULE_DEBUG=1 for the stack trace");
-      }
+      ConsoleLog.failure(args, ex, cmd.getErr(), true);
       return JouleException.OTHER;
     });
     return cl;
@@ -472,12 +473,7 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    if (System.getProperty("log4j2.configurationFile") == null) {
-      URL cfg = Main.class.getResource("/joule-conf/log4j2.properties");
-      if (cfg != null) {
-        System.setProperty("log4j2.configurationFile", cfg.toString());
-      }
-    }
+    ConsoleLog.setUp(args);
     int code = commandLine().execute(args);
     if ("cluster".equals(System.getProperty("spark.submit.deployMode"))) {
       // A driver in cluster mode (YARN's ApplicationMaster, platforms' JAR tasks) must return,
