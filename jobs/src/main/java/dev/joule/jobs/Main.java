@@ -7,6 +7,7 @@ import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.console.ConsoleLog;
+import dev.joule.jobs.console.ConsoleProgress;
 import dev.joule.jobs.generate.GenerateJob;
 import dev.joule.jobs.imports.ImportJob;
 import dev.joule.jobs.model.ReferenceSet;
@@ -66,11 +67,25 @@ public final class Main implements Runnable {
     JouleConfig cfg = config();
     boolean existed = SparkSession.getActiveSession().isDefined()
         || SparkSession.getDefaultSession().isDefined();
-    SparkSession spark = JouleSpark.session(cfg, app);
+    // The console's progress: phases (starting Spark, planning, scoring, ...), rows and rate.
+    String command = ConsoleProgress.command(app);
+    ConsoleProgress progress = ConsoleProgress.start(command, cfg.string("progress"), existed ? "planning" : "starting Spark");
+    boolean done = false;
+    SparkSession spark = null;
     try {
-      return body.apply(spark);
+      spark = JouleSpark.session(cfg, app);
+      progress.attach(spark);
+      ConsoleProgress.phase(ConsoleProgress.firstPhase(command), ConsoleProgress.firstPhaseRows(command));
+      T result = body.apply(spark);
+      done = true;
+      return result;
     } finally {
-      if (!existed) {
+      if (done) {
+        progress.close();
+      } else {
+        progress.abandon();
+      }
+      if (!existed && spark != null) {
         spark.stop();
       }
     }
