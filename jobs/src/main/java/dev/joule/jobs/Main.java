@@ -7,6 +7,8 @@ import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.config.DataPaths;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.console.ConsoleLog;
+import dev.joule.jobs.console.ConsoleProgress;
 import dev.joule.jobs.generate.GenerateJob;
 import dev.joule.jobs.imports.ImportJob;
 import dev.joule.jobs.model.ReferenceSet;
@@ -17,7 +19,6 @@ import dev.joule.jobs.report.ReportJob;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
 import java.io.PrintStream;
-import java.net.URL;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
@@ -67,11 +68,25 @@ public final class Main implements Runnable {
     JouleConfig cfg = config();
     boolean existed = SparkSession.getActiveSession().isDefined()
         || SparkSession.getDefaultSession().isDefined();
-    SparkSession spark = JouleSpark.session(cfg, app);
+    // The console's progress: phases (starting Spark, planning, scoring, ...), rows and rate.
+    String command = ConsoleProgress.command(app);
+    ConsoleProgress progress = ConsoleProgress.start(command, cfg.string("progress"), existed ? "planning" : "starting Spark");
+    boolean done = false;
+    SparkSession spark = null;
     try {
-      return body.apply(spark);
+      spark = JouleSpark.session(cfg, app);
+      progress.attach(spark);
+      ConsoleProgress.phase(ConsoleProgress.firstPhase(command), ConsoleProgress.firstPhaseRows(command));
+      T result = body.apply(spark);
+      done = true;
+      return result;
     } finally {
-      if (!existed) {
+      if (done) {
+        progress.close();
+      } else {
+        progress.abandon();
+      }
+      if (!existed && spark != null) {
         spark.stop();
       }
     }
@@ -437,26 +452,27 @@ public final class Main implements Runnable {
     cl.getSubcommands().get("submit").setStopAtPositional(true).setUnmatchedOptionsArePositionalParams(true);
     cl.setParameterExceptionHandler(Main::usageError);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      // One line per error on the console; the stack trace and every library's log lines go to
+      // the run's log file (ConsoleLog), and to the console too under JOULE_DEBUG=1.
+      String[] args = parsed.originalArgs().toArray(new String[0]);
       Throwable root = ex;
       JouleException je = find(ex, JouleException.class);
       if (je != null) {
         cmd.getErr().println("joule: error: " + je.getMessage());
+        ConsoleLog.failure(args, ex, cmd.getErr(), je.getCause() != null || je.exitCode() == JouleException.OTHER);
         return je.exitCode();
       }
       ModelFileException mfe = find(ex, ModelFileException.class);
       if (mfe != null) {
         cmd.getErr().println("joule: error: " + mfe.getMessage());
+        ConsoleLog.failure(args, ex, cmd.getErr(), false);
         return JouleException.INPUT;
       }
       while (root.getCause() != null && root.getCause() != root) {
         root = root.getCause();
       }
       cmd.getErr().println("joule: error: " + firstLine(ex) + (root != ex ? " (cause: " + firstLine(root) + ")" : ""));
-      if (System.getenv("JOULE_DEBUG") != null) {
-        ex.printStackTrace(cmd.getErr());
-      } else {
-        cmd.getErr().println("joule: set JOULE_DEBUG=1 for the stack trace");
-      }
+      ConsoleLog.failure(args, ex, cmd.getErr(), true);
       return JouleException.OTHER;
     });
     return cl;
@@ -508,12 +524,7 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    if (System.getProperty("log4j2.configurationFile") == null) {
-      URL cfg = Main.class.getResource("/joule-conf/log4j2.properties");
-      if (cfg != null) {
-        System.setProperty("log4j2.configurationFile", cfg.toString());
-      }
-    }
+    ConsoleLog.setUp(args);
     int code = commandLine().execute(args);
     if ("cluster".equals(System.getProperty("spark.submit.deployMode"))) {
       // A driver in cluster mode (YARN's ApplicationMaster, platforms' JAR tasks) must return,

@@ -81,6 +81,7 @@ public final class GenerateJob {
     Dataset<Row> rows = spark.range(0, r.rows(), 1, partitions).as(Encoders.LONG())
         .map(makeRow, Encoders.row(schema));
     String table = r.out() + "/embeddings";
+    dev.joule.jobs.console.ConsoleProgress.phase("generating", r.rows());
     new TableCommit(spark).overwrite(table, rows);
 
     float[][] w = new float[r.classes()][dim];

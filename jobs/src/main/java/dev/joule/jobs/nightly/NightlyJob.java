@@ -195,6 +195,7 @@ public final class NightlyJob {
             st.scored(), st.rejected(), deleted, resultNow.apply(false), phases);
       }
       pauseForTests();
+      dev.joule.jobs.console.ConsoleProgress.phase("commit");
       TableCommit commit = new TableCommit(spark);
       ScoreResult result;
       try {

@@ -97,6 +97,7 @@ public final class QuantizeJob {
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
       long rowsIn = in.count();
+      dev.joule.jobs.console.ConsoleProgress.phase("quantizing", rowsIn);
       Dataset<Row> codes = staged.filter(col("reason").isNull()).select(col("id"), col("codes"),
           col("scale"), col("norm"), lit(r.precision().label()).as("precision"), lit(dim).as("dim"),
           col("embedding_hash"), lit(pinned.version()).as("source_version"));
@@ -112,6 +113,7 @@ public final class QuantizeJob {
       for (Row x : rejects.groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
         reasons.put(x.getString(0), x.getLong(1));
       }
+      dev.joule.jobs.console.ConsoleProgress.phase("commit");
       TableCommit commit = new TableCommit(spark);
       try {
         commit.overwrite(r.output(), codes);

@@ -259,6 +259,7 @@ public final class QualityGate {
       done = checks.isEmpty() ? Outcome.without("not_needed", p, bar, "no row was scored")
           : new Outcome("fell_back", asked.label(), p.label(), bar, List.copyOf(checks), "no row was scored");
     } else {
+      dev.joule.jobs.console.ConsoleProgress.phase("quality gate");
       Dataset<Row> reference = prep.codes() ? codesReference(spark, config, s, pinned, prep, in) : in;
       if (reference == null) {
         done = Outcome.without("not_checked", p, bar, "the input is a codes table with no known "

@@ -114,6 +114,7 @@ public final class ScoreJob {
           lit(kernel.displayName()).as("kernel"));
       Dataset<Row> energyLog = staged.filter(col("kind").equalTo(StagedRows.ENERGY)).select("energy.*");
 
+      dev.joule.jobs.console.ConsoleProgress.phase("commit");
       TableCommit commit = new TableCommit(spark);
       String failAfter = config.string("testing.fail-after-table");
       ScoreResult result;

@@ -9,6 +9,7 @@ import dev.joule.bridge.node.NodeException;
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.console.ConsoleProgress;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.udfs.EmbeddingColumn;
@@ -164,7 +165,9 @@ public final class Scoring {
     spark.sparkContext().addSparkListener(listener);
     long job0 = System.nanoTime();
     long jobNanos;
-    try (Progress progress = ScoringProgress.start(spark, config.string("progress"), partitions, accumulators)) {
+    ConsoleProgress.phase("scoring", rowsIn);
+    ConsoleProgress.extra(() -> ScoringProgress.message(accumulators));
+    try {
       spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
           .write().mode("overwrite").parquet(staging);
       jobNanos = System.nanoTime() - job0;
@@ -181,6 +184,7 @@ public final class Scoring {
       spark.sparkContext().removeSparkListener(listener);
       spark.sparkContext().setJobDescription(null);
     }
+    ConsoleProgress.phase("reconciling");
     JouleEnergyListener.Totals seen = listener.total();
     LOG.info("run {}: Spark accumulators: {} rows, {} J estimated_cputime{} over {} tasks", runId, seen.rows(),
         String.format(java.util.Locale.ROOT, "%.3f", seen.estimatedJ()),
