@@ -254,16 +254,21 @@ public final class Main implements Runnable {
     @Option(names = "--rejects", paramLabel = "DIR", converter = DataPaths.Option.class, description = "rejects table; default OUT_rejects") String rejects;
     @Option(names = "--layout", defaultValue = "array", description = "array (array<float>) or binary (packed float32 LE)") String layout;
     @Option(names = "--dim", description = "expected dimension; default: the most common one") Integer dim;
+    @Option(names = "--keep", split = ",", paramLabel = "COL[,COL...]",
+        description = "the input's other columns to keep besides id and embedding; default: all of them "
+            + "(CSV columns as strings); --keep '' keeps none")
+    List<String> keep;
 
     @Override
     public Integer call() {
       String rej = rejects != null ? rejects : out.replaceAll("/+$", "") + "_rejects";
       ImportJob.Result r = parent.withSpark("joule import", spark -> new ImportJob(spark)
-          .run(new ImportJob.Request(format, input, idCol, embeddingCol, out, rej, layout, dim)));
+          .run(new ImportJob.Request(format, input, idCol, embeddingCol, out, rej, layout, dim, keep)));
       out().printf(Locale.ROOT, "in %,d, imported %,d, rejected %,d (dim %d)%n", r.rowsIn(), r.imported(),
           r.rejected(), r.dim());
       r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
-      out().printf("table: %s%nrejects: %s%n", r.table(), r.rejectsTable());
+      out().printf("table: %s (id, embedding%s)%nrejects: %s%n", r.table(),
+          r.kept().isEmpty() ? "" : ", " + String.join(", ", r.kept()), r.rejectsTable());
       return 0;
     }
   }
@@ -323,10 +328,14 @@ public final class Main implements Runnable {
     @Option(names = "--oversample", description = "top-k: candidates rescored per result (default topk.oversample)") Integer oversample;
     @Option(names = "--rescore", description = "top-k: auto, none, int8 or fp32 (default topk.rescore)") String rescore;
     @Option(names = "--summary-json", paramLabel = "FILE", description = "also write the claim card as JSON") Path summaryJson;
+    @Option(names = "--passthrough", split = ",", paramLabel = "COL[:NAME][,...]",
+        description = "input columns to carry into predictions, e.g. label:true_label (a name a predictions "
+            + "column has needs :NAME); default score.passthrough (none); --passthrough '' carries none")
+    List<String> passthrough;
 
     @Override
     public Integer call() {
-      JouleConfig cfg = parent.config();
+      JouleConfig cfg = withPassthrough(parent.config(), passthrough);
       ScoreResult r = parent.withSpark("joule score", spark -> {
         // Without --precision a codes table is scored at its own precision; embeddings at int8.
         Precision p = precision != null ? precision(precision)
@@ -347,6 +356,13 @@ public final class Main implements Runnable {
       }
       return 0;
     }
+  }
+
+  /** {@code --passthrough} as {@code score.passthrough}; null leaves the configured list. */
+  static JouleConfig withPassthrough(JouleConfig cfg, List<String> passthrough) {
+    return passthrough == null ? cfg : cfg.with("score.passthrough", com.typesafe.config.ConfigValueFactory
+        .fromIterable(passthrough.stream().map(String::trim).filter(x -> !x.isEmpty()).toList())
+        .render(com.typesafe.config.ConfigRenderOptions.concise()));
   }
 
   static LocalDate date(String s, String option) {

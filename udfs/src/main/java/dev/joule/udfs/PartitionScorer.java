@@ -34,7 +34,9 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.catalyst.CatalystTypeConverters;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.DataType;
 
 /**
  * Scores one Spark partition: validates rows (bad ones become rejects with a reason), packs the
@@ -45,7 +47,9 @@ import org.apache.spark.sql.catalyst.InternalRow;
  * reported by the node, and the estimated and modelled energy with their methods.
  *
  * <p>Input rows are {@code (id, embedding)} internal rows; reading them directly avoids boxing
- * every float of an {@code array<float>}.
+ * every float of an {@code array<float>}. Passthrough columns ({@link ScoringSpec#passthrough()}),
+ * when a run has any, follow the scored columns: they are copied out of each good row as it is
+ * read, never sent to the kernel, and attached to that row's prediction when it is emitted.
  */
 public final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, Row> {
 
@@ -91,6 +95,11 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private final int batchRows;
     private final ArrayDeque<Row> rejects = new ArrayDeque<>();
     private final List<Object[]> batchIds = new ArrayList<>();
+    // Passthrough values per row (a Row each) of the batch being read and of each batch sent; null when none.
+    private final scala.Function1<Object, Object>[] passConverters;
+    private final DataType[] passTypes;
+    private final Row[] extras;
+    private final List<Row[]> batchExtras = new ArrayList<>();
 
     private final float[] values;
     private final byte[] codes;
@@ -142,6 +151,42 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       this.scales = spec.fromCodes() ? new float[batchRows] : null;
       this.norms = spec.fromCodes() ? new float[batchRows] : null;
       this.ids = new Object[batchRows];
+      int pass = spec.passthroughCount();
+      if (pass > 0) {
+        this.passTypes = new DataType[pass];
+        @SuppressWarnings("unchecked")
+        scala.Function1<Object, Object>[] conv = new scala.Function1[pass];
+        for (int i = 0; i < pass; i++) {
+          passTypes[i] = spec.passthrough().fields()[i].dataType();
+          conv[i] = CatalystTypeConverters.createToScalaConverter(passTypes[i]);
+        }
+        this.passConverters = conv;
+        this.extras = new Row[batchRows];
+      } else {
+        this.passTypes = null;
+        this.passConverters = null;
+        this.extras = null;
+      }
+    }
+
+    /**
+     * A staged row of the run's schema: the eight common fields, then the passthrough struct
+     * when the run carries one ({@code pass}, set on predictions only).
+     */
+    private Row staged(String kind, Object id, Object label, Object score, Object scores, Object neighbors,
+        Object reason, Object energy, Row pass) {
+      return extras == null ? RowFactory.create(kind, id, label, score, scores, neighbors, reason, energy)
+          : RowFactory.create(kind, id, label, score, scores, neighbors, reason, energy, pass);
+    }
+
+    /** This row's passthrough values, copied out of the (reused) input row as external values. */
+    private Row readPassthrough(InternalRow row) {
+      int from = row.numFields() - passTypes.length;
+      Object[] v = new Object[passTypes.length];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = row.isNullAt(from + i) ? null : passConverters[i].apply(row.get(from + i, passTypes[i]));
+      }
+      return RowFactory.create(v);
     }
 
     @Override
@@ -165,7 +210,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       }
       energyEmitted = true;
       // Measured here, after the partition's rows went downstream, as the whole task's cost.
-      return RowFactory.create(StagedRows.ENERGY, null, null, null, null, null, null, energyRow());
+      return staged(StagedRows.ENERGY, null, null, null, null, null, null, energyRow(), null);
     }
 
     private void start() {
@@ -304,8 +349,11 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         }
         if (reason != null) {
           rowsRejected++;
-          rejects.add(RowFactory.create(StagedRows.REJECT, id, null, null, null, null, reason, null));
+          rejects.add(staged(StagedRows.REJECT, id, null, null, null, null, reason, null, null));
         } else {
+          if (extras != null) {
+            extras[n] = readPassthrough(row);
+          }
           ids[n++] = id;
         }
         if (spec.failPartition() >= 0 && task != null && task.partitionId() == spec.failPartition()
@@ -360,6 +408,10 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       channel.send(BridgeBatches.toRequest(encode(n), allocator), n);
       batchIds.add(java.util.Arrays.copyOf(ids, n));
       java.util.Arrays.fill(ids, 0, n, null);
+      if (extras != null) {
+        batchExtras.add(java.util.Arrays.copyOf(extras, n));
+        java.util.Arrays.fill(extras, 0, n, null);
+      }
       batches++;
     }
 
@@ -379,11 +431,14 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       } else if (spec.keepScores()) {
         s = java.util.Arrays.copyOfRange(b.scores(), r * width, (r + 1) * width);
       }
-      Row out = RowFactory.create(StagedRows.PREDICTION, batchId[r], k.labels().get(b.labels()[r]),
-          b.best()[r], s, neighbors, null, null);
+      Row out = staged(StagedRows.PREDICTION, batchId[r], k.labels().get(b.labels()[r]),
+          b.best()[r], s, neighbors, null, null, extras == null ? null : batchExtras.get(resultBatch)[r]);
       if (++resultRow == b.rows()) {
         results.set(resultBatch, null); // let the batch go
         batchIds.set(resultBatch, null);
+        if (extras != null) {
+          batchExtras.set(resultBatch, null);
+        }
         resultRow = 0;
         resultBatch++;
       }

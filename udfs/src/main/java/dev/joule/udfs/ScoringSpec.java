@@ -2,6 +2,7 @@ package dev.joule.udfs;
 
 import dev.joule.bridge.flight.BridgeSettings;
 import java.io.Serializable;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * Everything a partition needs to score, shipped once per task in the closure. The kernel travels
@@ -15,11 +16,21 @@ import java.io.Serializable;
  *     a test can kill an executor while batches are in flight; 0 = never
  * @param bridge the Flight nodes to score on, or null for the in-process node
  * @param accumulators the run's named accumulators (Spark UI), or null
+ * @param passthrough input columns that follow the scored ones in each input row and are carried,
+ *     untouched, to the row's prediction (never to the kernel); null or empty: none
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
     EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
-    long batchDelayMs) implements Serializable {
+    long batchDelayMs, StructType passthrough) implements Serializable {
+
+  public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
+      EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
+      EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
+      long batchDelayMs) {
+    this(runId, job, kernel, idColumn, layout, batchRows, maxBatchBytes, keepScores, energy,
+        failPartition, bridge, accumulators, batchDelayMs, null);
+  }
 
   public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
       EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
@@ -47,6 +58,11 @@ public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn 
       throw new IllegalArgumentException("kernel " + kernel.name() + " rescores at "
           + kernel.rescorePrecision() + ", which needs the embeddings, not a codes table");
     }
+  }
+
+  /** Input columns carried to predictions: 0 when none. */
+  public int passthroughCount() {
+    return passthrough == null ? 0 : passthrough.size();
   }
 
   public boolean fromCodes() {

@@ -21,8 +21,20 @@ public final class StagedRows {
 
   private StagedRows() {}
 
+  /** The struct of input columns carried through to predictions, when a run has any. */
+  public static final String PASSTHROUGH = "passthrough";
+
   public static StructType schema(DataType idType) {
-    return new StructType()
+    return schema(idType, null);
+  }
+
+  /**
+   * @param passthrough the input columns carried to predictions rows (null or empty: none); with
+   *     some, every staged row has a last field {@code passthrough} of this struct type, set on
+   *     predictions only
+   */
+  public static StructType schema(DataType idType, StructType passthrough) {
+    StructType s = new StructType()
         .add("kind", DataTypes.StringType, false)
         .add("id", idType, true)
         .add("label", DataTypes.StringType, true)
@@ -31,5 +43,6 @@ public final class StagedRows {
         .add("neighbors", NEIGHBORS, true)
         .add("reason", DataTypes.StringType, true)
         .add("energy", EnergyRecord.SCHEMA, true);
+    return passthrough == null || passthrough.isEmpty() ? s : s.add(PASSTHROUGH, passthrough, true);
   }
 }

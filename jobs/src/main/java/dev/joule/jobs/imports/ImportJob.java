@@ -36,7 +36,9 @@ import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.Metadata;
 import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 
@@ -49,14 +51,30 @@ import org.apache.spark.storage.StorageLevel;
  * <p>The embedding is an array column (numbers, or a string such as {@code "[0.1, 0.2]"}), a
  * packed float32 binary column, or, for CSV, one numeric column per dimension named
  * {@code <embedding-col><index>} (e.g. {@code emb_0 … emb_383} with {@code --embedding-col emb_}).
+ *
+ * <p>The input's other columns (a label, a timestamp, text) are kept, with their types, after
+ * {@code id} and {@code embedding}: all of them by default, or only those named in {@code keep}
+ * (an empty list keeps none). The id and embedding columns, per-dimension columns included, are
+ * consumed, not kept. CSV is read without type inference, so its kept columns are strings.
  */
 public final class ImportJob {
 
+  /**
+   * @param keep the other input columns to keep, in this order; {@code null} keeps all of them
+   *     (in the input's order), an empty list none
+   */
   public record Request(String format, String input, String idCol, String embeddingCol, String out,
-      String rejects, String layout, Integer dim) {}
+      String rejects, String layout, Integer dim, List<String> keep) {
+    /** Keeps every other column. */
+    public Request(String format, String input, String idCol, String embeddingCol, String out,
+        String rejects, String layout, Integer dim) {
+      this(format, input, idCol, embeddingCol, out, rejects, layout, dim, null);
+    }
+  }
 
+  /** @param kept the input's columns the table kept besides id and embedding */
   public record Result(long rowsIn, long imported, long rejected, int dim, Map<String, Long> reasons,
-      String table, String rejectsTable) {}
+      String table, String rejectsTable, List<String> kept) {}
 
   private static final String CORRUPT = "_corrupt_record";
   private final SparkSession spark;
@@ -84,6 +102,8 @@ public final class ImportJob {
     DataType outIdType = idKind == null ? DataTypes.StringType : idKind.sparkType();
 
     Source source = source(r, schema, names);
+    List<String> kept = kept(r, names, embeddingColumns(r.embeddingCol(), names));
+    int[] keptIdx = kept.stream().mapToInt(schema::fieldIndex).toArray();
     boolean hasCorrupt = names.contains(CORRUPT);
     int idIdx = schema.fieldIndex(r.idCol());
     int corruptIdx = hasCorrupt ? schema.fieldIndex(CORRUPT) : -1;
@@ -93,16 +113,31 @@ public final class ImportJob {
         .add("reason", DataTypes.StringType, true)
         .add("source_file", DataTypes.StringType, true)
         .add("pos", DataTypes.LongType, false);
+    // Kept columns travel under internal names (a user's column may be called "reason" or "pos").
+    for (int i = 0; i < keptIdx.length; i++) {
+      parsedSchema = parsedSchema.add(keptName(i), schema.fields()[keptIdx[i]].dataType(), true);
+    }
+    int fixed = parsedSchema.size() - keptIdx.length;
     boolean idAsString = idKind == null;
     MapFunction<Row, Row> parse = row -> {
       Object id = row.isNullAt(idIdx) ? null : (idAsString ? String.valueOf(row.get(idIdx)) : row.get(idIdx));
       String file = row.getAs("_joule_file");
       long pos = row.getAs("_joule_pos");
-      if (corruptIdx >= 0 && !row.isNullAt(corruptIdx)) {
-        return RowFactory.create(id, null, "unparseable: malformed record in " + file, file, pos);
+      Object[] out = new Object[fixed + keptIdx.length];
+      out[0] = id;
+      out[3] = file;
+      out[4] = pos;
+      for (int i = 0; i < keptIdx.length; i++) {
+        out[fixed + i] = row.get(keptIdx[i]);
       }
-      Parsed p = source.parse(row);
-      return RowFactory.create(id, p.values, p.reason, file, pos);
+      if (corruptIdx >= 0 && !row.isNullAt(corruptIdx)) {
+        out[2] = "unparseable: malformed record in " + file;
+      } else {
+        Parsed p = source.parse(row);
+        out[1] = p.values;
+        out[2] = p.reason;
+      }
+      return RowFactory.create(out);
     };
     Dataset<Row> parsed = raw
         .withColumn("_joule_file", col("_metadata.file_path"))
@@ -124,12 +159,22 @@ public final class ImportJob {
           lit("duplicate_id: id already imported from an earlier row")).otherwise(col("reason")))
           .persist(StorageLevel.MEMORY_AND_DISK());
       try {
-        Dataset<Row> good = checked.filter(col("reason").isNull()).select(col("id"), col("values").as("embedding"));
+        List<Column> goodCols = new ArrayList<>(List.of(col("id"), col("values").as("embedding")));
+        for (int i = 0; i < kept.size(); i++) {
+          goodCols.add(col(keptName(i)).as(kept.get(i)));
+        }
+        Dataset<Row> good = checked.filter(col("reason").isNull()).select(goodCols.toArray(Column[]::new));
         if (r.layout().equals("binary")) {
-          StructType binSchema = new StructType().add("id", outIdType, true)
-              .add("embedding", DataTypes.BinaryType, false);
-          good = good.map((MapFunction<Row, Row>) row -> RowFactory.create(row.get(0),
-              pack(row.getList(1))), Encoders.row(binSchema));
+          StructField[] fields = good.schema().fields().clone();
+          fields[1] = new StructField("embedding", DataTypes.BinaryType, false, Metadata.empty());
+          StructType binSchema = new StructType(fields);
+          good = good.map((MapFunction<Row, Row>) row -> {
+            Object[] v = new Object[row.size()];
+            for (int i = 0; i < v.length; i++) {
+              v[i] = i == 1 ? pack(row.getList(1)) : row.get(i);
+            }
+            return RowFactory.create(v);
+          }, Encoders.row(binSchema));
         }
         Dataset<Row> bad = checked.filter(col("reason").isNotNull()).select(
             col("id").cast("string").as("id"), col("reason"), col("source_file"));
@@ -151,7 +196,7 @@ public final class ImportJob {
           commit.rollback();
           throw e;
         }
-        return new Result(rowsIn, imported, rejected, dim, reasons, r.out(), r.rejects());
+        return new Result(rowsIn, imported, rejected, dim, reasons, r.out(), r.rejects(), kept);
       } finally {
         checked.unpersist();
       }
@@ -184,6 +229,61 @@ public final class ImportJob {
           + "inferred; pass --dim");
     }
     return top.get(0).getInt(0);
+  }
+
+  /** The input columns the embedding is read from: the named column, or its per-dimension columns. */
+  static List<String> embeddingColumns(String col, List<String> names) {
+    if (names.contains(col)) {
+      return List.of(col);
+    }
+    Pattern p = Pattern.compile(Pattern.quote(col) + "(\\d+)");
+    return names.stream().filter(n -> p.matcher(n).matches()).toList();
+  }
+
+  private static String keptName(int i) {
+    return "_joule_keep_" + i;
+  }
+
+  /**
+   * The other columns the imported table keeps: every one (input order) unless {@code --keep}
+   * names some (its order). The id and embedding columns are consumed; a kept column named like
+   * the table's own {@code id} or {@code embedding} is a usage error, as is a name not in the input.
+   */
+  static List<String> kept(Request r, List<String> names, List<String> consumed) {
+    java.util.Set<String> notKept = new java.util.HashSet<>(consumed);
+    notKept.add(r.idCol());
+    notKept.add(CORRUPT);
+    java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+    if (r.keep() == null) {
+      names.stream().filter(n -> !notKept.contains(n)).forEach(out::add);
+    } else {
+      List<String> others = names.stream().filter(n -> !notKept.contains(n)).toList();
+      for (String k : r.keep()) {
+        String name = k.trim();
+        if (name.isEmpty()) {
+          continue;
+        }
+        if (notKept.contains(name) && !name.equals(CORRUPT)) {
+          throw JouleException.usage("--keep " + name + ": that column is read as the "
+              + (name.equals(r.idCol()) ? "id" : "embedding") + "; it is in the table as '"
+              + (name.equals(r.idCol()) ? "id" : "embedding") + "' already");
+        }
+        if (!others.contains(name)) {
+          throw JouleException.usage("--keep " + name + ": input " + r.input() + " has no column '" + name
+              + "' (other columns: " + (others.isEmpty() ? "none" : String.join(", ", others)) + ")");
+        }
+        out.add(name);
+      }
+    }
+    for (String n : out) {
+      if (n.equalsIgnoreCase("id") || n.equalsIgnoreCase("embedding")) {
+        List<String> rest = out.stream().filter(x -> !x.equals(n)).toList();
+        throw JouleException.usage("input column '" + n + "' cannot be kept: the imported table's own "
+            + n.toLowerCase(java.util.Locale.ROOT) + " column has that name; list the columns to keep without it: "
+            + "--keep " + (rest.isEmpty() ? "''" : String.join(",", rest)));
+      }
+    }
+    return List.copyOf(out);
   }
 
   private static List<String> visible(List<String> names) {

@@ -122,7 +122,7 @@ public final class NightlyJob {
     } else if (from > sourceTo) {
       fullReason = "source version " + sourceTo + " is older than the last committed night's " + from;
     }
-    Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision);
+    Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision, Scoring.passthrough(config));
     Dataset<Row> upserts;
     Dataset<Row> deletes; // a single column: id
     Dataset<Row> changeCache = null;
@@ -311,10 +311,12 @@ public final class NightlyJob {
 
   private void mergePredictions(TableCommit commit, String path, Scoring.Staged st, Dataset<Row> deletes,
       ModelSpec model, Scoring.Prepared prep, String runId, Timestamp at) {
-    Dataset<Row> upserts = st.ofKind(StagedRows.PREDICTION).select(col("id"), lit(model.modelId()).as("model_id"),
-        lit(model.modelVersion()).as("model_version"), lit(prep.kernel().displayName()).as("kernel"), col("label"),
-        col("score"), col("scores"), col("neighbors"), lit(runId).as("run_id"), lit(at).as("scored_at"),
-        lit(false).as("tombstone"));
+    List<org.apache.spark.sql.Column> cols = new java.util.ArrayList<>(List.of(col("id"),
+        lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
+        lit(prep.kernel().displayName()).as("kernel"), col("label"), col("score"), col("scores"), col("neighbors"),
+        lit(runId).as("run_id"), lit(at).as("scored_at"), lit(false).as("tombstone")));
+    cols.addAll(prep.passthroughColumns()); // score.passthrough, last
+    Dataset<Row> upserts = st.ofKind(StagedRows.PREDICTION).select(cols.toArray(org.apache.spark.sql.Column[]::new));
     if (!DeltaIO.exists(spark, path)) {
       // First night: nothing to merge with, nothing to delete. Deletion vectors let later MERGEs
       // mark changed rows instead of rewriting every file that holds one.
@@ -328,6 +330,10 @@ public final class NightlyJob {
     Map<String, String> set = new LinkedHashMap<>();
     for (String c : List.of("model_version", "kernel", "label", "score", "scores", "neighbors", "run_id", "scored_at", "tombstone")) {
       set.put(c, "s." + c);
+    }
+    for (Scoring.Passthrough p : prep.passthrough()) {
+      String q = "`" + p.as().replace("`", "``") + "`";
+      set.put(q, "s." + q);
     }
     Map<String, String> insert = new LinkedHashMap<>(set);
     insert.put("id", "s.id");

@@ -204,7 +204,9 @@ public final class QualityGate {
     Precision asked = asAsked.kernel().precision();
     Precision p = asked;
     while (true) {
-      Scoring.Prepared prep = p == asked ? asAsked : Scoring.prepare(config, pinned, asAsked.model(), p);
+      Scoring.Prepared prep = p == asked ? asAsked
+          : Scoring.prepare(config, pinned, asAsked.model(), p,
+              asAsked.passthrough().stream().map(Scoring.Passthrough::spec).toList());
       Dataset<Row> in = inputOf.apply(prep);
       String staging = out.staging(p == asked ? runId : runId + "-" + p.label());
       Scoring.Staged st = null;

@@ -71,7 +71,7 @@ public final class ScoreJob {
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
-    Scoring.Prepared asked = Scoring.prepare(config, pinned, model, req.precision());
+    Scoring.Prepared asked = Scoring.prepare(config, pinned, model, req.precision(), Scoring.passthrough(config));
     long rowsIn = asked.select(pinned.data()).count();
 
     OutputTables out = new OutputTables(req.output());
@@ -105,10 +105,13 @@ public final class ScoreJob {
       }
       Timestamp scoredAt = Timestamp.from(Instant.now());
       String replace = "model_id = '" + model.modelId() + "' AND kernel = '" + kernel.displayName() + "'";
-      Dataset<Row> predictions = staged.filter(col("kind").equalTo(StagedRows.PREDICTION)).select(
+      List<org.apache.spark.sql.Column> predictionCols = new java.util.ArrayList<>(List.of(
           col("id"), lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
           lit(kernel.displayName()).as("kernel"), col("label"), col("score"), col("scores"),
-          col("neighbors"), lit(runId).as("run_id"), lit(scoredAt).as("scored_at"));
+          col("neighbors"), lit(runId).as("run_id"), lit(scoredAt).as("scored_at")));
+      predictionCols.addAll(prep.passthroughColumns()); // score.passthrough / --passthrough, last
+      Dataset<Row> predictions = staged.filter(col("kind").equalTo(StagedRows.PREDICTION))
+          .select(predictionCols.toArray(org.apache.spark.sql.Column[]::new));
       Dataset<Row> rejects = staged.filter(col("kind").equalTo(StagedRows.REJECT)).select(
           col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
           lit(kernel.displayName()).as("kernel"));

@@ -51,20 +51,66 @@ public final class Scoring {
 
   private Scoring() {}
 
-  /** An input table resolved against a model at a precision. */
+  /** The columns of a predictions table (score's, and nightly's tombstone). */
+  public static final List<String> PREDICTION_COLUMNS = List.of("id", "model_id", "model_version", "kernel",
+      "label", "score", "scores", "neighbors", "run_id", "scored_at", "tombstone");
+
+  /**
+   * An input column carried through to the predictions ({@code score.passthrough}, {@code
+   * --passthrough}): {@code column}, written as {@code as}. Spelled {@code COL} or {@code COL:NEW_NAME}.
+   */
+  public record Passthrough(String column, String as) {
+    public static Passthrough parse(String spec) {
+      String s = spec.trim();
+      int colon = s.lastIndexOf(':');
+      Passthrough p = colon < 0 ? new Passthrough(s, s)
+          : new Passthrough(s.substring(0, colon).trim(), s.substring(colon + 1).trim());
+      if (p.column().isEmpty() || p.as().isEmpty()) {
+        throw JouleException.usage("passthrough '" + spec + "': expected COLUMN or COLUMN:NEW_NAME");
+      }
+      return p;
+    }
+
+    /** As {@link #parse} reads it. */
+    public String spec() {
+      return column + ":" + as;
+    }
+  }
+
+  /**
+   * An input table resolved against a model at a precision.
+   *
+   * @param passthrough input columns carried, beside the scored ones, to the predictions; they never
+   *     reach the kernel: the scorer keeps them per row and attaches them when it emits the row
+   * @param passthroughType their types, as the staged {@code passthrough} struct holds them (its
+   *     fields are named by {@link Passthrough#as()}); empty when there are none
+   */
   public record Prepared(ModelSpec model, Kernel kernel, KernelInfo info, IdColumn idKind,
-      EmbeddingColumn.Layout layout, Column idExpr, String embCol, String inputPath) {
+      EmbeddingColumn.Layout layout, Column idExpr, String embCol, String inputPath,
+      List<Passthrough> passthrough, StructType passthroughType) {
 
     public boolean codes() {
       return layout == null;
     }
 
-    /** The (id, embedding) or (id, codes, scale, norm, precision) columns the scorer reads. */
+    /**
+     * The (id, embedding) or (id, codes, scale, norm, precision) columns the scorer reads, then
+     * the passthrough columns.
+     */
     public Dataset<Row> select(Dataset<Row> table) {
-      return codes()
-          ? table.select(idExpr.as("id"), col("codes"), col("scale").cast("float"), col("norm").cast("float"),
+      List<Column> cols = new java.util.ArrayList<>(codes()
+          ? List.of(idExpr.as("id"), col("codes"), col("scale").cast("float"), col("norm").cast("float"),
               col("precision"))
-          : table.select(idExpr.as("id"), col(embCol).as("embedding"));
+          : List.of(idExpr.as("id"), col(embCol).as("embedding")));
+      for (Passthrough p : passthrough) {
+        cols.add(col("`" + p.column().replace("`", "``") + "`"));
+      }
+      return table.select(cols.toArray(Column[]::new));
+    }
+
+    /** The passthrough columns of the staged rows, named for the predictions table. */
+    public List<Column> passthroughColumns() {
+      return passthrough.stream().map(p -> col(StagedRows.PASSTHROUGH).getField(p.as()).as(p.as())).toList();
     }
   }
 
@@ -88,8 +134,32 @@ public final class Scoring {
     }
   }
 
+  /** {@code score.passthrough}: a list, or one comma-separated string; blanks dropped. */
+  public static List<String> passthrough(JouleConfig config) {
+    com.typesafe.config.Config c = config.raw();
+    String key = "joule.score.passthrough";
+    try {
+      List<String> raw = !c.hasPath(key) ? List.of()
+          : c.getValue(key).valueType() == com.typesafe.config.ConfigValueType.LIST ? c.getStringList(key)
+          : Arrays.asList(c.getString(key).split(","));
+      return raw.stream().map(String::trim).filter(x -> !x.isEmpty()).toList();
+    } catch (com.typesafe.config.ConfigException e) {
+      throw JouleException.usage("joule.score.passthrough must be a list of column names: " + e.getMessage());
+    }
+  }
+
+  /** Without passthrough columns. */
   public static Prepared prepare(JouleConfig config, DeltaIO.Pinned pinned, ModelSpec model,
       Precision precision) {
+    return prepare(config, pinned, model, precision, List.of());
+  }
+
+  /**
+   * @param passthrough input columns to carry to the predictions, each {@code COL} or {@code COL:NEW_NAME};
+   *     a column the input lacks, or a name a predictions column has, is a usage error
+   */
+  public static Prepared prepare(JouleConfig config, DeltaIO.Pinned pinned, ModelSpec model,
+      Precision precision, List<String> passthrough) {
     if (!model.modelId().matches("[A-Za-z0-9._:@-]+")) {
       throw JouleException.input("model_id '" + model.modelId()
           + "' may only contain letters, digits and . _ : @ -");
@@ -131,8 +201,32 @@ public final class Scoring {
       idKind = IdColumn.STRING;
       idExpr = idExpr.cast(DataTypes.StringType);
     }
+    List<Passthrough> pass = passthrough.stream().map(Passthrough::parse).toList();
     return new Prepared(model, kernel, KernelInfo.of(kernel, rowPrecision), idKind, layout, idExpr,
-        embCol, pinned.path());
+        embCol, pinned.path(), pass, passthroughType(pinned, schema, pass));
+  }
+
+  private static StructType passthroughType(DeltaIO.Pinned pinned, StructType schema, List<Passthrough> pass) {
+    StructType t = new StructType();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    List<String> names = Arrays.asList(schema.fieldNames());
+    for (Passthrough p : pass) {
+      if (!names.contains(p.column())) {
+        throw JouleException.usage("passthrough column '" + p.column() + "' is not in input table " + pinned.path()
+            + " (columns: " + String.join(", ", names) + ")");
+      }
+      String as = p.as().toLowerCase(java.util.Locale.ROOT);
+      if (PREDICTION_COLUMNS.contains(as)) {
+        throw JouleException.usage("passthrough column '" + p.as() + "' has the name of a predictions column ("
+            + String.join(", ", PREDICTION_COLUMNS) + "); carry it under another name: "
+            + p.column() + ":input_" + p.column());
+      }
+      if (!seen.add(as)) {
+        throw JouleException.usage("passthrough names '" + p.as() + "' twice");
+      }
+      t = t.add(p.as(), schema.apply(p.column()).dataType(), true);
+    }
+    return t;
   }
 
   /**
@@ -149,7 +243,8 @@ public final class Scoring {
       spec = new ScoringSpec(runId, job, p.info(), p.idKind(), p.layout(),
           config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
           config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
-          config.bridgeSettings(), accumulators, config.integer("testing.batch-delay-ms"));
+          config.bridgeSettings(), accumulators, config.integer("testing.batch-delay-ms"),
+          p.passthroughType());
     } catch (IllegalArgumentException e) {
       throw JouleException.usage(e.getMessage());
     }
@@ -157,7 +252,7 @@ public final class Scoring {
         runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.kernel().displayName(),
         p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
         spec.bridge() == null ? "the in-process node" : spec.bridge());
-    StructType stagedSchema = StagedRows.schema(p.idKind().sparkType());
+    StructType stagedSchema = StagedRows.schema(p.idKind().sparkType(), p.passthroughType());
     JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
     int partitions = rows.getNumPartitions();
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
