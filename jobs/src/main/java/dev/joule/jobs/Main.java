@@ -312,14 +312,29 @@ public final class Main implements Runnable {
     public Integer call() {
       Precision p = precision(precision);
       JouleConfig cfg = parent.config();
-      ScoreResult r = parent.withSpark("joule score", spark -> {
-        ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
-            : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
-                metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),
-                oversample != null ? oversample : cfg.integer("topk.oversample"),
-                rescore != null ? rescore : cfg.string("topk.rescore"), cfg.integer("topk.max-reference-rows"));
-        return new ScoreJob(spark, cfg).run(new ScoreJob.Request(input, spec, p, output, true));
-      });
+      ScoreResult r;
+      try {
+        r = parent.withSpark("joule score", spark -> {
+          ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
+              : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
+                  metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),
+                  oversample != null ? oversample : cfg.integer("topk.oversample"),
+                  rescore != null ? rescore : cfg.string("topk.rescore"), cfg.integer("topk.max-reference-rows"));
+          return new ScoreJob(spark, cfg).run(new ScoreJob.Request(input, spec, p, output, true));
+        });
+      } catch (dev.joule.jobs.score.QualityGate.Refused e) {
+        // Exit 4 still accounts for the refused attempt: its card, and its summary.
+        if (e.result() != null) {
+          ClaimCard card = ClaimCard.forRun(e.result());
+          out().print(card.toText());
+          out().printf("run %s refused by the quality gate: nothing published; recorded in %s/runs as refused%n",
+              e.result().runId(), output);
+          if (summaryJson != null) {
+            DemoJob.writeJson(summaryJson, card.toJson());
+          }
+        }
+        throw e;
+      }
       ClaimCard card = ClaimCard.forRun(r);
       out().print(card.toText());
       r.rejectReasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));

@@ -75,6 +75,9 @@ public final class ImportJob {
     Dataset<Row> raw = read(r.format(), r.input());
     StructType schema = raw.schema();
     List<String> names = Arrays.asList(schema.fieldNames());
+    if (visible(names).isEmpty()) { // what Spark makes of an empty file: no rows, so no columns
+      throw JouleException.input("input " + r.input() + " has no rows; nothing imported");
+    }
     if (!names.contains(r.idCol())) {
       throw JouleException.input("input " + r.input() + " has no id column '" + r.idCol()
           + "' (columns: " + String.join(", ", visible(names)) + ")");
@@ -111,6 +114,9 @@ public final class ImportJob {
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
       long rowsIn = parsed.count();
+      if (rowsIn == 0) {
+        throw JouleException.input("input " + r.input() + " has no rows; nothing imported");
+      }
       int dim = r.dim() != null ? r.dim() : inferDim(parsed);
       Column reason = coalesce(col("reason"),
           when(col("id").isNull(), lit("null_id: id is null"))

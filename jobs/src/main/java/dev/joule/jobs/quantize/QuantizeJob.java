@@ -141,6 +141,9 @@ public final class QuantizeJob {
 
   private static int inferDim(Dataset<Row> in, String path) {
     int dim = dev.joule.jobs.mllib.MllibFeatures.commonDim(in, "embedding");
+    if (dim == 0 && in.isEmpty()) {
+      throw JouleException.input("input table " + path + " has no rows; nothing quantized");
+    }
     if (dim == 0) {
       throw JouleException.input("input table " + path + " has no embedding to infer the dimension from; pass --dim");
     }
