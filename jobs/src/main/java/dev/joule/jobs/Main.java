@@ -247,7 +247,7 @@ public final class Main implements Runnable {
       out().printf(Locale.ROOT, "in %,d, imported %,d, rejected %,d (dim %d)%n", r.rowsIn(), r.imported(),
           r.rejected(), r.dim());
       r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
-      out().printf("table: %s%nrejects: %s%n", r.table(), r.rejectsTable());
+      out().printf("table: %s%nrejects: %s%n", r.table(), r.rejected() == 0 ? "none" : r.rejectsTable());
       return 0;
     }
   }
@@ -282,7 +282,7 @@ public final class Main implements Runnable {
           + "rejected %,d; source version %d%n", r.rowsIn(), r.quantized(), p, r.dim(), p.rowBytes(r.dim()),
           4 * r.dim(), r.rejected(), r.sourceVersion());
       r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
-      out().printf("codes: %s%nrejects: %s%n", r.table(), r.rejectsTable());
+      out().printf("codes: %s%nrejects: %s%n", r.table(), r.rejected() == 0 ? "none" : r.rejectsTable());
       return 0;
     }
   }

@@ -152,7 +152,7 @@ public final class ImportJob {
         TableCommit commit = new TableCommit(spark);
         try {
           commit.overwrite(r.out(), good);
-          commit.overwrite(r.rejects(), bad);
+          commit.overwriteRejects(r.rejects(), bad, rejected);
         } catch (Exception e) { // SparkException from a failed write is checked in Java terms
           commit.rollback();
           throw e;

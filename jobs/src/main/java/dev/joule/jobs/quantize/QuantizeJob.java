@@ -119,7 +119,7 @@ public final class QuantizeJob {
         // (A commit of its own, right after the overwrite; a rollback undoes both.)
         spark.sql("ALTER TABLE delta.`" + r.output().replace("`", "``") + "` SET TBLPROPERTIES ('"
             + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "')");
-        commit.overwrite(r.rejects(), rejects);
+        commit.overwriteRejects(r.rejects(), rejects, rejected);
       } catch (Exception e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();
         throw e;
