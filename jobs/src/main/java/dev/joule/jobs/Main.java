@@ -268,7 +268,7 @@ public final class Main implements Runnable {
           r.rejected(), r.dim());
       r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
       out().printf("table: %s (id, embedding%s)%nrejects: %s%n", r.table(),
-          r.kept().isEmpty() ? "" : ", " + String.join(", ", r.kept()), r.rejectsTable());
+          r.kept().isEmpty() ? "" : ", " + String.join(", ", r.kept()), r.rejected() == 0 ? "none" : r.rejectsTable());
       return 0;
     }
   }
@@ -303,7 +303,7 @@ public final class Main implements Runnable {
           + "rejected %,d; source version %d%n", r.rowsIn(), r.quantized(), p, r.dim(), p.rowBytes(r.dim()),
           4 * r.dim(), r.rejected(), r.sourceVersion());
       r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
-      out().printf("codes: %s%nrejects: %s%n", r.table(), r.rejectsTable());
+      out().printf("codes: %s%nrejects: %s%n", r.table(), r.rejected() == 0 ? "none" : r.rejectsTable());
       return 0;
     }
   }
@@ -336,17 +336,32 @@ public final class Main implements Runnable {
     @Override
     public Integer call() {
       JouleConfig cfg = withPassthrough(parent.config(), passthrough);
-      ScoreResult r = parent.withSpark("joule score", spark -> {
-        // Without --precision a codes table is scored at its own precision; embeddings at int8.
-        Precision p = precision != null ? precision(precision)
-            : QuantizeJob.codesPrecision(spark, input).orElse(Precision.INT8);
-        ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
-            : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
-                metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),
-                oversample != null ? oversample : cfg.integer("topk.oversample"),
-                rescore != null ? rescore : cfg.string("topk.rescore"), cfg.integer("topk.max-reference-rows"));
-        return new ScoreJob(spark, cfg).run(new ScoreJob.Request(input, spec, p, output, true));
-      });
+      ScoreResult r;
+      try {
+        r = parent.withSpark("joule score", spark -> {
+          // Without --precision a codes table is scored at its own precision; embeddings at int8.
+          Precision p = precision != null ? precision(precision)
+              : QuantizeJob.codesPrecision(spark, input).orElse(Precision.INT8);
+          ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
+              : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
+                  metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),
+                  oversample != null ? oversample : cfg.integer("topk.oversample"),
+                  rescore != null ? rescore : cfg.string("topk.rescore"), cfg.integer("topk.max-reference-rows"));
+          return new ScoreJob(spark, cfg).run(new ScoreJob.Request(input, spec, p, output, true));
+        });
+      } catch (dev.joule.jobs.score.QualityGate.Refused e) {
+        // Exit 4 still accounts for the refused attempt: its card, and its summary.
+        if (e.result() != null) {
+          ClaimCard card = ClaimCard.forRun(e.result());
+          out().print(card.toText());
+          out().printf("run %s refused by the quality gate: nothing published; recorded in %s/runs as refused%n",
+              e.result().runId(), output);
+          if (summaryJson != null) {
+            DemoJob.writeJson(summaryJson, card.toJson());
+          }
+        }
+        throw e;
+      }
       ClaimCard card = ClaimCard.forRun(r);
       out().print(card.toText());
       r.rejectReasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));

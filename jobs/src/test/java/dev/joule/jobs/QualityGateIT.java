@@ -103,10 +103,15 @@ class QualityGateIT {
     assertEquals(before[0], versions(t)[0]);
     assertEquals(before[1], versions(t)[1]);
     assertEquals(before[2], versions(t)[2]);
-    assertEquals(before[3], versions(t)[3]);
+    // The refused run accounts for itself in runs (status refused), and nowhere else.
+    assertEquals(before[3] + 1, versions(t)[3]);
     assertFalse(Files.exists(Path.of(out, "_joule_staging")), "no staging left behind");
-    assertEquals(1, spark.read().format("delta").load(t.runs()).count());
+    assertEquals(1, spark.read().format("delta").load(t.runs()).filter("status = 'committed'").count());
+    assertEquals(1, spark.read().format("delta").load(t.runs()).filter("status = 'refused'").count());
     assertEquals(first.runId(), runRow(out, first.runId()).getAs("run_id"));
+    QualityGate.Refused refused = (QualityGate.Refused) e;
+    assertEquals("failed", refused.outcome().status());
+    assertEquals("refused", runRow(out, refused.result().runId()).getAs("status"));
   }
 
   @Test

@@ -37,6 +37,11 @@ public final class JouleSpark {
     for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {
       b.config(e.getKey(), e.getValue());
     }
+    boolean fresh = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
+    if (fresh && !probe.contains("spark.master") && config.string("spark.master").startsWith("local")
+        && !probe.contains(WAREHOUSE) && !config.sparkConf().containsKey(WAREHOUSE)) {
+      b.config(WAREHOUSE, scratchWarehouse());
+    }
     SparkSession spark = b.getOrCreate();
     // Delta rebuilds a table's state from its log in 50 tasks by default, sized for big tables
     // on clusters. In local mode each task costs ~27 ms of CPU whatever it holds, and a night
@@ -50,6 +55,28 @@ public final class JouleSpark {
   }
 
   static final String SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions";
+
+  static final String WAREHOUSE = "spark.sql.warehouse.dir";
+
+  /**
+   * The embedded default's warehouse folder. Joule reads and writes tables by path and creates no
+   * managed tables, but Spark's catalog makes its warehouse folder (default {@code
+   * ./spark-warehouse}) the first time a statement goes through it (an {@code ALTER TABLE
+   * delta.`path`}, say), which left an empty {@code spark-warehouse/} wherever joule ran. It goes
+   * to a folder of this process under the temp folder instead, removed at exit if still empty.
+   */
+  static String scratchWarehouse() {
+    java.nio.file.Path dir = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"),
+        "joule-spark-warehouse-" + ProcessHandle.current().pid());
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        java.nio.file.Files.deleteIfExists(dir); // only succeeds while empty
+      } catch (java.io.IOException | RuntimeException e) {
+        // not empty (a user's managed table) or already gone: leave it
+      }
+    }, "joule-warehouse-cleanup"));
+    return dir.toUri().toString();
+  }
 
   /** The threads of a {@code local}, {@code local[N]}, {@code local[*]} or {@code local[N,F]} master; 0 otherwise. */
   static int localCores(String master) {

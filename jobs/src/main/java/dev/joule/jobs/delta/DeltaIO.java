@@ -61,6 +61,60 @@ public final class DeltaIO {
     return p.getFileSystem(spark.sparkContext().hadoopConfiguration()).delete(p, true);
   }
 
+  /**
+   * The outermost folder on the way to {@code path} that does not exist yet ({@code path} itself
+   * when only it is missing), or null when {@code path} exists. A job that writes under {@code
+   * path} and fails can then remove what it created with {@link #removeEmptyFolders}, and no
+   * more.
+   */
+  public static String firstMissing(SparkSession spark, String path) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      p = fs.makeQualified(p);
+      String missing = null;
+      for (; p != null && !fs.exists(p); p = p.getParent()) {
+        missing = p.toString();
+      }
+      return missing;
+    } catch (java.io.IOException | RuntimeException e) {
+      return null; // unknown: remove nothing
+    }
+  }
+
+  /**
+   * Removes {@code path} and then its parents, up to and including {@code upTo} (from {@link
+   * #firstMissing}), each only while it is an empty folder. Never throws; null {@code upTo} does
+   * nothing.
+   */
+  public static void removeEmptyFolders(SparkSession spark, String path, String upTo) {
+    if (upTo == null) {
+      return;
+    }
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      p = fs.makeQualified(p);
+      org.apache.hadoop.fs.Path stop = fs.makeQualified(new org.apache.hadoop.fs.Path(upTo));
+      if (!p.toString().equals(stop.toString()) && !p.toString().startsWith(stop.toString() + "/")) {
+        return;
+      }
+      for (; p != null; p = p.getParent()) {
+        if (fs.exists(p)) {
+          if (!fs.getFileStatus(p).isDirectory() || fs.listStatus(p).length > 0) {
+            return;
+          }
+          fs.delete(p, false);
+        }
+        if (p.toString().equals(stop.toString())) {
+          return;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // best effort: an empty folder left behind is litter, not damage
+    }
+  }
+
   /** {@code v} as the body of a single-quoted Spark SQL string literal. */
   public static String sqlString(String v) {
     return v.replace("\\", "\\\\").replace("'", "\\'");

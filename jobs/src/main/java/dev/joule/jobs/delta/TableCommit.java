@@ -66,6 +66,21 @@ public final class TableCommit {
     write(path, rows, null, true, java.util.Map.of());
   }
 
+  /**
+   * Replaces a rejects table with {@code rows} ({@code count} of them). With nothing rejected and
+   * no table there, no table is created: an empty rejects table is litter. A table already there
+   * is replaced even then, so it never shows an earlier run's rejects.
+   *
+   * @return whether a table was written
+   */
+  public boolean overwriteRejects(String path, Dataset<Row> rows, long count) {
+    if (count == 0 && !DeltaIO.exists(spark, path)) {
+      return false;
+    }
+    overwrite(path, rows);
+    return true;
+  }
+
   private void write(String path, Dataset<Row> rows, String replacePredicate, boolean replaceAll,
       java.util.Map<String, String> tableOptions) {
     boolean existed = DeltaIO.exists(spark, path);

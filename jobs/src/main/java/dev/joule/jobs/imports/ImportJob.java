@@ -93,6 +93,9 @@ public final class ImportJob {
     Dataset<Row> raw = read(r.format(), r.input());
     StructType schema = raw.schema();
     List<String> names = Arrays.asList(schema.fieldNames());
+    if (visible(names).isEmpty()) { // what Spark makes of an empty file: no rows, so no columns
+      throw JouleException.input("input " + r.input() + " has no rows; nothing imported");
+    }
     if (!names.contains(r.idCol())) {
       throw JouleException.input("input " + r.input() + " has no id column '" + r.idCol()
           + "' (columns: " + String.join(", ", visible(names)) + ")");
@@ -146,6 +149,9 @@ public final class ImportJob {
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
       long rowsIn = parsed.count();
+      if (rowsIn == 0) {
+        throw JouleException.input("input " + r.input() + " has no rows; nothing imported");
+      }
       int dim = r.dim() != null ? r.dim() : inferDim(parsed);
       Column reason = coalesce(col("reason"),
           when(col("id").isNull(), lit("null_id: id is null"))
@@ -191,7 +197,7 @@ public final class ImportJob {
         TableCommit commit = new TableCommit(spark);
         try {
           commit.overwrite(r.out(), good);
-          commit.overwrite(r.rejects(), bad);
+          commit.overwriteRejects(r.rejects(), bad, rejected);
         } catch (Exception e) { // SparkException from a failed write is checked in Java terms
           commit.rollback();
           throw e;

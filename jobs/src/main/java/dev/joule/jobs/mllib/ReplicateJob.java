@@ -108,6 +108,8 @@ public final class ReplicateJob {
       r = new Request(r.input(), r.model(), r.mllib(), ps, r.sample(), r.warmupRows(), r.work());
     }
     String work = r.work().replaceAll("/+$", "") + "/replicate-" + UUID.randomUUID().toString().substring(0, 8);
+    // The --work folder (and any parent) this run creates is removed with its own subfolder.
+    String created = DeltaIO.firstMissing(spark, r.work());
     try {
       return measure(r, work);
     } finally {
@@ -116,6 +118,7 @@ public final class ReplicateJob {
       } catch (java.io.IOException | RuntimeException e) {
         LOG.warn("could not remove {}: {}", work, e.toString());
       }
+      DeltaIO.removeEmptyFolders(spark, r.work(), created);
     }
   }
 

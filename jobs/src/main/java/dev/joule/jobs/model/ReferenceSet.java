@@ -55,6 +55,8 @@ public final class ReferenceSet implements ModelSpec {
    */
   public static ReferenceSet load(SparkSession spark, String path, String idCol, String embCol,
       String metric, int k, int oversample, String rescore, int maxRows) {
+    // Every setting first: a reference set may be large, and a typo should not wait for it.
+    Similarity sim = checkSettings(metric, k, oversample, rescore);
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, path, "reference set");
     var schema = pinned.data().schema();
     for (String c : List.of(idCol, embCol)) {
@@ -72,6 +74,9 @@ public final class ReferenceSet implements ModelSpec {
     long n = data.count();
     if (n == 0) {
       throw JouleException.input("reference set " + path + " is empty");
+    }
+    if (k > n) {
+      throw JouleException.usage("top-k: k must be in 1.." + n + " (reference rows), got " + k);
     }
     if (n > maxRows) {
       throw JouleException.input("reference set " + path + " has " + n + " rows, over the limit of "
@@ -95,13 +100,30 @@ public final class ReferenceSet implements ModelSpec {
       ids.add(id);
     }
     String name = new org.apache.hadoop.fs.Path(path).getName();
+    return new ReferenceSet("topk:" + name, pinned.version(), values, ids, dim, sim, k, oversample, rescore);
+  }
+
+  /**
+   * The top-k settings that do not depend on the reference rows, checked before any row is read
+   * ({@code k} against the number of rows is checked once they are counted).
+   */
+  static Similarity checkSettings(String metric, int k, int oversample, String rescore) {
     Similarity sim;
     try {
       sim = Similarity.parse(metric);
     } catch (IllegalArgumentException e) {
-      throw JouleException.usage(e.getMessage());
+      throw JouleException.usage("top-k: " + e.getMessage());
     }
-    return new ReferenceSet("topk:" + name, pinned.version(), values, ids, dim, sim, k, oversample, rescore);
+    if (k < 1) {
+      throw JouleException.usage("top-k: k must be >= 1, got " + k);
+    }
+    if (oversample < 1) {
+      throw JouleException.usage("top-k: oversample must be >= 1, got " + oversample);
+    }
+    if (!List.of("auto", "none", "int8", "fp32").contains(rescore)) {
+      throw JouleException.usage("top-k: rescore must be auto, none, int8 or fp32, got '" + rescore + "'");
+    }
+    return sim;
   }
 
   @Override

@@ -123,7 +123,7 @@ public final class QuantizeJob {
         spark.sql("ALTER TABLE delta.`" + qualified(r.output()).replace("`", "``") + "` SET TBLPROPERTIES ('"
             + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "', '"
             + PRECISION_PROPERTY + "' = '" + r.precision().label() + "')");
-        commit.overwrite(r.rejects(), rejects);
+        commit.overwriteRejects(r.rejects(), rejects, rejected);
       } catch (Exception e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();
         throw e;
@@ -176,6 +176,9 @@ public final class QuantizeJob {
 
   private static int inferDim(Dataset<Row> in, String path) {
     int dim = dev.joule.jobs.mllib.MllibFeatures.commonDim(in, "embedding");
+    if (dim == 0 && in.isEmpty()) {
+      throw JouleException.input("input table " + path + " has no rows; nothing quantized");
+    }
     if (dim == 0) {
       throw JouleException.input("input table " + path + " has no embedding to infer the dimension from; pass --dim");
     }

@@ -45,7 +45,9 @@ public final class ClaimCard {
   public Map<String, Object> toMap() {
     Map<String, Object> m = new LinkedHashMap<>();
     EnergySummary e = candidate.energy();
-    m.put("claim", baseline == null ? "energy of one run; no baseline in this run, no saving claimed"
+    m.put("claim", baseline == null ? (refused(candidate)
+        ? "energy of one run, refused by the quality gate: nothing published; no baseline, no saving claimed"
+        : "energy of one run; no baseline in this run, no saving claimed")
         : candidate.kernel() + " vs " + baseline.kernel() + " on the same rows, same machine, same run");
     m.put("rows", Map.of("in", candidate.rowsIn(), "scored", candidate.rowsScored(),
         "rejected", candidate.rowsRejected()));
@@ -108,7 +110,9 @@ public final class ClaimCard {
     String rule = "=".repeat(78);
     s.append(rule).append('\n').append(" JOULE CLAIM CARD").append('\n').append(rule).append('\n');
     line(s, "claim", baseline == null
-        ? "energy of run " + candidate.runId() + " (no baseline in this run: no saving claimed)"
+        ? (refused(candidate) ? "energy of run " + candidate.runId() + ", REFUSED by the quality gate: nothing "
+            + "published (no baseline: no saving claimed)"
+            : "energy of run " + candidate.runId() + " (no baseline in this run: no saving claimed)")
         : candidate.kernel() + " vs baseline " + baseline.kernel() + ": same rows, same machine, same run");
     line(s, "rows", String.format(Locale.ROOT, "%,d in = %,d scored + %,d rejected", candidate.rowsIn(),
         candidate.rowsScored(), candidate.rowsRejected()));
@@ -138,7 +142,7 @@ public final class ClaimCard {
           ? j(r.energy().per1k(r.energy().measuredJ())) : "not measured");
     }
     row(s, "modelled_ops_bytes (45 nm, relative)", cols, r -> j(r.energy().per1k(r.energy().modelledJ())));
-    row(s, "per row, estimated_cputime", cols, r -> j(r.energy().estimatedJ() / Math.max(1, r.rowsScored())));
+    row(s, "per row, estimated_cputime", cols, r -> j(perRow(r)));
     row(s, "fixed per run, estimated_cputime", cols, r -> String.format(Locale.ROOT, "%s [%s-%s]",
         j(r.energy().fixedEstimatedJ()), j(r.energy().fixedEstimatedLowJ()), j(r.energy().fixedEstimatedHighJ())));
     row(s, "thread CPU s (all tasks / kernel calls)", cols, r -> String.format(Locale.ROOT, "%.2f / %.2f",
@@ -183,6 +187,15 @@ public final class ClaimCard {
     s.append("  fixed per run      = process CPU outside partition tasks (planning, commit, Spark threads)\n");
     s.append(rule).append('\n');
     return s.toString();
+  }
+
+  /** Estimated joules per scored row; NaN (printed n/a) when no row was scored. */
+  private static double perRow(ScoreResult r) {
+    return r.rowsScored() == 0 ? Double.NaN : r.energy().estimatedJ() / r.rowsScored();
+  }
+
+  private static boolean refused(ScoreResult r) {
+    return !r.committed() && r.gate() != null && r.gate().status().equals("failed");
   }
 
   private static double ratioPerRow(double cand, EnergySummary c, double base, EnergySummary b) {
@@ -230,7 +243,7 @@ public final class ClaimCard {
     m.put("estimated_cputime_kernel_only_joules_per_1k_rows", e.per1k(e.kernelEstimatedJ()));
     m.put("modelled_ops_bytes_joules_per_1k_rows", Map.of("mid", e.per1k(e.modelledJ()),
         "low", e.per1k(e.modelledLowJ()), "high", e.per1k(e.modelledHighJ())));
-    m.put("estimated_cputime_joules_per_row", e.estimatedJ() / Math.max(1, r.rowsScored()));
+    m.put("estimated_cputime_joules_per_row", perRow(r));
     m.put("fixed_estimated_cputime_joules", Map.of("typical", e.fixedEstimatedJ(),
         "low", e.fixedEstimatedLowJ(), "high", e.fixedEstimatedHighJ()));
     m.put("thread_cpu_seconds", e.threadCpuNanos() / 1e9);

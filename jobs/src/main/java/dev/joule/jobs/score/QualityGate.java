@@ -183,6 +183,56 @@ public final class QualityGate {
 
   private QualityGate() {}
 
+  /**
+   * The gate refused a run (exit code 4): nothing of it may be published. It carries the refused
+   * attempt (its kernel, counts and partition energy, whose staging is already deleted) so that
+   * the job can still account for it: print its claim card and record it in the runs table as
+   * {@code refused}. {@link #result()} is that run's result once the job has built it (null from
+   * jobs that do not).
+   */
+  public static final class Refused extends JouleException {
+    private final transient Outcome outcome;
+    private final transient Scoring.Prepared prep;
+    private final transient Scoring.Staged staged;
+    private final transient ScoreResult result;
+
+    Refused(String message, Outcome outcome, Scoring.Prepared prep, Scoring.Staged staged) {
+      this(message, outcome, prep, staged, null);
+    }
+
+    private Refused(String message, Outcome outcome, Scoring.Prepared prep, Scoring.Staged staged,
+        ScoreResult result) {
+      super(JouleException.QUALITY, message);
+      this.outcome = outcome;
+      this.prep = prep;
+      this.staged = staged;
+      this.result = result;
+    }
+
+    public Outcome outcome() {
+      return outcome;
+    }
+
+    public Scoring.Prepared prep() {
+      return prep;
+    }
+
+    public Scoring.Staged staged() {
+      return staged;
+    }
+
+    /** The refused run as the job accounted for it; null if it did not. */
+    public ScoreResult result() {
+      return result;
+    }
+
+    public Refused withResult(ScoreResult r) {
+      Refused e = new Refused(getMessage(), outcome, prep, staged, r);
+      e.setStackTrace(getStackTrace());
+      return e;
+    }
+  }
+
   /** The attempt a run publishes: its prepared kernel, its staged rows and folder, and the gate's word. */
   public record Gated(Scoring.Prepared prep, Scoring.Staged staged, String staging, Outcome outcome) {}
 
@@ -229,15 +279,16 @@ public final class QualityGate {
       Outcome failed = new Outcome("failed", asked.label(), p.label(), checks.get(checks.size() - 1).bar(),
           List.copyOf(checks), null);
       String why = "quality gate failed, nothing committed: " + failed.describe().substring("failed: ".length());
+      if (prep.codes()) {
+        // A codes table holds one precision only: no fallback can work, so none is suggested.
+        log(runId, failed);
+        throw new Refused(why + "; cannot fall back to a higher precision: the input is a " + p.label()
+            + " codes table (score the embeddings table, or quantize it at a higher precision)", failed, prep, st);
+      }
       if (s.onFail() == OnFail.FAIL) {
         log(runId, failed);
-        throw new JouleException(JouleException.QUALITY, why + " (joule.quality.on-fail = fail; "
-            + "quality.on-fail = fallback publishes the next higher precision instead)");
-      }
-      if (prep.codes()) {
-        log(runId, failed);
-        throw new JouleException(JouleException.QUALITY, why + "; cannot fall back to a higher precision: the "
-            + "input is a " + p.label() + " codes table (score the embeddings table, or quantize it at a higher precision)");
+        throw new Refused(why + " (joule.quality.on-fail = fail; "
+            + "quality.on-fail = fallback publishes the next higher precision instead)", failed, prep, st);
       }
       p = higher(p);
       LOG.warn("run {}: quality gate: {}; falling back to {}", runId, checks.get(checks.size() - 1).describe(),
@@ -275,9 +326,12 @@ public final class QualityGate {
         } else if (c.rows() == 0) {
           // Rows were scored but none could be compared (a reference table that lacks them):
           // publishing them unchecked would be silent, so the run stops.
-          throw new JouleException(JouleException.QUALITY, "quality gate could not check, nothing committed: "
+          Outcome failed = new Outcome("failed", asked.label(), p.label(), bar, List.copyOf(checks),
+              "no sampled row could be compared");
+          throw new Refused("quality gate could not check, nothing committed: "
               + st.scored() + " rows were scored but none of the sampled fp32 rows matches one"
-              + (prep.codes() ? " (is joule.quality.reference-input the table these codes came from?)" : ""));
+              + (prep.codes() ? " (is joule.quality.reference-input the table these codes came from?)" : ""),
+              failed, prep, st);
         }
       }
     }

@@ -45,10 +45,22 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
       .add("claim_card", DataTypes.StringType)
       .add("quality_gate", DataTypes.StringType);
 
+  /** Status of a run whose tables were committed. */
+  public static final String COMMITTED = "committed";
+  /**
+   * Status of a run the quality gate refused (exit code 4): its row records the refused attempt's
+   * energy, the gate's verdict and its claim card; nothing else of it was written.
+   */
+  public static final String REFUSED = "refused";
+
   public Dataset<Row> toDataFrame(SparkSession spark) {
+    return toDataFrame(spark, COMMITTED);
+  }
+
+  public Dataset<Row> toDataFrame(SparkSession spark, String status) {
     ScoreResult r = result;
     EnergySummary e = r.energy();
-    Row row = RowFactory.create(r.runId(), job, runKey, "committed", finishedAt, r.input(), r.inputVersion(),
+    Row row = RowFactory.create(r.runId(), job, runKey, status, finishedAt, r.input(), r.inputVersion(),
         sourceVersionFrom, r.modelId(), r.modelVersion(), r.kernel(), r.kernelId(), r.precision(), r.rowsIn(),
         r.rowsScored(), r.rowsRejected(), rowsDeleted, sourceRows, e.partitions(), scanMode, fullScanReason,
         e.estimatedJ(), e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),

@@ -1,17 +1,20 @@
 package dev.joule.jobs.score;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.substring_index;
 
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.Precision;
+import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.TableCommit;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
-import dev.joule.udfs.EnergySpec;
 import dev.joule.udfs.StagedRows;
 import java.nio.file.Path;
 import java.sql.Timestamp;
@@ -19,7 +22,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.function.Function;
 import org.apache.spark.sql.Dataset;
@@ -71,35 +73,43 @@ public final class ScoreJob {
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
+    boolean allowNoneScored = config.bool("score.allow-all-rejected");
+    // Counted before the columns are resolved: an empty table says it is empty, whatever its columns.
+    long rowsIn = pinned.data().count();
+    if (rowsIn == 0 && (!allowNoneScored || pinned.data().schema().fields().length == 0)) {
+      throw JouleException.input("input " + pinned.path() + " has no rows (Delta version " + pinned.version()
+          + "); nothing scored, nothing committed"
+          + (pinned.data().schema().fields().length == 0 ? "" : " (joule.score.allow-all-rejected = true commits an empty run)"));
+    }
     Scoring.Prepared asked = Scoring.prepare(config, pinned, model, req.precision(), Scoring.passthrough(config));
-    long rowsIn = asked.select(pinned.data()).count();
 
     OutputTables out = new OutputTables(req.output());
+    // The output folders this run would create: removed again if the run leaves nothing in them.
+    String createdRoot = req.commit() ? DeltaIO.firstMissing(spark, req.output()) : null;
     String staging = null;
     try {
       // Stages at the asked precision; the quality gate may fail the run or stage it again higher.
-      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, asked, p -> p.select(pinned.data()),
-          rowsIn, runId, "score", out);
+      QualityGate.Gated gated;
+      try {
+        gated = QualityGate.stage(spark, config, pinned, asked, p -> p.select(pinned.data()),
+            rowsIn, runId, "score", out);
+      } catch (QualityGate.Refused e) {
+        throw refused(e, req, runId, pinned, rowsIn, wall0, proc0, out);
+      }
       staging = gated.staging();
       Scoring.Prepared prep = gated.prep();
       Kernel kernel = prep.kernel();
-      String kernelId = prep.info().id();
       Scoring.Staged st = gated.staged();
       Dataset<Row> staged = st.rows();
       long scored = st.scored();
       long rejected = st.rejected();
       List<Row> energyRows = st.energyRows();
-      EnergySpec energy = st.energy();
-      Map<String, Long> reasons = st.reasons();
-      long taskCpu = st.taskCpuNanos();
+      if (scored == 0 && rowsIn > 0 && !allowNoneScored) {
+        throw JouleException.input(allRejected(st, rowsIn));
+      }
       // The run's result once its fixed cost is known: process CPU outside partition tasks so far.
-      Function<Boolean, ScoreResult> resultNow = committed -> new ScoreResult(
-          runId, req.input(), pinned.version(), req.output(), model.modelId(), model.modelVersion(),
-          kernel.displayName(), kernelId, kernel.precision().label(), kernel.dim(), kernel.width(),
-          rowsIn, scored, rejected, reasons,
-          EnergySummary.of(energyRows, Math.max(0, Scoring.processCpuNanos() - proc0 - taskCpu),
-              energy.powerProfiles()),
-          System.nanoTime() - wall0, committed, gated.outcome());
+      Function<Boolean, ScoreResult> resultNow = committed -> result(req, runId, pinned, rowsIn, prep, st,
+          wall0, proc0, committed, gated.outcome());
       if (!req.commit()) {
         return resultNow.apply(false);
       }
@@ -144,7 +154,56 @@ public final class ScoreJob {
       if (staging != null) {
         Scoring.deleteStaging(spark, staging);
       }
+      // A run that failed before committing leaves no empty output folder it created.
+      DeltaIO.removeEmptyFolders(spark, req.output(), createdRoot);
     }
+  }
+
+  private ScoreResult result(Request req, String runId, DeltaIO.Pinned pinned, long rowsIn, Scoring.Prepared prep,
+      Scoring.Staged st, long wall0, long proc0, boolean committed, QualityGate.Outcome gate) {
+    Kernel kernel = prep.kernel();
+    return new ScoreResult(runId, req.input(), pinned.version(), req.output(), req.model().modelId(),
+        req.model().modelVersion(), kernel.displayName(), prep.info().id(), kernel.precision().label(), kernel.dim(),
+        kernel.width(), rowsIn, st.scored(), st.rejected(), st.reasons(),
+        EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
+            st.energy().powerProfiles()),
+        System.nanoTime() - wall0, committed, gate);
+  }
+
+  /**
+   * A run the quality gate refused still accounts for itself: its result (the refused attempt's
+   * rows and partition energy) goes into the runs table as status {@code refused}, with the
+   * gate's verdict and its claim card. Nothing else is written: its rows are not published, and
+   * its partitions are not in the energy_log, which holds published attempts only.
+   */
+  private QualityGate.Refused refused(QualityGate.Refused e, Request req, String runId, DeltaIO.Pinned pinned,
+      long rowsIn, long wall0, long proc0, OutputTables out) {
+    ScoreResult r = result(req, runId, pinned, rowsIn, e.prep(), e.staged(), wall0, proc0, false, e.outcome());
+    if (req.commit()) {
+      try {
+        new TableCommit(spark).append(out.runs(), new RunRecord("score", null, r, Timestamp.from(Instant.now()),
+            null, 0, rowsIn, "full", null).toDataFrame(spark, RunRecord.REFUSED));
+        LOG.warn("run {}: refused by the quality gate; recorded in {} as {}", runId, out.runs(), RunRecord.REFUSED);
+      } catch (Exception w) { // a SparkException from the write is checked in Java terms
+        LOG.error("run {}: refused by the quality gate, and its runs row could not be written: {}", runId, w.toString());
+      }
+    }
+    return e.withResult(r);
+  }
+
+  /** One line: how many rows, why (each reason with one example), and what to do. */
+  private static String allRejected(Scoring.Staged st, long rowsIn) {
+    StringBuilder why = new StringBuilder();
+    for (Row r : st.ofKind(StagedRows.REJECT).groupBy(substring_index(col("reason"), ":", 1).as("code"))
+        .agg(count(lit(1)), min(col("reason"))).orderBy(col("code")).collectAsList()) {
+      String example = r.getString(2);
+      int colon = example.indexOf(':');
+      why.append(why.length() == 0 ? "" : "; ").append(r.getString(0))
+          .append(String.format(java.util.Locale.ROOT, " %,d", r.getLong(1)))
+          .append(colon < 0 ? "" : " (e.g. " + example.substring(colon + 1).trim() + ")");
+    }
+    return String.format(java.util.Locale.ROOT, "all %,d rows rejected: %s; nothing committed "
+        + "(joule.score.allow-all-rejected = true commits such a run)", rowsIn, why);
   }
 
   private static void failIf(String configured, String table) {
