@@ -1,10 +1,21 @@
-# Airflow DAG: nightly scoring on a Spark cluster through SparkSubmitOperator.
-# The jobs jar and conf are shipped with spark-submit; {{ ds }} is the night's date.
-# Documented, not run by the tests. Exit code 5 (concurrent run) fails the task; retry it.
+# Airflow DAG: nightly scoring on a Spark cluster through SparkSubmitOperator, with the
+# joule-spark jar (Joule, Delta Lake and Arrow Flight; the cluster provides Spark 4.1) and the
+# options `joule submit` passes: the line
+#   bin/joule --conf /opt/joule/conf/nightly.conf submit --master spark://spark-master:7077 \
+#     --print-only nightly --date DATE
+# prints. The connection spark_default gives the master and deploy mode client (the driver runs on
+# the Airflow worker, which needs /opt/joule). {{ ds }} is the night's date: a run starts once its
+# day has ended. Checked against `joule submit` by SchedulingExamplesTest, not run by the tests.
+# Exit code 5 (concurrent run) fails the task; retry it.
 from datetime import datetime, timedelta
 
 from airflow import DAG
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+JAR = "/opt/joule/dist/target/joule-spark-0.1.0-SNAPSHOT-all.jar"
+CONF = "/opt/joule/conf/nightly.conf"
+# The Vector API module for the driver and the executors (without it the kernels run scalar code).
+JAVA_OPTIONS = "-XX:+IgnoreUnrecognizedVMOptions --add-modules=jdk.incubator.vector"
 
 with DAG(
     dag_id="joule_nightly",
@@ -17,10 +28,11 @@ with DAG(
     SparkSubmitOperator(
         task_id="score_night",
         conn_id="spark_default",
-        application="/opt/joule/jobs/target/jobs-0.1.0-SNAPSHOT.jar",
+        application=JAR,
         java_class="dev.joule.jobs.Main",
-        files="/opt/joule/conf/nightly.conf",
-        application_args=["nightly", "--conf", "nightly.conf", "--date", "{{ ds }}"],
-        conf={"spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-              "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog"},
+        name="joule nightly",
+        files=CONF,
+        conf={"spark.driver.extraJavaOptions": JAVA_OPTIONS,
+              "spark.executor.extraJavaOptions": JAVA_OPTIONS},
+        application_args=["--conf", CONF, "nightly", "--date", "{{ ds }}"],
     )

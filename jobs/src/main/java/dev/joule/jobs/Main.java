@@ -390,17 +390,17 @@ public final class Main implements Runnable {
 
   static void printNight(NightlyJob.Result r) {
     switch (r.status()) {
-      case "already_committed" -> out().printf("night %s is already committed (run %s); nothing to do (--full recomputes it)%n",
-          r.runKey(), r.runId());
+      case "already_committed" -> out().printf("night %s is already committed (run %s: %s); nothing to do "
+          + "(--full recomputes it)%n", r.runKey(), r.runId(), r.sourceChanges());
       default -> {
         if (r.score() != null) {
           out().print(ClaimCard.forRun(r.score()).toText());
         }
-        out().printf(Locale.ROOT, "night %s %s: %s scan of source versions %d..%d%s%n"
+        out().printf(Locale.ROOT, "night %s %s: %s%n"
             + "  rows in %,d = scored %,d + rejected %,d; predictions deleted %,d; source rows %,d "
             + "(%,d not recomputed)%n", r.runKey(), r.status().equals("dry_run") ? "DRY RUN, nothing written" : "committed",
-            r.scanMode(), r.sourceFrom() + 1, r.sourceTo(), r.fullScanReason() == null ? "" : " (FULL SCAN: " + r.fullScanReason() + ")",
-            r.rowsIn(), r.scored(), r.rejected(), r.deleted(), r.sourceRows(), Math.max(0, r.sourceRows() - r.rowsIn()));
+            r.sourceChanges(), r.rowsIn(), r.scored(), r.rejected(), r.deleted(), r.sourceRows(),
+            Math.max(0, r.sourceRows() - r.rowsIn()));
       }
     }
   }
@@ -413,13 +413,16 @@ public final class Main implements Runnable {
     @Option(names = "--date", required = true, paramLabel = "YYYY-MM-DD", description = "the night to score") String date;
     @Option(names = "--full", description = "recompute everything, even if the night is committed") boolean full;
     @Option(names = "--dry-run", description = "score and reconcile, write nothing") boolean dryRun;
+    @Option(names = "--allow-unfinished", description = "score a night whose date has not ended yet (nightly.as-of = "
+        + "end-of-date; it reads the latest source version) or, as of latest, a date after today; refused without it")
+    boolean allowUnfinished;
 
     @Override
     public Integer call() {
       LocalDate d = date(date, "--date");
       JouleConfig cfg = parent.config();
       printNight(parent.withSpark("joule nightly " + d, spark -> new NightlyJob(spark, cfg)
-          .run(new NightlyJob.Request(d, full, dryRun))));
+          .run(new NightlyJob.Request(d, full, dryRun, allowUnfinished))));
       return 0;
     }
   }
@@ -431,23 +434,17 @@ public final class Main implements Runnable {
     @CommandLine.ParentCommand Main parent;
     @Option(names = "--from", required = true, paramLabel = "YYYY-MM-DD", description = "the first night") String from;
     @Option(names = "--to", required = true, paramLabel = "YYYY-MM-DD", description = "the last night (inclusive)") String to;
+    @Option(names = "--allow-unfinished", description = "also score nights whose date has not ended yet (each reads "
+        + "the latest source version); without it a range reaching past the last ended date is refused") boolean allowUnfinished;
 
     @Override
     public Integer call() {
       LocalDate a = date(from, "--from");
       LocalDate b = date(to, "--to");
-      if (b.isBefore(a)) {
-        throw JouleException.usage("--to " + b + " is before --from " + a);
-      }
-      List<String> sets = new ArrayList<>(parent.sets);
-      sets.add("nightly.as-of=end-of-date");
-      JouleConfig cfg = JouleConfig.load(parent.conf, sets);
-      parent.withSpark("joule backfill " + a + ".." + b, spark -> {
-        for (LocalDate d = a; !d.isAfter(b); d = d.plusDays(1)) {
-          printNight(new NightlyJob(spark, cfg).run(new NightlyJob.Request(d, false, false)));
-        }
-        return null;
-      });
+      JouleConfig cfg = parent.config();
+      NightlyJob.checkBackfill(cfg, java.time.Clock.systemUTC(), a, b, allowUnfinished); // before Spark starts
+      parent.withSpark("joule backfill " + a + ".." + b, spark ->
+          new NightlyJob(spark, cfg).backfill(a, b, allowUnfinished, Main::printNight));
       return 0;
     }
   }

@@ -152,26 +152,40 @@ public final class SubmitCommand implements Callable<Integer> {
       }
       return Path.of(jar).toAbsolutePath().toString();
     }
-    // Beside an installation: <root>/jobs/target/jobs-*.jar (bin/joule) or the joule-spark jar itself.
     try {
-      Path self = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-      if (self.getFileName().toString().matches("joule-spark-.*-all\\.jar")) {
-        return self.toString();
+      Path found = defaultJar(Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()));
+      if (found != null) {
+        return found.toString();
       }
-      Path root = self.getParent() == null ? null : self.getParent().getParent();
-      Path dist = root == null ? null : root.resolveSibling("dist").resolve("target");
-      if (dist != null && Files.isDirectory(dist)) {
-        try (var s = Files.list(dist)) {
-          Path found = s.filter(p -> p.getFileName().toString().matches("joule-spark-.*-all\\.jar")).findFirst().orElse(null);
-          if (found != null) {
-            return found.toString();
-          }
-        }
-      }
-    } catch (Exception e) { // URISyntaxException, IOException: fall through to the message
+    } catch (Exception e) { // URISyntaxException: fall through to the message
     }
     throw JouleException.usage("no joule-spark jar found: build it with `mvn -DskipTests package` "
         + "(dist/target/joule-spark-*-all.jar) or pass --jar FILE");
+  }
+
+  /** The file name of the jar dist/ builds: Joule with its dependencies, Spark excluded. */
+  static final String ALL_JAR = "joule-spark-.*-all\\.jar";
+
+  /**
+   * The joule-spark jar beside an installation, found from where Joule's classes were loaded
+   * ({@code self}): {@code <root>/jobs/target/jobs-*.jar} or {@code <root>/jobs/target/classes}
+   * (bin/joule, tests) gives {@code <root>/dist/target/joule-spark-*-all.jar}; the joule-spark jar
+   * itself gives itself. Null if there is none.
+   */
+  static Path defaultJar(Path self) {
+    if (self.getFileName() != null && self.getFileName().toString().matches(ALL_JAR)) {
+      return self;
+    }
+    Path root = self.getParent() == null ? null : self.getParent().getParent();
+    Path dist = root == null ? null : root.resolveSibling("dist").resolve("target");
+    if (dist == null || !Files.isDirectory(dist)) {
+      return null;
+    }
+    try (var s = Files.list(dist)) {
+      return s.filter(p -> p.getFileName().toString().matches(ALL_JAR)).sorted().findFirst().orElse(null);
+    } catch (java.io.IOException e) {
+      return null;
+    }
   }
 
   static String quote(String a) {

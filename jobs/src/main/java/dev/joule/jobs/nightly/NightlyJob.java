@@ -22,13 +22,16 @@ import dev.joule.udfs.StagedRows;
 import io.delta.tables.DeltaTable;
 import java.nio.file.Path;
 import java.sql.Timestamp;
+import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
-import java.time.ZoneOffset;
+import java.time.ZoneId;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Consumer;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -58,20 +61,86 @@ public final class NightlyJob {
 
   private static final Logger LOG = LoggerFactory.getLogger(NightlyJob.class);
 
-  public record Request(LocalDate date, boolean full, boolean dryRun) {}
+  /**
+   * One night. {@code allowUnfinished}: score a night that has not ended yet (as of end of date)
+   * or a date after today (as of latest); without it such a night is refused (exit code 2).
+   */
+  public record Request(LocalDate date, boolean full, boolean dryRun, boolean allowUnfinished) {
+    public Request(LocalDate date, boolean full, boolean dryRun) {
+      this(date, full, dryRun, false);
+    }
+  }
 
-  /** What a night did. {@code status}: committed, already_committed or dry_run. */
+  /**
+   * What a night did. {@code status}: committed, already_committed or dry_run. {@code sourceFrom}:
+   * the source version the last committed night had read, -1 on a first night (see
+   * {@link #sourceChanges()}).
+   */
   public record Result(String runKey, String runId, String status, String scanMode,
       String fullScanReason, long sourceFrom, long sourceTo, long sourceRows, long rowsIn,
-      long scored, long rejected, long deleted, ScoreResult score, Map<String, Long> phaseNanos) {}
+      long scored, long rejected, long deleted, ScoreResult score, Map<String, Long> phaseNanos) {
 
+    /** What of the source the night read, in words (the runs table's {@code source_changes}). */
+    public String sourceChanges() {
+      return describeSource(scanMode, fullScanReason, sourceFrom, sourceTo);
+    }
+  }
 
   private final SparkSession spark;
   private final JouleConfig config;
+  private final Clock clock;
 
   public NightlyJob(SparkSession spark, JouleConfig config) {
+    this(spark, config, Clock.systemUTC());
+  }
+
+  /** {@code clock}: what "now" is when deciding whether a night has ended (tests fix it). */
+  public NightlyJob(SparkSession spark, JouleConfig config, Clock clock) {
     this.spark = spark;
     this.config = config;
+    this.clock = clock;
+  }
+
+  /**
+   * {@code joule backfill}: the nights from {@code from} to {@code to} in order, each as of the
+   * end of its date. Nights that have not ended yet are refused before any night runs, unless
+   * {@code allowUnfinished}; committed nights are skipped before their source is read.
+   */
+  public List<Result> backfill(LocalDate from, LocalDate to, boolean allowUnfinished, Consumer<Result> each) {
+    checkBackfill(config, clock, from, to, allowUnfinished);
+    NightlyJob job = new NightlyJob(spark, config.with("nightly.as-of", "end-of-date"), clock);
+    List<Result> results = new ArrayList<>();
+    for (LocalDate d = from; !d.isAfter(to); d = d.plusDays(1)) {
+      Result r = job.run(new Request(d, false, false, allowUnfinished));
+      results.add(r);
+      each.accept(r);
+    }
+    return results;
+  }
+
+  /**
+   * A backfill's range, checked before Spark starts: {@code to} not before {@code from}, and,
+   * unless {@code allowUnfinished}, every night ended by {@code clock}'s now (in
+   * {@code nightly.time-zone}).
+   */
+  public static void checkBackfill(JouleConfig config, Clock clock, LocalDate from, LocalDate to,
+      boolean allowUnfinished) {
+    if (to.isBefore(from)) {
+      throw JouleException.usage("--to " + to + " is before --from " + from);
+    }
+    ZoneId zone = zone(config);
+    Instant now = clock.instant();
+    if (!allowUnfinished && endOf(to, zone).isAfter(now)) {
+      LocalDate d = from;
+      while (!endOf(d, zone).isAfter(now)) {
+        d = d.plusDays(1);
+      }
+      throw JouleException.usage("backfill " + from + ".." + to + ": " + (d.equals(to) ? "night " + to + " has"
+          : "the nights from " + d + " on have") + " not ended yet (" + d + " ends at " + endOf(d, zone) + " " + zone
+          + ", now is " + now + "), and a backfill reads each night as of the end of its date. "
+          + (d.equals(from) ? "Pass" : "End the range at " + d.minusDays(1) + ", or pass")
+          + " --allow-unfinished to score them now, as of the latest source version");
+    }
   }
 
   public Result run(Request req) {
@@ -86,18 +155,18 @@ public final class NightlyJob {
     } catch (IllegalArgumentException e) {
       throw JouleException.usage("nightly.precision: " + e.getMessage());
     }
+    String asOf = config.string("nightly.as-of");
+    if (!asOf.equals("latest") && !asOf.equals("end-of-date")) {
+      throw JouleException.usage("nightly.as-of must be latest or end-of-date, got '" + asOf + "'");
+    }
+    ZoneId zone = zone(config);
     ModelSpec model = model();
     String runKey = job + ":" + model.modelId() + ":" + req.date();
     String runId = job + "-" + req.date() + "-" + UUID.randomUUID().toString().substring(0, 8);
 
-    DeltaIO.Pinned latest = DeltaIO.readPinned(spark, source, "nightly.source");
-    long sourceTo = latest.version();
-    if (config.string("nightly.as-of").equals("end-of-date")) {
-      sourceTo = versionAtEndOf(source, req.date());
-    }
-    DeltaIO.Pinned pinned = sourceTo == latest.version() ? latest
-        : new DeltaIO.Pinned(source, sourceTo, spark.read().format("delta").option("versionAsOf", sourceTo).load(source));
-
+    // A committed night is skipped before anything else: its source may no longer have the
+    // version it read (history cleaned), or never had one before the end of its date (a night
+    // committed as of latest).
     Prior prior = prior(out.runs(), runKey, job, model.modelId());
     Row committed = prior.committed();
     if (committed != null && !req.full()) {
@@ -107,6 +176,17 @@ public final class NightlyJob {
           committed.getAs("full_scan_reason"), committed.<Long>getAs("source_version_from"),
           committed.<Long>getAs("input_version"), 0, 0, 0, 0, 0, null, Map.of());
     }
+    if (!req.allowUnfinished()) {
+      refuseUnfinished(req.date(), asOf, zone);
+    }
+
+    DeltaIO.Pinned latest = DeltaIO.readPinned(spark, source, "nightly.source");
+    long sourceTo = latest.version();
+    if (asOf.equals("end-of-date")) {
+      sourceTo = versionAtEndOf(source, req.date(), zone);
+    }
+    DeltaIO.Pinned pinned = sourceTo == latest.version() ? latest
+        : new DeltaIO.Pinned(source, sourceTo, spark.read().format("delta").option("versionAsOf", sourceTo).load(source));
     Row last = prior.last();
 
     // Decide what to read.
@@ -213,8 +293,8 @@ public final class NightlyJob {
         commit.replaceWhere(out.energyLog(), "run_key = '" + runKey + "'",
             st.ofKind(StagedRows.ENERGY).select("energy.*").withColumn("run_key", lit(runKey)));
         result = resultNow.apply(true);
-        Dataset<Row> run = new RunRecord(job, runKey, result, at, from, deleted, sourceRows, scanMode, fullReason)
-            .toDataFrame(spark);
+        Dataset<Row> run = new RunRecord(job, runKey, result, at, from, deleted, sourceRows, scanMode, fullReason,
+            describeSource(scanMode, fullReason, from, sourceTo)).toDataFrame(spark);
         if (!insertRun(commit, out.runs(), run, req.full())) {
           throw new JouleException(JouleException.CONFLICT, "another run committed night " + runKey
               + " while this one was scoring; this run's results were not recorded (rerun to check)");
@@ -418,15 +498,74 @@ public final class NightlyJob {
       .thenComparing(r -> r.<Timestamp>getAs("finished_at"), java.util.Comparator.nullsFirst(java.util.Comparator.<Timestamp>naturalOrder()))
       .reversed();
 
-  /** The last source version committed before the end of {@code date} (UTC). */
-  private long versionAtEndOf(String source, LocalDate date) {
-    Timestamp end = Timestamp.from(date.plusDays(1).atStartOfDay().toInstant(ZoneOffset.UTC));
-    List<Row> r = DeltaTable.forPath(spark, source).history().filter(col("timestamp").lt(end))
+  /** The last source version committed before the end of {@code date} (in {@code zone}). */
+  private long versionAtEndOf(String source, LocalDate date, ZoneId zone) {
+    Instant endInstant = endOf(date, zone);
+    Timestamp end = Timestamp.from(endInstant);
+    Dataset<Row> history = DeltaTable.forPath(spark, source).history();
+    List<Row> r = history.filter(col("timestamp").lt(end))
         .orderBy(col("version").desc()).select("version").limit(1).collectAsList();
     if (r.isEmpty()) {
-      throw JouleException.input("source " + source + " has no version before the end of " + date);
+      List<Row> first = history.orderBy(col("version").asc()).select("version", "timestamp").limit(1).collectAsList();
+      String since = first.isEmpty() ? "" : "; its oldest version in the log, " + first.get(0).getLong(0)
+          + ", was committed at " + first.get(0).getTimestamp(1).toInstant() + ", so the first night it can be read "
+          + "as of the end of is " + LocalDate.ofInstant(first.get(0).getTimestamp(1).toInstant(), zone);
+      throw JouleException.input("source " + source + " has no version before the end of " + date + " (" + endInstant
+          + ")" + since);
     }
     return r.get(0).getLong(0);
+  }
+
+  /** The instant {@code date} ends in {@code zone}: the start of the next day. */
+  static Instant endOf(LocalDate date, ZoneId zone) {
+    return date.plusDays(1).atStartOfDay(zone).toInstant();
+  }
+
+  /** {@code joule.nightly.time-zone}: the zone in which a night's date ends. */
+  static ZoneId zone(JouleConfig config) {
+    String z = config.string("nightly.time-zone");
+    try {
+      return ZoneId.of(z);
+    } catch (java.time.DateTimeException e) {
+      throw JouleException.usage("nightly.time-zone: not a time zone: '" + z + "' (e.g. UTC, Europe/Berlin)");
+    }
+  }
+
+  /**
+   * As of end of date, a night is refused until its date has ended: read earlier, it would miss
+   * the rest of the day's changes and still be committed as that date. As of latest, the night's
+   * date only names it, but a date after today is refused as a likely mistake.
+   */
+  private void refuseUnfinished(LocalDate date, String asOf, ZoneId zone) {
+    Instant now = clock.instant();
+    if (asOf.equals("end-of-date") && endOf(date, zone).isAfter(now)) {
+      throw JouleException.usage("night " + date + " has not ended yet (it ends at " + endOf(date, zone) + " " + zone
+          + ", now is " + now + "); read as of the end of its date, it would miss the rest of the day's changes. "
+          + "Run it after it has ended, or pass --allow-unfinished to score it now as of the latest source version");
+    }
+    LocalDate today = LocalDate.ofInstant(now, zone);
+    if (asOf.equals("latest") && date.isAfter(today)) {
+      throw JouleException.usage("night " + date + " is in the future (today is " + today + " " + zone
+          + "); pass --allow-unfinished to score it anyway");
+    }
+  }
+
+  /**
+   * What of the source a night read, in words: {@code first night: the whole source up to
+   * version N}, {@code no changes since source version N}, {@code the changes in source versions
+   * A..B (...)} or a full scan with its reason.
+   */
+  public static String describeSource(String scanMode, String fullScanReason, long from, long to) {
+    if (from < 0) {
+      return "first night: the whole source up to version " + to;
+    }
+    return switch (String.valueOf(scanMode)) {
+      case "none" -> "no changes since source version " + from;
+      case "full" -> "the whole source up to version " + to + " (FULL SCAN"
+          + (fullScanReason == null ? "" : ": " + fullScanReason) + ")";
+      default -> "the changes in source versions " + (from + 1) + ".." + to + " (since version " + from + ", from the "
+          + ("cdf".equals(scanMode) ? "change data feed" : "table history") + ")";
+    };
   }
 
   /** The Joule error or the concurrent-writer conflict behind {@code e}, or null. */

@@ -17,10 +17,21 @@ import org.apache.spark.sql.types.StructType;
  * input was read (and why a full scan, if one was), and the claim card.
  *
  * @param runKey null for jobs without one (score)
+ * @param sourceVersionFrom nightly: the source version the last committed night had read (this
+ *     night reads the versions after it); -1 on a first night, which reads the whole source
  * @param scanMode full, cdf, history or none
+ * @param sourceChanges nightly: what of the source was read, in words (e.g. "no changes since
+ *     source version 4", "first night: the whole source up to version 4"); null for score
  */
 public record RunRecord(String job, String runKey, ScoreResult result, Timestamp finishedAt,
-    Long sourceVersionFrom, long rowsDeleted, long sourceRows, String scanMode, String fullScanReason) {
+    Long sourceVersionFrom, long rowsDeleted, long sourceRows, String scanMode, String fullScanReason,
+    String sourceChanges) {
+
+  /** A run without {@code source_changes} (score). */
+  public RunRecord(String job, String runKey, ScoreResult result, Timestamp finishedAt, Long sourceVersionFrom,
+      long rowsDeleted, long sourceRows, String scanMode, String fullScanReason) {
+    this(job, runKey, result, finishedAt, sourceVersionFrom, rowsDeleted, sourceRows, scanMode, fullScanReason, null);
+  }
 
   public static final StructType SCHEMA = new StructType()
       .add("run_id", DataTypes.StringType).add("job", DataTypes.StringType)
@@ -43,7 +54,8 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
       .add("energy_methods", DataTypes.StringType)
       .add("bridge", DataTypes.StringType)
       .add("claim_card", DataTypes.StringType)
-      .add("quality_gate", DataTypes.StringType);
+      .add("quality_gate", DataTypes.StringType)
+      .add("source_changes", DataTypes.StringType);
 
   /** Status of a run whose tables were committed. */
   public static final String COMMITTED = "committed";
@@ -65,7 +77,7 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
         r.rowsScored(), r.rowsRejected(), rowsDeleted, sourceRows, e.partitions(), scanMode, fullScanReason,
         e.estimatedJ(), e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),
         String.join(",", e.methods()), e.bridge().describe(), ClaimCard.forRun(r).toJson(),
-        r.gate() == null ? null : r.gate().describe());
+        r.gate() == null ? null : r.gate().describe(), sourceChanges);
     return spark.createDataFrame(List.of(row), SCHEMA);
   }
 }
