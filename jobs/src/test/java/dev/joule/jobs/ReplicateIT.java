@@ -90,9 +90,7 @@ class ReplicateIT {
     JsonNode base = s.path("variants").path(0);
     assertEquals("MLlib LogisticRegressionModel.transform", base.path("variant").asText());
     assertEquals(1.0, base.path("ratio_task_cpu").asDouble(), 1e-12);
-    try (var left = Files.list(tmp.resolve("work"))) {
-      assertEquals(0, left.count(), "replicate removes its scratch folder");
-    }
+    assertFalse(Files.exists(tmp.resolve("work")), "replicate removes the scratch folder it created");
   }
 
   @Test
