@@ -97,4 +97,40 @@ class CliUsageTest {
     assertEquals(java.nio.file.Path.of("emb").toAbsolutePath().toString(), input);
     assertEquals("s3a://b/codes", q.matchedOptionValue("--out", ""));
   }
+
+  /**
+   * The README's CLI table and the code agree: every command has a row, and every option a row
+   * names exists on that command (--help lists the rest).
+   */
+  @Test
+  void theReadmeCliTableNamesOnlyOptionsTheCommandsHave() throws Exception {
+    java.nio.file.Path readme = java.nio.file.Path.of(System.getProperty("joule.repo.root", ".."), "README.md");
+    java.util.Map<String, String> rows = new java.util.LinkedHashMap<>();
+    for (String line : java.nio.file.Files.readAllLines(readme)) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("^\\| `joule ((?:model )?[a-z-]+)([^`]*)`").matcher(line);
+      if (m.find()) {
+        rows.put(m.group(1), m.group(2));
+      }
+    }
+    CommandLine root = Main.commandLine();
+    List<String> problems = new ArrayList<>();
+    for (CommandLine sub : root.getSubcommands().values()) {
+      List<CommandLine> commands = sub.getSubcommands().isEmpty() ? List.of(sub) : new ArrayList<>(sub.getSubcommands().values());
+      for (CommandLine c : commands) {
+        String name = c.getCommandSpec().qualifiedName(" ").replaceFirst("^joule ", "");
+        String row = rows.get(name);
+        if (row == null) {
+          problems.add(name + ": no row in the README's CLI table");
+          continue;
+        }
+        java.util.regex.Matcher o = java.util.regex.Pattern.compile("--[a-z][a-z0-9-]*").matcher(row);
+        while (o.find()) {
+          if (c.getCommandSpec().findOption(o.group()) == null) {
+            problems.add(name + ": the README names " + o.group() + ", which it does not take");
+          }
+        }
+      }
+    }
+    assertTrue(problems.isEmpty(), String.join("\n", problems));
+  }
 }
