@@ -336,12 +336,12 @@ public final class Main implements Runnable {
     @Override
     public Integer call() {
       JouleConfig cfg = withPassthrough(parent.config(), passthrough);
+      Precision asked = precision != null ? precision(precision) : null; // checked before Spark starts
       ScoreResult r;
       try {
         r = parent.withSpark("joule score", spark -> {
           // Without --precision a codes table is scored at its own precision; embeddings at int8.
-          Precision p = precision != null ? precision(precision)
-              : QuantizeJob.codesPrecision(spark, input).orElse(Precision.INT8);
+          Precision p = asked != null ? asked : QuantizeJob.codesPrecision(spark, input).orElse(Precision.INT8);
           ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
               : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
                   metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),

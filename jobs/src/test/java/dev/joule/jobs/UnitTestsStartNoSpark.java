@@ -2,14 +2,21 @@ package dev.joule.jobs;
 
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * Keeps the fast path fast: a unit test class ({@code *Test}, run by {@code mvn test}) that left a
- * Spark session behind fails, and says to name it {@code *IT}. Registered for every test class
+ * Keeps the fast path fast: a unit test class ({@code *Test}, run by {@code mvn test}) with a Spark
+ * session alive after any of its tests (before its own {@code @AfterAll} could stop it) or after
+ * the class fails, and says to name it {@code *IT}. Registered for every test class
  * through JUnit's extension auto-detection (src/test/resources).
  */
-public final class UnitTestsStartNoSpark implements AfterAllCallback {
+public final class UnitTestsStartNoSpark implements AfterEachCallback, AfterAllCallback {
+
+  @Override
+  public void afterEach(ExtensionContext context) {
+    afterAll(context);
+  }
 
   @Override
   public void afterAll(ExtensionContext context) {

@@ -164,7 +164,7 @@ class QuantizationQualityTest {
   void binaryWithRescoringRecall() {
     assertTrue(recall(Precision.BINARY, 4, Precision.INT8) >= 0.95);
     // Without rescoring, sign bits alone are weaker (0.856 measured); the floor guards it.
-    assertTrue(recall(Precision.BINARY, 1, null) >= 0.85);
+    assertTrue(recall(Precision.BINARY, 1, null) >= 0.83);
     recall(Precision.BINARY, 10, Precision.INT8);
   }
 
@@ -181,7 +181,8 @@ class QuantizationQualityTest {
     float[][][] sets = {subFull, flat};
     double[] noise = {0.3, 0.5};
     // Measured 2026-12-04: hierarchical 0.988 / 0.927 / 0.908, flat 0.969 / 0.808 / 0.684.
-    double[][] floors = {{0.98, 0.92, 0.90}, {0.96, 0.80, 0.67}};
+    // Floors about two points below, so float summation order on another CPU does not trip them.
+    double[][] floors = {{0.97, 0.90, 0.88}, {0.95, 0.78, 0.66}};
     for (int d = 0; d < 2; d++) {
       float[] ref = draw(rnd, sets[d], N, noise[d], DIM);
       float[] q = draw(rnd, sets[d], Q, noise[d], DIM);

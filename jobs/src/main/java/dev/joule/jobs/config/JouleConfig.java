@@ -73,7 +73,8 @@ public final class JouleConfig {
         }
       }
       for (Map.Entry<String, String> e : sparkKeys.entrySet()) {
-        c = ConfigFactory.parseString("joule." + e.getKey() + " = " + quoteIfNeeded(e.getValue().trim()))
+        c = ConfigFactory.parseString("joule." + e.getKey() + " = " + quoteIfNeeded(e.getValue().trim()),
+            ConfigParseOptions.defaults().setOriginDescription("Spark conf " + SPARK_PREFIX + e.getKey()))
             .withFallback(c);
       }
       for (String kv : overrides) {
@@ -83,8 +84,8 @@ public final class JouleConfig {
         }
         String key = kv.substring(0, eq).trim();
         key = key.startsWith("joule.") ? key : "joule." + key;
-        c = ConfigFactory.parseString(key + " = " + quoteIfNeeded(kv.substring(eq + 1).trim()))
-            .withFallback(c);
+        c = ConfigFactory.parseString(key + " = " + quoteIfNeeded(kv.substring(eq + 1).trim()),
+            ConfigParseOptions.defaults().setOriginDescription("--set")).withFallback(c);
       }
       c = c.resolve();
       checkKnownKeys(c);
@@ -173,8 +174,7 @@ public final class JouleConfig {
   }
 
   private static String origin(ConfigValue v) {
-    String d = v.origin().description();
-    return d.startsWith("String: 1") ? "--set" : d;
+    return v.origin().description().replaceFirst(": 1$", "");
   }
 
   /** The known key closest by edit distance, or null when none is close. */

@@ -18,7 +18,20 @@ import java.util.Map;
  */
 public final class ClaimCard {
 
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /** A figure that does not exist (per row with no row scored) is JSON null, never the string "NaN". */
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+      .registerModule(new com.fasterxml.jackson.databind.module.SimpleModule().addSerializer(Double.class,
+          new com.fasterxml.jackson.databind.ser.std.StdSerializer<Double>(Double.class) {
+            @Override
+            public void serialize(Double v, com.fasterxml.jackson.core.JsonGenerator g,
+                com.fasterxml.jackson.databind.SerializerProvider p) throws java.io.IOException {
+              if (v.isNaN() || v.isInfinite()) {
+                g.writeNull();
+              } else {
+                g.writeNumber(v);
+              }
+            }
+          }));
 
   private final ScoreResult baseline; // null: no baseline in this run
   private final ScoreResult candidate;

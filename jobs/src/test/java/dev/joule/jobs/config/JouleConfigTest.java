@@ -46,6 +46,24 @@ class JouleConfigTest {
   }
 
   @Test
+  void sparkConfKeysAreCheckedAndNamedAsSuch() {
+    System.setProperty("spark.joule.score.batch-rowz", "5");
+    try {
+      JouleException e = assertThrows(JouleException.class, () -> JouleConfig.load(null, List.of()));
+      assertTrue(e.getMessage().contains("(from Spark conf spark.joule.score.batch-rowz)"), e.getMessage());
+    } finally {
+      System.clearProperty("spark.joule.score.batch-rowz");
+    }
+    // The session setting the SQL function joule_energy() reads is a known key.
+    System.setProperty("spark.joule.output", "/tmp/out");
+    try {
+      assertEquals("/tmp/out", JouleConfig.load(null, List.of()).string("output"));
+    } finally {
+      System.clearProperty("spark.joule.output");
+    }
+  }
+
+  @Test
   void aMissingClosingBraceIsSaidInWords() throws Exception {
     Path f = Files.writeString(tmp.resolve("broken.conf"),
         "# a { in a comment\njoule {\n  score {\n    id-col = \"{id\"\n    batch-rows = 5\n  }\n");
