@@ -168,7 +168,8 @@ public final class QualityGate {
       List<Check> checks = new ArrayList<>();
       for (com.fasterxml.jackson.databind.JsonNode c : g.path("checks")) {
         checks.add(new Check(c.path("kernel").asText(), c.path("precision").asText(), c.path("metric").asText(),
-            c.path("rows_compared").asLong(), c.path("value").asDouble(), c.path("bar").asDouble(),
+            c.path("rows_compared").asLong(), c.path("value").isNumber() ? c.path("value").asDouble() : Double.NaN,
+            c.path("bar").asDouble(),
             c.path("passed").asBoolean(), c.path("attempt_estimated_cputime_joules").asDouble()));
       }
       return new Outcome(g.path("status").asText(), g.path("asked_precision").asText(),
