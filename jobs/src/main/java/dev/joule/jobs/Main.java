@@ -354,8 +354,8 @@ public final class Main implements Runnable {
         if (e.result() != null) {
           ClaimCard card = ClaimCard.forRun(e.result());
           out().print(card.toText());
-          out().printf("run %s refused by the quality gate: nothing published; recorded in %s/runs as refused%n",
-              e.result().runId(), output);
+          out().printf("run %s refused by the quality gate: nothing published; %s%n", e.result().runId(),
+              e.recorded() ? "recorded in " + output + "/runs as refused" : "its runs row could not be written (see the log)");
           if (summaryJson != null) {
             DemoJob.writeJson(summaryJson, card.toJson());
           }

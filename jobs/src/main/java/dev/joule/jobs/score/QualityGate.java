@@ -196,18 +196,20 @@ public final class QualityGate {
     private final transient Scoring.Prepared prep;
     private final transient Scoring.Staged staged;
     private final transient ScoreResult result;
+    private final boolean recorded;
 
     Refused(String message, Outcome outcome, Scoring.Prepared prep, Scoring.Staged staged) {
-      this(message, outcome, prep, staged, null);
+      this(message, outcome, prep, staged, null, false);
     }
 
     private Refused(String message, Outcome outcome, Scoring.Prepared prep, Scoring.Staged staged,
-        ScoreResult result) {
+        ScoreResult result, boolean recorded) {
       super(JouleException.QUALITY, message);
       this.outcome = outcome;
       this.prep = prep;
       this.staged = staged;
       this.result = result;
+      this.recorded = recorded;
     }
 
     public Outcome outcome() {
@@ -227,8 +229,13 @@ public final class QualityGate {
       return result;
     }
 
-    public Refused withResult(ScoreResult r) {
-      Refused e = new Refused(getMessage(), outcome, prep, staged, r);
+    /** Whether the refused run's row is in the runs table. */
+    public boolean recorded() {
+      return recorded;
+    }
+
+    public Refused withResult(ScoreResult r, boolean recorded) {
+      Refused e = new Refused(getMessage(), outcome, prep, staged, r, recorded);
       e.setStackTrace(getStackTrace());
       return e;
     }

@@ -179,16 +179,18 @@ public final class ScoreJob {
   private QualityGate.Refused refused(QualityGate.Refused e, Request req, String runId, DeltaIO.Pinned pinned,
       long rowsIn, long wall0, long proc0, OutputTables out) {
     ScoreResult r = result(req, runId, pinned, rowsIn, e.prep(), e.staged(), wall0, proc0, false, e.outcome());
+    boolean recorded = false;
     if (req.commit()) {
       try {
         new TableCommit(spark).append(out.runs(), new RunRecord("score", null, r, Timestamp.from(Instant.now()),
             null, 0, rowsIn, "full", null).toDataFrame(spark, RunRecord.REFUSED));
+        recorded = true;
         LOG.warn("run {}: refused by the quality gate; recorded in {} as {}", runId, out.runs(), RunRecord.REFUSED);
       } catch (Exception w) { // a SparkException from the write is checked in Java terms
         LOG.error("run {}: refused by the quality gate, and its runs row could not be written: {}", runId, w.toString());
       }
     }
-    return e.withResult(r);
+    return e.withResult(r, recorded);
   }
 
   /** One line: how many rows, why (each reason with one example), and what to do. */
