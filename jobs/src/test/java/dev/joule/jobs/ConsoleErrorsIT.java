@@ -58,7 +58,12 @@ class ConsoleErrorsIT {
 
   /** {@code joule ARGS} in a child JVM as bin/joule starts it, with its own log folder. */
   static Run joule(String name, Map<String, String> env, String... args) throws Exception {
-    Path dir = Files.createDirectories(tmp.resolve(name));
+    return joule(tmp.resolve(name), env, args);
+  }
+
+  /** As above, run in (and logging under) {@code folder}; other test classes use this one. */
+  static Run joule(Path folder, Map<String, String> env, String... args) throws Exception {
+    Path dir = Files.createDirectories(folder);
     Path logDir = Files.createDirectories(dir.resolve("logs"));
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

@@ -247,6 +247,64 @@ class NightlyJobIT {
         "the loser's rollback restored the winner's energy rows");
   }
 
+  /**
+   * Two runs of one night that both pass the last runs-table check: A waits after it while B
+   * commits the whole night; A then writes, finds B's runs row, and undoes its own commits.
+   */
+  @Test
+  void twoRunsOverlappingAtCommitLeaveTheWinnersNightWholeOnAnExistingOutput() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    churn(s.source());
+    overlapAtCommit(s);
+  }
+
+  @Test
+  void twoRunsOverlappingAtCommitLeaveTheWinnersNightWholeOnAFreshOutput() throws Exception {
+    overlapAtCommit(fresh());
+  }
+
+  private static void overlapAtCommit(Setup s) throws Exception {
+    int before = NightlyJob.TESTING_PAUSES.get();
+    CompletableFuture<NightlyJob.Result> a = CompletableFuture.supplyAsync(
+        () -> night(s, DAY2, false, "testing.pause-after-check-ms=25000"));
+    waitForCheck(before);
+    NightlyJob.Result b = night(s, DAY2, false);
+    assertEquals("committed", b.status());
+    Exception e = assertThrows(Exception.class, a::join);
+    JouleException je = (JouleException) (e.getCause() instanceof JouleException ? e.getCause() : e);
+    assertEquals(JouleException.CONFLICT, je.exitCode(), je.getMessage());
+    assertWinnersNight(s, b);
+  }
+
+  /** Waits until run A is paused after its last check, so B runs its whole night inside A's commit. */
+  private static void waitForCheck(int before) throws InterruptedException {
+    for (int i = 0; i < 600 && NightlyJob.TESTING_PAUSES.get() == before; i++) {
+      Thread.sleep(100);
+    }
+    assertTrue(NightlyJob.TESTING_PAUSES.get() > before, "run A never reached its commit");
+  }
+
+  /** The night's rows, energy and runs row are all the winner's, and nothing was RESTOREd. */
+  private static void assertWinnersNight(Setup s, NightlyJob.Result winner) {
+    List<Row> runs = spark.read().format("delta").load(s.out().runs()).filter(col("run_key").equalTo(winner.runKey()))
+        .collectAsList();
+    assertEquals(1, runs.size());
+    assertEquals(winner.runId(), runs.get(0).getAs("run_id"));
+    long scoredByWinner = spark.read().format("delta").load(s.out().predictions())
+        .filter(col("run_id").equalTo(winner.runId())).count();
+    assertEquals(winner.scored(), scoredByWinner, "the rows the winner scored carry its run id");
+    Row energy = spark.read().format("delta").load(s.out().energyLog()).filter(col("run_key").equalTo(winner.runKey()))
+        .agg(org.apache.spark.sql.functions.sum("rows_in"), org.apache.spark.sql.functions.countDistinct(col("run_id")))
+        .head();
+    assertEquals(winner.rowsIn(), energy.getLong(0));
+    assertEquals(1L, energy.getLong(1), "energy rows of one run only");
+    for (String t : List.of(s.out().predictions(), s.out().energyLog(), s.out().runs())) {
+      assertEquals(0, DeltaTable.forPath(spark, t).history().filter(col("operation").equalTo("RESTORE")).count(), t);
+    }
+    assertEquals(winner.rowsIn() == ROWS ? ROWS : ROWS + 20 - 2, count(s.out().predictions()));
+  }
+
   @Test
   void vacuumedChangeDataFallsBackToAFullScanAndSaysWhy() {
     Setup s = fresh();

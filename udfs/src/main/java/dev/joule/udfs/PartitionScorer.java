@@ -118,6 +118,8 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private long gc0;
     private long rowsIn;
     private long rowsScored;
+    /** Rows the kernel scored: rowsScored plus any rejected for a non-finite score. */
+    private long kernelRows;
     private long rowsRejected;
     private long bytesRead;
     private long bytesSent;
@@ -316,6 +318,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
           bytesSent += reading.bytesIn() + reading.bytesOut();
           vectorOps = reading.vectorOps();
           rowsScored += b.rows();
+          kernelRows += b.rows();
           if (reading.nodeEnergy() != null) {
             nodeJ += reading.nodeEnergy().joules();
             nodeLowJ += reading.nodeEnergy().joulesLow();
@@ -431,8 +434,19 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       } else if (spec.keepScores()) {
         s = java.util.Arrays.copyOfRange(b.scores(), r * width, (r + 1) * width);
       }
-      Row out = staged(StagedRows.PREDICTION, batchId[r], k.labels().get(b.labels()[r]),
-          b.best()[r], s, neighbors, null, null, extras == null ? null : batchExtras.get(resultBatch)[r]);
+      float best = b.best()[r];
+      Row out;
+      if (!Float.isFinite(best)) {
+        // Finite inputs near the float limit can overflow in the kernel: never publish NaN or infinity.
+        rowsScored--;
+        rowsRejected++;
+        out = staged(StagedRows.REJECT, batchId[r], null, null, null, null,
+            "non_finite_score: the kernel's score is " + best + " (input values too large for float arithmetic?)",
+            null, null);
+      } else {
+        out = staged(StagedRows.PREDICTION, batchId[r], k.labels().get(b.labels()[r]),
+            best, s, neighbors, null, null, extras == null ? null : batchExtras.get(resultBatch)[r]);
+      }
       if (++resultRow == b.rows()) {
         results.set(resultBatch, null); // let the batch go
         batchIds.set(resultBatch, null);
@@ -456,16 +470,16 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       double memGb = Runtime.getRuntime().maxMemory() / 1e9 / es.slotsPerExecutor();
       List<EnergyFigure> figures = new ArrayList<>(closeSpan());
       KernelInfo k = spec.kernel();
-      long macs = rowsScored * k.macsPerRow();
+      long macs = kernelRows * k.macsPerRow();
       boolean fp32 = k.precision() == Precision.FP32;
       // int4 and binary work is charged at the int8 MAC energy: an upper bound (Horowitz gives no
       // 4-bit or XOR/popcount figures). Rows are quantized in the executor unless read as codes.
-      long quantized = !spec.fromCodes() && k.rowPrecision().quantized() ? rowsScored * spec.dim() : 0;
+      long quantized = !spec.fromCodes() && k.rowPrecision().quantized() ? kernelRows * spec.dim() : 0;
       // Bytes from DRAM: the stored rows decoded once, and the Arrow batches written by the
       // executor and read by the node (large batches do not stay in cache).
       Workload work = new Workload(cpu, wall, memGb, new OpsBytesModel.Work(
           fp32 ? macs : 0, fp32 ? 0 : macs, quantized,
-          bytesRead + 2 * bytesSent, rowsScored * k.parameterBytes()));
+          bytesRead + 2 * bytesSent, kernelRows * k.parameterBytes()));
       figures.addAll(new CpuTimeMeter(profile).estimate(work));
       if (nodeMethod != null) {
         // The remote node's own figures for its kernel time; the task's CPU does not hold it.

@@ -128,6 +128,36 @@ class PartitionScorerTest {
     }
   }
 
+  /** Finite values near the float limit overflow the fp32 kernel: a reject with its reason, never a NaN score. */
+  @Test
+  void aRowWhoseScoreIsNotFiniteIsARejectNotANaNPrediction() {
+    float[][] w = new float[CLASSES][DIM];
+    for (int c = 0; c < CLASSES; c++) {
+      w[c][c] = c + 1;
+    }
+    LinearKernel k = LinearKernel.fromWeights(w, new float[CLASSES], List.of("a", "b", "c", "d"),
+        Activation.SOFTMAX, Precision.FP32);
+    Map<Long, float[]> keep = new HashMap<>();
+    List<InternalRow> in = new ArrayList<>(randomRows(10, 3, keep));
+    for (float big : new float[] {1e38f, 2e38f, 3e38f}) {
+      Object[] v = new Object[DIM];
+      for (int i = 0; i < DIM; i++) {
+        v[i] = big;
+      }
+      in.add(new GenericInternalRow(new Object[] {(long) in.size(), new GenericArrayData(v)}));
+    }
+    List<Row> out = run(spec(k, 4), in);
+    List<Row> rejects = out.stream().filter(r -> r.getString(0).equals(StagedRows.REJECT)).toList();
+    assertEquals(3, rejects.size());
+    assertTrue(rejects.stream().allMatch(r -> r.getString(6).startsWith("non_finite_score:")), rejects.toString());
+    assertTrue(out.stream().filter(r -> r.getString(0).equals(StagedRows.PREDICTION))
+        .allMatch(r -> Float.isFinite(r.getFloat(3))));
+    Row e = out.get(out.size() - 1).getStruct(7);
+    assertEquals(13L, (long) e.getAs("rows_in"));
+    assertEquals(10L, (long) e.getAs("rows_scored"));
+    assertEquals(3L, (long) e.getAs("rows_rejected"));
+  }
+
   @ParameterizedTest
   @EnumSource(Precision.class)
   void scoresGoodRowsRejectsBadOnesAndEndsWithOneEnergyRow(Precision precision) {

@@ -230,6 +230,10 @@ public final class JouleConfig {
     return get(() -> config.getBoolean("joule." + path), path);
   }
 
+  public java.time.Duration duration(String path) {
+    return get(() -> config.getDuration("joule." + path), path);
+  }
+
   public Map<String, String> sparkConf() {
     Config extra = config.getConfig("joule.spark.conf");
     java.util.LinkedHashMap<String, String> out = new java.util.LinkedHashMap<>();

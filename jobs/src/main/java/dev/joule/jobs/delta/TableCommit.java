@@ -1,45 +1,60 @@
 package dev.joule.jobs.delta;
 
 import io.delta.tables.DeltaTable;
-import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Map;
+import java.util.function.Consumer;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructType;
+import dev.joule.udfs.files.TaskOutput;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes several Delta tables as one unit, as far as Delta allows: each write is one atomic Delta
- * commit, and if a later one fails, the earlier ones are put back — restored to the version they
- * had (a RESTORE commit, so contents are as before while history shows the attempt), or removed
- * if this unit created them. Write the table that marks the run as committed (runs) last.
+ * Writes several Delta tables for one run. Each write is one atomic Delta commit, tagged in the
+ * commit's {@code userMetadata} with the run's id ({@link CommitTag}), so that the run's own
+ * commits can always be found again: by {@link #rollback} when a later write of the run fails,
+ * and by {@link RunRecovery} after a crash.
  *
- * <p>Not safe against another writer committing to the same tables between our write and a
- * rollback: the restore would undo that writer too. Jobs that can run concurrently take the
- * runs-table check first (nightly issue).
+ * <p>Rolling back never restores a table to an earlier version and never deletes a table another
+ * writer may have written: it undoes exactly this run's commits ({@link CommitUndo}), and only
+ * while the files they added are still live. Write the table that marks the run as committed
+ * (runs) last.
  */
 public final class TableCommit {
 
   private static final Logger LOG = LoggerFactory.getLogger(TableCommit.class);
+  private static final int CONFLICT_RETRIES = 3;
 
   private final SparkSession spark;
+  private final String runId;
   private final Deque<Written> written = new ArrayDeque<>();
+  private int step;
 
-  private record Written(String path, long versionBefore) {}
+  /** A commit this run made: the table and the version it committed. */
+  public record Written(String path, long version) {}
 
+  /** For a job with no run id of its own (generate, import): one is made up for the tags. */
   public TableCommit(SparkSession spark) {
+    this(spark, "job-" + java.util.UUID.randomUUID().toString().substring(0, 8));
+  }
+
+  public TableCommit(SparkSession spark, String runId) {
     this.spark = spark;
+    this.runId = runId;
   }
 
   /** Appends rows (creating the table if needed). */
   public void append(String path, Dataset<Row> rows) {
-    write(path, rows, null, false, java.util.Map.of());
+    write(path, rows, null, false, Map.of());
   }
 
   /** Appends rows; {@code tableOptions} (e.g. delta.* properties) apply when this creates the table. */
-  public void append(String path, Dataset<Row> rows, java.util.Map<String, String> tableOptions) {
+  public void append(String path, Dataset<Row> rows, Map<String, String> tableOptions) {
     write(path, rows, null, false, tableOptions);
   }
 
@@ -48,22 +63,64 @@ public final class TableCommit {
    * replaceWhere); creates the table if it does not exist.
    */
   public void replaceWhere(String path, String predicate, Dataset<Row> rows) {
-    write(path, rows, predicate, false, java.util.Map.of());
+    write(path, rows, predicate, false, Map.of());
   }
 
   /**
-   * Runs a MERGE (or any single-commit operation) on an existing table, recorded for rollback.
+   * Runs a MERGE (or any single-commit operation) on an existing table, tagged with this run.
    * Schema evolution, if wanted, belongs on the MERGE itself ({@code withSchemaEvolution()}),
    * never on the session: the session may be a user's notebook.
    */
-  public void merge(String path, java.util.function.Consumer<DeltaTable> operation) {
-    written.push(new Written(path, DeltaIO.latestVersion(spark, path)));
-    operation.accept(DeltaTable.forPath(spark, path));
+  public void merge(String path, Consumer<DeltaTable> operation) {
+    tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> operation.accept(DeltaTable.forPath(spark, path))));
+  }
+
+  /** Runs one SQL statement that commits to {@code path} (e.g. ALTER TABLE), tagged with this run. */
+  public void sql(String path, String statement) {
+    tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> spark.sql(statement)));
+  }
+
+  /**
+   * Commits data files tasks already wrote into {@code path}'s folder ({@link FileCommit}), in
+   * one commit that also removes the rows {@code replace} names (null: append). If some file may
+   * mix those rows with others, a Delta DELETE of them goes first, as a commit of its own.
+   *
+   * @param constants column → the one value it has in every row of {@code files}
+   */
+  public void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
+      Map<String, String> replace, Map<String, String> constants) {
+    OutputPaths.requireWritable(spark, path, "output table");
+    try {
+      tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> {
+        // A concurrent commit fails the transaction before anything lands. The files are still
+        // valid, so commit them again against the new snapshot: a concurrent run of another
+        // model keeps its rows; one of the same model and kernel is replaced, as a rerun would.
+        for (int attempt = 1; ; attempt++) {
+          try {
+            FileCommit.commit(spark, path, schema, files, replace, constants, Map.of());
+            return;
+          } catch (java.util.ConcurrentModificationException e) {
+            if (attempt == CONFLICT_RETRIES) {
+              throw e;
+            }
+            LOG.warn("{} changed while this run committed to it ({}); committing again", path,
+                e.getClass().getSimpleName());
+          }
+        }
+      }));
+    } catch (FileCommit.MixedFiles e) {
+      LOG.info("{}; deleting those rows first, in a commit of their own", e.getMessage());
+      String predicate = String.join(" AND ", replace.entrySet().stream()
+          .map(x -> x.getKey() + " = '" + DeltaIO.sqlString(x.getValue()) + "'").toList());
+      merge(path, t -> t.delete(predicate));
+      tagged(path, tag -> CommitTag.withSessionTag(spark, tag,
+          () -> FileCommit.commit(spark, path, schema, files, replace, constants, Map.of())));
+    }
   }
 
   /** Replaces the whole table, schema included, in one commit. */
   public void overwrite(String path, Dataset<Row> rows) {
-    write(path, rows, null, true, java.util.Map.of());
+    write(path, rows, null, true, Map.of());
   }
 
   /**
@@ -82,38 +139,61 @@ public final class TableCommit {
   }
 
   private void write(String path, Dataset<Row> rows, String replacePredicate, boolean replaceAll,
-      java.util.Map<String, String> tableOptions) {
+      Map<String, String> tableOptions) {
+    OutputPaths.requireWritable(spark, path, "output table");
     boolean existed = DeltaIO.exists(spark, path);
-    long before = existed ? DeltaIO.latestVersion(spark, path) : -1;
-    written.push(new Written(path, before));
-    // mergeSchema: new optional columns (e.g. predictions.neighbors) join older tables.
-    var w = rows.write().format("delta").option("mergeSchema", "true");
-    if (!existed) {
-      w = w.options(tableOptions);
-    }
-    if (!existed || (replacePredicate == null && !replaceAll)) {
-      w.mode("append").save(path);
-    } else if (replaceAll) {
-      w.mode("overwrite").option("overwriteSchema", "true").save(path);
-    } else {
-      w.mode("overwrite").option("replaceWhere", replacePredicate).save(path);
+    tagged(path, tag -> {
+      // mergeSchema: new optional columns (e.g. predictions.neighbors) join older tables.
+      var w = rows.write().format("delta").option("mergeSchema", "true").option("userMetadata", tag);
+      if (!existed) {
+        w = w.options(tableOptions);
+      }
+      if (!existed || (replacePredicate == null && !replaceAll)) {
+        w.mode("append").save(path);
+      } else if (replaceAll) {
+        w.mode("overwrite").option("overwriteSchema", "true").save(path);
+      } else {
+        w.mode("overwrite").option("replaceWhere", replacePredicate).save(path);
+      }
+    });
+  }
+
+  /**
+   * Runs one committing operation with this run's next tag, then finds the version it committed
+   * (by its tag: other writers may commit around it) and remembers it for {@link #rollback}. An
+   * operation that changed nothing may commit nothing; then there is nothing to remember.
+   */
+  private void tagged(String path, Consumer<String> operation) {
+    String tag = CommitTag.write(runId, ++step);
+    long before = DeltaIO.exists(spark, path) ? DeltaIO.latestVersion(spark, path) : -1;
+    try {
+      operation.accept(tag);
+    } finally {
+      // Also after a failure: a commit can land and the call still fail (e.g. a post-commit hook).
+      long version = CommitTag.find(spark, path, before + 1, tag);
+      if (version >= 0) {
+        written.push(new Written(path, version));
+      }
     }
   }
 
-  /** Puts back every table written so far, newest first. Never throws; logs what it could not do. */
+  /** The commits this run made so far, newest first. */
+  public List<Written> written() {
+    return List.copyOf(written);
+  }
+
+  /**
+   * Undoes this run's commits, newest first ({@link CommitUndo}): what other writers committed
+   * meanwhile stays. Never throws; logs what it could not undo.
+   */
   public void rollback() {
     while (!written.isEmpty()) {
       Written w = written.pop();
       try {
-        if (w.versionBefore < 0) {
-          DeltaIO.deletePath(spark, w.path);
-          LOG.warn("rolled back: removed {} (created by the failed run)", w.path);
-        } else if (DeltaIO.latestVersion(spark, w.path) != w.versionBefore) {
-          DeltaTable.forPath(spark, w.path).restoreToVersion(w.versionBefore);
-          LOG.warn("rolled back: restored {} to version {}", w.path, w.versionBefore);
-        }
-      } catch (IOException | RuntimeException e) {
-        LOG.error("could not roll back {} to version {}: {}", w.path, w.versionBefore, e.toString());
+        CommitUndo.Outcome o = CommitUndo.undo(spark, w.path(), w.version(), runId);
+        LOG.warn("rolled back run {} on {}: {}", runId, w.path(), o.describe());
+      } catch (RuntimeException e) {
+        LOG.error("could not undo run {}'s commit {} on {}: {}", runId, w.version(), w.path(), e.toString());
       }
     }
   }

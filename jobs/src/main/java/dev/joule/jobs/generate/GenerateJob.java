@@ -82,6 +82,7 @@ public final class GenerateJob {
         .map(makeRow, Encoders.row(schema));
     String table = r.out() + "/embeddings";
     dev.joule.jobs.console.ConsoleProgress.phase("generating", r.rows());
+    dev.joule.jobs.delta.OutputPaths.requireWritable(spark, table, "output table");
     new TableCommit(spark).overwrite(table, rows);
 
     float[][] w = new float[r.classes()][dim];

@@ -170,7 +170,7 @@ public final class ReplicateJob {
         try {
           Scoring.Prepared prep = Scoring.prepare(config, warm, model, p);
           Scoring.stage(spark, config, prep, prep.select(warm.data()), warmRows, "warmup", "replicate",
-              work + "/warmup-" + p.label());
+              new Scoring.Staging(work + "/warmup-" + p.label()));
         } catch (JouleException e) {
           // reported in the measured pass
         }
@@ -208,7 +208,7 @@ public final class ReplicateJob {
       long rowsIn = n;
       Scoring.Staged[] st = new Scoring.Staged[1];
       Timed t = timed(() -> st[0] = Scoring.stage(spark, config, pr, pr.select(rows.data()), rowsIn,
-          "replicate-" + p.label(), "replicate", staging));
+          "replicate-" + p.label(), "replicate", new Scoring.Staging(staging)));
       Dataset<Row> a = st[0].ofKind(StagedRows.PREDICTION).selectExpr("id", "label AS c_label", "scores AS c_scores");
       Dataset<Row> base = answers.get(baseline);
       Long compared = null;

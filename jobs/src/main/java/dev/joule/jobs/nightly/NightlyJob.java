@@ -164,6 +164,12 @@ public final class NightlyJob {
     String runKey = job + ":" + model.modelId() + ":" + req.date();
     String runId = job + "-" + req.date() + "-" + UUID.randomUUID().toString().substring(0, 8);
 
+    // Before any work: an output path holding a user's files is refused, and what a crashed run
+    // left on this output is undone (a killed attempt of this very night included).
+    if (!req.dryRun()) {
+      out.requireWritable(spark);
+      out.recover(spark, config.duration("recovery.grace"));
+    }
     // A committed night is skipped before anything else: its source may no longer have the
     // version it read (history cleaned), or never had one before the end of its date (a night
     // committed as of latest).
@@ -253,14 +259,14 @@ public final class NightlyJob {
     long deleted = deletes.count();
     long sourceRows = pinned.data().count();
     phases.put("find changes", System.nanoTime() - t);
-    String staging = null;
+    Scoring.Sink staging = null;
     Dataset<Row> changed = upserts;
     try {
       t = System.nanoTime();
       // The quality gate may fail the night (exit 4) or score it again at a higher precision.
       QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, prep, pr -> pr.select(changed), rowsIn,
-          runId, "nightly", out);
-      staging = gated.staging();
+          runId, "nightly", (pr, attempt) -> new Scoring.Staging(out.staging(runId + attempt)));
+      staging = gated.sink();
       Scoring.Staged st = gated.staged();
       Scoring.Prepared used = gated.prep();
       phases.put("score", System.nanoTime() - t);
@@ -274,14 +280,23 @@ public final class NightlyJob {
         return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
             st.scored(), st.rejected(), deleted, resultNow.apply(false), phases);
       }
-      pauseForTests();
+      pauseForTests("testing.pause-before-commit-ms");
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
-      TableCommit commit = new TableCommit(spark);
+      // A run of this night that committed while this one scored wins: write nothing.
+      Row meanwhile = committedRun(out.runs(), runKey);
+      if (meanwhile != null && !req.full()) {
+        throw new JouleException(JouleException.CONFLICT, "run " + meanwhile.getAs("run_id") + " committed night "
+            + runKey + " while this one was scoring; nothing of this run was written");
+      }
+      pauseForTests("testing.pause-after-check-ms");
+      TableCommit commit = new TableCommit(spark, runId);
+      String haltAfter = config.string("testing.halt-after-table");
       ScoreResult result;
       try {
         t = System.nanoTime();
         mergePredictions(commit, out.predictions(), st, deletes, model, used, runId, at);
         phases.put("merge predictions", System.nanoTime() - t);
+        haltIf(haltAfter, "predictions");
         t = System.nanoTime();
         // Most nights reject nothing: write rejects only if there are some, or if an earlier
         // attempt of this night left some to replace (a Delta write costs seconds here).
@@ -290,8 +305,10 @@ public final class NightlyJob {
               col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
               lit(used.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
         }
+        haltIf(haltAfter, "rejects");
         commit.replaceWhere(out.energyLog(), "run_key = '" + runKey + "'",
             st.ofKind(StagedRows.ENERGY).select("energy.*").withColumn("run_key", lit(runKey)));
+        haltIf(haltAfter, "energy_log");
         result = resultNow.apply(true);
         Dataset<Row> run = new RunRecord(job, runKey, result, at, from, deleted, sourceRows, scanMode, fullReason,
             describeSource(scanMode, fullReason, from, sourceTo)).toDataFrame(spark);
@@ -318,7 +335,7 @@ public final class NightlyJob {
         changeCache.unpersist();
       }
       if (staging != null) {
-        Scoring.deleteStaging(spark, staging);
+        Scoring.discard(spark, staging, java.util.Set.of());
       }
     }
   }
@@ -583,9 +600,21 @@ public final class NightlyJob {
     return null;
   }
 
-  private void pauseForTests() {
-    long ms = config.integer("testing.pause-before-commit-ms");
+  /** Testing hook: halt the JVM as kill -9 would, right after writing {@code table}. */
+  private static void haltIf(String configured, String table) {
+    if (table.equals(configured)) {
+      Runtime.getRuntime().halt(137);
+    }
+  }
+
+  /** Testing hook only: how many testing pauses have begun in this JVM (a test waits on it). */
+  public static final java.util.concurrent.atomic.AtomicInteger TESTING_PAUSES =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  private void pauseForTests(String key) {
+    long ms = config.integer(key);
     if (ms > 0) {
+      TESTING_PAUSES.incrementAndGet();
       try {
         Thread.sleep(ms);
       } catch (InterruptedException e) {

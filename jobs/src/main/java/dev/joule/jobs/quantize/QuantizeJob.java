@@ -59,6 +59,8 @@ public final class QuantizeJob {
     if (r.precision() == Precision.FP32) {
       throw JouleException.usage("--precision must be int8, int4 or binary (fp32 rows are the embeddings themselves)");
     }
+    dev.joule.jobs.delta.OutputPaths.requireWritable(spark, r.output(), "--output");
+    dev.joule.jobs.delta.OutputPaths.requireWritable(spark, r.rejects(), "rejects table");
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, r.input(), "input");
     String idCol = config.string("score.id-col");
     String embCol = config.string("score.embedding-col");
@@ -120,9 +122,10 @@ public final class QuantizeJob {
         // Where the fp32 rows are: the quality gate compares a codes run with fp32 on them.
         // (A commit of its own, right after the overwrite; a rollback undoes both.)
         // Delta's SQL path identifier takes an absolute path only: qualify it here too.
-        spark.sql("ALTER TABLE delta.`" + qualified(r.output()).replace("`", "``") + "` SET TBLPROPERTIES ('"
-            + QualityGate.SOURCE_PROPERTY + "' = '" + DeltaIO.sqlString(qualified(r.input())) + "', '"
-            + PRECISION_PROPERTY + "' = '" + r.precision().label() + "')");
+        commit.sql(r.output(), "ALTER TABLE delta.`" + qualified(r.output()).replace("`", "``")
+            + "` SET TBLPROPERTIES ('" + QualityGate.SOURCE_PROPERTY + "' = '"
+            + DeltaIO.sqlString(qualified(r.input())) + "', '" + PRECISION_PROPERTY + "' = '"
+            + r.precision().label() + "')");
         commit.overwriteRejects(r.rejects(), rejects, rejected);
       } catch (Exception e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();

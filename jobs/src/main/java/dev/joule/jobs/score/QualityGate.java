@@ -241,22 +241,24 @@ public final class QualityGate {
     }
   }
 
-  /** The attempt a run publishes: its prepared kernel, its staged rows and folder, and the gate's word. */
-  public record Gated(Scoring.Prepared prep, Scoring.Staged staged, String staging, Outcome outcome) {}
+  /** The attempt a run publishes: its prepared kernel, its scored rows and where they are, and the gate's word. */
+  public record Gated(Scoring.Prepared prep, Scoring.Staged staged, Scoring.Sink sink, Outcome outcome) {}
 
   /**
-   * Stages {@code inputOf(prep)} at {@code asked} and gates it; with {@code on-fail = fallback}
-   * stages again one precision up until a precision passes (fp32 always does). A discarded
-   * attempt's staging is deleted at once; its CPU time stays in the process and so in the run's
-   * fixed cost. The caller deletes the returned staging folder.
+   * Scores {@code inputOf(prep)} at {@code asked} and gates it; with {@code on-fail = fallback}
+   * scores again one precision up until a precision passes (fp32 always does). A discarded
+   * attempt's rows are deleted at once; its CPU time stays in the process and so in the run's
+   * fixed cost. The caller discards the returned sink's uncommitted rows.
    *
    * @param asAsked the input prepared at the precision asked for (the caller has it already)
+   * @param sinkOf where an attempt's rows go, given its prepared kernel and an attempt suffix
+   *     ("" for the precision asked, "-int8" and so on for a fallback)
    * @throws JouleException with exit code 4 when the gate fails and nothing may be published
    */
   public static Gated stage(org.apache.spark.sql.SparkSession spark, JouleConfig config,
       dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared asAsked,
       java.util.function.Function<Scoring.Prepared, Dataset<Row>> inputOf, long rowsIn, String runId, String job,
-      OutputTables out) {
+      java.util.function.BiFunction<Scoring.Prepared, String, Scoring.Sink> sinkOf) {
     Settings s = Settings.from(config);
     List<Check> checks = new ArrayList<>();
     Precision asked = asAsked.kernel().precision();
@@ -266,24 +268,24 @@ public final class QualityGate {
           : Scoring.prepare(config, pinned, asAsked.model(), p,
               asAsked.passthrough().stream().map(Scoring.Passthrough::spec).toList());
       Dataset<Row> in = inputOf.apply(prep);
-      String staging = out.staging(p == asked ? runId : runId + "-" + p.label());
+      Scoring.Sink sink = sinkOf.apply(prep, p == asked ? "" : "-" + p.label());
       Scoring.Staged st = null;
       Outcome done = null;
       boolean decided = false;
       try { // SparkException is checked in Java terms, so no catch: a flag and finally
-        st = Scoring.stage(spark, config, prep, in, rowsIn, runId, job, staging);
+        st = Scoring.stage(spark, config, prep, in, rowsIn, runId, job, sink);
         done = decide(spark, config, s, pinned, prep, in, st, asked, p, checks);
         decided = true;
       } finally {
         if (!decided) {
-          Scoring.deleteStaging(spark, staging);
+          Scoring.discard(spark, sink, java.util.Set.of());
         }
       }
       if (done != null) {
         log(runId, done);
-        return new Gated(prep, st, staging, done);
+        return new Gated(prep, st, sink, done);
       }
-      Scoring.deleteStaging(spark, staging);
+      Scoring.discard(spark, sink, java.util.Set.of());
       Outcome failed = new Outcome("failed", asked.label(), p.label(), checks.get(checks.size() - 1).bar(),
           List.copyOf(checks), null);
       String why = "quality gate failed, nothing committed: " + failed.describe().substring("failed: ".length());

@@ -16,6 +16,9 @@ import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
 import dev.joule.udfs.StagedRows;
+import dev.joule.udfs.files.PartitionFiles;
+import dev.joule.udfs.files.RunColumns;
+import java.util.Map;
 import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.time.Instant;
@@ -72,6 +75,12 @@ public final class ScoreJob {
     long proc0 = Scoring.processCpuNanos();
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
+    if (req.commit()) {
+      // Before any work: an output path holding a user's files is refused, and what a crashed
+      // run left on this output is undone.
+      new OutputTables(req.output()).requireWritable(spark);
+      new OutputTables(req.output()).recover(spark, config.duration("recovery.grace"));
+    }
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
     boolean allowNoneScored = config.bool("score.allow-all-rejected");
     // Counted before the columns are resolved: an empty table says it is empty, whatever its columns.
@@ -86,24 +95,29 @@ public final class ScoreJob {
     OutputTables out = new OutputTables(req.output());
     // The output folders this run would create: removed again if the run leaves nothing in them.
     String createdRoot = req.commit() ? DeltaIO.firstMissing(spark, req.output()) : null;
-    String staging = null;
+    Timestamp scoredAt = Timestamp.from(Instant.now());
+    Scoring.Sink sink = null;
+    java.util.Set<String> committedFiles = new java.util.HashSet<>();
     try {
-      // Stages at the asked precision; the quality gate may fail the run or stage it again higher.
+      // A committing run writes its rows once, straight into the tables' data files, and commits
+      // them after reconciling; a run that does not commit stages them. The quality gate may fail
+      // the run or score it again at a higher precision.
       QualityGate.Gated gated;
       try {
-        gated = QualityGate.stage(spark, config, pinned, asked, p -> p.select(pinned.data()),
-            rowsIn, runId, "score", out);
+        gated = QualityGate.stage(spark, config, pinned, asked, p -> p.select(pinned.data()), rowsIn, runId, "score",
+            (p, attempt) -> req.commit()
+                ? new Scoring.TableFolders(out.predictions(), out.rejects(), columns(runId, model, p, scoredAt),
+                    runId + attempt)
+                : new Scoring.Staging(out.staging(runId + attempt)));
       } catch (QualityGate.Refused e) {
         throw refused(e, req, runId, pinned, rowsIn, wall0, proc0, out);
       }
-      staging = gated.staging();
+      sink = gated.sink();
       Scoring.Prepared prep = gated.prep();
       Kernel kernel = prep.kernel();
       Scoring.Staged st = gated.staged();
-      Dataset<Row> staged = st.rows();
       long scored = st.scored();
       long rejected = st.rejected();
-      List<Row> energyRows = st.energyRows();
       if (scored == 0 && rowsIn > 0 && !allowNoneScored) {
         throw JouleException.input(allRejected(st, rowsIn));
       }
@@ -113,50 +127,64 @@ public final class ScoreJob {
       if (!req.commit()) {
         return resultNow.apply(false);
       }
-      Timestamp scoredAt = Timestamp.from(Instant.now());
-      String replace = "model_id = '" + model.modelId() + "' AND kernel = '" + kernel.displayName() + "'";
-      List<org.apache.spark.sql.Column> predictionCols = new java.util.ArrayList<>(List.of(
-          col("id"), lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
-          lit(kernel.displayName()).as("kernel"), col("label"), col("score"), col("scores"),
-          col("neighbors"), lit(runId).as("run_id"), lit(scoredAt).as("scored_at")));
-      predictionCols.addAll(prep.passthroughColumns()); // score.passthrough / --passthrough, last
-      Dataset<Row> predictions = staged.filter(col("kind").equalTo(StagedRows.PREDICTION))
-          .select(predictionCols.toArray(org.apache.spark.sql.Column[]::new));
-      Dataset<Row> rejects = staged.filter(col("kind").equalTo(StagedRows.REJECT)).select(
-          col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
-          lit(kernel.displayName()).as("kernel"));
-      Dataset<Row> energyLog = staged.filter(col("kind").equalTo(StagedRows.ENERGY)).select("energy.*");
+      RunColumns columns = ((Scoring.TableFolders) sink).columns();
+      Map<String, String> replace = new java.util.LinkedHashMap<>();
+      replace.put("model_id", model.modelId());
+      replace.put("kernel", kernel.displayName());
+      Map<String, String> constants = new java.util.LinkedHashMap<>(replace);
+      constants.put("run_id", runId);
+      Dataset<Row> energyLog = spark.createDataFrame(st.energyRows(), dev.joule.udfs.EnergyRecord.SCHEMA);
 
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
-      TableCommit commit = new TableCommit(spark);
+      TableCommit commit = new TableCommit(spark, runId);
       String failAfter = config.string("testing.fail-after-table");
+      String haltAfter = config.string("testing.halt-after-table");
       ScoreResult result;
       try {
-        commit.replaceWhere(out.predictions(), replace, predictions);
-        failIf(failAfter, "predictions");
-        commit.replaceWhere(out.rejects(), replace, rejects);
-        failIf(failAfter, "rejects");
+        // Each table in one commit that replaces this model and kernel's earlier rows.
+        commit.addFiles(out.predictions(), columns.predictionsSchema(), st.filesOf(PartitionFiles.PREDICTIONS),
+            replace, constants);
+        st.filesOf(PartitionFiles.PREDICTIONS).forEach(f -> committedFiles.add(f.name()));
+        failIf(failAfter, haltAfter, "predictions");
+        commit.addFiles(out.rejects(), columns.rejectsSchema(), st.filesOf(PartitionFiles.REJECTS), replace, constants);
+        st.filesOf(PartitionFiles.REJECTS).forEach(f -> committedFiles.add(f.name()));
+        failIf(failAfter, haltAfter, "rejects");
         commit.append(out.energyLog(), energyLog);
-        failIf(failAfter, "energy_log");
+        failIf(failAfter, haltAfter, "energy_log");
         // Measured after the data commits, so the fixed cost includes them; the runs row is last.
         result = resultNow.apply(true);
         commit.append(out.runs(), new RunRecord("score", null, result, scoredAt, null, 0, result.rowsIn(),
             "full", null).toDataFrame(spark));
       } catch (Exception e) { // SparkException from a failed write is checked in Java terms
-        LOG.error("run {} failed while committing; rolling back the tables it wrote", runId);
+        LOG.error("run {} failed while committing; undoing its own commits", runId);
         commit.rollback();
+        for (Throwable c = e; c != null; c = c.getCause()) {
+          if (c instanceof java.util.ConcurrentModificationException) {
+            throw new JouleException(JouleException.CONFLICT, "other runs kept committing to " + out.root()
+                + " while this one committed (" + c.getClass().getSimpleName() + "); this run's commits were "
+                + "undone; rerun it", e);
+          }
+        }
         throw e;
       }
       LOG.info("run {}: committed {} predictions, {} rejects, {} energy rows", runId, scored,
-          rejected, energyRows.size());
+          rejected, st.energyRows().size());
       return result;
     } finally {
-      if (staging != null) {
-        Scoring.deleteStaging(spark, staging);
+      if (sink != null) {
+        // Files of failed task attempts, or of a run that did not commit; committed files stay.
+        Scoring.discard(spark, sink, committedFiles);
       }
       // A run that failed before committing leaves no empty output folder it created.
       DeltaIO.removeEmptyFolders(spark, req.output(), createdRoot);
     }
+  }
+
+  /** The predictions and rejects columns of this run at this kernel, with their constant values. */
+  private static RunColumns columns(String runId, ModelSpec model, Scoring.Prepared p, Timestamp scoredAt) {
+    return new RunColumns(runId, model.modelId(), model.modelVersion(), p.kernel().displayName(),
+        org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(scoredAt), p.idKind().sparkType(),
+        p.passthroughType());
   }
 
   private ScoreResult result(Request req, String runId, DeltaIO.Pinned pinned, long rowsIn, Scoring.Prepared prep,
@@ -182,7 +210,7 @@ public final class ScoreJob {
     boolean recorded = false;
     if (req.commit()) {
       try {
-        new TableCommit(spark).append(out.runs(), new RunRecord("score", null, r, Timestamp.from(Instant.now()),
+        new TableCommit(spark, runId).append(out.runs(), new RunRecord("score", null, r, Timestamp.from(Instant.now()),
             null, 0, rowsIn, "full", null).toDataFrame(spark, RunRecord.REFUSED));
         recorded = true;
         LOG.warn("run {}: refused by the quality gate; recorded in {} as {}", runId, out.runs(), RunRecord.REFUSED);
@@ -208,7 +236,11 @@ public final class ScoreJob {
         + "(joule.score.allow-all-rejected = true commits such a run)", rowsIn, why);
   }
 
-  private static void failIf(String configured, String table) {
+  /** Testing hooks: fail, or halt the JVM as kill -9 would, right after writing {@code table}. */
+  static void failIf(String configured, String halt, String table) {
+    if (table.equals(halt)) {
+      Runtime.getRuntime().halt(137);
+    }
     if (table.equals(configured)) {
       throw new IllegalStateException("injected failure after writing " + table
           + " (testing hook joule.testing.fail-after-table)");

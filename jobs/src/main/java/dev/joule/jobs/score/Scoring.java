@@ -21,6 +21,10 @@ import dev.joule.udfs.KernelInfo;
 import dev.joule.udfs.PartitionScorer;
 import dev.joule.udfs.ScoringSpec;
 import dev.joule.udfs.StagedRows;
+import dev.joule.udfs.files.PartitionFiles;
+import dev.joule.udfs.files.RunColumns;
+import dev.joule.udfs.files.TableFiles;
+import dev.joule.udfs.files.TaskOutput;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -115,18 +119,50 @@ public final class Scoring {
   }
 
   /**
-   * Rows scored into staging, reconciled; {@code rows} reads the staged Parquet.
+   * Where a scoring pass puts its rows: a staging folder that the caller reads back
+   * ({@link Staging}), or the data files of the output tables themselves, each row written once
+   * and committed later by the driver ({@link TableFolders}).
+   */
+  public sealed interface Sink permits Staging, TableFolders {}
+
+  /** Predictions, rejects and energy rows, tagged by kind, in one Parquet folder. */
+  public record Staging(String folder) implements Sink {}
+
+  /**
+   * Predictions and rejects written as data files into these table folders, under names
+   * carrying {@code fileTag} ({@link TableFiles}); energy records come back in the tasks' outputs.
+   */
+  public record TableFolders(String predictions, String rejects, RunColumns columns, String fileTag) implements Sink {}
+
+  /**
+   * Rows scored and reconciled. With a {@link Staging} sink {@code rows} reads the staged Parquet;
+   * with {@link TableFolders} it is null and {@code files} lists the data files the tasks wrote.
    *
    * @param accumulated the run's accumulator totals as Spark's listener bus reported them
-   * @param scoringJobNanos wall time of the one Spark job that read, scored and staged the rows
-   *     (the rest of {@link #stage} is reconciliation)
+   * @param scoringJobNanos wall time of the one Spark job that read and scored the rows
+   * @param examples one full reason per reject reason code
    */
   public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
       List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions,
-      JouleEnergyListener.Totals accumulated, long scoringJobNanos) {
+      JouleEnergyListener.Totals accumulated, long scoringJobNanos, Sink sink,
+      List<TaskOutput.WrittenFile> files, Map<String, String> examples) {
 
+    /** Predictions or rejects (id and the columns of their table), read back from where they were written. */
     public Dataset<Row> ofKind(String kind) {
-      return rows.filter(col("kind").equalTo(kind));
+      if (rows != null) {
+        return rows.filter(col("kind").equalTo(kind));
+      }
+      TableFolders t = (TableFolders) sink;
+      String table = kind.equals(StagedRows.PREDICTION) ? PartitionFiles.PREDICTIONS : PartitionFiles.REJECTS;
+      StructType schema = table.equals(PartitionFiles.PREDICTIONS) ? t.columns().predictionsSchema()
+          : t.columns().rejectsSchema();
+      String[] paths = filesOf(table).stream().map(TaskOutput.WrittenFile::path).toArray(String[]::new);
+      SparkSession spark = SparkSession.active();
+      return paths.length == 0 ? spark.createDataFrame(List.of(), schema) : spark.read().schema(schema).parquet(paths);
+    }
+
+    public List<TaskOutput.WrittenFile> filesOf(String table) {
+      return files.stream().filter(f -> f.table().equals(table)).toList();
     }
 
     public long taskCpuNanos() {
@@ -230,11 +266,11 @@ public final class Scoring {
   }
 
   /**
-   * Scores {@code in} (from {@link Prepared#select}) once into {@code staging} and reconciles:
+   * Scores {@code in} (from {@link Prepared#select}) once into {@code sink} and reconciles:
    * rows_in = scored + rejected, one energy row per partition summing to rows_in.
    */
   public static Staged stage(SparkSession spark, JouleConfig config, Prepared p, Dataset<Row> in,
-      long rowsIn, String runId, String job, String staging) {
+      long rowsIn, String runId, String job, Sink sink) {
     EnergySpec energy = config.energySpec(JouleSpark.slotsPerExecutor(spark));
     // Named accumulators: the Spark UI's stage page shows the run's joules and rows.
     EnergyAccumulators accumulators = EnergyAccumulators.register(spark.sparkContext());
@@ -252,7 +288,6 @@ public final class Scoring {
         runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.kernel().displayName(),
         p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
         spec.bridge() == null ? "the in-process node" : spec.bridge());
-    StructType stagedSchema = StagedRows.schema(p.idKind().sparkType(), p.passthroughType());
     JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
     int partitions = rows.getNumPartitions();
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
@@ -260,11 +295,21 @@ public final class Scoring {
     spark.sparkContext().addSparkListener(listener);
     long job0 = System.nanoTime();
     long jobNanos;
+    List<TaskOutput> outputs = null;
+    StructType stagedSchema = StagedRows.schema(p.idKind().sparkType(), p.passthroughType());
     ConsoleProgress.phase("scoring", rowsIn);
     ConsoleProgress.extra(() -> ScoringProgress.message(accumulators));
     try {
-      spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
-          .write().mode("overwrite").parquet(staging);
+      if (sink instanceof Staging st) {
+        spark.createDataFrame(rows.mapPartitions(new PartitionScorer(spec)), stagedSchema)
+            .write().mode("overwrite").parquet(st.folder());
+      } else {
+        TableFolders t = (TableFolders) sink;
+        outputs = rows.mapPartitions(new PartitionFiles(new PartitionScorer(spec), t.columns(),
+            TableFiles.prepare(spark, t.predictions(), t.columns().predictionsSchema(), t.fileTag()),
+            TableFiles.prepare(spark, t.rejects(), t.columns().rejectsSchema(), t.fileTag()),
+            config.integer("testing.fail-first-attempt-after-rows"))).collect();
+      }
       jobNanos = System.nanoTime() - job0;
       drainListeners(spark);
     } catch (Exception e) { // SparkException is checked in Java terms and thrown without a declaration
@@ -285,6 +330,52 @@ public final class Scoring {
         String.format(java.util.Locale.ROOT, "%.3f", seen.estimatedJ()),
         seen.measuredJ() > 0 ? String.format(java.util.Locale.ROOT, ", %.3f J measured", seen.measuredJ()) : "",
         seen.tasks());
+    return outputs == null
+        ? reconcileStaged(spark, ((Staging) sink).folder(), stagedSchema, rowsIn, partitions, energy, seen, jobNanos, sink)
+        : reconcileOutputs(outputs, rowsIn, partitions, energy, seen, jobNanos, sink);
+  }
+
+  private static final scala.Function1<Object, Object> ENERGY_TO_CATALYST =
+      org.apache.spark.sql.catalyst.CatalystTypeConverters.createToCatalystConverter(dev.joule.udfs.EnergyRecord.SCHEMA);
+  private static final scala.Function1<Object, Object> ENERGY_FROM_CATALYST =
+      org.apache.spark.sql.catalyst.CatalystTypeConverters.createToScalaConverter(dev.joule.udfs.EnergyRecord.SCHEMA);
+
+  /** Reconciles from the tasks' own counters: one output per partition, nothing read back. */
+  private static Staged reconcileOutputs(List<TaskOutput> outputs, long rowsIn, int partitions, EnergySpec energy,
+      JouleEnergyListener.Totals seen, long jobNanos, Sink sink) {
+    long in = 0;
+    long scored = 0;
+    long rejected = 0;
+    Map<String, Long> reasons = new TreeMap<>();
+    Map<String, String> examples = new TreeMap<>();
+    List<Row> energyRows = new java.util.ArrayList<>();
+    List<TaskOutput.WrittenFile> files = new java.util.ArrayList<>();
+    java.util.Set<Integer> seenPartitions = new java.util.HashSet<>();
+    boolean consistent = true;
+    for (TaskOutput o : outputs) {
+      in += o.rowsIn();
+      scored += o.scored();
+      rejected += o.rejected();
+      o.reasons().forEach((k, v) -> reasons.merge(k, v, Long::sum));
+      o.examples().forEach(examples::putIfAbsent);
+      // As Spark would read it back (arrays as Seqs), so every reader of energy rows sees one form.
+      energyRows.add(o.energy() == null ? null : (Row) ENERGY_FROM_CATALYST.apply(ENERGY_TO_CATALYST.apply(o.energy())));
+      files.addAll(o.files());
+      long filed = o.files().stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
+      consistent &= seenPartitions.add(o.partition()) && o.rowsIn() == o.scored() + o.rejected()
+          && filed == o.scored() + o.rejected() && o.energy() != null;
+    }
+    if (!consistent || in != rowsIn || scored + rejected != rowsIn || outputs.size() != partitions) {
+      throw new JouleException(JouleException.OTHER, "reconciliation failed, nothing committed: rows_in " + rowsIn
+          + " (tasks counted " + in + ") != scored " + scored + " + rejected " + rejected + " (" + outputs.size()
+          + " task outputs for " + partitions + " partitions)");
+    }
+    return new Staged(null, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
+        files, examples);
+  }
+
+  private static Staged reconcileStaged(SparkSession spark, String staging, StructType stagedSchema, long rowsIn,
+      int partitions, EnergySpec energy, JouleEnergyListener.Totals seen, long jobNanos, Sink sink) {
     Dataset<Row> staged = spark.read().schema(stagedSchema).parquet(staging);
     // One aggregate, no shuffle: a groupBy(kind) would cost a stage of its own.
     Row counts = staged.agg(
@@ -302,13 +393,51 @@ public final class Scoring {
           + partitions + " partitions)");
     }
     Map<String, Long> reasons = new TreeMap<>();
+    Map<String, String> examples = new TreeMap<>();
     if (rejected > 0) {
       for (Row r : staged.filter(col("kind").equalTo(StagedRows.REJECT))
-          .groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
+          .groupBy(substring_index(col("reason"), ":", 1)).agg(org.apache.spark.sql.functions.count("*"),
+              org.apache.spark.sql.functions.min("reason")).collectAsList()) {
         reasons.put(r.getString(0), r.getLong(1));
+        examples.put(r.getString(0), r.getString(2));
       }
     }
-    return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos);
+    return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
+        List.of(), examples);
+  }
+
+  /**
+   * Removes what {@code sink} holds of this run that was not committed: the staging folder, or
+   * the run's data files in the table folders except those named in {@code committed}. Never throws.
+   */
+  public static void discard(SparkSession spark, Sink sink, java.util.Set<String> committed) {
+    if (sink instanceof Staging st) {
+      deleteStaging(spark, st.folder());
+      return;
+    }
+    TableFolders t = (TableFolders) sink;
+    String mark = "-joule-" + t.fileTag() + "-a";
+    for (String dir : List.of(t.predictions(), t.rejects())) {
+      try {
+        org.apache.hadoop.fs.Path d = new org.apache.hadoop.fs.Path(dir);
+        org.apache.hadoop.fs.FileSystem fs = d.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        if (!fs.exists(d)) {
+          continue;
+        }
+        for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d)) {
+          String name = f.getPath().getName();
+          String data = name.startsWith(".") && name.endsWith(".crc") ? name.substring(1, name.length() - 4) : name;
+          if (data.contains(mark) && !committed.contains(data)) {
+            fs.delete(f.getPath(), false);
+          }
+        }
+        if (fs.listStatus(d).length == 0) {
+          fs.delete(d, false);
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        LOG.warn("could not remove this run's uncommitted files in {}: {}", dir, e.toString());
+      }
+    }
   }
 
   /** Lets the listener bus deliver the job's task-end events before listeners are read or removed. */

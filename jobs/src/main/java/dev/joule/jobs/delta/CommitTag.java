@@ -1,0 +1,125 @@
+package dev.joule.jobs.delta;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.delta.DeltaLog;
+import org.apache.spark.sql.delta.actions.Action;
+import org.apache.spark.sql.delta.actions.CommitInfo;
+
+/**
+ * The tag a Joule run writes into each of its Delta commits ({@code commitInfo.userMetadata}):
+ * {@code joule run=RUN step=N} for a write, {@code joule undo run=RUN version=V} for the commit
+ * that undid a write. The log then says, for every commit, which run made it and which commits
+ * were undone, with no table of our own to keep in step.
+ */
+public final class CommitTag {
+
+  private static final Pattern WRITE = Pattern.compile("joule run=(\\S+) step=(\\d+)");
+  private static final Pattern UNDO = Pattern.compile("joule undo run=(\\S+) version=(\\d+)");
+  /** Spark session setting that Delta copies into the commitInfo of DML and API commits. */
+  static final String SESSION_KEY = "spark.databricks.delta.commitInfo.userMetadata";
+
+  private CommitTag() {}
+
+  public static String write(String runId, int step) {
+    return "joule run=" + runId + " step=" + step;
+  }
+
+  static String undo(String runId, long version) {
+    return "joule undo run=" + runId + " version=" + version;
+  }
+
+  /** One commit of a table, as the log tells it; {@code runId} null when no Joule run made it. */
+  public record Commit(long version, long timestampMillis, String runId, boolean undo, long undoneVersion) {}
+
+  /** The commits of {@code path} from {@code fromVersion} on, read from the log on the driver. */
+  public static List<Commit> commits(SparkSession spark, String path, long fromVersion) {
+    List<Commit> out = new ArrayList<>();
+    DeltaLog log = DeltaLog.forTable(spark, path);
+    scala.collection.Iterator<scala.Tuple2<Object, scala.collection.immutable.Seq<Action>>> it =
+        log.getChanges(Math.max(0, fromVersion), scala.Option.empty(), false);
+    while (it.hasNext()) {
+      scala.Tuple2<Object, scala.collection.immutable.Seq<Action>> c = it.next();
+      long version = (Long) c._1();
+      CommitInfo info = null;
+      for (Action a : scala.jdk.javaapi.CollectionConverters.asJava(c._2())) {
+        if (a instanceof CommitInfo ci) {
+          info = ci;
+        }
+      }
+      String meta = info == null || info.userMetadata().isEmpty() ? "" : info.userMetadata().get();
+      long ts = info == null ? 0 : info.timestamp().getTime();
+      Matcher w = WRITE.matcher(meta);
+      Matcher u = UNDO.matcher(meta);
+      if (u.matches()) {
+        out.add(new Commit(version, ts, u.group(1), true, Long.parseLong(u.group(2))));
+      } else if (w.matches()) {
+        out.add(new Commit(version, ts, w.group(1), false, -1));
+      } else {
+        out.add(new Commit(version, ts, null, false, -1));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The first version of {@code path} committed at or after {@code sinceMillis} (by the commit
+   * file's modification time; one listing of the log folder), or -1 when none was.
+   */
+  static long firstVersionSince(SparkSession spark, String path, long sinceMillis) {
+    try {
+      org.apache.hadoop.fs.Path log = new org.apache.hadoop.fs.Path(path, "_delta_log");
+      org.apache.hadoop.fs.FileSystem fs = log.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      long first = -1;
+      for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(log)) {
+        String name = f.getPath().getName();
+        if (name.matches("\\d{20}\\.json") && f.getModificationTime() >= sinceMillis) {
+          long v = Long.parseLong(name.substring(0, 20));
+          first = first < 0 ? v : Math.min(first, v);
+        }
+      }
+      return first;
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot list the log of " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The version at or after {@code fromVersion} whose commit carries {@code tag}, or -1. */
+  static long find(SparkSession spark, String path, long fromVersion, String tag) {
+    if (!DeltaIO.exists(spark, path)) {
+      return -1;
+    }
+    DeltaLog log = DeltaLog.forTable(spark, path);
+    var it = log.getChanges(Math.max(0, fromVersion), scala.Option.empty(), false);
+    while (it.hasNext()) {
+      var c = it.next();
+      for (Action a : scala.jdk.javaapi.CollectionConverters.asJava(c._2())) {
+        if (a instanceof CommitInfo ci && ci.userMetadata().isDefined() && ci.userMetadata().get().equals(tag)) {
+          return (Long) c._1();
+        }
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Runs {@code body} with the session's commit tag set to {@code tag}, then puts back what the
+   * session had (a notebook's own setting survives).
+   */
+  static void withSessionTag(SparkSession spark, String tag, Runnable body) {
+    String before = spark.conf().getOption(SESSION_KEY).isDefined() ? spark.conf().get(SESSION_KEY) : null;
+    spark.conf().set(SESSION_KEY, tag);
+    try {
+      body.run();
+    } finally {
+      if (before == null) {
+        spark.conf().unset(SESSION_KEY);
+      } else {
+        spark.conf().set(SESSION_KEY, before);
+      }
+    }
+  }
+}

@@ -1,0 +1,201 @@
+package dev.joule.jobs.delta;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.joule.jobs.JouleException;
+import dev.joule.udfs.files.TaskOutput;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.delta.DeltaLog;
+import org.apache.spark.sql.delta.DeltaOperations;
+import org.apache.spark.sql.delta.OptimisticTransaction;
+import org.apache.spark.sql.delta.actions.Action;
+import org.apache.spark.sql.delta.actions.AddFile;
+import org.apache.spark.sql.delta.actions.Metadata;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Commits Parquet files that tasks already wrote into a table's folder, as Delta {@code AddFile}s
+ * in one transaction, optionally removing in the same commit the files whose rows all match
+ * {@code replace} (the rows this run replaces). Creates the table in that commit if it does not
+ * exist. The transaction reads the whole table, so a concurrent commit fails this one
+ * ({@code ConcurrentAppendException}) and nothing of it lands.
+ *
+ * <p>Which files hold only replaced rows is read from each file's statistics (min = max = the
+ * value, no nulls). A file that may mix replaced and kept rows (one rewritten by OPTIMIZE, say,
+ * or with no statistics) makes {@link #commit} throw {@link MixedFiles}; the caller then deletes
+ * those rows with Delta's own DELETE first.
+ *
+ * <p>Uses Delta's transaction API (Delta 4.3.1, pinned), as {@link DeltaIO} does.
+ */
+final class FileCommit {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private FileCommit() {}
+
+  /** Some files may hold both replaced and kept rows. */
+  static final class MixedFiles extends RuntimeException {
+    MixedFiles(String path, int n) {
+      super(n + " file(s) of " + path + " may hold rows of other models and kernels");
+    }
+  }
+
+  /**
+   * @param replace column → value: the rows this commit replaces (null: a blind append)
+   * @param constants column → value of every row in {@code files}: written as their statistics
+   */
+  static void commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
+      Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties) {
+    DeltaLog log = DeltaLog.forTable(spark, path);
+    OptimisticTransaction txn = log.startTransaction();
+    List<Action> actions = new ArrayList<>();
+    long now = System.currentTimeMillis();
+    boolean schemaChanged = false;
+    if (txn.readVersion() < 0) {
+      // As Delta's own writer does: every column nullable, nested ones too (Delta refuses NOT NULL in arrays).
+      Metadata m = Metadata$.apply(schema.asNullable(), newTableProperties);
+      txn.updateMetadataForNewTable(m);
+    } else {
+      Metadata m = txn.metadata();
+      refuseUnsupported(m, path);
+      StructType merged = merge(m.schema(), schema.asNullable(), path);
+      if (merged != m.schema()) {
+        schemaChanged = true;
+        txn.updateMetadata(m.copy(m.id(), m.name(), m.description(), m.format(), merged.json(), m.partitionColumns(),
+            m.configuration(), m.createdTime()), false);
+      }
+      int mixed = 0;
+      // The whole table is read (so any concurrent commit conflicts), with each file's statistics:
+      // filterFiles() would return the files without them.
+      txn.readWholeTable();
+      for (AddFile f : replace == null ? List.<AddFile>of() : txn.snapshot().allFiles().collectAsList()) {
+        Match match = replace == null ? Match.NONE : match(f.stats(), replace);
+        if (match == Match.ALL) {
+          actions.add(f.removeWithTimestamp(now, true));
+        } else if (match == Match.SOME) {
+          mixed++;
+        }
+      }
+      if (mixed > 0) {
+        throw new MixedFiles(path, mixed);
+      }
+    }
+    if (txn.readVersion() >= 0 && actions.isEmpty() && files.isEmpty() && !schemaChanged) {
+      return; // nothing to replace, nothing to add: no empty commit
+    }
+    String stats = stats(constants);
+    for (TaskOutput.WrittenFile w : files) {
+      actions.add(AddFile.apply(w.name(), scala.collection.immutable.Map$.MODULE$.empty(), w.bytes(),
+          w.modificationTime(), true, stats.replace("\"numRecords\":0", "\"numRecords\":" + w.rows()),
+          AddFile.apply$default$7(), AddFile.apply$default$8(), AddFile.apply$default$9(), AddFile.apply$default$10(),
+          AddFile.apply$default$11()));
+    }
+    String predicate = replace == null ? null : String.join(" AND ", replace.entrySet().stream()
+        .map(e -> e.getKey() + " = '" + DeltaIO.sqlString(e.getValue()) + "'").toList());
+    txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
+        new DeltaOperations.Write(replace == null ? SaveMode.Append : SaveMode.Overwrite,
+            DeltaOperations.Write$.MODULE$.apply$default$2(), scala.Option.apply(predicate),
+            DeltaOperations.Write$.MODULE$.apply$default$4(), DeltaOperations.Write$.MODULE$.apply$default$5(),
+            DeltaOperations.Write$.MODULE$.apply$default$6(), DeltaOperations.Write$.MODULE$.apply$default$7(),
+            DeltaOperations.Write$.MODULE$.apply$default$8(), DeltaOperations.Write$.MODULE$.apply$default$9()));
+  }
+
+  /** Whether a file's rows all match, none can, or some may. */
+  enum Match { ALL, NONE, SOME }
+
+  static Match match(String statsJson, Map<String, String> replace) {
+    if (statsJson == null || statsJson.isEmpty()) {
+      return Match.SOME;
+    }
+    JsonNode stats;
+    try {
+      stats = JSON.readTree(statsJson);
+    } catch (java.io.IOException e) {
+      return Match.SOME;
+    }
+    boolean all = true;
+    for (Map.Entry<String, String> e : replace.entrySet()) {
+      JsonNode min = stats.path("minValues").path(e.getKey());
+      JsonNode max = stats.path("maxValues").path(e.getKey());
+      JsonNode nulls = stats.path("nullCount").path(e.getKey());
+      if (!min.isTextual() || !max.isTextual()) {
+        all = false;
+        continue;
+      }
+      String v = e.getValue();
+      // Delta's string bounds may be truncated: min is then below every value, max above.
+      if (v.compareTo(min.asText()) < 0 || v.compareTo(max.asText()) > 0) {
+        return Match.NONE;
+      }
+      if (!(min.asText().equals(v) && max.asText().equals(v) && nulls.isNumber() && nulls.asLong() == 0)) {
+        all = false;
+      }
+    }
+    return all ? Match.ALL : Match.SOME;
+  }
+
+  /** Delta file statistics for rows whose {@code constants} columns all hold one value ({@code numRecords} filled in per file). */
+  static String stats(Map<String, String> constants) {
+    ObjectNode s = JSON.createObjectNode();
+    s.put("numRecords", 0);
+    ObjectNode min = s.putObject("minValues");
+    ObjectNode max = s.putObject("maxValues");
+    ObjectNode nulls = s.putObject("nullCount");
+    constants.forEach((k, v) -> {
+      min.put(k, v);
+      max.put(k, v);
+      nulls.put(k, 0);
+    });
+    return s.toString();
+  }
+
+  private static void refuseUnsupported(Metadata m, String path) {
+    Map<String, String> conf = scala.jdk.javaapi.CollectionConverters.asJava(m.configuration());
+    String mapping = conf.getOrDefault("delta.columnMapping.mode", "none");
+    boolean constraints = conf.keySet().stream().anyMatch(k -> k.startsWith("delta.constraints."));
+    if (!mapping.equals("none") || constraints || !m.partitionColumns().isEmpty()) {
+      throw JouleException.input(path + " uses " + (constraints ? "CHECK constraints"
+          : !mapping.equals("none") ? "column mapping" : "partition columns")
+          + ", which Joule's output tables do not support (Joule commits its own data files to them); "
+          + "write to a new output folder");
+    }
+  }
+
+  /** The table's schema with this run's new columns added; a column of another type is an error. */
+  static StructType merge(StructType table, StructType data, String path) {
+    StructType merged = table;
+    for (StructField f : data.fields()) {
+      StructField existing = null;
+      for (StructField t : table.fields()) {
+        if (t.name().equalsIgnoreCase(f.name())) {
+          existing = t;
+        }
+      }
+      if (existing == null) {
+        merged = merged.add(f.name(), f.dataType(), true);
+      } else if (!DataType.equalsIgnoreNullability(existing.dataType(), f.dataType())) {
+        throw JouleException.input(path + ": column '" + f.name() + "' is " + existing.dataType().simpleString()
+            + " in the table and " + f.dataType().simpleString() + " in this run; write to a new output folder");
+      }
+    }
+    return merged;
+  }
+
+  /** A new table's metadata: Delta's defaults (id, parquet, creation time) with this schema and properties. */
+  private static final class Metadata$ {
+    static Metadata apply(StructType schema, Map<String, String> properties) {
+      var d = org.apache.spark.sql.delta.actions.Metadata$.MODULE$;
+      return new Metadata(d.apply$default$1(), d.apply$default$2(), d.apply$default$3(), d.apply$default$4(),
+          schema.json(), d.apply$default$6(),
+          scala.collection.immutable.Map$.MODULE$.from(scala.jdk.javaapi.CollectionConverters.asScala(properties)),
+          d.apply$default$8());
+    }
+  }
+}

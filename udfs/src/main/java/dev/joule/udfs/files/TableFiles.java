@@ -1,0 +1,116 @@
+package dev.joule.udfs.files;
+
+import java.io.Serializable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.mapreduce.Job;
+import org.apache.hadoop.mapreduce.JobID;
+import org.apache.hadoop.mapreduce.TaskAttemptContext;
+import org.apache.hadoop.mapreduce.TaskAttemptID;
+import org.apache.hadoop.mapreduce.TaskID;
+import org.apache.hadoop.mapreduce.TaskType;
+import org.apache.hadoop.mapreduce.task.TaskAttemptContextImpl;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.execution.datasources.OutputWriter;
+import org.apache.spark.sql.execution.datasources.OutputWriterFactory;
+import org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.SerializableConfiguration;
+
+/**
+ * Where and how a task writes the Parquet data files of one Delta table: straight into the
+ * table's folder, under names that carry the run ({@link #isPending}), with Spark's own Parquet
+ * writer (the one Delta uses). The files are invisible until the driver commits them as
+ * {@code AddFile}s; a task attempt that fails leaves files no commit will ever name.
+ *
+ * <p>Made on the driver ({@link #prepare}); used in tasks ({@link #open}).
+ */
+public final class TableFiles implements Serializable {
+
+  private static final long serialVersionUID = 1L;
+  /** Marks a file name as a Joule data file: {@code part-PPPPP-joule-RUN-aATTEMPT.c000.snappy.parquet}. */
+  private static final String MARK = "-joule-";
+
+  private final String dir;
+  private final StructType schema;
+  private final String runTag;
+  private final OutputWriterFactory factory;
+  private final Broadcast<SerializableConfiguration> conf;
+
+  private TableFiles(String dir, StructType schema, String runTag, OutputWriterFactory factory,
+      Broadcast<SerializableConfiguration> conf) {
+    this.dir = dir;
+    this.schema = schema;
+    this.runTag = runTag;
+    this.factory = factory;
+    this.conf = conf;
+  }
+
+  /**
+   * @param dir the table's folder (it may not exist yet)
+   * @param runTag what names this run's files, e.g. its run id and attempt
+   */
+  public static TableFiles prepare(SparkSession spark, String dir, StructType schema, String runTag) {
+    if (!runTag.matches("[A-Za-z0-9._-]+")) {
+      throw new IllegalArgumentException("run tag '" + runTag + "' must be letters, digits, . _ -");
+    }
+    try {
+      Job job = Job.getInstance(spark.sessionState().newHadoopConf());
+      OutputWriterFactory factory = new ParquetFileFormat().prepareWrite(spark, job,
+          scala.collection.immutable.Map$.MODULE$.empty(), schema);
+      Configuration c = job.getConfiguration();
+      return new TableFiles(dir, schema, runTag,
+          factory, spark.sparkContext().broadcast(new SerializableConfiguration(c),
+              scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class)));
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot prepare Parquet files for " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  public String dir() {
+    return dir;
+  }
+
+  public StructType schema() {
+    return schema;
+  }
+
+  /** The prefix every file of this run has in {@link #dir}, whichever task wrote it. */
+  public String runPrefixMark() {
+    return MARK + runTag + "-a";
+  }
+
+  /** Whether {@code fileName} is a Joule data file (committed or not). */
+  public static boolean isPending(String fileName) {
+    return fileName.startsWith("part-") && fileName.contains(MARK);
+  }
+
+  /** Opens the writer of one task attempt's file. */
+  public Open open(int partition, int attempt, long taskAttemptId) {
+    TaskAttemptContext ctx = new TaskAttemptContextImpl(conf.value().value(), new TaskAttemptID(
+        new TaskID(new JobID("joule", 0), TaskType.MAP, partition), attempt));
+    String name = String.format(java.util.Locale.ROOT, "part-%05d%s%d-%d.c000%s", partition, runPrefixMark(),
+        attempt, taskAttemptId, factory.getFileExtension(ctx));
+    String path = new org.apache.hadoop.fs.Path(dir, name).toString();
+    return new Open(name, path, factory.newInstance(path, schema, ctx), ctx.getConfiguration());
+  }
+
+  /** An open file: its name in the table folder, its full path, and the writer. */
+  public record Open(String name, String path, OutputWriter writer, Configuration conf) {
+    /** Size and time of the closed file, as a Delta AddFile needs them. */
+    public org.apache.hadoop.fs.FileStatus status() throws java.io.IOException {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      return p.getFileSystem(conf).getFileStatus(p);
+    }
+
+    /** Best effort, for a failed task: the file will never be committed. */
+    public void delete() {
+      try {
+        org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+        p.getFileSystem(conf).delete(p, false);
+      } catch (java.io.IOException | RuntimeException e) {
+        // left for the driver's clean-up of this run's files, or VACUUM
+      }
+    }
+  }
+}

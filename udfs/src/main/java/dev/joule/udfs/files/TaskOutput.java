@@ -1,0 +1,25 @@
+package dev.joule.udfs.files;
+
+import java.io.Serializable;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+
+/**
+ * What one scoring task returns to the driver instead of its rows: its counts, its reject
+ * reasons, its energy record and the data files it wrote. Spark hands the driver the output of
+ * exactly one successful attempt per partition, so counts summed over these are never doubled
+ * by a retried task.
+ *
+ * @param reasons rejected rows per reason code (the part of the reason before its colon)
+ * @param examples one full reason per code
+ * @param energy the partition's energy record ({@code EnergyRecord.SCHEMA})
+ */
+public record TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
+    Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files)
+    implements Serializable {
+
+  /** One closed data file: the table it belongs to, its name in the table folder, size, time, rows. */
+  public record WrittenFile(String table, String name, String path, long bytes, long modificationTime, long rows)
+      implements Serializable {}
+}
