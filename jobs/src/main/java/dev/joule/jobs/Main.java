@@ -479,31 +479,72 @@ public final class Main implements Runnable {
     // Everything after submit's COMMAND belongs to that command, options included.
     cl.getSubcommands().get("submit").setStopAtPositional(true).setUnmatchedOptionsArePositionalParams(true);
     cl.setParameterExceptionHandler(Main::usageError);
+    // picocli hands only Exceptions to the handler below; an Error (Hadoop's FSError on a full
+    // disk, an OutOfMemoryError) would escape with its stack trace on the console. Wrap it.
+    cl.setExecutionStrategy(parsed -> {
+      try {
+        return new CommandLine.RunLast().execute(parsed);
+      } catch (Error e) {
+        List<CommandLine> cmds = parsed.asCommandLineList();
+        throw new CommandLine.ExecutionException(cmds.get(cmds.size() - 1), String.valueOf(e), e);
+      }
+    });
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       // One line per error on the console; the stack trace and every library's log lines go to
       // the run's log file (ConsoleLog), and to the console too under JOULE_DEBUG=1.
       String[] args = parsed.originalArgs().toArray(new String[0]);
-      Throwable root = ex;
-      JouleException je = find(ex, JouleException.class);
-      if (je != null) {
-        cmd.getErr().println("joule: error: " + je.getMessage());
-        ConsoleLog.failure(args, ex, cmd.getErr(), je.getCause() != null || je.exitCode() == JouleException.OTHER);
-        return je.exitCode();
-      }
-      ModelFileException mfe = find(ex, ModelFileException.class);
-      if (mfe != null) {
-        cmd.getErr().println("joule: error: " + mfe.getMessage());
-        ConsoleLog.failure(args, ex, cmd.getErr(), false);
-        return JouleException.INPUT;
-      }
-      while (root.getCause() != null && root.getCause() != root) {
-        root = root.getCause();
-      }
-      cmd.getErr().println("joule: error: " + firstLine(ex) + (root != ex ? " (cause: " + firstLine(root) + ")" : ""));
-      ConsoleLog.failure(args, ex, cmd.getErr(), true);
-      return JouleException.OTHER;
+      Failure f = failure(ex);
+      cmd.getErr().println("joule: error: " + f.message());
+      ConsoleLog.failure(args, ex, cmd.getErr(), f.hint());
+      return f.code();
     });
     return cl;
+  }
+
+  /**
+   * What the console gets for a failed command: one message, an exit code from the README's table
+   * and whether to point at the log file.
+   */
+  record Failure(int code, String message, boolean hint) {}
+
+  /** The failure a command's exception or error stands for; never throws. */
+  static Failure failure(Throwable thrown) {
+    Throwable ex = thrown instanceof CommandLine.ExecutionException && thrown.getCause() != null ? thrown.getCause() : thrown;
+    JouleException je = find(ex, JouleException.class);
+    if (je != null) {
+      return new Failure(je.exitCode(), oneLine(je.getMessage()), je.getCause() != null || je.exitCode() == JouleException.OTHER);
+    }
+    ModelFileException mfe = find(ex, ModelFileException.class);
+    if (mfe != null) {
+      return new Failure(JouleException.INPUT, oneLine(mfe.getMessage()), false);
+    }
+    Throwable full = null;
+    for (Throwable x = ex; x != null; x = x.getCause() == x ? null : x.getCause()) {
+      if (x.getMessage() != null && x.getMessage().toLowerCase(Locale.ROOT).contains("no space left on device")) {
+        full = x; // the deepest one says it most plainly
+      }
+    }
+    if (full != null) {
+      return new Failure(JouleException.OTHER, "no space left on device (" + firstLine(full.toString()) + ")", true);
+    }
+    Throwable root = ex;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return new Failure(JouleException.OTHER, describe(ex) + (root != ex ? " (cause: " + describe(root) + ")" : ""), true);
+  }
+
+  /** The first line of a throwable's message; an Error (or one without a message) is named by its class. */
+  private static String describe(Throwable t) {
+    if (t.getMessage() == null) {
+      return t.getClass().getSimpleName();
+    }
+    String m = firstLine(t.getMessage());
+    return t instanceof Error && !m.startsWith(t.getClass().getName()) ? t.getClass().getSimpleName() + ": " + m : m;
+  }
+
+  private static String oneLine(String message) {
+    return message == null ? "" : message.replaceAll("\\R", " ");
   }
 
   /**
@@ -546,14 +587,19 @@ public final class Main implements Runnable {
     return null;
   }
 
-  private static String firstLine(Throwable t) {
-    String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  private static String firstLine(String m) {
     return m.lines().findFirst().orElse(m);
   }
 
   public static void main(String[] args) {
     ConsoleLog.setUp(args);
-    int code = commandLine().execute(args);
+    int code;
+    try {
+      code = commandLine().execute(args);
+    } catch (Throwable t) { // only if the handlers themselves fail: still one line, and exit 1
+      System.err.println("joule: error: " + failure(t).message());
+      code = JouleException.OTHER;
+    }
     if ("cluster".equals(System.getProperty("spark.submit.deployMode"))) {
       // A driver in cluster mode (YARN's ApplicationMaster, platforms' JAR tasks) must return,
       // not exit: System.exit there is reported as a failed, retried application.

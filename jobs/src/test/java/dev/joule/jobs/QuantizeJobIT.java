@@ -185,4 +185,28 @@ class QuantizeJobIT {
     long same = a.as("a").join(b.as("b"), "id").filter("a.label = b.label").count();
     assertTrue(same >= ROWS - 2, same + " of " + ROWS);
   }
+
+  /** Issue 23 item 4: values near the float limit never give a codes row with an Infinity in it. */
+  @Test
+  void rowsNearTheFloatLimitAreQuantizedOrRejectedNeverInfinite() {
+    StructType schema = new StructType().add("id", DataTypes.LongType, true)
+        .add("embedding", DataTypes.createArrayType(DataTypes.FloatType, false), true);
+    String limit = tmp.resolve("near-limit").toString();
+    spark.createDataFrame(List.of(RowFactory.create(1L, new float[] {1e38f, 1e38f, 1e38f, 1e38f}),
+        RowFactory.create(2L, new float[] {3e38f, -3e38f, 0f, 0f}),
+        RowFactory.create(3L, new float[] {1f, 2f, 3f, 4f})), schema).write().format("delta").save(limit);
+    for (Precision p : new Precision[] {Precision.INT8, Precision.INT4, Precision.BINARY}) {
+      String out = tmp.resolve("near-limit-" + p).toString();
+      QuantizeJob.Result r = new QuantizeJob(spark, TestSpark.config(tmp))
+          .run(new QuantizeJob.Request(limit, p, out, out + "_rejects", null));
+      assertEquals(2, r.quantized(), p.toString());
+      assertEquals(Map.of("non_finite", 1L), r.reasons(), p.toString());
+      Dataset<Row> codes = spark.read().format("delta").load(out);
+      assertEquals(0, codes.filter("isnan(norm) OR isnan(scale) OR abs(norm) = double('inf') "
+          + "OR abs(scale) = double('inf')").count(), p.toString());
+      assertEquals(2e38f, codes.filter("id = 1").head().<Float>getAs("norm"), 1e33f);
+      assertEquals("non_finite: norm overflows float (4.243e+38 > 3.403e+38)",
+          spark.read().format("delta").load(out + "_rejects").head().<String>getAs("reason"));
+    }
+  }
 }

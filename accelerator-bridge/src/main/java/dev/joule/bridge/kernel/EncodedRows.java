@@ -104,12 +104,22 @@ public final class EncodedRows {
     return new EncodedRows(precision, rows, dim, values, codes, scales, norms, other);
   }
 
+  /**
+   * The L2 norm as a float: summed in double, so it is exact to float rounding for every finite
+   * row, and {@code Infinity} only where the norm itself is beyond the float range (e.g. two
+   * values of 3e38). A caller that stores it (quantize) rejects such a row.
+   */
   static float norm(float[] v, int off, int dim) {
+    return (float) normDouble(v, off, dim);
+  }
+
+  /** The L2 norm of {@code v[off, off+dim)} in double (a finite row's never overflows). */
+  public static double normDouble(float[] v, int off, int dim) {
     double s = 0;
     for (int i = 0; i < dim; i++) {
       s += (double) v[off + i] * v[off + i];
     }
-    return (float) Math.sqrt(s);
+    return Math.sqrt(s);
   }
 
   public Precision precision() {

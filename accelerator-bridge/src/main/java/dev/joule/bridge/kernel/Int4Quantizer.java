@@ -28,7 +28,10 @@ public final class Int4Quantizer {
 
   private Int4Quantizer() {}
 
-  /** @return the scale; 0 when all values are 0 (NaN or infinite values give a non-finite scale, as before) */
+  /**
+   * @return the scale; 0 when all values are 0; finite for every finite row, up to the float
+   *     limit (NaN or infinite values give a non-finite scale, as before)
+   */
   public static float quantize(float[] src, int srcOff, int len, byte[] dst, int dstOff) {
     float amax = 0f;
     double sumSq = 0;
@@ -50,21 +53,22 @@ public final class Int4Quantizer {
     for (int c = 0; c <= CANDIDATES; c++) {
       float round = c < CANDIDATES ? amax / QMAX * (1f - CLIP_STEP * c) : bestScale;
       float inv = 1f / round;
-      float xq = 0f;
+      // x·q in double: in float it overflows for values near the float limit (|x| ~ 1e38).
+      double xq = 0;
       int qq = 0;
       for (int i = 0; i < len; i++) {
         int q = code(src[srcOff + i], inv);
-        xq += src[srcOff + i] * q;
+        xq += (double) src[srcOff + i] * q;
         qq += q * q;
       }
       // qq > 0: every step tried is <= 1.5·amax / QMAX (a least-squares scale is at most 1.5 ×
       // the step it refits, (|q| + ½)/|q|, or amax / QMAX for a clipped value), so the
       // largest |x| rounds to |q| >= 5.
-      double err = sumSq - (double) xq * xq / qq; // ‖x − scale·q‖² at the least-squares scale
+      double err = sumSq - xq * xq / qq; // ‖x − scale·q‖² at the least-squares scale
       if (err < bestErr) {
         bestErr = err;
         bestRound = round;
-        bestScale = xq / qq;
+        bestScale = (float) (xq / qq);
       }
     }
     float inv = 1f / bestRound;

@@ -27,6 +27,15 @@ public final class Int8Quantizer {
     }
     float scale = amax / QMAX;
     float inv = QMAX / amax;
+    if (Float.isInfinite(inv)) {
+      // max|x| below 127 / Float.MAX_VALUE (~3.7e-37): 1/s overflows float, so divide in double.
+      double invD = QMAX / (double) amax;
+      for (int i = 0; i < len; i++) {
+        long q = Math.round(src[srcOff + i] * invD);
+        dst[dstOff + i] = (byte) Math.max(-QMAX, Math.min(QMAX, q));
+      }
+      return scale;
+    }
     for (int i = 0; i < len; i++) {
       int q = Math.round(src[srcOff + i] * inv);
       dst[dstOff + i] = (byte) Math.max(-QMAX, Math.min(QMAX, q));

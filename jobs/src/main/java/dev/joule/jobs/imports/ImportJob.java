@@ -3,10 +3,13 @@ package dev.joule.jobs.imports;
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.first;
+import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.monotonically_increasing_id;
+import static org.apache.spark.sql.functions.regexp_replace;
 import static org.apache.spark.sql.functions.row_number;
 import static org.apache.spark.sql.functions.size;
+import static org.apache.spark.sql.functions.substring;
 import static org.apache.spark.sql.functions.substring_index;
 import static org.apache.spark.sql.functions.when;
 
@@ -17,6 +20,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -31,6 +35,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
@@ -45,8 +50,10 @@ import org.apache.spark.storage.StorageLevel;
 /**
  * {@code joule import}: existing embeddings (Parquet, CSV or JSON lines) → a Delta table in the
  * layout Joule reads, plus a rejects table. Every input row is imported or rejected with a reason
- * (null, wrong dimension, NaN/Inf, unparseable, duplicate id); counts are reconciled before the
- * two tables are committed together.
+ * (null, wrong dimension, NaN/Inf, unparseable, extra or missing CSV fields, duplicate id) and
+ * where it was (file, line or row); counts are reconciled before the two tables are committed
+ * together, and an import that rejects every row writes nothing. CSV and JSON lines are read
+ * record by record ({@link TextInputs}), so a bad record is one reject, never a failed file.
  *
  * <p>The embedding is an array column (numbers, or a string such as {@code "[0.1, 0.2]"}), a
  * packed float32 binary column, or, for CSV, one numeric column per dimension named
@@ -92,13 +99,13 @@ public final class ImportJob {
     }
     Dataset<Row> raw = read(r.format(), r.input());
     StructType schema = raw.schema();
-    List<String> names = Arrays.asList(schema.fieldNames());
-    if (visible(names).isEmpty()) { // what Spark makes of an empty file: no rows, so no columns
+    List<String> names = visible(Arrays.asList(schema.fieldNames()));
+    if (names.isEmpty()) { // an empty input: no rows, so no columns
       throw JouleException.input("input " + r.input() + " has no rows; nothing imported");
     }
     if (!names.contains(r.idCol())) {
       throw JouleException.input("input " + r.input() + " has no id column '" + r.idCol()
-          + "' (columns: " + String.join(", ", visible(names)) + ")");
+          + "' (columns: " + String.join(", ", names) + ")");
     }
     DataType idType = schema.apply(r.idCol()).dataType();
     IdColumn idKind = IdColumn.of(idType);
@@ -107,9 +114,10 @@ public final class ImportJob {
     Source source = source(r, schema, names);
     List<String> kept = kept(r, names, embeddingColumns(r.embeddingCol(), names));
     int[] keptIdx = kept.stream().mapToInt(schema::fieldIndex).toArray();
-    boolean hasCorrupt = names.contains(CORRUPT);
     int idIdx = schema.fieldIndex(r.idCol());
-    int corruptIdx = hasCorrupt ? schema.fieldIndex(CORRUPT) : -1;
+    int fileIdx = schema.fieldIndex(TextInputs.FILE);
+    int posIdx = schema.fieldIndex(TextInputs.POS);
+    int malformedIdx = schema.fieldIndex(TextInputs.MALFORMED);
     StructType parsedSchema = new StructType()
         .add("id", outIdType, true)
         .add("values", DataTypes.createArrayType(DataTypes.FloatType, false), true)
@@ -123,9 +131,9 @@ public final class ImportJob {
     int fixed = parsedSchema.size() - keptIdx.length;
     boolean idAsString = idKind == null;
     MapFunction<Row, Row> parse = row -> {
-      Object id = row.isNullAt(idIdx) ? null : (idAsString ? String.valueOf(row.get(idIdx)) : row.get(idIdx));
-      String file = row.getAs("_joule_file");
-      long pos = row.getAs("_joule_pos");
+      Object id = row.isNullAt(idIdx) ? null : (idAsString ? idText(row.get(idIdx)) : row.get(idIdx));
+      String file = row.getString(fileIdx);
+      long pos = row.getLong(posIdx);
       Object[] out = new Object[fixed + keptIdx.length];
       out[0] = id;
       out[3] = file;
@@ -133,8 +141,8 @@ public final class ImportJob {
       for (int i = 0; i < keptIdx.length; i++) {
         out[fixed + i] = row.get(keptIdx[i]);
       }
-      if (corruptIdx >= 0 && !row.isNullAt(corruptIdx)) {
-        out[2] = "unparseable: malformed record in " + file;
+      if (!row.isNullAt(malformedIdx)) {
+        out[2] = row.getString(malformedIdx);
       } else {
         Parsed p = source.parse(row);
         out[1] = p.values;
@@ -143,8 +151,6 @@ public final class ImportJob {
       return RowFactory.create(out);
     };
     Dataset<Row> parsed = raw
-        .withColumn("_joule_file", col("_metadata.file_path"))
-        .withColumn("_joule_pos", monotonically_increasing_id())
         .map(parse, Encoders.row(parsedSchema))
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
@@ -158,11 +164,19 @@ public final class ImportJob {
               .when(size(col("values")).notEqual(dim), concat(lit("wrong_dim: embedding has "),
                   size(col("values")).cast("string"), lit(" values, expected " + dim))));
       Dataset<Row> checked = parsed.withColumn("reason", reason);
-      // Among otherwise valid rows, an id seen twice keeps its first occurrence (by file, position).
-      Column rank = row_number().over(Window.partitionBy(col("id"))
-          .orderBy(col("source_file"), col("pos")));
-      checked = checked.withColumn("reason", when(col("reason").isNull().and(rank.gt(1)),
-          lit("duplicate_id: id already imported from an earlier row")).otherwise(col("reason")))
+      // Among otherwise valid rows, an id seen twice is imported from its first occurrence in file
+      // order (files by path, then line or row); the later ones are rejected, naming it.
+      WindowSpec sameId = Window.partitionBy(col("id"), col("reason").isNull())
+          .orderBy(col("source_file"), col("pos"));
+      Column firstFile = first(col("source_file")).over(sameId);
+      Column idText = col("id").cast("string");
+      Column duplicate = concat(lit("duplicate_id: id "),
+          when(length(idText).gt(80), concat(substring(idText, 1, 77), lit("..."))).otherwise(idText),
+          lit(" also on " + unit(r.format()) + " "), first(col("pos")).over(sameId).cast("string"),
+          when(firstFile.notEqual(col("source_file")), concat(lit(" of "), display(firstFile))).otherwise(lit("")),
+          lit(", imported from there"));
+      checked = checked.withColumn("reason", when(col("reason").isNull().and(row_number().over(sameId).gt(1)),
+          duplicate).otherwise(col("reason")))
           .persist(StorageLevel.MEMORY_AND_DISK());
       try {
         List<Column> goodCols = new ArrayList<>(List.of(col("id"), col("values").as("embedding")));
@@ -183,7 +197,7 @@ public final class ImportJob {
           }, Encoders.row(binSchema));
         }
         Dataset<Row> bad = checked.filter(col("reason").isNotNull()).select(
-            col("id").cast("string").as("id"), col("reason"), col("source_file"));
+            col("id").cast("string").as("id"), col("reason"), col("source_file"), col("pos").as("source_line"));
         long imported = good.count();
         long rejected = bad.count();
         if (rowsIn != imported + rejected) {
@@ -194,11 +208,14 @@ public final class ImportJob {
         for (Row x : bad.groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
           reasons.put(x.getString(0), x.getLong(1));
         }
+        if (imported == 0) {
+          throw JouleException.input(allRejected(r, rowsIn, reasons, bad));
+        }
         TableCommit commit = new TableCommit(spark);
         try {
           commit.overwrite(r.out(), good);
           commit.overwriteRejects(r.rejects(), bad, rejected);
-        } catch (Exception e) { // SparkException from a failed write is checked in Java terms
+        } catch (Throwable e) { // a SparkException (checked in Java terms) or an Error (a full disk: FSError)
           commit.rollback();
           throw e;
         }
@@ -211,20 +228,52 @@ public final class ImportJob {
     }
   }
 
+  /**
+   * The input's rows with their file, position (CSV and JSON lines: the line a record starts on;
+   * Parquet: the row's number in its file, from 1) and, for a record that could not be read, why.
+   */
   private Dataset<Row> read(String format, String input) {
     switch (format) {
       case "parquet":
-        return spark.read().parquet(input);
+        return spark.read().parquet(input)
+            .withColumn(TextInputs.FILE, col("_metadata.file_path"))
+            .withColumn(TextInputs.POS, col("_metadata.row_index").plus(1))
+            .withColumn(TextInputs.MALFORMED, lit(null).cast(DataTypes.StringType));
       case "jsonl":
       case "json":
-        return spark.read().option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
-            .json(input);
+        return TextInputs.jsonLines(spark, input);
       case "csv":
-        return spark.read().option("header", "true").option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", CORRUPT).csv(input);
+        return TextInputs.csv(spark, input);
       default:
         throw JouleException.usage("--format must be parquet, csv or jsonl, got " + format);
     }
+  }
+
+  /** What the position of a row is called in a reason. */
+  private static String unit(String format) {
+    return format.equals("parquet") ? "row" : "line";
+  }
+
+  private static Column display(Column file) {
+    return regexp_replace(file, "^file:(//)?", "");
+  }
+
+  /** An id of a type Joule does not keep (binary, decimal, date, ...) as a string; bytes as lowercase hex. */
+  static String idText(Object id) {
+    return id instanceof byte[] b ? HexFormat.of().formatHex(b) : String.valueOf(id);
+  }
+
+  /** The error of an import that rejected every row: how many for each reason, and the first of them. */
+  private static String allRejected(Request r, long rowsIn, Map<String, Long> reasons, Dataset<Row> bad) {
+    StringBuilder counts = new StringBuilder();
+    reasons.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).forEach(e ->
+        counts.append(counts.length() == 0 ? "" : ", ").append(e.getKey()).append(' ')
+            .append(String.format(java.util.Locale.ROOT, "%,d", e.getValue())));
+    Row first = bad.orderBy(col("source_file"), col("source_line")).select("reason", "source_file", "source_line").head();
+    String at = unit(r.format()) + " " + first.get(2) + " of " + TextInputs.display(first.getString(1));
+    String where = first.getString(0).contains(at) ? "" : " (" + at + ")";
+    return "every row of input " + r.input() + " was rejected (" + String.format(java.util.Locale.ROOT, "%,d", rowsIn)
+        + ": " + counts + "), so nothing was written; the first: " + first.getString(0) + where;
   }
 
   private static int inferDim(Dataset<Row> parsed) {
@@ -293,7 +342,7 @@ public final class ImportJob {
   }
 
   private static List<String> visible(List<String> names) {
-    return names.stream().filter(n -> !n.equals(CORRUPT)).toList();
+    return names.stream().filter(n -> !n.equals(CORRUPT) && !TextInputs.INTERNAL.contains(n)).toList();
   }
 
   static byte[] pack(List<Object> values) {
@@ -334,6 +383,30 @@ public final class ImportJob {
               return Parsed.bad("null_element: " + col + "[" + i + "] is null");
             }
             v[i] = ((Number) x).floatValue();
+            if (Float.isInfinite(v[i]) && Double.isFinite(((Number) x).doubleValue())) {
+              return Parsed.bad("non_finite: " + col + "[" + i + "] = " + x + " is beyond the float range");
+            }
+          }
+          return finite(v, col);
+        };
+      }
+      if (t instanceof ArrayType at && at.elementType() instanceof StringType) {
+        // JSON whose elements are not all numbers: each element must still read as one.
+        return row -> {
+          if (row.isNullAt(idx)) {
+            return Parsed.bad("null_embedding: column " + col + " is null");
+          }
+          List<Object> list = row.getList(idx);
+          float[] v = new float[list.size()];
+          for (int i = 0; i < v.length; i++) {
+            Object x = list.get(i);
+            if (x == null) {
+              return Parsed.bad("null_element: " + col + "[" + i + "] is null");
+            }
+            String bad = number(x.toString(), v, i, col + "[" + i + "]");
+            if (bad != null) {
+              return Parsed.bad(bad);
+            }
           }
           return finite(v, col);
         };
@@ -393,48 +466,76 @@ public final class ImportJob {
           return Parsed.bad("null_element: column " + colNames[i] + " is empty");
         }
         Object x = row.get(idxs[i]);
-        try {
-          v[i] = x instanceof Number n ? n.floatValue() : parseNumber(x.toString());
-        } catch (NumberFormatException e) {
-          return Parsed.bad("unparseable: column " + colNames[i] + " value '" + x + "' is not a number");
+        String bad = number(x.toString(), v, i, "column " + colNames[i]);
+        if (bad != null) {
+          return Parsed.bad(bad);
         }
       }
       return finite(v, col);
     };
   }
 
+  /**
+   * An embedding written as text: {@code [0.1, 0.2]}, or without brackets; the numbers are
+   * separated by commas, else by semicolons, else by white space. An empty element is an error,
+   * not skipped.
+   */
   static Parsed parseText(String s, String col) {
     String t = s.trim();
     if (t.startsWith("[") && t.endsWith("]")) {
-      t = t.substring(1, t.length() - 1);
+      t = t.substring(1, t.length() - 1).trim();
     }
-    if (t.isBlank()) {
+    if (t.isEmpty()) {
       return Parsed.bad("unparseable: column " + col + " holds no numbers");
     }
-    String[] parts = t.split("[,;\\s]+");
-    List<Float> out = new ArrayList<>(parts.length);
+    String[] parts = t.indexOf(',') >= 0 ? t.split(",", -1) : t.indexOf(';') >= 0 ? t.split(";", -1) : t.split("\\s+");
+    float[] v = new float[parts.length];
     for (int i = 0; i < parts.length; i++) {
-      if (parts[i].isEmpty()) {
-        continue;
+      String bad = number(parts[i], v, i, col + "[" + i + "]");
+      if (bad != null) {
+        return Parsed.bad(bad);
       }
-      try {
-        out.add(parseNumber(parts[i]));
-      } catch (NumberFormatException e) {
-        return Parsed.bad("unparseable: " + col + "[" + i + "] '" + parts[i] + "' is not a number");
-      }
-    }
-    float[] v = new float[out.size()];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = out.get(i);
     }
     return finite(v, col);
   }
 
-  /** A float as Java, numpy and CSV writers spell it (inf, -inf, nan, Infinity, NaN). */
+  /**
+   * Reads {@code text} into {@code out[i]}: null when it is a number, else the reject reason. A
+   * decimal beyond the float range is {@code non_finite}; {@code nan} and {@code inf} are read (and
+   * rejected as non-finite by the caller).
+   */
+  static String number(String text, float[] out, int i, String where) {
+    String t = text.trim();
+    if (t.isEmpty()) {
+      return "unparseable: " + where + " is empty";
+    }
+    try {
+      out[i] = parseNumber(t);
+    } catch (NumberFormatException e) {
+      return "unparseable: " + where + " value '" + abbreviate(t) + "' is not a number";
+    }
+    if (Float.isInfinite(out[i]) && isDecimal(t)) {
+      return "non_finite: " + where + " value '" + abbreviate(t) + "' is beyond the float range";
+    }
+    return null;
+  }
+
+  private static String abbreviate(String t) {
+    return t.length() <= 40 ? t : t.substring(0, 37) + "...";
+  }
+
+  /**
+   * A float written as a plain decimal: an optional sign, digits with an optional fraction (or a
+   * fraction alone), an optional exponent; also {@code nan}, {@code inf}, {@code infinity} (any
+   * case, signed), as numpy and CSV writers spell them. Not Java's hex floats ({@code 0x1p3}),
+   * type suffixes ({@code 1.5f}, {@code 2d}), nor anything else {@link Float#parseFloat} takes.
+   */
   static float parseNumber(String text) {
     String t = text.trim();
     switch (t.toLowerCase(java.util.Locale.ROOT)) {
       case "nan":
+      case "+nan":
+      case "-nan":
         return Float.NaN;
       case "inf":
       case "+inf":
@@ -445,8 +546,55 @@ public final class ImportJob {
       case "-infinity":
         return Float.NEGATIVE_INFINITY;
       default:
+        if (!isDecimal(t)) {
+          throw new NumberFormatException("not a decimal number: '" + t + "'");
+        }
         return Float.parseFloat(t);
     }
+  }
+
+  /** {@code [+-]?(digits[.digits?]|.digits)([eE][+-]?digits)?}, ASCII digits only. */
+  static boolean isDecimal(String t) {
+    int n = t.length();
+    int i = 0;
+    if (i < n && (t.charAt(i) == '+' || t.charAt(i) == '-')) {
+      i++;
+    }
+    int intDigits = 0;
+    while (i < n && isDigit(t.charAt(i))) {
+      i++;
+      intDigits++;
+    }
+    int fracDigits = 0;
+    if (i < n && t.charAt(i) == '.') {
+      i++;
+      while (i < n && isDigit(t.charAt(i))) {
+        i++;
+        fracDigits++;
+      }
+    }
+    if (intDigits + fracDigits == 0) {
+      return false;
+    }
+    if (i < n && (t.charAt(i) == 'e' || t.charAt(i) == 'E')) {
+      i++;
+      if (i < n && (t.charAt(i) == '+' || t.charAt(i) == '-')) {
+        i++;
+      }
+      int expDigits = 0;
+      while (i < n && isDigit(t.charAt(i))) {
+        i++;
+        expDigits++;
+      }
+      if (expDigits == 0) {
+        return false;
+      }
+    }
+    return i == n;
+  }
+
+  private static boolean isDigit(char c) {
+    return c >= '0' && c <= '9';
   }
 
   private static Parsed finite(float[] v, String col) {

@@ -188,6 +188,21 @@ public final class QuantizeJob {
     return dim;
   }
 
+  /**
+   * Why a finite row's encoding cannot be stored, or null: its norm (or scale) is beyond the float
+   * range, as with values near the float limit (two values of 3e38 have a norm of 4.2e38).
+   */
+  static String unrepresentable(EncodedRows e, float[] v) {
+    if (!Float.isFinite(e.norms()[0])) {
+      return String.format(java.util.Locale.ROOT, "non_finite: norm overflows float (%.4g > %.4g)",
+          EncodedRows.normDouble(v, 0, e.dim()), Float.MAX_VALUE);
+    }
+    if (!Float.isFinite(e.scales()[0])) {
+      return "non_finite: scale overflows float (" + e.scales()[0] + ")";
+    }
+    return null;
+  }
+
   /** Quantizes each valid row; invalid ones come out with a reason. Runs on executors. */
   static final class Encode implements FlatMapFunction<Iterator<InternalRow>, Row> {
     private final Precision precision;
@@ -222,6 +237,10 @@ public final class QuantizeJob {
             return RowFactory.create(id, null, null, null, null, reason);
           }
           EncodedRows e = EncodedRows.encode(precision, 1, dim, v);
+          reason = unrepresentable(e, v);
+          if (reason != null) {
+            return RowFactory.create(id, null, null, null, null, reason);
+          }
           String hash = HexFormat.of().formatHex(sha.digest(EmbeddingColumn.packF32le(v)), 0, 16);
           return RowFactory.create(id, Arrays.copyOf(e.codes(), e.stride()), e.scales()[0], e.norms()[0], hash, null);
         }
