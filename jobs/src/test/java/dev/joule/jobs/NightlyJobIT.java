@@ -305,6 +305,23 @@ class NightlyJobIT {
     assertEquals(winner.rowsIn() == ROWS ? ROWS : ROWS + 20 - 2, count(s.out().predictions()));
   }
 
+  /** Issue 23 item 3: a model of another dimension under the same model id publishes nothing. */
+  @Test
+  void aNightWhoseModelFitsNoRowCommitsNothingAndExits3() {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    churn(s.source());
+    List<Long> before = versions(s.out());
+    Path model8 = new GenerateJob(spark).run(new GenerateJob.Request(50, 8, 3, tmp.resolve("gen8").toString(),
+        "array", 5, 0.3)).model();
+    JouleException e = assertThrows(JouleException.class,
+        () -> night(s, DAY2, false, "nightly.model=" + model8));
+    assertEquals(JouleException.INPUT, e.exitCode());
+    assertTrue(e.getMessage().contains("rows rejected") && e.getMessage().contains("wrong_dim"), e.getMessage());
+    assertEquals(before, versions(s.out()), "nothing committed");
+    assertEquals(ROWS, count(s.out().predictions()));
+  }
+
   @Test
   void vacuumedChangeDataFallsBackToAFullScanAndSaysWhy() {
     Setup s = fresh();

@@ -139,6 +139,17 @@ class NothingLostIT {
     assertFalse(Files.exists(out.resolve("predictions")), "refused before any work");
   }
 
+  @Test
+  void aQuantizeThatRejectsEveryRowExits3AndWritesNothing() {
+    String out = tmp.resolve("codes-wrong-dim").toString();
+    JouleException e = assertThrows(JouleException.class, () -> new QuantizeJob(spark, TestSpark.config(tmp)).run(
+        new QuantizeJob.Request(gen.embeddings(), Precision.INT8, out, out + "_rejects", 17)));
+    assertEquals(JouleException.INPUT, e.exitCode());
+    assertTrue(e.getMessage().contains("all 1,000 rows rejected") && e.getMessage().contains("wrong_dim"), e.getMessage());
+    assertFalse(Files.exists(Path.of(out)));
+    assertFalse(Files.exists(Path.of(out + "_rejects")));
+  }
+
   /** kill -9 right after each commit step; the next run undoes what the killed one left. */
   @Test
   void aRunKilledAtEachCommitStepLeavesTotalsThatAgreeAfterTheNextRun() throws Exception {

@@ -97,6 +97,9 @@ public final class ImportJob {
     if (!new java.io.File(r.input()).exists() && !r.input().contains("://")) {
       throw JouleException.input("input not found: " + r.input());
     }
+    // Before any work: never write over, or delete on failure, a user's files.
+    dev.joule.jobs.delta.OutputPaths.requireWritable(spark, r.out(), "--out");
+    dev.joule.jobs.delta.OutputPaths.requireWritable(spark, r.rejects(), "rejects table");
     Dataset<Row> raw = read(r.format(), r.input());
     StructType schema = raw.schema();
     List<String> names = visible(Arrays.asList(schema.fieldNames()));
@@ -365,12 +368,22 @@ public final class ImportJob {
     Parsed parse(Row row);
   }
 
+  /** {@code x} as a float into {@code v[i]}, or why it does not fit: a finite value beyond the float range. */
+  private static String narrowed(Number x, float[] v, int i, String col) {
+    v[i] = x.floatValue();
+    return Float.isInfinite(v[i]) && Double.isFinite(x.doubleValue())
+        ? "non_finite: " + col + "[" + i + "] = " + x + " is beyond the float range" : null;
+  }
+
   private static Source source(Request r, StructType schema, List<String> names) {
     String col = r.embeddingCol();
     if (names.contains(col)) {
       int idx = schema.fieldIndex(col);
       DataType t = schema.apply(col).dataType();
-      if (t instanceof ArrayType at && at.elementType() instanceof NumericType) {
+      if (t instanceof ArrayType at && (at.elementType() instanceof NumericType
+          || at.elementType() instanceof StringType)) {
+        // Numbers; or JSON whose elements are not all numbers: each element must still read as one.
+        boolean numeric = at.elementType() instanceof NumericType;
         return row -> {
           if (row.isNullAt(idx)) {
             return Parsed.bad("null_embedding: column " + col + " is null");
@@ -382,28 +395,7 @@ public final class ImportJob {
             if (x == null) {
               return Parsed.bad("null_element: " + col + "[" + i + "] is null");
             }
-            v[i] = ((Number) x).floatValue();
-            if (Float.isInfinite(v[i]) && Double.isFinite(((Number) x).doubleValue())) {
-              return Parsed.bad("non_finite: " + col + "[" + i + "] = " + x + " is beyond the float range");
-            }
-          }
-          return finite(v, col);
-        };
-      }
-      if (t instanceof ArrayType at && at.elementType() instanceof StringType) {
-        // JSON whose elements are not all numbers: each element must still read as one.
-        return row -> {
-          if (row.isNullAt(idx)) {
-            return Parsed.bad("null_embedding: column " + col + " is null");
-          }
-          List<Object> list = row.getList(idx);
-          float[] v = new float[list.size()];
-          for (int i = 0; i < v.length; i++) {
-            Object x = list.get(i);
-            if (x == null) {
-              return Parsed.bad("null_element: " + col + "[" + i + "] is null");
-            }
-            String bad = number(x.toString(), v, i, col + "[" + i + "]");
+            String bad = numeric ? narrowed((Number) x, v, i, col) : number(x.toString(), v, i, col + "[" + i + "]");
             if (bad != null) {
               return Parsed.bad(bad);
             }

@@ -276,6 +276,12 @@ public final class NightlyJob {
           used.kernel().precision().label(), used.kernel().dim(), used.kernel().width(), rowsIn, st.scored(), st.rejected(),
           st.reasons(), EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
               st.energy().powerProfiles()), System.nanoTime() - wall0, c, gated.outcome());
+      if (st.scored() == 0 && rowsIn > 0 && !config.bool("score.allow-all-rejected")) {
+        // Say, a model of another dimension under the same model id: publish nothing.
+        throw JouleException.input(String.format(java.util.Locale.ROOT, "night %s: all %,d changed rows rejected "
+            + "(%s, e.g. %s); nothing committed (joule.score.allow-all-rejected = true commits such a night)",
+            runKey, rowsIn, st.reasons(), st.examples().values().stream().findFirst().orElse("")));
+      }
       if (req.dryRun()) {
         return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
             st.scored(), st.rejected(), deleted, resultNow.apply(false), phases);
@@ -322,6 +328,9 @@ public final class NightlyJob {
         if (conflict != null) {
           throw conflict;
         }
+        throw e;
+      } catch (Error e) { // out of memory, a full disk (FSError): undo too, then fail
+        commit.rollback();
         throw e;
       }
       phases.put("rejects, energy_log, runs", System.nanoTime() - t);

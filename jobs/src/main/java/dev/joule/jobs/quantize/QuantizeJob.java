@@ -115,6 +115,11 @@ public final class QuantizeJob {
       for (Row x : rejects.groupBy(substring_index(col("reason"), ":", 1)).count().collectAsList()) {
         reasons.put(x.getString(0), x.getLong(1));
       }
+      if (quantized == 0 && rowsIn > 0) {
+        throw JouleException.input(String.format(java.util.Locale.ROOT,
+            "all %,d rows rejected (%s, e.g. %s); nothing written", rowsIn, reasons,
+            rejects.select("reason").head().getString(0)));
+      }
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
       TableCommit commit = new TableCommit(spark);
       try {
@@ -127,7 +132,7 @@ public final class QuantizeJob {
             + DeltaIO.sqlString(qualified(r.input())) + "', '" + PRECISION_PROPERTY + "' = '"
             + r.precision().label() + "')");
         commit.overwriteRejects(r.rejects(), rejects, rejected);
-      } catch (Exception e) { // AnalysisException and SparkException are checked in Java terms
+      } catch (Exception | Error e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();
         throw e;
       }

@@ -155,7 +155,7 @@ public final class ScoreJob {
         result = resultNow.apply(true);
         commit.append(out.runs(), new RunRecord("score", null, result, scoredAt, null, 0, result.rowsIn(),
             "full", null).toDataFrame(spark));
-      } catch (Exception e) { // SparkException from a failed write is checked in Java terms
+      } catch (Exception | Error e) { // SparkException from a failed write is checked in Java terms
         LOG.error("run {} failed while committing; undoing its own commits", runId);
         commit.rollback();
         for (Throwable c = e; c != null; c = c.getCause()) {
