@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.sql.Dataset;
@@ -303,6 +304,45 @@ class NightlyJobIT {
       assertEquals(0, DeltaTable.forPath(spark, t).history().filter(col("operation").equalTo("RESTORE")).count(), t);
     }
     assertEquals(winner.rowsIn() == ROWS ? ROWS : ROWS + 20 - 2, count(s.out().predictions()));
+  }
+
+  /** The other order on a fresh output: A waits before its last check, B commits, A writes nothing. */
+  @Test
+  void aRunThatFindsTheNightCommittedAtItsLastCheckWritesNothingOnAFreshOutput() throws Exception {
+    Setup s = fresh();
+    int before = NightlyJob.TESTING_PAUSES.get();
+    CompletableFuture<NightlyJob.Result> a = CompletableFuture.supplyAsync(
+        () -> night(s, DAY2, false, "testing.pause-before-commit-ms=25000"));
+    waitForCheck(before);
+    NightlyJob.Result b = night(s, DAY2, false);
+    Exception e = assertThrows(Exception.class, a::join);
+    JouleException je = (JouleException) (e.getCause() instanceof JouleException ? e.getCause() : e);
+    assertEquals(JouleException.CONFLICT, je.exitCode(), je.getMessage());
+    assertTrue(je.getMessage().contains("nothing of this run was written"), je.getMessage());
+    assertWinnersNight(s, b);
+    for (String t : List.of(s.out().predictions(), s.out().energyLog(), s.out().runs())) {
+      assertEquals(1, DeltaTable.forPath(spark, t).history().count(), "only the winner committed to " + t);
+    }
+  }
+
+  /** kill -9 of a night right after its energy_log commit; its rerun undoes the killed attempt and completes. */
+  @Test
+  void aNightKilledBeforeItsRunsRowIsCompletedByItsRerun() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    churn(s.source());
+    ConsoleErrorsIT.Run killed = ConsoleErrorsIT.joule(tmp.resolve("kill-night"), Map.of(), "nightly",
+        "--date", DAY2.toString(), "--set", "nightly.source=" + s.source(), "--set", "nightly.model=" + model,
+        "--set", "nightly.output=" + s.out().root(), "--set", "testing.halt-after-table=energy_log");
+    assertEquals(137, killed.code(), String.join("\n", killed.err()));
+    NightlyJob.Result rerun = night(s, DAY2, false, "recovery.grace=0s");
+    assertEquals("committed", rerun.status());
+    assertWinnersNight(s, rerun);
+    Row totals = spark.read().format("delta").load(s.out().energyLog())
+        .agg(org.apache.spark.sql.functions.sum("rows_in")).head();
+    Row runs = spark.read().format("delta").load(s.out().runs())
+        .agg(org.apache.spark.sql.functions.sum("rows_in")).head();
+    assertEquals(runs.getLong(0), totals.getLong(0), "energy_log's totals are the runs table's");
   }
 
   /** Issue 23 item 3: a model of another dimension under the same model id publishes nothing. */

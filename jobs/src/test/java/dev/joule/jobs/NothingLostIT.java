@@ -130,6 +130,12 @@ class NothingLostIT {
     assertTrue(f.getMessage().contains("is a file"), f.getMessage());
     assertEquals("id\n1\n", Files.readString(file));
 
+    JouleException i = assertThrows(JouleException.class, () -> new dev.joule.jobs.imports.ImportJob(spark).run(
+        new dev.joule.jobs.imports.ImportJob.Request("jsonl", file.toString(), "id", "embedding", folder.toString(),
+            folder + "_rejects", "array", null)));
+    assertEquals(JouleException.INPUT, i.exitCode());
+    assertEquals("a,b\n1,2\n", Files.readString(folder.resolve("notes.csv")));
+
     Path out = Files.createDirectories(tmp.resolve("score-out-with-file"));
     Files.writeString(out.resolve("runs"), "mine");
     JouleException s = assertThrows(JouleException.class, () -> new ScoreJob(spark, TestSpark.config(tmp))
