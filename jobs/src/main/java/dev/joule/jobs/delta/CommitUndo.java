@@ -96,8 +96,7 @@ public final class CommitUndo {
       actions.addAll(putBack(log, version, removed));
       try {
         String tag = CommitTag.undo(runId, version);
-        long[] committed = new long[1];
-        CommitTag.withSessionTag(spark, tag, () -> committed[0] = txn.commit(
+        CommitTag.withSessionTag(spark, tag, () -> txn.commit(
             scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(), DeltaOperations.ManualUpdate$.MODULE$));
         return Outcome.UNDONE;
       } catch (java.util.ConcurrentModificationException e) {

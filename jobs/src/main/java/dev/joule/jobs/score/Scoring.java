@@ -416,7 +416,7 @@ public final class Scoring {
       return;
     }
     TableFolders t = (TableFolders) sink;
-    String mark = "-joule-" + t.fileTag() + "-a";
+    String mark = TableFiles.runMark(t.fileTag());
     for (String dir : List.of(t.predictions(), t.rejects())) {
       try {
         org.apache.hadoop.fs.Path d = new org.apache.hadoop.fs.Path(dir);

@@ -77,6 +77,11 @@ public final class TableFiles implements Serializable {
 
   /** The prefix every file of this run has in {@link #dir}, whichever task wrote it. */
   public String runPrefixMark() {
+    return runMark(runTag);
+  }
+
+  /** What every file name written under {@code runTag} contains, committed or not. */
+  public static String runMark(String runTag) {
     return MARK + runTag + "-a";
   }
 
