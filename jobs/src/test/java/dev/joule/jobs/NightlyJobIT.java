@@ -3,6 +3,7 @@ package dev.joule.jobs;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.expr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -335,14 +336,45 @@ class NightlyJobIT {
         "--date", DAY2.toString(), "--set", "nightly.source=" + s.source(), "--set", "nightly.model=" + model,
         "--set", "nightly.output=" + s.out().root(), "--set", "testing.halt-after-table=energy_log");
     assertEquals(137, killed.code(), String.join("\n", killed.err()));
+    java.nio.file.Path staging = java.nio.file.Path.of(s.out().root(), "_joule_staging");
+    assertTrue(java.nio.file.Files.isDirectory(staging), "the killed night left its staging folder");
     NightlyJob.Result rerun = night(s, DAY2, false, "recovery.grace=0s");
     assertEquals("committed", rerun.status());
+    assertFalse(java.nio.file.Files.exists(staging), "the rerun swept the killed night's staging folder");
     assertWinnersNight(s, rerun);
     Row totals = spark.read().format("delta").load(s.out().energyLog())
         .agg(org.apache.spark.sql.functions.sum("rows_in")).head();
     Row runs = spark.read().format("delta").load(s.out().runs())
         .agg(org.apache.spark.sql.functions.sum("rows_in")).head();
     assertEquals(runs.getLong(0), totals.getLong(0), "energy_log's totals are the runs table's");
+  }
+
+  /** Every row of an id the night reads more than once is a reject; no id gets two predictions. */
+  @Test
+  void aNightRejectsEveryRowOfAnIdItReadsMoreThanOnce() {
+    Setup s = fresh();
+    spark.read().format("delta").load(generated).filter(col("id").equalTo(ROWS + 1)).selectExpr("5L AS id", "embedding")
+        .union(spark.read().format("delta").load(generated).filter(col("id").equalTo(ROWS + 2)).selectExpr("5L AS id", "embedding"))
+        .write().format("delta").mode("append").save(s.source());
+    NightlyJob.Result r = night(s, DAY1, false);
+    assertEquals("committed", r.status());
+    assertEquals(ROWS - 1, count(s.out().predictions()));
+    assertEquals(0, spark.read().format("delta").load(s.out().predictions()).filter(col("id").equalTo(5)).count());
+    List<Row> rejects = spark.read().format("delta").load(s.out().rejects()).collectAsList();
+    assertEquals(3, rejects.size());
+    assertTrue(rejects.stream().allMatch(x -> x.<String>getAs("reason")
+        .equals("duplicate_id: id 5 is on 3 rows of the input; none of them is scored")), rejects.toString());
+
+    // Next night, from the change data feed: one commit inserts a new id twice, and another id once.
+    spark.read().format("delta").load(generated).filter(col("id").isin(ROWS + 3, ROWS + 4, ROWS + 5))
+        .selectExpr("CASE WHEN id = " + (ROWS + 5) + " THEN id ELSE " + (ROWS + 50) + "L END AS id", "embedding")
+        .write().format("delta").mode("append").save(s.source());
+    NightlyJob.Result next = night(s, DAY2, false);
+    assertEquals("cdf", next.scanMode());
+    assertEquals(3, next.rowsIn());
+    assertEquals(1, next.scored());
+    assertEquals(0, spark.read().format("delta").load(s.out().predictions()).filter(col("id").equalTo(ROWS + 50)).count());
+    assertEquals(2, spark.read().format("delta").load(s.out().rejects()).filter(col("id").equalTo(ROWS + 50)).count());
   }
 
   /** Issue 23 item 3: a model of another dimension under the same model id publishes nothing. */

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.quantize.QuantizeJob;
 import dev.joule.jobs.score.OutputTables;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
@@ -209,6 +210,54 @@ class ScoreJobIT {
         () -> job.run(new ScoreJob.Request(noCol, model, Precision.INT8, out, true)));
     assertTrue(col.getMessage().contains("has no column 'id' (columns: key)"), col.getMessage());
     assertFalse(DeltaIO.exists(spark, out + "/predictions"));
+  }
+
+  @Test
+  void idsOnSeveralRowsAreRejectedEveryCopyAndBinaryIdsAreHex() {
+    // 300 generated rows with 8-byte binary ids; ids 0 and 1 appear again (0 twice more).
+    String ids = tmp.resolve("binary-ids").toString();
+    spark.read().format("delta").load(input).filter("id IS NOT NULL AND id < 300")
+        .selectExpr("unhex(lpad(hex(id), 16, '0')) AS id", "embedding")
+        .union(spark.read().format("delta").load(input).filter("id IN (0, 1, 2)")
+            .selectExpr("unhex(lpad(hex(CASE WHEN id = 2 THEN 0 ELSE id END), 16, '0')) AS id", "embedding"))
+        .repartition(2).write().format("delta").save(ids);
+    String out = tmp.resolve("out-dup").toString();
+    ScoreResult r = new ScoreJob(spark, TestSpark.config(tmp))
+        .run(new ScoreJob.Request(ids, model, Precision.INT8, out, true));
+
+    assertEquals(303, r.rowsIn());
+    assertEquals(298, r.rowsScored());
+    assertEquals(Map.of("duplicate_id", 5L), r.rejectReasons());
+    Dataset<Row> p = spark.read().format("delta").load(out + "/predictions");
+    assertEquals(298, p.select("id").distinct().count(), "one prediction per id");
+    assertEquals(1, p.filter(col("id").equalTo("000000000000012b")).count(), "binary ids are lowercase hex");
+    Map<String, Long> rejected = spark.read().format("delta").load(out + "/rejects").groupBy("id").count()
+        .collectAsList().stream().collect(Collectors.toMap(x -> x.getString(0), x -> x.getLong(1)));
+    assertEquals(Map.of("0000000000000000", 3L, "0000000000000001", 2L), rejected);
+    String reason = spark.read().format("delta").load(out + "/rejects").filter(col("id").endsWith("0"))
+        .head().getAs("reason");
+    assertEquals("duplicate_id: id 0000000000000000 is on 3 rows of the input; none of them is scored", reason);
+
+    // A codes table keeps the hex ids; scored from it, the gate finds its fp32 rows by the same ids.
+    String codes = tmp.resolve("binary-ids-codes").toString();
+    new QuantizeJob(spark, TestSpark.config(tmp)).run(new QuantizeJob.Request(ids, Precision.INT8, codes, codes + "_rejects", null));
+    assertEquals(1, spark.read().format("delta").load(codes).filter(col("id").equalTo("000000000000012b")).count());
+    String outCodes = tmp.resolve("out-dup-codes").toString();
+    ScoreResult fromCodes = new ScoreJob(spark, TestSpark.config(tmp))
+        .run(new ScoreJob.Request(codes, model, Precision.INT8, outCodes, true));
+    assertEquals(Map.of("duplicate_id", 5L), fromCodes.rejectReasons());
+    assertEquals(0, spark.read().format("delta").load(out + "/predictions").select("id", "label")
+        .except(spark.read().format("delta").load(outCodes + "/predictions").select("id", "label")).count());
+
+    // More duplicated ids than the bound: refused before scoring, nothing written.
+    String outMany = tmp.resolve("out-dup-many").toString();
+    JouleException many = assertThrows(JouleException.class, () -> new ScoreJob(spark,
+        TestSpark.config(tmp, "score.max-duplicate-ids=1")).run(new ScoreJob.Request(ids, model, Precision.INT8,
+        outMany, true)));
+    assertEquals(JouleException.INPUT, many.exitCode());
+    assertTrue(many.getMessage().contains("has 2 ids on more than one row (id 0000000000000000 is on 3 rows)"),
+        many.getMessage());
+    assertFalse(DeltaIO.exists(spark, outMany + "/predictions"));
   }
 
   private List<Long> versions(OutputTables out) {

@@ -1,7 +1,10 @@
 package dev.joule.udfs;
 
 import java.io.Serializable;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 
@@ -29,6 +32,23 @@ public enum IdColumn implements Serializable {
       }
     }
     return null;
+  }
+
+  /**
+   * The id column as Joule keeps it: string, bigint and int as they are; binary as lowercase hex
+   * (as {@code joule import} writes it), any other type cast to string.
+   */
+  public static Column key(Column id, DataType t) {
+    if (of(t) != null) {
+      return id;
+    }
+    return t instanceof BinaryType ? functions.lower(functions.hex(id)) : id.cast(DataTypes.StringType);
+  }
+
+  /** The kind {@link #key} gives a column of type {@code t}. */
+  public static IdColumn keyKind(DataType t) {
+    IdColumn k = of(t);
+    return k == null ? STRING : k;
   }
 
   public Object read(InternalRow row, int ordinal) {

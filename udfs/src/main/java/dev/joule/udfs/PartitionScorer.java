@@ -342,13 +342,13 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         InternalRow row = input.next();
         rowsIn++;
         Object id = spec.idColumn().read(row, 0);
-        String reason;
+        String reason = id == null ? "null_id: id is null" : spec.duplicates().reason(id);
         if (spec.fromCodes()) {
           bytesRead += row.isNullAt(1) ? 0 : row.getBinary(1).length + 8L;
-          reason = id == null ? "null_id: id is null" : readCodes(row, n);
+          reason = reason != null ? reason : readCodes(row, n);
         } else {
           bytesRead += embeddings.storedBytes(row, 1);
-          reason = id == null ? "null_id: id is null" : embeddings.read(row, 1, values, n * dim);
+          reason = reason != null ? reason : embeddings.read(row, 1, values, n * dim);
         }
         if (reason != null) {
           rowsRejected++;

@@ -18,11 +18,20 @@ import org.apache.spark.sql.types.StructType;
  * @param accumulators the run's named accumulators (Spark UI), or null
  * @param passthrough input columns that follow the scored ones in each input row and are carried,
  *     untouched, to the row's prediction (never to the kernel); null or empty: none
+ * @param duplicates ids on more than one input row: each such row is a reject; null: none
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
     EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
-    long batchDelayMs, StructType passthrough) implements Serializable {
+    long batchDelayMs, StructType passthrough, DuplicateIds duplicates) implements Serializable {
+
+  public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
+      EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
+      EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
+      long batchDelayMs, StructType passthrough) {
+    this(runId, job, kernel, idColumn, layout, batchRows, maxBatchBytes, keepScores, energy,
+        failPartition, bridge, accumulators, batchDelayMs, passthrough, DuplicateIds.NONE);
+  }
 
   public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
       EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
@@ -48,6 +57,7 @@ public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn 
   }
 
   public ScoringSpec {
+    duplicates = duplicates == null ? DuplicateIds.NONE : duplicates;
     if (batchRows < 1) {
       throw new IllegalArgumentException("batch rows must be >= 1, got " + batchRows);
     }

@@ -158,6 +158,27 @@ class PartitionScorerTest {
     assertEquals(3L, (long) e.getAs("rows_rejected"));
   }
 
+  @Test
+  void everyRowOfADuplicatedIdIsARejectAndNoneReachesTheKernel() {
+    Map<Long, float[]> keep = new HashMap<>();
+    List<InternalRow> in = randomRows(12, 4, keep);
+    LinearKernel k = LinearKernel.fromWeights(new float[][] {keep.get(0L), keep.get(1L)}, new float[2],
+        List.of("a", "b"), Activation.SOFTMAX, Precision.INT8);
+    ScoringSpec plain = spec(k, 5);
+    ScoringSpec s = new ScoringSpec(plain.runId(), plain.job(), plain.kernel(), plain.idColumn(), plain.layout(),
+        plain.batchRows(), plain.maxBatchBytes(), plain.keepScores(), plain.energy(), -1, null, null, 0, null,
+        new DuplicateIds(Map.of(3L, 2L, 7L, 4L)));
+    List<Row> out = run(s, in);
+    List<Row> rejects = out.stream().filter(r -> r.getString(0).equals(StagedRows.REJECT)).toList();
+    assertEquals(List.of(3L, 7L), rejects.stream().map(r -> r.getLong(1)).toList());
+    assertEquals("duplicate_id: id 7 is on 4 rows of the input; none of them is scored", rejects.get(1).getString(6));
+    assertEquals(10, out.stream().filter(r -> r.getString(0).equals(StagedRows.PREDICTION)).count());
+    Row e = out.get(out.size() - 1).getStruct(7);
+    assertEquals(12L, (long) e.getAs("rows_in"));
+    assertEquals(2L, (long) e.getAs("rows_rejected"));
+    assertEquals(10L, (long) e.getAs("rows_scored"));
+  }
+
   @ParameterizedTest
   @EnumSource(Precision.class)
   void scoresGoodRowsRejectsBadOnesAndEndsWithOneEnergyRow(Precision precision) {

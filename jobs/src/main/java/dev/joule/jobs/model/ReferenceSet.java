@@ -70,7 +70,9 @@ public final class ReferenceSet implements ModelSpec {
     } catch (IllegalArgumentException e) {
       throw JouleException.input("reference set " + path + ": " + e.getMessage());
     }
-    var data = pinned.data().select(pinned.data().col(idCol).cast("string"), pinned.data().col(embCol));
+    var data = pinned.data().select(
+        dev.joule.udfs.IdColumn.key(pinned.data().col(idCol), schema.apply(idCol).dataType()).cast("string"),
+        pinned.data().col(embCol));
     long n = data.count();
     if (n == 0) {
       throw JouleException.input("reference set " + path + " is empty");

@@ -2,7 +2,7 @@ package dev.joule.jobs.nightly;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.row_number;
+import static org.apache.spark.sql.functions.rank;
 
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.JouleException;
@@ -13,6 +13,7 @@ import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
 import dev.joule.jobs.model.ReferenceSet;
+import dev.joule.jobs.score.IdCensus;
 import dev.joule.jobs.score.OutputTables;
 import dev.joule.jobs.score.QualityGate;
 import dev.joule.jobs.score.RunRecord;
@@ -253,8 +254,11 @@ public final class NightlyJob {
 
     Map<String, Long> phases = new LinkedHashMap<>();
     long t = System.nanoTime();
-    Dataset<Row> in = prep.select(upserts);
-    long rowsIn = in.count();
+    // Counts the night's rows; every row of an id found more than once among them is rejected.
+    IdCensus census = IdCensus.of(prep.select(upserts), config.integer("score.max-duplicate-ids"),
+        "night " + runKey + " (rows of " + source + ")");
+    long rowsIn = census.rows();
+    Scoring.Prepared night = prep.withDuplicates(census.duplicates());
     deletes = deletes.cache();
     long deleted = deletes.count();
     long sourceRows = pinned.data().count();
@@ -264,7 +268,7 @@ public final class NightlyJob {
     try {
       t = System.nanoTime();
       // The quality gate may fail the night (exit 4) or score it again at a higher precision.
-      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, prep, pr -> pr.select(changed), rowsIn,
+      QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, night, pr -> pr.select(changed), rowsIn,
           runId, "nightly", (pr, attempt) -> new Scoring.Staging(out.staging(runId + attempt)));
       staging = gated.sink();
       Scoring.Staged st = gated.staged();
@@ -373,7 +377,9 @@ public final class NightlyJob {
           .option("startingVersion", start).option("endingVersion", end).load(source)
           .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
       // The net change per id: its last change in the range (a delete after an update wins).
-      Dataset<Row> latest = feed.withColumn("_joule_rank", row_number().over(
+      // rank, not row_number: two rows of one id in the last version both stay, and the census
+      // rejects them both rather than picking one at random.
+      Dataset<Row> latest = feed.withColumn("_joule_rank", rank().over(
               Window.partitionBy(prep.idExpr()).orderBy(col("_commit_version").desc(),
                   org.apache.spark.sql.functions.when(col("_change_type").equalTo("delete"), 0).otherwise(1))))
           .filter(col("_joule_rank").equalTo(1)).cache();

@@ -78,12 +78,8 @@ public final class QuantizeJob {
       throw JouleException.input("input table " + r.input() + ": " + e.getMessage());
     }
     DataType idType = schema.apply(idCol).dataType();
-    IdColumn idKind = IdColumn.of(idType);
-    Column idExpr = col(idCol);
-    if (idKind == null) {
-      idKind = IdColumn.STRING;
-      idExpr = idExpr.cast(DataTypes.StringType);
-    }
+    IdColumn idKind = IdColumn.keyKind(idType);
+    Column idExpr = IdColumn.key(col(idCol), idType);
     Dataset<Row> in = pinned.data().select(idExpr.as("id"), col(embCol).as("embedding"));
     int dim = r.dim() != null ? r.dim() : inferDim(in, r.input());
 

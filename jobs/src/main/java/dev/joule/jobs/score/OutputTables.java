@@ -36,8 +36,46 @@ public record OutputTables(String root) {
    */
   public java.util.List<dev.joule.jobs.delta.RunRecovery.Recovered> recover(org.apache.spark.sql.SparkSession spark,
       java.time.Duration grace) {
+    sweepStaging(spark, grace);
     return dev.joule.jobs.delta.RunRecovery.recover(spark, dataTables(), runs(), grace);
   }
+
+  /**
+   * Removes the staging folders of runs killed before they could clean up: those in which
+   * nothing was written for longer than {@code grace}, the same bound that tells a crashed run's
+   * commits from a running one's. Returns the folders removed.
+   */
+  public java.util.List<String> sweepStaging(org.apache.spark.sql.SparkSession spark, java.time.Duration grace) {
+    java.util.List<String> removed = new java.util.ArrayList<>();
+    org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(root + "/_joule_staging");
+    long cutoff = System.currentTimeMillis() - grace.toMillis();
+    try {
+      org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      if (!fs.exists(dir)) {
+        return removed;
+      }
+      for (org.apache.hadoop.fs.FileStatus run : fs.listStatus(dir)) {
+        long newest = run.getModificationTime();
+        var files = fs.listFiles(run.getPath(), true);
+        while (files.hasNext()) {
+          newest = Math.max(newest, files.next().getModificationTime());
+        }
+        if (newest < cutoff && fs.delete(run.getPath(), true)) {
+          removed.add(run.getPath().toString());
+          LOG.warn("removed {}: staging of a run that ended without cleaning up (last written {})", run.getPath(),
+              java.time.Instant.ofEpochMilli(newest));
+        }
+      }
+      if (fs.listStatus(dir).length == 0) {
+        fs.delete(dir, false);
+      }
+    } catch (java.io.IOException e) {
+      LOG.warn("could not sweep {}: {}", dir, e.toString());
+    }
+    return removed;
+  }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputTables.class);
 
   /** Scratch space for a run's staged output; removed when the run ends, whatever happens. */
   public String staging(String runId) {

@@ -266,7 +266,8 @@ public final class QualityGate {
     while (true) {
       Scoring.Prepared prep = p == asked ? asAsked
           : Scoring.prepare(config, pinned, asAsked.model(), p,
-              asAsked.passthrough().stream().map(Scoring.Passthrough::spec).toList());
+              asAsked.passthrough().stream().map(Scoring.Passthrough::spec).toList())
+              .withDuplicates(asAsked.duplicates());
       Dataset<Row> in = inputOf.apply(prep);
       Scoring.Sink sink = sinkOf.apply(prep, p == asked ? "" : "-" + p.label());
       Scoring.Staged st = null;
@@ -387,7 +388,8 @@ public final class QualityGate {
           + embCol + "' column");
     }
     // Only the rows this run scored (a night's changes, not the whole source).
-    return table.select(col(idCol).cast(codes.schema().apply("id").dataType()).as("id"), col(embCol).as("embedding"))
+    return table.select(dev.joule.udfs.IdColumn.key(col(idCol), table.schema().apply(idCol).dataType())
+            .cast(codes.schema().apply("id").dataType()).as("id"), col(embCol).as("embedding"))
         .join(codes.select("id"), "id", "left_semi");
   }
 

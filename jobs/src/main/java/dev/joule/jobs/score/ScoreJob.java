@@ -90,7 +90,10 @@ public final class ScoreJob {
           + "); nothing scored, nothing committed"
           + (pinned.data().schema().fields().length == 0 ? "" : " (joule.score.allow-all-rejected = true commits an empty run)"));
     }
-    Scoring.Prepared asked = Scoring.prepare(config, pinned, model, req.precision(), Scoring.passthrough(config));
+    Scoring.Prepared prepared = Scoring.prepare(config, pinned, model, req.precision(), Scoring.passthrough(config));
+    // Every row of an id the input holds more than once is rejected: no id gets two predictions.
+    Scoring.Prepared asked = prepared.withDuplicates(IdCensus.of(prepared.select(pinned.data()),
+        config.integer("score.max-duplicate-ids"), "input " + pinned.path()).duplicates());
 
     OutputTables out = new OutputTables(req.output());
     // The output folders this run would create: removed again if the run leaves nothing in them.

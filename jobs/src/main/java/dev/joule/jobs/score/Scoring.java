@@ -12,6 +12,7 @@ import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.console.ConsoleProgress;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.bridge.model.ModelSpec;
+import dev.joule.udfs.DuplicateIds;
 import dev.joule.udfs.EmbeddingColumn;
 import dev.joule.udfs.EnergyAccumulators;
 import dev.joule.udfs.EnergySpec;
@@ -36,7 +37,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,10 +88,17 @@ public final class Scoring {
    *     reach the kernel: the scorer keeps them per row and attaches them when it emits the row
    * @param passthroughType their types, as the staged {@code passthrough} struct holds them (its
    *     fields are named by {@link Passthrough#as()}); empty when there are none
+   * @param duplicates ids on more than one row of the input ({@link IdCensus}): their rows are rejected
    */
   public record Prepared(ModelSpec model, Kernel kernel, KernelInfo info, IdColumn idKind,
       EmbeddingColumn.Layout layout, Column idExpr, String embCol, String inputPath,
-      List<Passthrough> passthrough, StructType passthroughType) {
+      List<Passthrough> passthrough, StructType passthroughType, DuplicateIds duplicates) {
+
+    /** The same input and model, rejecting the rows of these ids. */
+    public Prepared withDuplicates(DuplicateIds d) {
+      return new Prepared(model, kernel, info, idKind, layout, idExpr, embCol, inputPath, passthrough,
+          passthroughType, d);
+    }
 
     public boolean codes() {
       return layout == null;
@@ -230,16 +237,15 @@ public final class Scoring {
           ? Precision.parse(config.string("score.int4-rows")) : null;
     }
     DataType idType = schema.apply(idCol).dataType();
-    IdColumn idKind = IdColumn.of(idType);
-    Column idExpr = col(idCol);
-    if (idKind == null) {
-      LOG.info("id column '{}' is {}; predictions carry it as a string", idCol, idType.simpleString());
-      idKind = IdColumn.STRING;
-      idExpr = idExpr.cast(DataTypes.StringType);
+    if (IdColumn.of(idType) == null) {
+      LOG.info("id column '{}' is {}; predictions carry it as a string{}", idCol, idType.simpleString(),
+          idType instanceof org.apache.spark.sql.types.BinaryType ? " of lowercase hex" : "");
     }
+    IdColumn idKind = IdColumn.keyKind(idType);
+    Column idExpr = IdColumn.key(col(idCol), idType);
     List<Passthrough> pass = passthrough.stream().map(Passthrough::parse).toList();
     return new Prepared(model, kernel, KernelInfo.of(kernel, rowPrecision), idKind, layout, idExpr,
-        embCol, pinned.path(), pass, passthroughType(pinned, schema, pass));
+        embCol, pinned.path(), pass, passthroughType(pinned, schema, pass), DuplicateIds.NONE);
   }
 
   private static StructType passthroughType(DeltaIO.Pinned pinned, StructType schema, List<Passthrough> pass) {
@@ -280,7 +286,7 @@ public final class Scoring {
           config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
           config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
           config.bridgeSettings(), accumulators, config.integer("testing.batch-delay-ms"),
-          p.passthroughType());
+          p.passthroughType(), p.duplicates());
     } catch (IllegalArgumentException e) {
       throw JouleException.usage(e.getMessage());
     }

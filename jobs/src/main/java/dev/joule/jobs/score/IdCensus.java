@@ -1,0 +1,52 @@
+package dev.joule.jobs.score;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count_if;
+import static org.apache.spark.sql.functions.sum;
+
+import dev.joule.jobs.JouleException;
+import dev.joule.udfs.DuplicateIds;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+
+/**
+ * Counts an input's rows and finds the ids on more than one row, reading the id column alone
+ * (one Spark job; a second, small one only when there are duplicates). A scoring pass rejects
+ * every row of such an id ({@link DuplicateIds}), so no id gets two predictions.
+ *
+ * @param rows rows in the input, null ids included
+ */
+public record IdCensus(long rows, DuplicateIds duplicates) {
+
+  /**
+   * @param ids the input's {@code id} column, as {@link Scoring.Prepared#select} names it
+   * @param maxDuplicateIds more ids than this on several rows refuse the run (exit 3): each is
+   *     shipped to every task, and so many duplicates mean the input needs deduplicating first
+   * @param what the input, as an error names it
+   */
+  public static IdCensus of(Dataset<Row> ids, int maxDuplicateIds, String what) {
+    Dataset<Row> perId = ids.select(col("id")).groupBy(col("id")).count();
+    Row totals = perId.agg(sum(col("count")), count_if(col("count").gt(1).and(col("id").isNotNull()))).head();
+    long rows = totals.isNullAt(0) ? 0 : totals.getLong(0);
+    long duplicated = totals.getLong(1);
+    if (duplicated == 0) {
+      return new IdCensus(rows, DuplicateIds.NONE);
+    }
+    Dataset<Row> repeated = perId.filter(col("count").gt(1).and(col("id").isNotNull()));
+    if (duplicated > maxDuplicateIds) {
+      Row example = repeated.orderBy(col("count").desc()).head();
+      throw JouleException.input(what + " has " + duplicated + " ids on more than one row (id " + example.get(0)
+          + " is on " + example.getLong(1) + " rows), more than joule.score.max-duplicate-ids = " + maxDuplicateIds
+          + "; nothing scored, nothing committed. Keep one row per id (joule import keeps the first)");
+    }
+    List<Row> found = repeated.collectAsList();
+    Map<Object, Long> rowsPerId = new HashMap<>();
+    for (Row r : found) {
+      rowsPerId.put(r.get(0), r.getLong(1));
+    }
+    return new IdCensus(rows, new DuplicateIds(rowsPerId));
+  }
+}
