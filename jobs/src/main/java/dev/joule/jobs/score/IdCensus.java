@@ -21,6 +21,8 @@ import org.apache.spark.sql.Row;
  */
 public record IdCensus(long rows, DuplicateIds duplicates) {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IdCensus.class);
+
   /**
    * @param ids the input's {@code id} column, as {@link Scoring.Prepared#select} names it
    * @param maxDuplicateIds more ids than this on several rows refuse the run (exit 3): each is
@@ -28,10 +30,13 @@ public record IdCensus(long rows, DuplicateIds duplicates) {
    * @param what the input, as an error names it
    */
   public static IdCensus of(Dataset<Row> ids, int maxDuplicateIds, String what) {
+    long t0 = System.nanoTime();
     Dataset<Row> perId = ids.select(col("id")).groupBy(col("id")).count();
     Row totals = perId.agg(sum(col("count")), count_if(col("count").gt(1).and(col("id").isNotNull()))).head();
     long rows = totals.isNullAt(0) ? 0 : totals.getLong(0);
     long duplicated = totals.getLong(1);
+    LOG.info("{}: {} rows, {} ids on more than one row (id census, {} ms)", what, rows, duplicated,
+        (System.nanoTime() - t0) / 1_000_000);
     if (duplicated == 0) {
       return new IdCensus(rows, DuplicateIds.NONE);
     }
