@@ -88,6 +88,33 @@ class QualityGateIT {
     assertEquals("off", off.gate().status(), "sample-rows = 0 turns the gate off, and the run says so");
   }
 
+  /** Embedding rows: the tasks keep the sample's fp32 rows as they read them, so the input is read once. */
+  @Test
+  void theGateComparesTheRowsTheTasksKeptWithoutReadingTheInputAgain() throws Exception {
+    java.util.concurrent.atomic.AtomicLong records = new java.util.concurrent.atomic.AtomicLong();
+    org.apache.spark.scheduler.SparkListener counter = new org.apache.spark.scheduler.SparkListener() {
+      @Override
+      public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd end) {
+        if (end.taskMetrics() != null) {
+          records.addAndGet(end.taskMetrics().inputMetrics().recordsRead());
+        }
+      }
+    };
+    spark.sparkContext().addSparkListener(counter);
+    ScoreResult r;
+    try {
+      r = score(input, Precision.INT8, tmp.resolve("kept-in-pass").toString(), "quality.sample-rows=500");
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+    } finally {
+      spark.sparkContext().removeSparkListener(counter);
+    }
+    assertEquals("passed", r.gate().status(), r.gate().describe());
+    assertEquals(500, r.gate().checks().get(0).rows());
+    // The id census and the scoring pass read the input; the gate does not read it a third time
+    // (the rest is Delta log rows).
+    assertTrue(records.get() < 2.5 * ROWS, records.get() + " records read for " + ROWS + " input rows");
+  }
+
   @Test
   void aTooCoarsePrecisionFailsAndCommitsNothing() {
     String out = tmp.resolve("fail").toString();
@@ -174,13 +201,45 @@ class QualityGateIT {
     assertTrue(e.getMessage().contains("cannot fall back to a higher precision: the input is a int4 codes table"),
         e.getMessage());
 
-    // A codes table whose source is unknown is scored, and the run says it was not checked.
-    spark.sql("ALTER TABLE delta.`" + codes + "` UNSET TBLPROPERTIES ('joule.source')");
+    // A codes table whose source is unknown and that keeps no sample is scored, and the run says
+    // it was not checked.
+    spark.sql("ALTER TABLE delta.`" + codes + "` UNSET TBLPROPERTIES ('joule.source', '"
+        + QuantizeJob.GATE_SAMPLE_VERSION_PROPERTY + "')");
     ScoreResult unchecked = score(codes, Precision.INT8, out);
     assertEquals("not_checked", unchecked.gate().status());
     assertTrue(unchecked.gate().describe().contains("set joule.quality.reference-input"));
     ScoreResult withRef = score(codes, Precision.INT8, out, "quality.reference-input=\"" + input + "\"");
     assertEquals("passed", withRef.gate().status());
+  }
+
+  /** Quantize keeps the gate's fp32 rows beside the codes: a codes run does not read the embeddings again. */
+  @Test
+  void aCodesRunComparesWithTheFp32RowsKeptAtQuantizeTime() throws Exception {
+    String source = tmp.resolve("kept-source").toString();
+    spark.read().format("delta").load(input).write().format("delta").save(source);
+    String codes = tmp.resolve("kept-codes").toString();
+    new QuantizeJob(spark, TestSpark.config(tmp, "quality.sample-rows=1000")).run(
+        new QuantizeJob.Request(source, Precision.INT8, codes, codes + "_rejects", null));
+    long kept = spark.read().format("delta").load(QuantizeJob.gateSample(codes)).count();
+    assertTrue(kept >= 1000 && kept < 1300, kept + " rows kept for a sample of 1,000");
+    assertEquals(ROWS, spark.read().format("delta").load(codes).count(), "the sample is not part of the codes");
+
+    // The embeddings table is gone: the gate still checks, on the kept rows.
+    Path moved = tmp.resolve("kept-source-moved");
+    Files.move(Path.of(source), moved);
+    ScoreResult r = score(codes, Precision.INT8, tmp.resolve("kept-out").toString(), "quality.sample-rows=1000");
+    assertEquals("passed", r.gate().status(), r.gate().describe());
+    assertEquals(1000, r.gate().checks().get(0).rows());
+
+    // Kept from another version than the codes rows say: not used, so the gate reads the source.
+    spark.sql("ALTER TABLE delta.`" + codes + "` SET TBLPROPERTIES ('" + QuantizeJob.GATE_SAMPLE_VERSION_PROPERTY
+        + "' = '99')");
+    JouleException stale = assertThrows(JouleException.class, () -> score(codes, Precision.INT8,
+        tmp.resolve("kept-out-stale").toString(), "quality.sample-rows=1000"));
+    assertTrue(stale.getMessage().contains("cannot read the embeddings table"), stale.getMessage());
+    Files.move(moved, Path.of(source));
+    assertEquals("passed", score(codes, Precision.INT8, tmp.resolve("kept-out-stale").toString(),
+        "quality.sample-rows=1000").gate().status());
   }
 
   @Test

@@ -76,6 +76,11 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     static final NodeTransport TRANSPORT = InProcessTransport.shared();
   }
 
+  /** What a task's scoring iterator kept for the quality gate, once it is exhausted. */
+  public interface Sampling {
+    SampledRows sampled();
+  }
+
   /** The root all per-partition allocators hang off; tests assert it is empty. */
   public static BufferAllocator rootAllocator() {
     return ROOT;
@@ -86,7 +91,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
    * whole partition, sending batches as they fill; rows come out only once every batch has been
    * answered, so a node failing over mid-partition can never make a row appear twice.
    */
-  static final class Scoring implements Iterator<Row> {
+  static final class Scoring implements Iterator<Row>, Sampling {
     private final ScoringSpec spec;
     private final Iterator<InternalRow> input;
     private final NodeTransport transport;
@@ -94,6 +99,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private final EmbeddingColumn embeddings;
     private final int batchRows;
     private final ArrayDeque<Row> rejects = new ArrayDeque<>();
+    private final SampledRows sampled = SampledRows.empty();
     private final List<Object[]> batchIds = new ArrayList<>();
     // Passthrough values per row (a Row each) of the batch being read and of each batch sent; null when none.
     private final scala.Function1<Object, Object>[] passConverters;
@@ -334,6 +340,11 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       }
     }
 
+    @Override
+    public SampledRows sampled() {
+      return sampled;
+    }
+
     /** Reads up to a batch of good rows into the buffers; bad rows become rejects. */
     private int readBatch() {
       int n = 0;
@@ -356,6 +367,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
         } else {
           if (extras != null) {
             extras[n] = readPassthrough(row);
+          }
+          if (spec.gateSample().includes(id)) {
+            sampled.add(id, values, n * dim, dim);
           }
           ids[n++] = id;
         }

@@ -19,11 +19,22 @@ import org.apache.spark.sql.types.StructType;
  * @param passthrough input columns that follow the scored ones in each input row and are carried,
  *     untouched, to the row's prediction (never to the kernel); null or empty: none
  * @param duplicates ids on more than one input row: each such row is a reject; null: none
+ * @param gateSample the rows whose fp32 values the task keeps for the quality gate (embedding
+ *     input only; {@link PartitionScorer.Sampling}); null: none
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
     EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
-    long batchDelayMs, StructType passthrough, DuplicateIds duplicates) implements Serializable {
+    long batchDelayMs, StructType passthrough, DuplicateIds duplicates, GateSample gateSample)
+    implements Serializable {
+
+  public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
+      EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
+      EnergySpec energy, int failPartition, BridgeSettings bridge, EnergyAccumulators accumulators,
+      long batchDelayMs, StructType passthrough, DuplicateIds duplicates) {
+    this(runId, job, kernel, idColumn, layout, batchRows, maxBatchBytes, keepScores, energy,
+        failPartition, bridge, accumulators, batchDelayMs, passthrough, duplicates, GateSample.NONE);
+  }
 
   public ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
       EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
@@ -58,6 +69,7 @@ public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn 
 
   public ScoringSpec {
     duplicates = duplicates == null ? DuplicateIds.NONE : duplicates;
+    gateSample = gateSample == null || layout == null ? GateSample.NONE : gateSample;
     if (batchRows < 1) {
       throw new IllegalArgumentException("batch rows must be >= 1, got " + batchRows);
     }

@@ -12,6 +12,7 @@ import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.TableCommit;
 import dev.joule.jobs.score.QualityGate;
 import dev.joule.udfs.EmbeddingColumn;
+import dev.joule.udfs.GateSample;
 import dev.joule.udfs.IdColumn;
 import java.security.MessageDigest;
 import java.util.Arrays;
@@ -61,6 +62,7 @@ public final class QuantizeJob {
     }
     dev.joule.jobs.delta.OutputPaths.requireWritable(spark, r.output(), "--output");
     dev.joule.jobs.delta.OutputPaths.requireWritable(spark, r.rejects(), "rejects table");
+    dev.joule.jobs.delta.OutputPaths.requireWritable(spark, gateSample(r.output()), "gate sample table");
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, r.input(), "input");
     String idCol = config.string("score.id-col");
     String embCol = config.string("score.embedding-col");
@@ -89,9 +91,14 @@ public final class QuantizeJob {
         .add("scale", DataTypes.FloatType, true)
         .add("norm", DataTypes.FloatType, true)
         .add("embedding_hash", DataTypes.StringType, true)
-        .add("reason", DataTypes.StringType, true);
+        .add("reason", DataTypes.StringType, true)
+        .add("sample", DataTypes.createArrayType(DataTypes.FloatType, false), true);
+    // The fp32 rows of the quality gate's sample, kept beside the codes: a run scoring this codes
+    // table compares with them instead of reading the whole embeddings table again.
+    GateSample sampled = GateSample.of(pinned.data().count(), config.integer("quality.sample-rows"),
+        dev.joule.jobs.score.Scoring.SAMPLE_MARGIN);
     Dataset<Row> staged = spark.createDataFrame(in.queryExecution().toRdd().toJavaRDD()
-            .mapPartitions(new Encode(r.precision(), dim, layout, idKind)), out)
+            .mapPartitions(new Encode(r.precision(), dim, layout, idKind, sampled)), out)
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
       long rowsIn = in.count();
@@ -128,6 +135,15 @@ public final class QuantizeJob {
             + DeltaIO.sqlString(qualified(r.input())) + "', '" + PRECISION_PROPERTY + "' = '"
             + r.precision().label() + "')");
         commit.overwriteRejects(r.rejects(), rejects, rejected);
+        if (!sampled.isEmpty()) {
+          // Written before the property that names its version, so the property never points at
+          // rows that are not there; a crash between the two leaves a stale version, which the
+          // gate then ignores.
+          commit.overwrite(gateSample(r.output()), staged.filter(col("reason").isNull().and(col("sample").isNotNull()))
+              .select(col("id"), col("sample").as("embedding")));
+          commit.sql(r.output(), "ALTER TABLE delta.`" + qualified(r.output()).replace("`", "``")
+              + "` SET TBLPROPERTIES ('" + GATE_SAMPLE_VERSION_PROPERTY + "' = '" + pinned.version() + "')");
+        }
       } catch (Exception | Error e) { // AnalysisException and SparkException are checked in Java terms
         commit.rollback();
         throw e;
@@ -136,6 +152,20 @@ public final class QuantizeJob {
     } finally {
       staged.unpersist();
     }
+  }
+
+  /**
+   * Table property of a codes table: the version of its embeddings table that the fp32 rows in
+   * {@link #gateSample} come from. The gate uses them only when the codes rows say the same.
+   */
+  public static final String GATE_SAMPLE_VERSION_PROPERTY = "joule.gate-sample.source-version";
+
+  /**
+   * The Delta table of fp32 rows (id, embedding) sampled for the quality gate: beside the codes
+   * table, like its rejects table (Delta takes a folder inside a table's folder for part of it).
+   */
+  public static String gateSample(String codesTable) {
+    return codesTable.replaceAll("/+$", "") + "_gate_sample";
   }
 
   /** Table property of a codes table: the precision of its codes, read by score when --precision is left out. */
@@ -210,12 +240,14 @@ public final class QuantizeJob {
     private final int dim;
     private final EmbeddingColumn.Layout layout;
     private final IdColumn idKind;
+    private final GateSample sample;
 
-    Encode(Precision precision, int dim, EmbeddingColumn.Layout layout, IdColumn idKind) {
+    Encode(Precision precision, int dim, EmbeddingColumn.Layout layout, IdColumn idKind, GateSample sample) {
       this.precision = precision;
       this.dim = dim;
       this.layout = layout;
       this.idKind = idKind;
+      this.sample = sample;
     }
 
     @Override
@@ -235,15 +267,16 @@ public final class QuantizeJob {
           Object id = idKind.read(row, 0);
           String reason = id == null ? "null_id: id is null" : col.read(row, 1, v, 0);
           if (reason != null) {
-            return RowFactory.create(id, null, null, null, null, reason);
+            return RowFactory.create(id, null, null, null, null, reason, null);
           }
           EncodedRows e = EncodedRows.encode(precision, 1, dim, v);
           reason = unrepresentable(e, v);
           if (reason != null) {
-            return RowFactory.create(id, null, null, null, null, reason);
+            return RowFactory.create(id, null, null, null, null, reason, null);
           }
           String hash = HexFormat.of().formatHex(sha.digest(EmbeddingColumn.packF32le(v)), 0, 16);
-          return RowFactory.create(id, Arrays.copyOf(e.codes(), e.stride()), e.scales()[0], e.norms()[0], hash, null);
+          return RowFactory.create(id, Arrays.copyOf(e.codes(), e.stride()), e.scales()[0], e.norms()[0], hash, null,
+              sample.includes(id) ? v.clone() : null);
         }
       };
     }

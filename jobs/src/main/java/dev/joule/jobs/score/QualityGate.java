@@ -74,6 +74,11 @@ public final class QualityGate {
           c.string("quality.reference-input"));
     }
 
+    /** Rows the gate compares for this kernel: fewer for top-k, whose exact answer reads the whole reference set per row. */
+    public int sampleRowsFor(Kernel k) {
+      return k.neighbors() ? Math.min(sampleRows, topkSampleRows) : sampleRows;
+    }
+
     private static double fraction(JouleConfig c, String key) {
       double v;
       try {
@@ -324,12 +329,14 @@ public final class QualityGate {
           : new Outcome("fell_back", asked.label(), p.label(), bar, List.copyOf(checks), "no row was scored");
     } else {
       dev.joule.jobs.console.ConsoleProgress.phase("quality gate");
-      Dataset<Row> reference = prep.codes() ? codesReference(spark, config, s, pinned, prep, in) : in;
-      if (reference == null) {
+      // Embedding rows: the tasks kept the sample's fp32 rows as they read them (TableFolders sink).
+      Dataset<Row> reference = st.sampled() != null ? null
+          : prep.codes() ? codesReference(spark, config, s, pinned, prep, in, st.rowsIn()) : in;
+      if (reference == null && st.sampled() == null) {
         done = Outcome.without("not_checked", p, bar, "the input is a codes table with no known "
             + "embeddings table; set joule.quality.reference-input to gate it");
       } else {
-        Check c = check(s, prep, st, reference);
+        Check c = st.sampled() != null ? check(s, prep, st, st.sampled()) : check(s, prep, st, reference);
         checks.add(c);
         if (c.passed()) {
           done = new Outcome(p == asked ? "passed" : "fell_back", asked.label(), p.label(), bar,
@@ -355,7 +362,8 @@ public final class QualityGate {
    * rows say they came from.
    */
   private static Dataset<Row> codesReference(org.apache.spark.sql.SparkSession spark, JouleConfig config,
-      Settings s, dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> codes) {
+      Settings s, dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> codes,
+      long rowsScored) {
     String path = s.referenceInput();
     Long version = null;
     if (path.isEmpty()) {
@@ -366,6 +374,10 @@ public final class QualityGate {
       List<Row> v = List.of(pinned.data().columns()).contains("source_version")
           ? pinned.data().select("source_version").limit(1).collectAsList() : List.of();
       version = !v.isEmpty() && !v.get(0).isNullAt(0) ? Long.valueOf(((Number) v.get(0).get(0)).longValue()) : null;
+      Dataset<Row> kept = keptSample(spark, pinned, props, version, rowsScored);
+      if (kept != null) {
+        return kept;
+      }
     }
     if (path.isEmpty()) {
       return null;
@@ -393,6 +405,23 @@ public final class QualityGate {
         .join(codes.select("id"), "id", "left_semi");
   }
 
+  /**
+   * The fp32 rows {@code joule quantize} kept beside the codes for the gate, or null when they
+   * cannot stand for this run: none kept, kept from another source version than the codes rows',
+   * or a run that scores part of the table only (a night's changes), whose rows the sample may miss.
+   */
+  private static Dataset<Row> keptSample(org.apache.spark.sql.SparkSession spark,
+      dev.joule.jobs.delta.DeltaIO.Pinned pinned, Map<String, String> props, Long codesVersion, long rowsScored) {
+    String kept = props.get(dev.joule.jobs.quantize.QuantizeJob.GATE_SAMPLE_VERSION_PROPERTY);
+    String table = dev.joule.jobs.quantize.QuantizeJob.gateSample(pinned.path());
+    if (kept == null || codesVersion == null || !kept.equals(codesVersion.toString())
+        || !dev.joule.jobs.delta.DeltaIO.exists(spark, table) || rowsScored != pinned.data().count()) {
+      return null;
+    }
+    LOG.info("quality gate: comparing with the fp32 rows kept at quantize time in {} (source version {})", table, kept);
+    return spark.read().format("delta").load(table).select("id", "embedding");
+  }
+
   /** The table property {@code joule quantize} writes on a codes table: its embeddings table. */
   public static final String SOURCE_PROPERTY = "joule.source";
 
@@ -411,12 +440,10 @@ public final class QualityGate {
    * (id, embedding: the fp32 rows the staged rows came from).
    */
   public static Check check(Settings s, Scoring.Prepared prep, Scoring.Staged staged, Dataset<Row> reference) {
-    Kernel candidate = prep.kernel();
     Kernel fp32 = prep.model().kernel(Precision.FP32);
     // Deterministic sample: the rows with the smallest id hashes (a top-N per partition, not a sort).
-    // Exact top-k on the driver costs a pass over the whole reference set per row: fewer rows.
-    int sampleRows = fp32.neighbors() ? Math.min(s.sampleRows(), s.topkSampleRows()) : s.sampleRows();
-    List<Row> sample = reference.orderBy(xxhash64(col("id")), col("id")).limit(sampleRows).collectAsList();
+    List<Row> sample = reference.orderBy(xxhash64(col("id")), col("id")).limit(s.sampleRowsFor(fp32))
+        .collectAsList();
     int dim = fp32.dim();
     List<Object> ids = new ArrayList<>();
     List<float[]> rows = new ArrayList<>();
@@ -427,11 +454,41 @@ public final class QualityGate {
         rows.add(v);
       }
     }
+    return compare(s, prep, staged, ids, rows, reference.schema().apply("id").dataType());
+  }
+
+  /**
+   * Compares on the rows the scoring tasks kept ({@link dev.joule.udfs.GateSample}): the
+   * {@code sampleRowsFor} of them with the smallest id hashes, so the same rows every run.
+   */
+  static Check check(Settings s, Scoring.Prepared prep, Scoring.Staged staged, dev.joule.udfs.SampledRows kept) {
+    Integer[] order = new Integer[kept.size()];
+    long[] hash = new long[kept.size()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+      hash[i] = dev.joule.udfs.GateSample.hash(kept.ids().get(i));
+    }
+    java.util.Arrays.sort(order, (a, b) -> Long.compareUnsigned(hash[a], hash[b]));
+    int n = Math.min(order.length, s.sampleRowsFor(prep.kernel()));
+    List<Object> ids = new ArrayList<>(n);
+    List<float[]> rows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      ids.add(kept.ids().get(order[i]));
+      rows.add(kept.rows().get(order[i]));
+    }
+    return compare(s, prep, staged, ids, rows, prep.idKind().sparkType());
+  }
+
+  private static Check compare(Settings s, Scoring.Prepared prep, Scoring.Staged staged, List<Object> ids,
+      List<float[]> rows, org.apache.spark.sql.types.DataType idType) {
+    Kernel candidate = prep.kernel();
+    Kernel fp32 = prep.model().kernel(Precision.FP32);
+    int dim = fp32.dim();
     Map<Object, Row> published = new HashMap<>();
     if (!ids.isEmpty()) {
-      Dataset<Row> idSet = reference.sparkSession().createDataFrame(
+      Dataset<Row> idSet = org.apache.spark.sql.SparkSession.active().createDataFrame(
           ids.stream().map(org.apache.spark.sql.RowFactory::create).toList(),
-          new org.apache.spark.sql.types.StructType().add("id", reference.schema().apply("id").dataType()));
+          new org.apache.spark.sql.types.StructType().add("id", idType));
       for (Row r : staged.ofKind(StagedRows.PREDICTION).join(broadcast(idSet), "id")
           .select("id", "label", "neighbors").collectAsList()) {
         published.put(r.get(0), r);

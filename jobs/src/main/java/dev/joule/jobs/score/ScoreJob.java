@@ -83,17 +83,25 @@ public final class ScoreJob {
     }
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
     boolean allowNoneScored = config.bool("score.allow-all-rejected");
-    // Counted before the columns are resolved: an empty table says it is empty, whatever its columns.
-    long rowsIn = pinned.data().count();
-    if (rowsIn == 0 && (!allowNoneScored || pinned.data().schema().fields().length == 0)) {
-      throw JouleException.input("input " + pinned.path() + " has no rows (Delta version " + pinned.version()
-          + "); nothing scored, nothing committed"
-          + (pinned.data().schema().fields().length == 0 ? "" : " (joule.score.allow-all-rejected = true commits an empty run)"));
+    Scoring.Prepared prepared;
+    try {
+      prepared = Scoring.prepare(config, pinned, model, req.precision(), Scoring.passthrough(config));
+    } catch (JouleException e) {
+      // An empty table says it is empty, whatever its columns.
+      if (pinned.data().isEmpty()) {
+        throw noRows(pinned, false);
+      }
+      throw e;
     }
-    Scoring.Prepared prepared = Scoring.prepare(config, pinned, model, req.precision(), Scoring.passthrough(config));
-    // Every row of an id the input holds more than once is rejected: no id gets two predictions.
-    Scoring.Prepared asked = prepared.withDuplicates(IdCensus.of(prepared.select(pinned.data()),
-        config.integer("score.max-duplicate-ids"), "input " + pinned.path()).duplicates());
+    // The input's rows counted and its ids checked in one job over the id column: every row of an
+    // id the input holds more than once is rejected, so no id gets two predictions.
+    IdCensus census = IdCensus.of(prepared.select(pinned.data()), config.integer("score.max-duplicate-ids"),
+        "input " + pinned.path());
+    long rowsIn = census.rows();
+    if (rowsIn == 0 && !allowNoneScored) {
+      throw noRows(pinned, true);
+    }
+    Scoring.Prepared asked = prepared.withDuplicates(census.duplicates());
 
     OutputTables out = new OutputTables(req.output());
     // The output folders this run would create: removed again if the run leaves nothing in them.
@@ -225,6 +233,12 @@ public final class ScoreJob {
   }
 
   /** One line: how many rows, why (each reason with one example), and what to do. */
+  private static JouleException noRows(DeltaIO.Pinned pinned, boolean canCommitEmpty) {
+    return JouleException.input("input " + pinned.path() + " has no rows (Delta version " + pinned.version()
+        + "); nothing scored, nothing committed"
+        + (canCommitEmpty ? " (joule.score.allow-all-rejected = true commits an empty run)" : ""));
+  }
+
   private static String allRejected(Scoring.Staged st, long rowsIn) {
     StringBuilder why = new StringBuilder();
     for (Row r : st.ofKind(StagedRows.REJECT).groupBy(substring_index(col("reason"), ":", 1).as("code"))

@@ -14,6 +14,8 @@ import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.udfs.DuplicateIds;
 import dev.joule.udfs.EmbeddingColumn;
+import dev.joule.udfs.GateSample;
+import dev.joule.udfs.SampledRows;
 import dev.joule.udfs.EnergyAccumulators;
 import dev.joule.udfs.EnergySpec;
 import dev.joule.udfs.JouleEnergyListener;
@@ -148,11 +150,13 @@ public final class Scoring {
    * @param accumulated the run's accumulator totals as Spark's listener bus reported them
    * @param scoringJobNanos wall time of the one Spark job that read and scored the rows
    * @param examples one full reason per reject reason code
+   * @param sampled the quality gate's fp32 rows, kept by the tasks as they read them; null when
+   *     the tasks kept none (a codes input, a staging sink, an fp32 kernel, the gate off)
    */
   public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
       List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions,
       JouleEnergyListener.Totals accumulated, long scoringJobNanos, Sink sink,
-      List<TaskOutput.WrittenFile> files, Map<String, String> examples) {
+      List<TaskOutput.WrittenFile> files, Map<String, String> examples, SampledRows sampled) {
 
     /** Predictions or rejects (id and the columns of their table), read back from where they were written. */
     public Dataset<Row> ofKind(String kind) {
@@ -286,7 +290,7 @@ public final class Scoring {
           config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
           config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
           config.bridgeSettings(), accumulators, config.integer("testing.batch-delay-ms"),
-          p.passthroughType(), p.duplicates());
+          p.passthroughType(), p.duplicates(), gateSample(config, p, rowsIn, sink));
     } catch (IllegalArgumentException e) {
       throw JouleException.usage(e.getMessage());
     }
@@ -338,8 +342,23 @@ public final class Scoring {
         seen.tasks());
     return outputs == null
         ? reconcileStaged(spark, ((Staging) sink).folder(), stagedSchema, rowsIn, partitions, energy, seen, jobNanos, sink)
-        : reconcileOutputs(outputs, rowsIn, partitions, energy, seen, jobNanos, sink);
+        : reconcileOutputs(outputs, rowsIn, partitions, energy, seen, jobNanos, sink, spec.gateSample());
   }
+
+  /**
+   * The rows whose fp32 values the tasks keep for the quality gate: none unless the gate will
+   * compare this attempt (a quantized kernel on embedding rows) and the tasks return outputs
+   * (a staging sink is read back by the gate instead).
+   */
+  private static GateSample gateSample(JouleConfig config, Prepared p, long rowsIn, Sink sink) {
+    if (!(sink instanceof TableFolders) || p.codes() || p.kernel().precision() == Precision.FP32) {
+      return GateSample.NONE;
+    }
+    return GateSample.of(rowsIn, QualityGate.Settings.from(config).sampleRowsFor(p.kernel()), SAMPLE_MARGIN);
+  }
+
+  /** Rows kept per row the gate takes: a hash sample's count varies by about 1 %. */
+  public static final double SAMPLE_MARGIN = 1.1;
 
   private static final scala.Function1<Object, Object> ENERGY_TO_CATALYST =
       org.apache.spark.sql.catalyst.CatalystTypeConverters.createToCatalystConverter(dev.joule.udfs.EnergyRecord.SCHEMA);
@@ -348,7 +367,7 @@ public final class Scoring {
 
   /** Reconciles from the tasks' own counters: one output per partition, nothing read back. */
   private static Staged reconcileOutputs(List<TaskOutput> outputs, long rowsIn, int partitions, EnergySpec energy,
-      JouleEnergyListener.Totals seen, long jobNanos, Sink sink) {
+      JouleEnergyListener.Totals seen, long jobNanos, Sink sink, GateSample sample) {
     long in = 0;
     long scored = 0;
     long rejected = 0;
@@ -356,6 +375,7 @@ public final class Scoring {
     Map<String, String> examples = new TreeMap<>();
     List<Row> energyRows = new java.util.ArrayList<>();
     List<TaskOutput.WrittenFile> files = new java.util.ArrayList<>();
+    SampledRows sampled = SampledRows.empty();
     java.util.Set<Integer> seenPartitions = new java.util.HashSet<>();
     boolean consistent = true;
     for (TaskOutput o : outputs) {
@@ -367,6 +387,7 @@ public final class Scoring {
       // As Spark would read it back (arrays as Seqs), so every reader of energy rows sees one form.
       energyRows.add(o.energy() == null ? null : (Row) ENERGY_FROM_CATALYST.apply(ENERGY_TO_CATALYST.apply(o.energy())));
       files.addAll(o.files());
+      sampled = sampled.plus(o.sampled());
       long filed = o.files().stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
       consistent &= seenPartitions.add(o.partition()) && o.rowsIn() == o.scored() + o.rejected()
           && filed == o.scored() + o.rejected() && o.energy() != null;
@@ -377,7 +398,7 @@ public final class Scoring {
           + " task outputs for " + partitions + " partitions)");
     }
     return new Staged(null, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
-        files, examples);
+        files, examples, sample.isEmpty() ? null : sampled);
   }
 
   private static Staged reconcileStaged(SparkSession spark, String staging, StructType stagedSchema, long rowsIn,
@@ -409,7 +430,7 @@ public final class Scoring {
       }
     }
     return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
-        List.of(), examples);
+        List.of(), examples, null);
   }
 
   /**

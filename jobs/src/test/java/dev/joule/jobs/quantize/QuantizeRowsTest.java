@@ -28,7 +28,8 @@ class QuantizeRowsTest {
       }
       in.add(new GenericInternalRow(new Object[] {(long) i, new GenericArrayData(v)}));
     }
-    Iterator<Row> out = new QuantizeJob.Encode(p, rows[0].length, EmbeddingColumn.Layout.ARRAY_FLOAT, IdColumn.LONG)
+    Iterator<Row> out = new QuantizeJob.Encode(p, rows[0].length, EmbeddingColumn.Layout.ARRAY_FLOAT, IdColumn.LONG,
+        dev.joule.udfs.GateSample.NONE)
         .call(in.iterator());
     List<Row> list = new ArrayList<>();
     out.forEachRemaining(list::add);

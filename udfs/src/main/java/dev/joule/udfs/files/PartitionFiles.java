@@ -63,8 +63,9 @@ public final class PartitionFiles implements FlatMapFunction<Iterator<InternalRo
     Map<String, String> examples = new TreeMap<>();
     Row energy = null;
     List<TaskOutput.WrittenFile> files = new ArrayList<>();
+    Iterator<Row> staged;
     try {
-      Iterator<Row> staged = scorer.call(input);
+      staged = scorer.call(input);
       while (staged.hasNext()) {
         Row r = staged.next();
         switch (r.getString(0)) {
@@ -96,8 +97,10 @@ public final class PartitionFiles implements FlatMapFunction<Iterator<InternalRo
       throw e;
     }
     long rowsIn = energy == null ? scored + rejected : energy.<Long>getAs("rows_in");
-    return List.of(new TaskOutput(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files))
-        .iterator();
+    dev.joule.udfs.SampledRows sampled = staged instanceof PartitionScorer.Sampling s ? s.sampled()
+        : dev.joule.udfs.SampledRows.empty();
+    return List.of(new TaskOutput(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files,
+        sampled)).iterator();
   }
 
   /** One table's file of this task, opened at its first row. */

@@ -14,10 +14,11 @@ import org.apache.spark.sql.Row;
  * @param reasons rejected rows per reason code (the part of the reason before its colon)
  * @param examples one full reason per code
  * @param energy the partition's energy record ({@code EnergyRecord.SCHEMA})
+ * @param sampled the fp32 rows of the quality gate's sample that the task read
  */
 public record TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
-    Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files)
-    implements Serializable {
+    Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files,
+    dev.joule.udfs.SampledRows sampled) implements Serializable {
 
   /** One closed data file: the table it belongs to, its name in the table folder, size, time, rows. */
   public record WrittenFile(String table, String name, String path, long bytes, long modificationTime, long rows)
