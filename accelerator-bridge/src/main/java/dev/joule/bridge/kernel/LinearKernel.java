@@ -216,7 +216,7 @@ public final class LinearKernel implements Kernel {
     float[] u = new float[dim()];
     float[] y = out.reset(in.rows()).scores();
     for (int r = 0; r < in.rows(); r++) {
-      scaled.scaleRow(in, r, u);
+      scaled.scaleRow(in, r, u, ops);
       int o = r * outputs;
       for (int j = 0; j < outputs; j++) {
         y[o + j] = scaled.dotScaled(u, j, ops) + bias[j];

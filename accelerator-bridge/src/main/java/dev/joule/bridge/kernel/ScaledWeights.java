@@ -117,25 +117,17 @@ public final class ScaledWeights {
    * in fp32: the activation side of {@link #dotScaled}. fp32 rows are used as they are; int8 and
    * int4 rows (a codes table) are dequantized first.
    */
-  public void scaleRow(EncodedRows in, int r, float[] u) {
+  public void scaleRow(EncodedRows in, int r, float[] u, VectorOps ops) {
     int dim = rows.dim();
     switch (in.precision()) {
-      case FP32: {
-        float[] x = in.values();
-        for (int c = 0; c < dim; c++) {
-          u[c] = x[r * dim + c] * columns[c];
-        }
+      case FP32:
+        ops.scaleF32(in.values(), r * dim, 1f, columns, u, dim);
         break;
-      }
-      case INT8: {
-        byte[] q = in.codes();
-        float s = in.scales()[r];
-        for (int c = 0; c < dim; c++) {
-          u[c] = q[r * dim + c] * s * columns[c];
-        }
+      case INT8:
+        ops.scaleI8(in.codes(), r * dim, in.scales()[r], columns, u, dim);
         break;
-      }
       case INT4: {
+        // Rows from an int4 codes table: rare, so unpacked one code at a time.
         int off = r * in.stride();
         float s = in.scales()[r];
         for (int c = 0; c < dim; c++) {

@@ -154,20 +154,31 @@ final class PanamaVectorOps implements VectorOps {
 
   @Override
   public float dotF32I8(float[] u, int uOff, byte[] q, int qOff, int len) {
-    // BYTE has as many lanes as FLOAT: one byte load widens straight to one float vector.
+    // BYTE has as many lanes as FLOAT: one byte load widens straight to one float vector. Four
+    // accumulators: an FMA's latency is four times an integer add's.
     int step = FLOAT.length();
     int i = 0;
     float sum = 0f;
-    if (len >= 2 * step) {
+    if (len >= 4 * step) {
       FloatVector acc1 = FloatVector.zero(FLOAT);
       FloatVector acc2 = FloatVector.zero(FLOAT);
-      int bound = len - len % (2 * step);
-      for (; i < bound; i += 2 * step) {
+      FloatVector acc3 = FloatVector.zero(FLOAT);
+      FloatVector acc4 = FloatVector.zero(FLOAT);
+      int bound = len - len % (4 * step);
+      for (; i < bound; i += 4 * step) {
         acc1 = FloatVector.fromArray(FLOAT, u, uOff + i).fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i)), acc1);
         acc2 = FloatVector.fromArray(FLOAT, u, uOff + i + step)
             .fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i + step)), acc2);
+        acc3 = FloatVector.fromArray(FLOAT, u, uOff + i + 2 * step)
+            .fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i + 2 * step)), acc3);
+        acc4 = FloatVector.fromArray(FLOAT, u, uOff + i + 3 * step)
+            .fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i + 3 * step)), acc4);
       }
-      sum = acc1.add(acc2).reduceLanes(VectorOperators.ADD);
+      sum = acc1.add(acc2).add(acc3.add(acc4)).reduceLanes(VectorOperators.ADD);
+    }
+    for (; i + step <= len; i += step) {
+      sum += FloatVector.fromArray(FLOAT, u, uOff + i).mul(toFloats(ByteVector.fromArray(BYTE, q, qOff + i)))
+          .reduceLanes(VectorOperators.ADD);
     }
     for (; i < len; i++) {
       sum += u[uOff + i] * q[qOff + i];
@@ -202,6 +213,30 @@ final class PanamaVectorOps implements VectorOps {
       }
     }
     return sum;
+  }
+
+  @Override
+  public void scaleF32(float[] x, int xOff, float s, float[] t, float[] out, int len) {
+    int step = FLOAT.length();
+    int i = 0;
+    for (int bound = len - len % step; i < bound; i += step) {
+      FloatVector.fromArray(FLOAT, x, xOff + i).mul(s).mul(FloatVector.fromArray(FLOAT, t, i)).intoArray(out, i);
+    }
+    for (; i < len; i++) {
+      out[i] = x[xOff + i] * s * t[i];
+    }
+  }
+
+  @Override
+  public void scaleI8(byte[] q, int qOff, float s, float[] t, float[] out, int len) {
+    int step = FLOAT.length();
+    int i = 0;
+    for (int bound = len - len % step; i < bound; i += step) {
+      toFloats(ByteVector.fromArray(BYTE, q, qOff + i)).mul(s).mul(FloatVector.fromArray(FLOAT, t, i)).intoArray(out, i);
+    }
+    for (; i < len; i++) {
+      out[i] = q[qOff + i] * s * t[i];
+    }
   }
 
   private static FloatVector toFloats(ByteVector v) {

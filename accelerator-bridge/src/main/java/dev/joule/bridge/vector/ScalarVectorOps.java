@@ -87,6 +87,20 @@ public final class ScalarVectorOps implements VectorOps {
   }
 
   @Override
+  public void scaleF32(float[] x, int xOff, float s, float[] t, float[] out, int len) {
+    for (int i = 0; i < len; i++) {
+      out[i] = x[xOff + i] * s * t[i];
+    }
+  }
+
+  @Override
+  public void scaleI8(byte[] q, int qOff, float s, float[] t, float[] out, int len) {
+    for (int i = 0; i < len; i++) {
+      out[i] = q[qOff + i] * s * t[i];
+    }
+  }
+
+  @Override
   public int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords) {
     int h = 0;
     for (int w = 0; w < nWords; w++) {

@@ -42,6 +42,15 @@ public interface VectorOps {
    */
   float dotF32I4(float[] u, int uOff, byte[] p4, int pOff, int dim);
 
+  /**
+   * {@code out[i] = (x[xOff+i] * s) * t[i]} for i in [0, len): a row rescaled per column, each
+   * product rounded to float in that order, so every implementation gives the same bits.
+   */
+  void scaleF32(float[] x, int xOff, float s, float[] t, float[] out, int len);
+
+  /** {@code out[i] = (q[qOff+i] * s) * t[i]}: an int8 row dequantized and rescaled per column. */
+  void scaleI8(byte[] q, int qOff, float s, float[] t, float[] out, int len);
+
   /** Hamming distance of two bit rows of {@code nWords} little-endian 64-bit words each. */
   int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords);
 

@@ -1,5 +1,6 @@
 package dev.joule.bridge.vector;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -188,6 +189,33 @@ class VectorOpsTest {
       Arrays.fill(ones, 1f);
       assertEquals(-128f * dim, panama.dotF32I8(ones, 0, q, 0, dim));
       assertEquals(-8f * dim, panama.dotF32I4(ones, 0, p, 0, dim));
+    }
+  }
+
+  @Test
+  void rowScalingIsBitIdenticalAcrossImplementations() {
+    for (int dim : DIMS) {
+      SplittableRandom rnd = new SplittableRandom(dim * 13L);
+      float[] x = new float[dim + 2];
+      byte[] q = new byte[dim + 2];
+      float[] t = new float[dim];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) (rnd.nextGaussian() * Math.exp(4 * rnd.nextGaussian()));
+      }
+      rnd.nextBytes(q);
+      for (int i = 0; i < dim; i++) {
+        t[i] = (float) Math.exp(6 * rnd.nextGaussian());
+      }
+      float s = 0.0123f;
+      float[] a = new float[dim];
+      float[] b = new float[dim];
+      scalar.scaleF32(x, 2, s, t, a, dim);
+      panama.scaleF32(x, 2, s, t, b, dim);
+      assertArrayEquals(a, b, "scaleF32 dim " + dim);
+      scalar.scaleI8(q, 2, s, t, a, dim);
+      panama.scaleI8(q, 2, s, t, b, dim);
+      assertArrayEquals(a, b, "scaleI8 dim " + dim);
+      assertEquals(q[2 + dim - 1] * s * t[dim - 1], b[dim - 1]);
     }
   }
 
