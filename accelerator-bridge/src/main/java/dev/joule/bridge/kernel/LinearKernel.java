@@ -206,12 +206,7 @@ public final class LinearKernel implements Kernel {
   }
 
   private void scoreColumnScaled(EncodedRows in, KernelOutput out, VectorOps ops) {
-    if (in.precision() == Precision.BINARY) {
-      throw new IllegalArgumentException("kernel " + displayName() + " takes fp32, int8 or int4 rows, got a batch at binary");
-    }
-    if (in.dim() != dim()) {
-      throw new IllegalArgumentException("kernel " + displayName() + " expects dim " + dim() + ", got a batch of dim " + in.dim());
-    }
+    ScaledWeights.checkColumnScaledInput(displayName(), in, dim());
     int outputs = width();
     float[] u = new float[dim()];
     float[] y = out.reset(in.rows()).scores();

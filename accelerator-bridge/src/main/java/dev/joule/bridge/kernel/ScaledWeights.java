@@ -140,6 +140,16 @@ public final class ScaledWeights {
     }
   }
 
+  /** Checks a batch for a column-channel kernel: fp32, int8 or int4 rows of its dim. */
+  static void checkColumnScaledInput(String kernel, EncodedRows in, int dim) {
+    if (in.precision() == Precision.BINARY) {
+      throw new IllegalArgumentException("kernel " + kernel + " takes fp32, int8 or int4 rows, got a batch at binary");
+    }
+    if (in.dim() != dim) {
+      throw new IllegalArgumentException("kernel " + kernel + " expects dim " + dim + ", got a batch of dim " + in.dim());
+    }
+  }
+
   /** Column-channel: {@code Σ_c u_c·s_j·q_jc}, i.e. the dot of the original row with weight row j. */
   public float dotScaled(float[] u, int j, VectorOps ops) {
     float sum = rows.precision() == Precision.INT8

@@ -171,6 +171,33 @@ class ColumnChannelScalingTest {
   }
 
   @Test
+  void mlpFirstLayersChooseTheirScalingTheSameWay() {
+    float[][] w1 = columnScaledWeights(12, 16, 80);
+    float[][] w2 = LinearKernelTest.randomWeights(new SplittableRandom(1), 3, 16, 1);
+    for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
+      MlpKernel k = MlpKernel.fromWeights(w1, new float[16], w2, new float[3], List.of("a", "b", "c"),
+          Activation.SOFTMAX, MlpKernel.Hidden.SIGMOID, p);
+      assertEquals(WeightScaling.COLUMN_CHANNEL, k.scalingChoice().chosen(), k.scalingChoice().describe());
+      assertEquals(Precision.FP32, k.queryPrecision());
+      byte[] bytes = KernelCodec.encode(k);
+      MlpKernel back = (MlpKernel) KernelCodec.decodeUntrusted(bytes, KernelCodec.kernelId(bytes), KernelLimits.DEFAULT);
+      assertEquals(k.scalingChoice(), back.scalingChoice());
+      MlpKernel forced = MlpKernel.fromWeights(w1, new float[16], w2, new float[3], List.of("a", "b", "c"),
+          Activation.SOFTMAX, MlpKernel.Hidden.SIGMOID, p, WeightScaling.COLUMN_CHANNEL);
+      float[] x = new float[4 * 80];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = i % 3 == 0 ? i % 29 : 0;
+      }
+      assertArrayEquals(score(forced, EncodedRows.fp32(4, 80, x), SCALAR), score(back, EncodedRows.fp32(4, 80, x), SCALAR));
+    }
+    // An MLP over embeddings keeps per-channel, with the bytes it always had.
+    MlpKernel plain = MlpKernel.fromWeights(LinearKernelTest.randomWeights(new SplittableRandom(2), 16, 80, 1),
+        new float[16], w2, new float[3], List.of("a", "b", "c"), Activation.SOFTMAX, Precision.INT8);
+    assertEquals(WeightScaling.PER_CHANNEL, plain.scalingChoice().chosen(), plain.scalingChoice().describe());
+    assertNull(plain.toPayload().meta().get("w1.scaling"));
+  }
+
+  @Test
   void callersRowsCanDecide() {
     PlantedOutlierHead h = PlantedOutlierHead.fitted(7, 10, 64, 4, 600, 60);
     ScalingChooser onRows = ScalingChooser.withRows(Arrays.copyOf(h.x(), 200 * 64), 200);

@@ -47,6 +47,11 @@ class KernelsVsScalarTest {
           out.add(Arguments.of(new Case("linear-column-channel", p, dim -> LinearKernel.fromWeights(
               matrix(dim, 5, dim), vec(dim + 5, 5), labels(5), Activation.SOFTMAX, p, WeightScaling.COLUMN_CHANNEL))));
         }
+        if (p.quantized()) {
+          out.add(Arguments.of(new Case("mlp-column-channel", p, dim -> MlpKernel.fromWeights(matrix(dim, 8, dim),
+              vec(dim + 1, 8), matrix(dim + 2, 3, 8), vec(dim + 3, 3), labels(3), Activation.SOFTMAX,
+              MlpKernel.Hidden.RELU, p, WeightScaling.COLUMN_CHANNEL))));
+        }
         out.add(Arguments.of(new Case("mlp", p, dim -> MlpKernel.fromWeights(matrix(dim, 8, dim),
             vec(dim + 1, 8), matrix(dim + 2, 3, 8), vec(dim + 3, 3), labels(3), Activation.SOFTMAX, p))));
       }
