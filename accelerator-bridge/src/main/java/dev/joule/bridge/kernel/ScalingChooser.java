@@ -10,8 +10,8 @@ import java.util.SplittableRandom;
  * makes the kernel take fp32 rows, four times the bytes. So column-channel is chosen only where
  * per-channel's error is over {@value #ERROR_BUDGET} and column-channel cuts it at least
  * {@value #REQUIRED_GAIN}×. Measured with probe rows: per-channel gives 0.005–0.011 at int8 and
- * 0.08–0.15 at int4 on Gaussian heads of 10–100 classes (gain of column-channel 1.0–2.2×; 3–5
- * classes: 0.012–0.015 at int8, gain up to 4.7×), 0.17–0.28 at int8 and 0.85–0.97 at int4 on
+ * 0.08–0.14 at int4 on Gaussian heads of 10–100 classes (gain of column-channel 1.0–2.2×; 3–5
+ * classes: 0.012–0.015 at int8, gain up to 4.7×), 0.17–0.28 at int8 and 0.82–0.97 at int4 on
  * heads fitted to raw features (the digits set, the planted set of PlantedOutliersTest; gain
  * 10–55×). On rows of the planted set itself per-channel's int8 error is lower (0.04: its rare
  * columns are rarely active) while its top-1 agreement is 0.85–0.95: hence a budget well under
