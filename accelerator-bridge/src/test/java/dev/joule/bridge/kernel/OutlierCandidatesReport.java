@@ -41,7 +41,8 @@ final class OutlierCandidatesReport {
         "group 32", "group 16", "outlier cols fp32 (top dim/16)", "outlier cols >8x median colmax",
         "outlier cols >8x median colmax + g32", "outlier cols >8x median colmax + g16",
         "outlier cols >8x median colmax + g8", "column x row scales (colmax)", "column x row scales (colrms)",
-        "column x row scales, requant x", "outlier cols + column x row", "column x row, refit columns")) {
+        "column x row scales, requant x", "outlier cols + column x row", "column x row, refit columns",
+        "column x (row, group 16)", "column x (row, group 32)")) {
       double[] a = new double[6];
       for (PlantedOutlierHead h : sets) {
         int[] truth = h.fp32Top1();
@@ -163,6 +164,10 @@ final class OutlierCandidatesReport {
         return withFp32Columns(w, columnsAbove(w, 4), p, 32);
       case "column x row scales (colmax)":
         return twoSided(w, p, columnMax(w));
+      case "column x (row, group 16)":
+        return twoSided(w, p, columnMax(w), 16);
+      case "column x (row, group 32)":
+        return twoSided(w, p, columnMax(w), 32);
       case "column x row, refit columns":
         return refitTwoSided(w, p, 3);
       case "column x row scales (colrms)":
@@ -259,13 +264,17 @@ final class OutlierCandidatesReport {
 
   /** w_jc ~ s_j t_c q_jc: columns divided by t, rows quantized as today, then t multiplied back. */
   static float[][] twoSided(float[][] w, Precision p, double[] t) {
+    return twoSided(w, p, t, t.length);
+  }
+
+  static float[][] twoSided(float[][] w, Precision p, double[] t, int group) {
     float[][] scaled = new float[w.length][w[0].length];
     for (int j = 0; j < w.length; j++) {
       for (int c = 0; c < t.length; c++) {
         scaled[j][c] = t[c] == 0 ? 0 : (float) (w[j][c] / t[c]);
       }
     }
-    float[][] q = grouped(scaled, p, t.length, false);
+    float[][] q = grouped(scaled, p, group, false);
     for (int j = 0; j < w.length; j++) {
       for (int c = 0; c < t.length; c++) {
         q[j][c] = (float) (q[j][c] * t[c]);
