@@ -179,4 +179,51 @@ public class DotBench {
     }
     return acc;
   }
+
+  /**
+   * The same head with column-channel weight scaling (issue 17: heads fitted on raw features),
+   * which takes fp32 rows: int8 or int4 codes, per-column scales folded into the rows.
+   */
+  @State(Scope.Benchmark)
+  public static class ColumnScaledHead {
+    @Param({"int8", "int4"})
+    public String precision;
+
+    Kernel kernel;
+    EncodedRows[] batches;
+    KernelOutput out;
+    VectorOps ops;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      SplittableRandom rnd = new SplittableRandom(4);
+      float[][] w = new float[10][DIM];
+      for (float[] r : w) {
+        for (int i = 0; i < DIM; i++) {
+          r[i] = (float) rnd.nextGaussian();
+        }
+      }
+      java.util.List<String> labels = java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList();
+      kernel = LinearKernel.fromWeights(w, new float[10], labels, Activation.SOFTMAX, Precision.parse(precision),
+          dev.joule.bridge.kernel.WeightScaling.COLUMN_CHANNEL);
+      int batch = 8192;
+      int n = Rows.rowsFor(kernel.queryPrecision(), DIM, DRAM_BYTES / 2, batch);
+      batches = new EncodedRows[(n + batch - 1) / batch];
+      for (int b = 0; b < batches.length; b++) {
+        batches[b] = Rows.make(kernel.queryPrecision(), Math.min(batch, n - b * batch), DIM, 10 + b);
+      }
+      out = kernel.newOutput();
+      ops = VectorOpsProvider.get();
+    }
+  }
+
+  @Benchmark
+  public float linearHeadColumnScaled(ColumnScaledHead s) {
+    float acc = 0;
+    for (EncodedRows b : s.batches) {
+      s.kernel.score(b, s.out, s.ops);
+      acc += s.out.scores()[0];
+    }
+    return acc;
+  }
 }

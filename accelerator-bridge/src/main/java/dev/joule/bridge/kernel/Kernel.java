@@ -34,7 +34,8 @@ public interface Kernel {
    * The precision the executor should encode rows at: the kernel's own, except int4 kernels,
    * which take int8 rows (W4A8: the int4 side is the one read again for every row; quantizing
    * the row to int4 too would double the error for half the bytes of one row). Rows already at
-   * int4 (from an int4 codes table) are accepted as well.
+   * int4 (from an int4 codes table) are accepted as well. Kernels whose weights are scaled per
+   * column ({@link WeightScaling#COLUMN_CHANNEL}) override this with fp32.
    */
   default Precision queryPrecision() {
     return precision() == Precision.INT4 ? Precision.INT8 : precision();

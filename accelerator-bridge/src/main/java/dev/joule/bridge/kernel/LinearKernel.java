@@ -5,9 +5,15 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * {@code y = activation(W x + b)} with W of shape [outputs, dim]. Weight rows are quantized per
- * output channel at the kernel's precision (fp32, int8, int4) and dotted exactly against rows
- * quantized per row; each output is rescaled once: {@code y_j = s_x·s_j·Σ q_x q_w + b_j}.
+ * {@code y = activation(W x + b)} with W of shape [outputs, dim], at fp32, int8 or int4. The
+ * weights are scaled one of two ways ({@link WeightScaling}), chosen when the kernel is built by
+ * measuring both ({@link ScalingChooser}) and recorded in the kernel:
+ * <ul>
+ *   <li>per-channel: weight rows quantized per output channel and dotted exactly against rows
+ *       quantized per row; each output is rescaled once: {@code y_j = s_x·s_j·Σ q_x q_w + b_j};
+ *   <li>column-channel: {@code w_jc ≈ s_j·t_c·q_jc}; per row, {@code u = x∘t} in fp32, then
+ *       {@code y_j = s_j·Σ u_c q_jc + b_j}. Takes fp32 rows (and reads int8 / int4 ones).
+ * </ul>
  * Binary is refused: sign bits alone do not make a useful classifier head.
  */
 public final class LinearKernel implements Kernel {
@@ -15,11 +21,18 @@ public final class LinearKernel implements Kernel {
   public static final String OP = "linear";
 
   private final Activation activation;
+  private final ScaledWeights scaled;
+  private final ScalingChoice choice;
   private final EncodedRows weights;
   private final float[] bias;
   private final List<String> labels;
 
-  private LinearKernel(Activation activation, EncodedRows weights, float[] bias, List<String> labels) {
+  private LinearKernel(Activation activation, ScaledWeights scaled, ScalingChoice choice, float[] bias,
+      List<String> labels) {
+    EncodedRows weights = scaled.rows();
+    if (choice.chosen() != scaled.scaling()) {
+      throw new IllegalArgumentException("weights are scaled " + scaled.scaling() + " but the choice says " + choice.chosen());
+    }
     if (weights.precision() == Precision.BINARY) {
       throw new IllegalArgumentException("linear kernels support fp32, int8 and int4, not binary "
           + "(1-bit weights lose the magnitudes a classifier head needs)");
@@ -29,27 +42,52 @@ public final class LinearKernel implements Kernel {
           + bias.length + " and labels " + labels.size());
     }
     this.activation = activation;
+    this.scaled = scaled;
+    this.choice = choice;
     this.weights = weights;
     this.bias = bias;
     this.labels = List.copyOf(labels);
   }
 
-  /** Builds a kernel at {@code precision} from full-precision weights {@code w[outputs][dim]}. */
+  /**
+   * Builds a kernel at {@code precision} from full-precision weights {@code w[outputs][dim]},
+   * choosing the weight scaling on probe rows ({@link ScalingChooser#withProbes()}).
+   */
   public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
       Activation activation, Precision precision) {
-    return new LinearKernel(activation, EncodedRows.encode(precision, w.length, dimOf(w), flatten(w)),
-        bias.clone(), labels);
+    return fromWeights(w, bias, labels, activation, precision, ScalingChooser.withProbes());
+  }
+
+  /** As above, the scaling chosen by {@code chooser} (e.g. on a sample of the rows to score). */
+  public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
+      Activation activation, Precision precision, ScalingChooser chooser) {
+    ScalingChooser.Chosen c = chooser.choose(precision, w.length, dimOf(w), flatten(w));
+    return new LinearKernel(activation, c.weights(), c.choice(), bias.clone(), labels);
+  }
+
+  /** As above with the scaling given (tests, benchmarks, a user who knows). */
+  public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
+      Activation activation, Precision precision, WeightScaling scaling) {
+    ScaledWeights q = ScaledWeights.quantize(scaling, precision, w.length, dimOf(w), flatten(w));
+    return new LinearKernel(activation, q, ScalingChoice.forced(q.scaling()), bias.clone(), labels);
   }
 
   static LinearKernel fromPayload(KernelPayload p) {
-    return new LinearKernel(Activation.parse(p.get("activation")), p.rows("w"), p.floats("bias"),
-        p.strings("labels"));
+    ScalingChoice choice = ScalingChoice.read(p, "w");
+    return new LinearKernel(Activation.parse(p.get("activation")), ScaledWeights.read(p, "w", choice.chosen()),
+        choice, p.floats("bias"), p.strings("labels"));
   }
 
   @Override
   public KernelPayload toPayload() {
-    return new KernelPayload().meta("activation", activation.label()).rows("w", weights)
-        .floats("bias", bias).strings("labels", labels);
+    KernelPayload p = new KernelPayload().meta("activation", activation.label());
+    if (scaled.scaling() != WeightScaling.PER_CHANNEL) {
+      // Per-channel kernels keep the bytes (and ids) they had: no entry means per-channel. Why
+      // one was kept stays on the built kernel (scalingChoice()) for the caller to log.
+      choice.write(p, "w");
+    }
+    scaled.write(p, "w");
+    return p.floats("bias", bias).strings("labels", labels);
   }
 
   static int dimOf(float[][] w) {
@@ -91,9 +129,27 @@ public final class LinearKernel implements Kernel {
     return activation;
   }
 
-  /** The weight rows as the kernel holds them (quantized per output channel). */
+  /**
+   * The weight rows as the kernel holds them: quantized per output channel, for column-channel
+   * after dividing each column by its scale ({@link #scaledWeights()}).
+   */
   public EncodedRows weights() {
     return weights;
+  }
+
+  public ScaledWeights scaledWeights() {
+    return scaled;
+  }
+
+  /** The weight scaling and why it was chosen. */
+  public ScalingChoice scalingChoice() {
+    return choice;
+  }
+
+  /** Column-channel kernels take fp32 rows: their activations are rescaled per column in fp32. */
+  @Override
+  public Precision queryPrecision() {
+    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? Precision.FP32 : Kernel.super.queryPrecision();
   }
 
   @Override
@@ -128,11 +184,15 @@ public final class LinearKernel implements Kernel {
 
   @Override
   public long parameterBytes() {
-    return weights.payloadBytes() + 4L * bias.length;
+    return scaled.payloadBytes() + 4L * bias.length;
   }
 
   @Override
   public void score(EncodedRows in, KernelOutput out, VectorOps ops) {
+    if (scaled.scaling() == WeightScaling.COLUMN_CHANNEL) {
+      scoreColumnScaled(in, out, ops);
+      return;
+    }
     Dots.check(displayName(), in, precision(), dim());
     int outputs = width();
     float[] y = out.reset(in.rows()).scores();
@@ -140,6 +200,21 @@ public final class LinearKernel implements Kernel {
       int o = r * outputs;
       for (int j = 0; j < outputs; j++) {
         y[o + j] = Dots.dot(in, r, weights, j, ops) + bias[j];
+      }
+      activation.apply(y, o, outputs);
+    }
+  }
+
+  private void scoreColumnScaled(EncodedRows in, KernelOutput out, VectorOps ops) {
+    ScaledWeights.checkColumnScaledInput(displayName(), in, dim());
+    int outputs = width();
+    float[] u = new float[dim()];
+    float[] y = out.reset(in.rows()).scores();
+    for (int r = 0; r < in.rows(); r++) {
+      scaled.scaleRow(in, r, u, ops);
+      int o = r * outputs;
+      for (int j = 0; j < outputs; j++) {
+        y[o + j] = scaled.dotScaled(u, j, ops) + bias[j];
       }
       activation.apply(y, o, outputs);
     }

@@ -6,9 +6,11 @@ import java.util.List;
 /**
  * Two layers: {@code h = g(W1 x + b1)}, {@code y = activation(W2 h + b2)}, with g ReLU (Joule's
  * own MLPs) or the logistic sigmoid (what Spark MLlib's multilayer perceptron uses). The first layer
- * (dim × hidden, nearly all of the work) runs at the kernel's precision (fp32, int8, int4); the
- * second (hidden × classes) stays fp32, since it is a small fraction of the multiply-adds and
- * re-quantizing the hidden layer per row would cost more than it saves.
+ * (dim × hidden, nearly all of the work) runs at the kernel's precision (fp32, int8, int4),
+ * scaled per channel or per column and channel as {@link LinearKernel}'s weights are (chosen the
+ * same way, {@link ScalingChooser}); the second (hidden × classes) stays fp32, since it is a small
+ * fraction of the multiply-adds and re-quantizing the hidden layer per row would cost more than
+ * it saves.
  */
 public final class MlpKernel implements Kernel {
 
@@ -41,14 +43,20 @@ public final class MlpKernel implements Kernel {
 
   private final Activation activation;
   private final Hidden hiddenActivation;
+  private final ScaledWeights scaled;
+  private final ScalingChoice choice;
   private final EncodedRows w1;
   private final float[] b1;
   private final float[] w2; // [classes * hidden]
   private final float[] b2;
   private final List<String> labels;
 
-  private MlpKernel(Activation activation, Hidden hiddenActivation, EncodedRows w1, float[] b1, float[] w2,
-      float[] b2, List<String> labels) {
+  private MlpKernel(Activation activation, Hidden hiddenActivation, ScaledWeights scaled, ScalingChoice choice,
+      float[] b1, float[] w2, float[] b2, List<String> labels) {
+    EncodedRows w1 = scaled.rows();
+    if (choice.chosen() != scaled.scaling()) {
+      throw new IllegalArgumentException("w1 is scaled " + scaled.scaling() + " but the choice says " + choice.chosen());
+    }
     if (w1.precision() == Precision.BINARY) {
       throw new IllegalArgumentException("mlp kernels support fp32, int8 and int4, not binary");
     }
@@ -59,6 +67,8 @@ public final class MlpKernel implements Kernel {
     }
     this.activation = activation;
     this.hiddenActivation = hiddenActivation;
+    this.scaled = scaled;
+    this.choice = choice;
     this.w1 = w1;
     this.b1 = b1;
     this.w2 = w2;
@@ -72,18 +82,31 @@ public final class MlpKernel implements Kernel {
     return fromWeights(w1, b1, w2, b2, labels, activation, Hidden.RELU, precision);
   }
 
+  /** The first layer's scaling chosen on probe rows ({@link ScalingChooser#withProbes()}). */
   public static MlpKernel fromWeights(float[][] w1, float[] b1, float[][] w2, float[] b2,
       List<String> labels, Activation activation, Hidden hidden, Precision precision) {
-    return new MlpKernel(activation, hidden,
-        EncodedRows.encode(precision, w1.length, LinearKernel.dimOf(w1), LinearKernel.flatten(w1)),
-        b1.clone(), LinearKernel.flatten(w2), b2.clone(), labels);
+    ScalingChooser.Chosen c = ScalingChooser.withProbes().choose(precision, w1.length, LinearKernel.dimOf(w1),
+        LinearKernel.flatten(w1));
+    return new MlpKernel(activation, hidden, c.weights(), c.choice(), b1.clone(), LinearKernel.flatten(w2),
+        b2.clone(), labels);
+  }
+
+  /** As above with the first layer's scaling given. */
+  public static MlpKernel fromWeights(float[][] w1, float[] b1, float[][] w2, float[] b2,
+      List<String> labels, Activation activation, Hidden hidden, Precision precision, WeightScaling scaling) {
+    ScaledWeights q = ScaledWeights.quantize(scaling, precision, w1.length, LinearKernel.dimOf(w1),
+        LinearKernel.flatten(w1));
+    return new MlpKernel(activation, hidden, q, ScalingChoice.forced(q.scaling()), b1.clone(),
+        LinearKernel.flatten(w2), b2.clone(), labels);
   }
 
   static MlpKernel fromPayload(KernelPayload p) {
     // Kernels written before the sigmoid option have no "hidden" entry: ReLU.
     String hidden = p.meta().getOrDefault("hidden", Hidden.RELU.label());
-    return new MlpKernel(Activation.parse(p.get("activation")), Hidden.parse(hidden), p.rows("w1"), p.floats("b1"),
-        p.floats("w2"), p.floats("b2"), p.strings("labels"));
+    ScalingChoice choice = ScalingChoice.read(p, "w1");
+    return new MlpKernel(Activation.parse(p.get("activation")), Hidden.parse(hidden),
+        ScaledWeights.read(p, "w1", choice.chosen()), choice, p.floats("b1"), p.floats("w2"), p.floats("b2"),
+        p.strings("labels"));
   }
 
   @Override
@@ -92,8 +115,11 @@ public final class MlpKernel implements Kernel {
     if (hiddenActivation != Hidden.RELU) {
       p.meta("hidden", hiddenActivation.label()); // ReLU kernels keep the bytes (and ids) they had
     }
-    return p.rows("w1", w1)
-        .floats("b1", b1).floats("w2", w2).floats("b2", b2).strings("labels", labels);
+    if (scaled.scaling() != WeightScaling.PER_CHANNEL) {
+      choice.write(p, "w1"); // per-channel kernels keep the bytes (and ids) they had
+    }
+    scaled.write(p, "w1");
+    return p.floats("b1", b1).floats("w2", w2).floats("b2", b2).strings("labels", labels);
   }
 
   @Override
@@ -109,6 +135,17 @@ public final class MlpKernel implements Kernel {
   @Override
   public int dim() {
     return w1.dim();
+  }
+
+  /** The first layer's scaling and why it was chosen. */
+  public ScalingChoice scalingChoice() {
+    return choice;
+  }
+
+  /** Column-channel kernels take fp32 rows (see {@link WeightScaling#COLUMN_CHANNEL}). */
+  @Override
+  public Precision queryPrecision() {
+    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? Precision.FP32 : Kernel.super.queryPrecision();
   }
 
   public int hidden() {
@@ -143,19 +180,28 @@ public final class MlpKernel implements Kernel {
 
   @Override
   public long parameterBytes() {
-    return w1.payloadBytes() + 4L * (b1.length + w2.length + b2.length);
+    return scaled.payloadBytes() + 4L * (b1.length + w2.length + b2.length);
   }
 
   @Override
   public void score(EncodedRows in, KernelOutput out, VectorOps ops) {
-    Dots.check(displayName(), in, precision(), dim());
+    boolean columnScaled = scaled.scaling() == WeightScaling.COLUMN_CHANNEL;
+    if (columnScaled) {
+      ScaledWeights.checkColumnScaledInput(displayName(), in, dim());
+    } else {
+      Dots.check(displayName(), in, precision(), dim());
+    }
     int hidden = hidden();
     int classes = width();
     float[] h = new float[hidden];
+    float[] u = columnScaled ? new float[dim()] : null;
     float[] y = out.reset(in.rows()).scores();
     for (int r = 0; r < in.rows(); r++) {
+      if (columnScaled) {
+        scaled.scaleRow(in, r, u, ops);
+      }
       for (int k = 0; k < hidden; k++) {
-        float z = Dots.dot(in, r, w1, k, ops) + b1[k];
+        float z = (columnScaled ? scaled.dotScaled(u, k, ops) : Dots.dot(in, r, w1, k, ops)) + b1[k];
         h[k] = hiddenActivation == Hidden.RELU ? Math.max(0f, z) : (float) (1.0 / (1.0 + Math.exp(-z)));
       }
       int o = r * classes;

@@ -152,6 +152,97 @@ final class PanamaVectorOps implements VectorOps {
     return sum;
   }
 
+  @Override
+  public float dotF32I8(float[] u, int uOff, byte[] q, int qOff, int len) {
+    // BYTE has as many lanes as FLOAT: one byte load widens straight to one float vector. Four
+    // accumulators: an FMA's latency is four times an integer add's.
+    int step = FLOAT.length();
+    int i = 0;
+    float sum = 0f;
+    if (len >= 4 * step) {
+      FloatVector acc1 = FloatVector.zero(FLOAT);
+      FloatVector acc2 = FloatVector.zero(FLOAT);
+      FloatVector acc3 = FloatVector.zero(FLOAT);
+      FloatVector acc4 = FloatVector.zero(FLOAT);
+      int bound = len - len % (4 * step);
+      for (; i < bound; i += 4 * step) {
+        acc1 = FloatVector.fromArray(FLOAT, u, uOff + i).fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i)), acc1);
+        acc2 = FloatVector.fromArray(FLOAT, u, uOff + i + step)
+            .fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i + step)), acc2);
+        acc3 = FloatVector.fromArray(FLOAT, u, uOff + i + 2 * step)
+            .fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i + 2 * step)), acc3);
+        acc4 = FloatVector.fromArray(FLOAT, u, uOff + i + 3 * step)
+            .fma(toFloats(ByteVector.fromArray(BYTE, q, qOff + i + 3 * step)), acc4);
+      }
+      sum = acc1.add(acc2).add(acc3.add(acc4)).reduceLanes(VectorOperators.ADD);
+    }
+    for (; i + step <= len; i += step) {
+      sum += FloatVector.fromArray(FLOAT, u, uOff + i).mul(toFloats(ByteVector.fromArray(BYTE, q, qOff + i)))
+          .reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < len; i++) {
+      sum += u[uOff + i] * q[qOff + i];
+    }
+    return sum;
+  }
+
+  @Override
+  public float dotF32I4(float[] u, int uOff, byte[] p4, int pOff, int dim) {
+    int half = (dim + 1) / 2;
+    int full = dim / 2; // bytes whose high nibble is a real dimension
+    int step = FLOAT.length();
+    int b = 0;
+    float sum = 0f;
+    if (full >= step) {
+      FloatVector lo = FloatVector.zero(FLOAT);
+      FloatVector hi = FloatVector.zero(FLOAT);
+      int bound = full - full % step;
+      for (; b < bound; b += step) {
+        ByteVector p = ByteVector.fromArray(BYTE, p4, pOff + b);
+        lo = FloatVector.fromArray(FLOAT, u, uOff + b)
+            .fma(toFloats(p.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 4)), lo);
+        hi = FloatVector.fromArray(FLOAT, u, uOff + b + half).fma(toFloats(p.lanewise(VectorOperators.ASHR, 4)), hi);
+      }
+      sum = lo.add(hi).reduceLanes(VectorOperators.ADD);
+    }
+    for (; b < half; b++) {
+      byte p = p4[pOff + b];
+      sum += u[uOff + b] * ((byte) (p << 4) >> 4);
+      if (b + half < dim) {
+        sum += u[uOff + b + half] * (p >> 4);
+      }
+    }
+    return sum;
+  }
+
+  @Override
+  public void scaleF32(float[] x, int xOff, float s, float[] t, float[] out, int len) {
+    int step = FLOAT.length();
+    int i = 0;
+    for (int bound = len - len % step; i < bound; i += step) {
+      FloatVector.fromArray(FLOAT, x, xOff + i).mul(s).mul(FloatVector.fromArray(FLOAT, t, i)).intoArray(out, i);
+    }
+    for (; i < len; i++) {
+      out[i] = x[xOff + i] * s * t[i];
+    }
+  }
+
+  @Override
+  public void scaleI8(byte[] q, int qOff, float s, float[] t, float[] out, int len) {
+    int step = FLOAT.length();
+    int i = 0;
+    for (int bound = len - len % step; i < bound; i += step) {
+      toFloats(ByteVector.fromArray(BYTE, q, qOff + i)).mul(s).mul(FloatVector.fromArray(FLOAT, t, i)).intoArray(out, i);
+    }
+    for (; i < len; i++) {
+      out[i] = q[qOff + i] * s * t[i];
+    }
+  }
+
+  private static FloatVector toFloats(ByteVector v) {
+    return (FloatVector) v.convertShape(VectorOperators.B2F, FLOAT, 0);
+  }
+
   /** Low nibbles (shift left then arithmetic right) and high nibbles, products summed as shorts. */
   private static IntVector mulWidenNibbles(byte[] a, int aOff, byte[] b, int bOff) {
     ByteVector va = ByteVector.fromArray(BYTE, a, aOff);

@@ -64,6 +64,43 @@ public final class ScalarVectorOps implements VectorOps {
   }
 
   @Override
+  public float dotF32I8(float[] u, int uOff, byte[] q, int qOff, int len) {
+    float sum = 0f;
+    for (int i = 0; i < len; i++) {
+      sum += u[uOff + i] * q[qOff + i];
+    }
+    return sum;
+  }
+
+  @Override
+  public float dotF32I4(float[] u, int uOff, byte[] p4, int pOff, int dim) {
+    int half = (dim + 1) / 2;
+    float sum = 0f;
+    for (int b = 0; b < half; b++) {
+      byte p = p4[pOff + b];
+      sum += u[uOff + b] * ((byte) (p << 4) >> 4);
+      if (b + half < dim) {
+        sum += u[uOff + b + half] * (p >> 4);
+      }
+    }
+    return sum;
+  }
+
+  @Override
+  public void scaleF32(float[] x, int xOff, float s, float[] t, float[] out, int len) {
+    for (int i = 0; i < len; i++) {
+      out[i] = x[xOff + i] * s * t[i];
+    }
+  }
+
+  @Override
+  public void scaleI8(byte[] q, int qOff, float s, float[] t, float[] out, int len) {
+    for (int i = 0; i < len; i++) {
+      out[i] = q[qOff + i] * s * t[i];
+    }
+  }
+
+  @Override
   public int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords) {
     int h = 0;
     for (int w = 0; w < nWords; w++) {

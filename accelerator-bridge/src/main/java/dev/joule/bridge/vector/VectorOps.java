@@ -28,6 +28,29 @@ public interface VectorOps {
    */
   int dotI8I4(byte[] q8, int qOff, byte[] p4, int pOff, int dim);
 
+  /**
+   * Σ u[uOff+i] * q[qOff+i] for i in [0, len): fp32 values against int8 codes, in fp32 (the
+   * kernels whose activations are rescaled per input column, see
+   * {@code dev.joule.bridge.kernel.WeightScaling#COLUMN_CHANNEL}). Summation order may differ
+   * between implementations, as for {@link #dotF32}.
+   */
+  float dotF32I8(float[] u, int uOff, byte[] q, int qOff, int len);
+
+  /**
+   * Σ u[uOff+i] * code(i) for i in [0, dim): fp32 values against an int4 row packed in split
+   * halves (as {@link #dotI8I4}), in fp32.
+   */
+  float dotF32I4(float[] u, int uOff, byte[] p4, int pOff, int dim);
+
+  /**
+   * {@code out[i] = (x[xOff+i] * s) * t[i]} for i in [0, len): a row rescaled per column, each
+   * product rounded to float in that order, so every implementation gives the same bits.
+   */
+  void scaleF32(float[] x, int xOff, float s, float[] t, float[] out, int len);
+
+  /** {@code out[i] = (q[qOff+i] * s) * t[i]}: an int8 row dequantized and rescaled per column. */
+  void scaleI8(byte[] q, int qOff, float s, float[] t, float[] out, int len);
+
   /** Hamming distance of two bit rows of {@code nWords} little-endian 64-bit words each. */
   int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords);
 

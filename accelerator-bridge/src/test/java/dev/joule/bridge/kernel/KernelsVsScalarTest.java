@@ -43,6 +43,15 @@ class KernelsVsScalarTest {
       if (p != Precision.BINARY) {
         out.add(Arguments.of(new Case("linear", p, dim -> LinearKernel.fromWeights(
             matrix(dim, 5, dim), new float[5], labels(5), Activation.SOFTMAX, p))));
+        if (p.quantized()) {
+          out.add(Arguments.of(new Case("linear-column-channel", p, dim -> LinearKernel.fromWeights(
+              matrix(dim, 5, dim), vec(dim + 5, 5), labels(5), Activation.SOFTMAX, p, WeightScaling.COLUMN_CHANNEL))));
+        }
+        if (p.quantized()) {
+          out.add(Arguments.of(new Case("mlp-column-channel", p, dim -> MlpKernel.fromWeights(matrix(dim, 8, dim),
+              vec(dim + 1, 8), matrix(dim + 2, 3, 8), vec(dim + 3, 3), labels(3), Activation.SOFTMAX,
+              MlpKernel.Hidden.RELU, p, WeightScaling.COLUMN_CHANNEL))));
+        }
         out.add(Arguments.of(new Case("mlp", p, dim -> MlpKernel.fromWeights(matrix(dim, 8, dim),
             vec(dim + 1, 8), matrix(dim + 2, 3, 8), vec(dim + 3, 3), labels(3), Activation.SOFTMAX, p))));
       }
@@ -77,7 +86,12 @@ class KernelsVsScalarTest {
         x[2 * dim + i] = -1e4f;
         x[3 * dim + i] = i % 2 == 0 ? 1e4f : -1e4f;
       }
-      for (Precision qp : java.util.EnumSet.of(k.queryPrecision(), k.precision())) {
+      // Column-channel kernels also read int8 rows (an int8 codes table) when they are int4.
+      java.util.Set<Precision> queries = java.util.EnumSet.of(k.queryPrecision(), k.precision());
+      if (c.name().contains("column")) {
+        queries.add(Precision.INT8);
+      }
+      for (Precision qp : queries) {
         compare(c, k, dim, rows, x, qp);
       }
     }
@@ -96,7 +110,9 @@ class KernelsVsScalarTest {
       k.score(in, vec, PANAMA);
       float[] a = Arrays.copyOf(ref.scores(), rows * k.width());
       float[] b = Arrays.copyOf(vec.scores(), rows * k.width());
-      if (k.precision() == Precision.FP32 || c.name().endsWith("fp32")) {
+      // fp32 sums (fp32 kernels, fp32 rescoring, column-channel's fp32 activations) may differ
+      // by summation order; integer ones must be identical.
+      if (k.precision() == Precision.FP32 || c.name().endsWith("fp32") || c.name().contains("column")) {
         for (int i = 0; i < a.length; i++) {
           assertEquals(a[i], b[i], 1e-3f * Math.max(1f, Math.abs(a[i])), c + " dim " + dim + " at " + i);
         }

@@ -55,7 +55,10 @@ class LinearKernelTest {
         bias[j] = (float) rnd.nextGaussian();
       }
       LinearKernel fp32 = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.SOFTMAX, Precision.FP32);
-      LinearKernel int8 = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.SOFTMAX, Precision.INT8);
+      // The bound below is per-channel's (one scale per weight row); 2-class heads may choose
+      // column-channel, which ColumnChannelScalingTest bounds.
+      LinearKernel int8 = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.SOFTMAX, Precision.INT8,
+          WeightScaling.PER_CHANNEL);
       float[] x = new float[rows * dim];
       for (int i = 0; i < x.length; i++) {
         x[i] = (float) (rnd.nextGaussian() * (1 + 3 * rnd.nextDouble()));

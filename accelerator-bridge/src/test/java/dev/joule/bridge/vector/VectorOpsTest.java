@@ -1,5 +1,6 @@
 package dev.joule.bridge.vector;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -139,6 +140,82 @@ class VectorOpsTest {
       }
       assertEquals(127 * 7 * dim, panama.dotI8I4(q, 0, p, 0, dim));
       assertEquals(-127 * 7 * dim, panama.dotI8I4(fill(dim, -127), 0, p, 0, dim));
+    }
+  }
+
+  /**
+   * fp32 × int8 and fp32 × packed int4 against the unpacked definition summed in double: both
+   * implementations within float rounding of it (they may sum in different orders), at offsets.
+   */
+  @Test
+  void floatByCodeDotsMatchTheUnpackedDefinition() {
+    for (int dim : DIMS) {
+      int half = (dim + 1) / 2;
+      SplittableRandom rnd = new SplittableRandom(dim * 31L);
+      for (int trial = 0; trial < 100; trial++) {
+        float[] u = new float[dim + 3];
+        for (int i = 0; i < u.length; i++) {
+          u[i] = (float) (rnd.nextGaussian() * Math.exp(3 * rnd.nextGaussian())); // heavy tailed
+        }
+        byte[] q = new byte[dim + 2];
+        byte[] p = new byte[half + 1];
+        rnd.nextBytes(q);
+        rnd.nextBytes(p);
+        if (dim % 2 == 1) {
+          p[1 + half - 1] &= 0x0F; // the last high nibble is padding
+        }
+        double e8 = 0;
+        double e4 = 0;
+        double mag8 = 0;
+        double mag4 = 0;
+        for (int i = 0; i < dim; i++) {
+          int c4 = dev.joule.bridge.kernel.Int4Quantizer.code(p, 1, dim, i);
+          e8 += (double) u[3 + i] * q[2 + i];
+          e4 += (double) u[3 + i] * c4;
+          mag8 += Math.abs((double) u[3 + i] * q[2 + i]);
+          mag4 += Math.abs((double) u[3 + i] * c4);
+        }
+        for (VectorOps ops : new VectorOps[] {scalar, panama}) {
+          assertEquals(e8, ops.dotF32I8(u, 3, q, 2, dim), 1e-5 * mag8 + 1e-30, ops.name() + " i8 dim " + dim);
+          assertEquals(e4, ops.dotF32I4(u, 3, p, 1, dim), 1e-5 * mag4 + 1e-30, ops.name() + " i4 dim " + dim);
+        }
+      }
+      byte[] q = fill(dim, -128);
+      byte[] p = fill(half, 0x88);
+      if (dim % 2 == 1) {
+        p[half - 1] = (byte) 0x08;
+      }
+      float[] ones = new float[dim];
+      Arrays.fill(ones, 1f);
+      assertEquals(-128f * dim, panama.dotF32I8(ones, 0, q, 0, dim));
+      assertEquals(-8f * dim, panama.dotF32I4(ones, 0, p, 0, dim));
+    }
+  }
+
+  @Test
+  void rowScalingIsBitIdenticalAcrossImplementations() {
+    for (int dim : DIMS) {
+      SplittableRandom rnd = new SplittableRandom(dim * 13L);
+      float[] x = new float[dim + 2];
+      byte[] q = new byte[dim + 2];
+      float[] t = new float[dim];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) (rnd.nextGaussian() * Math.exp(4 * rnd.nextGaussian()));
+      }
+      rnd.nextBytes(q);
+      for (int i = 0; i < dim; i++) {
+        t[i] = (float) Math.exp(6 * rnd.nextGaussian());
+      }
+      float s = 0.0123f;
+      float[] a = new float[dim];
+      float[] b = new float[dim];
+      scalar.scaleF32(x, 2, s, t, a, dim);
+      panama.scaleF32(x, 2, s, t, b, dim);
+      assertArrayEquals(a, b, "scaleF32 dim " + dim);
+      scalar.scaleI8(q, 2, s, t, a, dim);
+      panama.scaleI8(q, 2, s, t, b, dim);
+      assertArrayEquals(a, b, "scaleI8 dim " + dim);
+      assertEquals(q[2 + dim - 1] * s * t[dim - 1], b[dim - 1]);
     }
   }
 

@@ -1,0 +1,174 @@
+package dev.joule.bridge.kernel;
+
+import dev.joule.bridge.vector.VectorOps;
+
+/**
+ * A weight matrix W[outputs][dim] quantized under one {@link WeightScaling}: the codes with one
+ * scale per output row (an {@link EncodedRows}, as before), plus, for column-channel, one fp32
+ * scale per input column. Knows how to dot itself with a batch row; the kernels around it decide
+ * what to do with the dot.
+ */
+public final class ScaledWeights {
+
+  private final WeightScaling scaling;
+  private final EncodedRows rows;
+  private final float[] columns; // t_c, column-channel only
+
+  ScaledWeights(WeightScaling scaling, EncodedRows rows, float[] columns) {
+    if (scaling == WeightScaling.COLUMN_CHANNEL) {
+      if (rows.precision() != Precision.INT8 && rows.precision() != Precision.INT4) {
+        throw new IllegalArgumentException("column-channel scaling needs int8 or int4 weights, not " + rows.precision());
+      }
+      if (columns == null || columns.length != rows.dim()) {
+        throw new IllegalArgumentException("column-channel weights need " + rows.dim() + " column scales, got "
+            + (columns == null ? "none" : columns.length));
+      }
+      for (float t : columns) {
+        if (!(t >= 0) || Float.isInfinite(t)) {
+          throw new IllegalArgumentException("column scale " + t + " is not a finite non-negative number");
+        }
+      }
+    } else if (columns != null) {
+      throw new IllegalArgumentException("per-channel weights have no column scales");
+    }
+    this.scaling = scaling;
+    this.rows = rows;
+    this.columns = columns;
+  }
+
+  /** Quantizes row-major {@code w} ({@code outputs × dim}) at {@code p} under {@code scaling}. */
+  public static ScaledWeights quantize(WeightScaling scaling, Precision p, int outputs, int dim, float[] w) {
+    if (scaling == WeightScaling.PER_CHANNEL || p == Precision.FP32) {
+      return new ScaledWeights(WeightScaling.PER_CHANNEL, EncodedRows.encode(p, outputs, dim, w), null);
+    }
+    float[] t = columnMax(w, outputs, dim);
+    float[] unit = new float[outputs * dim]; // every column divided by its max |w|: values in [-1, 1]
+    for (int j = 0; j < outputs; j++) {
+      for (int c = 0; c < dim; c++) {
+        unit[j * dim + c] = t[c] == 0f ? 0f : w[j * dim + c] / t[c];
+      }
+    }
+    return new ScaledWeights(scaling, EncodedRows.encode(p, outputs, dim, unit), t);
+  }
+
+  /** max_j |w_jc| per column c. */
+  static float[] columnMax(float[] w, int outputs, int dim) {
+    float[] t = new float[dim];
+    for (int j = 0; j < outputs; j++) {
+      for (int c = 0; c < dim; c++) {
+        t[c] = Math.max(t[c], Math.abs(w[j * dim + c]));
+      }
+    }
+    return t;
+  }
+
+  public WeightScaling scaling() {
+    return scaling;
+  }
+
+  public Precision precision() {
+    return rows.precision();
+  }
+
+  /** The codes with their per-row scales (for column-channel: of the column-divided rows). */
+  public EncodedRows rows() {
+    return rows;
+  }
+
+  /** The per-column scales t, or null (per-channel). A copy. */
+  public float[] columnScales() {
+    return columns == null ? null : columns.clone();
+  }
+
+  public int outputs() {
+    return rows.rows();
+  }
+
+  public int dim() {
+    return rows.dim();
+  }
+
+  /** The value weight {@code (j, c)} stands for after quantization. */
+  public float dequantized(int j, int c) {
+    int dim = rows.dim();
+    float v;
+    switch (rows.precision()) {
+      case FP32:
+        return rows.values()[j * dim + c];
+      case INT8:
+        v = rows.codes()[j * dim + c] * rows.scales()[j];
+        break;
+      case INT4:
+        v = Int4Quantizer.code(rows.codes(), j * rows.stride(), dim, c) * rows.scales()[j];
+        break;
+      default:
+        throw new AssertionError(rows.precision());
+    }
+    return columns == null ? v : v * columns[c];
+  }
+
+  /** Bytes of parameters: codes, row scales and norms, column scales. */
+  public long payloadBytes() {
+    return rows.payloadBytes() + (columns == null ? 0 : 4L * columns.length);
+  }
+
+  /**
+   * Column-channel: fills {@code u[0, dim)} with row r of {@code in} times the column scales,
+   * in fp32: the activation side of {@link #dotScaled}. fp32 rows are used as they are; int8 and
+   * int4 rows (a codes table) are dequantized first.
+   */
+  public void scaleRow(EncodedRows in, int r, float[] u, VectorOps ops) {
+    int dim = rows.dim();
+    switch (in.precision()) {
+      case FP32:
+        ops.scaleF32(in.values(), r * dim, 1f, columns, u, dim);
+        break;
+      case INT8:
+        ops.scaleI8(in.codes(), r * dim, in.scales()[r], columns, u, dim);
+        break;
+      case INT4: {
+        // Rows from an int4 codes table: rare, so unpacked one code at a time.
+        int off = r * in.stride();
+        float s = in.scales()[r];
+        for (int c = 0; c < dim; c++) {
+          u[c] = Int4Quantizer.code(in.codes(), off, dim, c) * s * columns[c];
+        }
+        break;
+      }
+      default:
+        throw new IllegalArgumentException("column-channel weights take fp32, int8 or int4 rows, not " + in.precision());
+    }
+  }
+
+  /** Checks a batch for a column-channel kernel: fp32, int8 or int4 rows of its dim. */
+  static void checkColumnScaledInput(String kernel, EncodedRows in, int dim) {
+    if (in.precision() == Precision.BINARY) {
+      throw new IllegalArgumentException("kernel " + kernel + " takes fp32, int8 or int4 rows, got a batch at binary");
+    }
+    if (in.dim() != dim) {
+      throw new IllegalArgumentException("kernel " + kernel + " expects dim " + dim + ", got a batch of dim " + in.dim());
+    }
+  }
+
+  /** Column-channel: {@code Σ_c u_c·s_j·q_jc}, i.e. the dot of the original row with weight row j. */
+  public float dotScaled(float[] u, int j, VectorOps ops) {
+    float sum = rows.precision() == Precision.INT8
+        ? ops.dotF32I8(u, 0, rows.codes(), j * rows.dim(), rows.dim())
+        : ops.dotF32I4(u, 0, rows.codes(), j * rows.stride(), rows.dim());
+    return sum * rows.scales()[j];
+  }
+
+  /** Writes the rows under {@code name} and, for column-channel, the column scales. */
+  void write(KernelPayload p, String name) {
+    p.rows(name, rows);
+    if (columns != null) {
+      p.floats(name + ".columns", columns);
+    }
+  }
+
+  static ScaledWeights read(KernelPayload p, String name, WeightScaling scaling) {
+    EncodedRows rows = p.rows(name);
+    return new ScaledWeights(scaling, rows,
+        scaling == WeightScaling.COLUMN_CHANNEL ? p.floats(name + ".columns") : null);
+  }
+}

@@ -1,0 +1,49 @@
+package dev.joule.bridge.kernel;
+
+/**
+ * How a quantized weight matrix W[outputs][dim] is scaled. Carried in the kernel payload, so a
+ * kernel's id changes with it.
+ *
+ * <ul>
+ *   <li>{@code per-channel}: one scale per output row, {@code w_jc ≈ s_j·q_jc}; rows dotted
+ *       exactly in integers against rows quantized per row. Cheapest; right for embedding heads,
+ *       where every input column has weights of about the same size.
+ *   <li>{@code column-channel}: a scale per input column times one per output row,
+ *       {@code w_jc ≈ s_j·t_c·q_jc} with {@code t_c = max_j |w_jc|}. A head fitted on raw,
+ *       unnormalized features (MLlib standardizes internally and maps the weights back) has
+ *       weights whose size is set by the column: rarely active inputs get weights hundreds of
+ *       times the median, and one scale per row rounds the rest to 0. Dividing the columns out
+ *       first gives every column the full code range. The kernel folds {@code t} into the
+ *       activations ({@code u = x∘t}, in fp32) and dots {@code u} against the codes, so it takes
+ *       fp32 rows (the rescale would add a second rounding to int8 rows; on sparse count rows
+ *       that rounding alone cost 1–2 points of top-1 agreement) and still reads int8 / int4 rows.
+ * </ul>
+ */
+public enum WeightScaling {
+  PER_CHANNEL("per-channel"),
+  COLUMN_CHANNEL("column-channel");
+
+  private final String label;
+
+  WeightScaling(String label) {
+    this.label = label;
+  }
+
+  public String label() {
+    return label;
+  }
+
+  public static WeightScaling parse(String s) {
+    for (WeightScaling w : values()) {
+      if (w.label.equals(s)) {
+        return w;
+      }
+    }
+    throw new IllegalArgumentException("unknown weight scaling '" + s + "' (supported: per-channel, column-channel)");
+  }
+
+  @Override
+  public String toString() {
+    return label;
+  }
+}
