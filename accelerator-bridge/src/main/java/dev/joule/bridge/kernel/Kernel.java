@@ -41,6 +41,19 @@ public interface Kernel {
     return precision() == Precision.INT4 ? Precision.INT8 : precision();
   }
 
+  /**
+   * Whether stored rows at {@code p} (a codes table) can be scored as they are: the kernel's own
+   * precision and the one it asks for. Column-channel kernels read fp32, int8 and int4 rows.
+   */
+  default boolean reads(Precision p) {
+    return p == precision() || p == queryPrecision();
+  }
+
+  /** How the parameters were quantized and why, for logs and run records; empty when there is nothing to say. */
+  default String quantizationNote() {
+    return "";
+  }
+
   /** The precision rows must also carry for rescoring ({@link EncodedRows#rescore()}), or null. */
   default Precision rescorePrecision() {
     return null;

@@ -153,6 +153,16 @@ public final class LinearKernel implements Kernel {
   }
 
   @Override
+  public String quantizationNote() {
+    return precision() == Precision.FP32 ? "" : "weights " + choice.describe();
+  }
+
+  @Override
+  public boolean reads(Precision p) {
+    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? p != Precision.BINARY : Kernel.super.reads(p);
+  }
+
+  @Override
   public int dim() {
     return weights.dim();
   }

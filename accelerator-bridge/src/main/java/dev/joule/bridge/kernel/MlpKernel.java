@@ -148,6 +148,16 @@ public final class MlpKernel implements Kernel {
     return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? Precision.FP32 : Kernel.super.queryPrecision();
   }
 
+  @Override
+  public String quantizationNote() {
+    return precision() == Precision.FP32 ? "" : "weights " + choice.describe();
+  }
+
+  @Override
+  public boolean reads(Precision p) {
+    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? p != Precision.BINARY : Kernel.super.reads(p);
+  }
+
   public int hidden() {
     return w1.rows();
   }

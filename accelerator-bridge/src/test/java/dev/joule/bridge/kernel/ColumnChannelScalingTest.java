@@ -165,6 +165,12 @@ class ColumnChannelScalingTest {
       }
       assertNotEquals(Arrays.toString(exact), Arrays.toString(got), p + " rows were read as they are");
     }
+    // What a codes table may hold for this kernel: what score() takes.
+    assertEquals(List.of(Precision.FP32, Precision.INT8, Precision.INT4),
+        Arrays.stream(Precision.values()).filter(k::reads).toList());
+    LinearKernel perChannel = kernel(w, Precision.INT4, WeightScaling.PER_CHANNEL);
+    assertEquals(List.of(Precision.INT8, Precision.INT4),
+        Arrays.stream(Precision.values()).filter(perChannel::reads).toList());
     KernelOutput out = k.newOutput();
     assertThrows(IllegalArgumentException.class, () -> k.score(EncodedRows.encode(Precision.BINARY, 2, 33, x), out, SCALAR));
     assertThrows(IllegalArgumentException.class, () -> k.score(EncodedRows.fp32(1, 32, new float[32]), out, SCALAR));

@@ -298,7 +298,7 @@ public final class QualityGate {
       if (prep.codes()) {
         // A codes table holds one precision only: no fallback can work, so none is suggested.
         log(runId, failed);
-        throw new Refused(why + "; cannot fall back to a higher precision: the input is a " + p.label()
+        throw new Refused(why + "; cannot fall back to a higher precision: the input is a " + prep.info().rowPrecision().label()
             + " codes table (score the embeddings table, or quantize it at a higher precision)", failed, prep, st);
       }
       if (s.onFail() == OnFail.FAIL) {

@@ -298,6 +298,9 @@ public final class Scoring {
         runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.kernel().displayName(),
         p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
         spec.bridge() == null ? "the in-process node" : spec.bridge());
+    if (!p.kernel().quantizationNote().isEmpty()) {
+      LOG.info("run {}: {} {}", runId, p.kernel().displayName(), p.kernel().quantizationNote());
+    }
     JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
     int partitions = rows.getNumPartitions();
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
@@ -520,7 +523,7 @@ public final class Scoring {
     if (dim != model.dim()) {
       throw JouleException.input("codes table " + pinned.path() + " has dim " + dim + ", the model expects " + model.dim());
     }
-    if (p != kernel.precision() && p != kernel.queryPrecision()) {
+    if (!kernel.reads(p)) {
       throw JouleException.usage("codes table " + pinned.path() + " holds " + p + " codes; score it with --precision "
           + p + " (the kernel asked for takes " + kernel.queryPrecision() + " rows)");
     }
