@@ -232,13 +232,14 @@ public final class ScoreJob {
     return e.withResult(r, recorded);
   }
 
-  /** One line: how many rows, why (each reason with one example), and what to do. */
+  /** An empty input: one line, and whether {@code score.allow-all-rejected} would commit it. */
   private static JouleException noRows(DeltaIO.Pinned pinned, boolean canCommitEmpty) {
     return JouleException.input("input " + pinned.path() + " has no rows (Delta version " + pinned.version()
         + "); nothing scored, nothing committed"
         + (canCommitEmpty ? " (joule.score.allow-all-rejected = true commits an empty run)" : ""));
   }
 
+  /** One line: how many rows, why (each reason with one example), and what to do. */
   private static String allRejected(Scoring.Staged st, long rowsIn) {
     StringBuilder why = new StringBuilder();
     for (Row r : st.ofKind(StagedRows.REJECT).groupBy(substring_index(col("reason"), ":", 1).as("code"))
