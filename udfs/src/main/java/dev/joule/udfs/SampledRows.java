@@ -19,13 +19,10 @@ public record SampledRows(List<Object> ids, List<float[]> rows) implements Seria
     rows.add(java.util.Arrays.copyOfRange(values, from, from + dim));
   }
 
-  /** These rows and {@code other}'s, in a new value. */
-  public SampledRows plus(SampledRows other) {
-    List<Object> i = new ArrayList<>(ids);
-    List<float[]> r = new ArrayList<>(rows);
-    i.addAll(other.ids);
-    r.addAll(other.rows);
-    return new SampledRows(i, r);
+  /** Adds {@code other}'s rows to these (the driver gathering the tasks' rows). */
+  public void addAll(SampledRows other) {
+    ids.addAll(other.ids);
+    rows.addAll(other.rows);
   }
 
   public int size() {

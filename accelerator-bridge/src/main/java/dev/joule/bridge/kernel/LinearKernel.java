@@ -149,7 +149,7 @@ public final class LinearKernel implements Kernel {
   /** Column-channel kernels take fp32 rows: their activations are rescaled per column in fp32. */
   @Override
   public Precision queryPrecision() {
-    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? Precision.FP32 : Kernel.super.queryPrecision();
+    return scaled.scaling().queryPrecision(Kernel.super.queryPrecision());
   }
 
   @Override
@@ -159,7 +159,7 @@ public final class LinearKernel implements Kernel {
 
   @Override
   public boolean reads(Precision p) {
-    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? p != Precision.BINARY : Kernel.super.reads(p);
+    return scaled.scaling().reads(p, Kernel.super.reads(p));
   }
 
   @Override

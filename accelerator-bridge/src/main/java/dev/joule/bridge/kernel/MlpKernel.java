@@ -145,7 +145,7 @@ public final class MlpKernel implements Kernel {
   /** Column-channel kernels take fp32 rows (see {@link WeightScaling#COLUMN_CHANNEL}). */
   @Override
   public Precision queryPrecision() {
-    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? Precision.FP32 : Kernel.super.queryPrecision();
+    return scaled.scaling().queryPrecision(Kernel.super.queryPrecision());
   }
 
   @Override
@@ -155,7 +155,7 @@ public final class MlpKernel implements Kernel {
 
   @Override
   public boolean reads(Precision p) {
-    return scaled.scaling() == WeightScaling.COLUMN_CHANNEL ? p != Precision.BINARY : Kernel.super.reads(p);
+    return scaled.scaling().reads(p, Kernel.super.reads(p));
   }
 
   public int hidden() {

@@ -33,6 +33,19 @@ public enum WeightScaling {
     return label;
   }
 
+  /**
+   * The rows a kernel with weights scaled this way asks for: column-channel folds the column
+   * scales into fp32 rows; per-channel keeps the kernel's own choice.
+   */
+  public Precision queryPrecision(Precision perChannel) {
+    return this == COLUMN_CHANNEL ? Precision.FP32 : perChannel;
+  }
+
+  /** Whether stored rows at {@code p} can be scored: column-channel reads fp32, int8 and int4 rows. */
+  public boolean reads(Precision p, boolean perChannel) {
+    return this == COLUMN_CHANNEL ? p != Precision.BINARY : perChannel;
+  }
+
   public static WeightScaling parse(String s) {
     for (WeightScaling w : values()) {
       if (w.label.equals(s)) {

@@ -390,7 +390,7 @@ public final class Scoring {
       // As Spark would read it back (arrays as Seqs), so every reader of energy rows sees one form.
       energyRows.add(o.energy() == null ? null : (Row) ENERGY_FROM_CATALYST.apply(ENERGY_TO_CATALYST.apply(o.energy())));
       files.addAll(o.files());
-      sampled = sampled.plus(o.sampled());
+      sampled.addAll(o.sampled());
       long filed = o.files().stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
       consistent &= seenPartitions.add(o.partition()) && o.rowsIn() == o.scored() + o.rejected()
           && filed == o.scored() + o.rejected() && o.energy() != null;
