@@ -56,9 +56,15 @@ public record OutputTables(String root) {
       }
       for (org.apache.hadoop.fs.FileStatus run : fs.listStatus(dir)) {
         long newest = run.getModificationTime();
-        var files = fs.listFiles(run.getPath(), true);
-        while (files.hasNext()) {
-          newest = Math.max(newest, files.next().getModificationTime());
+        try {
+          var files = fs.listFiles(run.getPath(), true);
+          while (files.hasNext()) {
+            newest = Math.max(newest, files.next().getModificationTime());
+          }
+        } catch (java.io.IOException | RuntimeException e) {
+          // Files came and went while listing (Spark's _temporary of a run writing now; the
+          // local file system throws a RuntimeException for them): the run is alive, keep it.
+          continue;
         }
         if (newest < cutoff && fs.delete(run.getPath(), true)) {
           removed.add(run.getPath().toString());
@@ -69,7 +75,7 @@ public record OutputTables(String root) {
       if (fs.listStatus(dir).length == 0) {
         fs.delete(dir, false);
       }
-    } catch (java.io.IOException e) {
+    } catch (java.io.IOException | RuntimeException e) { // a sweep never fails the run
       LOG.warn("could not sweep {}: {}", dir, e.toString());
     }
     return removed;
