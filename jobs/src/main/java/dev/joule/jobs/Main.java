@@ -35,7 +35,7 @@ import picocli.CommandLine;
 /** The {@code joule} command line. */
 @Command(name = "joule", mixinStandardHelpOptions = true, version = "joule 0.1.0",
     description = "Energy-accounted batch inference on Apache Spark.",
-    subcommands = {Main.Generate.class, Main.Import.class, Main.Quantize.class, Main.Score.class,
+    subcommands = {Main.Generate.class, Main.Import.class, Main.Embed.class, Main.Quantize.class, Main.Score.class,
         Main.Nightly.class, Main.Backfill.class, Main.Report.class, Main.ModelCommand.class, Main.Train.class,
         Main.Replicate.class, Main.Demo.class, SubmitCommand.class,
         dev.joule.bridge.flight.AcceleratorNodeMain.class, dev.joule.bridge.energy.meter.CalibrateMain.class},
@@ -269,6 +269,58 @@ public final class Main implements Runnable {
       r.reasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
       out().printf("table: %s (id, embedding%s)%nrejects: %s%n", r.table(),
           r.kept().isEmpty() ? "" : ", " + String.join(", ", r.kept()), r.rejected() == 0 ? "none" : r.rejectsTable());
+      return 0;
+    }
+  }
+
+  @Command(name = "embed", mixinStandardHelpOptions = true,
+      description = "Embed a table of texts (Delta, Parquet, CSV or JSON lines) with a local sentence encoder; "
+          + "writes embeddings, rejects, energy_log and runs under OUTPUT and prints the run's claim card.")
+  static final class Embed implements Callable<Integer> {
+    @CommandLine.ParentCommand Main parent;
+    @Option(names = "--input", required = true, paramLabel = "PATH", converter = DataPaths.Option.class, description = "a Delta table, or a file or folder of Parquet, CSV or JSON lines") String input;
+    @Option(names = "--format", defaultValue = "auto", description = "auto (by _delta_log or file extension), delta, parquet, csv or jsonl") String format;
+    @Option(names = "--text-col", required = true, paramLabel = "C", description = "the text column") String textCol;
+    @Option(names = "--id-col", defaultValue = "id", paramLabel = "C", description = "the id column (default id)") String idCol;
+    @Option(names = {"--out", "--output"}, required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "folder for embeddings, rejects, energy_log and runs") String output;
+    @Option(names = "--model", defaultValue = "all-minilm-l6-v2", description = "all-minilm-l6-v2 (fp32) or all-minilm-l6-v2-q (int8 weights)") String model;
+    @Option(names = "--batch", defaultValue = "64", paramLabel = "N", description = "texts per encoder call from a task (default 64)") int batch;
+    @Option(names = "--long-text", defaultValue = "truncate", description = "a text over 256 word pieces: truncate (embed its first 256, as sentence-transformers does) or reject") String longText;
+    @Option(names = "--keep", split = ",", paramLabel = "COL[,COL...]",
+        description = "the input's other columns to carry into the embeddings table; default: all but the text "
+            + "(its hash is kept); --keep '' keeps none")
+    List<String> keep;
+    @Option(names = "--summary-json", paramLabel = "FILE", description = "also write the claim card as JSON") Path summaryJson;
+
+    @Override
+    public Integer call() {
+      dev.joule.jobs.embed.EmbedJob.Request req;
+      try { // checked before Spark starts
+        req = new dev.joule.jobs.embed.EmbedJob.Request(input,
+            dev.joule.jobs.embed.EmbedJob.Format.valueOf(format.trim().toUpperCase(Locale.ROOT)), textCol, idCol,
+            output, dev.joule.encoder.EncoderModel.of(model), batch, dev.joule.udfs.embed.LongText.of(longText),
+            keep == null ? null : keep.stream().filter(k -> !k.isBlank()).toList());
+        if (batch < 1) {
+          throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        }
+      } catch (IllegalArgumentException e) {
+        throw JouleException.usage(e.getMessage().startsWith("No enum constant")
+            ? "--format must be auto, delta, parquet, csv or jsonl, got '" + format + "'" : e.getMessage());
+      }
+      dev.joule.jobs.embed.EmbedJob.Result r = parent.withSpark("joule embed",
+          spark -> new dev.joule.jobs.embed.EmbedJob(spark, parent.config()).run(req));
+      ClaimCard card = ClaimCard.forRun(r.run(), "embedded");
+      out().print(card.toText());
+      r.run().rejectReasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
+      if (r.truncated() > 0) {
+        out().printf(Locale.ROOT, "  %,d texts over %d word pieces embedded from their first %d (their rows' tokens "
+            + "column holds the full count)%n", r.truncated(), dev.joule.encoder.EncoderModel.MAX_TOKENS,
+            dev.joule.encoder.EncoderModel.MAX_TOKENS);
+      }
+      out().printf("run %s committed: %s/{embeddings,rejects,energy_log,runs}%n", r.run().runId(), output);
+      if (summaryJson != null) {
+        DemoJob.writeJson(summaryJson, card.toJson());
+      }
       return 0;
     }
   }

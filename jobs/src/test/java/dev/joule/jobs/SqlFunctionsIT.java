@@ -94,10 +94,23 @@ class SqlFunctionsIT {
   }
 
   @Test
+  void jouleEmbedGivesTheEncodersVectorAndNullForNull() {
+    List<Row> rows = spark.sql("SELECT t, joule_embed(t) AS v, joule_embed(t, 'all-minilm-l6-v2-q') AS q FROM VALUES "
+        + "('GNU C Library: shared libraries'), (NULL) AS x(t) ORDER BY t NULLS LAST").collectAsList();
+    float[] want = dev.joule.encoder.EncoderCache.get(dev.joule.encoder.EncoderModel.ALL_MINILM_L6_V2)
+        .encode(List.of("GNU C Library: shared libraries")).vectors()[0];
+    float[] wantQ = dev.joule.encoder.EncoderCache.get(dev.joule.encoder.EncoderModel.ALL_MINILM_L6_V2_Q)
+        .encode(List.of("GNU C Library: shared libraries")).vectors()[0];
+    org.junit.jupiter.api.Assertions.assertArrayEquals(want, floats(rows.get(0), "v"), 1e-6f);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(wantQ, floats(rows.get(0), "q"), 1e-6f);
+    assertTrue(rows.get(1).isNullAt(1), "NULL text, NULL embedding");
+  }
+
+  @Test
   void registeredBesideDeltaWithUsage() {
     List<String> names = spark.sql("SHOW FUNCTIONS LIKE 'joule*'").collectAsList().stream()
         .map(r -> r.getString(0)).toList();
-    for (String f : List.of("joule_cosine", "joule_dequantize", "joule_dot", "joule_hamming",
+    for (String f : List.of("joule_cosine", "joule_dequantize", "joule_dot", "joule_embed", "joule_hamming",
         "joule_quantize", "joule_score")) {
       assertTrue(names.contains(f), f + " in " + names);
     }
@@ -282,6 +295,8 @@ class SqlFunctionsIT {
     analysis.put("SELECT joule_score('" + tmp.resolve("nope.json") + "', embedding) FROM emb_bad",
         "joule_score: argument model_path: model file not found");
     analysis.put("SELECT joule_dequantize(embedding, 1.0, 'int8', 4) FROM emb_bad", "joule_dequantize: argument codes must be binary");
+    analysis.put("SELECT joule_embed(id) FROM emb_bad", "joule_embed: argument text must be string");
+    analysis.put("SELECT joule_embed('x', 'bert') FROM emb_bad", "joule_embed: argument model: unknown encoder model 'bert'");
     for (Map.Entry<String, String> c : analysis.entrySet()) {
       Exception e = assertThrows(Exception.class, () -> spark.sql(c.getKey()).collectAsList(), c.getKey());
       assertTrue(e.getMessage().contains(c.getValue()), c.getKey() + " -> " + e.getMessage());

@@ -53,6 +53,16 @@ public final class EnergyRecord {
       f("bridge", DataTypes.StringType), f("fallback_batches", DataTypes.IntegerType),
       f("failovers", DataTypes.IntegerType)});
 
+  private static final scala.Function1<Object, Object> TO_CATALYST =
+      org.apache.spark.sql.catalyst.CatalystTypeConverters.createToCatalystConverter(SCHEMA);
+  private static final scala.Function1<Object, Object> FROM_CATALYST =
+      org.apache.spark.sql.catalyst.CatalystTypeConverters.createToScalaConverter(SCHEMA);
+
+  /** A task's energy row as Spark reads one back (its figures a Seq, not an array); null stays null. */
+  public static Row asRead(Row taskRow) {
+    return taskRow == null ? null : (Row) FROM_CATALYST.apply(TO_CATALYST.apply(taskRow));
+  }
+
   private static StructField f(String name, org.apache.spark.sql.types.DataType t) {
     return DataTypes.createStructField(name, t, true);
   }
@@ -77,17 +87,30 @@ public final class EnergyRecord {
    */
   public record Bridge(String transport, String nodeIds, int fallbackBatches, int failovers) {}
 
+  /** What did the work of a partition: the run, the job, and the kernel (or encoder) with its width. */
+  public record Work(String runId, String job, int dim, String kernelId, String kernel, String precision) {
+    public static Work of(ScoringSpec spec) {
+      return new Work(spec.runId(), spec.job(), spec.dim(), spec.kernel().id(), spec.kernel().name(),
+          spec.kernel().precision().label());
+    }
+  }
+
   public static Row toRow(ScoringSpec spec, TaskIdentity id, Bridge bridge, String vectorOps,
+      Counters c, List<EnergyFigure> figures, HardwareProfile hw, PowerProfile profile) {
+    return toRow(Work.of(spec), id, bridge, vectorOps, c, figures, hw, profile);
+  }
+
+  public static Row toRow(Work work, TaskIdentity id, Bridge bridge, String vectorOps,
       Counters c, List<EnergyFigure> figures, HardwareProfile hw, PowerProfile profile) {
     Row[] energy = figures.stream()
         .map(e -> new GenericRowWithSchema(new Object[] {e.component(), e.method().label(),
             e.attribution(), e.joules(), e.joulesLow(), e.joulesHigh()}, FIGURE))
         .toArray(Row[]::new);
     return new GenericRowWithSchema(new Object[] {
-        spec.runId(), spec.job(), id.stageId(), id.stageAttempt(), id.partitionId(),
+        work.runId(), work.job(), id.stageId(), id.stageAttempt(), id.partitionId(),
         id.taskAttemptId(), id.attemptNumber(), id.executorId(), id.host(), bridge.nodeIds(),
-        c.rowsIn(), c.rowsScored(), c.rowsRejected(), spec.dim(), c.bytesRead(), c.bytesSent(),
-        spec.kernel().id(), spec.kernel().name(), spec.kernel().precision().label(), vectorOps, c.batchRows(),
+        c.rowsIn(), c.rowsScored(), c.rowsRejected(), work.dim(), c.bytesRead(), c.bytesSent(),
+        work.kernelId(), work.kernel(), work.precision(), vectorOps, c.batchRows(),
         c.batches(), c.concurrentTasks(),
         new Timestamp(c.startedAtMillis()), c.wallNanos(), c.threadCpuNanos(), c.kernelCpuNanos(),
         c.gcNanosJvm(), c.memoryGbAttributed(),

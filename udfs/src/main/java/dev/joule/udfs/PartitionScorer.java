@@ -18,7 +18,6 @@ import dev.joule.bridge.node.NodeReading;
 import dev.joule.bridge.node.NodeTransport;
 import dev.joule.bridge.node.PartitionChannel;
 import dev.joule.bridge.node.ScoredBatch;
-import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.ArrayDeque;
@@ -29,7 +28,6 @@ import java.util.NoSuchElementException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
@@ -225,7 +223,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       startMillis = System.currentTimeMillis();
       wall0 = System.nanoTime();
       cpu0 = THREADS.getCurrentThreadCpuTime();
-      gc0 = gcNanos();
+      gc0 = TaskPlace.gcNanos();
       // Before anything that must be undone: with energy.meter = rapl and no RAPL this throws.
       ledger = ExecutorMeters.ledger(spec.energy().meter());
       maxConcurrent = ACTIVE.incrementAndGet();
@@ -476,7 +474,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     private Row energyRow() {
       long wall = System.nanoTime() - wall0;
       long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
-      long gc = gcNanos() - gc0;
+      long gc = TaskPlace.gcNanos() - gc0;
       EnergySpec es = spec.energy();
       HardwareProfile hw = HardwareProfile.detect().withRapl(ExecutorMeters.meter().available())
           .withGpu(ExecutorMeters.gpu());
@@ -503,10 +501,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       if (spec.accumulators() != null) {
         spec.accumulators().add(figures, rowsScored);
       }
-      EnergyRecord.TaskIdentity identity = task == null
-          ? new EnergyRecord.TaskIdentity(-1, -1, -1, -1, 0, "none", "localhost")
-          : new EnergyRecord.TaskIdentity(task.stageId(), task.stageAttemptNumber(),
-              task.partitionId(), task.taskAttemptId(), task.attemptNumber(), executorId(), host());
+      EnergyRecord.TaskIdentity identity = TaskPlace.identity(task);
       EnergyRecord.Counters counters = new EnergyRecord.Counters(rowsIn, rowsScored, rowsRejected,
           bytesRead, bytesSent, batchRows, batches, maxConcurrent, startMillis, wall, cpu, kernelCpu,
           gc, memGb);
@@ -515,24 +510,6 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
           nodes.isEmpty() ? transport.describe() : String.join(",", nodes), channel.fallbackBatches(),
           channel.failovers());
       return EnergyRecord.toRow(spec, identity, bridge, vectorOps, counters, figures, hw, profile);
-    }
-
-    private static long gcNanos() {
-      long ms = 0;
-      for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-        ms += Math.max(0, gc.getCollectionTime());
-      }
-      return ms * 1_000_000L;
-    }
-
-    private static String executorId() {
-      SparkEnv env = SparkEnv.get();
-      return env == null ? "unknown" : env.executorId();
-    }
-
-    private static String host() {
-      SparkEnv env = SparkEnv.get();
-      return env == null ? "unknown" : env.blockManager().blockManagerId().host();
     }
   }
 }

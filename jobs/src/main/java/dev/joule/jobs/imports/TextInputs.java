@@ -60,12 +60,12 @@ import org.apache.spark.util.SerializableConfiguration;
  * record. Spark infers the columns' types from all lines (as its JSON reader does) and parses
  * each line on its own.
  */
-final class TextInputs {
+public final class TextInputs {
 
-  static final String FILE = "_joule_file";
-  static final String POS = "_joule_pos";
-  static final String MALFORMED = "_joule_malformed";
-  static final Set<String> INTERNAL = Set.of(FILE, POS, MALFORMED);
+  public static final String FILE = "_joule_file";
+  public static final String POS = "_joule_pos";
+  public static final String MALFORMED = "_joule_malformed";
+  public static final Set<String> INTERNAL = Set.of(FILE, POS, MALFORMED);
   private static final String TEXT = "_joule_text";
   private static final String CORRUPT = "_corrupt_record";
 
@@ -123,7 +123,7 @@ final class TextInputs {
   }
 
   /** The CSV records of {@code input}: the header's columns (strings), then FILE, POS, MALFORMED. */
-  static Dataset<Row> csv(SparkSession spark, String input) {
+  public static Dataset<Row> csv(SparkSession spark, String input) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     List<String> files = files(conf, input);
     String[] header = null;
@@ -165,7 +165,7 @@ final class TextInputs {
   }
 
   /** The JSON objects of {@code input}, one per non-blank line: the inferred columns, then FILE, POS, MALFORMED. */
-  static Dataset<Row> jsonLines(SparkSession spark, String input) {
+  public static Dataset<Row> jsonLines(SparkSession spark, String input) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     List<String> files = files(conf, input);
     StructType lineSchema = new StructType().add(FILE, DataTypes.StringType, false)

@@ -37,8 +37,14 @@ public final class ClaimCard {
   private final ScoreResult candidate;
   private final Quality quality; // null when no comparison was made
   private final String order;
+  private final String verb; // what happened to a row that was not rejected: scored, embedded
 
   private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order) {
+    this(baseline, candidate, quality, order, "scored");
+  }
+
+  private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order, String verb) {
+    this.verb = verb;
     this.baseline = baseline;
     this.candidate = candidate;
     this.quality = quality;
@@ -48,6 +54,11 @@ public final class ClaimCard {
   /** The card of a single run: its energy and methods, and no ratio (there is no baseline). */
   public static ClaimCard forRun(ScoreResult run) {
     return new ClaimCard(null, run, null, null);
+  }
+
+  /** One run whose rows were not scored but, say, {@code embedded}: the card says so. */
+  public static ClaimCard forRun(ScoreResult run, String verb) {
+    return new ClaimCard(null, run, null, null, verb);
   }
 
   /** A candidate compared with a baseline scored on the same rows, on the same machine, in one run. */
@@ -62,7 +73,7 @@ public final class ClaimCard {
         ? "energy of one run, refused by the quality gate: nothing published; no baseline, no saving claimed"
         : "energy of one run; no baseline in this run, no saving claimed")
         : candidate.kernel() + " vs " + baseline.kernel() + " on the same rows, same machine, same run");
-    m.put("rows", Map.of("in", candidate.rowsIn(), "scored", candidate.rowsScored(),
+    m.put("rows", Map.of("in", candidate.rowsIn(), verb, candidate.rowsScored(),
         "rejected", candidate.rowsRejected()));
     m.put("workload", workload(candidate));
     m.put("hardware", hardware(e));
@@ -127,7 +138,7 @@ public final class ClaimCard {
             + "published (no baseline: no saving claimed)"
             : "energy of run " + candidate.runId() + " (no baseline in this run: no saving claimed)")
         : candidate.kernel() + " vs baseline " + baseline.kernel() + ": same rows, same machine, same run");
-    line(s, "rows", String.format(Locale.ROOT, "%,d in = %,d scored + %,d rejected", candidate.rowsIn(),
+    line(s, "rows", String.format(Locale.ROOT, "%,d in = %,d " + verb + " + %,d rejected", candidate.rowsIn(),
         candidate.rowsScored(), candidate.rowsRejected()));
     line(s, "workload", String.format(Locale.ROOT, "dim %d, %d outputs per row, batch %,d rows, %d partitions, kernels on %s",
         candidate.dim(), candidate.outputs(), e.batchRows(), e.partitions(), e.vectorOps()));

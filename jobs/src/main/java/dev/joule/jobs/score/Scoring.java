@@ -363,11 +363,6 @@ public final class Scoring {
   /** Rows kept per row the gate takes: a hash sample's count varies by about 1 %. */
   public static final double SAMPLE_MARGIN = 1.1;
 
-  private static final scala.Function1<Object, Object> ENERGY_TO_CATALYST =
-      org.apache.spark.sql.catalyst.CatalystTypeConverters.createToCatalystConverter(dev.joule.udfs.EnergyRecord.SCHEMA);
-  private static final scala.Function1<Object, Object> ENERGY_FROM_CATALYST =
-      org.apache.spark.sql.catalyst.CatalystTypeConverters.createToScalaConverter(dev.joule.udfs.EnergyRecord.SCHEMA);
-
   /** Reconciles from the tasks' own counters: one output per partition, nothing read back. */
   private static Staged reconcileOutputs(List<TaskOutput> outputs, long rowsIn, int partitions, EnergySpec energy,
       JouleEnergyListener.Totals seen, long jobNanos, Sink sink, GateSample sample) {
@@ -388,7 +383,7 @@ public final class Scoring {
       o.reasons().forEach((k, v) -> reasons.merge(k, v, Long::sum));
       o.examples().forEach(examples::putIfAbsent);
       // As Spark would read it back (arrays as Seqs), so every reader of energy rows sees one form.
-      energyRows.add(o.energy() == null ? null : (Row) ENERGY_FROM_CATALYST.apply(ENERGY_TO_CATALYST.apply(o.energy())));
+      energyRows.add(dev.joule.udfs.EnergyRecord.asRead(o.energy()));
       files.addAll(o.files());
       sampled.addAll(o.sampled());
       long filed = o.files().stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
@@ -446,28 +441,7 @@ public final class Scoring {
       return;
     }
     TableFolders t = (TableFolders) sink;
-    String mark = TableFiles.runMark(t.fileTag());
-    for (String dir : List.of(t.predictions(), t.rejects())) {
-      try {
-        org.apache.hadoop.fs.Path d = new org.apache.hadoop.fs.Path(dir);
-        org.apache.hadoop.fs.FileSystem fs = d.getFileSystem(spark.sparkContext().hadoopConfiguration());
-        if (!fs.exists(d)) {
-          continue;
-        }
-        for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d)) {
-          String name = f.getPath().getName();
-          String data = name.startsWith(".") && name.endsWith(".crc") ? name.substring(1, name.length() - 4) : name;
-          if (data.contains(mark) && !committed.contains(data)) {
-            fs.delete(f.getPath(), false);
-          }
-        }
-        if (fs.listStatus(d).length == 0) {
-          fs.delete(d, false);
-        }
-      } catch (java.io.IOException | RuntimeException e) {
-        LOG.warn("could not remove this run's uncommitted files in {}: {}", dir, e.toString());
-      }
-    }
+    dev.joule.jobs.delta.UncommittedFiles.delete(spark, List.of(t.predictions(), t.rejects()), t.fileTag(), committed);
   }
 
   /** Lets the listener bus deliver the job's task-end events before listeners are read or removed. */

@@ -54,8 +54,8 @@ public final class PartitionFiles implements FlatMapFunction<Iterator<InternalRo
     int partition = task == null ? 0 : task.partitionId();
     int attempt = task == null ? 0 : task.attemptNumber();
     long taskAttempt = task == null ? 0 : task.taskAttemptId();
-    Sink preds = new Sink(PREDICTIONS, predictions, partition, attempt, taskAttempt);
-    Sink rejs = new Sink(REJECTS, rejects, partition, attempt, taskAttempt);
+    TaskFile preds = new TaskFile(PREDICTIONS, predictions, partition, attempt, taskAttempt);
+    TaskFile rejs = new TaskFile(REJECTS, rejects, partition, attempt, taskAttempt);
     Rows rows = new Rows(columns);
     long scored = 0;
     long rejected = 0;
@@ -101,55 +101,6 @@ public final class PartitionFiles implements FlatMapFunction<Iterator<InternalRo
         : dev.joule.udfs.SampledRows.empty();
     return List.of(new TaskOutput(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files,
         sampled)).iterator();
-  }
-
-  /** One table's file of this task, opened at its first row. */
-  private static final class Sink {
-    private final String table;
-    private final TableFiles files;
-    private final int partition;
-    private final int attempt;
-    private final long taskAttempt;
-    private TableFiles.Open open;
-    private long rows;
-
-    Sink(String table, TableFiles files, int partition, int attempt, long taskAttempt) {
-      this.table = table;
-      this.files = files;
-      this.partition = partition;
-      this.attempt = attempt;
-      this.taskAttempt = taskAttempt;
-    }
-
-    void write(InternalRow row) {
-      if (open == null) {
-        open = files.open(partition, attempt, taskAttempt);
-      }
-      open.writer().write(row);
-      rows++;
-    }
-
-    void close(List<TaskOutput.WrittenFile> out) throws java.io.IOException {
-      if (open == null) {
-        return;
-      }
-      open.writer().close();
-      org.apache.hadoop.fs.FileStatus s = open.status();
-      out.add(new TaskOutput.WrittenFile(table, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows));
-      open = null;
-    }
-
-    void abort() {
-      if (open != null) {
-        try {
-          open.writer().close();
-        } catch (RuntimeException e) {
-          // the file is deleted next
-        }
-        open.delete();
-        open = null;
-      }
-    }
   }
 
   /** Staged rows (external) → the tables' internal rows, with the run's constant columns. */

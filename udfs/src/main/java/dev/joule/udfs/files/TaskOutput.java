@@ -15,10 +15,18 @@ import org.apache.spark.sql.Row;
  * @param examples one full reason per code
  * @param energy the partition's energy record ({@code EnergyRecord.SCHEMA})
  * @param sampled the fp32 rows of the quality gate's sample that the task read
+ * @param truncated rows written from part of their input (an embedding task's texts over the
+ *     model's length); 0 for scoring
  */
 public record TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
     Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files,
-    dev.joule.udfs.SampledRows sampled) implements Serializable {
+    dev.joule.udfs.SampledRows sampled, long truncated) implements Serializable {
+
+  public TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
+      Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files,
+      dev.joule.udfs.SampledRows sampled) {
+    this(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files, sampled, 0);
+  }
 
   /** One closed data file: the table it belongs to, its name in the table folder, size, time, rows. */
   public record WrittenFile(String table, String name, String path, long bytes, long modificationTime, long rows)

@@ -45,6 +45,15 @@ public enum JouleFunctions implements SqlFunction {
       return CodesFunctions.dequantize(args);
     }
   },
+  EMBED("joule_embed", "_FUNC_(text[, model]) - The sentence embedding of a text (array<float>, "
+      + "384 values, unit length) with a local encoder: 'all-minilm-l6-v2' (default, fp32) or "
+      + "'all-minilm-l6-v2-q' (int8 weights), as joule embed makes it. For small inputs: one text "
+      + "per call and no energy record; use joule embed for tables.") {
+    @Override
+    public Bound bind(SqlArgs args) {
+      return EmbedFunction.bind(args);
+    }
+  },
   SCORE("joule_score", "_FUNC_(model_path, embedding[, precision]) - Scores an embedding with a "
       + "Joule model file (linear, mlp or centroid) at a precision (default 'int8', as joule "
       + "score): struct<label: string, score: float, scores: array<float>, kernel: string, "

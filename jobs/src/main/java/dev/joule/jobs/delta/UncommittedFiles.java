@@ -1,0 +1,45 @@
+package dev.joule.jobs.delta;
+
+import dev.joule.udfs.files.TableFiles;
+import java.util.List;
+import java.util.Set;
+import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Removes the data files a run's tasks wrote into table folders and the run did not commit. */
+public final class UncommittedFiles {
+  private static final Logger LOG = LoggerFactory.getLogger(UncommittedFiles.class);
+
+  private UncommittedFiles() {}
+
+  /**
+   * Deletes, in each of {@code dirs}, the files named with {@code runTag} ({@link TableFiles#runMark})
+   * that are not in {@code committed} (failed task attempts, or a run that did not commit), with
+   * their checksum files; a folder left empty goes too. Never throws: what stays is logged.
+   */
+  public static void delete(SparkSession spark, List<String> dirs, String runTag, Set<String> committed) {
+    String mark = TableFiles.runMark(runTag);
+    for (String dir : dirs) {
+      try {
+        org.apache.hadoop.fs.Path d = new org.apache.hadoop.fs.Path(dir);
+        org.apache.hadoop.fs.FileSystem fs = d.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        if (!fs.exists(d)) {
+          continue;
+        }
+        for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d)) {
+          String name = f.getPath().getName();
+          String data = name.startsWith(".") && name.endsWith(".crc") ? name.substring(1, name.length() - 4) : name;
+          if (data.contains(mark) && !committed.contains(data)) {
+            fs.delete(f.getPath(), false);
+          }
+        }
+        if (fs.listStatus(d).length == 0) {
+          fs.delete(d, false);
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        LOG.warn("could not remove this run's uncommitted files in {}: {}", dir, e.toString());
+      }
+    }
+  }
+}

@@ -1,0 +1,354 @@
+package dev.joule.jobs.embed;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+
+import dev.joule.encoder.EncoderCache;
+import dev.joule.encoder.EncoderModel;
+import dev.joule.encoder.SentenceEncoder;
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.console.ConsoleProgress;
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.delta.OutputPaths;
+import dev.joule.jobs.delta.RunRecovery;
+import dev.joule.jobs.delta.TableCommit;
+import dev.joule.jobs.delta.UncommittedFiles;
+import dev.joule.jobs.imports.TextInputs;
+import dev.joule.jobs.report.EnergySummary;
+import dev.joule.jobs.score.IdCensus;
+import dev.joule.jobs.score.RunRecord;
+import dev.joule.jobs.score.ScoreResult;
+import dev.joule.jobs.score.Scoring;
+import dev.joule.udfs.EnergyRecord;
+import dev.joule.udfs.IdColumn;
+import dev.joule.udfs.embed.EmbedSpec;
+import dev.joule.udfs.embed.EmbedTables;
+import dev.joule.udfs.embed.LongText;
+import dev.joule.udfs.embed.PartitionEmbedder;
+import dev.joule.udfs.files.TableFiles;
+import dev.joule.udfs.files.TaskOutput;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code joule embed}: a table of texts (Delta, Parquet, CSV or JSON lines) → a Delta table of
+ * sentence embeddings ({@link EmbedTables#embeddings}), with rejects, energy_log and runs beside
+ * it, as a scoring run writes them.
+ *
+ * <p>One Spark job embeds every partition once and writes each row straight into the data files
+ * of the embeddings or rejects table ({@link PartitionEmbedder}); the driver reconciles the
+ * tasks' counts (rows in = embedded + rejected, per partition and in all) and commits each table
+ * once. A rerun replaces the rows this model made before; a failed run leaves the tables as they
+ * were.
+ */
+public final class EmbedJob {
+
+  private static final Logger LOG = LoggerFactory.getLogger(EmbedJob.class);
+  private static final DateTimeFormatter RUN_TS =
+      DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+
+  /** How the input is stored; {@code AUTO} tells by its {@code _delta_log} or file extensions. */
+  public enum Format { AUTO, DELTA, PARQUET, CSV, JSONL }
+
+  /**
+   * @param keep the input's other columns to carry into the embeddings table; null: all of them
+   *     except the text (its hash is kept)
+   */
+  public record Request(String input, Format format, String textCol, String idCol, String output,
+      EncoderModel model, int batch, LongText longText, List<String> keep) {}
+
+  /** The run's figures, as a scoring run reports them (rows scored are rows embedded). */
+  public record Result(ScoreResult run, long truncated, String embeddings) {}
+
+  /** The tables under the output folder. */
+  public record Tables(String root) {
+    public String embeddings() {
+      return root + "/embeddings";
+    }
+
+    public String rejects() {
+      return root + "/rejects";
+    }
+
+    public String energyLog() {
+      return root + "/energy_log";
+    }
+
+    public String runs() {
+      return root + "/runs";
+    }
+
+    List<String> dataTables() {
+      return List.of(embeddings(), rejects(), energyLog());
+    }
+  }
+
+  private final SparkSession spark;
+  private final JouleConfig config;
+
+  public EmbedJob(SparkSession spark, JouleConfig config) {
+    this.spark = spark;
+    this.config = config;
+  }
+
+  public Result run(Request req) {
+    long wall0 = System.nanoTime();
+    long proc0 = Scoring.processCpuNanos();
+    String runId = "embed-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
+    Tables out = new Tables(req.output());
+    OutputPaths.requireFolder(spark, out.root(), "output");
+    for (String t : List.of(out.embeddings(), out.rejects(), out.energyLog(), out.runs())) {
+      OutputPaths.requireWritable(spark, t, "output table");
+    }
+    RunRecovery.recover(spark, out.dataTables(), out.runs(), config.duration("recovery.grace"));
+
+    Input in = read(req);
+    // Loaded on the driver first: a model that cannot load fails here, in one line, before any task.
+    SentenceEncoder encoder = EncoderCache.get(req.model());
+    IdCensus census = IdCensus.of(in.rows().select(col("id")), config.integer("score.max-duplicate-ids"),
+        "input " + req.input());
+    long rowsIn = census.rows();
+    if (rowsIn == 0) {
+      throw JouleException.input("input " + req.input() + " has no rows; nothing embedded");
+    }
+    Dataset<Row> rows = in.rows();
+    int slots = spark.sparkContext().defaultParallelism();
+    if (rows.rdd().getNumPartitions() < slots) {
+      // A small file is one partition: spread it so every task slot embeds.
+      rows = rows.repartition(slots);
+    }
+    Timestamp embeddedAt = Timestamp.from(Instant.now());
+    EmbedSpec spec = new EmbedSpec(runId, "embed", req.model(), encoder.contentId(), req.batch(), req.longText(),
+        census.duplicates(), config.energySpec(JouleSpark.slotsPerExecutor(spark)), in.idType(), in.kept(),
+        org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(embeddedAt));
+    StructType embeddingsSchema = EmbedTables.embeddings(in.idType(), in.kept());
+    StructType rejectsSchema = EmbedTables.rejects(in.idType());
+    TableFiles embFiles = TableFiles.prepare(spark, out.embeddings(), embeddingsSchema, runId);
+    TableFiles rejFiles = TableFiles.prepare(spark, out.rejects(), rejectsSchema, runId);
+    String createdRoot = DeltaIO.firstMissing(spark, req.output());
+    Set<String> committed = new HashSet<>();
+    try {
+      ConsoleProgress.phase("embedding", rowsIn);
+      List<TaskOutput> outputs = rows.toJavaRDD()
+          .mapPartitions(new PartitionEmbedder(spec, embFiles, rejFiles)).collect();
+      ConsoleProgress.phase("reconciling");
+      Reconciled r = reconcile(outputs, rowsIn);
+      if (r.embedded() == 0) {
+        throw JouleException.input(String.format(Locale.ROOT, "all %,d rows rejected: %s; nothing committed",
+            rowsIn, r.describeReasons()));
+      }
+      ConsoleProgress.phase("commit");
+      TableCommit commit = new TableCommit(spark, runId);
+      Map<String, String> replace = Map.of("model", req.model().label());
+      Map<String, String> constants = new LinkedHashMap<>(replace);
+      constants.put("run_id", runId);
+      try {
+        commit.addFiles(out.embeddings(), embeddingsSchema, r.files(EmbedTables.EMBEDDINGS), replace, constants);
+        r.files(EmbedTables.EMBEDDINGS).forEach(f -> committed.add(f.name()));
+        commit.addFiles(out.rejects(), rejectsSchema, r.files(EmbedTables.REJECTS), replace, constants);
+        r.files(EmbedTables.REJECTS).forEach(f -> committed.add(f.name()));
+        commit.append(out.energyLog(), spark.createDataFrame(r.energyRows(), EnergyRecord.SCHEMA));
+        ScoreResult result = result(req, runId, in, rowsIn, r, encoder, wall0, proc0);
+        commit.append(out.runs(), new RunRecord("embed", null, result, Timestamp.from(Instant.now()), null, 0, rowsIn,
+            "full", null, readNote(rowsIn, r.truncated(), req.model())).toDataFrame(spark));
+        LOG.info("run {}: committed {} embeddings, {} rejects", runId, r.embedded(), r.rejected());
+        return new Result(result, r.truncated(), out.embeddings());
+      } catch (Exception | Error e) {
+        LOG.error("run {} failed while committing; undoing its own commits", runId);
+        commit.rollback();
+        throw e;
+      }
+    } finally {
+      UncommittedFiles.delete(spark, List.of(out.embeddings(), out.rejects()), runId, committed);
+      DeltaIO.removeEmptyFolders(spark, req.output(), createdRoot);
+    }
+  }
+
+  /** The runs row's source_changes: what was read, and what of it was cut. */
+  private static String readNote(long rowsIn, long truncated, EncoderModel model) {
+    return String.format(Locale.ROOT, "the whole input, %,d rows", rowsIn) + (truncated == 0 ? ""
+        : String.format(Locale.ROOT, "; %,d texts over %d word pieces embedded from their first %d (%s)", truncated,
+            EncoderModel.MAX_TOKENS, EncoderModel.MAX_TOKENS, model.label()));
+  }
+
+  private ScoreResult result(Request req, String runId, Input in, long rowsIn, Reconciled r, SentenceEncoder encoder,
+      long wall0, long proc0) {
+    return new ScoreResult(runId, req.input(), in.version(), req.output(), req.model().label(), encoder.contentId(),
+        req.model().label(), encoder.contentId(), req.model().weights(), EncoderModel.DIM, EncoderModel.DIM, rowsIn,
+        r.embedded(), r.rejected(), r.reasons(),
+        EnergySummary.of(r.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - r.taskCpuNanos()),
+            config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles()),
+        System.nanoTime() - wall0, true, null);
+  }
+
+  /** The tasks' outputs summed and checked: in = embedded + rejected, per partition and in all. */
+  record Reconciled(long embedded, long rejected, long truncated, Map<String, Long> reasons,
+      Map<String, String> examples, List<Row> energyRows, List<TaskOutput.WrittenFile> allFiles, long taskCpuNanos) {
+    List<TaskOutput.WrittenFile> files(String table) {
+      return allFiles.stream().filter(f -> f.table().equals(table)).toList();
+    }
+
+    String describeReasons() {
+      StringBuilder s = new StringBuilder();
+      reasons.forEach((code, n) -> s.append(s.length() == 0 ? "" : "; ").append(code)
+          .append(String.format(Locale.ROOT, " %,d", n)).append(" (e.g. ").append(examples.get(code)).append(")"));
+      return s.toString();
+    }
+  }
+
+  static Reconciled reconcile(List<TaskOutput> outputs, long rowsIn) {
+    long embedded = 0;
+    long rejected = 0;
+    long in = 0;
+    long cpu = 0;
+    Map<String, Long> reasons = new TreeMap<>();
+    Map<String, String> examples = new TreeMap<>();
+    List<Row> energy = new ArrayList<>();
+    List<TaskOutput.WrittenFile> files = new ArrayList<>();
+    long truncated = 0;
+    for (TaskOutput o : outputs) {
+      long written = o.files().stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
+      if (o.rowsIn() != o.scored() + o.rejected() || written != o.rowsIn()) {
+        throw new JouleException(JouleException.OTHER, String.format(Locale.ROOT, "partition %d does not "
+            + "reconcile: %,d in, %,d embedded + %,d rejected, %,d rows in its files; nothing committed",
+            o.partition(), o.rowsIn(), o.scored(), o.rejected(), written));
+      }
+      in += o.rowsIn();
+      embedded += o.scored();
+      rejected += o.rejected();
+      o.reasons().forEach((k, v) -> reasons.merge(k, v, Long::sum));
+      o.examples().forEach(examples::putIfAbsent);
+      energy.add(EnergyRecord.asRead(o.energy()));
+      files.addAll(o.files());
+      cpu += o.energy().<Long>getAs("thread_cpu_ns");
+      truncated += o.truncated();
+    }
+    if (in != rowsIn) {
+      throw new JouleException(JouleException.OTHER, String.format(Locale.ROOT, "the tasks read %,d rows, "
+          + "the input has %,d; nothing committed", in, rowsIn));
+    }
+    return new Reconciled(embedded, rejected, truncated, reasons, examples, energy, files, cpu);
+  }
+
+  /** The input as the tasks read it: {@code id, text, reason}, then the kept columns. */
+  record Input(Dataset<Row> rows, DataType idType, StructType kept, long version) {}
+
+  private Input read(Request req) {
+    Format format = req.format() == Format.AUTO ? detect(req.input()) : req.format();
+    long version = -1;
+    Dataset<Row> raw;
+    switch (format) {
+      case DELTA -> {
+        DeltaIO.Pinned p = DeltaIO.readPinned(spark, req.input(), "input");
+        raw = p.data();
+        version = p.version();
+      }
+      case PARQUET -> raw = spark.read().parquet(req.input());
+      case CSV -> raw = TextInputs.csv(spark, req.input());
+      case JSONL -> raw = TextInputs.jsonLines(spark, req.input());
+      default -> throw new IllegalStateException(format.name());
+    }
+    List<String> names = Arrays.stream(raw.schema().fieldNames()).filter(n -> !TextInputs.INTERNAL.contains(n)).toList();
+    if (names.isEmpty()) {
+      throw JouleException.input("input " + req.input() + " has no rows; nothing embedded");
+    }
+    for (String[] c : List.of(new String[] {req.idCol(), "--id-col"}, new String[] {req.textCol(), "--text-col"})) {
+      if (!names.contains(c[0])) {
+        throw JouleException.input("input " + req.input() + " has no column '" + c[0] + "' (" + c[1] + "); its columns: "
+            + String.join(", ", names));
+      }
+    }
+    DataType textType = raw.schema().apply(req.textCol()).dataType();
+    if (!textType.equals(DataTypes.StringType)) {
+      throw JouleException.input("input " + req.input() + ": text column '" + req.textCol() + "' is "
+          + textType.simpleString() + ", not a string");
+    }
+    DataType idIn = raw.schema().apply(req.idCol()).dataType();
+    DataType idType = IdColumn.keyKind(idIn).sparkType();
+    List<String> kept = req.keep() != null ? req.keep()
+        : names.stream().filter(n -> !n.equals(req.idCol()) && !n.equals(req.textCol())).toList();
+    Set<String> reserved = Set.of(EmbedTables.embeddings(DataTypes.StringType, new StructType()).fieldNames());
+    List<Column> cols = new ArrayList<>(List.of(IdColumn.key(col(req.idCol()), idIn).as("id"),
+        col(req.textCol()).as("text"),
+        (Arrays.asList(raw.schema().fieldNames()).contains(TextInputs.MALFORMED) ? col(TextInputs.MALFORMED)
+            : lit(null).cast(DataTypes.StringType)).as("reason")));
+    StructType keptType = new StructType();
+    for (String k : kept) {
+      if (!names.contains(k)) {
+        throw JouleException.usage("--keep names '" + k + "', which the input lacks; its columns: "
+            + String.join(", ", names));
+      }
+      if (reserved.contains(k)) {
+        throw JouleException.usage("input column '" + k + "' has the name of an embeddings column; leave it out "
+            + "with --keep");
+      }
+      StructField f = raw.schema().apply(k);
+      keptType = keptType.add(k, f.dataType(), true);
+      cols.add(col(k));
+    }
+    return new Input(raw.select(cols.toArray(Column[]::new)), idType, keptType, version);
+  }
+
+  private Format detect(String input) {
+    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(input);
+    try {
+      org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      if (!fs.exists(p)) {
+        throw JouleException.input("input not found: " + input);
+      }
+      if (fs.exists(new org.apache.hadoop.fs.Path(p, "_delta_log"))) {
+        return Format.DELTA;
+      }
+      List<String> files = new ArrayList<>();
+      if (fs.getFileStatus(p).isFile()) {
+        files.add(p.getName());
+      } else {
+        for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(p)) {
+          if (f.isFile() && !f.getPath().getName().startsWith(".") && !f.getPath().getName().startsWith("_")) {
+            files.add(f.getPath().getName());
+          }
+        }
+      }
+      for (String f : files) {
+        String n = f.toLowerCase(Locale.ROOT).replaceAll("\\.(gz|bz2|snappy|zst)$", "");
+        if (n.endsWith(".parquet")) {
+          return Format.PARQUET;
+        }
+        if (n.endsWith(".csv")) {
+          return Format.CSV;
+        }
+        if (n.endsWith(".jsonl") || n.endsWith(".json") || n.endsWith(".ndjson")) {
+          return Format.JSONL;
+        }
+      }
+      throw JouleException.usage("cannot tell the format of " + input + " (no _delta_log, no .parquet, .csv or "
+          + ".jsonl files); name it with --format");
+    } catch (java.io.IOException e) {
+      throw JouleException.input("cannot read " + input + ": " + e.getMessage());
+    }
+  }
+}

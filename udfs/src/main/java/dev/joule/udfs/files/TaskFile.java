@@ -1,0 +1,61 @@
+package dev.joule.udfs.files;
+
+import java.io.IOException;
+import java.util.List;
+import org.apache.spark.sql.catalyst.InternalRow;
+
+/**
+ * One table's data file of one task attempt, opened at its first row: a task that writes no row
+ * to a table leaves no file in it. Closed, it becomes a {@link TaskOutput.WrittenFile} for the
+ * driver's commit; aborted (the task failed), it is deleted.
+ */
+public final class TaskFile {
+  private final String table;
+  private final TableFiles files;
+  private final int partition;
+  private final int attempt;
+  private final long taskAttempt;
+  private TableFiles.Open open;
+  private long rows;
+
+  /** @param table the name the driver knows the table by ({@link TaskOutput.WrittenFile#table}) */
+  public TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt) {
+    this.table = table;
+    this.files = files;
+    this.partition = partition;
+    this.attempt = attempt;
+    this.taskAttempt = taskAttempt;
+  }
+
+  public void write(InternalRow row) {
+    if (open == null) {
+      open = files.open(partition, attempt, taskAttempt);
+    }
+    open.writer().write(row);
+    rows++;
+  }
+
+  /** Closes the file, if one was opened, and adds it to {@code out}. */
+  public void close(List<TaskOutput.WrittenFile> out) throws IOException {
+    if (open == null) {
+      return;
+    }
+    open.writer().close();
+    org.apache.hadoop.fs.FileStatus s = open.status();
+    out.add(new TaskOutput.WrittenFile(table, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows));
+    open = null;
+  }
+
+  /** Best effort, for a failed task: the file is deleted (it would never be committed). */
+  public void abort() {
+    if (open != null) {
+      try {
+        open.writer().close();
+      } catch (RuntimeException e) {
+        // the file is deleted next
+      }
+      open.delete();
+      open = null;
+    }
+  }
+}
