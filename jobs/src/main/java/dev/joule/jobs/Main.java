@@ -445,6 +445,10 @@ public final class Main implements Runnable {
       case "already_committed" -> out().printf("night %s is already committed (run %s: %s); nothing to do "
           + "(--full recomputes it)%n", r.runKey(), r.runId(), r.sourceChanges());
       default -> {
+        if (r.textRun() != null) {
+          out().print(ClaimCard.forRun(r.textRun(), "embedded").toText());
+          out().printf("night %s, embedding step: %s%n", r.runKey(), r.textSummary());
+        }
         if (r.score() != null) {
           out().print(ClaimCard.forRun(r.score()).toText());
         }
@@ -514,12 +518,26 @@ public final class Main implements Runnable {
     @Option(names = "--warmup-rows", defaultValue = "20000", description = "rows each path scores once, unmeasured, first") long warmupRows;
     @Option(names = "--layout", defaultValue = "array", description = "array (array<float>) or binary (packed float32 LE)") String layout;
     @Option(names = "--summary-json", paramLabel = "FILE", description = "also write the claim cards as JSON") Path summaryJson;
+    @Option(names = "--data", defaultValue = "synthetic", description = "synthetic (generated clusters) or debian "
+        + "(real text: Debian package descriptions, embedded first; make them with bench/data/debian-descriptions.sh)") String data;
+    @Option(names = "--data-file", paramLabel = "FILE", description = "--data debian: the descriptions file; default "
+        + "$JOULE_DATA_CACHE or ~/.cache/joule, debian-descriptions.jsonl") Path dataFile;
 
     @Override
     public Integer call() {
       JouleConfig cfg = parent.config();
+      DemoJob.Data which;
+      try {
+        which = DemoJob.Data.valueOf(data.trim().toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw JouleException.usage("--data must be synthetic or debian, got '" + data + "'");
+      }
+      String cache = System.getenv("JOULE_DATA_CACHE");
+      Path file = dataFile != null ? dataFile
+          : (cache != null && !cache.isBlank() ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache/joule"))
+              .resolve("debian-descriptions.jsonl");
       parent.withSpark("joule demo", spark -> new DemoJob(spark, cfg, out())
-          .run(new DemoJob.Request(rows, dim, classes, out, seed, warmupRows, layout, summaryJson)));
+          .run(new DemoJob.Request(rows, dim, classes, out, seed, warmupRows, layout, summaryJson, which, file)));
       return 0;
     }
   }

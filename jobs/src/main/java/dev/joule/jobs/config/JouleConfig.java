@@ -135,7 +135,7 @@ public final class JouleConfig {
   }
 
   /** Keys that name a table, folder or file: qualified once here, like the CLI's path options. */
-  static final List<String> PATH_KEYS = List.of("nightly.source", "nightly.model", "nightly.reference",
+  static final List<String> PATH_KEYS = List.of("nightly.source", "nightly.text.source", "nightly.model", "nightly.reference",
       "nightly.output", "quality.reference-input", "bridge.token-file", "bridge.tls-trusted-cert");
 
   /** Subtrees whose keys are the user's own: Spark settings and named hardware profiles. */

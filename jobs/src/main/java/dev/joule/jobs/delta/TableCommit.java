@@ -89,6 +89,12 @@ public final class TableCommit {
    */
   public void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
       Map<String, String> replace, Map<String, String> constants) {
+    addFiles(path, schema, files, replace, constants, Map.of());
+  }
+
+  /** As above; a table this commit creates gets {@code newTableProperties}. */
+  public void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
+      Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties) {
     OutputPaths.requireWritable(spark, path, "output table");
     try {
       tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> {
@@ -97,7 +103,7 @@ public final class TableCommit {
         // model keeps its rows; one of the same model and kernel is replaced, as a rerun would.
         for (int attempt = 1; ; attempt++) {
           try {
-            FileCommit.commit(spark, path, schema, files, replace, constants, Map.of());
+            FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties);
             return;
           } catch (java.util.ConcurrentModificationException e) {
             if (attempt == CONFLICT_RETRIES) {
@@ -114,7 +120,7 @@ public final class TableCommit {
           .map(x -> x.getKey() + " = '" + DeltaIO.sqlString(x.getValue()) + "'").toList());
       merge(path, t -> t.delete(predicate));
       tagged(path, tag -> CommitTag.withSessionTag(spark, tag,
-          () -> FileCommit.commit(spark, path, schema, files, replace, constants, Map.of())));
+          () -> FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties)));
     }
   }
 

@@ -126,7 +126,7 @@ public final class EmbedJob {
     }
     RunRecovery.recover(spark, out.dataTables(), out.runs(), config.duration("recovery.grace"));
 
-    Input in = read(req);
+    Input in = read(req.input(), req.format(), req.idCol(), req.textCol(), req.keep());
     // Loaded on the driver first: a model that cannot load fails here, in one line, before any task.
     SentenceEncoder encoder = EncoderCache.get(req.model());
     IdCensus census = IdCensus.of(in.rows().select(col("id")), config.integer("score.max-duplicate-ids"),
@@ -135,39 +135,27 @@ public final class EmbedJob {
     if (rowsIn == 0) {
       throw JouleException.input("input " + req.input() + " has no rows; nothing embedded");
     }
-    Dataset<Row> rows = in.rows();
-    int slots = spark.sparkContext().defaultParallelism();
-    if (rows.rdd().getNumPartitions() < slots) {
-      // A small file is one partition: spread it so every task slot embeds.
-      rows = rows.repartition(slots);
-    }
-    Timestamp embeddedAt = Timestamp.from(Instant.now());
-    EmbedSpec spec = new EmbedSpec(runId, "embed", req.model(), encoder.contentId(), req.batch(), req.longText(),
-        census.duplicates(), config.energySpec(JouleSpark.slotsPerExecutor(spark)), in.idType(), in.kept(),
-        org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(embeddedAt));
-    StructType embeddingsSchema = EmbedTables.embeddings(in.idType(), in.kept());
-    StructType rejectsSchema = EmbedTables.rejects(in.idType());
-    TableFiles embFiles = TableFiles.prepare(spark, out.embeddings(), embeddingsSchema, runId);
-    TableFiles rejFiles = TableFiles.prepare(spark, out.rejects(), rejectsSchema, runId);
     String createdRoot = DeltaIO.firstMissing(spark, req.output());
     Set<String> committed = new HashSet<>();
     try {
-      ConsoleProgress.phase("embedding", rowsIn);
-      List<TaskOutput> outputs = rows.toJavaRDD()
-          .mapPartitions(new PartitionEmbedder(spec, embFiles, rejFiles)).collect();
-      ConsoleProgress.phase("reconciling");
-      Reconciled r = reconcile(outputs, rowsIn);
+      Pass pass = embed(in, in.rows(), rowsIn, census.duplicates(), runId, "embed", req.model(), req.batch(),
+          req.longText(), out.embeddings(), out.rejects(), encoder);
+      Reconciled r = pass.counts();
       if (r.embedded() == 0) {
         throw JouleException.input(String.format(Locale.ROOT, "all %,d rows rejected: %s; nothing committed",
             rowsIn, r.describeReasons()));
       }
+      StructType embeddingsSchema = pass.embeddingsSchema();
+      StructType rejectsSchema = pass.rejectsSchema();
       ConsoleProgress.phase("commit");
       TableCommit commit = new TableCommit(spark, runId);
       Map<String, String> replace = Map.of("model", req.model().label());
       Map<String, String> constants = new LinkedHashMap<>(replace);
       constants.put("run_id", runId);
       try {
-        commit.addFiles(out.embeddings(), embeddingsSchema, r.files(EmbedTables.EMBEDDINGS), replace, constants);
+        // The change data feed on: a night that scores this table reads only the rows a later run changes.
+        commit.addFiles(out.embeddings(), embeddingsSchema, r.files(EmbedTables.EMBEDDINGS), replace, constants,
+            Map.of("delta.enableChangeDataFeed", "true"));
         r.files(EmbedTables.EMBEDDINGS).forEach(f -> committed.add(f.name()));
         commit.addFiles(out.rejects(), rejectsSchema, r.files(EmbedTables.REJECTS), replace, constants);
         r.files(EmbedTables.REJECTS).forEach(f -> committed.add(f.name()));
@@ -188,6 +176,36 @@ public final class EmbedJob {
     }
   }
 
+  /** What one pass of embedding tasks wrote and counted: files in two folders, reconciled, not committed. */
+  public record Pass(Reconciled counts, StructType embeddingsSchema, StructType rejectsSchema) {}
+
+  /**
+   * Embeds {@code rows} (as {@link #read} gives them, or some of them) in one Spark job: each
+   * task writes its rows into data files in {@code embeddingsDir} and {@code rejectsDir}, named
+   * with {@code runId}; the driver reconciles the tasks' counts against {@code rowsIn}. Nothing
+   * is committed.
+   */
+  public Pass embed(Input in, Dataset<Row> rows, long rowsIn, dev.joule.udfs.DuplicateIds duplicates, String runId,
+      String job, EncoderModel model, int batch, LongText longText, String embeddingsDir, String rejectsDir,
+      SentenceEncoder encoder) {
+    int slots = spark.sparkContext().defaultParallelism();
+    if (rows.rdd().getNumPartitions() < slots) {
+      // A small file is one partition: spread it so every task slot embeds.
+      rows = rows.repartition(slots);
+    }
+    EmbedSpec spec = new EmbedSpec(runId, job, model, encoder.contentId(), batch, longText, duplicates,
+        config.energySpec(JouleSpark.slotsPerExecutor(spark)), in.idType(), in.kept(),
+        org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(Timestamp.from(Instant.now())));
+    StructType embeddingsSchema = EmbedTables.embeddings(in.idType(), in.kept());
+    StructType rejectsSchema = EmbedTables.rejects(in.idType());
+    TableFiles embFiles = TableFiles.prepare(spark, embeddingsDir, embeddingsSchema, runId);
+    TableFiles rejFiles = TableFiles.prepare(spark, rejectsDir, rejectsSchema, runId);
+    ConsoleProgress.phase("embedding", rowsIn);
+    List<TaskOutput> outputs = rows.toJavaRDD().mapPartitions(new PartitionEmbedder(spec, embFiles, rejFiles)).collect();
+    ConsoleProgress.phase("reconciling");
+    return new Pass(reconcile(outputs, rowsIn), embeddingsSchema, rejectsSchema);
+  }
+
   /** The runs row's source_changes: what was read, and what of it was cut. */
   private static String readNote(long rowsIn, long truncated, EncoderModel model) {
     return String.format(Locale.ROOT, "the whole input, %,d rows", rowsIn) + (truncated == 0 ? ""
@@ -206,13 +224,13 @@ public final class EmbedJob {
   }
 
   /** The tasks' outputs summed and checked: in = embedded + rejected, per partition and in all. */
-  record Reconciled(long embedded, long rejected, long truncated, Map<String, Long> reasons,
+  public record Reconciled(long embedded, long rejected, long truncated, Map<String, Long> reasons,
       Map<String, String> examples, List<Row> energyRows, List<TaskOutput.WrittenFile> allFiles, long taskCpuNanos) {
-    List<TaskOutput.WrittenFile> files(String table) {
+    public List<TaskOutput.WrittenFile> files(String table) {
       return allFiles.stream().filter(f -> f.table().equals(table)).toList();
     }
 
-    String describeReasons() {
+    public String describeReasons() {
       StringBuilder s = new StringBuilder();
       reasons.forEach((code, n) -> s.append(s.length() == 0 ? "" : "; ").append(code)
           .append(String.format(Locale.ROOT, " %,d", n)).append(" (e.g. ").append(examples.get(code)).append(")"));
@@ -220,7 +238,7 @@ public final class EmbedJob {
     }
   }
 
-  static Reconciled reconcile(List<TaskOutput> outputs, long rowsIn) {
+  public static Reconciled reconcile(List<TaskOutput> outputs, long rowsIn) {
     long embedded = 0;
     long rejected = 0;
     long in = 0;
@@ -254,11 +272,21 @@ public final class EmbedJob {
     return new Reconciled(embedded, rejected, truncated, reasons, examples, energy, files, cpu);
   }
 
-  /** The input as the tasks read it: {@code id, text, reason}, then the kept columns. */
-  record Input(Dataset<Row> rows, DataType idType, StructType kept, long version) {}
+  /**
+   * The input as the tasks read it: {@code id, text, reason}, then the kept columns.
+   *
+   * @param version the Delta version read, -1 for files
+   */
+  public record Input(Dataset<Row> rows, DataType idType, StructType kept, long version) {}
 
-  private Input read(Request req) {
-    Format format = req.format() == Format.AUTO ? detect(req.input()) : req.format();
+  /**
+   * Reads texts: {@code id} (as {@link IdColumn#key} keeps it), {@code text}, {@code reason} (a
+   * malformed line's), then the kept columns ({@code keep}; null: all but id and text).
+   */
+  public Input read(String input, Format format, String idCol, String textCol, List<String> keep) {
+    Request req = new Request(input, format == Format.AUTO ? detect(input) : format, textCol, idCol, null, null, 1,
+        null, keep);
+    format = req.format();
     long version = -1;
     Dataset<Row> raw;
     switch (format) {

@@ -79,7 +79,25 @@ public final class NightlyJob {
    */
   public record Result(String runKey, String runId, String status, String scanMode,
       String fullScanReason, long sourceFrom, long sourceTo, long sourceRows, long rowsIn,
-      long scored, long rejected, long deleted, ScoreResult score, Map<String, Long> phaseNanos) {
+      long scored, long rejected, long deleted, ScoreResult score, Map<String, Long> phaseNanos,
+      TextNight.Result text) {
+
+    public Result(String runKey, String runId, String status, String scanMode, String fullScanReason, long sourceFrom,
+        long sourceTo, long sourceRows, long rowsIn, long scored, long rejected, long deleted, ScoreResult score,
+        Map<String, Long> phaseNanos) {
+      this(runKey, runId, status, scanMode, fullScanReason, sourceFrom, sourceTo, sourceRows, rowsIn, scored, rejected,
+          deleted, score, phaseNanos, null);
+    }
+
+    /** The embedding step's summary in words, or null for a night without a text source. */
+    public String textSummary() {
+      return text == null ? null : text.describe();
+    }
+
+    /** The embedding step's figures (rows in are the texts read to embed), or null. */
+    public ScoreResult textRun() {
+      return text == null ? null : text.run();
+    }
 
     /** What of the source the night read, in words (the runs table's {@code source_changes}). */
     public String sourceChanges() {
@@ -186,6 +204,9 @@ public final class NightlyJob {
     if (!req.allowUnfinished()) {
       refuseUnfinished(req.date(), asOf, zone);
     }
+    // A text source: first embed the rows whose text changed into the source the night scores.
+    TextNight.Result text = config.string("nightly.text.source").isEmpty() ? null
+        : new TextNight(spark, config).run(job, runKey, source, out, req.dryRun());
 
     DeltaIO.Pinned latest = DeltaIO.readPinned(spark, source, "nightly.source");
     long sourceTo = latest.version();
@@ -288,7 +309,7 @@ public final class NightlyJob {
       }
       if (req.dryRun()) {
         return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
-            st.scored(), st.rejected(), deleted, resultNow.apply(false), phases);
+            st.scored(), st.rejected(), deleted, resultNow.apply(false), phases, text);
       }
       pauseForTests("testing.pause-before-commit-ms");
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
@@ -341,7 +362,7 @@ public final class NightlyJob {
       LOG.info("night {} committed: {} rows scored, {} rejected, {} deleted ({} scan of {} source rows)",
           runKey, st.scored(), st.rejected(), deleted, scanMode, sourceRows);
       return new Result(runKey, runId, "committed", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
-          st.scored(), st.rejected(), deleted, result, phases);
+          st.scored(), st.rejected(), deleted, result, phases, text);
     } finally {
       deletes.unpersist();
       if (changeCache != null) {
