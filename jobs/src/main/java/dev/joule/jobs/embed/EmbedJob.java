@@ -107,6 +107,14 @@ public final class EmbedJob {
     }
   }
 
+  /**
+   * An embeddings table is made with its change data feed on, so a night that scores it reads
+   * only the rows a later run changed, and with deletion vectors, so a night's MERGE marks the
+   * rows it replaces instead of rewriting every file that holds one.
+   */
+  public static final Map<String, String> EMBEDDINGS_TABLE_PROPERTIES = Map.of(
+      "delta.enableChangeDataFeed", "true", "delta.enableDeletionVectors", "true");
+
   private final SparkSession spark;
   private final JouleConfig config;
 
@@ -153,9 +161,8 @@ public final class EmbedJob {
       Map<String, String> constants = new LinkedHashMap<>(replace);
       constants.put("run_id", runId);
       try {
-        // The change data feed on: a night that scores this table reads only the rows a later run changes.
         commit.addFiles(out.embeddings(), embeddingsSchema, r.files(EmbedTables.EMBEDDINGS), replace, constants,
-            Map.of("delta.enableChangeDataFeed", "true"));
+            dev.joule.jobs.embed.EmbedJob.EMBEDDINGS_TABLE_PROPERTIES);
         r.files(EmbedTables.EMBEDDINGS).forEach(f -> committed.add(f.name()));
         commit.addFiles(out.rejects(), rejectsSchema, r.files(EmbedTables.REJECTS), replace, constants);
         r.files(EmbedTables.REJECTS).forEach(f -> committed.add(f.name()));

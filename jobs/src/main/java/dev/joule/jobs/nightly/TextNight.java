@@ -150,7 +150,7 @@ public final class TextNight {
           constants.put("model", model.label());
           constants.put("run_id", runId);
           commit.addFiles(embeddings, pass.embeddingsSchema(), files, null, constants,
-              Map.of("delta.enableChangeDataFeed", "true"));
+              dev.joule.jobs.embed.EmbedJob.EMBEDDINGS_TABLE_PROPERTIES);
           files.forEach(f -> committed.add(f.name()));
         } else if (!files.isEmpty() || deleted > 0) {
           merge(commit, embeddings, pass == null ? null : pass.embeddingsSchema(), files, gone, model);
