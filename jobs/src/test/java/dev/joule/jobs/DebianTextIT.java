@@ -2,12 +2,10 @@ package dev.joule.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.joule.encoder.EncoderModel;
 import dev.joule.jobs.embed.EmbedJob;
 import dev.joule.udfs.embed.LongText;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -15,7 +13,6 @@ import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,17 +39,8 @@ class DebianTextIT {
   }
 
   static Path texts() {
-    String given = System.getenv("JOULE_DEBIAN_TEXT");
-    Path p = given != null && !given.isBlank() ? Path.of(given)
-        : Path.of(System.getProperty("user.home"), ".cache", "joule", "debian-descriptions-3000.jsonl");
-    if (!Files.isRegularFile(p)) {
-      if ("1".equals(System.getenv("JOULE_REQUIRE_REAL_DATA"))) {
-        fail("JOULE_REQUIRE_REAL_DATA=1 but no Debian descriptions at " + p
-            + " (run bench/data/debian-descriptions.sh --rows 3000)");
-      }
-      Assumptions.abort("no Debian descriptions at " + p + ": run bench/data/debian-descriptions.sh --rows 3000");
-    }
-    return p;
+    return RealData.file("JOULE_DEBIAN_TEXT", "debian-descriptions-3000.jsonl",
+        "bench/data/debian-descriptions.sh --rows 3000");
   }
 
   Map<String, float[]> embed(EncoderModel model) {

@@ -2,7 +2,6 @@ package dev.joule.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.mllib.ReplicateJob;
@@ -26,7 +25,6 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,16 +52,7 @@ class DigitsFidelityIT {
   }
 
   static Path digits() {
-    String given = System.getenv("JOULE_DIGITS");
-    Path p = given != null && !given.isBlank() ? Path.of(given)
-        : Path.of(System.getProperty("user.home"), ".cache", "joule", "digits.csv.gz");
-    if (!Files.isRegularFile(p)) {
-      if ("1".equals(System.getenv("JOULE_REQUIRE_REAL_DATA"))) {
-        fail("JOULE_REQUIRE_REAL_DATA=1 but no digits set at " + p + " (run bin/fetch-real-data)");
-      }
-      Assumptions.abort("no digits set at " + p + ": run bin/fetch-real-data");
-    }
-    return p;
+    return RealData.file("JOULE_DIGITS", "digits.csv.gz", "bin/fetch-real-data");
   }
 
   /** The digits as a Delta table: id, embedding (the 64 raw counts), label. */

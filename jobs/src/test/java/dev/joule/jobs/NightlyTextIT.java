@@ -104,9 +104,18 @@ class NightlyTextIT {
     assertEquals(0, third.scored());
     assertEquals("none", third.scanMode());
 
+    // A day of deletions alone.
+    t.delete(expr("id = 7"));
+    NightlyJob.Result fourth = night(texts, out, DAY1.plusDays(3));
+    assertEquals(0, fourth.text().embedded());
+    assertEquals(1, fourth.text().deleted());
+    assertEquals(1, fourth.deleted(), "its prediction goes too");
+    assertEquals(40, embeddedBy(out).size());
+    assertEquals(40, spark.read().format("delta").load(out + "/predictions").count());
+
     List<Row> embedRuns = spark.read().format("delta").load(out + "/runs").filter(col("job").equalTo("nightly-embed"))
         .orderBy("finished_at").collectAsList();
-    assertEquals(3, embedRuns.size());
+    assertEquals(4, embedRuns.size());
     assertEquals("6 of 42 texts new or changed: 5 embedded, 1 rejected; 36 reused unchanged; 1 deleted at the source",
         second.textSummary());
     assertEquals(second.textSummary(), embedRuns.get(1).getAs("source_changes"));

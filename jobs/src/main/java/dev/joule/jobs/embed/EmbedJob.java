@@ -291,44 +291,41 @@ public final class EmbedJob {
    * malformed line's), then the kept columns ({@code keep}; null: all but id and text).
    */
   public Input read(String input, Format format, String idCol, String textCol, List<String> keep) {
-    Request req = new Request(input, format == Format.AUTO ? detect(input) : format, textCol, idCol, null, null, 1,
-        null, keep);
-    format = req.format();
     long version = -1;
     Dataset<Row> raw;
-    switch (format) {
+    switch (format == Format.AUTO ? detect(input) : format) {
       case DELTA -> {
-        DeltaIO.Pinned p = DeltaIO.readPinned(spark, req.input(), "input");
+        DeltaIO.Pinned p = DeltaIO.readPinned(spark, input, "input");
         raw = p.data();
         version = p.version();
       }
-      case PARQUET -> raw = spark.read().parquet(req.input());
-      case CSV -> raw = TextInputs.csv(spark, req.input());
-      case JSONL -> raw = TextInputs.jsonLines(spark, req.input());
-      default -> throw new IllegalStateException(format.name());
+      case PARQUET -> raw = spark.read().parquet(input);
+      case CSV -> raw = TextInputs.csv(spark, input);
+      case JSONL -> raw = TextInputs.jsonLines(spark, input);
+      default -> throw new IllegalStateException("format " + format);
     }
     List<String> names = Arrays.stream(raw.schema().fieldNames()).filter(n -> !TextInputs.INTERNAL.contains(n)).toList();
     if (names.isEmpty()) {
-      throw JouleException.input("input " + req.input() + " has no rows; nothing embedded");
+      throw JouleException.input("input " + input + " has no rows; nothing embedded");
     }
-    for (String[] c : List.of(new String[] {req.idCol(), "--id-col"}, new String[] {req.textCol(), "--text-col"})) {
+    for (String[] c : List.of(new String[] {idCol, "--id-col"}, new String[] {textCol, "--text-col"})) {
       if (!names.contains(c[0])) {
-        throw JouleException.input("input " + req.input() + " has no column '" + c[0] + "' (" + c[1] + "); its columns: "
+        throw JouleException.input("input " + input + " has no column '" + c[0] + "' (" + c[1] + "); its columns: "
             + String.join(", ", names));
       }
     }
-    DataType textType = raw.schema().apply(req.textCol()).dataType();
+    DataType textType = raw.schema().apply(textCol).dataType();
     if (!textType.equals(DataTypes.StringType)) {
-      throw JouleException.input("input " + req.input() + ": text column '" + req.textCol() + "' is "
+      throw JouleException.input("input " + input + ": text column '" + textCol + "' is "
           + textType.simpleString() + ", not a string");
     }
-    DataType idIn = raw.schema().apply(req.idCol()).dataType();
+    DataType idIn = raw.schema().apply(idCol).dataType();
     DataType idType = IdColumn.keyKind(idIn).sparkType();
-    List<String> kept = req.keep() != null ? req.keep()
-        : names.stream().filter(n -> !n.equals(req.idCol()) && !n.equals(req.textCol())).toList();
+    List<String> kept = keep != null ? keep
+        : names.stream().filter(n -> !n.equals(idCol) && !n.equals(textCol)).toList();
     Set<String> reserved = Set.of(EmbedTables.embeddings(DataTypes.StringType, new StructType()).fieldNames());
-    List<Column> cols = new ArrayList<>(List.of(IdColumn.key(col(req.idCol()), idIn).as("id"),
-        col(req.textCol()).as("text"),
+    List<Column> cols = new ArrayList<>(List.of(IdColumn.key(col(idCol), idIn).as("id"),
+        col(textCol).as("text"),
         (Arrays.asList(raw.schema().fieldNames()).contains(TextInputs.MALFORMED) ? col(TextInputs.MALFORMED)
             : lit(null).cast(DataTypes.StringType)).as("reason")));
     StructType keptType = new StructType();

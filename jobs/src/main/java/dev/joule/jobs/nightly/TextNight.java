@@ -207,11 +207,13 @@ public final class TextNight {
       set.put(f.name(), col("s.`" + f.name() + "`"));
     }
     String on = "t.id = s.id AND t.model = '" + DeltaIO.sqlString(model.label()) + "'";
-    commit.merge(embeddings, t -> t.as("t").merge(src.as("s"), on)
-        .whenMatched("s._joule_delete").delete()
-        .whenMatched().update(set)
-        .whenNotMatched("NOT s._joule_delete").insert(set)
-        .execute());
+    commit.merge(embeddings, t -> {
+      io.delta.tables.DeltaMergeBuilder m = t.as("t").merge(src.as("s"), on).whenMatched("s._joule_delete").delete();
+      if (upserts != null) { // a night of deletions alone has no columns to set
+        m = m.whenMatched().update(set).whenNotMatched("NOT s._joule_delete").insert(set);
+      }
+      m.execute();
+    });
   }
 
   private ScoreResult result(String runId, String source, EmbedJob.Input in, EncoderModel model,
