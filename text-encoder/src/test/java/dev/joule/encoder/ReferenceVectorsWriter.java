@@ -6,9 +6,10 @@ import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2Quantize
 import java.util.Locale;
 
 /**
- * Writes reference-vectors.tsv from langchain4j's pipeline (not from Joule's encoder), once:
- * {@code mvn -pl text-encoder test-compile exec:java} is not wired; run its main from an IDE or
- * with the test classpath. Kept so that the stored values can be made again and checked.
+ * Made reference-vectors.tsv once, from langchain4j's pipeline (not from Joule's encoder), so
+ * that the stored values are an independent reference. To make them again, run this main on
+ * the module's test classpath ({@code mvn -pl text-encoder dependency:build-classpath
+ * -Dmdep.includeScope=test}, then {@code java -cp target/test-classes:target/classes:CP ...}).
  */
 public final class ReferenceVectorsWriter {
   public static void main(String[] args) {

@@ -126,7 +126,7 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
           Row r = input.next();
           rowsIn++;
           String text = r.isNullAt(1) ? null : r.getString(1);
-          bytesRead += text == null ? 0 : text.length();
+          bytesRead += utf8Bytes(text);
           String reason = reasonBefore(r, text);
           if (reason != null) {
             reject(r.get(0), reason);
@@ -283,5 +283,29 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
       return EnergyRecord.toRow(what, identity, new EnergyRecord.Bridge("in-process", "in-process", 0, 0),
           "onnxruntime, 1 thread per task", counters, figures, hw, profile);
     }
+  }
+
+  /** The text's size in UTF-8, as the energy_log's bytes_read counts it; counted, not encoded. */
+  static long utf8Bytes(String text) {
+    if (text == null) {
+      return 0;
+    }
+    long n = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c < 0x80) {
+        n += 1;
+      } else if (c < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        n += 4;
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        n += 1; // an unpaired surrogate: Java's encoder writes '?'
+      } else {
+        n += 3;
+      }
+    }
+    return n;
   }
 }
