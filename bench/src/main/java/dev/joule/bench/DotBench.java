@@ -135,6 +135,43 @@ public class DotBench {
     return acc;
   }
 
+  /** The 10-class heads' weights: N(0,1), one seed. */
+  static float[][] headWeights() {
+    SplittableRandom rnd = new SplittableRandom(4);
+    float[][] w = new float[10][DIM];
+    for (float[] r : w) {
+      for (int i = 0; i < DIM; i++) {
+        r[i] = (float) rnd.nextGaussian();
+      }
+    }
+    return w;
+  }
+
+  static java.util.List<String> headLabels() {
+    return java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList();
+  }
+
+  /** Scores every batch: one benchmark invocation of a head. */
+  static float scoreAll(Kernel kernel, EncodedRows[] batches, KernelOutput out, VectorOps ops) {
+    float acc = 0;
+    for (EncodedRows b : batches) {
+      kernel.score(b, out, ops);
+      acc += out.scores()[0];
+    }
+    return acc;
+  }
+
+  /** Rows at {@code p} for the heads: half the DRAM budget, batches of 8,192. */
+  static EncodedRows[] headBatches(Precision p) {
+    int batch = 8192;
+    int n = Rows.rowsFor(p, DIM, DRAM_BYTES / 2, batch);
+    EncodedRows[] batches = new EncodedRows[(n + batch - 1) / batch];
+    for (int b = 0; b < batches.length; b++) {
+      batches[b] = Rows.make(p, Math.min(batch, n - b * batch), DIM, 10 + b);
+    }
+    return batches;
+  }
+
   /** A 10-class softmax head over rows in DRAM, as score runs it (batches of 8,192 rows). */
   @State(Scope.Benchmark)
   public static class LinearHead {
@@ -144,27 +181,15 @@ public class DotBench {
     Kernel kernel;
     EncodedRows[] batches;
     KernelOutput out;
-    int n;
     VectorOps ops;
 
     @Setup(Level.Trial)
     public void setUp() {
       Precision p = Precision.parse(precision);
-      SplittableRandom rnd = new SplittableRandom(4);
-      float[][] w = new float[10][DIM];
-      for (float[] r : w) {
-        for (int i = 0; i < DIM; i++) {
-          r[i] = (float) rnd.nextGaussian();
-        }
-      }
-      java.util.List<String> labels = java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList();
+      float[][] w = headWeights();
+      java.util.List<String> labels = headLabels();
       kernel = LinearKernel.fromWeights(w, new float[10], labels, Activation.SOFTMAX, p);
-      int batch = 8192;
-      n = Rows.rowsFor(p, DIM, DRAM_BYTES / 2, batch);
-      batches = new EncodedRows[(n + batch - 1) / batch];
-      for (int b = 0; b < batches.length; b++) {
-        batches[b] = Rows.make(p, Math.min(batch, n - b * batch), DIM, 10 + b);
-      }
+      batches = headBatches(p);
       out = kernel.newOutput();
       ops = VectorOpsProvider.get();
     }
@@ -172,12 +197,35 @@ public class DotBench {
 
   @Benchmark
   public float linearHead(LinearHead s) {
-    float acc = 0;
-    for (EncodedRows b : s.batches) {
-      s.kernel.score(b, s.out, s.ops);
-      acc += s.out.scores()[0];
+    return scoreAll(s.kernel, s.batches, s.out, s.ops);
+  }
+
+  /**
+   * The same head with its weights kept at fp32 against int8 rows (issue 17: what a codes table
+   * with dimension scales is scored with), to compare with {@link #linearHead} at int8.
+   */
+  @State(Scope.Benchmark)
+  public static class UnquantizedHead {
+    Kernel kernel;
+    EncodedRows[] batches;
+    KernelOutput out;
+    VectorOps ops;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      float[][] w = headWeights();
+      java.util.List<String> labels = headLabels();
+      kernel = LinearKernel.fromWeights(w, new float[10], labels, Activation.SOFTMAX, Precision.INT8,
+          dev.joule.bridge.kernel.WeightScaling.UNQUANTIZED);
+      batches = headBatches(Precision.INT8);
+      out = kernel.newOutput();
+      ops = VectorOpsProvider.get();
     }
-    return acc;
+  }
+
+  @Benchmark
+  public float linearHeadUnquantized(UnquantizedHead s) {
+    return scoreAll(s.kernel, s.batches, s.out, s.ops);
   }
 
   /**
@@ -196,22 +244,11 @@ public class DotBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-      SplittableRandom rnd = new SplittableRandom(4);
-      float[][] w = new float[10][DIM];
-      for (float[] r : w) {
-        for (int i = 0; i < DIM; i++) {
-          r[i] = (float) rnd.nextGaussian();
-        }
-      }
-      java.util.List<String> labels = java.util.stream.IntStream.range(0, 10).mapToObj(Integer::toString).toList();
+      float[][] w = headWeights();
+      java.util.List<String> labels = headLabels();
       kernel = LinearKernel.fromWeights(w, new float[10], labels, Activation.SOFTMAX, Precision.parse(precision),
           dev.joule.bridge.kernel.WeightScaling.COLUMN_CHANNEL);
-      int batch = 8192;
-      int n = Rows.rowsFor(kernel.queryPrecision(), DIM, DRAM_BYTES / 2, batch);
-      batches = new EncodedRows[(n + batch - 1) / batch];
-      for (int b = 0; b < batches.length; b++) {
-        batches[b] = Rows.make(kernel.queryPrecision(), Math.min(batch, n - b * batch), DIM, 10 + b);
-      }
+      batches = headBatches(kernel.queryPrecision());
       out = kernel.newOutput();
       ops = VectorOpsProvider.get();
     }
@@ -219,11 +256,6 @@ public class DotBench {
 
   @Benchmark
   public float linearHeadColumnScaled(ColumnScaledHead s) {
-    float acc = 0;
-    for (EncodedRows b : s.batches) {
-      s.kernel.score(b, s.out, s.ops);
-      acc += s.out.scores()[0];
-    }
-    return acc;
+    return scoreAll(s.kernel, s.batches, s.out, s.ops);
   }
 }

@@ -62,7 +62,7 @@ public final class KernelBench {
     for (RunResult r : results) {
       var params = r.getParams();
       String bench = params.getBenchmark().substring(params.getBenchmark().lastIndexOf('.') + 1);
-      String precision = params.getParam("precision");
+      String precision = params.getParam("precision") == null ? "int8" : params.getParam("precision");
       String residency = params.getParam("residency") == null ? "dram" : params.getParam("residency");
       double rows = rowsPerInvocation(bench, precision, residency);
       var score = r.getPrimaryResult();
@@ -89,6 +89,7 @@ public final class KernelBench {
         case "joule" -> "Joule " + k[1] + (k[1].equals("int4") ? " (int8 x int4)" : k[1].equals("binary") ? " (Hamming)" : "") + " dot";
         case "lucene" -> "Lucene VectorUtil " + k[1] + " dot";
         case "linearHeadColumnScaled" -> "Joule 10-class softmax head " + k[1] + ", column-channel (fp32 rows)";
+        case "linearHeadUnquantized" -> "Joule 10-class softmax head int8 rows, unquantized (fp32) weights";
         default -> "Joule 10-class softmax head " + k[1];
       };
       table.append(String.format(Locale.ROOT, "| %s | %s | %,.0f (± %,.0f) | %s | %s |%n", name, k[2], v[0], v[1], fraction, ratio));

@@ -6,7 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.joule.bridge.kernel.DimensionScales;
+import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.KernelOutput;
 import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.vector.VectorOpsProvider;
 import dev.joule.jobs.generate.GenerateJob;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
@@ -92,18 +97,59 @@ class QuantizeJobIT {
   }
 
   @Test
-  void scoringFromCodesEqualsScoringFromEmbeddingsQuantizedOnTheFly() {
+  void scoringFromCodesEqualsTheKernelForTheTablesDimensionScalesOnTheSameRows() {
     LinearModelFile model = LinearModelFile.read(teacher);
     for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
       QuantizeJob.Result q = quantize(p);
-      String[] sets = {"score.int4-rows=int4"}; // codes are int4 rows; compare like with like
-      List<Row> fromCodes = score(q.table(), model, p, tmp.resolve("from-codes-" + p).toString(), sets)
-          .select("id", "label", "score", "scores").orderBy("id").collectAsList();
-      List<Row> onTheFly = score(input, model, p, tmp.resolve("from-emb-" + p).toString(), sets)
-          .select("id", "label", "score", "scores").orderBy("id").collectAsList();
-      assertEquals(ROWS, fromCodes.size());
-      assertEquals(onTheFly, fromCodes, "precision " + p);
+      // The table records the per-dimension scales its rows were divided by, in its own commit.
+      DimensionScales e = QuantizeJob.dimensionScales(spark, q.table(), DIM);
+      assertTrue(e != null, "an " + p + " codes table records its dimension scales");
+      float[] max = new float[DIM];
+      List<Row> in = spark.read().format("delta").load(embeddings).select("id", "embedding").orderBy("id").collectAsList();
+      float[] values = new float[in.size() * DIM];
+      for (int r = 0; r < in.size(); r++) {
+        List<Float> v = in.get(r).getList(1);
+        for (int c = 0; c < DIM; c++) {
+          values[r * DIM + c] = v.get(c);
+        }
+        DimensionScales.accumulateMaxAbs(values, r * DIM, max);
+      }
+      assertEquals(DimensionScales.ofMaxAbs(max), e, "the largest |x| of each dimension over the valid rows");
+      // The run folds them into its kernel: its answers are that kernel's on rows encoded with them.
+      Kernel k = model.kernel(p, e);
+      KernelOutput out = k.newOutput();
+      k.score(EncodedRows.encode(p, in.size(), DIM, values, e), out, VectorOpsProvider.get());
+      List<Row> fromCodes = score(q.table(), model, p, tmp.resolve("from-codes-" + p).toString())
+          .select("id", "label", "scores").orderBy("id").collectAsList();
+      assertEquals(in.size(), fromCodes.size());
+      for (int r = 0; r < in.size(); r++) {
+        assertEquals(in.get(r).getLong(0), fromCodes.get(r).getLong(0));
+        assertEquals(k.labels().get(dev.joule.bridge.BridgeBatches.argmax(out.scores(), r * k.width(), k.width())),
+            fromCodes.get(r).getString(1), "precision " + p + ", row " + r);
+        List<Float> got = fromCodes.get(r).getList(2);
+        for (int j = 0; j < k.width(); j++) {
+          assertEquals(out.scores()[r * k.width() + j], got.get(j), 0f, "precision " + p + ", row " + r);
+        }
+      }
     }
+  }
+
+  @Test
+  void aRolledBackRequantizeBringsBackTheOldRowsWithTheirOwnScales() {
+    String out = tmp.resolve("requantize").toString();
+    QuantizeJob job = new QuantizeJob(spark, TestSpark.config(tmp));
+    job.run(new QuantizeJob.Request(embeddings, Precision.INT8, out, out + "_rejects", null));
+    Map<String, String> before = dev.joule.jobs.delta.DeltaIO.properties(spark, out);
+    List<Row> rowsBefore = spark.read().format("delta").load(out).orderBy("id").collectAsList();
+    // Another table's rows and scales replace them in one commit, which a failed run then undoes.
+    Dataset<Row> other = spark.read().format("delta").load(embeddings).limit(3)
+        .selectExpr("id", "cast(null as binary) as codes");
+    dev.joule.jobs.delta.TableCommit commit = new dev.joule.jobs.delta.TableCommit(spark, "test-run");
+    commit.replace(out, other, Map.of(QuantizeJob.DIMENSION_SCALES_PROPERTY, "AAAAAA=="));
+    assertEquals("AAAAAA==", dev.joule.jobs.delta.DeltaIO.properties(spark, out).get(QuantizeJob.DIMENSION_SCALES_PROPERTY));
+    commit.rollback();
+    assertEquals(before, dev.joule.jobs.delta.DeltaIO.properties(spark, out));
+    assertEquals(rowsBefore, spark.read().format("delta").load(out).orderBy("id").collectAsList());
   }
 
   @Test

@@ -168,11 +168,26 @@ class SqlFunctionsIT {
         new QuantizeJob.Request(gen.embeddings(), Precision.INT8, codes, codes + "_rejects", null));
     spark.read().format("delta").load(gen.embeddings()).createOrReplaceTempView("emb");
     spark.read().format("delta").load(codes).createOrReplaceTempView("codes");
-    // Every row's codes, scale and norm equal what joule quantize wrote.
-    long differ = spark.sql("SELECT c.id FROM codes c JOIN (SELECT id, joule_quantize(embedding, 'int8') q FROM emb) e"
-        + " ON c.id = e.id WHERE c.codes <> e.q.codes OR c.scale <> e.q.scale OR c.norm <> e.q.norm"
+    // Every row's codes, scale and norm equal what joule quantize wrote, given the table's
+    // dimension scales (a table property); without them, the codes differ.
+    String scales = dev.joule.jobs.delta.DeltaIO.properties(spark, codes).get(QuantizeJob.DIMENSION_SCALES_PROPERTY);
+    long differ = spark.sql("SELECT c.id FROM codes c JOIN (SELECT id, joule_quantize(embedding, 'int8', '" + scales
+        + "') q FROM emb) e ON c.id = e.id WHERE c.codes <> e.q.codes OR c.scale <> e.q.scale OR c.norm <> e.q.norm"
         + " OR c.dim <> e.q.dim OR c.precision <> e.q.precision").count();
     assertEquals(0, differ);
+    assertTrue(spark.sql("SELECT c.id FROM codes c JOIN (SELECT id, joule_quantize(embedding, 'int8') q FROM emb) e"
+        + " ON c.id = e.id WHERE c.codes <> e.q.codes").count() > 0, "the scales change the codes");
+    // And joule_dequantize with them gives back each value within half a step: every row of the
+    // table went into the scales, so |x_c| <= e_c and the step of dimension c is at most e_c / 127.
+    float[] e = dev.joule.bridge.kernel.DimensionScales.parse(scales).values();
+    for (Row r : spark.sql("SELECT e.embedding, joule_dequantize(c.codes, c.scale, c.precision, c.dim, '" + scales
+        + "') FROM codes c JOIN emb e ON c.id = e.id ORDER BY c.id LIMIT 50").collectAsList()) {
+      List<Float> x = r.getList(0);
+      List<Float> y = r.getList(1);
+      for (int c = 0; c < e.length; c++) {
+        assertTrue(Math.abs(x.get(c) - y.get(c)) <= e[c] / 254 * 1.001f, "dimension " + c + ": " + x.get(c) + " vs " + y.get(c));
+      }
+    }
     assertEquals(spark.table("emb").count(), spark.table("codes").count());
 
     for (String p : List.of("int8", "int4", "binary")) {

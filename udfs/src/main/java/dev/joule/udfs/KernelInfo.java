@@ -1,5 +1,6 @@
 package dev.joule.udfs;
 
+import dev.joule.bridge.kernel.DimensionScales;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelCodec;
 import dev.joule.bridge.kernel.Precision;
@@ -8,11 +9,12 @@ import java.util.List;
 
 /**
  * What executors need to know about a kernel without decoding it: its bytes and id (to push it),
- * its shape (to read the response) and the precisions rows must be encoded at.
+ * its shape (to read the response) and how rows must be encoded (precisions, and the dimension
+ * scales quantized rows are divided by, or null).
  */
 public record KernelInfo(byte[] bytes, String id, String name, String op, Precision precision,
     Precision rowPrecision, Precision rescorePrecision, int dim, int width, boolean neighbors,
-    List<String> labels, long macsPerRow, long parameterBytes) implements Serializable {
+    List<String> labels, long macsPerRow, long parameterBytes, DimensionScales rowScales) implements Serializable {
 
   public KernelInfo {
     labels = List.copyOf(labels);
@@ -29,6 +31,6 @@ public record KernelInfo(byte[] bytes, String id, String name, String op, Precis
     Precision rows = rowPrecision == null ? k.queryPrecision() : rowPrecision;
     return new KernelInfo(bytes, KernelCodec.kernelId(bytes), k.displayName(), k.op(),
         k.precision(), rows, k.rescorePrecision(), k.dim(), k.width(), k.neighbors(), k.labels(),
-        k.macsPerRow(), k.parameterBytes());
+        k.macsPerRow(), k.parameterBytes(), k.rowScales());
   }
 }

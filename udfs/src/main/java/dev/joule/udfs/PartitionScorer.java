@@ -413,9 +413,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       if (spec.fromCodes()) {
         return EncodedRows.quantized(k.rowPrecision(), n, spec.dim(), codes, scales, norms);
       }
-      EncodedRows rows = EncodedRows.encode(k.rowPrecision(), n, spec.dim(), values);
+      EncodedRows rows = EncodedRows.encode(k.rowPrecision(), n, spec.dim(), values, k.rowScales());
       return k.rescorePrecision() == null ? rows
-          : rows.withRescore(EncodedRows.encode(k.rescorePrecision(), n, spec.dim(), values));
+          : rows.withRescore(EncodedRows.encode(k.rescorePrecision(), n, spec.dim(), values, k.rowScales()));
     }
 
     private void sendBatch(int n) {

@@ -70,15 +70,46 @@ public final class EncodedRows {
 
   /** Encodes fp32 rows at {@code target} precision (fp32: as they are). */
   public static EncodedRows encode(Precision target, int rows, int dim, float[] values) {
-    if (target == Precision.FP32) {
-      return fp32(rows, dim, values);
+    return encode(target, rows, dim, values, null);
+  }
+
+  /**
+   * Encodes rows to be scored by a kernel built for {@code scales}: quantized encodings hold the
+   * codes of {@code x/e} (the norms stay those of x); fp32 stays as it is. Null scales: plain.
+   */
+  public static EncodedRows encode(Precision target, int rows, int dim, float[] values, DimensionScales scales) {
+    if (target == Precision.FP32 || scales == null) {
+      return target == Precision.FP32 ? fp32(rows, dim, values) : quantize(target, rows, dim, values, values);
     }
+    DimensionScales.checkDim(scales, dim);
+    return quantize(target, rows, dim, scales.divide(values, rows), values);
+  }
+
+  /**
+   * Encodes parameter rows (weights, centroids, references) for a kernel whose input rows are
+   * divided by {@code scales}: quantized encodings hold the codes of {@code y∘e}, so that
+   * {@code (x/e)·(y∘e) = x·y}; the norms stay those of y; fp32 stays as it is.
+   */
+  public static EncodedRows encodeFolded(Precision target, int rows, int dim, float[] values, DimensionScales scales) {
+    if (target == Precision.FP32 || scales == null) {
+      return encode(target, rows, dim, values);
+    }
+    DimensionScales.checkDim(scales, dim);
+    return quantize(target, rows, dim, scales.fold(values, rows), values);
+  }
+
+  /** Quantizes {@code toQuantize}; the norms are those of {@code original} (the same rows before any scaling). */
+  private static EncodedRows quantize(Precision target, int rows, int dim, float[] toQuantize, float[] original) {
+    if (toQuantize.length < (long) rows * dim) {
+      throw new IllegalArgumentException("values holds " + toQuantize.length + " floats, need " + (long) rows * dim);
+    }
+    float[] values = toQuantize;
     int stride = target.rowBytes(dim);
     byte[] codes = new byte[rows * stride];
     float[] scales = new float[rows];
     float[] norms = new float[rows];
     for (int r = 0; r < rows; r++) {
-      norms[r] = norm(values, r * dim, dim);
+      norms[r] = norm(original, r * dim, dim);
       switch (target) {
         case INT8:
           scales[r] = Int8Quantizer.quantize(values, r * dim, dim, codes, r * stride);

@@ -54,6 +54,16 @@ public interface Kernel {
     return "";
   }
 
+  /**
+   * The per-dimension scales quantized rows must be divided by before encoding
+   * ({@link EncodedRows#encode(Precision, int, int, float[], DimensionScales)}), or null: the
+   * kernel's parameters are folded with them. Set when the kernel scores a codes table that was
+   * quantized with them.
+   */
+  default DimensionScales rowScales() {
+    return null;
+  }
+
   /** The precision rows must also carry for rescoring ({@link EncodedRows#rescore()}), or null. */
   default Precision rescorePrecision() {
     return null;

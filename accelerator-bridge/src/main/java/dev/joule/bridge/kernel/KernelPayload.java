@@ -43,6 +43,11 @@ public final class KernelPayload {
     return blobs;
   }
 
+  /** Whether a blob of that name is present. */
+  public boolean has(String name) {
+    return blobs.containsKey(name);
+  }
+
   public byte[] blob(String name) {
     byte[] b = blobs.get(name);
     if (b == null) {

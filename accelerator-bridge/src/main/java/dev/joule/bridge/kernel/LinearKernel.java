@@ -26,9 +26,10 @@ public final class LinearKernel implements Kernel {
   private final EncodedRows weights;
   private final float[] bias;
   private final List<String> labels;
+  private final DimensionScales rowScales; // null: rows are not divided
 
   private LinearKernel(Activation activation, ScaledWeights scaled, ScalingChoice choice, float[] bias,
-      List<String> labels) {
+      List<String> labels, DimensionScales rowScales) {
     EncodedRows weights = scaled.rows();
     if (choice.chosen() != scaled.scaling()) {
       throw new IllegalArgumentException("weights are scaled " + scaled.scaling() + " but the choice says " + choice.chosen());
@@ -42,11 +43,16 @@ public final class LinearKernel implements Kernel {
           + bias.length + " and labels " + labels.size());
     }
     this.activation = activation;
-    this.scaled = scaled;
     this.choice = choice;
     this.weights = weights;
     this.bias = bias;
     this.labels = List.copyOf(labels);
+    if (rowScales != null && !scaled.precision().quantized()) {
+      throw new IllegalArgumentException("dimension scales apply to quantized kernels only");
+    }
+    DimensionScales.checkDim(rowScales, weights.dim());
+    this.rowScales = rowScales;
+    this.scaled = scaled.forRowScales(rowScales);
   }
 
   /**
@@ -61,21 +67,33 @@ public final class LinearKernel implements Kernel {
   /** As above, the scaling chosen by {@code chooser} (e.g. on a sample of the rows to score). */
   public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
       Activation activation, Precision precision, ScalingChooser chooser) {
-    ScalingChooser.Chosen c = chooser.choose(precision, w.length, dimOf(w), flatten(w));
-    return new LinearKernel(activation, c.weights(), c.choice(), bias.clone(), labels);
+    return fromWeights(w, bias, labels, activation, precision, chooser, null);
+  }
+
+  /**
+   * As above, for rows divided by {@code rowScales} (a codes table's, see {@link DimensionScales}):
+   * the weights are folded ({@code W∘e}); at int8 they stay fp32 ({@link WeightScaling#UNQUANTIZED}),
+   * at int4 they are scaled as the chooser measures. Null scales, or fp32: as above.
+   */
+  public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
+      Activation activation, Precision precision, ScalingChooser chooser, DimensionScales rowScales) {
+    DimensionScales e = precision.quantized() ? rowScales : null;
+    float[] flat = flatten(w);
+    ScalingChooser.Chosen c = chooser.choose(precision, w.length, dimOf(w), e == null ? flat : e.fold(flat, w.length), e);
+    return new LinearKernel(activation, c.weights(), c.choice(), bias.clone(), labels, e);
   }
 
   /** As above with the scaling given (tests, benchmarks, a user who knows). */
   public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
       Activation activation, Precision precision, WeightScaling scaling) {
     ScaledWeights q = ScaledWeights.quantize(scaling, precision, w.length, dimOf(w), flatten(w));
-    return new LinearKernel(activation, q, ScalingChoice.forced(q.scaling()), bias.clone(), labels);
+    return new LinearKernel(activation, q, ScalingChoice.forced(q.scaling()), bias.clone(), labels, null);
   }
 
   static LinearKernel fromPayload(KernelPayload p) {
     ScalingChoice choice = ScalingChoice.read(p, "w");
     return new LinearKernel(Activation.parse(p.get("activation")), ScaledWeights.read(p, "w", choice.chosen()),
-        choice, p.floats("bias"), p.strings("labels"));
+        choice, p.floats("bias"), p.strings("labels"), DimensionScales.read(p));
   }
 
   @Override
@@ -87,6 +105,7 @@ public final class LinearKernel implements Kernel {
       choice.write(p, "w");
     }
     scaled.write(p, "w");
+    DimensionScales.write(p, rowScales);
     return p.floats("bias", bias).strings("labels", labels);
   }
 
@@ -122,7 +141,7 @@ public final class LinearKernel implements Kernel {
 
   @Override
   public Precision precision() {
-    return weights.precision();
+    return scaled.precision();
   }
 
   public Activation activation() {
@@ -146,6 +165,11 @@ public final class LinearKernel implements Kernel {
     return choice;
   }
 
+  @Override
+  public DimensionScales rowScales() {
+    return rowScales;
+  }
+
   /** Column-channel kernels take fp32 rows: their activations are rescaled per column in fp32. */
   @Override
   public Precision queryPrecision() {
@@ -154,7 +178,8 @@ public final class LinearKernel implements Kernel {
 
   @Override
   public String quantizationNote() {
-    return precision() == Precision.FP32 ? "" : "weights " + choice.describe();
+    return precision() == Precision.FP32 ? "" : "weights " + choice.describe()
+        + (rowScales == null ? "" : "; rows divided by " + rowScales);
   }
 
   @Override
@@ -203,6 +228,10 @@ public final class LinearKernel implements Kernel {
       scoreColumnScaled(in, out, ops);
       return;
     }
+    if (scaled.scaling() == WeightScaling.UNQUANTIZED) {
+      scoreUnquantized(in, out, ops);
+      return;
+    }
     Dots.check(displayName(), in, precision(), dim());
     int outputs = width();
     float[] y = out.reset(in.rows()).scores();
@@ -210,6 +239,19 @@ public final class LinearKernel implements Kernel {
       int o = r * outputs;
       for (int j = 0; j < outputs; j++) {
         y[o + j] = Dots.dot(in, r, weights, j, ops) + bias[j];
+      }
+      activation.apply(y, o, outputs);
+    }
+  }
+
+  private void scoreUnquantized(EncodedRows in, KernelOutput out, VectorOps ops) {
+    ScaledWeights.checkCodesInput(displayName(), in, dim());
+    int outputs = width();
+    float[] y = out.reset(in.rows()).scores();
+    for (int r = 0; r < in.rows(); r++) {
+      int o = r * outputs;
+      for (int j = 0; j < outputs; j++) {
+        y[o + j] = scaled.dotCodes(in, r, j, ops) + bias[j];
       }
       activation.apply(y, o, outputs);
     }

@@ -50,9 +50,10 @@ public final class MlpKernel implements Kernel {
   private final float[] w2; // [classes * hidden]
   private final float[] b2;
   private final List<String> labels;
+  private final DimensionScales rowScales; // null: rows are not divided
 
   private MlpKernel(Activation activation, Hidden hiddenActivation, ScaledWeights scaled, ScalingChoice choice,
-      float[] b1, float[] w2, float[] b2, List<String> labels) {
+      float[] b1, float[] w2, float[] b2, List<String> labels, DimensionScales rowScales) {
     EncodedRows w1 = scaled.rows();
     if (choice.chosen() != scaled.scaling()) {
       throw new IllegalArgumentException("w1 is scaled " + scaled.scaling() + " but the choice says " + choice.chosen());
@@ -67,13 +68,18 @@ public final class MlpKernel implements Kernel {
     }
     this.activation = activation;
     this.hiddenActivation = hiddenActivation;
-    this.scaled = scaled;
     this.choice = choice;
     this.w1 = w1;
     this.b1 = b1;
     this.w2 = w2;
     this.b2 = b2;
     this.labels = List.copyOf(labels);
+    if (rowScales != null && !scaled.precision().quantized()) {
+      throw new IllegalArgumentException("dimension scales apply to quantized kernels only");
+    }
+    DimensionScales.checkDim(rowScales, w1.dim());
+    this.rowScales = rowScales;
+    this.scaled = scaled.forRowScales(rowScales);
   }
 
   /** From fp32 layers: {@code w1[hidden][dim]}, {@code w2[classes][hidden]}, with a ReLU hidden layer. */
@@ -85,10 +91,21 @@ public final class MlpKernel implements Kernel {
   /** The first layer's scaling chosen on probe rows ({@link ScalingChooser#withProbes()}). */
   public static MlpKernel fromWeights(float[][] w1, float[] b1, float[][] w2, float[] b2,
       List<String> labels, Activation activation, Hidden hidden, Precision precision) {
+    return fromWeights(w1, b1, w2, b2, labels, activation, hidden, precision, (DimensionScales) null);
+  }
+
+  /**
+   * As above, for rows divided by {@code rowScales} (see {@link DimensionScales}): the first layer
+   * is folded ({@code W1∘e}) before it is scaled and quantized. Null scales, or fp32: as above.
+   */
+  public static MlpKernel fromWeights(float[][] w1, float[] b1, float[][] w2, float[] b2,
+      List<String> labels, Activation activation, Hidden hidden, Precision precision, DimensionScales rowScales) {
+    DimensionScales e = precision.quantized() ? rowScales : null;
+    float[] flat = LinearKernel.flatten(w1);
     ScalingChooser.Chosen c = ScalingChooser.withProbes().choose(precision, w1.length, LinearKernel.dimOf(w1),
-        LinearKernel.flatten(w1));
+        e == null ? flat : e.fold(flat, w1.length), e);
     return new MlpKernel(activation, hidden, c.weights(), c.choice(), b1.clone(), LinearKernel.flatten(w2),
-        b2.clone(), labels);
+        b2.clone(), labels, e);
   }
 
   /** As above with the first layer's scaling given. */
@@ -97,7 +114,7 @@ public final class MlpKernel implements Kernel {
     ScaledWeights q = ScaledWeights.quantize(scaling, precision, w1.length, LinearKernel.dimOf(w1),
         LinearKernel.flatten(w1));
     return new MlpKernel(activation, hidden, q, ScalingChoice.forced(q.scaling()), b1.clone(),
-        LinearKernel.flatten(w2), b2.clone(), labels);
+        LinearKernel.flatten(w2), b2.clone(), labels, null);
   }
 
   static MlpKernel fromPayload(KernelPayload p) {
@@ -106,7 +123,7 @@ public final class MlpKernel implements Kernel {
     ScalingChoice choice = ScalingChoice.read(p, "w1");
     return new MlpKernel(Activation.parse(p.get("activation")), Hidden.parse(hidden),
         ScaledWeights.read(p, "w1", choice.chosen()), choice, p.floats("b1"), p.floats("w2"), p.floats("b2"),
-        p.strings("labels"));
+        p.strings("labels"), DimensionScales.read(p));
   }
 
   @Override
@@ -119,6 +136,7 @@ public final class MlpKernel implements Kernel {
       choice.write(p, "w1"); // per-channel kernels keep the bytes (and ids) they had
     }
     scaled.write(p, "w1");
+    DimensionScales.write(p, rowScales);
     return p.floats("b1", b1).floats("w2", w2).floats("b2", b2).strings("labels", labels);
   }
 
@@ -129,7 +147,7 @@ public final class MlpKernel implements Kernel {
 
   @Override
   public Precision precision() {
-    return w1.precision();
+    return scaled.precision();
   }
 
   @Override
@@ -142,6 +160,11 @@ public final class MlpKernel implements Kernel {
     return choice;
   }
 
+  @Override
+  public DimensionScales rowScales() {
+    return rowScales;
+  }
+
   /** Column-channel kernels take fp32 rows (see {@link WeightScaling#COLUMN_CHANNEL}). */
   @Override
   public Precision queryPrecision() {
@@ -150,7 +173,8 @@ public final class MlpKernel implements Kernel {
 
   @Override
   public String quantizationNote() {
-    return precision() == Precision.FP32 ? "" : "weights " + choice.describe();
+    return precision() == Precision.FP32 ? "" : "weights " + choice.describe()
+        + (rowScales == null ? "" : "; rows divided by " + rowScales);
   }
 
   @Override
@@ -196,8 +220,11 @@ public final class MlpKernel implements Kernel {
   @Override
   public void score(EncodedRows in, KernelOutput out, VectorOps ops) {
     boolean columnScaled = scaled.scaling() == WeightScaling.COLUMN_CHANNEL;
+    boolean unquantized = scaled.scaling() == WeightScaling.UNQUANTIZED;
     if (columnScaled) {
       ScaledWeights.checkColumnScaledInput(displayName(), in, dim());
+    } else if (unquantized) {
+      ScaledWeights.checkCodesInput(displayName(), in, dim());
     } else {
       Dots.check(displayName(), in, precision(), dim());
     }
@@ -211,7 +238,8 @@ public final class MlpKernel implements Kernel {
         scaled.scaleRow(in, r, u, ops);
       }
       for (int k = 0; k < hidden; k++) {
-        float z = (columnScaled ? scaled.dotScaled(u, k, ops) : Dots.dot(in, r, w1, k, ops)) + b1[k];
+        float z = (columnScaled ? scaled.dotScaled(u, k, ops)
+            : unquantized ? scaled.dotCodes(in, r, k, ops) : Dots.dot(in, r, w1, k, ops)) + b1[k];
         h[k] = hiddenActivation == Hidden.RELU ? Math.max(0f, z) : (float) (1.0 / (1.0 + Math.exp(-z)));
       }
       int o = r * classes;

@@ -11,10 +11,22 @@ import dev.joule.bridge.vector.VectorOps;
 public final class ScaledWeights {
 
   private final WeightScaling scaling;
+  private final Precision precision; // the kernel's: the codes' (the rows' for unquantized weights)
   private final EncodedRows rows;
   private final float[] columns; // t_c, column-channel only
+  private final float[] fp32Columns; // t_c / e_c for undivided fp32 rows when rows are divided by e; else t
 
   ScaledWeights(WeightScaling scaling, EncodedRows rows, float[] columns) {
+    this(scaling, rows, columns, null);
+  }
+
+  private ScaledWeights(WeightScaling scaling, EncodedRows rows, float[] columns, DimensionScales rowScales) {
+    if (scaling == WeightScaling.UNQUANTIZED && rows.precision() != Precision.FP32) {
+      throw new IllegalArgumentException("unquantized weights are fp32, not " + rows.precision());
+    }
+    if (scaling == WeightScaling.UNQUANTIZED && columns != null) {
+      throw new IllegalArgumentException("unquantized weights have no column scales");
+    }
     if (scaling == WeightScaling.COLUMN_CHANNEL) {
       if (rows.precision() != Precision.INT8 && rows.precision() != Precision.INT4) {
         throw new IllegalArgumentException("column-channel scaling needs int8 or int4 weights, not " + rows.precision());
@@ -28,17 +40,40 @@ public final class ScaledWeights {
           throw new IllegalArgumentException("column scale " + t + " is not a finite non-negative number");
         }
       }
-    } else if (columns != null) {
+    } else if (columns != null && scaling == WeightScaling.PER_CHANNEL) {
       throw new IllegalArgumentException("per-channel weights have no column scales");
     }
     this.scaling = scaling;
+    this.precision = scaling == WeightScaling.UNQUANTIZED ? Precision.INT8 : rows.precision();
     this.rows = rows;
     this.columns = columns;
+    if (columns != null && rowScales != null) {
+      // Quantized rows arrive divided by e (a codes table); fp32 rows never are, so the weights'
+      // folded e is taken out of their column scales instead.
+      float[] e = rowScales.values();
+      this.fp32Columns = new float[columns.length];
+      for (int c = 0; c < columns.length; c++) {
+        fp32Columns[c] = columns[c] / e[c];
+      }
+    } else {
+      this.fp32Columns = columns;
+    }
+  }
+
+  /** These weights, folded with {@code rowScales} by the caller, made to take undivided fp32 rows too. */
+  ScaledWeights forRowScales(DimensionScales rowScales) {
+    return rowScales == null ? this : new ScaledWeights(scaling, rows, columns, rowScales);
   }
 
   /** Quantizes row-major {@code w} ({@code outputs × dim}) at {@code p} under {@code scaling}. */
   public static ScaledWeights quantize(WeightScaling scaling, Precision p, int outputs, int dim, float[] w) {
-    if (scaling == WeightScaling.PER_CHANNEL || p == Precision.FP32) {
+    if (scaling == WeightScaling.UNQUANTIZED && p != Precision.FP32) {
+      if (p != Precision.INT8) {
+        throw new IllegalArgumentException("unquantized weights serve int8 kernels, not " + p);
+      }
+      return new ScaledWeights(scaling, EncodedRows.fp32(outputs, dim, java.util.Arrays.copyOf(w, outputs * dim)), null);
+    }
+    if (scaling != WeightScaling.COLUMN_CHANNEL || p == Precision.FP32) {
       return new ScaledWeights(WeightScaling.PER_CHANNEL, EncodedRows.encode(p, outputs, dim, w), null);
     }
     float[] t = columnMax(w, outputs, dim);
@@ -66,8 +101,9 @@ public final class ScaledWeights {
     return scaling;
   }
 
+  /** The kernel's precision: the codes', or int8 for unquantized weights (the rows are int8). */
   public Precision precision() {
-    return rows.precision();
+    return precision;
   }
 
   /** The codes with their per-row scales (for column-channel: of the column-divided rows). */
@@ -121,7 +157,7 @@ public final class ScaledWeights {
     int dim = rows.dim();
     switch (in.precision()) {
       case FP32:
-        ops.scaleF32(in.values(), r * dim, 1f, columns, u, dim);
+        ops.scaleF32(in.values(), r * dim, 1f, fp32Columns, u, dim);
         break;
       case INT8:
         ops.scaleI8(in.codes(), r * dim, in.scales()[r], columns, u, dim);
@@ -144,6 +180,27 @@ public final class ScaledWeights {
   static void checkColumnScaledInput(String kernel, EncodedRows in, int dim) {
     if (in.precision() == Precision.BINARY) {
       throw new IllegalArgumentException("kernel " + kernel + " takes fp32, int8 or int4 rows, got a batch at binary");
+    }
+    if (in.dim() != dim) {
+      throw new IllegalArgumentException("kernel " + kernel + " expects dim " + dim + ", got a batch of dim " + in.dim());
+    }
+  }
+
+  /**
+   * Unquantized: the dot of row r of {@code in} (int8 or int4 codes, divided by the kernel's
+   * dimension scales if it has them) with fp32 weight row j: {@code s_r·Σ_c q_rc·w_jc}.
+   */
+  public float dotCodes(EncodedRows in, int r, int j, VectorOps ops) {
+    int dim = rows.dim();
+    return in.precision() == Precision.INT8
+        ? ops.dotF32I8(rows.values(), j * dim, in.codes(), r * dim, dim) * in.scales()[r]
+        : ops.dotF32I4(rows.values(), j * dim, in.codes(), r * in.stride(), dim) * in.scales()[r];
+  }
+
+  /** Checks a batch for unquantized weights: int8 or int4 codes of their dim. */
+  static void checkCodesInput(String kernel, EncodedRows in, int dim) {
+    if (in.precision() != Precision.INT8 && in.precision() != Precision.INT4) {
+      throw new IllegalArgumentException("kernel " + kernel + " takes int8 or int4 rows, got a batch at " + in.precision());
     }
     if (in.dim() != dim) {
       throw new IllegalArgumentException("kernel " + kernel + " expects dim " + dim + ", got a batch of dim " + in.dim());

@@ -20,9 +20,10 @@ public final class TopKKernel implements Kernel {
   private final EncodedRows reference;
   private final EncodedRows rescoreReference; // null: no rescoring
   private final List<String> ids;
+  private final DimensionScales rowScales; // null: rows are not divided
 
   private TopKKernel(Similarity metric, int k, int oversample, EncodedRows reference,
-      EncodedRows rescoreReference, List<String> ids) {
+      EncodedRows rescoreReference, List<String> ids, DimensionScales rowScales) {
     if (k < 1 || k > reference.rows()) {
       throw new IllegalArgumentException("k must be in 1.." + reference.rows() + " (reference rows), got " + k);
     }
@@ -46,6 +47,11 @@ public final class TopKKernel implements Kernel {
     this.reference = reference;
     this.rescoreReference = rescoreReference;
     this.ids = List.copyOf(ids);
+    if (rowScales != null && reference.precision() != Precision.INT8 && reference.precision() != Precision.INT4) {
+      throw new IllegalArgumentException("dimension scales apply to int8 and int4 kernels only");
+    }
+    DimensionScales.checkDim(rowScales, reference.dim());
+    this.rowScales = rowScales;
   }
 
   /**
@@ -55,19 +61,30 @@ public final class TopKKernel implements Kernel {
    */
   public static TopKKernel fromReference(float[] values, int rows, int dim, List<String> ids,
       Similarity metric, int k, Precision precision, int oversample, Precision rescore) {
+    return fromReference(values, rows, dim, ids, metric, k, precision, oversample, rescore, null);
+  }
+
+  /**
+   * As above, for int8 / int4 query rows divided by {@code rowScales} (a codes table's): the
+   * reference, and an int8 rescoring reference, are folded (see {@link DimensionScales}); ignored
+   * for fp32 and binary kernels.
+   */
+  public static TopKKernel fromReference(float[] values, int rows, int dim, List<String> ids,
+      Similarity metric, int k, Precision precision, int oversample, Precision rescore, DimensionScales rowScales) {
     if (rescore == Precision.BINARY || rescore == Precision.INT4) {
       throw new IllegalArgumentException("rescore precision must be int8 or fp32");
     }
-    EncodedRows ref = EncodedRows.encode(precision, rows, dim, values);
+    DimensionScales e = precision == Precision.INT8 || precision == Precision.INT4 ? rowScales : null;
+    EncodedRows ref = EncodedRows.encodeFolded(precision, rows, dim, values, e);
     EncodedRows rescoreRef = precision.quantized() && rescore != null
-        ? EncodedRows.encode(rescore, rows, dim, values) : null;
-    return new TopKKernel(metric, k, rescoreRef != null ? oversample : 1, ref, rescoreRef, ids);
+        ? EncodedRows.encodeFolded(rescore, rows, dim, values, e) : null;
+    return new TopKKernel(metric, k, rescoreRef != null ? oversample : 1, ref, rescoreRef, ids, e);
   }
 
   static TopKKernel fromPayload(KernelPayload p) {
     EncodedRows rescore = p.meta().containsKey("rescore.precision") ? p.rows("rescore") : null;
     return new TopKKernel(Similarity.parse(p.get("metric")), p.getInt("k"), p.getInt("oversample"),
-        p.rows("ref"), rescore, p.strings("ids"));
+        p.rows("ref"), rescore, p.strings("ids"), DimensionScales.read(p));
   }
 
   @Override
@@ -77,6 +94,7 @@ public final class TopKKernel implements Kernel {
     if (rescoreReference != null) {
       p.rows("rescore", rescoreReference);
     }
+    DimensionScales.write(p, rowScales);
     return p;
   }
 
@@ -88,6 +106,35 @@ public final class TopKKernel implements Kernel {
   @Override
   public Precision precision() {
     return reference.precision();
+  }
+
+  /**
+   * The similarity of query row {@code r} of {@code in} to reference row {@code j}, as this
+   * kernel's first stage computes it (at fp32: exact). The quality gate uses it to count a
+   * neighbour tied with the exact k-th as found.
+   */
+  public float similarity(EncodedRows in, int r, int j, VectorOps ops) {
+    return metric.of(in, r, reference, j, ops);
+  }
+
+  /** The reference row whose id is {@code id}, or -1 (the first, should ids repeat). */
+  public int indexOf(String id) {
+    java.util.Map<String, Integer> m = index;
+    if (m == null) {
+      m = new java.util.HashMap<>();
+      for (int j = ids.size() - 1; j >= 0; j--) {
+        m.put(ids.get(j), j);
+      }
+      index = m;
+    }
+    return m.getOrDefault(id, -1);
+  }
+
+  private volatile java.util.Map<String, Integer> index; // id -> row, built on first use
+
+  @Override
+  public DimensionScales rowScales() {
+    return rowScales;
   }
 
   @Override

@@ -34,8 +34,14 @@ public record LinearModelFile(String modelId, String modelVersion, Activation ac
 
   @Override
   public LinearKernel kernel(Precision precision) {
+    return kernel(precision, null);
+  }
+
+  @Override
+  public LinearKernel kernel(Precision precision, dev.joule.bridge.kernel.DimensionScales rowScales) {
     try {
-      return LinearKernel.fromWeights(weights, bias, labels, activation, precision);
+      return LinearKernel.fromWeights(weights, bias, labels, activation, precision,
+          dev.joule.bridge.kernel.ScalingChooser.withProbes(), rowScales);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("model " + modelId + ": " + e.getMessage());
     }

@@ -14,5 +14,14 @@ public interface ModelSpec {
   int dim();
 
   /** The kernel at {@code precision}; quantization happens here, once, on the driver. */
-  Kernel kernel(Precision precision);
+  default Kernel kernel(Precision precision) {
+    return kernel(precision, null);
+  }
+
+  /**
+   * The kernel at {@code precision} for rows divided by {@code rowScales} (a codes table quantized
+   * with them, see {@link dev.joule.bridge.kernel.DimensionScales}): its parameters folded. Null:
+   * plain rows. Kernels that cannot use them (fp32, binary) ignore them.
+   */
+  Kernel kernel(Precision precision, dev.joule.bridge.kernel.DimensionScales rowScales);
 }

@@ -3,6 +3,7 @@ package dev.joule.bridge.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.joule.bridge.kernel.Activation;
 import dev.joule.bridge.kernel.CentroidKernel;
+import dev.joule.bridge.kernel.DimensionScales;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.MlpKernel;
 import dev.joule.bridge.kernel.Precision;
@@ -10,7 +11,7 @@ import dev.joule.bridge.kernel.Similarity;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * Model files for the other JSON ops:
@@ -24,12 +25,12 @@ final class OtherModels {
 
   private OtherModels() {}
 
-  record Spec(String modelId, String modelVersion, int dim, Function<Precision, Kernel> build)
+  record Spec(String modelId, String modelVersion, int dim, BiFunction<Precision, DimensionScales, Kernel> build)
       implements ModelSpec {
     @Override
-    public Kernel kernel(Precision precision) {
+    public Kernel kernel(Precision precision, DimensionScales rowScales) {
       try {
-        return build.apply(precision);
+        return build.apply(precision, rowScales);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("model " + modelId + ": " + e.getMessage());
       }
@@ -66,7 +67,7 @@ final class OtherModels {
         throw new ModelFileException(where + ": " + e.getMessage());
       }
       return new Spec(id, version, w1[0].length,
-          p -> MlpKernel.fromWeights(w1, b1, w2, b2, labels, act, hidden, p));
+          (p, e) -> MlpKernel.fromWeights(w1, b1, w2, b2, labels, act, hidden, p, e));
     }
     float[][] c = matrix(root.path("centroids"), where + ": centroids");
     if (labels.size() != c.length) {
@@ -80,7 +81,7 @@ final class OtherModels {
     }
     String version = root.hasNonNull("model_version") ? root.get("model_version").asText()
         : LinearModelFile.parameterHash(c, new float[0], labels);
-    return new Spec(id, version, c[0].length, p -> CentroidKernel.fromCentroids(c, labels, metric, p));
+    return new Spec(id, version, c[0].length, (p, e) -> CentroidKernel.fromCentroids(c, labels, metric, p, e));
   }
 
   static float[][] matrix(JsonNode n, String what) {

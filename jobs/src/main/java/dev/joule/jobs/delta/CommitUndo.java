@@ -15,6 +15,7 @@ import org.apache.spark.sql.delta.DeltaOperations;
 import org.apache.spark.sql.delta.OptimisticTransaction;
 import org.apache.spark.sql.delta.actions.Action;
 import org.apache.spark.sql.delta.actions.AddFile;
+import org.apache.spark.sql.delta.actions.Metadata;
 import org.apache.spark.sql.delta.actions.RemoveFile;
 
 /**
@@ -24,7 +25,8 @@ import org.apache.spark.sql.delta.actions.RemoveFile;
  *
  * <p>If a later commit already removed or replaced any file the run added (another run replaced
  * the same rows), there is nothing of this run's left to undo, and putting back what it removed
- * would bring back stale rows: then nothing is done. A table the run created (its commit is
+ * would bring back stale rows: then nothing is done. Table metadata the commit set (properties,
+ * schema) is put back too, unless a later commit changed it again. A table the run created (its commit is
  * version 0) whose folder holds nothing else is deleted whole; otherwise it stays, empty of the
  * run's rows. This is Delta's own conflict model used in reverse, never a RESTORE.
  *
@@ -58,6 +60,7 @@ public final class CommitUndo {
     DeltaLog log = DeltaLog.forTable(spark, path);
     List<AddFile> added = new ArrayList<>();
     List<RemoveFile> removed = new ArrayList<>();
+    Metadata changed = null; // the table metadata (properties, schema) the commit set, if any
     var it = log.getChanges(version, version, scala.Option.empty(), true);
     while (it.hasNext()) {
       for (Action a : scala.jdk.javaapi.CollectionConverters.asJava(it.next()._2())) {
@@ -65,10 +68,16 @@ public final class CommitUndo {
           added.add(f);
         } else if (a instanceof RemoveFile f) {
           removed.add(f);
+        } else if (a instanceof Metadata m) {
+          changed = m;
         }
       }
     }
-    if (added.isEmpty() && removed.isEmpty()) {
+    // Metadata is put back only where this commit changed it and no later commit did (and not
+    // for a table's first commit, which has no earlier metadata).
+    Metadata earlier = changed != null && version > 0
+        ? log.getSnapshotAt(version - 1, scala.Option.empty(), scala.Option.empty(), false).metadata() : null;
+    if (added.isEmpty() && removed.isEmpty() && earlier == null) {
       return Outcome.NOTHING;
     }
     java.util.ConcurrentModificationException last = null;
@@ -87,6 +96,10 @@ public final class CommitUndo {
       if (version == 0 && txn.readVersion() == 0 && onlyFiles(spark, path, added)) {
         deleteTable(spark, path);
         return Outcome.TABLE_REMOVED;
+      }
+      if (earlier != null && txn.metadata().equals(changed)) {
+        // E.g. a codes table's dimension scales: its old rows must come back with their own.
+        txn.updateMetadata(earlier, false);
       }
       List<Action> actions = new ArrayList<>();
       long now = System.currentTimeMillis();

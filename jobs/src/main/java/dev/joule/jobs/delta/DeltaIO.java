@@ -25,6 +25,16 @@ public final class DeltaIO {
   }
 
   /** The table's properties ({@code delta.*} and our own), from the log's newest snapshot. */
+  /** The path made absolute and qualified with its file system (Delta's SQL path identifiers need that). */
+  public static String qualified(SparkSession spark, String path) {
+    try {
+      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+      return p.getFileSystem(spark.sparkContext().hadoopConfiguration()).makeQualified(p).toString();
+    } catch (java.io.IOException e) {
+      return path;
+    }
+  }
+
   public static java.util.Map<String, String> properties(SparkSession spark, String path) {
     return scala.jdk.javaapi.CollectionConverters.asJava(snapshot(spark, path).metadata().configuration());
   }

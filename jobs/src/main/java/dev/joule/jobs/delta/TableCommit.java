@@ -124,6 +124,23 @@ public final class TableCommit {
     }
   }
 
+  /**
+   * Replaces the whole table, schema and table properties included, in one commit (Delta's
+   * CREATE OR REPLACE TABLE AS SELECT): a reader sees the old rows with the old properties or the
+   * new rows with the new ones, never a mix. {@link #rollback} puts both back.
+   */
+  public void replace(String path, Dataset<Row> rows, Map<String, String> properties) {
+    OutputPaths.requireWritable(spark, path, "output table");
+    String table = "delta.`" + DeltaIO.qualified(spark, path).replace("`", "``") + "`";
+    tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> {
+      var w = rows.writeTo(table).using("delta");
+      for (Map.Entry<String, String> e : new java.util.TreeMap<>(properties).entrySet()) {
+        w = w.tableProperty(e.getKey(), e.getValue());
+      }
+      w.createOrReplace();
+    }));
+  }
+
   /** Replaces the whole table, schema included, in one commit. */
   public void overwrite(String path, Dataset<Row> rows) {
     write(path, rows, null, true, Map.of());

@@ -144,7 +144,7 @@ public final class ReferenceSet implements ModelSpec {
   }
 
   @Override
-  public Kernel kernel(Precision precision) {
+  public Kernel kernel(Precision precision, dev.joule.bridge.kernel.DimensionScales rowScales) {
     Precision r;
     switch (rescore) {
       case "auto":
@@ -161,7 +161,7 @@ public final class ReferenceSet implements ModelSpec {
         }
     }
     try {
-      return TopKKernel.fromReference(values, ids.size(), dim, ids, metric, k, precision, oversample, r);
+      return TopKKernel.fromReference(values, ids.size(), dim, ids, metric, k, precision, oversample, r, rowScales);
     } catch (IllegalArgumentException e) {
       throw JouleException.usage("top-k: " + e.getMessage());
     }

@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.substring_index;
 
+import dev.joule.bridge.kernel.DimensionScales;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.JouleException;
@@ -97,8 +98,9 @@ public final class QuantizeJob {
     // table compares with them instead of reading the whole embeddings table again.
     GateSample sampled = GateSample.of(pinned.data().count(), config.integer("quality.sample-rows"),
         dev.joule.jobs.score.Scoring.SAMPLE_MARGIN);
+    DimensionScales scales = dimensionScales(in, r.precision(), dim, layout);
     Dataset<Row> staged = spark.createDataFrame(in.queryExecution().toRdd().toJavaRDD()
-            .mapPartitions(new Encode(r.precision(), dim, layout, idKind, sampled)), out)
+            .mapPartitions(new Encode(r.precision(), dim, layout, idKind, sampled, scales)), out)
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
       long rowsIn = in.count();
@@ -126,14 +128,15 @@ public final class QuantizeJob {
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
       TableCommit commit = new TableCommit(spark);
       try {
-        commit.overwrite(r.output(), codes);
-        // Where the fp32 rows are: the quality gate compares a codes run with fp32 on them.
-        // (A commit of its own, right after the overwrite; a rollback undoes both.)
-        // Delta's SQL path identifier takes an absolute path only: qualify it here too.
-        commit.sql(r.output(), "ALTER TABLE delta.`" + qualified(r.output()).replace("`", "``")
-            + "` SET TBLPROPERTIES ('" + QualityGate.SOURCE_PROPERTY + "' = '"
-            + DeltaIO.sqlString(qualified(r.input())) + "', '" + PRECISION_PROPERTY + "' = '"
-            + r.precision().label() + "')");
+        // The codes with what reading them needs, in one commit: where the fp32 rows are (the
+        // quality gate compares a codes run with them), the precision, and the dimension scales
+        // the rows were divided by (a reader must never see codes with another table's scales).
+        Map<String, String> properties = new TreeMap<>(Map.of(QualityGate.SOURCE_PROPERTY,
+            DeltaIO.qualified(spark, r.input()), PRECISION_PROPERTY, r.precision().label()));
+        if (scales != null) {
+          properties.put(DIMENSION_SCALES_PROPERTY, scales.encoded());
+        }
+        commit.replace(r.output(), codes, properties);
         commit.overwriteRejects(r.rejects(), rejects, rejected);
         if (!sampled.isEmpty()) {
           // Written before the property that names its version, so the property never points at
@@ -141,7 +144,7 @@ public final class QuantizeJob {
           // gate then ignores.
           commit.overwrite(gateSample(r.output()), staged.filter(col("reason").isNull().and(col("sample").isNotNull()))
               .select(col("id"), col("sample").as("embedding")));
-          commit.sql(r.output(), "ALTER TABLE delta.`" + qualified(r.output()).replace("`", "``")
+          commit.sql(r.output(), "ALTER TABLE delta.`" + DeltaIO.qualified(spark, r.output()).replace("`", "``")
               + "` SET TBLPROPERTIES ('" + GATE_SAMPLE_VERSION_PROPERTY + "' = '" + pinned.version() + "')");
         }
       } catch (Exception | Error e) { // AnalysisException and SparkException are checked in Java terms
@@ -166,6 +169,72 @@ public final class QuantizeJob {
    */
   public static String gateSample(String codesTable) {
     return codesTable.replaceAll("/+$", "") + "_gate_sample";
+  }
+
+  /**
+   * Table property of an int8 or int4 codes table: the per-dimension scales its rows were divided
+   * by before quantizing (base64 float32 LE, {@link DimensionScales#encoded()}); a run scoring the
+   * table folds them into its kernel. Absent: rows quantized as they are (binary codes, older tables).
+   */
+  public static final String DIMENSION_SCALES_PROPERTY = "joule.codes.dimension-scales";
+
+  /**
+   * The dimension scales the codes table at {@code path} was quantized with, or null. {@code dim}
+   * is checked against them.
+   */
+  public static DimensionScales dimensionScales(SparkSession spark, String path, int dim) {
+    String s = DeltaIO.properties(spark, path).get(DIMENSION_SCALES_PROPERTY);
+    if (s == null) {
+      return null;
+    }
+    try {
+      return DimensionScales.parse(s, dim);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.input("codes table " + path + ": property " + DIMENSION_SCALES_PROPERTY + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * int8 and int4: the largest |x| of each dimension over all valid rows (one pass over the
+   * input, a one-off like the whole of quantize). Binary: null (sign bits do not change when a
+   * dimension is scaled).
+   */
+  static DimensionScales dimensionScales(Dataset<Row> in, Precision p, int dim, EmbeddingColumn.Layout layout) {
+    if (p != Precision.INT8 && p != Precision.INT4) {
+      return null;
+    }
+    float[] max = in.queryExecution().toRdd().toJavaRDD().mapPartitions(new MaxAbs(dim, layout))
+        .fold(new float[dim], (a, b) -> {
+          for (int c = 0; c < dim; c++) {
+            a[c] = Math.max(a[c], b[c]);
+          }
+          return a;
+        });
+    return DimensionScales.ofMaxAbs(max);
+  }
+
+  /** The largest |x_c| of a partition's valid rows. */
+  static final class MaxAbs implements FlatMapFunction<Iterator<InternalRow>, float[]> {
+    private final int dim;
+    private final EmbeddingColumn.Layout layout;
+
+    MaxAbs(int dim, EmbeddingColumn.Layout layout) {
+      this.dim = dim;
+      this.layout = layout;
+    }
+
+    @Override
+    public Iterator<float[]> call(Iterator<InternalRow> rows) {
+      EmbeddingColumn col = new EmbeddingColumn(layout, dim);
+      float[] v = new float[dim];
+      float[] max = new float[dim];
+      while (rows.hasNext()) {
+        if (col.read(rows.next(), 1, v, 0) == null) {
+          DimensionScales.accumulateMaxAbs(v, 0, max);
+        }
+      }
+      return List.of(max).iterator();
+    }
   }
 
   /** Table property of a codes table: the precision of its codes, read by score when --precision is left out. */
@@ -196,15 +265,6 @@ public final class QuantizeJob {
       return java.util.Optional.of(Precision.parse(label));
     } catch (IllegalArgumentException e) {
       throw JouleException.input("codes table " + path + ": " + e.getMessage());
-    }
-  }
-
-  private String qualified(String path) {
-    try {
-      org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
-      return p.getFileSystem(spark.sparkContext().hadoopConfiguration()).makeQualified(p).toString();
-    } catch (java.io.IOException e) {
-      return path;
     }
   }
 
@@ -241,13 +301,16 @@ public final class QuantizeJob {
     private final EmbeddingColumn.Layout layout;
     private final IdColumn idKind;
     private final GateSample sample;
+    private final DimensionScales scales;
 
-    Encode(Precision precision, int dim, EmbeddingColumn.Layout layout, IdColumn idKind, GateSample sample) {
+    Encode(Precision precision, int dim, EmbeddingColumn.Layout layout, IdColumn idKind, GateSample sample,
+        DimensionScales scales) {
       this.precision = precision;
       this.dim = dim;
       this.layout = layout;
       this.idKind = idKind;
       this.sample = sample;
+      this.scales = scales;
     }
 
     @Override
@@ -269,7 +332,7 @@ public final class QuantizeJob {
           if (reason != null) {
             return RowFactory.create(id, null, null, null, null, reason, null);
           }
-          EncodedRows e = EncodedRows.encode(precision, 1, dim, v);
+          EncodedRows e = EncodedRows.encode(precision, 1, dim, v, scales);
           reason = unrepresentable(e, v);
           if (reason != null) {
             return RowFactory.create(id, null, null, null, null, reason, null);

@@ -505,14 +505,15 @@ public final class QualityGate {
         System.arraycopy(rows.get(from + i), 0, values, i * dim, dim);
       }
       // fp32 kernels never rescore (rescoring is for quantized candidates).
-      fp32.score(EncodedRows.fp32(n, dim, values), out.reset(n), VectorOpsProvider.get());
+      EncodedRows rowsAt32 = EncodedRows.fp32(n, dim, values);
+      fp32.score(rowsAt32, out.reset(n), VectorOpsProvider.get());
       for (int i = 0; i < n; i++) {
         Row p = published.get(ids.get(from + i));
         if (p == null) {
           continue;
         }
         compared++;
-        sum += fp32.neighbors() ? recall(fp32, out, i, p.getList(2)) : agreement(fp32, out, i, p.getString(1));
+        sum += fp32.neighbors() ? recall(fp32, out, rowsAt32, i, p.getList(2)) : agreement(fp32, out, i, p.getString(1));
       }
     }
     double value = compared == 0 ? Double.NaN : sum / compared;
@@ -529,17 +530,30 @@ public final class QualityGate {
     return k.labels().get(BridgeBatches.argmax(out.scores(), row * w, w)).equals(label) ? 1 : 0;
   }
 
-  private static double recall(Kernel k, KernelOutput out, int row, List<Row> neighbors) {
+  /**
+   * recall@k of the published neighbours against the exact top k. A published neighbour outside
+   * the exact k whose exact similarity equals the exact k-th one counts as found: with duplicate
+   * rows (real tables have them: identical descriptions embed identically) the exact top k is one
+   * of several equally right answers, and which one the exact kernel lists is an accident of order.
+   */
+  static double recall(Kernel k, KernelOutput out, EncodedRows batch, int row, List<Row> neighbors) {
     int w = k.width();
     Set<String> exact = new HashSet<>();
     for (int j = 0; j < w; j++) {
       exact.add(k.labels().get(out.indices()[row * w + j]));
     }
+    float kth = out.scores()[row * w + w - 1]; // best first
     int hit = 0;
     for (Row n : neighbors == null ? List.<Row>of() : neighbors) {
-      hit += exact.contains(n.getString(0)) ? 1 : 0;
+      String id = n.getString(0);
+      if (exact.contains(id)) {
+        hit++;
+      } else if (k instanceof dev.joule.bridge.kernel.TopKKernel t) {
+        int j = t.indexOf(id);
+        hit += j >= 0 && t.similarity(batch, row, j, VectorOpsProvider.get()) >= kth ? 1 : 0;
+      }
     }
-    return (double) hit / Math.max(1, exact.size());
+    return Math.min(1.0, (double) hit / Math.max(1, exact.size()));
   }
 
   /** An embedding cell (array of numbers or packed float32 LE) as floats; null if unusable. */

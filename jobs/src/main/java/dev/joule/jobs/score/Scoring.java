@@ -211,15 +211,19 @@ public final class Scoring {
       throw JouleException.input("model_id '" + model.modelId()
           + "' may only contain letters, digits and . _ : @ -");
     }
-    Kernel kernel;
-    try {
-      kernel = model.kernel(precision);
-    } catch (IllegalArgumentException e) {
-      throw JouleException.usage(e.getMessage());
-    }
     String idCol = config.string("score.id-col");
     StructType schema = pinned.data().schema();
     boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);
+    // Codes quantized with dimension scales are scored by a kernel with the scales folded in.
+    dev.joule.bridge.kernel.DimensionScales rowScales = codesInput
+        ? dev.joule.jobs.quantize.QuantizeJob.dimensionScales(pinned.data().sparkSession(), pinned.path(), model.dim())
+        : null;
+    Kernel kernel;
+    try {
+      kernel = model.kernel(precision, rowScales);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage(e.getMessage());
+    }
     String embCol = codesInput ? "codes" : config.string("score.embedding-col");
     for (String c : List.of(idCol, embCol)) {
       if (!Arrays.asList(schema.fieldNames()).contains(c)) {

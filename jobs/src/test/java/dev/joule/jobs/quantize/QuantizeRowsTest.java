@@ -29,7 +29,7 @@ class QuantizeRowsTest {
       in.add(new GenericInternalRow(new Object[] {(long) i, new GenericArrayData(v)}));
     }
     Iterator<Row> out = new QuantizeJob.Encode(p, rows[0].length, EmbeddingColumn.Layout.ARRAY_FLOAT, IdColumn.LONG,
-        dev.joule.udfs.GateSample.NONE)
+        dev.joule.udfs.GateSample.NONE, null)
         .call(in.iterator());
     List<Row> list = new ArrayList<>();
     out.forEachRemaining(list::add);

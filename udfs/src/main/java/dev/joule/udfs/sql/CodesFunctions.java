@@ -1,6 +1,7 @@
 package dev.joule.udfs.sql;
 
 import dev.joule.bridge.kernel.BinaryQuantizer;
+import dev.joule.bridge.kernel.DimensionScales;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Int4Quantizer;
 import dev.joule.bridge.kernel.Int8Quantizer;
@@ -33,13 +34,37 @@ final class CodesFunctions {
   private CodesFunctions() {}
 
   static SqlFunction.Bound quantize(SqlArgs args) {
-    args.requireCount(2, 2, "joule_quantize(embedding, precision)");
+    args.requireCount(2, 3, "joule_quantize(embedding, precision[, dimension_scales])");
     EmbeddingArg e = args.embedding(0, "embedding");
     Precision p = precision(args, args.constantString(1, "precision"));
     if (!p.quantized()) {
       throw args.error("argument precision must be int8, int4 or binary; fp32 is the embedding itself");
     }
-    return new Quantize(e, p);
+    return new Quantize(e, p, args.count() == 3 ? scales(args, 2, p) : null);
+  }
+
+  /**
+   * The optional dimension scales argument: a constant string, a codes table's
+   * {@code joule.codes.dimension-scales} property (base64 float32), parsed when the dim is known.
+   */
+  static DimensionScales scales(SqlArgs args, int i, Precision p) {
+    String s = args.constantString(i, "dimension_scales");
+    if (p == Precision.BINARY) {
+      throw args.error("argument dimension_scales applies to int8 and int4 codes (binary codes are sign bits)");
+    }
+    try {
+      return DimensionScales.parse(s);
+    } catch (IllegalArgumentException e) {
+      throw args.error("argument dimension_scales: " + e.getMessage());
+    }
+  }
+
+  /** The scales for a row of {@code dim}, or null when none were given. */
+  static DimensionScales forDim(String fn, DimensionScales scales, int dim) {
+    if (scales != null && scales.dim() != dim) {
+      throw new SqlFunctionException(fn, "argument dimension_scales has " + scales.dim() + " values, the row " + dim);
+    }
+    return scales;
   }
 
   static Precision precision(SqlArgs args, String s) {
@@ -50,8 +75,11 @@ final class CodesFunctions {
     }
   }
 
-  /** The same encoding as {@code joule quantize} writes (one row of {@link EncodedRows#encode}). */
-  record Quantize(EmbeddingArg embedding, Precision precision) implements SqlFunction.Bound {
+  /**
+   * The same encoding as {@code joule quantize} writes (one row of {@link EncodedRows#encode}),
+   * given the codes table's dimension scales (int8 and int4 tables have them).
+   */
+  record Quantize(EmbeddingArg embedding, Precision precision, DimensionScales scales) implements SqlFunction.Bound {
     @Override
     public DataType dataType() {
       return CODES;
@@ -60,14 +88,14 @@ final class CodesFunctions {
     @Override
     public Object eval(Object[] values) {
       float[] v = embedding.readFinite(values[0]);
-      EncodedRows e = EncodedRows.encode(precision, 1, v.length, v);
+      EncodedRows e = EncodedRows.encode(precision, 1, v.length, v, forDim("joule_quantize", scales, v.length));
       return new GenericInternalRow(new Object[] {Arrays.copyOf(e.codes(), e.stride()), e.scales()[0],
           e.norms()[0], UTF8String.fromString(precision.label()), v.length});
     }
   }
 
   static SqlFunction.Bound dequantize(SqlArgs args) {
-    args.requireCount(4, 4, "joule_dequantize(codes, scale, precision, dim)");
+    args.requireCount(4, 5, "joule_dequantize(codes, scale, precision, dim[, dimension_scales])");
     args.requireBinary(0, "codes");
     if (!(args.type(1) instanceof NumericType)) {
       throw args.error("argument scale must be a number, got " + args.type(1).simpleString());
@@ -78,11 +106,14 @@ final class CodesFunctions {
     if (!(args.type(3) instanceof IntegralType)) {
       throw args.error("argument dim must be an integer, got " + args.type(3).simpleString());
     }
-    return new Dequantize();
+    return new Dequantize(args.count() == 5 ? scales(args, 4, Precision.INT8) : null);
   }
 
-  /** Codes back to floats; precision and dim may vary per row (they are columns of a codes table). */
-  record Dequantize() implements SqlFunction.Bound {
+  /**
+   * Codes back to floats; precision and dim may vary per row (they are columns of a codes table).
+   * With the table's dimension scales, int8 and int4 values are multiplied back by them.
+   */
+  record Dequantize(DimensionScales scales) implements SqlFunction.Bound {
     private static final String FN = "joule_dequantize";
 
     @Override
@@ -130,6 +161,13 @@ final class CodesFunctions {
           break;
         default:
           throw new AssertionError(p);
+      }
+      DimensionScales e = p == Precision.INT8 || p == Precision.INT4 ? forDim(FN, scales, dim) : null;
+      if (e != null) {
+        float[] f = e.values();
+        for (int i = 0; i < dim; i++) {
+          out[i] *= f[i];
+        }
       }
       return UnsafeArrayData.fromPrimitiveArray(out);
     }

@@ -105,7 +105,7 @@ final class ScoreFunction {
       }
       Loaded l = load();
       Kernel k = l.kernel();
-      EncodedRows rows = EncodedRows.encode(rowPrecision, 1, dim, v);
+      EncodedRows rows = EncodedRows.encode(rowPrecision, 1, dim, v, k.rowScales());
       KernelOutput out = k.newOutput().reset(1);
       k.score(rows, out, InProcessAcceleratorNode.shared().vectorOps());
       int width = k.width();
