@@ -77,8 +77,11 @@ class CliIT {
     // The quantize-once card: same baseline, int8 read from the codes table, same answers.
     assertTrue(r.out().contains("QUANTIZE ONCE"), r.out());
     assertEquals("softmax@int8", card.at("/from_codes/runs/1/kernel").asText());
-    assertEquals(card.at("/quality/top1_agreement").asDouble(), card.at("/from_codes/quality/top1_agreement").asDouble(),
-        "codes hold exactly the rows int8 quantizes on the fly");
+    // The codes' rows are divided by the table's dimension scales first (a generated table records
+    // none, so on the fly they are not): the answers may differ, the quality may not drop.
+    double fromCodes = card.at("/from_codes/quality/top1_agreement").asDouble();
+    assertTrue(fromCodes >= 0.99 && Math.abs(fromCodes - agreement) <= 0.002,
+        "int8 from codes agreement " + fromCodes + ", on the fly " + agreement);
     assertTrue(card.at("/from_codes/runs/1/bytes_read").asLong() < card.at("/runs/1/bytes_read").asLong() / 2,
         "the codes path reads less than half the bytes");
   }

@@ -105,6 +105,16 @@ class EmbedJobIT {
       assertEquals(id.equals("f"), x.<Integer>getAs("tokens") > EncoderModel.MAX_TOKENS, id);
       assertEquals(r.run().runId(), x.getAs("run_id"));
     }
+    // The table records the largest |x| of each dimension over the vectors (its dimension scales).
+    float[] max = new float[EncoderModel.DIM];
+    for (Row x : rows) {
+      List<Float> got = x.getList(x.fieldIndex("embedding"));
+      for (int c = 0; c < max.length; c++) {
+        max[c] = Math.max(max[c], Math.abs(got.get(c)));
+      }
+    }
+    assertEquals(dev.joule.bridge.kernel.DimensionScales.ofMaxAbs(max),
+        EmbedJob.dimensionScales(spark, out + "/embeddings", EncoderModel.DIM));
     assertEquals("devel", rows.get(2).getAs("section"), "the input's other columns are kept, the text is not");
     assertEquals(-1, rows.get(0).schema().getFieldIndex("text").getOrElse(() -> -1));
 

@@ -8,7 +8,10 @@ import java.util.List;
  * content-addressed like any kernel). Cosine or dot at fp32, int8 and int4 by brute force; at
  * binary, by Hamming distance. When a rescore precision is set (int8 or fp32, for a quantized
  * kernel), the {@code k × oversample} best candidates are rescored with the metric at that
- * precision, which needs the queries in that precision too ({@link EncodedRows#rescore()}).
+ * precision, which needs the queries in that precision too ({@link EncodedRows#rescore()}). A
+ * binary kernel with rescoring finds its candidates with {@link CentredBits} instead of Hamming:
+ * the references' sign bits after subtracting their mean, scanned with the query (from its
+ * rescoring rows) quantized to 4 bits.
  */
 public final class TopKKernel implements Kernel {
 
@@ -21,9 +24,10 @@ public final class TopKKernel implements Kernel {
   private final EncodedRows rescoreReference; // null: no rescoring
   private final List<String> ids;
   private final DimensionScales rowScales; // null: rows are not divided
+  private final CentredBits centred; // binary with rescoring: the candidate stage; else null
 
   private TopKKernel(Similarity metric, int k, int oversample, EncodedRows reference,
-      EncodedRows rescoreReference, List<String> ids, DimensionScales rowScales) {
+      EncodedRows rescoreReference, List<String> ids, DimensionScales rowScales, CentredBits centred) {
     if (k < 1 || k > reference.rows()) {
       throw new IllegalArgumentException("k must be in 1.." + reference.rows() + " (reference rows), got " + k);
     }
@@ -52,6 +56,10 @@ public final class TopKKernel implements Kernel {
     }
     DimensionScales.checkDim(rowScales, reference.dim());
     this.rowScales = rowScales;
+    if (centred != null && (rescoreReference == null || centred.bits() != reference)) {
+      throw new IllegalArgumentException("centred bits are the reference of a binary kernel with rescoring");
+    }
+    this.centred = centred;
   }
 
   /**
@@ -75,22 +83,31 @@ public final class TopKKernel implements Kernel {
       throw new IllegalArgumentException("rescore precision must be int8 or fp32");
     }
     DimensionScales e = precision == Precision.INT8 || precision == Precision.INT4 ? rowScales : null;
-    EncodedRows ref = EncodedRows.encodeFolded(precision, rows, dim, values, e);
     EncodedRows rescoreRef = precision.quantized() && rescore != null
         ? EncodedRows.encodeFolded(rescore, rows, dim, values, e) : null;
-    return new TopKKernel(metric, k, rescoreRef != null ? oversample : 1, ref, rescoreRef, ids, e);
+    // Binary with rescoring finds its candidates with centred bits and a 4-bit query (CentredBits).
+    CentredBits centred = precision == Precision.BINARY && rescoreRef != null
+        ? CentredBits.of(values, rows, dim, metric) : null;
+    EncodedRows ref = centred != null ? centred.bits() : EncodedRows.encodeFolded(precision, rows, dim, values, e);
+    return new TopKKernel(metric, k, rescoreRef != null ? oversample : 1, ref, rescoreRef, ids, e, centred);
   }
 
   static TopKKernel fromPayload(KernelPayload p) {
     EncodedRows rescore = p.meta().containsKey("rescore.precision") ? p.rows("rescore") : null;
+    CentredBits centred = CentredBits.presentIn(p, "ref") ? CentredBits.read(p, "ref") : null;
     return new TopKKernel(Similarity.parse(p.get("metric")), p.getInt("k"), p.getInt("oversample"),
-        p.rows("ref"), rescore, p.strings("ids"), DimensionScales.read(p));
+        centred != null ? centred.bits() : p.rows("ref"), rescore, p.strings("ids"), DimensionScales.read(p), centred);
   }
 
   @Override
   public KernelPayload toPayload() {
     KernelPayload p = new KernelPayload().meta("metric", metric.label()).meta("k", k)
-        .meta("oversample", oversample).rows("ref", reference).strings("ids", ids);
+        .meta("oversample", oversample).strings("ids", ids);
+    if (centred != null) {
+      centred.write(p, "ref");
+    } else {
+      p.rows("ref", reference);
+    }
     if (rescoreReference != null) {
       p.rows("rescore", rescoreReference);
     }
@@ -176,13 +193,25 @@ public final class TopKKernel implements Kernel {
   @Override
   public long macsPerRow() {
     long n = reference.rows();
-    long perRef = precision() == Precision.BINARY ? Precision.words(dim()) : dim();
+    // Binary: a popcount per word; four with centred bits (one per plane of the 4-bit query).
+    long perRef = precision() == Precision.BINARY ? Precision.words(dim()) * (centred != null ? 4L : 1L) : dim();
     return n * perRef + (rescoreReference == null ? 0 : (long) k * oversample * dim());
+  }
+
+  /** Row r of fp32 or int8 rows, as floats (the query the centred bits are scanned with). */
+  private static void fp32Row(EncodedRows rows, int r, float[] out) {
+    int dim = rows.dim();
+    if (rows.precision() == Precision.FP32) {
+      System.arraycopy(rows.values(), r * dim, out, 0, dim);
+    } else {
+      Int8Quantizer.dequantize(rows.codes(), r * dim, dim, rows.scales()[r], out, 0);
+    }
   }
 
   @Override
   public long parameterBytes() {
-    return reference.payloadBytes() + (rescoreReference == null ? 0 : rescoreReference.payloadBytes());
+    return reference.payloadBytes() + (rescoreReference == null ? 0 : rescoreReference.payloadBytes())
+        + (centred == null ? 0 : 8L * reference.rows() + 4L * dim());
   }
 
   @Override
@@ -201,11 +230,20 @@ public final class TopKKernel implements Kernel {
     TopSelector candidates = new TopSelector(twoStage ? Math.min(reference.rows(), k * oversample) : k);
     TopSelector best = new TopSelector(k);
     int n = reference.rows();
-    int[] hamming = binary ? new int[n] : null;
+    int[] hamming = binary && centred == null ? new int[n] : null;
+    CentredBits.Scratch scratch = centred != null ? centred.scratch() : null;
+    float[] estimate = centred != null ? new float[n] : null;
+    float[] query = centred != null ? new float[dim()] : null;
     int stride = reference.stride();
     for (int r = 0; r < in.rows(); r++) {
       candidates.clear();
-      if (binary) {
+      if (centred != null) {
+        fp32Row(in.rescore(), r, query);
+        centred.estimate(query, 0, scratch, ops, estimate);
+        for (int j = 0; j < n; j++) {
+          candidates.offer(estimate[j], j);
+        }
+      } else if (binary) {
         // Binary candidates by Hamming distance, negated so that "larger is better" holds.
         ops.hammingMany(in.codes(), r * stride, reference.codes(), 0, stride, stride / 8, n, hamming);
         for (int j = 0; j < n; j++) {

@@ -65,4 +65,29 @@ public interface VectorOps {
       out[j] = hamming(q, qOff, rows, rowsOff + j * stride, nWords);
     }
   }
+
+  /**
+   * The dot of a 4-bit unsigned query with each of {@code nRows} bit rows: {@code out[j] =
+   * Σ_i u_i·bit_i(row j) = Σ_k 2^k·popcount(plane_k AND row_j)}. The query comes as four bit
+   * planes of {@code nWords} 64-bit words each, plane k at {@code planes[k·nWords]}, bit i of
+   * plane k set when bit k of u_i is; rows as in {@link #hammingMany}. The asymmetric 1-bit
+   * scan: four AND-popcounts a word where Hamming takes one XOR-popcount.
+   */
+  default void planeDotMany(long[] planes, int nWords, byte[] rows, int rowsOff, int stride, int nRows, int[] out) {
+    for (int j = 0; j < nRows; j++) {
+      int o = rowsOff + j * stride;
+      int p0 = 0;
+      int p1 = 0;
+      int p2 = 0;
+      int p3 = 0;
+      for (int w = 0; w < nWords; w++) {
+        long r = (long) ScalarVectorOps.LONGS.get(rows, o + 8 * w); // each row word read once
+        p0 += Long.bitCount(planes[w] & r);
+        p1 += Long.bitCount(planes[nWords + w] & r);
+        p2 += Long.bitCount(planes[2 * nWords + w] & r);
+        p3 += Long.bitCount(planes[3 * nWords + w] & r);
+      }
+      out[j] = p0 + 2 * p1 + 4 * p2 + 8 * p3;
+    }
+  }
 }

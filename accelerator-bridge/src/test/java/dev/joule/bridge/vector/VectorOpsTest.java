@@ -267,6 +267,44 @@ class VectorOpsTest {
     }
   }
 
+  /** The 4-bit-query scan against its definition: Σ_i u_i·bit_i(row), bit by bit. */
+  @Test
+  void planeDotManyIsTheDotOfTheQueryCodesWithEachRowsBits() {
+    SplittableRandom rnd = new SplittableRandom(23);
+    for (int nRows : new int[] {0, 1, 5, 64, 101}) {
+      for (int words : new int[] {1, 2, 6, 13}) {
+        int dims = 64 * words - rnd.nextInt(40);
+        int stride = 8 * words + 8 * rnd.nextInt(2);
+        int rowsOff = 8 * rnd.nextInt(3);
+        byte[] rows = new byte[rowsOff + nRows * stride];
+        rnd.nextBytes(rows);
+        int[] u = new int[dims];
+        long[] planes = new long[4 * words];
+        for (int i = 0; i < dims; i++) {
+          u[i] = rnd.nextInt(16);
+          for (int k = 0; k < 4; k++) {
+            if ((u[i] >> k & 1) != 0) {
+              planes[k * words + i / 64] |= 1L << (i % 64);
+            }
+          }
+        }
+        for (VectorOps ops : new VectorOps[] {scalar, panama}) {
+          int[] out = new int[nRows + 1];
+          out[nRows] = -7;
+          ops.planeDotMany(planes, words, rows, rowsOff, stride, nRows, out);
+          for (int j = 0; j < nRows; j++) {
+            int want = 0;
+            for (int i = 0; i < dims; i++) {
+              want += (rows[rowsOff + j * stride + i / 8] >> (i % 8) & 1) * u[i];
+            }
+            assertEquals(want, out[j], ops.name() + ": row " + j + ", " + words + " words");
+          }
+          assertEquals(-7, out[nRows]);
+        }
+      }
+    }
+  }
+
   @Test
   void providerHonoursTheForcingProperty() {
     assertSame(ScalarVectorOps.INSTANCE, VectorOpsProvider.choose("scalar"));

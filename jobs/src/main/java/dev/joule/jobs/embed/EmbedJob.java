@@ -3,6 +3,7 @@ package dev.joule.jobs.embed;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 
+import dev.joule.bridge.kernel.DimensionScales;
 import dev.joule.encoder.EncoderCache;
 import dev.joule.encoder.EncoderModel;
 import dev.joule.encoder.SentenceEncoder;
@@ -164,6 +165,7 @@ public final class EmbedJob {
         commit.addFiles(out.embeddings(), embeddingsSchema, r.files(EmbedTables.EMBEDDINGS), replace, constants,
             dev.joule.jobs.embed.EmbedJob.EMBEDDINGS_TABLE_PROPERTIES);
         r.files(EmbedTables.EMBEDDINGS).forEach(f -> committed.add(f.name()));
+        recordDimensionScales(spark, commit, out.embeddings(), r.maxAbs());
         commit.addFiles(out.rejects(), rejectsSchema, r.files(EmbedTables.REJECTS), replace, constants);
         r.files(EmbedTables.REJECTS).forEach(f -> committed.add(f.name()));
         commit.append(out.energyLog(), spark.createDataFrame(r.energyRows(), EnergyRecord.SCHEMA));
@@ -180,6 +182,56 @@ public final class EmbedJob {
     } finally {
       UncommittedFiles.delete(spark, List.of(out.embeddings(), out.rejects()), runId, committed);
       DeltaIO.removeEmptyFolders(spark, req.output(), createdRoot);
+    }
+  }
+
+  /**
+   * Table property of an embeddings table {@code joule embed} writes: per-dimension scales (the
+   * largest |x| of each dimension over every vector it wrote, base64 float32 as
+   * {@link DimensionScales#encoded()}). An int8 run quantizing the table's rows on the fly divides
+   * them by these and folds them into its kernel, as a codes table's are (README, "Dimensions on
+   * different scales"). Any positive scales give correct answers (a row's own scale is taken after
+   * the division), so a table changed by other writers since only makes them less apt.
+   */
+  public static final String DIMENSION_SCALES_PROPERTY = "joule.embeddings.dimension-scales";
+
+  /**
+   * Raises the table's recorded dimension scales to cover {@code maxAbs} (a commit of its own,
+   * after the rows': see {@link #DIMENSION_SCALES_PROPERTY} for why that is safe). Nothing when
+   * nothing was written or the scales already cover it.
+   */
+  public static void recordDimensionScales(SparkSession spark, TableCommit commit, String table, float[] maxAbs) {
+    if (maxAbs == null) {
+      return;
+    }
+    float[] max = maxAbs.clone();
+    DimensionScales old = dimensionScales(spark, table, max.length);
+    if (old != null) {
+      float[] o = old.values();
+      for (int c = 0; c < max.length; c++) {
+        max[c] = Math.max(max[c], o[c]);
+      }
+    }
+    DimensionScales now = DimensionScales.ofMaxAbs(max);
+    if (now.equals(old)) {
+      return;
+    }
+    commit.sql(table, "ALTER TABLE delta.`" + DeltaIO.qualified(spark, table).replace("`", "``")
+        + "` SET TBLPROPERTIES ('" + DIMENSION_SCALES_PROPERTY + "' = '" + now.encoded() + "')");
+  }
+
+  /** The dimension scales recorded on an embeddings table, or null (none, unreadable, or not of {@code dim}). */
+  public static DimensionScales dimensionScales(SparkSession spark, String table, int dim) {
+    String s = DeltaIO.properties(spark, table).get(DIMENSION_SCALES_PROPERTY);
+    if (s == null) {
+      return null;
+    }
+    try {
+      DimensionScales e = DimensionScales.parse(s);
+      return e.dim() == dim ? e : null;
+    } catch (IllegalArgumentException e) {
+      LOG.warn("embeddings table {}: ignoring property {}: {}", table, DIMENSION_SCALES_PROPERTY, e.getMessage());
+      return null;
     }
   }
 
@@ -231,8 +283,10 @@ public final class EmbedJob {
   }
 
   /** The tasks' outputs summed and checked: in = embedded + rejected, per partition and in all. */
+  /** @param maxAbs the largest |x| of each dimension over the vectors written, or null (none written) */
   public record Reconciled(long embedded, long rejected, long truncated, Map<String, Long> reasons,
-      Map<String, String> examples, List<Row> energyRows, List<TaskOutput.WrittenFile> allFiles, long taskCpuNanos) {
+      Map<String, String> examples, List<Row> energyRows, List<TaskOutput.WrittenFile> allFiles, long taskCpuNanos,
+      float[] maxAbs) {
     public List<TaskOutput.WrittenFile> files(String table) {
       return allFiles.stream().filter(f -> f.table().equals(table)).toList();
     }
@@ -255,6 +309,7 @@ public final class EmbedJob {
     List<Row> energy = new ArrayList<>();
     List<TaskOutput.WrittenFile> files = new ArrayList<>();
     long truncated = 0;
+    float[] maxAbs = null;
     for (TaskOutput o : outputs) {
       long written = o.files().stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
       if (o.rowsIn() != o.scored() + o.rejected() || written != o.rowsIn()) {
@@ -271,12 +326,18 @@ public final class EmbedJob {
       files.addAll(o.files());
       cpu += o.energy().<Long>getAs("thread_cpu_ns");
       truncated += o.truncated();
+      if (o.maxAbs() != null) {
+        maxAbs = maxAbs == null ? o.maxAbs().clone() : maxAbs;
+        for (int c = 0; c < maxAbs.length; c++) {
+          maxAbs[c] = Math.max(maxAbs[c], o.maxAbs()[c]);
+        }
+      }
     }
     if (in != rowsIn) {
       throw new JouleException(JouleException.OTHER, String.format(Locale.ROOT, "the tasks read %,d rows, "
           + "the input has %,d; nothing committed", in, rowsIn));
     }
-    return new Reconciled(embedded, rejected, truncated, reasons, examples, energy, files, cpu);
+    return new Reconciled(embedded, rejected, truncated, reasons, examples, energy, files, cpu, maxAbs);
   }
 
   /**

@@ -155,6 +155,7 @@ public final class TextNight {
         } else if (!files.isEmpty() || deleted > 0) {
           merge(commit, embeddings, pass == null ? null : pass.embeddingsSchema(), files, gone, model);
         }
+        EmbedJob.recordDimensionScales(spark, commit, embeddings, counts.maxAbs());
         List<TaskOutput.WrittenFile> rejects = counts.files(EmbedTables.REJECTS);
         if (!rejects.isEmpty() || hasRows(out.rejects(), embedKey)) {
           Dataset<Row> rows = rejects.isEmpty() ? emptyRejects(out.rejects(), embedKey)

@@ -179,19 +179,24 @@ public final class QuantizeJob {
   public static final String DIMENSION_SCALES_PROPERTY = "joule.codes.dimension-scales";
 
   /**
-   * The dimension scales the codes table at {@code path} was quantized with, or null. {@code dim}
-   * is checked against them.
+   * The dimension scales the codes table at {@code path} was quantized with, or null. A table of
+   * another dim than {@code dim} (the model's) is refused here, with the dim check's message.
    */
   public static DimensionScales dimensionScales(SparkSession spark, String path, int dim) {
     String s = DeltaIO.properties(spark, path).get(DIMENSION_SCALES_PROPERTY);
     if (s == null) {
       return null;
     }
+    DimensionScales e;
     try {
-      return DimensionScales.parse(s, dim);
-    } catch (IllegalArgumentException e) {
-      throw JouleException.input("codes table " + path + ": property " + DIMENSION_SCALES_PROPERTY + ": " + e.getMessage());
+      e = DimensionScales.parse(s);
+    } catch (IllegalArgumentException ex) {
+      throw JouleException.input("codes table " + path + ": property " + DIMENSION_SCALES_PROPERTY + ": " + ex.getMessage());
     }
+    if (e.dim() != dim) {
+      throw JouleException.input("codes table " + path + " has dim " + e.dim() + ", the model expects " + dim);
+    }
+    return e;
   }
 
   /**

@@ -214,10 +214,11 @@ public final class Scoring {
     String idCol = config.string("score.id-col");
     StructType schema = pinned.data().schema();
     boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);
-    // Codes quantized with dimension scales are scored by a kernel with the scales folded in.
+    // Codes quantized with dimension scales are scored by a kernel with the scales folded in; so
+    // are rows quantized on the fly from an embeddings table that records them (joule embed's).
     dev.joule.bridge.kernel.DimensionScales rowScales = codesInput
         ? dev.joule.jobs.quantize.QuantizeJob.dimensionScales(pinned.data().sparkSession(), pinned.path(), model.dim())
-        : null;
+        : dev.joule.jobs.embed.EmbedJob.dimensionScales(pinned.data().sparkSession(), pinned.path(), model.dim());
     Kernel kernel;
     try {
       kernel = model.kernel(precision, rowScales);

@@ -91,6 +91,7 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
     private long rejected;
     private long tokens;
     private long truncated;
+    private final float[] maxAbs = new float[EncoderModel.DIM]; // of the vectors written
     private long calls;
     private long bytesRead;
     private int batches;
@@ -147,7 +148,7 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
         throw e;
       }
       return new TaskOutput(partition, attempt, rowsIn, embedded, rejected, reasons, examples, energyRow(), files,
-          SampledRows.empty(), truncated);
+          SampledRows.empty(), truncated, embedded > 0 ? maxAbs : null);
     }
 
     /** Why a row is not embedded, known before the encoder sees it; null if it is to be embedded. */
@@ -201,6 +202,7 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
         Object[] v = new Object[7 + kept.length];
         v[0] = id.apply(r.get(0));
         v[1] = UnsafeArrayData.fromPrimitiveArray(out.vectors()[i]);
+        dev.joule.bridge.kernel.DimensionScales.accumulateMaxAbs(out.vectors()[i], 0, maxAbs);
         v[2] = UTF8String.fromString(TextHash.of(texts.get(i)));
         v[3] = model;
         v[4] = n;

@@ -17,15 +17,17 @@ import org.apache.spark.sql.Row;
  * @param sampled the fp32 rows of the quality gate's sample that the task read
  * @param truncated rows written from part of their input (an embedding task's texts over the
  *     model's length); 0 for scoring
+ * @param maxAbs an embedding task's largest |x| of each dimension over the vectors it wrote
+ *     (the table's dimension scales), or null
  */
 public record TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
     Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files,
-    dev.joule.udfs.SampledRows sampled, long truncated) implements Serializable {
+    dev.joule.udfs.SampledRows sampled, long truncated, float[] maxAbs) implements Serializable {
 
   public TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
       Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files,
       dev.joule.udfs.SampledRows sampled) {
-    this(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files, sampled, 0);
+    this(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files, sampled, 0, null);
   }
 
   /** One closed data file: the table it belongs to, its name in the table folder, size, time, rows. */

@@ -1,0 +1,146 @@
+package dev.joule.bridge.kernel;
+
+import dev.joule.bridge.vector.VectorOps;
+
+/**
+ * The candidate stage of binary top-k with rescoring: one sign bit per dimension of each
+ * reference row <em>centred on the references' mean</em>, scanned with a 4-bit query rather than
+ * the query's own sign bits (an asymmetric estimate, as RaBitQ and Lucene's OSQ do).
+ *
+ * <p>With {@code d = y − m} and {@code s = sign(d)}: {@code x·y = (x−m)·d + m·y + (x·m − m·m)};
+ * the last term is the same for every reference, and {@code (x−m)·d ≈ α·(x−m)·s} with
+ * {@code α = ‖d‖²/‖d‖₁} (the estimate that is unbiased for a random rotation, RaBitQ). The query
+ * {@code x−m} is quantized to 4 bits ({@code lo + Δ·u}, u in 0..15), so
+ * {@code (x−m)·s = lo·(2·pop(s) − D) + Δ·(2·Σ_{s_i=1} u_i − Σ u_i)}, and the middle sum is four
+ * AND-popcounts a word ({@link VectorOps#planeDotMany}). Per reference it stores
+ * {@code mul = α} and {@code add = m·y} (both divided by ‖y‖ for cosine).
+ *
+ * <p>Why: embeddings share a mean direction (all-MiniLM-L6-v2: norm 0.34 on unit rows), which
+ * plain sign bits spend most of their agreement on, and a query's own sign bits throw away its
+ * magnitudes. On 50,000 Debian package descriptions, recall@10 with 10× candidates rescored was
+ * 0.970 by Hamming and 0.998 with this estimate (docs/quantization.md).
+ */
+final class CentredBits {
+
+  private final float[] centre; // m
+  private final EncodedRows bits; // sign bits of y − m
+  private final float[] mul;
+  private final float[] add;
+  private final int[] pop; // set bits per row
+
+  private CentredBits(float[] centre, EncodedRows bits, float[] mul, float[] add) {
+    if (bits.precision() != Precision.BINARY || centre.length != bits.dim()
+        || mul.length != bits.rows() || add.length != bits.rows()) {
+      throw new IllegalArgumentException("centred bits do not fit: " + bits.rows() + "x" + bits.dim() + " "
+          + bits.precision() + ", centre " + centre.length + ", mul " + mul.length + ", add " + add.length);
+    }
+    this.centre = centre;
+    this.bits = bits;
+    this.mul = mul;
+    this.add = add;
+    int words = Precision.words(bits.dim());
+    this.pop = new int[bits.rows()];
+    for (int j = 0; j < bits.rows(); j++) {
+      for (int w = 0; w < words; w++) {
+        for (int b = 0; b < 8; b++) {
+          pop[j] += Integer.bitCount(bits.codes()[j * bits.stride() + 8 * w + b] & 0xFF);
+        }
+      }
+    }
+  }
+
+  static CentredBits of(float[] values, int rows, int dim, Similarity metric) {
+    double[] mean = new double[dim];
+    for (int j = 0; j < rows; j++) {
+      for (int c = 0; c < dim; c++) {
+        mean[c] += values[j * dim + c];
+      }
+    }
+    float[] m = new float[dim];
+    for (int c = 0; c < dim; c++) {
+      m[c] = (float) (mean[c] / Math.max(1, rows));
+    }
+    float[] d = new float[rows * dim];
+    float[] mul = new float[rows];
+    float[] add = new float[rows];
+    for (int j = 0; j < rows; j++) {
+      double l1 = 0;
+      double l2 = 0;
+      double my = 0;
+      double yy = 0;
+      for (int c = 0; c < dim; c++) {
+        float y = values[j * dim + c];
+        float x = y - m[c];
+        d[j * dim + c] = x;
+        l1 += Math.abs(x);
+        l2 += (double) x * x;
+        my += (double) m[c] * y;
+        yy += (double) y * y;
+      }
+      double norm = metric == Similarity.COSINE ? Math.sqrt(yy) : 1;
+      mul[j] = l1 == 0 || norm == 0 ? 0f : (float) (l2 / l1 / norm);
+      add[j] = norm == 0 ? 0f : (float) (my / norm);
+    }
+    return new CentredBits(m, EncodedRows.encode(Precision.BINARY, rows, dim, d), mul, add);
+  }
+
+  EncodedRows bits() {
+    return bits;
+  }
+
+  void write(KernelPayload p, String name) {
+    p.rows(name, bits);
+    p.floats(name + ".centre", centre).floats(name + ".mul", mul).floats(name + ".add", add);
+  }
+
+  static boolean presentIn(KernelPayload p, String name) {
+    return p.has(name + ".centre");
+  }
+
+  static CentredBits read(KernelPayload p, String name) {
+    return new CentredBits(p.floats(name + ".centre"), p.rows(name), p.floats(name + ".mul"), p.floats(name + ".add"));
+  }
+
+  /** Working space for one query, reused across the rows of a batch. */
+  final class Scratch {
+    final long[] planes = new long[4 * Precision.words(bits.dim())];
+    final int[] dots = new int[bits.rows()];
+  }
+
+  Scratch scratch() {
+    return new Scratch();
+  }
+
+  /**
+   * Estimates {@code x·y_j} (or the cosine, up to the query's norm) up to a term that is the same
+   * for every j, for each reference row, into {@code out[0, rows)}. {@code x} is the fp32 query.
+   */
+  void estimate(float[] x, int xOff, Scratch s, VectorOps ops, float[] out) {
+    int dim = bits.dim();
+    int words = Precision.words(dim);
+    float lo = Float.POSITIVE_INFINITY;
+    float hi = Float.NEGATIVE_INFINITY;
+    for (int c = 0; c < dim; c++) {
+      float v = x[xOff + c] - centre[c];
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    float step = hi > lo ? (hi - lo) / 15f : 0f;
+    java.util.Arrays.fill(s.planes, 0L);
+    long sumU = 0;
+    for (int c = 0; c < dim; c++) {
+      int u = step == 0f ? 0 : Math.max(0, Math.min(15, Math.round((x[xOff + c] - centre[c] - lo) / step)));
+      sumU += u;
+      for (int k = 0; k < 4; k++) {
+        if ((u >> k & 1) != 0) {
+          s.planes[k * words + (c >>> 6)] |= 1L << (c & 63);
+        }
+      }
+    }
+    ops.planeDotMany(s.planes, words, bits.codes(), 0, bits.stride(), bits.rows(), s.dots);
+    for (int j = 0; j < bits.rows(); j++) {
+      float sx = lo * (2 * pop[j] - dim) + step * (2 * s.dots[j] - sumU);
+      out[j] = mul[j] * sx + add[j];
+    }
+  }
+}
