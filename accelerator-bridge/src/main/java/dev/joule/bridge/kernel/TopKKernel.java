@@ -17,6 +17,14 @@ public final class TopKKernel implements Kernel {
 
   public static final String OP = "topk";
 
+  /**
+   * Binary with rescoring: the centred-bit estimate is computed for this many times the
+   * {@code k × oversample} candidates, those nearest by Hamming distance first ({@link CentredBits}).
+   * On 50,000 Debian descriptions at 10× rescoring: recall@10 0.9902 (5), 0.9920 (10), 0.9926
+   * (20, and the full scan), at a quarter of the full scan's CPU.
+   */
+  static final int SHORTLIST = 10;
+
   private final Similarity metric;
   private final int k;
   private final int oversample;
@@ -232,17 +240,13 @@ public final class TopKKernel implements Kernel {
     int n = reference.rows();
     int[] hamming = binary && centred == null ? new int[n] : null;
     CentredBits.Scratch scratch = centred != null ? centred.scratch() : null;
-    float[] estimate = centred != null ? new float[n] : null;
     float[] query = centred != null ? new float[dim()] : null;
     int stride = reference.stride();
     for (int r = 0; r < in.rows(); r++) {
       candidates.clear();
       if (centred != null) {
         fp32Row(in.rescore(), r, query);
-        centred.estimate(query, 0, scratch, ops, estimate);
-        for (int j = 0; j < n; j++) {
-          candidates.offer(estimate[j], j);
-        }
+        centred.offerCandidates(query, 0, scratch, ops, SHORTLIST * k * oversample, candidates);
       } else if (binary) {
         // Binary candidates by Hamming distance, negated so that "larger is better" holds.
         ops.hammingMany(in.codes(), r * stride, reference.codes(), 0, stride, stride / 8, n, hamming);

@@ -81,6 +81,39 @@ class CentredBitsTest {
   }
 
   @Test
+  void theShortlistOffersTheEstimateOfTheRowsNearestByHamming() {
+    int n = 300;
+    float[] y = rows(n, 8);
+    float[] x = rows(1, 9);
+    CentredBits cb = CentredBits.of(y, n, DIM, Similarity.DOT);
+    float[] all = new float[n];
+    cb.estimate(x, 0, cb.scratch(), ScalarVectorOps.INSTANCE, all);
+    // A shortlist as long as the references: every row offered, with the full scan's estimate.
+    TopSelector everything = new TopSelector(n);
+    cb.offerCandidates(x, 0, cb.scratch(), VectorOpsProvider.get(), n, everything);
+    assertEquals(n, everything.size());
+    for (int i = 0; i < n; i++) {
+      assertEquals(all[everything.index(i)], everything.score(i), 0f);
+    }
+    // A short one: at least that many rows, and none farther by Hamming than one left out.
+    CentredBits.Scratch s = cb.scratch();
+    TopSelector some = new TopSelector(n);
+    cb.offerCandidates(x, 0, s, VectorOpsProvider.get(), 40, some);
+    assertTrue(some.size() >= 40 && some.size() < n, "offered " + some.size());
+    java.util.Set<Integer> offered = new java.util.HashSet<>();
+    int worstIn = 0;
+    for (int i = 0; i < some.size(); i++) {
+      offered.add(some.index(i));
+      worstIn = Math.max(worstIn, s.hamming[some.index(i)]);
+    }
+    for (int j = 0; j < n; j++) {
+      if (!offered.contains(j)) {
+        assertTrue(s.hamming[j] > worstIn, "row " + j + " left out at Hamming " + s.hamming[j] + " <= " + worstIn);
+      }
+    }
+  }
+
+  @Test
   void binaryTopkWithRescoringFindsItsCandidatesThisWayAndRoundTrips() {
     int n = 400;
     float[] y = rows(n, 5);
