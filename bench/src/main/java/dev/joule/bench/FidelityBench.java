@@ -2,6 +2,7 @@ package dev.joule.bench;
 
 import dev.joule.bridge.BridgeBatches;
 import dev.joule.bridge.kernel.Activation;
+import dev.joule.bridge.kernel.CentroidKernel;
 import dev.joule.bridge.kernel.DimensionScales;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Kernel;
@@ -107,6 +108,7 @@ public final class FidelityBench {
         headRow(table, "codes, one scale per row (before)", plainCodes, EncodedRows.encode(p, n, DIM, x), truth, ops, fp32Cpu);
       }
     }
+    centroids(table, texts, head.labels, x, n, e, ops);
     topk(table, x, n, refs, queries, ops);
     table.append("\nOne thread; kernel calls only (rows already encoded, as a codes table delivers them); "
         + "ratios are from this run on this machine only.\n");
@@ -125,7 +127,7 @@ public final class FidelityBench {
       agree += got[r] == truth[r] ? 1 : 0;
     }
     long bytes = in.precision() == Precision.FP32 ? 4L * DIM : in.stride() + 8;
-    String weights = k instanceof LinearKernel l ? l.scalingChoice().chosen().label() : "";
+    String weights = k instanceof LinearKernel l ? l.scalingChoice().chosen().label() : k.precision().label() + " centroids";
     table.append(String.format(Locale.ROOT, "| %s | %s | %s | %.4f | %d | %.2f | %s |%n", rows, k.displayName(),
         k.precision() == Precision.FP32 ? "fp32" : weights, agree / (double) got.length, bytes, us,
         fp32Cpu == 0 ? "1.00" : String.format(Locale.ROOT, "%.2f", us / fp32Cpu)));
@@ -147,6 +149,45 @@ public final class FidelityBench {
       top[r] = BridgeBatches.argmax(out.scores(), r * k.width(), k.width());
     }
     return top;
+  }
+
+  /** Nearest of the sections' mean vectors by cosine: the same rows, the same table's columns. */
+  static void centroids(StringBuilder table, List<String[]> texts, List<String> sections, float[] x, int n,
+      DimensionScales e, VectorOps ops) {
+    float[][] c = new float[sections.size()][DIM];
+    int[] count = new int[sections.size()];
+    java.util.Map<String, Integer> index = new java.util.HashMap<>();
+    for (int i = 0; i < sections.size(); i++) {
+      index.put(sections.get(i), i);
+    }
+    for (int r = 0; r < n; r++) {
+      int k = index.get(texts.get(r)[1]);
+      count[k]++;
+      for (int d = 0; d < DIM; d++) {
+        c[k][d] += x[r * DIM + d];
+      }
+    }
+    for (int k = 0; k < c.length; k++) {
+      for (int d = 0; d < DIM; d++) {
+        c[k][d] /= Math.max(1, count[k]);
+      }
+    }
+    table.append(String.format(Locale.ROOT, "%nNearest of the %d sections' mean vectors by cosine, the same %,d rows: "
+        + "top-1 agreement with fp32%n%n", c.length, n));
+    table.append("| rows | kernel | weights | agreement | row bytes | kernel CPU µs/row | CPU vs fp32 |\n")
+        .append("| --- | --- | --- | --- | --- | --- | --- |\n");
+    Kernel exact = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, Precision.FP32);
+    int[] truth = top1(exact, EncodedRows.fp32(n, DIM, x), ops);
+    double fp32Cpu = headRow(table, "fp32", exact, EncodedRows.fp32(n, DIM, x), truth, ops, 0);
+    for (Precision p : new Precision[] {Precision.INT8, Precision.INT4, Precision.BINARY}) {
+      Kernel plain = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, p);
+      headRow(table, "on the fly", plain, EncodedRows.encode(plain.queryPrecision(), n, DIM, x), truth, ops, fp32Cpu);
+      if (p != Precision.BINARY) {
+        Kernel scaled = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, p, e);
+        headRow(table, "rows ÷ dimension scales", scaled, EncodedRows.encode(scaled.queryPrecision(), n, DIM, x, e),
+            truth, ops, fp32Cpu);
+      }
+    }
   }
 
   static void topk(StringBuilder table, float[] x, int n, int refs, int queries, VectorOps ops) {

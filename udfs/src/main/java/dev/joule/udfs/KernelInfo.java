@@ -14,7 +14,8 @@ import java.util.List;
  */
 public record KernelInfo(byte[] bytes, String id, String name, String op, Precision precision,
     Precision rowPrecision, Precision rescorePrecision, int dim, int width, boolean neighbors,
-    List<String> labels, long macsPerRow, long parameterBytes, DimensionScales rowScales) implements Serializable {
+    List<String> labels, long macsPerRow, long parameterBytes, DimensionScales rowScales, boolean fp32Arithmetic)
+    implements Serializable {
 
   public KernelInfo {
     labels = List.copyOf(labels);
@@ -31,6 +32,6 @@ public record KernelInfo(byte[] bytes, String id, String name, String op, Precis
     Precision rows = rowPrecision == null ? k.queryPrecision() : rowPrecision;
     return new KernelInfo(bytes, KernelCodec.kernelId(bytes), k.displayName(), k.op(),
         k.precision(), rows, k.rescorePrecision(), k.dim(), k.width(), k.neighbors(), k.labels(),
-        k.macsPerRow(), k.parameterBytes(), k.rowScales());
+        k.macsPerRow(), k.parameterBytes(), k.rowScales(), k.fp32Arithmetic());
   }
 }

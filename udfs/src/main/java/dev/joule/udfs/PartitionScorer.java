@@ -483,9 +483,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       List<EnergyFigure> figures = new ArrayList<>(closeSpan());
       KernelInfo k = spec.kernel();
       long macs = kernelRows * k.macsPerRow();
-      boolean fp32 = k.precision() == Precision.FP32;
+      boolean fp32 = k.fp32Arithmetic();
       // int4 and binary work is charged at the int8 MAC energy: an upper bound (Horowitz gives no
-      // 4-bit or XOR/popcount figures). Rows are quantized in the executor unless read as codes.
+      // 4-bit or XOR/popcount figures); codes widened to floats against fp32 weights at fp32's. Rows are quantized in the executor unless read as codes.
       long quantized = !spec.fromCodes() && k.rowPrecision().quantized() ? kernelRows * spec.dim() : 0;
       // Bytes from DRAM: the stored rows decoded once, and the Arrow batches written by the
       // executor and read by the node (large batches do not stay in cache).

@@ -76,6 +76,15 @@ public interface Kernel {
    */
   void score(EncodedRows in, KernelOutput out, VectorOps ops);
 
+  /**
+   * Whether the multiply-accumulates are fp32 ones (the ops/bytes model charges them at the fp32
+   * MAC energy): fp32 kernels, and kernels that widen codes to floats against fp32 operands
+   * (column-channel and unquantized weights).
+   */
+  default boolean fp32Arithmetic() {
+    return precision() == Precision.FP32;
+  }
+
   /** Multiply-accumulates (or bit operations, for binary) per row, for the ops/bytes model. */
   long macsPerRow();
 

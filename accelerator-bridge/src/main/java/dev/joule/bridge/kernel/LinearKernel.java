@@ -166,6 +166,11 @@ public final class LinearKernel implements Kernel {
   }
 
   @Override
+  public boolean fp32Arithmetic() {
+    return precision() == Precision.FP32 || scaled.scaling() != WeightScaling.PER_CHANNEL;
+  }
+
+  @Override
   public DimensionScales rowScales() {
     return rowScales;
   }

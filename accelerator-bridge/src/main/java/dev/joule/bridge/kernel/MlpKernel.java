@@ -161,6 +161,11 @@ public final class MlpKernel implements Kernel {
   }
 
   @Override
+  public boolean fp32Arithmetic() {
+    return precision() == Precision.FP32 || scaled.scaling() != WeightScaling.PER_CHANNEL;
+  }
+
+  @Override
   public DimensionScales rowScales() {
     return rowScales;
   }

@@ -201,9 +201,10 @@ public final class TopKKernel implements Kernel {
   @Override
   public long macsPerRow() {
     long n = reference.rows();
-    // Binary: a popcount per word; four with centred bits (one per plane of the 4-bit query).
-    long perRef = precision() == Precision.BINARY ? Precision.words(dim()) * (centred != null ? 4L : 1L) : dim();
-    return n * perRef + (rescoreReference == null ? 0 : (long) k * oversample * dim());
+    // Binary: a popcount per word; with centred bits, four more per word for the shortlist only.
+    long perRef = precision() == Precision.BINARY ? Precision.words(dim()) : dim();
+    long shortlist = centred == null ? 0 : Math.min(n, (long) SHORTLIST * k * oversample) * 4L * Precision.words(dim());
+    return n * perRef + shortlist + (rescoreReference == null ? 0 : (long) k * oversample * dim());
   }
 
   /** Row r of fp32 or int8 rows, as floats (the query the centred bits are scanned with). */

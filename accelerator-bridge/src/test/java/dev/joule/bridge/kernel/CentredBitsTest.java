@@ -130,6 +130,8 @@ class CentredBitsTest {
     back.score(in, out, VectorOpsProvider.get());
     assertEquals(17, out.indices()[0]);
     assertNotNull(back.rescorePrecision());
-    assertTrue(back.macsPerRow() >= 4L * n * Precision.words(DIM), "four popcounts a word are counted");
+    long words = Precision.words(DIM);
+    assertEquals(n * words + Math.min(n, TopKKernel.SHORTLIST * 5 * 4) * 4 * words + 5 * 4 * DIM, back.macsPerRow(),
+        "a popcount a word for every reference, four more for the shortlist, a dot per rescored candidate");
   }
 }
