@@ -248,7 +248,8 @@ public final class FidelityBench {
           hits += want.contains(j) || exact.similarity(q32, r, j, ops) >= kth ? 1 : 0;
         }
       }
-      long bytes = p == Precision.FP32 ? 4L * DIM : p.rowBytes(DIM) + 8;
+      // Binary with rescoring also keeps two floats a row for its estimate (CentredBits).
+      long bytes = p == Precision.FP32 ? 4L * DIM : p.rowBytes(DIM) + 8 + (p == Precision.BINARY && rescore != null ? 8 : 0);
       table.append(String.format(Locale.ROOT, "| %s | %.4f | %d%s | %.2f | %.2f |%n", k.displayName(),
           hits / (10.0 * queries), bytes, rescore == null ? "" : " + " + (rescore == Precision.FP32 ? 4 * DIM : DIM + 8)
               + " to rescore", ms, ms / fp32Ms));

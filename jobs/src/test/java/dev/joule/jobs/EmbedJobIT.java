@@ -114,7 +114,8 @@ class EmbedJobIT {
       }
     }
     assertEquals(dev.joule.bridge.kernel.DimensionScales.ofMaxAbs(max),
-        EmbedJob.dimensionScales(spark, out + "/embeddings", EncoderModel.DIM));
+        EmbedJob.dimensionScales(spark, out + "/embeddings",
+            dev.joule.jobs.delta.DeltaIO.latestVersion(spark, out + "/embeddings"), EncoderModel.DIM));
     assertEquals("devel", rows.get(2).getAs("section"), "the input's other columns are kept, the text is not");
     assertEquals(-1, rows.get(0).schema().getFieldIndex("text").getOrElse(() -> -1));
 

@@ -102,7 +102,8 @@ class QuantizeJobIT {
     for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
       QuantizeJob.Result q = quantize(p);
       // The table records the per-dimension scales its rows were divided by, in its own commit.
-      DimensionScales e = QuantizeJob.dimensionScales(spark, q.table(), DIM);
+      DimensionScales e = QuantizeJob.dimensionScales(spark, q.table(),
+          dev.joule.jobs.delta.DeltaIO.latestVersion(spark, q.table()), DIM);
       assertTrue(e != null, "an " + p + " codes table records its dimension scales");
       float[] max = new float[DIM];
       List<Row> in = spark.read().format("delta").load(embeddings).select("id", "embedding").orderBy("id").collectAsList();

@@ -167,7 +167,7 @@ public final class LinearKernel implements Kernel {
 
   @Override
   public boolean fp32Arithmetic() {
-    return precision() == Precision.FP32 || scaled.scaling() != WeightScaling.PER_CHANNEL;
+    return scaled.fp32Arithmetic();
   }
 
   @Override

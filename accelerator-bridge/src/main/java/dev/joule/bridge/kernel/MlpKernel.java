@@ -162,7 +162,7 @@ public final class MlpKernel implements Kernel {
 
   @Override
   public boolean fp32Arithmetic() {
-    return precision() == Precision.FP32 || scaled.scaling() != WeightScaling.PER_CHANNEL;
+    return scaled.fp32Arithmetic();
   }
 
   @Override

@@ -101,6 +101,11 @@ public final class ScaledWeights {
     return scaling;
   }
 
+  /** Whether a kernel's dots with these weights are fp32 arithmetic (see {@link Kernel#fp32Arithmetic}). */
+  public boolean fp32Arithmetic() {
+    return precision == Precision.FP32 || scaling != WeightScaling.PER_CHANNEL;
+  }
+
   /** The kernel's precision: the codes', or int8 for unquantized weights (the rows are int8). */
   public Precision precision() {
     return precision;

@@ -97,8 +97,13 @@ public final class CommitUndo {
         deleteTable(spark, path);
         return Outcome.TABLE_REMOVED;
       }
-      if (earlier != null && txn.metadata().equals(changed)) {
-        // E.g. a codes table's dimension scales: its old rows must come back with their own.
+      if (earlier != null) {
+        // E.g. a codes table's dimension scales: its old rows must come back with their own. If a
+        // later commit changed the properties or schema again, the files stay too: old rows
+        // under another run's properties could be read wrongly (a codes table's scales).
+        if (!sameTableSettings(txn.metadata(), changed)) {
+          return Outcome.SUPERSEDED;
+        }
         txn.updateMetadata(earlier, false);
       }
       List<Action> actions = new ArrayList<>();
@@ -118,6 +123,12 @@ public final class CommitUndo {
     }
     throw new IllegalStateException("could not undo version " + version + " of " + path + " after " + ATTEMPTS
         + " attempts: other writers kept committing", last);
+  }
+
+  /** Whether two metadata actions set the same properties and schema (ids and times aside). */
+  private static boolean sameTableSettings(Metadata a, Metadata b) {
+    return a.configuration().equals(b.configuration()) && a.schemaString().equals(b.schemaString())
+        && a.partitionColumns().equals(b.partitionColumns());
   }
 
   /** The files a commit removed, as they were in the version before it (stats and deletion vectors included). */

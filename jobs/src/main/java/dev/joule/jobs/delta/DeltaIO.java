@@ -24,7 +24,6 @@ public final class DeltaIO {
     return snapshot(spark, path).version();
   }
 
-  /** The table's properties ({@code delta.*} and our own), from the log's newest snapshot. */
   /** The path made absolute and qualified with its file system (Delta's SQL path identifiers need that). */
   public static String qualified(SparkSession spark, String path) {
     try {
@@ -35,8 +34,20 @@ public final class DeltaIO {
     }
   }
 
+  /** The table's properties ({@code delta.*} and our own), from the log's newest snapshot. */
   public static java.util.Map<String, String> properties(SparkSession spark, String path) {
     return scala.jdk.javaapi.CollectionConverters.asJava(snapshot(spark, path).metadata().configuration());
+  }
+
+  /**
+   * The table's properties at {@code version}: what goes with rows read at that version (a codes
+   * table's dimension scales must be those its rows were quantized with, even if it was replaced
+   * since the run pinned it).
+   */
+  public static java.util.Map<String, String> properties(SparkSession spark, String path, long version) {
+    org.apache.spark.sql.delta.DeltaLog log = org.apache.spark.sql.delta.DeltaLog.forTable(spark, path);
+    return scala.jdk.javaapi.CollectionConverters.asJava(
+        log.getSnapshotAt(version, scala.Option.empty(), scala.Option.empty(), false).metadata().configuration());
   }
 
   // Delta's internal DeltaLog API (Delta 4.3.1, pinned): the public DeltaTable API has only

@@ -205,7 +205,8 @@ public final class EmbedJob {
       return;
     }
     float[] max = maxAbs.clone();
-    DimensionScales old = dimensionScales(spark, table, max.length);
+    DimensionScales old = DeltaIO.exists(spark, table)
+        ? dimensionScales(spark, table, DeltaIO.latestVersion(spark, table), max.length) : null;
     if (old != null) {
       float[] o = old.values();
       for (int c = 0; c < max.length; c++) {
@@ -220,9 +221,9 @@ public final class EmbedJob {
         + "` SET TBLPROPERTIES ('" + DIMENSION_SCALES_PROPERTY + "' = '" + now.encoded() + "')");
   }
 
-  /** The dimension scales recorded on an embeddings table, or null (none, unreadable, or not of {@code dim}). */
-  public static DimensionScales dimensionScales(SparkSession spark, String table, int dim) {
-    String s = DeltaIO.properties(spark, table).get(DIMENSION_SCALES_PROPERTY);
+  /** The dimension scales recorded on an embeddings table at {@code version}, or null (none, unreadable, or not of {@code dim}). */
+  public static DimensionScales dimensionScales(SparkSession spark, String table, long version, int dim) {
+    String s = DeltaIO.properties(spark, table, version).get(DIMENSION_SCALES_PROPERTY);
     if (s == null) {
       return null;
     }

@@ -131,8 +131,18 @@ public final class QuantizeJob {
         // The codes with what reading them needs, in one commit: where the fp32 rows are (the
         // quality gate compares a codes run with them), the precision, and the dimension scales
         // the rows were divided by (a reader must never see codes with another table's scales).
-        Map<String, String> properties = new TreeMap<>(Map.of(QualityGate.SOURCE_PROPERTY,
-            DeltaIO.qualified(spark, r.input()), PRECISION_PROPERTY, r.precision().label()));
+        // A re-quantize keeps the table's other properties (a user's delta.* settings); ours are
+        // all set anew (a stale gate-sample version would name the old sample).
+        Map<String, String> properties = new TreeMap<>();
+        if (DeltaIO.exists(spark, r.output())) {
+          DeltaIO.properties(spark, r.output()).forEach((k, v) -> {
+            if (!k.startsWith("joule.")) {
+              properties.put(k, v);
+            }
+          });
+        }
+        properties.put(QualityGate.SOURCE_PROPERTY, DeltaIO.qualified(spark, r.input()));
+        properties.put(PRECISION_PROPERTY, r.precision().label());
         if (scales != null) {
           properties.put(DIMENSION_SCALES_PROPERTY, scales.encoded());
         }
@@ -179,11 +189,12 @@ public final class QuantizeJob {
   public static final String DIMENSION_SCALES_PROPERTY = "joule.codes.dimension-scales";
 
   /**
-   * The dimension scales the codes table at {@code path} was quantized with, or null. A table of
+   * The dimension scales the codes table at {@code path}, version {@code version}, was quantized
+   * with, or null (the rows read at a version go with that version's scales). A table of
    * another dim than {@code dim} (the model's) is refused here, with the dim check's message.
    */
-  public static DimensionScales dimensionScales(SparkSession spark, String path, int dim) {
-    String s = DeltaIO.properties(spark, path).get(DIMENSION_SCALES_PROPERTY);
+  public static DimensionScales dimensionScales(SparkSession spark, String path, long version, int dim) {
+    String s = DeltaIO.properties(spark, path, version).get(DIMENSION_SCALES_PROPERTY);
     if (s == null) {
       return null;
     }
@@ -234,7 +245,9 @@ public final class QuantizeJob {
       float[] v = new float[dim];
       float[] max = new float[dim];
       while (rows.hasNext()) {
-        if (col.read(rows.next(), 1, v, 0) == null) {
+        // Only rows Encode keeps: a row whose norm overflows float is rejected there, and its
+        // values would set scales that round every other row's to 0.
+        if (col.read(rows.next(), 1, v, 0) == null && EncodedRows.normDouble(v, 0, dim) <= Float.MAX_VALUE) {
           DimensionScales.accumulateMaxAbs(v, 0, max);
         }
       }

@@ -531,10 +531,11 @@ public final class QualityGate {
   }
 
   /**
-   * recall@k of the published neighbours against the exact top k. A published neighbour outside
-   * the exact k whose exact similarity equals the exact k-th one counts as found: with duplicate
-   * rows (real tables have them: identical descriptions embed identically) the exact top k is one
-   * of several equally right answers, and which one the exact kernel lists is an accident of order.
+   * recall@k of the published neighbours against the exact top k, where rows tied with the exact
+   * k-th are interchangeable: with duplicate rows (real tables have them: identical descriptions
+   * embed identically) the exact top k is one of several equally right answers, and which one the
+   * exact kernel lists is an accident of order. So the hits are the published neighbours strictly
+   * above the k-th exact score, plus as many of those tied with it as the exact top k holds.
    */
   static double recall(Kernel k, KernelOutput out, EncodedRows batch, int row, List<Row> neighbors) {
     int w = k.width();
@@ -543,17 +544,35 @@ public final class QualityGate {
       exact.add(k.labels().get(out.indices()[row * w + j]));
     }
     float kth = out.scores()[row * w + w - 1]; // best first
-    int hit = 0;
+    int tiedExact = 0;
+    for (int j = 0; j < w; j++) {
+      tiedExact += out.scores()[row * w + j] == kth ? 1 : 0;
+    }
+    int above = 0;
+    int tied = 0;
+    Set<String> seen = new HashSet<>();
     for (Row n : neighbors == null ? List.<Row>of() : neighbors) {
       String id = n.getString(0);
-      if (exact.contains(id)) {
-        hit++;
-      } else if (k instanceof dev.joule.bridge.kernel.TopKKernel t) {
+      if (!seen.add(id)) {
+        continue;
+      }
+      float exactScore;
+      if (k instanceof dev.joule.bridge.kernel.TopKKernel t) {
         int j = t.indexOf(id);
-        hit += j >= 0 && t.similarity(batch, row, j, VectorOpsProvider.get()) >= kth ? 1 : 0;
+        if (j < 0) {
+          continue;
+        }
+        exactScore = t.similarity(batch, row, j, VectorOpsProvider.get());
+      } else {
+        exactScore = exact.contains(id) ? kth : Float.NEGATIVE_INFINITY; // no scores: ids alone
+      }
+      if (exactScore > kth) {
+        above++;
+      } else if (exactScore == kth) {
+        tied++;
       }
     }
-    return Math.min(1.0, (double) hit / Math.max(1, exact.size()));
+    return (above + Math.min(tied, tiedExact)) / (double) Math.max(1, exact.size());
   }
 
   /** An embedding cell (array of numbers or packed float32 LE) as floats; null if unusable. */

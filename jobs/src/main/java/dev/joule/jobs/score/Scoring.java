@@ -217,8 +217,10 @@ public final class Scoring {
     // Codes quantized with dimension scales are scored by a kernel with the scales folded in; so
     // are rows quantized on the fly from an embeddings table that records them (joule embed's).
     dev.joule.bridge.kernel.DimensionScales rowScales = codesInput
-        ? dev.joule.jobs.quantize.QuantizeJob.dimensionScales(pinned.data().sparkSession(), pinned.path(), model.dim())
-        : dev.joule.jobs.embed.EmbedJob.dimensionScales(pinned.data().sparkSession(), pinned.path(), model.dim());
+        ? dev.joule.jobs.quantize.QuantizeJob.dimensionScales(pinned.data().sparkSession(), pinned.path(),
+            pinned.version(), model.dim())
+        : dev.joule.jobs.embed.EmbedJob.dimensionScales(pinned.data().sparkSession(), pinned.path(),
+            pinned.version(), model.dim());
     Kernel kernel;
     try {
       kernel = model.kernel(precision, rowScales);

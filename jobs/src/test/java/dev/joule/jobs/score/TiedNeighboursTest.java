@@ -36,6 +36,31 @@ class TiedNeighboursTest {
     assertEquals(0.0, QualityGate.recall(exact, out, q, 0, List.of(neighbour("unknown"))));
   }
 
+  @Test
+  void tiedRowsCountOnlyAsOftenAsTheExactTopKHoldsThem() {
+    // k = 3: exact {a, b, c}; c2 and c3 duplicate c. Published {a, c2, c3} missed b: 2 of 3.
+    float[] refs = {
+        1, 0, 0, // a
+        0.9f, 0.4f, 0, // b
+        0.7f, 0.7f, 0.1f, // c
+        0.7f, 0.7f, 0.1f, // c2
+        0.7f, 0.7f, 0.1f, // c3
+        0, 0, 1}; // far
+    TopKKernel exact = TopKKernel.fromReference(refs, 6, 3, List.of("a", "b", "c", "c2", "c3", "far"),
+        Similarity.COSINE, 3, Precision.FP32, 1, null);
+    EncodedRows q = EncodedRows.fp32(1, 3, new float[] {1, 0.1f, 0});
+    KernelOutput out = exact.newOutput();
+    exact.score(q, out, VectorOpsProvider.get());
+    assertEquals(List.of("a", "b", "c"), List.of(exact.labels().get(out.indices()[0]),
+        exact.labels().get(out.indices()[1]), exact.labels().get(out.indices()[2])));
+    assertEquals(2.0 / 3, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a"), neighbour("c2"), neighbour("c3"))),
+        1e-9, "two duplicates of the 3rd do not stand in for the 2nd");
+    assertEquals(1.0, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a"), neighbour("b"), neighbour("c3"))),
+        1e-9, "a duplicate of the 3rd is as right as the 3rd");
+    assertEquals(2.0 / 3, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a"), neighbour("b"), neighbour("far"))),
+        1e-9);
+  }
+
   static Row neighbour(String id) {
     return RowFactory.create(id, 0.5f);
   }
