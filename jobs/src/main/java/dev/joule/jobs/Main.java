@@ -16,6 +16,7 @@ import dev.joule.jobs.nightly.NightlyJob;
 import dev.joule.jobs.quantize.QuantizeJob;
 import dev.joule.jobs.report.ClaimCard;
 import dev.joule.jobs.report.ReportJob;
+import dev.joule.jobs.score.PrecisionChoice;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
 import java.io.PrintStream;
@@ -373,7 +374,8 @@ public final class Main implements Runnable {
     @CommandLine.ParentCommand Main parent;
     @Option(names = "--input", required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "an embeddings Delta table, or a codes table from quantize") String input;
     @CommandLine.ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
-    @Option(names = "--precision", description = "fp32, int8, int4 or binary; default: a codes table's own precision, else int8") String precision;
+    @Option(names = "--precision", description = "fp32, int8, int4, binary, or auto (the cheapest that meets "
+        + "quality.target-agreement / target-recall on a sample); default: a codes table's own precision, else int8") String precision;
     @Option(names = {"--out", "--output"}, required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "folder for predictions, rejects, energy_log and runs") String output;
     @Option(names = "--k", description = "top-k: neighbours per row (default topk.k)") Integer k;
     @Option(names = "--metric", description = "top-k: cosine or dot (default topk.metric)") String metric;
@@ -388,12 +390,17 @@ public final class Main implements Runnable {
     @Override
     public Integer call() {
       JouleConfig cfg = withPassthrough(parent.config(), passthrough);
-      Precision asked = precision != null ? precision(precision) : null; // checked before Spark starts
+      PrecisionChoice asked = precision != null ? PrecisionChoice.parse(precision) : null; // checked before Spark starts
+      if (asked instanceof PrecisionChoice.Auto && (oversample != null || rescore != null)) {
+        throw JouleException.usage("--precision auto chooses the top-k rescoring too (topk.auto-oversample); "
+            + "drop --oversample and --rescore, or name a precision");
+      }
       ScoreResult r;
       try {
         r = parent.withSpark("joule score", spark -> {
           // Without --precision a codes table is scored at its own precision; embeddings at int8.
-          Precision p = asked != null ? asked : QuantizeJob.codesPrecision(spark, input).orElse(Precision.INT8);
+          PrecisionChoice p = asked != null ? asked
+              : new PrecisionChoice.Fixed(QuantizeJob.codesPrecision(spark, input).orElse(Precision.INT8));
           ModelSpec spec = model.model != null ? LinearModelFile.readAny(model.model)
               : ReferenceSet.load(spark, model.reference, cfg.string("score.id-col"), cfg.string("score.embedding-col"),
                   metric != null ? metric : cfg.string("topk.metric"), k != null ? k : cfg.integer("topk.k"),

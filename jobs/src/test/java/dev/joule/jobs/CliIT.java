@@ -87,6 +87,27 @@ class CliIT {
   }
 
   @Test
+  void precisionAutoScoresAtTheChosenPrecisionAndSaysWhy() {
+    String data = tmp.resolve("auto").toString();
+    assertEquals(0, joule("generate", "--rows", "1500", "--dim", "32", "--classes", "4", "--out", data).code());
+    Run r = joule("score", "--input", data + "/embeddings", "--model", data + "/teacher-model.json",
+        "--precision", "auto", "--out", tmp.resolve("auto-out").toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("auto chose softmax@"), r.out());
+    assertTrue(r.out().contains("cheapest modelled first"), r.out());
+    Run topkFlags = joule("score", "--input", data + "/embeddings", "--reference", data + "/embeddings",
+        "--precision", "auto", "--oversample", "4", "--out", tmp.resolve("auto-topk").toString());
+    assertEquals(2, topkFlags.code());
+    assertTrue(topkFlags.err().contains("--precision auto chooses the top-k rescoring too"), topkFlags.err());
+    String codes = tmp.resolve("auto-codes").toString();
+    assertEquals(0, joule("quantize", "--input", data + "/embeddings", "--precision", "int8", "--out", codes).code());
+    Run onCodes = joule("score", "--input", codes, "--model", data + "/teacher-model.json", "--precision", "auto",
+        "--out", tmp.resolve("auto-codes-out").toString());
+    assertEquals(2, onCodes.code(), onCodes.out());
+    assertTrue(onCodes.err().contains("is a codes table, which holds one precision"), onCodes.err());
+  }
+
+  @Test
   void generateAgainInTheSameFolderReplacesTheTableEvenWithAnotherLayout() {
     String out = tmp.resolve("regen").toString();
     for (String layout : new String[] {"array", "binary"}) {

@@ -4,7 +4,6 @@ import dev.joule.bridge.BridgeBatches;
 import dev.joule.bridge.energy.EnergyFigure;
 import dev.joule.bridge.energy.EnergyMethod;
 import dev.joule.bridge.energy.HardwareProfile;
-import dev.joule.bridge.energy.OpsBytesModel;
 import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.bridge.energy.meter.CpuTimeMeter;
 import dev.joule.bridge.energy.meter.EnergyLedger;
@@ -413,9 +412,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       if (spec.fromCodes()) {
         return EncodedRows.quantized(k.rowPrecision(), n, spec.dim(), codes, scales, norms);
       }
-      EncodedRows rows = EncodedRows.encode(k.rowPrecision(), n, spec.dim(), values, k.rowScales());
-      return k.rescorePrecision() == null ? rows
-          : rows.withRescore(EncodedRows.encode(k.rescorePrecision(), n, spec.dim(), values, k.rowScales()));
+      return k.encodeFloats(n, values);
     }
 
     private void sendBatch(int n) {
@@ -481,17 +478,9 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       PowerProfile profile = PowerProfile.choose(es.powerProfiles(), hw.cpuModel());
       double memGb = Runtime.getRuntime().maxMemory() / 1e9 / es.slotsPerExecutor();
       List<EnergyFigure> figures = new ArrayList<>(closeSpan());
-      KernelInfo k = spec.kernel();
-      long macs = kernelRows * k.macsPerRow();
-      boolean fp32 = k.fp32Arithmetic();
-      // int4 and binary work is charged at the int8 MAC energy: an upper bound (Horowitz gives no
-      // 4-bit or XOR/popcount figures); codes widened to floats against fp32 weights at fp32's. Rows are quantized in the executor unless read as codes.
-      long quantized = !spec.fromCodes() && k.rowPrecision().quantized() ? kernelRows * spec.dim() : 0;
-      // Bytes from DRAM: the stored rows decoded once, and the Arrow batches written by the
-      // executor and read by the node (large batches do not stay in cache).
-      Workload work = new Workload(cpu, wall, memGb, new OpsBytesModel.Work(
-          fp32 ? macs : 0, fp32 ? 0 : macs, quantized,
-          bytesRead + 2 * bytesSent, kernelRows * k.parameterBytes()));
+      // Rows are quantized in the executor unless read as codes.
+      Workload work = new Workload(cpu, wall, memGb,
+          spec.kernel().work(kernelRows, !spec.fromCodes(), bytesRead, bytesSent));
       figures.addAll(new CpuTimeMeter(profile).estimate(work));
       if (nodeMethod != null) {
         // The remote node's own figures for its kernel time; the task's CPU does not hold it.

@@ -97,8 +97,7 @@ public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn 
 
   /** Rows per Arrow batch: the configured count, lowered so a batch stays under the byte bound. */
   public int effectiveBatchRows() {
-    long rowBytes = kernel.rowPrecision().rowBytes(dim()) + 8L
-        + (kernel.rescorePrecision() == null ? 0 : kernel.rescorePrecision().rowBytes(dim()) + 8L);
+    long rowBytes = kernel.sentBytesPerRow();
     return (int) Math.max(1, Math.min(batchRows, maxBatchBytes / rowBytes));
   }
 }

@@ -223,8 +223,11 @@ public final class TopKKernel implements Kernel {
 
   @Override
   public long parameterBytes() {
-    return reference.payloadBytes() + (rescoreReference == null ? 0 : rescoreReference.payloadBytes())
-        + (centred == null ? 0 : 8L * reference.rows() + 4L * dim());
+    // Every reference row is scanned; only the candidates' rescoring rows are read.
+    long n = reference.rows();
+    long rescored = rescoreReference == null ? 0
+        : rescoreReference.payloadBytes() / Math.max(1, n) * Math.min(n, (long) k * oversample);
+    return reference.payloadBytes() + rescored + (centred == null ? 0 : 8L * n + 4L * dim());
   }
 
   @Override

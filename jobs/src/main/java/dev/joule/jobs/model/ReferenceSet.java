@@ -128,6 +128,12 @@ public final class ReferenceSet implements ModelSpec {
     return sim;
   }
 
+  /** The same reference rows, scored with other top-k rescoring settings (the rows are shared, not copied). */
+  public ReferenceSet withRescoring(int oversample, String rescore) {
+    checkSettings(metric.label(), k, oversample, rescore);
+    return new ReferenceSet(modelId, version, values, ids, dim, metric, k, oversample, rescore);
+  }
+
   @Override
   public String modelId() {
     return modelId;

@@ -115,7 +115,17 @@ public final class QualityGate {
    * fp32 rows to compare with: a codes table with no known source).
    */
   public record Outcome(String status, String askedPrecision, String publishedPrecision, double bar,
-      List<Check> checks, String note) {
+      List<Check> checks, String note, AutoPrecision.Choice auto) {
+
+    public Outcome(String status, String askedPrecision, String publishedPrecision, double bar, List<Check> checks,
+        String note) {
+      this(status, askedPrecision, publishedPrecision, bar, checks, note, null);
+    }
+
+    /** This outcome of a run whose precision {@code --precision auto} chose. */
+    public Outcome withAuto(AutoPrecision.Choice choice) {
+      return new Outcome(status, askedPrecision, publishedPrecision, bar, checks, note, choice);
+    }
 
     public boolean fellBack() {
       return status.equals("fell_back");
@@ -135,6 +145,9 @@ public final class QualityGate {
       }
       if (note != null) {
         s.append(checks.isEmpty() ? ": " : " (").append(note).append(checks.isEmpty() ? "" : ")");
+      }
+      if (auto != null) {
+        s.append("; ").append(auto.describe());
       }
       return s.toString();
     }
@@ -162,6 +175,9 @@ public final class QualityGate {
       if (note != null) {
         m.put("note", note);
       }
+      if (auto != null) {
+        m.put("auto", auto.toMap());
+      }
       return m;
     }
 
@@ -179,7 +195,7 @@ public final class QualityGate {
       }
       return new Outcome(g.path("status").asText(), g.path("asked_precision").asText(),
           g.path("published_precision").asText(), g.path("bar").asDouble(), List.copyOf(checks),
-          g.hasNonNull("note") ? g.path("note").asText() : null);
+          g.hasNonNull("note") ? g.path("note").asText() : null, AutoPrecision.Choice.fromJson(g.path("auto")));
     }
 
     public static Outcome without(String status, Precision p, double min, String note) {
@@ -237,6 +253,13 @@ public final class QualityGate {
     /** Whether the refused run's row is in the runs table. */
     public boolean recorded() {
       return recorded;
+    }
+
+    /** This refusal of a run whose precision {@code --precision auto} chose. */
+    public Refused withAuto(AutoPrecision.Choice choice) {
+      Refused e = new Refused(getMessage(), outcome.withAuto(choice), prep, staged, result, recorded);
+      e.setStackTrace(getStackTrace());
+      return e;
     }
 
     public Refused withResult(ScoreResult r, boolean recorded) {
@@ -538,6 +561,12 @@ public final class QualityGate {
    * above the k-th exact score, plus as many of those tied with it as the exact top k holds.
    */
   static double recall(Kernel k, KernelOutput out, EncodedRows batch, int row, List<Row> neighbors) {
+    return recallOfIds(k, out, batch, row,
+        neighbors == null ? List.of() : neighbors.stream().map(n -> n.getString(0)).toList());
+  }
+
+  /** {@link #recall} of the neighbours' ids, best first. */
+  static double recallOfIds(Kernel k, KernelOutput out, EncodedRows batch, int row, List<String> neighbors) {
     int w = k.width();
     Set<String> exact = new HashSet<>();
     for (int j = 0; j < w; j++) {
@@ -551,8 +580,7 @@ public final class QualityGate {
     int above = 0;
     int tied = 0;
     Set<String> seen = new HashSet<>();
-    for (Row n : neighbors == null ? List.<Row>of() : neighbors) {
-      String id = n.getString(0);
+    for (String id : neighbors) {
       if (!seen.add(id)) {
         continue;
       }

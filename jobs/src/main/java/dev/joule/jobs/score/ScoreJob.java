@@ -39,6 +39,7 @@ import org.slf4j.LoggerFactory;
  * <p>Order of work, so that a failure at any point leaves the output tables as they were:
  * <ol>
  *   <li>pin the input at its latest Delta version and count it;
+ *   <li>with {@code --precision auto}, choose the kernel on the gate's sample ({@link AutoPrecision});
  *   <li>score every partition once into a staging folder (predictions, rejects and one energy
  *       row per partition, in one Spark job);
  *   <li>reconcile: rows_in = rows_scored + rows_rejected, one energy row per partition;
@@ -55,7 +56,11 @@ public final class ScoreJob {
       DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
 
   /** What to score. {@code commit = false} stages and reconciles but writes no table. */
-  public record Request(String input, ModelSpec model, Precision precision, String output, boolean commit) {
+  public record Request(String input, ModelSpec model, PrecisionChoice precision, String output, boolean commit) {
+    public Request(String input, ModelSpec model, Precision precision, String output, boolean commit) {
+      this(input, model, new PrecisionChoice.Fixed(precision), output, commit);
+    }
+
     public Request(String input, Path modelFile, Precision precision, String output, boolean commit) {
       this(input, LinearModelFile.readAny(modelFile), precision, output, commit);
     }
@@ -85,7 +90,12 @@ public final class ScoreJob {
     boolean allowNoneScored = config.bool("score.allow-all-rejected");
     Scoring.Prepared prepared;
     try {
-      prepared = Scoring.prepare(config, pinned, model, req.precision(), Scoring.passthrough(config));
+      // auto: fp32 reads the same columns as any kernel; the choice is made once the rows are counted.
+      Precision first = req.precision() instanceof PrecisionChoice.Fixed f ? f.precision() : Precision.FP32;
+      if (req.precision() instanceof PrecisionChoice.Auto) {
+        AutoPrecision.requireEmbeddings(pinned);
+      }
+      prepared = Scoring.prepare(config, pinned, model, first, Scoring.passthrough(config));
     } catch (JouleException e) {
       // An empty table says it is empty, whatever its columns.
       if (pinned.data().isEmpty()) {
@@ -101,6 +111,13 @@ public final class ScoreJob {
     if (rowsIn == 0 && !allowNoneScored) {
       throw noRows(pinned, true);
     }
+    AutoPrecision.Chosen auto = null;
+    JouleConfig gateConfig = config;
+    if (req.precision() instanceof PrecisionChoice.Auto) {
+      auto = AutoPrecision.choose(config, pinned, prepared, rowsIn);
+      prepared = auto.prepared();
+      gateConfig = AutoPrecision.gateConfig(config, auto.choice());
+    }
     Scoring.Prepared asked = prepared.withDuplicates(census.duplicates());
 
     OutputTables out = new OutputTables(req.output());
@@ -115,14 +132,15 @@ public final class ScoreJob {
       // the run or score it again at a higher precision.
       QualityGate.Gated gated;
       try {
-        gated = QualityGate.stage(spark, config, pinned, asked, p -> p.select(pinned.data()), rowsIn, runId, "score",
+        gated = QualityGate.stage(spark, gateConfig, pinned, asked, p -> p.select(pinned.data()), rowsIn, runId, "score",
             (p, attempt) -> req.commit()
                 ? new Scoring.TableFolders(out.predictions(), out.rejects(), columns(runId, model, p, scoredAt),
                     runId + attempt)
                 : new Scoring.Staging(out.staging(runId + attempt)));
       } catch (QualityGate.Refused e) {
-        throw refused(e, req, runId, pinned, rowsIn, wall0, proc0, out);
+        throw refused(auto == null ? e : e.withAuto(auto.choice()), req, runId, pinned, rowsIn, wall0, proc0, out);
       }
+      QualityGate.Outcome outcome = auto == null ? gated.outcome() : gated.outcome().withAuto(auto.choice());
       sink = gated.sink();
       Scoring.Prepared prep = gated.prep();
       Kernel kernel = prep.kernel();
@@ -134,7 +152,7 @@ public final class ScoreJob {
       }
       // The run's result once its fixed cost is known: process CPU outside partition tasks so far.
       Function<Boolean, ScoreResult> resultNow = committed -> result(req, runId, pinned, rowsIn, prep, st,
-          wall0, proc0, committed, gated.outcome());
+          wall0, proc0, committed, outcome);
       if (!req.commit()) {
         return resultNow.apply(false);
       }
