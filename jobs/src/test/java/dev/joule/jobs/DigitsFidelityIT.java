@@ -116,4 +116,31 @@ class DigitsFidelityIT {
       assertEquals("passed", scored.gate().status(), scored.gate().describe());
     }
   }
+
+  /**
+   * The same digits with MLlib's MultilayerPerceptronClassifier (64 → 32 sigmoid → 10 softmax; it
+   * has no regularization), replicated by Joule's mlp kernel: layer 1 quantized, layer 2 fp32.
+   */
+  @Test
+  void anMllibPerceptronOnRawPixelCountsIsReplicatedAtInt8AndInt4() throws IOException {
+    String table = tmp.resolve("digits").toFile().exists() ? tmp.resolve("digits").toString() : digitsTable();
+    Path model = tmp.resolve("mlp/model.json");
+    TrainJob.Result trained = new TrainJob(spark, TestSpark.config(tmp)).run(new TrainJob.Request(table, "label",
+        "mlp", model, null, 32, 0, 200, 0.0, 1));
+    System.out.printf("digits: MLlib perceptron training accuracy %.4f%n", trained.trainingAccuracy());
+    ReplicateJob.Result r = new ReplicateJob(spark, TestSpark.config(tmp)).run(new ReplicateJob.Request(table, model,
+        trained.mllibPath(), List.of(Precision.FP32, Precision.INT8, Precision.INT4), null, 200,
+        tmp.resolve("work-mlp").toString()));
+    double[] floor = {0.999, 0.995, 0.99};
+    List<String> names = List.of("Joule fp32", "Joule int8", "Joule int4");
+    for (int i = 0; i < names.size(); i++) {
+      String name = names.get(i);
+      ReplicateJob.Variant v = r.variants().stream().filter(x -> x.name().equals(name)).findFirst()
+          .orElseThrow(() -> new AssertionError("no variant " + name + " in " + r.variants()));
+      System.out.printf("digits: perceptron, %s top-1 agreement with MLlib %.4f on %d rows (max |dp| %.3g)%n", name,
+          v.agreement(), v.rowsCompared(), v.maxAbsProbError());
+      assertEquals(1797L, v.rowsCompared());
+      assertTrue(v.agreement() >= floor[i], name + " agreement " + v.agreement() + " < " + floor[i]);
+    }
+  }
 }
