@@ -154,10 +154,11 @@ public final class AutoPrecision {
     List<String> passthrough = exact.passthrough().stream().map(Scoring.Passthrough::spec).toList();
     List<Scoring.Prepared> prepared = new ArrayList<>();
     java.util.Set<String> kernelIds = new java.util.HashSet<>();
+    var scales = Scoring.rowScales(pinned, exact.kernel().dim()); // read once for every candidate
     for (Precision p : List.of(Precision.BINARY, Precision.INT4, Precision.INT8)) {
       for (ModelSpec variant : variants(config, exact.model(), p)) {
         try {
-          Scoring.Prepared c = Scoring.prepare(config, pinned, variant, p, passthrough);
+          Scoring.Prepared c = Scoring.prepare(config, pinned, variant, p, passthrough, scales);
           if (kernelIds.add(c.info().id())) {
             prepared.add(c);
           }

@@ -207,6 +207,26 @@ public final class Scoring {
    */
   public static Prepared prepare(JouleConfig config, DeltaIO.Pinned pinned, ModelSpec model,
       Precision precision, List<String> passthrough) {
+    return prepare(config, pinned, model, precision, passthrough, rowScales(pinned, model.dim()));
+  }
+
+  /**
+   * The dimension scales rows of {@code pinned} are divided by before quantizing, or null. Codes
+   * quantized with dimension scales are scored by a kernel with the scales folded in; so are rows
+   * quantized on the fly from an embeddings table that records them (joule embed's).
+   */
+  public static dev.joule.bridge.kernel.DimensionScales rowScales(DeltaIO.Pinned pinned, int dim) {
+    boolean codesInput = Arrays.asList(pinned.data().schema().fieldNames()).containsAll(CODES_COLUMNS);
+    return codesInput
+        ? dev.joule.jobs.quantize.QuantizeJob.dimensionScales(pinned.data().sparkSession(), pinned.path(),
+            pinned.version(), dim)
+        : dev.joule.jobs.embed.EmbedJob.dimensionScales(pinned.data().sparkSession(), pinned.path(),
+            pinned.version(), dim);
+  }
+
+  /** {@link #prepare} with the input's {@link #rowScales} already read (one log read for many kernels). */
+  public static Prepared prepare(JouleConfig config, DeltaIO.Pinned pinned, ModelSpec model,
+      Precision precision, List<String> passthrough, dev.joule.bridge.kernel.DimensionScales rowScales) {
     if (!model.modelId().matches("[A-Za-z0-9._:@-]+")) {
       throw JouleException.input("model_id '" + model.modelId()
           + "' may only contain letters, digits and . _ : @ -");
@@ -214,13 +234,6 @@ public final class Scoring {
     String idCol = config.string("score.id-col");
     StructType schema = pinned.data().schema();
     boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);
-    // Codes quantized with dimension scales are scored by a kernel with the scales folded in; so
-    // are rows quantized on the fly from an embeddings table that records them (joule embed's).
-    dev.joule.bridge.kernel.DimensionScales rowScales = codesInput
-        ? dev.joule.jobs.quantize.QuantizeJob.dimensionScales(pinned.data().sparkSession(), pinned.path(),
-            pinned.version(), model.dim())
-        : dev.joule.jobs.embed.EmbedJob.dimensionScales(pinned.data().sparkSession(), pinned.path(),
-            pinned.version(), model.dim());
     Kernel kernel;
     try {
       kernel = model.kernel(precision, rowScales);
