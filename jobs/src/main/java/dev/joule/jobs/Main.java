@@ -411,7 +411,7 @@ public final class Main implements Runnable {
       } catch (dev.joule.jobs.score.QualityGate.Refused e) {
         // Exit 4 still accounts for the refused attempt: its card, and its summary.
         if (e.result() != null) {
-          ClaimCard card = ClaimCard.forRun(e.result());
+          ClaimCard card = ClaimCard.forRun(e.result()).withProcess(ClaimCard.ProcessCost.sinceJvmStart());
           out().print(card.toText());
           out().printf("run %s refused by the quality gate: nothing published; %s%n", e.result().runId(),
               e.recorded() ? "recorded in " + output + "/runs as refused" : "its runs row could not be written (see the log)");
@@ -421,7 +421,7 @@ public final class Main implements Runnable {
         }
         throw e;
       }
-      ClaimCard card = ClaimCard.forRun(r);
+      ClaimCard card = ClaimCard.forRun(r).withProcess(ClaimCard.ProcessCost.sinceJvmStart());
       out().print(card.toText());
       r.rejectReasons().forEach((k, v) -> out().printf(Locale.ROOT, "  rejected %-18s %,d%n", k, v));
       out().printf("run %s committed: %s/{predictions,rejects,energy_log,runs}%n", r.runId(), output);

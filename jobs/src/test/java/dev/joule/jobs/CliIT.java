@@ -95,6 +95,10 @@ class CliIT {
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("auto chose softmax@"), r.out());
     assertTrue(r.out().contains("cheapest modelled first"), r.out());
+    // The card says what the whole process cost, not only the partition tasks.
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("whole process ([0-9.]+) CPU-s").matcher(r.out());
+    assertTrue(m.find(), r.out());
+    assertTrue(Double.parseDouble(m.group(1)) > 0, r.out());
     Run topkFlags = joule("score", "--input", data + "/embeddings", "--reference", data + "/embeddings",
         "--precision", "auto", "--oversample", "4", "--out", tmp.resolve("auto-topk").toString());
     assertEquals(2, topkFlags.code());

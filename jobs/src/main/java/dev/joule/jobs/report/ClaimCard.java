@@ -38,17 +38,38 @@ public final class ClaimCard {
   private final Quality quality; // null when no comparison was made
   private final String order;
   private final String verb; // what happened to a row that was not rejected: scored, embedded
+  private final ProcessCost process; // null: not printed by the process that ran it
 
-  private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order) {
-    this(baseline, candidate, quality, order, "scored");
+  /**
+   * What the whole process that printed a card has cost so far: user + sys CPU and wall time
+   * since the JVM started (its start-up, JIT compilation, every Spark job and commit), which is
+   * what the machine pays for the command; the energy figures cover partition tasks and the
+   * run's own fixed part only.
+   */
+  public record ProcessCost(double cpuSeconds, double wallSeconds) {
+    public static ProcessCost sinceJvmStart() {
+      return new ProcessCost(dev.joule.jobs.score.Scoring.processCpuNanos() / 1e9,
+          java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3);
+    }
   }
 
-  private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order, String verb) {
+  private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order) {
+    this(baseline, candidate, quality, order, "scored", null);
+  }
+
+  private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order, String verb,
+      ProcessCost process) {
     this.verb = verb;
     this.baseline = baseline;
     this.candidate = candidate;
     this.quality = quality;
     this.order = order;
+    this.process = process;
+  }
+
+  /** This card with the cost of the process printing it. */
+  public ClaimCard withProcess(ProcessCost p) {
+    return new ClaimCard(baseline, candidate, quality, order, verb, p);
   }
 
   /** The card of a single run: its energy and methods, and no ratio (there is no baseline). */
@@ -58,7 +79,7 @@ public final class ClaimCard {
 
   /** One run whose rows were not scored but, say, {@code embedded}: the card says so. */
   public static ClaimCard forRun(ScoreResult run, String verb) {
-    return new ClaimCard(null, run, null, null, verb);
+    return new ClaimCard(null, run, null, null, verb, null);
   }
 
   /** A candidate compared with a baseline scored on the same rows, on the same machine, in one run. */
@@ -111,6 +132,13 @@ public final class ClaimCard {
     m.put("saving_split", baseline == null ? "n/a (no baseline)"
         : "all from cheaper rows: every row was scored in both runs; none were skipped as unchanged");
     m.put("methods", methods(e));
+    if (process != null) {
+      m.put("process", Map.of("cpu_seconds_since_jvm_start", process.cpuSeconds(),
+          "wall_seconds_since_jvm_start", process.wallSeconds(),
+          "meaning", "user + sys CPU of this whole process so far: JVM and Spark start-up, JIT compilation, "
+              + "every Spark job and commit of the command (the energy figures cover partition tasks and the "
+              + "run's fixed part only)"));
+    }
     return m;
   }
 
@@ -202,6 +230,11 @@ public final class ClaimCard {
     }
     if (candidate.gate() != null) {
       line(s, "quality gate", candidate.gate().describe());
+    }
+    if (process != null) {
+      line(s, "process", String.format(Locale.ROOT, "whole process %.1f CPU-s, %.1f s wall since the JVM started "
+          + "(start-up, JIT compilation, every Spark job and commit of this command; the energy rows above "
+          + "cover partition tasks and the run's fixed part only)", process.cpuSeconds(), process.wallSeconds()));
     }
     line(s, "saving split", baseline == null ? "n/a (no baseline)"
         : "all from cheaper rows; none from rows not recomputed (every row scored in both runs)");
