@@ -52,6 +52,9 @@ public final class AutoPrecision {
   public record Choice(String metric, double target, long rowsCompared, List<Trial> trials, String chosen) {
 
     public String describe() {
+      if (rowsCompared == 0) {
+        return "auto chose " + chosen + ": no sampled row to compare the kernels on";
+      }
       StringBuilder s = new StringBuilder(String.format(Locale.ROOT,
           "auto chose %s (target %s >= %.4f on %,d sampled rows, cheapest modelled first:", chosen, metric, target,
           rowsCompared));
@@ -104,8 +107,15 @@ public final class AutoPrecision {
   record Candidate(Kernel kernel, KernelInfo info) {}
 
   /**
-   * The run's gate settings: its bar raised to the target when the target is higher (a target
-   * below the bar does not lower it).
+   * A candidate before it is built: its modelled energy per row and precision (to order it), and
+   * how to build it. Candidates are built again one at a time to be measured, so that no more than
+   * one quantized copy of a large reference set is held at once.
+   */
+  record Option(double modelledPicojoulesPerRow, Precision precision, java.util.function.Supplier<Candidate> build) {}
+
+  /**
+   * The run's gate settings: its bar raised to the target. {@link #target} is never below the
+   * bar, so a kernel auto chose is gated at the level it was chosen for.
    */
   static JouleConfig gateConfig(JouleConfig config, Choice choice) {
     boolean recall = choice.metric().startsWith("recall");
@@ -115,12 +125,17 @@ public final class AutoPrecision {
         : config.with(recall ? "quality.min-recall" : "quality.min-agreement", Double.toString(choice.target()));
   }
 
-  /** The targets: {@code quality.target-*}, or the gate's bars where empty. */
+  /**
+   * What auto must reach: {@code quality.target-*}, and never less than the gate's bar (a kernel
+   * chosen below the bar would be refused by the run's own gate); empty: the bar.
+   */
   static double target(JouleConfig config, boolean neighbors) {
     String key = neighbors ? "quality.target-recall" : "quality.target-agreement";
+    QualityGate.Settings s = QualityGate.Settings.from(config);
+    double bar = neighbors ? s.minRecall() : s.minAgreement();
     String v = config.string(key).trim();
     if (v.isEmpty()) {
-      return neighbors ? QualityGate.Settings.from(config).minRecall() : QualityGate.Settings.from(config).minAgreement();
+      return bar;
     }
     double t;
     try {
@@ -131,18 +146,24 @@ public final class AutoPrecision {
     if (!(t >= 0 && t <= 1)) {
       throw JouleException.usage("joule." + key + " must be in [0, 1], got " + t);
     }
-    return t;
+    if (t < bar) {
+      LOG.warn("joule.{} = {} is below the quality gate's bar {}: auto aims at the bar", key, t, bar);
+    }
+    return Math.max(t, bar);
   }
 
   /**
    * Chooses the kernel for a run on {@code pinned} (an embeddings table: a codes table holds one
    * precision, so there is nothing to choose), measuring on the rows the run's quality gate will
-   * compare: the {@code sampleRowsFor} of them with the smallest id hashes ({@link GateSample}).
+   * compare: the {@code sampleRowsFor} of them with the smallest id hashes ({@link GateSample}),
+   * less the rows of duplicated ids, which the run rejects.
    *
    * @param exact the run prepared at fp32 (its columns, passthrough and dimension scales)
    * @param rowsIn the input's rows, as counted for the run
+   * @param duplicates the ids the run rejects as duplicated
    */
-  public static Chosen choose(JouleConfig config, DeltaIO.Pinned pinned, Scoring.Prepared exact, long rowsIn) {
+  public static Chosen choose(JouleConfig config, DeltaIO.Pinned pinned, Scoring.Prepared exact, long rowsIn,
+      dev.joule.udfs.DuplicateIds duplicates) {
     requireEmbeddings(pinned);
     QualityGate.Settings gate = QualityGate.Settings.from(config);
     int n = gate.sampleRowsFor(exact.kernel());
@@ -151,30 +172,44 @@ public final class AutoPrecision {
           + "(and topk-sample-rows for top-k) must be > 0");
     }
     double target = target(config, exact.kernel().neighbors());
+    String metric = exact.kernel().neighbors() ? "recall@" + exact.kernel().width() : "top1_agreement";
+    dev.joule.jobs.console.ConsoleProgress.phase("auto precision");
+    List<float[]> rows = sample(exact, pinned, GateSample.of(rowsIn, n, Scoring.SAMPLE_MARGIN), n, duplicates);
+    if (rows.isEmpty()) {
+      Choice none = new Choice(metric, target, 0, List.of(), exact.kernel().displayName());
+      LOG.warn("auto precision: no sampled row to compare, so nothing to choose by: fp32");
+      return new Chosen(exact, none);
+    }
     List<String> passthrough = exact.passthrough().stream().map(Scoring.Passthrough::spec).toList();
-    List<Scoring.Prepared> prepared = new ArrayList<>();
-    java.util.Set<String> kernelIds = new java.util.HashSet<>();
     var scales = Scoring.rowScales(pinned, exact.kernel().dim()); // read once for every candidate
+    OpsBytesModel energy = config.energySpec(1).opsBytes();
+    // Each candidate built once to be costed and dropped; built again only when measured. The
+    // last one built is the chosen one, as measuring stops there.
+    Scoring.Prepared[] lastBuilt = new Scoring.Prepared[1];
+    List<Option> options = new ArrayList<>();
+    java.util.Set<String> kernelIds = new java.util.HashSet<>();
     for (Precision p : List.of(Precision.BINARY, Precision.INT4, Precision.INT8)) {
       for (ModelSpec variant : variants(config, exact.model(), p)) {
+        java.util.function.Supplier<Scoring.Prepared> prepare =
+            () -> Scoring.prepare(config, pinned, variant, p, passthrough, scales);
+        Scoring.Prepared c;
         try {
-          Scoring.Prepared c = Scoring.prepare(config, pinned, variant, p, passthrough, scales);
-          if (kernelIds.add(c.info().id())) {
-            prepared.add(c);
-          }
+          c = prepare.get();
         } catch (JouleException e) {
           LOG.info("auto precision: {} at {} is not a candidate: {}", variant.modelId(), p.label(), e.getMessage());
+          continue;
+        }
+        if (kernelIds.add(c.info().id())) {
+          options.add(new Option(modelledPicojoulesPerRow(c.info(), energy), p, () -> {
+            lastBuilt[0] = prepare.get();
+            return new Candidate(lastBuilt[0].kernel(), lastBuilt[0].info());
+          }));
         }
       }
     }
-    dev.joule.jobs.console.ConsoleProgress.phase("auto precision");
-    List<float[]> rows = sample(exact, pinned, GateSample.of(rowsIn, n, Scoring.SAMPLE_MARGIN), n);
-    OpsBytesModel energy = config.energySpec(1).opsBytes();
-    List<Candidate> candidates = prepared.stream().map(p -> new Candidate(p.kernel(), p.info())).toList();
-    Measured m = measure(exact.kernel(), candidates, rows, target, energy, VectorOpsProvider.get());
-    Scoring.Prepared chosen = m.chosen() < 0 ? exact : prepared.get(m.chosen());
+    Measured m = measure(exact.kernel(), options, rows, target, VectorOpsProvider.get());
     LOG.info("auto precision: {}", m.choice().describe());
-    return new Chosen(chosen, m.choice());
+    return new Chosen(m.chosen() < 0 ? exact : lastBuilt[0], m.choice());
   }
 
   /** Auto needs fp32 rows: a codes table holds one precision, so there is nothing to choose. */
@@ -186,10 +221,12 @@ public final class AutoPrecision {
   }
 
   /** The fp32 rows of the {@code n} sampled ids with the smallest hashes, in hash order (as the gate takes them). */
-  private static List<float[]> sample(Scoring.Prepared exact, DeltaIO.Pinned pinned, GateSample sample, int n) {
+  private static List<float[]> sample(Scoring.Prepared exact, DeltaIO.Pinned pinned, GateSample sample, int n,
+      dev.joule.udfs.DuplicateIds duplicates) {
     int dim = exact.kernel().dim();
     List<Row> kept = exact.select(pinned.data()).select("id", "embedding")
-        .filter((org.apache.spark.api.java.function.FilterFunction<Row>) r -> sample.includes(r.get(0)))
+        .filter((org.apache.spark.api.java.function.FilterFunction<Row>) r -> sample.includes(r.get(0))
+            && duplicates.reason(r.get(0)) == null)
         .collectAsList();
     List<Row> sorted = new ArrayList<>(kept);
     sorted.sort((a, b) -> Long.compareUnsigned(GateSample.hash(a.get(0)), GateSample.hash(b.get(0))));
@@ -213,13 +250,27 @@ public final class AutoPrecision {
     }
     List<ModelSpec> out = new ArrayList<>(List.of(refs.withRescoring(1, "none")));
     if (p != Precision.INT8) {
-      for (Object o : config.raw().getList("joule.topk.auto-oversample").unwrapped()) {
-        int oversample = o instanceof Number x ? x.intValue() : -1;
-        if (oversample < 1) {
-          throw JouleException.usage("joule.topk.auto-oversample must list integers >= 1, got " + o);
-        }
+      for (int oversample : autoOversample(config)) {
         out.add(refs.withRescoring(oversample, "int8"));
       }
+    }
+    return out;
+  }
+
+  /** {@code topk.auto-oversample}: whole numbers >= 1. */
+  static List<Integer> autoOversample(JouleConfig config) {
+    List<?> values;
+    try {
+      values = config.raw().getList("joule.topk.auto-oversample").unwrapped();
+    } catch (com.typesafe.config.ConfigException e) {
+      throw JouleException.usage("joule.topk.auto-oversample must be a list such as [2, 4, 10]: " + e.getMessage());
+    }
+    List<Integer> out = new ArrayList<>();
+    for (Object o : values) {
+      if (!(o instanceof Number x) || x.doubleValue() != Math.rint(x.doubleValue()) || x.doubleValue() < 1) {
+        throw JouleException.usage("joule.topk.auto-oversample must list whole numbers >= 1, got " + o);
+      }
+      out.add(x.intValue());
     }
     return out;
   }
@@ -228,21 +279,18 @@ public final class AutoPrecision {
   record Measured(Choice choice, int chosen) {}
 
   /**
-   * Orders the candidates by modelled energy per row (a tie goes to the higher precision) and
-   * measures them on {@code rows} against {@code exact}, cheapest first, until one meets the
-   * target.
+   * Orders the options by modelled energy per row (a tie goes to the higher precision), then
+   * builds and measures them on {@code rows} against {@code exact}, cheapest first, until one
+   * meets the target; {@code chosen} is its index in {@code options}.
    */
-  static Measured measure(Kernel exact, List<Candidate> candidates, List<float[]> rows, double target,
-      OpsBytesModel energy, VectorOps ops) {
+  static Measured measure(Kernel exact, List<Option> options, List<float[]> rows, double target, VectorOps ops) {
     int dim = exact.dim();
-    Integer[] order = new Integer[candidates.size()];
-    double[] cost = new double[candidates.size()];
+    Integer[] order = new Integer[options.size()];
     for (int i = 0; i < order.length; i++) {
       order[i] = i;
-      cost[i] = modelledPicojoulesPerRow(candidates.get(i).info(), energy);
     }
-    java.util.Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> cost[i])
-        .thenComparing(i -> candidates.get(i).kernel().precision().ordinal()));
+    java.util.Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> options.get(i).modelledPicojoulesPerRow())
+        .thenComparing(i -> options.get(i).precision().ordinal()));
     // The exact answers once: labels, or the exact outputs (recall needs their scores).
     int n = rows.size();
     int w = exact.width();
@@ -256,7 +304,7 @@ public final class AutoPrecision {
     String metric = exact.neighbors() ? "recall@" + w : "top1_agreement";
     List<Trial> trials = new ArrayList<>();
     for (int i : order) {
-      Candidate c = candidates.get(i);
+      Candidate c = options.get(i).build().get();
       KernelOutput out = c.kernel().newOutput();
       c.kernel().score(c.info().encodeFloats(n, values), out.reset(n), ops);
       double sum = 0;
@@ -267,14 +315,15 @@ public final class AutoPrecision {
             ids.add(c.kernel().labels().get(out.indices()[r * w + j]));
           }
           sum += QualityGate.recallOfIds(exact, exactOut, at32, r, ids);
-        } else {
-          sum += BridgeBatches.argmax(out.scores(), r * w, w) == BridgeBatches.argmax(exactOut.scores(), r * w, w)
-              ? 1 : 0;
+        } else { // by label, as the gate compares
+          sum += c.kernel().labels().get(BridgeBatches.argmax(out.scores(), r * w, w))
+              .equals(exact.labels().get(BridgeBatches.argmax(exactOut.scores(), r * w, w))) ? 1 : 0;
         }
       }
       double value = n == 0 ? Double.NaN : sum / n;
       boolean meets = n > 0 && value >= target;
-      trials.add(new Trial(c.kernel().displayName(), c.kernel().precision().label(), value, cost[i], meets));
+      trials.add(new Trial(c.kernel().displayName(), c.kernel().precision().label(), value,
+          options.get(i).modelledPicojoulesPerRow(), meets));
       if (meets) {
         return new Measured(new Choice(metric, target, n, List.copyOf(trials), c.kernel().displayName()), i);
       }

@@ -114,7 +114,7 @@ public final class ScoreJob {
     AutoPrecision.Chosen auto = null;
     JouleConfig gateConfig = config;
     if (req.precision() instanceof PrecisionChoice.Auto) {
-      auto = AutoPrecision.choose(config, pinned, prepared, rowsIn);
+      auto = AutoPrecision.choose(config, pinned, prepared, rowsIn, census.duplicates());
       prepared = auto.prepared();
       gateConfig = AutoPrecision.gateConfig(config, auto.choice());
     }

@@ -51,13 +51,16 @@ class AutoPrecisionTest {
     return new LinearModelFile("head", "v1", Activation.SOFTMAX, labels, w, b);
   }
 
-  private static List<AutoPrecision.Candidate> candidates(List<Kernel> kernels) {
-    return kernels.stream().map(k -> new AutoPrecision.Candidate(k, KernelInfo.of(k, null))).toList();
+  private static List<AutoPrecision.Option> options(List<Kernel> kernels) {
+    return kernels.stream().map(k -> {
+      KernelInfo info = KernelInfo.of(k, null);
+      return new AutoPrecision.Option(AutoPrecision.modelledPicojoulesPerRow(info, ENERGY), k.precision(),
+          () -> new AutoPrecision.Candidate(k, info));
+    }).toList();
   }
 
   /** What every choice must satisfy, whatever the target. */
-  private static void assertChoiceHolds(AutoPrecision.Measured m, List<AutoPrecision.Candidate> cs, double target,
-      Kernel exact) {
+  private static void assertChoiceHolds(AutoPrecision.Measured m, List<Kernel> cs, double target, Kernel exact) {
     List<AutoPrecision.Trial> t = m.choice().trials();
     for (int i = 1; i < t.size(); i++) {
       assertTrue(t.get(i - 1).modelledPicojoulesPerRow() <= t.get(i).modelledPicojoulesPerRow(),
@@ -70,7 +73,7 @@ class AutoPrecisionTest {
     if (m.chosen() >= 0) {
       AutoPrecision.Trial last = t.get(t.size() - 1);
       assertTrue(last.meets() && last.value() >= target, t.toString());
-      assertEquals(cs.get(m.chosen()).kernel().displayName(), m.choice().chosen());
+      assertEquals(cs.get(m.chosen()).displayName(), m.choice().chosen());
       assertEquals(last.kernel(), m.choice().chosen());
     } else {
       assertEquals(cs.size(), t.size(), "fp32 only after every candidate missed");
@@ -85,9 +88,9 @@ class AutoPrecisionTest {
       LinearModelFile model = head(rnd, 12);
       List<float[]> rows = rows(rnd, 600);
       Kernel exact = model.kernel(Precision.FP32);
-      List<AutoPrecision.Candidate> cs = candidates(List.of(model.kernel(Precision.INT8), model.kernel(Precision.INT4)));
+      List<Kernel> cs = List.of(model.kernel(Precision.INT8), model.kernel(Precision.INT4));
       for (double target : new double[] {0, 0.9, 0.97, 0.99, 0.999, 1.0, 1.01}) {
-        AutoPrecision.Measured m = AutoPrecision.measure(exact, cs, rows, target, ENERGY, VectorOpsProvider.get());
+        AutoPrecision.Measured m = AutoPrecision.measure(exact, options(cs), rows, target, VectorOpsProvider.get());
         assertChoiceHolds(m, cs, target, exact);
         if (target == 0) {
           assertEquals(1, m.choice().trials().size(), "any kernel meets 0: the cheapest is taken");
@@ -105,8 +108,8 @@ class AutoPrecisionTest {
     LinearModelFile model = head(rnd, 5);
     Kernel exact = model.kernel(Precision.FP32);
     // fp32 as a candidate agrees with itself on every row.
-    List<AutoPrecision.Candidate> cs = candidates(List.of(exact));
-    AutoPrecision.Measured m = AutoPrecision.measure(exact, cs, rows(rnd, 200), 1.0, ENERGY, VectorOpsProvider.get());
+    AutoPrecision.Measured m = AutoPrecision.measure(exact, options(List.of(exact)), rows(rnd, 200), 1.0,
+        VectorOpsProvider.get());
     assertEquals(0, m.chosen());
     assertEquals(1.0, m.choice().trials().get(0).value());
   }
@@ -130,12 +133,11 @@ class AutoPrecisionTest {
       }
     }
     ks.add(TopKKernel.fromReference(values, n, DIM, ids, Similarity.COSINE, 5, Precision.INT8, 1, null));
-    List<AutoPrecision.Candidate> cs = candidates(ks);
     List<float[]> queries = rows(rnd, 120);
     double cheapest = Double.NaN;
     for (double target : new double[] {0, 0.8, 0.95, 0.99, 1.01}) {
-      AutoPrecision.Measured m = AutoPrecision.measure(exact, cs, queries, target, ENERGY, VectorOpsProvider.get());
-      assertChoiceHolds(m, cs, target, exact);
+      AutoPrecision.Measured m = AutoPrecision.measure(exact, options(ks), queries, target, VectorOpsProvider.get());
+      assertChoiceHolds(m, ks, target, exact);
       assertEquals("recall@5", m.choice().metric());
       if (target == 0) {
         cheapest = m.choice().trials().get(0).modelledPicojoulesPerRow();
@@ -145,6 +147,48 @@ class AutoPrecisionTest {
         assertEquals(Precision.BINARY.label(), m.choice().trials().get(0).precision(), m.choice().describe());
         assertEquals(cheapest, m.choice().trials().get(0).modelledPicojoulesPerRow());
       }
+    }
+  }
+
+  /**
+   * The order auto measures in: fewer reference bytes cost less (binary, int4, int8, fp32), and
+   * each rescored candidate costs its int8 rows of the k × oversample candidates more, not the
+   * whole rescoring reference.
+   */
+  @Test
+  void topkCostsFollowTheBytesEachKernelReads() {
+    Random rnd = new Random(5);
+    int n = 300;
+    int k = 5;
+    float[] values = new float[n * DIM];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (float) rnd.nextGaussian();
+    }
+    List<String> ids = IntStream.range(0, n).mapToObj(i -> "r" + i).toList();
+    double last = 0;
+    for (Precision p : List.of(Precision.BINARY, Precision.INT4, Precision.INT8, Precision.FP32)) {
+      double cost = AutoPrecision.modelledPicojoulesPerRow(KernelInfo.of(
+          TopKKernel.fromReference(values, n, DIM, ids, Similarity.COSINE, k, p, 1, null), null), ENERGY);
+      assertTrue(cost > last, p + " costs " + cost + ", the precision below it " + last);
+      last = cost;
+    }
+    TopKKernel plain = TopKKernel.fromReference(values, n, DIM, ids, Similarity.COSINE, k, Precision.INT4, 1, null);
+    for (int o : new int[] {2, 4, 10, 100}) {
+      TopKKernel rescored = TopKKernel.fromReference(values, n, DIM, ids, Similarity.COSINE, k, Precision.INT4, o,
+          Precision.INT8);
+      assertEquals((long) Math.min(n, k * o) * (DIM + 8), rescored.parameterBytes() - plain.parameterBytes(),
+          "oversample " + o + ": the candidates' int8 rows (codes, scale, norm)");
+    }
+  }
+
+  @Test
+  void autoOversampleTakesWholeNumbersOnly() {
+    JouleConfig c = JouleConfig.defaults();
+    assertEquals(List.of(2, 4, 10), AutoPrecision.autoOversample(c));
+    for (String bad : new String[] {"[2.5]", "[0]", "4", "[\"x\"]"}) {
+      dev.joule.jobs.JouleException e = org.junit.jupiter.api.Assertions.assertThrows(
+          dev.joule.jobs.JouleException.class, () -> AutoPrecision.autoOversample(c.with("topk.auto-oversample", bad)));
+      assertTrue(e.getMessage().contains("topk.auto-oversample"), e.getMessage());
     }
   }
 
@@ -159,6 +203,8 @@ class AutoPrecisionTest {
     AutoPrecision.Choice recall = new AutoPrecision.Choice("recall@10", 0.99, 10, List.of(), "x");
     assertEquals(0.99, QualityGate.Settings.from(AutoPrecision.gateConfig(c, recall)).minRecall());
     assertEquals(bar, AutoPrecision.target(c, false), "no target: the gate's bar");
-    assertEquals(0.9, AutoPrecision.target(c.with("quality.target-agreement", "0.9"), false));
+    assertEquals(bar, AutoPrecision.target(c.with("quality.target-agreement", "0.9"), false),
+        "a target below the bar aims at the bar: the run's gate would refuse anything less");
+    assertEquals(0.999, AutoPrecision.target(c.with("quality.target-agreement", "0.999"), false));
   }
 }
