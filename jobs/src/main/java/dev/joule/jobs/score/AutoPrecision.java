@@ -316,8 +316,8 @@ public final class AutoPrecision {
           }
           sum += QualityGate.recallOfIds(exact, exactOut, at32, r, ids);
         } else { // by label, as the gate compares
-          sum += c.kernel().labels().get(BridgeBatches.argmax(out.scores(), r * w, w))
-              .equals(exact.labels().get(BridgeBatches.argmax(exactOut.scores(), r * w, w))) ? 1 : 0;
+          sum += QualityGate.agreement(c.kernel(), out, r,
+              exact.labels().get(BridgeBatches.argmax(exactOut.scores(), r * w, w)));
         }
       }
       double value = n == 0 ? Double.NaN : sum / n;

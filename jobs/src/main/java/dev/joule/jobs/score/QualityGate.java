@@ -548,7 +548,8 @@ public final class QualityGate {
         compared > 0 && value >= bar, joules);
   }
 
-  private static double agreement(Kernel k, KernelOutput out, int row, String label) {
+  /** 1 when the kernel's top class for {@code row} is {@code label}, else 0. */
+  static double agreement(Kernel k, KernelOutput out, int row, String label) {
     int w = k.width();
     return k.labels().get(BridgeBatches.argmax(out.scores(), row * w, w)).equals(label) ? 1 : 0;
   }
