@@ -175,7 +175,7 @@ public final class BridgeBatches {
       score.allocateNew(Math.max(rows, 1));
       float[] s = out.scores();
       for (int r = 0; r < rows; r++) {
-        int best = idx != null ? 0 : argmax(s, r * width, width);
+        int best = out.bestColumn(r);
         label.set(r, idx != null ? idx[r * width] : best);
         score.set(r, s[r * width + best]);
       }
@@ -195,13 +195,7 @@ public final class BridgeBatches {
 
   /** Index of the largest value in {@code a[off, off+n)}; the first one on ties. */
   public static int argmax(float[] a, int off, int n) {
-    int best = 0;
-    for (int j = 1; j < n; j++) {
-      if (a[off + j] > a[off + best]) {
-        best = j;
-      }
-    }
-    return best;
+    return KernelOutput.argmax(a, off, n);
   }
 
   private static void writeFloats(Float4Vector v, float[] values, int n) {

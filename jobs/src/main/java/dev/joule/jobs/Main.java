@@ -52,6 +52,10 @@ public final class Main implements Runnable {
       description = "Override one config key, e.g. --set score.batch-rows=4096 (repeatable).")
   List<String> sets = new ArrayList<>();
 
+  @Option(names = "--profile", scope = ScopeType.INHERIT,
+      description = "After the command, list the Spark jobs it ran with their task CPU and wall time (stderr).")
+  boolean profile;
+
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
@@ -74,8 +78,10 @@ public final class Main implements Runnable {
     ConsoleProgress progress = ConsoleProgress.start(command, cfg.string("progress"), existed ? "planning" : "starting Spark");
     boolean done = false;
     SparkSession spark = null;
+    dev.joule.jobs.console.SparkJobProfile jobs = null;
     try {
       spark = JouleSpark.session(cfg, app);
+      jobs = profile ? dev.joule.jobs.console.SparkJobProfile.attach(spark) : null;
       progress.attach(spark);
       ConsoleProgress.phase(ConsoleProgress.firstPhase(command), ConsoleProgress.firstPhaseRows(command));
       T result = body.apply(spark);
@@ -86,6 +92,9 @@ public final class Main implements Runnable {
         progress.close();
       } else {
         progress.abandon();
+      }
+      if (jobs != null) {
+        jobs.print(spark, System.err);
       }
       if (!existed && spark != null) {
         spark.stop();

@@ -4,11 +4,13 @@ import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.unsafe.Platform;
 
 /**
  * Reads and validates one embedding from a row, in either layout Joule accepts: {@code
@@ -104,6 +106,12 @@ public final class EmbeddingColumn implements Serializable {
           return wrongDim(n);
         }
         boolean isFloat = layout == Layout.ARRAY_FLOAT;
+        if (isFloat && a instanceof UnsafeArrayData u && !hasNullElement(u)) {
+          // One bulk copy out of Spark's row instead of a call per element.
+          Platform.copyMemory(u.getBaseObject(), u.getBaseOffset() + UnsafeArrayData.calculateHeaderPortionInBytes(n),
+              dst, Platform.FLOAT_ARRAY_OFFSET + 4L * off, 4L * n);
+          break;
+        }
         for (int i = 0; i < n; i++) {
           if (a.isNullAt(i)) {
             return "null_element: embedding element " + i + " is null";
@@ -115,18 +123,35 @@ public final class EmbeddingColumn implements Serializable {
       default:
         throw new AssertionError(layout);
     }
+    return nonFinite(dst, off, dim);
+  }
+
+  /** The reject reason for the first non-finite value of {@code v[off, off+dim)}, or null. */
+  public static String nonFinite(float[] v, int off, int dim) {
     for (int i = 0; i < dim; i++) {
-      float v = dst[off + i];
-      if (!Float.isFinite(v)) {
-        return "non_finite: embedding element " + i + " is " + v;
+      if (!Float.isFinite(v[off + i])) {
+        return "non_finite: embedding element " + i + " is " + v[off + i];
       }
     }
     return null;
   }
 
-  private String wrongDim(int n) {
+  /** The reject reason for an embedding of {@code n} values where the model expects {@link #dim}. */
+  public String wrongDim(int n) {
     return "wrong_dim: embedding has " + n + " values, the model expects " + dim;
   }
+
+  /** Whether any element of {@code a} is null: its header's null bits, a word at a time. */
+  private static boolean hasNullElement(UnsafeArrayData a) {
+    int words = (a.numElements() + 63) / 64;
+    for (int w = 0; w < words; w++) {
+      if (Platform.getLong(a.getBaseObject(), a.getBaseOffset() + 8 + 8L * w) != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
 
   /** Packs floats as little-endian float32 bytes, the binary layout. */
   public static byte[] packF32le(float[] v) {

@@ -358,6 +358,11 @@ public final class FlightTransport implements NodeTransport {
     }
 
     @Override
+    public void send(dev.joule.bridge.kernel.EncodedRows rows) {
+      send(dev.joule.bridge.BridgeBatches.toRequest(rows, alloc), rows.rows());
+    }
+
+    @Override
     public List<ScoredBatch> finish() {
       pump(true);
       return List.copyOf(done);

@@ -44,4 +44,23 @@ public final class KernelOutput {
   public int[] indices() {
     return withIndices ? indices : null;
   }
+
+  /**
+   * The column of row {@code r}'s best score: the argmax for class kernels (the first on ties),
+   * 0 for neighbour kernels, whose scores are written best first.
+   */
+  public int bestColumn(int r) {
+    return withIndices ? 0 : argmax(scores, r * width, width);
+  }
+
+  /** Index of the largest value in {@code a[off, off+n)}; the first one on ties. */
+  public static int argmax(float[] a, int off, int n) {
+    int best = 0;
+    for (int j = 1; j < n; j++) {
+      if (a[off + j] > a[off + best]) {
+        best = j;
+      }
+    }
+    return best;
+  }
 }

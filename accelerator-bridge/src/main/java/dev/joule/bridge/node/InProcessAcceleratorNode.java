@@ -95,10 +95,26 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
       throw new UnknownKernelException(nodeId, kernelId);
     }
     KernelCall call = KernelCall.run(kernel, request, ops, replyAllocator);
-    EncodedRows rows = call.rows();
+    return new ScoreReply(call.response(), reading(kernel, call.rows(), call.cpuNanos(), call.wallNanos()));
+  }
+
+  /**
+   * Scores rows as the executor encoded them, with no Arrow batch either way: the in-process
+   * path. Timed and read like {@link #score}; the bytes are those a request and response batch
+   * would carry, so energy rows count the same bytes whichever way a batch went.
+   */
+  public ScoredBatch scoreEncoded(String kernelId, EncodedRows rows) {
+    Kernel kernel = kernels.get(kernelId);
+    if (kernel == null) {
+      throw new UnknownKernelException(nodeId, kernelId);
+    }
+    KernelCall.Direct call = KernelCall.run(kernel, rows, ops);
+    return ScoredBatch.of(call.output(), reading(kernel, rows, call.cpuNanos(), call.wallNanos()));
+  }
+
+  private NodeReading reading(Kernel kernel, EncodedRows rows, long cpuNanos, long wallNanos) {
     long bytesOut = 4L * rows.rows() * (kernel.width() * (kernel.neighbors() ? 2 : 1) + 2);
-    return new ScoreReply(call.response(), new NodeReading(nodeId, ops.name(), call.cpuNanos(), call.wallNanos(),
-        rows.rows(), rows.payloadBytes(), bytesOut, null));
+    return new NodeReading(nodeId, ops.name(), cpuNanos, wallNanos, rows.rows(), rows.payloadBytes(), bytesOut, null);
   }
 
   @Override

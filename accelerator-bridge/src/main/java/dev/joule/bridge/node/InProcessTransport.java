@@ -1,5 +1,6 @@
 package dev.joule.bridge.node;
 
+import dev.joule.bridge.kernel.EncodedRows;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -11,9 +12,9 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  */
 public final class InProcessTransport implements NodeTransport {
 
-  private final AcceleratorNode node;
+  private final InProcessAcceleratorNode node;
 
-  public InProcessTransport(AcceleratorNode node) {
+  public InProcessTransport(InProcessAcceleratorNode node) {
     this.node = node;
   }
 
@@ -41,6 +42,12 @@ public final class InProcessTransport implements NodeTransport {
     try (ScoreReply reply = node.score(kernel.id(), request, allocator)) {
       return ScoredBatch.copyOf(reply.scores(), rows, kernel.width(), kernel.neighbors(), reply.reading());
     }
+  }
+
+  /** Scores encoded rows on this thread, without an Arrow batch either way. */
+  public ScoredBatch scoreNow(KernelHandle kernel, EncodedRows rows) {
+    ensureKernel(kernel);
+    return node.scoreEncoded(kernel.id(), rows);
   }
 
   public String nodeId() {
@@ -72,6 +79,11 @@ public final class InProcessTransport implements NodeTransport {
       try (request) {
         done.add(scoreNow(kernel, request, rows, allocator));
       }
+    }
+
+    @Override
+    public void send(EncodedRows rows) {
+      done.add(scoreNow(kernel, rows));
     }
 
     @Override

@@ -34,4 +34,18 @@ public record KernelCall(VectorSchemaRoot response, EncodedRows rows, long cpuNa
     VectorSchemaRoot response = BridgeBatches.toResponse(out, allocator);
     return new KernelCall(response, rows, THREADS.getCurrentThreadCpuTime() - cpu0, System.nanoTime() - wall0);
   }
+
+  /** Rows scored in this JVM without an Arrow batch: the kernel's own output, timed the same way. */
+  public record Direct(KernelOutput output, long cpuNanos, long wallNanos) {}
+
+  /**
+   * @throws IllegalArgumentException if the rows do not fit the kernel
+   */
+  public static Direct run(Kernel kernel, EncodedRows rows, VectorOps ops) {
+    long cpu0 = THREADS.getCurrentThreadCpuTime();
+    long wall0 = System.nanoTime();
+    KernelOutput out = kernel.newOutput();
+    kernel.score(rows, out, ops);
+    return new Direct(out, THREADS.getCurrentThreadCpuTime() - cpu0, System.nanoTime() - wall0);
+  }
 }

@@ -1,5 +1,6 @@
 package dev.joule.bridge.node;
 
+import dev.joule.bridge.kernel.EncodedRows;
 import java.util.List;
 import org.apache.arrow.vector.VectorSchemaRoot;
 
@@ -13,6 +14,14 @@ public interface PartitionChannel extends AutoCloseable {
 
   /** Queues a request batch of {@code rows} rows; the channel owns it from here and closes it. */
   void send(VectorSchemaRoot request, int rows);
+
+  /**
+   * Queues a batch of rows as the executor encoded them. The channel has read them when this
+   * returns, so the caller may reuse their arrays: a node in this JVM scores them as they are,
+   * a remote one gets them as an Arrow request batch ({@link dev.joule.bridge.BridgeBatches}),
+   * Arrow being only for bytes that cross a process.
+   */
+  void send(EncodedRows rows);
 
   /**
    * Waits for every batch sent and returns their results in the order sent.

@@ -59,6 +59,26 @@ public record ScoredBatch(int rows, int width, int[] labels, float[] best, float
     return new ScoredBatch(n, width, labels, best, scores, indices, reading);
   }
 
+  /**
+   * A kernel's output scored in this JVM, taken as it is: no Arrow response, no copy ({@code out}
+   * must not be reused). Labels and best scores are read as {@link
+   * dev.joule.bridge.BridgeBatches#toResponse} writes them, so both paths answer alike.
+   */
+  public static ScoredBatch of(dev.joule.bridge.kernel.KernelOutput out, NodeReading reading) {
+    int n = out.rows();
+    int width = out.width();
+    int[] idx = out.indices();
+    float[] s = out.scores();
+    int[] labels = new int[n];
+    float[] best = new float[n];
+    for (int r = 0; r < n; r++) {
+      int c = out.bestColumn(r);
+      labels[r] = idx != null ? idx[r * width] : c;
+      best[r] = s[r * width + c];
+    }
+    return new ScoredBatch(n, width, labels, best, s, idx, reading);
+  }
+
   private static FieldVector vector(VectorSchemaRoot root, String name, NodeReading reading) {
     FieldVector v = root.getVector(name);
     if (v == null) {

@@ -51,10 +51,18 @@ public final class JouleSpark {
     if (cores > 0 && !spark.conf().contains(SNAPSHOT_PARTITIONS)) {
       spark.conf().set(SNAPSHOT_PARTITIONS, cores);
     }
+    // Spark's vectorized Parquet reader takes array<float> embeddings only with nested-column
+    // vectorization, off by default (SPARK-34863); without it parquet-mr assembles every row
+    // value by value. Scoring runs read the scan's columnar batches themselves (ColumnarScan).
+    if (!spark.conf().contains(NESTED_VECTORIZED)) {
+      spark.conf().set(NESTED_VECTORIZED, "true");
+    }
     return spark;
   }
 
   static final String SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions";
+
+  static final String NESTED_VECTORIZED = "spark.sql.parquet.enableNestedColumnVectorizedReader";
 
   static final String WAREHOUSE = "spark.sql.warehouse.dir";
 

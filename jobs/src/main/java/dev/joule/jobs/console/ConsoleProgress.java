@@ -190,6 +190,7 @@ public final class ConsoleProgress implements AutoCloseable {
 
   /** The running command enters a phase of {@code totalRows} rows (-1: counted, total unknown). */
   public static void phase(String name, long totalRows) {
+    SparkJobProfile.step(name);
     ConsoleProgress p = CURRENT.get();
     if (p != null) {
       p.next(name, totalRows);

@@ -83,9 +83,11 @@ public final class ScoreJob {
     if (req.commit()) {
       // Before any work: an output path holding a user's files is refused, and what a crashed
       // run left on this output is undone.
+      dev.joule.jobs.console.SparkJobProfile.step("output check and recovery");
       new OutputTables(req.output()).requireWritable(spark);
       new OutputTables(req.output()).recover(spark, config.duration("recovery.grace"));
     }
+    dev.joule.jobs.console.SparkJobProfile.step("pin input");
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, req.input(), "input");
     boolean allowNoneScored = config.bool("score.allow-all-rejected");
     Scoring.Prepared prepared;
@@ -95,6 +97,7 @@ public final class ScoreJob {
       if (req.precision() instanceof PrecisionChoice.Auto) {
         AutoPrecision.requireEmbeddings(pinned);
       }
+      dev.joule.jobs.console.SparkJobProfile.step("prepare kernel");
       prepared = Scoring.prepare(config, pinned, model, first, Scoring.passthrough(config));
     } catch (JouleException e) {
       // An empty table says it is empty, whatever its columns.
@@ -105,6 +108,7 @@ public final class ScoreJob {
     }
     // The input's rows counted and its ids checked in one job over the id column: every row of an
     // id the input holds more than once is rejected, so no id gets two predictions.
+    dev.joule.jobs.console.SparkJobProfile.step("id census");
     IdCensus census = IdCensus.of(prepared.select(pinned.data()), config.integer("score.max-duplicate-ids"),
         "input " + pinned.path());
     long rowsIn = census.rows();
@@ -165,6 +169,7 @@ public final class ScoreJob {
       Dataset<Row> energyLog = spark.createDataFrame(st.energyRows(), dev.joule.udfs.EnergyRecord.SCHEMA);
 
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
+      dev.joule.jobs.console.SparkJobProfile.step("commit predictions");
       TableCommit commit = new TableCommit(spark, runId);
       String failAfter = config.string("testing.fail-after-table");
       String haltAfter = config.string("testing.halt-after-table");
@@ -175,13 +180,16 @@ public final class ScoreJob {
             replace, constants);
         st.filesOf(PartitionFiles.PREDICTIONS).forEach(f -> committedFiles.add(f.name()));
         failIf(failAfter, haltAfter, "predictions");
+        dev.joule.jobs.console.SparkJobProfile.step("commit rejects");
         commit.addFiles(out.rejects(), columns.rejectsSchema(), st.filesOf(PartitionFiles.REJECTS), replace, constants);
         st.filesOf(PartitionFiles.REJECTS).forEach(f -> committedFiles.add(f.name()));
         failIf(failAfter, haltAfter, "rejects");
+        dev.joule.jobs.console.SparkJobProfile.step("commit energy_log");
         commit.append(out.energyLog(), energyLog);
         failIf(failAfter, haltAfter, "energy_log");
         // Measured after the data commits, so the fixed cost includes them; the runs row is last.
         result = resultNow.apply(true);
+        dev.joule.jobs.console.SparkJobProfile.step("commit runs");
         commit.append(out.runs(), new RunRecord("score", null, result, scoredAt, null, 0, result.rowsIn(),
             "full", null).toDataFrame(spark));
       } catch (Exception | Error e) { // SparkException from a failed write is checked in Java terms

@@ -152,11 +152,12 @@ public final class Scoring {
    * @param examples one full reason per reject reason code
    * @param sampled the quality gate's fp32 rows, kept by the tasks as they read them; null when
    *     the tasks kept none (a codes input, a staging sink, an fp32 kernel, the gate off)
+   * @param inputRead how the tasks read the input: {@code columnar} (the scan's batches) or {@code rows}
    */
   public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
       List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions,
       JouleEnergyListener.Totals accumulated, long scoringJobNanos, Sink sink,
-      List<TaskOutput.WrittenFile> files, Map<String, String> examples, SampledRows sampled) {
+      List<TaskOutput.WrittenFile> files, Map<String, String> examples, SampledRows sampled, String inputRead) {
 
     /** Predictions or rejects (id and the columns of their table), read back from where they were written. */
     public Dataset<Row> ofKind(String kind) {
@@ -321,8 +322,12 @@ public final class Scoring {
     if (!p.kernel().quantizationNote().isEmpty()) {
       LOG.info("run {}: {} {}", runId, p.kernel().displayName(), p.kernel().quantizationNote());
     }
-    JavaRDD<InternalRow> rows = in.queryExecution().toRdd().toJavaRDD();
-    int partitions = rows.getNumPartitions();
+    ColumnarScan.Found columnar = sink instanceof TableFolders && config.bool("score.columnar-input")
+        ? ColumnarScan.of(in) : new ColumnarScan.Found(null, "score.columnar-input = false or a staged run");
+    JavaRDD<InternalRow> rows = columnar.scan() == null ? in.queryExecution().toRdd().toJavaRDD() : null;
+    int partitions = rows != null ? rows.getNumPartitions() : columnar.scan().batches().getNumPartitions();
+    LOG.info("run {}: input read as {}", runId, rows == null ? "the scan's columnar batches"
+        : "rows: " + columnar.whyRows());
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
     JouleEnergyListener listener = new JouleEnergyListener(accumulators);
     spark.sparkContext().addSparkListener(listener);
@@ -338,10 +343,13 @@ public final class Scoring {
             .write().mode("overwrite").parquet(st.folder());
       } else {
         TableFolders t = (TableFolders) sink;
-        outputs = rows.mapPartitions(new PartitionFiles(new PartitionScorer(spec), t.columns(),
-            TableFiles.prepare(spark, t.predictions(), t.columns().predictionsSchema(), t.fileTag()),
-            TableFiles.prepare(spark, t.rejects(), t.columns().rejectsSchema(), t.fileTag()),
-            config.integer("testing.fail-first-attempt-after-rows"))).collect();
+        TableFiles predictions = TableFiles.prepare(spark, t.predictions(), t.columns().predictionsSchema(), t.fileTag());
+        TableFiles rejects = TableFiles.prepare(spark, t.rejects(), t.columns().rejectsSchema(), t.fileTag());
+        long failAfter = config.integer("testing.fail-first-attempt-after-rows");
+        outputs = rows != null
+            ? rows.mapPartitions(PartitionFiles.ofRows(spec, t.columns(), predictions, rejects, failAfter)).collect()
+            : columnar.scan().batches().mapPartitions(PartitionFiles.ofColumnar(spec, columnar.scan().columns(),
+                t.columns(), predictions, rejects, failAfter)).collect();
       }
       jobNanos = System.nanoTime() - job0;
       drainListeners(spark);
@@ -365,7 +373,8 @@ public final class Scoring {
         seen.tasks());
     return outputs == null
         ? reconcileStaged(spark, ((Staging) sink).folder(), stagedSchema, rowsIn, partitions, energy, seen, jobNanos, sink)
-        : reconcileOutputs(outputs, rowsIn, partitions, energy, seen, jobNanos, sink, spec.gateSample());
+        : reconcileOutputs(outputs, rowsIn, partitions, energy, seen, jobNanos, sink, spec.gateSample(),
+            rows == null ? "columnar" : "rows");
   }
 
   /**
@@ -385,7 +394,7 @@ public final class Scoring {
 
   /** Reconciles from the tasks' own counters: one output per partition, nothing read back. */
   private static Staged reconcileOutputs(List<TaskOutput> outputs, long rowsIn, int partitions, EnergySpec energy,
-      JouleEnergyListener.Totals seen, long jobNanos, Sink sink, GateSample sample) {
+      JouleEnergyListener.Totals seen, long jobNanos, Sink sink, GateSample sample, String inputRead) {
     long in = 0;
     long scored = 0;
     long rejected = 0;
@@ -416,7 +425,7 @@ public final class Scoring {
           + " task outputs for " + partitions + " partitions)");
     }
     return new Staged(null, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
-        files, examples, sample.isEmpty() ? null : sampled);
+        files, examples, sample.isEmpty() ? null : sampled, inputRead);
   }
 
   private static Staged reconcileStaged(SparkSession spark, String staging, StructType stagedSchema, long rowsIn,
@@ -448,7 +457,7 @@ public final class Scoring {
       }
     }
     return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
-        List.of(), examples, null);
+        List.of(), examples, null, "rows");
   }
 
   /**

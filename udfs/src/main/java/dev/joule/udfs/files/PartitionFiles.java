@@ -1,7 +1,15 @@
 package dev.joule.udfs.files;
 
+import dev.joule.bridge.node.ScoredBatch;
+import dev.joule.udfs.KernelInfo;
 import dev.joule.udfs.PartitionScorer;
-import dev.joule.udfs.StagedRows;
+import dev.joule.udfs.ScoredRowSink;
+import dev.joule.udfs.ScoringPass;
+import dev.joule.udfs.ScoringSpec;
+import dev.joule.udfs.input.ColumnarInput;
+import dev.joule.udfs.input.PartitionInput;
+import dev.joule.udfs.input.RowInput;
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -9,27 +17,36 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
-import org.apache.spark.sql.Row;
 import org.apache.spark.sql.catalyst.CatalystTypeConverters;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
-import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
+import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
- * Scores one partition ({@link PartitionScorer}) and writes its predictions and rejects straight
- * into the data files of their Delta tables ({@link TableFiles}); returns one {@link TaskOutput}
- * (counts, reasons, energy record, files) and no rows. Each row is written once, and the driver
- * reconciles from the outputs without reading any file back.
+ * Scores one partition ({@link ScoringPass}) and writes its predictions and rejects straight
+ * into the data files of their Delta tables ({@link TableFiles}) as Spark's internal rows; returns
+ * one {@link TaskOutput} (counts, reasons, energy record, files) and no rows. Each row is written
+ * once, and the driver reconciles from the outputs without reading any file back.
+ *
+ * @param <T> what the partition is read as: Spark's rows, or the scan's columnar batches
  */
-public final class PartitionFiles implements FlatMapFunction<Iterator<InternalRow>, TaskOutput> {
+public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, TaskOutput> {
 
   private static final long serialVersionUID = 1L;
   public static final String PREDICTIONS = "predictions";
   public static final String REJECTS = "rejects";
 
-  private final PartitionScorer scorer;
+  /** Opens a task's partition as the scorer reads it. */
+  public interface Reader<T> extends Serializable {
+    PartitionInput open(Iterator<T> partition);
+  }
+
+  private final ScoringSpec spec;
+  private final Reader<T> reader;
   private final RunColumns columns;
   private final TableFiles predictions;
   private final TableFiles rejects;
@@ -39,121 +56,147 @@ public final class PartitionFiles implements FlatMapFunction<Iterator<InternalRo
    * @param failFirstAttemptAfter testing hook: the first attempt of partition 0 fails after
    *     writing this many predictions (-1: never), so that a test sees Spark retry it
    */
-  public PartitionFiles(PartitionScorer scorer, RunColumns columns, TableFiles predictions, TableFiles rejects,
-      long failFirstAttemptAfter) {
-    this.scorer = scorer;
+  private PartitionFiles(ScoringSpec spec, Reader<T> reader, RunColumns columns, TableFiles predictions,
+      TableFiles rejects, long failFirstAttemptAfter) {
+    this.spec = spec;
+    this.reader = reader;
     this.columns = columns;
     this.predictions = predictions;
     this.rejects = rejects;
     this.failFirstAttemptAfter = failFirstAttemptAfter;
   }
 
+  /** Reads Spark's rows, in the scorer's column order. */
+  public static PartitionFiles<InternalRow> ofRows(ScoringSpec spec, RunColumns columns, TableFiles predictions,
+      TableFiles rejects, long failFirstAttemptAfter) {
+    return new PartitionFiles<>(spec, RowInput::new, columns, predictions, rejects, failFirstAttemptAfter);
+  }
+
+  /**
+   * Reads the scan's columnar batches.
+   *
+   * @param scanColumns for each column the scorer reads, in its order, its ordinal in the batches
+   */
+  public static PartitionFiles<ColumnarBatch> ofColumnar(ScoringSpec spec, int[] scanColumns, RunColumns columns,
+      TableFiles predictions, TableFiles rejects, long failFirstAttemptAfter) {
+    int[] ordinals = scanColumns.clone();
+    return new PartitionFiles<>(spec, batches -> new ColumnarInput(batches, ordinals), columns, predictions, rejects,
+        failFirstAttemptAfter);
+  }
+
   @Override
-  public Iterator<TaskOutput> call(Iterator<InternalRow> input) throws Exception {
+  public Iterator<TaskOutput> call(Iterator<T> input) throws Exception {
     TaskContext task = TaskContext.get();
     int partition = task == null ? 0 : task.partitionId();
     int attempt = task == null ? 0 : task.attemptNumber();
     long taskAttempt = task == null ? 0 : task.taskAttemptId();
-    TaskFile preds = new TaskFile(PREDICTIONS, predictions, partition, attempt, taskAttempt);
-    TaskFile rejs = new TaskFile(REJECTS, rejects, partition, attempt, taskAttempt);
-    Rows rows = new Rows(columns);
-    long scored = 0;
-    long rejected = 0;
-    Map<String, Long> reasons = new TreeMap<>();
-    Map<String, String> examples = new TreeMap<>();
-    Row energy = null;
+    Writer out = new Writer(spec.kernel(), spec.keepScores(), columns,
+        new TaskFile(PREDICTIONS, predictions, partition, attempt, taskAttempt),
+        new TaskFile(REJECTS, rejects, partition, attempt, taskAttempt),
+        partition == 0 && attempt == 0 ? failFirstAttemptAfter : -1);
+    ScoringPass pass = new ScoringPass(spec, reader.open(input), PartitionScorer.transport(spec), task);
     List<TaskOutput.WrittenFile> files = new ArrayList<>();
-    Iterator<Row> staged;
+    org.apache.spark.sql.Row energy;
     try {
-      staged = scorer.call(input);
-      while (staged.hasNext()) {
-        Row r = staged.next();
-        switch (r.getString(0)) {
-          case StagedRows.PREDICTION -> {
-            preds.write(rows.prediction(r));
-            scored++;
-            if (scored == failFirstAttemptAfter && partition == 0 && attempt == 0) {
-              throw new IllegalStateException("injected failure after " + scored + " rows in the first attempt of "
-                  + "partition 0 (testing hook joule.testing.fail-first-attempt-after-rows)");
-            }
-          }
-          case StagedRows.REJECT -> {
-            String reason = r.getString(6);
-            rejs.write(rows.reject(r));
-            rejected++;
-            int colon = reason.indexOf(':');
-            String code = colon < 0 ? reason : reason.substring(0, colon);
-            reasons.merge(code, 1L, Long::sum);
-            examples.putIfAbsent(code, reason);
-          }
-          default -> energy = r.getStruct(7);
-        }
-      }
-      preds.close(files);
-      rejs.close(files);
+      pass.emitAll(out);
+      out.predictions.close(files);
+      out.rejects.close(files);
+      energy = pass.energyRow();
     } catch (Exception | Error e) {
-      preds.abort();
-      rejs.abort();
+      out.predictions.abort();
+      out.rejects.abort();
       throw e;
     }
-    long rowsIn = energy == null ? scored + rejected : energy.<Long>getAs("rows_in");
-    dev.joule.udfs.SampledRows sampled = staged instanceof PartitionScorer.Sampling s ? s.sampled()
-        : dev.joule.udfs.SampledRows.empty();
-    return List.of(new TaskOutput(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files,
-        sampled)).iterator();
+    return List.of(new TaskOutput(partition, attempt, pass.rowsIn(), out.scored, out.rejected, out.reasons,
+        out.examples, energy, files, pass.sampled())).iterator();
   }
 
-  /** Staged rows (external) → the tables' internal rows, with the run's constant columns. */
-  private static final class Rows {
+  /** The scorer's rows as the tables' internal rows, with the run's constant columns, written and counted. */
+  private static final class Writer implements ScoredRowSink {
+    private final KernelInfo kernel;
+    private final boolean keepScores;
+    private final TaskFile predictions;
+    private final TaskFile rejects;
+    private final long failAfter;
     private final UTF8String runId;
     private final UTF8String modelId;
     private final UTF8String modelVersion;
-    private final UTF8String kernel;
+    private final UTF8String kernelId;
     private final long scoredAt;
     private final scala.Function1<Object, Object> id;
-    private final scala.Function1<Object, Object> neighbors;
-    private final scala.Function1<Object, Object>[] pass;
+    /** Labels as Spark strings, made on first use: a top-k kernel has one per reference row. */
+    private final UTF8String[] labels;
+    private long scored;
+    private long rejected;
+    private final Map<String, Long> reasons = new TreeMap<>();
+    private final Map<String, String> examples = new TreeMap<>();
 
-    @SuppressWarnings("unchecked")
-    Rows(RunColumns c) {
+    Writer(KernelInfo kernel, boolean keepScores, RunColumns c, TaskFile predictions, TaskFile rejects,
+        long failAfter) {
+      this.kernel = kernel;
+      this.keepScores = keepScores;
+      this.predictions = predictions;
+      this.rejects = rejects;
+      this.failAfter = failAfter;
       runId = UTF8String.fromString(c.runId());
       modelId = UTF8String.fromString(c.modelId());
       modelVersion = UTF8String.fromString(c.modelVersion());
-      kernel = UTF8String.fromString(c.kernel());
+      kernelId = UTF8String.fromString(c.kernel());
       scoredAt = c.scoredAtMicros();
       id = CatalystTypeConverters.createToCatalystConverter(c.idType());
-      neighbors = CatalystTypeConverters.createToCatalystConverter(StagedRows.NEIGHBORS);
-      pass = new scala.Function1[c.passthrough().size()];
-      for (int i = 0; i < pass.length; i++) {
-        DataType t = c.passthrough().fields()[i].dataType();
-        pass[i] = CatalystTypeConverters.createToCatalystConverter(t);
-      }
+      labels = new UTF8String[kernel.labels().size()];
     }
 
-    InternalRow prediction(Row r) {
-      Object[] v = new Object[10 + pass.length];
-      v[0] = id.apply(r.get(1));
+    private UTF8String label(int i) {
+      UTF8String l = labels[i];
+      if (l == null) {
+        l = UTF8String.fromString(kernel.labels().get(i));
+        labels[i] = l;
+      }
+      return l;
+    }
+
+    @Override
+    public void prediction(Object rowId, ScoredBatch b, int r, Object[] passthrough) {
+      int width = b.width();
+      Object[] v = new Object[10 + (passthrough == null ? 0 : passthrough.length)];
+      v[0] = id.apply(rowId);
       v[1] = modelId;
       v[2] = modelVersion;
-      v[3] = kernel;
-      v[4] = r.isNullAt(2) ? null : UTF8String.fromString(r.getString(2));
-      v[5] = r.get(3);
-      v[6] = r.isNullAt(4) ? null : UnsafeArrayData.fromPrimitiveArray((float[]) r.get(4));
-      v[7] = r.isNullAt(5) ? null : neighbors.apply(r.get(5));
+      v[3] = kernelId;
+      v[4] = label(b.labels()[r]);
+      v[5] = b.best()[r];
+      if (b.indices() != null) {
+        Object[] n = new Object[width];
+        for (int j = 0; j < width; j++) {
+          n[j] = new GenericInternalRow(new Object[] {label(b.indices()[r * width + j]), b.scores()[r * width + j]});
+        }
+        v[7] = new GenericArrayData(n);
+      } else if (keepScores) {
+        v[6] = UnsafeArrayData.fromPrimitiveArray(b.scores(), Platform.FLOAT_ARRAY_OFFSET + 4 * r * width, width, 4);
+      }
       v[8] = runId;
       v[9] = scoredAt;
-      if (pass.length > 0) {
-        Row p = r.getStruct(8);
-        for (int i = 0; i < pass.length; i++) {
-          v[10 + i] = p == null || p.isNullAt(i) ? null : pass[i].apply(p.get(i));
-        }
+      if (passthrough != null) {
+        System.arraycopy(passthrough, 0, v, 10, passthrough.length);
       }
-      return new GenericInternalRow(v);
+      predictions.write(new GenericInternalRow(v));
+      scored++;
+      if (scored == failAfter) {
+        throw new IllegalStateException("injected failure after " + scored + " rows in the first attempt of "
+            + "partition 0 (testing hook joule.testing.fail-first-attempt-after-rows)");
+      }
     }
 
-    InternalRow reject(Row r) {
-      return new GenericInternalRow(new Object[] {id.apply(r.get(1)), UTF8String.fromString(r.getString(6)), runId,
-          modelId, kernel});
+    @Override
+    public void reject(Object rowId, String reason) {
+      rejects.write(new GenericInternalRow(new Object[] {id.apply(rowId), UTF8String.fromString(reason), runId,
+          modelId, kernelId}));
+      rejected++;
+      int colon = reason.indexOf(':');
+      String code = colon < 0 ? reason : reason.substring(0, colon);
+      reasons.merge(code, 1L, Long::sum);
+      examples.putIfAbsent(code, reason);
     }
   }
 }

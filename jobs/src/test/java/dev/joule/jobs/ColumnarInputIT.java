@@ -1,0 +1,130 @@
+package dev.joule.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.model.LinearModelFile;
+import dev.joule.bridge.model.ModelSpec;
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.quantize.QuantizeJob;
+import dev.joule.jobs.score.Scoring;
+import dev.joule.udfs.StagedRows;
+import dev.joule.udfs.files.RunColumns;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A scoring pass that reads the scan's columnar batches writes exactly what one reading Spark's
+ * rows writes: the same predictions, bit for bit, and the same rejects with the same reasons, on
+ * both embedding layouts and on a codes table, across columnar batches (5,000 rows, 4,096 a batch)
+ * and scoring batches (512 rows) that do not line up.
+ */
+class ColumnarInputIT {
+
+  static final int ROWS = 5000;
+  static final int DIM = 16;
+
+  @org.junit.jupiter.api.io.TempDir static Path tmp;
+  static SparkSession spark;
+  static ModelSpec model;
+
+  @BeforeAll
+  static void setUp() {
+    spark = TestSpark.start(tmp);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    spark.stop();
+  }
+
+  /** Generated rows in this layout, with the bad rows a user's table may hold and a passthrough column. */
+  static String input(String layout, String name) {
+    GenerateJob.Output g = new GenerateJob(spark).run(new GenerateJob.Request(ROWS, DIM, 3,
+        tmp.resolve("gen-" + name).toString(), layout, 5, 0.3));
+    model = LinearModelFile.readAny(g.model());
+    Dataset<Row> good = spark.read().format("delta").load(g.embeddings())
+        .selectExpr("id", "embedding", "concat('note-', id) AS note");
+    StructType schema = good.schema();
+    List<Row> badRows;
+    if (layout.equals("array")) {
+      float[] nan = new float[DIM];
+      nan[3] = Float.NaN;
+      Float[] withNull = new Float[DIM];
+      java.util.Arrays.fill(withNull, 1f);
+      withNull[7] = null;
+      badRows = List.of(RowFactory.create(null, new float[DIM], "null id"),
+          RowFactory.create(90001L, null, "null embedding"),
+          RowFactory.create(90002L, new float[] {1, 2, 3}, "wrong dim"),
+          RowFactory.create(90003L, nan, "nan"),
+          RowFactory.create(90004L, withNull, null));
+      schema = new StructType().add("id", DataTypes.LongType, true)
+          .add("embedding", DataTypes.createArrayType(DataTypes.FloatType, true), true)
+          .add("note", DataTypes.StringType, true);
+    } else {
+      badRows = List.of(RowFactory.create(90001L, null, "null embedding"),
+          RowFactory.create(90002L, new byte[] {1, 2, 3, 4}, "wrong dim"));
+    }
+    String path = tmp.resolve("input-" + name).toString();
+    good.union(spark.createDataFrame(badRows, schema)).repartition(3).write().format("delta").save(path);
+    return path;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"array", "binary", "codes"})
+  void columnarAndRowReadsWriteTheSameRows(String kind) {
+    String path = input(kind.equals("codes") ? "array" : kind, kind);
+    List<String> passthrough = List.of("note");
+    if (kind.equals("codes")) {
+      String codes = tmp.resolve("codes").toString();
+      new QuantizeJob(spark, TestSpark.config(tmp)).run(new QuantizeJob.Request(path, Precision.INT8, codes,
+          codes + "_rejects", DIM));
+      path = codes;
+      passthrough = List.of();
+    }
+    Scoring.Staged columnar = stage(path, kind + "-columnar", passthrough, "score.columnar-input=true");
+    Scoring.Staged rows = stage(path, kind + "-rows", passthrough, "score.columnar-input=false");
+    assertEquals("columnar", columnar.inputRead(), "a Delta table's Parquet scan is read as batches");
+    assertEquals("rows", rows.inputRead());
+    assertEquals(rows.rowsIn(), columnar.rowsIn());
+    assertEquals(rows.scored(), columnar.scored());
+    assertEquals(rows.reasons(), columnar.reasons());
+    assertTrue(columnar.scored() >= ROWS - 10, "the good rows are scored: " + columnar.scored());
+    if (kind.equals("array")) {
+      assertEquals(java.util.Map.of("non_finite", 1L, "null_element", 1L, "null_embedding", 1L, "null_id", 1L,
+          "wrong_dim", 1L), columnar.reasons());
+    }
+    for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
+      Dataset<Row> a = columnar.ofKind(what).drop("run_id");
+      Dataset<Row> b = rows.ofKind(what).drop("run_id");
+      assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
+      assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
+      assertEquals(b.count(), a.count());
+    }
+  }
+
+  static Scoring.Staged stage(String path, String name, List<String> passthrough, String setting) {
+    JouleConfig config = TestSpark.config(tmp, setting);
+    DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, path, "input");
+    Scoring.Prepared p = Scoring.prepare(config, pinned, model, Precision.INT8, passthrough);
+    long rowsIn = pinned.data().count();
+    String out = tmp.resolve("out-" + name).toString();
+    RunColumns columns = new RunColumns(name, model.modelId(), model.modelVersion(), p.kernel().displayName(), 0L,
+        p.idKind().sparkType(), p.passthroughType());
+    return Scoring.stage(spark, config, p, p.select(pinned.data()), rowsIn, name, "score",
+        new Scoring.TableFolders(out + "/predictions", out + "/rejects", columns, name));
+  }
+}

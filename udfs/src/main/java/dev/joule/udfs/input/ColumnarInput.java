@@ -1,0 +1,157 @@
+package dev.joule.udfs.input;
+
+import dev.joule.udfs.EmbeddingColumn;
+import java.util.Iterator;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.execution.vectorized.WritableColumnVector;
+import org.apache.spark.sql.vectorized.ColumnVector;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
+
+/**
+ * The scan's columnar batches (Spark's vectorized Parquet reader), read without turning them into
+ * rows first. Each batch's embedding floats, or codes bytes, are copied out of the column vector
+ * in one call, and each row's share is copied from there; ids, scales and passthrough columns are
+ * read through the batch's row view. Batches come with their columns in the scorer's order
+ * ({@code columns} maps it to the scan's).
+ *
+ * <p>Vectors that are not Spark's own writable vectors, or that hold nulls inside an embedding or
+ * a dictionary for codes, are read row by row through the same view, as {@link RowInput} reads.
+ */
+public final class ColumnarInput implements PartitionInput {
+  private final Iterator<ColumnarBatch> batches;
+  private final int[] columns;
+  private ColumnarBatch batch;
+  private int rowsInBatch;
+  private int rowId;
+  private InternalRow row;
+  private byte[] rowCodes;
+  // The batch's values copied out in bulk, from vector offset `base`; null: read per row.
+  private WritableColumnVector values;
+  private float[] floats;
+  private byte[] bytes;
+  private int base;
+
+  /**
+   * @param columns for each column the scorer reads, in its order, the ordinal of that column in
+   *     the scan's batches
+   */
+  public ColumnarInput(Iterator<ColumnarBatch> batches, int[] columns) {
+    this.batches = batches;
+    this.columns = columns.clone();
+  }
+
+  @Override
+  public boolean next() {
+    while (batch == null || ++rowId >= rowsInBatch) {
+      if (!batches.hasNext()) {
+        row = null;
+        return false;
+      }
+      load(batches.next());
+    }
+    row = batch.getRow(rowId);
+    rowCodes = null;
+    return true;
+  }
+
+  private void load(ColumnarBatch scanned) {
+    ColumnVector[] v = new ColumnVector[columns.length];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = scanned.column(columns[i]);
+    }
+    rowsInBatch = scanned.numRows();
+    batch = new ColumnarBatch(v, rowsInBatch);
+    rowId = -1;
+    bulkCopy(v[VALUES]);
+  }
+
+  /** One copy of the whole batch's embedding floats or codes bytes, where the vector allows it. */
+  private void bulkCopy(ColumnVector v) {
+    values = null;
+    floats = null;
+    bytes = null;
+    if (!(v instanceof WritableColumnVector w) || w.hasDictionary() || w.arrayData() == null
+        || w.arrayData().hasDictionary()) {
+      return;
+    }
+    int from = Integer.MAX_VALUE;
+    int to = 0;
+    for (int r = 0; r < rowsInBatch; r++) {
+      if (!w.isNullAt(r)) {
+        from = Math.min(from, w.getArrayOffset(r));
+        to = Math.max(to, w.getArrayOffset(r) + w.getArrayLength(r));
+      }
+    }
+    if (from >= to) {
+      return;
+    }
+    WritableColumnVector data = w.arrayData();
+    if (data.dataType() instanceof org.apache.spark.sql.types.FloatType) {
+      if (data.hasNull()) {
+        return; // a null element: rows are checked one by one
+      }
+      floats = data.getFloats(from, to - from);
+    } else if (data.dataType() instanceof org.apache.spark.sql.types.ByteType) {
+      bytes = data.getBytes(from, to - from);
+    } else {
+      return;
+    }
+    values = w;
+    base = from;
+  }
+
+  @Override
+  public InternalRow row() {
+    return row;
+  }
+
+  @Override
+  public String readEmbedding(EmbeddingColumn column, float[] dst, int off) {
+    if (floats == null || column.layout() != EmbeddingColumn.Layout.ARRAY_FLOAT) {
+      return column.read(row, VALUES, dst, off);
+    }
+    if (values.isNullAt(rowId)) {
+      return "null_embedding: embedding is null";
+    }
+    int n = values.getArrayLength(rowId);
+    if (n != column.dim()) {
+      return column.wrongDim(n);
+    }
+    System.arraycopy(floats, values.getArrayOffset(rowId) - base, dst, off, n);
+    return EmbeddingColumn.nonFinite(dst, off, n);
+  }
+
+  @Override
+  public long storedBytes(EmbeddingColumn column) {
+    if (column != null) {
+      return column.storedBytes(row, VALUES);
+    }
+    return row.isNullAt(VALUES) ? 0 : codesLength() + 8L; // codes, scale and norm
+  }
+
+  @Override
+  public int codesLength() {
+    return bytes != null ? values.getArrayLength(rowId) : codes().length;
+  }
+
+  @Override
+  public void copyCodes(byte[] dst, int off) {
+    if (bytes != null) {
+      System.arraycopy(bytes, values.getArrayOffset(rowId) - base, dst, off, values.getArrayLength(rowId));
+    } else {
+      System.arraycopy(codes(), 0, dst, off, rowCodes.length);
+    }
+  }
+
+  private byte[] codes() {
+    if (rowCodes == null) {
+      rowCodes = row.getBinary(VALUES);
+    }
+    return rowCodes;
+  }
+
+  @Override
+  public String describe() {
+    return "columnar";
+  }
+}
