@@ -107,12 +107,29 @@ class ColumnarInputIT {
       assertEquals(java.util.Map.of("non_finite", 1L, "null_element", 1L, "null_embedding", 1L, "null_id", 1L,
           "wrong_dim", 1L), columnar.reasons());
     }
+    // The float columns TableFiles writes without a dictionary are named as Parquet names them.
+    for (var f : columnar.filesOf(dev.joule.udfs.files.PartitionFiles.PREDICTIONS)) {
+      List<String> written = footer(f.path()).getFileMetaData().getSchema().getColumns().stream()
+          .map(c -> String.join(".", c.getPath())).toList();
+      List<String> floats = dev.joule.udfs.files.TableFiles.floatColumns(rows.ofKind(StagedRows.PREDICTION).schema(), "");
+      assertTrue(floats.contains("scores.list.element") && written.containsAll(floats), floats + " in " + written);
+    }
     for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
       Dataset<Row> a = columnar.ofKind(what).drop("run_id");
       Dataset<Row> b = rows.ofKind(what).drop("run_id");
       assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
       assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
       assertEquals(b.count(), a.count());
+    }
+  }
+
+  static org.apache.parquet.hadoop.metadata.ParquetMetadata footer(String path) {
+    try (var reader = org.apache.parquet.hadoop.ParquetFileReader.open(
+        org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(path),
+            spark.sparkContext().hadoopConfiguration()))) {
+      return reader.getFooter();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 

@@ -59,12 +59,38 @@ public final class TableFiles implements Serializable {
       OutputWriterFactory factory = new ParquetFileFormat().prepareWrite(spark, job,
           scala.collection.immutable.Map$.MODULE$.empty(), schema);
       Configuration c = job.getConfiguration();
+      for (String column : floatColumns(schema, "")) {
+        // Scores rarely repeat: a dictionary is tried for every page, grows to its limit and is
+        // thrown away (measured: hash-map rehashing and the fallback were a tenth of a scoring task).
+        c.setIfUnset("parquet.enable.dictionary#" + column, "false");
+      }
       return new TableFiles(dir, schema, runTag,
           factory, spark.sparkContext().broadcast(new SerializableConfiguration(c),
               scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class)));
     } catch (java.io.IOException e) {
       throw new IllegalStateException("cannot prepare Parquet files for " + dir + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The Parquet paths of the float and double columns of {@code type}, as Spark writes them
+   * (arrays as {@code name.list.element}, maps as {@code name.key_value.key/value}).
+   */
+  public static java.util.List<String> floatColumns(org.apache.spark.sql.types.DataType type, String path) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    if (type instanceof StructType st) {
+      for (org.apache.spark.sql.types.StructField f : st.fields()) {
+        out.addAll(floatColumns(f.dataType(), path.isEmpty() ? f.name() : path + "." + f.name()));
+      }
+    } else if (type instanceof org.apache.spark.sql.types.ArrayType at) {
+      out.addAll(floatColumns(at.elementType(), path + ".list.element"));
+    } else if (type instanceof org.apache.spark.sql.types.MapType mt) {
+      out.addAll(floatColumns(mt.keyType(), path + ".key_value.key"));
+      out.addAll(floatColumns(mt.valueType(), path + ".key_value.value"));
+    } else if (type instanceof org.apache.spark.sql.types.FloatType || type instanceof org.apache.spark.sql.types.DoubleType) {
+      out.add(path);
+    }
+    return out;
   }
 
   public String dir() {

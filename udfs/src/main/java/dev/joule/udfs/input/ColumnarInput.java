@@ -30,6 +30,8 @@ public final class ColumnarInput implements PartitionInput {
   private float[] floats;
   private byte[] bytes;
   private int base;
+  /** Whether this batch's bulk copy was made (or found impossible): made on first use only. */
+  private boolean copied;
 
   /**
    * @param columns for each column the scorer reads, in its order, the ordinal of that column in
@@ -62,14 +64,22 @@ public final class ColumnarInput implements PartitionInput {
     rowsInBatch = scanned.numRows();
     batch = new ColumnarBatch(v, rowsInBatch);
     rowId = -1;
-    bulkCopy(v[VALUES]);
-  }
-
-  /** One copy of the whole batch's embedding floats or codes bytes, where the vector allows it. */
-  private void bulkCopy(ColumnVector v) {
+    copied = false;
     values = null;
     floats = null;
     bytes = null;
+  }
+
+  /**
+   * One copy of the whole batch's embedding floats or codes bytes, where the vector allows it:
+   * made when the batch's first row is read (a binary embedding, read per row, needs none).
+   */
+  private void bulkCopy() {
+    if (copied) {
+      return;
+    }
+    copied = true;
+    ColumnVector v = batch.column(VALUES);
     if (!(v instanceof WritableColumnVector w) || w.hasDictionary() || w.arrayData() == null
         || w.arrayData().hasDictionary()) {
       return;
@@ -107,6 +117,9 @@ public final class ColumnarInput implements PartitionInput {
 
   @Override
   public String readEmbedding(EmbeddingColumn column, float[] dst, int off) {
+    if (column.layout() == EmbeddingColumn.Layout.ARRAY_FLOAT) {
+      bulkCopy();
+    }
     if (floats == null || column.layout() != EmbeddingColumn.Layout.ARRAY_FLOAT) {
       return column.read(row, VALUES, dst, off);
     }
@@ -131,11 +144,13 @@ public final class ColumnarInput implements PartitionInput {
 
   @Override
   public int codesLength() {
+    bulkCopy();
     return bytes != null ? values.getArrayLength(rowId) : codes().length;
   }
 
   @Override
   public void copyCodes(byte[] dst, int off) {
+    bulkCopy();
     if (bytes != null) {
       System.arraycopy(bytes, values.getArrayOffset(rowId) - base, dst, off, values.getArrayLength(rowId));
     } else {
