@@ -114,6 +114,14 @@ class ColumnarInputIT {
       List<String> floats = dev.joule.udfs.files.TableFiles.floatColumns(rows.ofKind(StagedRows.PREDICTION).schema(), "");
       assertTrue(floats.contains("scores.list.element") && written.containsAll(floats), floats + " in " + written);
     }
+    // The tasks kept the answers they published for the gate's sample, as the files hold them.
+    var published = columnar.sampled().published();
+    assertTrue(published.size() > 100, "answers kept for the gate's sample: " + published.size());
+    for (Row r : columnar.ofKind(StagedRows.PREDICTION).select("id", "label").collectAsList()) {
+      if (published.containsKey(r.get(0))) {
+        assertEquals(r.getString(1), published.get(r.get(0)), "published label of id " + r.get(0));
+      }
+    }
     for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
       Dataset<Row> a = columnar.ofKind(what).drop("run_id");
       Dataset<Row> b = rows.ofKind(what).drop("run_id");
@@ -121,6 +129,29 @@ class ColumnarInputIT {
       assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
       assertEquals(b.count(), a.count());
     }
+  }
+
+  /**
+   * The gate compares a codes run on the answers its tasks kept: with the predictions files it
+   * wrote gone, it still checks every sampled row against the fp32 rows quantize kept.
+   */
+  @org.junit.jupiter.api.Test
+  void theGateComparesACodesRunWithoutReadingItsPredictionsBack() throws Exception {
+    String path = input("array", "gate");
+    String codes = tmp.resolve("gate-codes").toString();
+    new QuantizeJob(spark, TestSpark.config(tmp)).run(new QuantizeJob.Request(path, Precision.INT8, codes,
+        codes + "_rejects", DIM));
+    Scoring.Staged st = stage(codes, "gate-columnar", List.of(), "score.columnar-input=true");
+    for (var f : st.filesOf(dev.joule.udfs.files.PartitionFiles.PREDICTIONS)) {
+      java.nio.file.Files.delete(java.nio.file.Path.of(new java.net.URI(f.path()).getPath()));
+    }
+    JouleConfig config = TestSpark.config(tmp);
+    DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, codes, "input");
+    Scoring.Prepared p = Scoring.prepare(config, pinned, model, Precision.INT8, List.of());
+    Dataset<Row> kept = spark.read().format("delta").load(QuantizeJob.gateSample(codes)).select("id", "embedding");
+    dev.joule.jobs.score.QualityGate.Check c = dev.joule.jobs.score.QualityGate.check(
+        dev.joule.jobs.score.QualityGate.Settings.from(config), p, st, kept);
+    assertTrue(c.rows() >= 1000 && c.passed(), c.toString());
   }
 
   static org.apache.parquet.hadoop.metadata.ParquetMetadata footer(String path) {

@@ -49,11 +49,6 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
     static final NodeTransport TRANSPORT = InProcessTransport.shared();
   }
 
-  /** What a task's scoring iterator kept for the quality gate, once it is exhausted. */
-  public interface Sampling {
-    SampledRows sampled();
-  }
-
   /** The root all per-partition allocators hang off; tests assert it is empty. */
   public static BufferAllocator rootAllocator() {
     return ROOT;
@@ -64,7 +59,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
    * partition; rows come out a batch at a time once every batch has been answered, the energy
    * row last.
    */
-  static final class Scoring implements Iterator<Row>, Sampling, ScoredRowSink {
+  static final class Scoring implements Iterator<Row>, ScoredRowSink {
     private final ScoringPass pass;
     private final KernelInfo kernel;
     private final boolean keepScores;
@@ -108,11 +103,6 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       energyEmitted = true;
       // Measured here, after the partition's rows went downstream, as the whole task's cost.
       return staged(StagedRows.ENERGY, null, null, null, null, null, null, pass.energyRow(), null);
-    }
-
-    @Override
-    public SampledRows sampled() {
-      return pass.sampled();
     }
 
     @Override

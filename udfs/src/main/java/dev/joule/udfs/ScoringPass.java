@@ -56,6 +56,9 @@ public final class ScoringPass {
   private final List<String> rejectReasons = new ArrayList<>();
   private final SampledRows sampled = SampledRows.empty();
   private final List<Object[]> batchIds = new ArrayList<>();
+  // Which rows of the batch being read, and of each batch sent, are in the gate's sample.
+  private final boolean[] inSample;
+  private final List<boolean[]> batchInSample = new ArrayList<>();
   // Passthrough values per row (internal values, copied) of the batch being read and of each batch sent.
   private final DataType[] passTypes;
   private final Object[][] extras;
@@ -112,6 +115,7 @@ public final class ScoringPass {
     this.scales = spec.fromCodes() ? new float[batchRows] : null;
     this.norms = spec.fromCodes() ? new float[batchRows] : null;
     this.ids = new Object[batchRows];
+    this.inSample = new boolean[batchRows];
     int pass = spec.passthroughCount();
     this.passTypes = pass == 0 ? null : new DataType[pass];
     this.extras = pass == 0 ? null : new Object[batchRows][];
@@ -199,6 +203,7 @@ public final class ScoringPass {
     ScoredBatch b = results.get(resultBatch);
     Object[] batchId = batchIds.get(resultBatch);
     Object[][] pass = extras == null ? null : batchExtras.get(resultBatch);
+    boolean[] sampledRow = batchInSample.get(resultBatch);
     for (int r = 0; r < b.rows(); r++) {
       float best = b.best()[r];
       if (!Float.isFinite(best)) {
@@ -209,16 +214,35 @@ public final class ScoringPass {
             + " (input values too large for float arithmetic?)");
       } else {
         sink.prediction(batchId[r], b, r, pass == null ? null : pass[r]);
+        if (sampledRow[r]) {
+          publish(batchId[r], b, r);
+        }
       }
     }
     // Let the batch go.
     results.set(resultBatch, null);
     batchIds.set(resultBatch, null);
+    batchInSample.set(resultBatch, null);
     if (extras != null) {
       batchExtras.set(resultBatch, null);
     }
     resultBatch++;
     return true;
+  }
+
+  /** Keeps what was published for a sampled row, for the gate to compare on the driver. */
+  private void publish(Object id, ScoredBatch b, int r) {
+    KernelInfo k = spec.kernel();
+    if (b.indices() == null) {
+      sampled.publishLabel(id, k.labels().get(b.labels()[r]));
+      return;
+    }
+    int width = k.width();
+    List<String> neighbours = new ArrayList<>(width);
+    for (int j = 0; j < width; j++) {
+      neighbours.add(k.labels().get(b.indices()[r * width + j]));
+    }
+    sampled.publishNeighbours(id, neighbours);
   }
 
   /** Every row to {@code sink}. */
@@ -337,7 +361,8 @@ public final class ScoringPass {
         if (extras != null) {
           extras[n] = readPassthrough(row);
         }
-        if (spec.gateSample().includes(id)) {
+        inSample[n] = spec.gateSample().includes(id);
+        if (inSample[n] && !spec.fromCodes()) {
           sampled.add(id, values, n * dim, dim);
         }
         ids[n++] = id;
@@ -401,6 +426,7 @@ public final class ScoringPass {
     channel.send(encode(n));
     batchIds.add(java.util.Arrays.copyOf(ids, n));
     java.util.Arrays.fill(ids, 0, n, null);
+    batchInSample.add(java.util.Arrays.copyOf(inSample, n));
     if (extras != null) {
       batchExtras.add(java.util.Arrays.copyOf(extras, n));
       java.util.Arrays.fill(extras, 0, n, null);

@@ -19,8 +19,8 @@ import org.apache.spark.sql.types.StructType;
  * @param passthrough input columns that follow the scored ones in each input row and are carried,
  *     untouched, to the row's prediction (never to the kernel); null or empty: none
  * @param duplicates ids on more than one input row: each such row is a reject; null: none
- * @param gateSample the rows whose fp32 values the task keeps for the quality gate (embedding
- *     input only; {@link PartitionScorer.Sampling}); null: none
+ * @param gateSample the rows of the quality gate's sample: the task keeps the answer it
+ *     published for each, and for embedding input its fp32 values ({@link SampledRows}); null: none
  */
 public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn idColumn,
     EmbeddingColumn.Layout layout, int batchRows, long maxBatchBytes, boolean keepScores,
@@ -69,7 +69,7 @@ public record ScoringSpec(String runId, String job, KernelInfo kernel, IdColumn 
 
   public ScoringSpec {
     duplicates = duplicates == null ? DuplicateIds.NONE : duplicates;
-    gateSample = gateSample == null || layout == null ? GateSample.NONE : gateSample;
+    gateSample = gateSample == null ? GateSample.NONE : gateSample;
     if (batchRows < 1) {
       throw new IllegalArgumentException("batch rows must be >= 1, got " + batchRows);
     }

@@ -352,14 +352,16 @@ public final class QualityGate {
           : new Outcome("fell_back", asked.label(), p.label(), bar, List.copyOf(checks), "no row was scored");
     } else {
       dev.joule.jobs.console.ConsoleProgress.phase("quality gate");
-      // Embedding rows: the tasks kept the sample's fp32 rows as they read them (TableFolders sink).
-      Dataset<Row> reference = st.sampled() != null ? null
+      // Embedding rows: the tasks kept the sample's fp32 rows as they read them (TableFolders sink);
+      // codes: the fp32 rows come from the embeddings side, the answers from the tasks.
+      boolean keptRows = st.sampled() != null && !prep.codes();
+      Dataset<Row> reference = keptRows ? null
           : prep.codes() ? codesReference(spark, config, s, pinned, prep, in, st.rowsIn()) : in;
-      if (reference == null && st.sampled() == null) {
+      if (reference == null && !keptRows) {
         done = Outcome.without("not_checked", p, bar, "the input is a codes table with no known "
             + "embeddings table; set joule.quality.reference-input to gate it");
       } else {
-        Check c = st.sampled() != null ? check(s, prep, st, st.sampled()) : check(s, prep, st, reference);
+        Check c = keptRows ? check(s, prep, st, st.sampled()) : check(s, prep, st, reference);
         checks.add(c);
         if (c.passed()) {
           done = new Outcome(p == asked ? "passed" : "fell_back", asked.label(), p.label(), bar,
@@ -477,7 +479,8 @@ public final class QualityGate {
         rows.add(v);
       }
     }
-    return compare(s, prep, staged, ids, rows, reference.schema().apply("id").dataType());
+    return compare(s, prep, staged, ids, rows, reference.schema().apply("id").dataType(),
+        staged.sampled() == null ? null : staged.sampled().published());
   }
 
   /**
@@ -499,22 +502,29 @@ public final class QualityGate {
       ids.add(kept.ids().get(order[i]));
       rows.add(kept.rows().get(order[i]));
     }
-    return compare(s, prep, staged, ids, rows, prep.idKind().sparkType());
+    return compare(s, prep, staged, ids, rows, prep.idKind().sparkType(), kept.published());
   }
 
+  /**
+   * @param kept the answers the tasks published for the sampled rows, by id (a label, or the
+   *     neighbours' ids); null: read them back from the written predictions
+   */
   private static Check compare(Settings s, Scoring.Prepared prep, Scoring.Staged staged, List<Object> ids,
-      List<float[]> rows, org.apache.spark.sql.types.DataType idType) {
+      List<float[]> rows, org.apache.spark.sql.types.DataType idType, Map<Object, Object> kept) {
     Kernel candidate = prep.kernel();
     Kernel fp32 = prep.model().kernel(Precision.FP32);
     int dim = fp32.dim();
-    Map<Object, Row> published = new HashMap<>();
-    if (!ids.isEmpty()) {
+    Map<Object, Object> published = new HashMap<>();
+    if (kept != null) {
+      published = kept;
+    } else if (!ids.isEmpty()) {
       Dataset<Row> idSet = org.apache.spark.sql.SparkSession.active().createDataFrame(
           ids.stream().map(org.apache.spark.sql.RowFactory::create).toList(),
           new org.apache.spark.sql.types.StructType().add("id", idType));
       for (Row r : staged.ofKind(StagedRows.PREDICTION).join(broadcast(idSet), "id")
           .select("id", "label", "neighbors").collectAsList()) {
-        published.put(r.get(0), r);
+        published.put(r.get(0), r.isNullAt(2) ? r.getString(1)
+            : r.<Row>getList(2).stream().map(n -> n.getString(0)).toList());
       }
     }
     KernelOutput out = fp32.newOutput();
@@ -531,12 +541,15 @@ public final class QualityGate {
       EncodedRows rowsAt32 = EncodedRows.fp32(n, dim, values);
       fp32.score(rowsAt32, out.reset(n), VectorOpsProvider.get());
       for (int i = 0; i < n; i++) {
-        Row p = published.get(ids.get(from + i));
+        Object p = published.get(ids.get(from + i));
         if (p == null) {
           continue;
         }
         compared++;
-        sum += fp32.neighbors() ? recall(fp32, out, rowsAt32, i, p.getList(2)) : agreement(fp32, out, i, p.getString(1));
+        @SuppressWarnings("unchecked")
+        double v = fp32.neighbors() ? recallOfIds(fp32, out, rowsAt32, i, (List<String>) p)
+            : agreement(fp32, out, i, (String) p);
+        sum += v;
       }
     }
     double value = compared == 0 ? Double.NaN : sum / compared;

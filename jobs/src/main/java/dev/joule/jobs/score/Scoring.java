@@ -150,8 +150,9 @@ public final class Scoring {
    * @param accumulated the run's accumulator totals as Spark's listener bus reported them
    * @param scoringJobNanos wall time of the one Spark job that read and scored the rows
    * @param examples one full reason per reject reason code
-   * @param sampled the quality gate's fp32 rows, kept by the tasks as they read them; null when
-   *     the tasks kept none (a codes input, a staging sink, an fp32 kernel, the gate off)
+   * @param sampled what the tasks kept of the quality gate's sample: the answers they published
+   *     and, for embedding rows, the fp32 rows as they read them; null when they kept nothing (a
+   *     staging sink, an fp32 kernel, the gate off)
    * @param inputRead how the tasks read the input: {@code columnar} (the scan's batches) or {@code rows}
    */
   public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
@@ -378,12 +379,13 @@ public final class Scoring {
   }
 
   /**
-   * The rows whose fp32 values the tasks keep for the quality gate: none unless the gate will
-   * compare this attempt (a quantized kernel on embedding rows) and the tasks return outputs
-   * (a staging sink is read back by the gate instead).
+   * The rows the tasks keep for the quality gate (their published answers, and for embedding
+   * rows their fp32 values): none unless the gate will compare this attempt (a quantized kernel)
+   * and the tasks return outputs (a staging sink is read back by the gate instead). A codes run
+   * picks its rows by the same hash rule as {@code joule quantize} picked the fp32 rows it kept.
    */
   private static GateSample gateSample(JouleConfig config, Prepared p, long rowsIn, Sink sink) {
-    if (!(sink instanceof TableFolders) || p.codes() || p.kernel().precision() == Precision.FP32) {
+    if (!(sink instanceof TableFolders) || p.kernel().precision() == Precision.FP32) {
       return GateSample.NONE;
     }
     return GateSample.of(rowsIn, QualityGate.Settings.from(config).sampleRowsFor(p.kernel()), SAMPLE_MARGIN);
