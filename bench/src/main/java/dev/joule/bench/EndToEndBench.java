@@ -159,24 +159,8 @@ public final class EndToEndBench {
   static void joule(SparkSession spark, JouleConfig config, DeltaIO.Pinned t, ModelSpec model, Precision p, String out,
       boolean warm) {
     dev.joule.jobs.console.SparkJobProfile profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
-    Map<String, Long> threads0 = threadCpuByKind();
-    long gc0 = gcMillis();
-    long proc0 = Scoring.processCpuNanos();
     ScoreResult r = new ScoreJob(spark, config).run(new ScoreJob.Request(t.path(), model, p, out, true));
     List<dev.joule.jobs.console.SparkJobProfile.Job> jobs = profile.stop(spark);
-    Map<String, Long> threads1 = threadCpuByKind();
-    long proc = Scoring.processCpuNanos() - proc0;
-    if (!warm) {
-      Map<String, Double> cpu = PHASES.computeIfAbsent("Joule " + p.label() + " CPU by thread", k -> new LinkedHashMap<>());
-      long javaThreads = 0;
-      for (var e : threads1.entrySet()) {
-        long d = e.getValue() - threads0.getOrDefault(e.getKey(), 0L);
-        javaThreads += d;
-        cpu.merge(e.getKey() + " threads, CPU (s)", d / 1e9, Double::sum);
-      }
-      cpu.merge("not in a live Java thread (GC, VM, ended threads; s)", Math.max(0, proc - javaThreads) / 1e9, Double::sum);
-      cpu.merge("GC pauses, wall (s)", (gcMillis() - gc0) / 1e3, Double::sum);
-    }
     if (!warm) {
       Map<String, Double> ph = PHASES.computeIfAbsent("Joule " + p.label(), k -> new LinkedHashMap<>());
       ph.merge("whole score job, wall (s)", r.wallNanos() / 1e9, Double::sum);
@@ -184,34 +168,6 @@ public final class EndToEndBench {
       ph.merge("Spark jobs (count)", (double) jobs.size(), Double::sum);
       JOBS.put("Joule " + p.label(), jobs);
     }
-  }
-
-  /** CPU of every live Java thread so far, summed by kind (executor tasks, driver main, JIT, other). */
-  static Map<String, Long> threadCpuByKind() {
-    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-    Map<String, Long> out = new java.util.TreeMap<>();
-    for (java.lang.management.ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
-      if (ti == null) {
-        continue;
-      }
-      long cpu = mx.getThreadCpuTime(ti.getThreadId());
-      if (cpu < 0) {
-        continue;
-      }
-      String n = ti.getThreadName();
-      String kind = n.startsWith("Executor task launch") ? "executor task"
-          : n.equals("main") ? "driver main"
-          : n.contains("CompilerThread") ? "JIT compiler"
-          : n.startsWith("spark-listener") || n.contains("dag-scheduler") || n.contains("dispatcher") ? "Spark scheduler and listeners"
-          : "other Java";
-      out.merge(kind, cpu, Long::sum);
-    }
-    return out;
-  }
-
-  static long gcMillis() {
-    return java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
-        .mapToLong(java.lang.management.GarbageCollectorMXBean::getCollectionTime).sum();
   }
 
   static void report(long rows, int dim, int repeats, HardwareProfile hw, PowerProfile profile, List<Measured> ms,
