@@ -629,6 +629,17 @@ public final class Main implements Runnable {
     return t instanceof Error && !m.startsWith(t.getClass().getName()) ? t.getClass().getSimpleName() + ": " + m : m;
   }
 
+  /** Picocli's suggestions nearest to what was typed (edit distance), so a typo gets one answer. */
+  static List<String> closest(String typed, List<String> suggestions) {
+    String t = typed.contains("=") ? typed.substring(0, typed.indexOf('=')) : typed;
+    int best = suggestions.stream().mapToInt(x -> editDistance(t, x)).min().orElse(0);
+    return suggestions.stream().filter(x -> t.isEmpty() || editDistance(t, x) == best).toList();
+  }
+
+  private static int editDistance(String a, String b) {
+    return org.apache.commons.text.similarity.LevenshteinDistance.getDefaultInstance().apply(a, b);
+  }
+
   private static String oneLine(String message) {
     return message == null ? "" : message.replaceAll("\\R", " ");
   }
@@ -649,7 +660,7 @@ public final class Main implements Runnable {
       err.println("joule: error: " + ex.getMessage());
     }
     if (ex instanceof CommandLine.UnmatchedArgumentException u) {
-      List<String> suggestions = u.getSuggestions();
+      List<String> suggestions = closest(unknown.isEmpty() ? "" : unknown.get(0), u.getSuggestions());
       if (!suggestions.isEmpty()) {
         err.println("joule: did you mean " + String.join(" or ", suggestions) + "?");
       }
