@@ -133,25 +133,32 @@ class ColumnarInputIT {
 
   /**
    * The gate compares a codes run on the answers its tasks kept: with the predictions files it
-   * wrote gone, it still checks every sampled row against the fp32 rows quantize kept.
+   * wrote gone, it still checks its whole sample, against the fp32 rows quantize kept and
+   * against the source table alike. The sample (500 rows) is a tenth of the table, so the rows
+   * the tasks kept and the rows the gate takes must be the same ones.
    */
   @org.junit.jupiter.api.Test
   void theGateComparesACodesRunWithoutReadingItsPredictionsBack() throws Exception {
     String path = input("array", "gate");
     String codes = tmp.resolve("gate-codes").toString();
-    new QuantizeJob(spark, TestSpark.config(tmp)).run(new QuantizeJob.Request(path, Precision.INT8, codes,
+    String sample = "quality.sample-rows=500";
+    new QuantizeJob(spark, TestSpark.config(tmp, sample)).run(new QuantizeJob.Request(path, Precision.INT8, codes,
         codes + "_rejects", DIM));
-    Scoring.Staged st = stage(codes, "gate-columnar", List.of(), "score.columnar-input=true");
+    Scoring.Staged st = stage(codes, "gate-columnar", List.of(), "score.columnar-input=true", sample);
     for (var f : st.filesOf(dev.joule.udfs.files.PartitionFiles.PREDICTIONS)) {
       java.nio.file.Files.delete(java.nio.file.Path.of(new java.net.URI(f.path()).getPath()));
     }
-    JouleConfig config = TestSpark.config(tmp);
+    JouleConfig config = TestSpark.config(tmp, sample);
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, codes, "input");
     Scoring.Prepared p = Scoring.prepare(config, pinned, model, Precision.INT8, List.of());
+    var settings = dev.joule.jobs.score.QualityGate.Settings.from(config);
     Dataset<Row> kept = spark.read().format("delta").load(QuantizeJob.gateSample(codes)).select("id", "embedding");
-    dev.joule.jobs.score.QualityGate.Check c = dev.joule.jobs.score.QualityGate.check(
-        dev.joule.jobs.score.QualityGate.Settings.from(config), p, st, kept);
-    assertTrue(c.rows() >= 1000 && c.passed(), c.toString());
+    Dataset<Row> source = spark.read().format("delta").load(path).select("id", "embedding");
+    for (Dataset<Row> reference : List.of(kept, source)) {
+      dev.joule.jobs.score.QualityGate.Check c = dev.joule.jobs.score.QualityGate.check(settings, p, st, reference);
+      assertEquals(500, c.rows(), c.toString());
+      assertTrue(c.passed(), c.toString());
+    }
   }
 
   static org.apache.parquet.hadoop.metadata.ParquetMetadata footer(String path) {
@@ -164,8 +171,8 @@ class ColumnarInputIT {
     }
   }
 
-  static Scoring.Staged stage(String path, String name, List<String> passthrough, String setting) {
-    JouleConfig config = TestSpark.config(tmp, setting);
+  static Scoring.Staged stage(String path, String name, List<String> passthrough, String... settings) {
+    JouleConfig config = TestSpark.config(tmp, settings);
     DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, path, "input");
     Scoring.Prepared p = Scoring.prepare(config, pinned, model, Precision.INT8, passthrough);
     long rowsIn = pinned.data().count();

@@ -129,15 +129,6 @@ public final class ScoringPass {
     return sampled;
   }
 
-  public ScoringSpec spec() {
-    return spec;
-  }
-
-  /** How the rows were read ({@link PartitionInput#describe()}). */
-  public String inputKind() {
-    return input.describe();
-  }
-
   /** Reads and scores the whole partition; rows come out by {@link #emitNext} afterwards. */
   public void score() {
     if (scored) {

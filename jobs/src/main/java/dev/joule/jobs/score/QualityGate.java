@@ -466,6 +466,15 @@ public final class QualityGate {
    */
   public static Check check(Settings s, Scoring.Prepared prep, Scoring.Staged staged, Dataset<Row> reference) {
     Kernel fp32 = prep.model().kernel(Precision.FP32);
+    Map<Object, Object> kept = staged.sampled() == null ? null : staged.sampled().published();
+    if (kept != null) {
+      // The tasks kept the answers of their sample's rows (GateSample): those rows are the sample.
+      org.apache.spark.sql.types.DataType keyType = prep.idKind().sparkType();
+      Dataset<Row> keptIds = reference.sparkSession().createDataFrame(
+          kept.keySet().stream().map(org.apache.spark.sql.RowFactory::create).toList(),
+          new org.apache.spark.sql.types.StructType().add("kept_id", keyType));
+      reference = reference.join(broadcast(keptIds), col("id").cast(keyType).equalTo(col("kept_id")), "left_semi");
+    }
     // Deterministic sample: the rows with the smallest id hashes (a top-N per partition, not a sort).
     List<Row> sample = reference.orderBy(xxhash64(col("id")), col("id")).limit(s.sampleRowsFor(fp32))
         .collectAsList();
@@ -479,8 +488,7 @@ public final class QualityGate {
         rows.add(v);
       }
     }
-    return compare(s, prep, staged, ids, rows, reference.schema().apply("id").dataType(),
-        staged.sampled() == null ? null : staged.sampled().published());
+    return compare(s, prep, staged, ids, rows, reference.schema().apply("id").dataType(), kept);
   }
 
   /**
@@ -574,12 +582,6 @@ public final class QualityGate {
    * exact kernel lists is an accident of order. So the hits are the published neighbours strictly
    * above the k-th exact score, plus as many of those tied with it as the exact top k holds.
    */
-  static double recall(Kernel k, KernelOutput out, EncodedRows batch, int row, List<Row> neighbors) {
-    return recallOfIds(k, out, batch, row,
-        neighbors == null ? List.of() : neighbors.stream().map(n -> n.getString(0)).toList());
-  }
-
-  /** {@link #recall} of the neighbours' ids, best first. */
   static double recallOfIds(Kernel k, KernelOutput out, EncodedRows batch, int row, List<String> neighbors) {
     int w = k.width();
     Set<String> exact = new HashSet<>();

@@ -9,8 +9,6 @@ import dev.joule.bridge.kernel.Similarity;
 import dev.joule.bridge.kernel.TopKKernel;
 import dev.joule.bridge.vector.VectorOpsProvider;
 import java.util.List;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.junit.jupiter.api.Test;
 
 /** The gate's recall@k counts a neighbour tied with the exact k-th as found (duplicate rows). */
@@ -30,10 +28,10 @@ class TiedNeighboursTest {
     KernelOutput out = exact.newOutput();
     exact.score(q, out, VectorOpsProvider.get());
     assertEquals("a", exact.labels().get(out.indices()[0]), "ties keep the earlier row");
-    assertEquals(1.0, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a"))));
-    assertEquals(1.0, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a2"))), "tied with the exact first");
-    assertEquals(0.0, QualityGate.recall(exact, out, q, 0, List.of(neighbour("near"))));
-    assertEquals(0.0, QualityGate.recall(exact, out, q, 0, List.of(neighbour("unknown"))));
+    assertEquals(1.0, QualityGate.recallOfIds(exact, out, q, 0, List.of("a")));
+    assertEquals(1.0, QualityGate.recallOfIds(exact, out, q, 0, List.of("a2")), "tied with the exact first");
+    assertEquals(0.0, QualityGate.recallOfIds(exact, out, q, 0, List.of("near")));
+    assertEquals(0.0, QualityGate.recallOfIds(exact, out, q, 0, List.of("unknown")));
   }
 
   @Test
@@ -53,15 +51,12 @@ class TiedNeighboursTest {
     exact.score(q, out, VectorOpsProvider.get());
     assertEquals(List.of("a", "b", "c"), List.of(exact.labels().get(out.indices()[0]),
         exact.labels().get(out.indices()[1]), exact.labels().get(out.indices()[2])));
-    assertEquals(2.0 / 3, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a"), neighbour("c2"), neighbour("c3"))),
+    assertEquals(2.0 / 3, QualityGate.recallOfIds(exact, out, q, 0, List.of("a", "c2", "c3")),
         1e-9, "two duplicates of the 3rd do not stand in for the 2nd");
-    assertEquals(1.0, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a"), neighbour("b"), neighbour("c3"))),
+    assertEquals(1.0, QualityGate.recallOfIds(exact, out, q, 0, List.of("a", "b", "c3")),
         1e-9, "a duplicate of the 3rd is as right as the 3rd");
-    assertEquals(2.0 / 3, QualityGate.recall(exact, out, q, 0, List.of(neighbour("a"), neighbour("b"), neighbour("far"))),
+    assertEquals(2.0 / 3, QualityGate.recallOfIds(exact, out, q, 0, List.of("a", "b", "far")),
         1e-9);
   }
 
-  static Row neighbour(String id) {
-    return RowFactory.create(id, 0.5f);
-  }
 }

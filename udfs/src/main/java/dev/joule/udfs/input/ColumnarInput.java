@@ -164,9 +164,4 @@ public final class ColumnarInput implements PartitionInput {
     }
     return rowCodes;
   }
-
-  @Override
-  public String describe() {
-    return "columnar";
-  }
 }

@@ -39,7 +39,4 @@ public interface PartitionInput {
 
   /** Copies the current row's codes into {@code dst} at {@code off}. */
   void copyCodes(byte[] dst, int off);
-
-  /** Says how the rows are read, for the run log: {@code rows} or {@code columnar}. */
-  String describe();
 }

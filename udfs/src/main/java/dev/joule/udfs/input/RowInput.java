@@ -60,9 +60,4 @@ public final class RowInput implements PartitionInput {
     }
     return codes;
   }
-
-  @Override
-  public String describe() {
-    return "rows";
-  }
 }
