@@ -316,19 +316,19 @@ public final class Scoring {
     } catch (IllegalArgumentException e) {
       throw JouleException.usage(e.getMessage());
     }
-    LOG.info("run {}: scoring {} rows of {} ({}) with {} (kernel {}), rows at {}, {} rows per batch, on {}",
-        runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.kernel().displayName(),
+    ColumnarScan.Found columnar = !(sink instanceof TableFolders) ? new ColumnarScan.Found(null, "a staged run")
+        : !config.bool("score.columnar-input") ? new ColumnarScan.Found(null, "score.columnar-input = false")
+        : ColumnarScan.of(in);
+    JavaRDD<InternalRow> rows = columnar.scan() == null ? in.queryExecution().toRdd().toJavaRDD() : null;
+    int partitions = rows != null ? rows.getNumPartitions() : columnar.scan().batches().getNumPartitions();
+    LOG.info("run {}: scoring {} rows of {} ({}, read as {}) with {} (kernel {}), rows at {}, {} rows per batch, on {}",
+        runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings",
+        rows == null ? "the scan's columnar batches" : "rows: " + columnar.whyRows(), p.kernel().displayName(),
         p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
         spec.bridge() == null ? "the in-process node" : spec.bridge());
     if (!p.kernel().quantizationNote().isEmpty()) {
       LOG.info("run {}: {} {}", runId, p.kernel().displayName(), p.kernel().quantizationNote());
     }
-    ColumnarScan.Found columnar = sink instanceof TableFolders && config.bool("score.columnar-input")
-        ? ColumnarScan.of(in) : new ColumnarScan.Found(null, "score.columnar-input = false or a staged run");
-    JavaRDD<InternalRow> rows = columnar.scan() == null ? in.queryExecution().toRdd().toJavaRDD() : null;
-    int partitions = rows != null ? rows.getNumPartitions() : columnar.scan().batches().getNumPartitions();
-    LOG.info("run {}: input read as {}", runId, rows == null ? "the scan's columnar batches"
-        : "rows: " + columnar.whyRows());
     spark.sparkContext().setJobDescription("joule " + job + " " + runId + " (" + p.kernel().displayName() + ")");
     JouleEnergyListener listener = new JouleEnergyListener(accumulators);
     spark.sparkContext().addSparkListener(listener);
