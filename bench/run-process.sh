@@ -3,7 +3,9 @@
 # /usr/bin/time (user + sys of the whole process), interleaved for R rounds; medians, spread, and
 # ratios to MLlib's transform and to a bare scan. Not part of CI. joule runs with bin/joule's JVM
 # options (JOULE_JAVA_OPTS overrides them); the Java programs with PEER_JAVA_OPTS (-Xmx4g).
-# JOULE_ALT_JAVA_OPTS adds every joule variant again with those options, in the same rounds.
+# JOULE_ALT_JAVA_OPTS adds every joule variant again with those options, in the same rounds
+# (JOULE_ALT_CDS=0: and without the class-data archive); PEER_ALT_JAVA_OPTS does the same for
+# the Java programs ($ROOT in it is the repository root).
 # Options: --rows N (default 200000) --dim D (384) --rounds R (3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +27,11 @@ J="$ROOT/bin/joule"
 "$J" generate --rows 1000 --dim "$dim" --classes 10 --out "$DIR/tiny" >/dev/null
 "$J" train --input "$DIR/tiny/embeddings" --label-col label --algo lr --out "$DIR/model/lr.json" >/dev/null
 "$J" quantize --input "$DIR/gen/embeddings" --precision int8 --out "$DIR/codes-int8" >/dev/null
+# The launcher's class-data archive, written by one unmeasured score as a user's first command
+# writes it (the commands above would have left one with generate's classes).
+rm -f "$ROOT/jobs/target/launcher/joule.jsa"
+"$J" score --input "$DIR/tiny/embeddings" --model "$DIR/tiny/teacher-model.json" --precision fp32 \
+  --out "$DIR/warm-up" >/dev/null
 CP="$(ls "$ROOT"/bench/target/bench-*.jar | head -1):$(cat "$ROOT/bench/target/classpath.txt")"
 # shellcheck disable=SC2046
 exec java $(cat "$ROOT/jobs/target/launcher/jvm.flags") -Xmx1g -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \

@@ -89,13 +89,9 @@ public final class ProcessBench {
     if (dir == null) {
       throw new IllegalArgumentException("--dir is required");
     }
-    List<String> java = new ArrayList<>(List.of("java"));
-    java.addAll(Arrays.asList(Files.readString(Path.of(root, "jobs/target/launcher/jvm.flags")).trim().split("\\s+")));
     // The peers run as a user would start them; joule runs with its launcher's options
     // (JOULE_JAVA_OPTS when set).
-    java.addAll(Arrays.asList(System.getenv().getOrDefault("PEER_JAVA_OPTS", "-Xmx4g").trim().split("\\s+")));
-    java.addAll(List.of("-Dlog4j2.configurationFile=" + Path.of(root, "conf/log4j2.properties"), "-cp",
-        System.getProperty("java.class.path"), ProcessBench.class.getName(), "child"));
+    List<String> java = peerJava(root, System.getenv().getOrDefault("PEER_JAVA_OPTS", "-Xmx4g"));
     String joule = Path.of(root, "bin/joule").toString();
     String emb = dir.resolve("gen/embeddings").toString();
     String model = dir.resolve("model/lr.json").toString();
@@ -115,12 +111,20 @@ public final class ProcessBench {
         new Variant("joule score int8, from codes", List.of(joule, "score", "--input",
             dir.resolve("codes-int8").toString(), "--model", model, "--out", out + "/codes")));
     String alt = System.getenv("JOULE_ALT_JAVA_OPTS");
-    if (alt != null) {
-      // Each joule variant once more with other JVM options, interleaved with the rest.
+    String altCds = System.getenv().getOrDefault("JOULE_ALT_CDS", "1");
+    String peerAlt = System.getenv("PEER_ALT_JAVA_OPTS");
+    if (alt != null || peerAlt != null) {
+      // Each joule variant (or peer) once more with other JVM options, interleaved with the rest.
       List<Variant> all = new ArrayList<>(variants);
       for (Variant v : variants) {
-        if (v.command().get(0).equals(joule)) {
-          all.add(new Variant(v.name() + " [" + alt + "]", v.command(), Map.of("JOULE_JAVA_OPTS", alt)));
+        boolean isJoule = v.command().get(0).equals(joule);
+        if (isJoule && alt != null) {
+          all.add(new Variant(v.name() + " [" + alt + (altCds.equals("0") ? ", no class-data archive" : "") + "]",
+              v.command(), Map.of("JOULE_JAVA_OPTS", alt, "JOULE_CDS", altCds)));
+        } else if (!isJoule && peerAlt != null) {
+          List<String> command = new ArrayList<>(peerJava(root, peerAlt));
+          command.addAll(v.command().subList(java.size(), v.command().size()));
+          all.add(new Variant(v.name() + " [" + peerAlt + "]", command));
         }
       }
       variants = all;
@@ -141,6 +145,8 @@ public final class ProcessBench {
         + "joule's JVM options: %s; the Java programs': %s%n%n", rows, dim, rounds,
         System.getenv().getOrDefault("JOULE_JAVA_OPTS", "bin/joule's default"),
         System.getenv().getOrDefault("PEER_JAVA_OPTS", "-Xmx4g"));
+    System.out.println("joule's class-data archive (bin/joule, JOULE_CDS): written by one unmeasured 1,000-row joule "
+        + "score before the rounds, as a user's first command writes it");
     System.out.println("| variant | wall s (median) | process CPU s (median) | spread (min-max) | CPU vs MLlib | CPU vs bare scan |");
     System.out.println("| --- | --- | --- | --- | --- | --- |");
     for (Variant v : variants) {
@@ -152,6 +158,16 @@ public final class ProcessBench {
     }
     System.out.println("\nprocess CPU = user + sys of the whole process (/usr/bin/time), JVM start to exit; "
         + "ratios are of medians from this run on this machine only.");
+  }
+
+  /** The command line of a peer Java program, up to its {@code child} mode's arguments. */
+  private static List<String> peerJava(String root, String javaOpts) throws IOException {
+    List<String> java = new ArrayList<>(List.of("java"));
+    java.addAll(Arrays.asList(Files.readString(Path.of(root, "jobs/target/launcher/jvm.flags")).trim().split("\\s+")));
+    java.addAll(Arrays.asList(javaOpts.replace("$ROOT", root).trim().split("\\s+")));
+    java.addAll(List.of("-Dlog4j2.configurationFile=" + Path.of(root, "conf/log4j2.properties"), "-cp",
+        System.getProperty("java.class.path"), ProcessBench.class.getName(), "child"));
+    return java;
   }
 
   private static List<String> cat(List<String> a, String... b) {
