@@ -29,7 +29,7 @@ J="$ROOT/bin/joule"
 "$J" quantize --input "$DIR/gen/embeddings" --precision int8 --out "$DIR/codes-int8" >/dev/null
 # The launcher's class-data archive, written by one unmeasured score as a user's first command
 # writes it (the commands above would have left one with generate's classes).
-rm -f "$ROOT/jobs/target/launcher/joule.jsa"
+rm -f "$ROOT"/jobs/target/launcher/joule-*.jsa
 "$J" score --input "$DIR/tiny/embeddings" --model "$DIR/tiny/teacher-model.json" --precision fp32 \
   --out "$DIR/warm-up" >/dev/null
 CP="$(ls "$ROOT"/bench/target/bench-*.jar | head -1):$(cat "$ROOT/bench/target/classpath.txt")"

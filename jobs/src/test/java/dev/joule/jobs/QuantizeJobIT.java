@@ -94,6 +94,13 @@ class QuantizeJobIT {
     assertEquals("int4", one.getAs("precision"));
     assertEquals(32, ((String) one.getAs("embedding_hash")).length());
     assertEquals(1L, codes.select("embedding_hash").distinct().count() > ROWS - 5 ? 1L : 0L, "hashes differ per row");
+    // What a scoring run reads from the table's properties instead of from its rows.
+    Map<String, String> props = dev.joule.jobs.delta.DeltaIO.properties(spark, r.table());
+    assertEquals("int4", props.get(QuantizeJob.PRECISION_PROPERTY));
+    assertEquals(Integer.toString(DIM), props.get(QuantizeJob.DIM_PROPERTY));
+    assertEquals(Long.toString(r.sourceVersion()), props.get(QuantizeJob.SOURCE_VERSION_PROPERTY));
+    assertEquals(List.of(r.sourceVersion()), codes.select("source_version").distinct().collectAsList().stream()
+        .map(x -> x.getLong(0)).toList());
   }
 
   @Test

@@ -290,7 +290,7 @@ public final class NightlyJob {
       t = System.nanoTime();
       // The quality gate may fail the night (exit 4) or score it again at a higher precision.
       QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, night, pr -> pr.select(changed), rowsIn,
-          runId, "nightly", (pr, attempt) -> new Scoring.Staging(out.staging(runId + attempt)));
+          sourceRows, runId, "nightly", (pr, attempt) -> new Scoring.Staging(out.staging(runId + attempt)));
       staging = gated.sink();
       Scoring.Staged st = gated.staged();
       Scoring.Prepared used = gated.prep();

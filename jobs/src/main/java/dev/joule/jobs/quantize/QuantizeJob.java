@@ -143,6 +143,8 @@ public final class QuantizeJob {
         }
         properties.put(QualityGate.SOURCE_PROPERTY, DeltaIO.qualified(spark, r.input()));
         properties.put(PRECISION_PROPERTY, r.precision().label());
+        properties.put(DIM_PROPERTY, Integer.toString(dim));
+        properties.put(SOURCE_VERSION_PROPERTY, Long.toString(pinned.version()));
         if (scales != null) {
           properties.put(DIMENSION_SCALES_PROPERTY, scales.encoded());
         }
@@ -257,6 +259,15 @@ public final class QuantizeJob {
 
   /** Table property of a codes table: the precision of its codes, read by score when --precision is left out. */
   public static final String PRECISION_PROPERTY = "joule.codes.precision";
+
+  /** Table property of a codes table: the dim of its rows (written with the rows, in one commit). */
+  public static final String DIM_PROPERTY = "joule.codes.dim";
+
+  /**
+   * Table property of a codes table: the version of its embeddings table ({@code joule.source})
+   * that every row was quantized from, as each row's {@code source_version} also says.
+   */
+  public static final String SOURCE_VERSION_PROPERTY = "joule.codes.source-version";
 
   /**
    * The precision of the codes table at {@code path}, or empty when it is not a codes table. From

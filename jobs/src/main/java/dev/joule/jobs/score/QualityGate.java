@@ -279,14 +279,16 @@ public final class QualityGate {
    * fixed cost. The caller discards the returned sink's uncommitted rows.
    *
    * @param asAsked the input prepared at the precision asked for (the caller has it already)
+   * @param tableRows the rows of the whole pinned table, as the caller counted them (equal to
+   *     {@code rowsIn} when the run scores the whole table)
    * @param sinkOf where an attempt's rows go, given its prepared kernel and an attempt suffix
    *     ("" for the precision asked, "-int8" and so on for a fallback)
    * @throws JouleException with exit code 4 when the gate fails and nothing may be published
    */
   public static Gated stage(org.apache.spark.sql.SparkSession spark, JouleConfig config,
       dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared asAsked,
-      java.util.function.Function<Scoring.Prepared, Dataset<Row>> inputOf, long rowsIn, String runId, String job,
-      java.util.function.BiFunction<Scoring.Prepared, String, Scoring.Sink> sinkOf) {
+      java.util.function.Function<Scoring.Prepared, Dataset<Row>> inputOf, long rowsIn, long tableRows, String runId,
+      String job, java.util.function.BiFunction<Scoring.Prepared, String, Scoring.Sink> sinkOf) {
     Settings s = Settings.from(config);
     List<Check> checks = new ArrayList<>();
     Precision asked = asAsked.kernel().precision();
@@ -303,7 +305,7 @@ public final class QualityGate {
       boolean decided = false;
       try { // SparkException is checked in Java terms, so no catch: a flag and finally
         st = Scoring.stage(spark, config, prep, in, rowsIn, runId, job, sink);
-        done = decide(spark, config, s, pinned, prep, in, st, asked, p, checks);
+        done = decide(spark, config, s, pinned, prep, in, st, tableRows, asked, p, checks);
         decided = true;
       } finally {
         if (!decided) {
@@ -338,7 +340,7 @@ public final class QualityGate {
   /** The gate's word on one staged attempt, or null when it missed the bar (its check added to {@code checks}). */
   private static Outcome decide(org.apache.spark.sql.SparkSession spark, JouleConfig config, Settings s,
       dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> in, Scoring.Staged st,
-      Precision asked, Precision p, List<Check> checks) {
+      long tableRows, Precision asked, Precision p, List<Check> checks) {
     Outcome done = null;
     double bar = prep.kernel().neighbors() ? s.minRecall() : s.minAgreement();
     if (p == Precision.FP32 || prep.kernel().precision() == Precision.FP32) {
@@ -356,7 +358,7 @@ public final class QualityGate {
       // codes: the fp32 rows come from the embeddings side, the answers from the tasks.
       boolean keptRows = st.sampled() != null && !prep.codes();
       Dataset<Row> reference = keptRows ? null
-          : prep.codes() ? codesReference(spark, config, s, pinned, prep, in, st.rowsIn()) : in;
+          : prep.codes() ? codesReference(spark, config, s, pinned, prep, in, st.rowsIn(), tableRows) : in;
       if (reference == null && !keptRows) {
         done = Outcome.without("not_checked", p, bar, "the input is a codes table with no known "
             + "embeddings table; set joule.quality.reference-input to gate it");
@@ -388,18 +390,24 @@ public final class QualityGate {
    */
   private static Dataset<Row> codesReference(org.apache.spark.sql.SparkSession spark, JouleConfig config,
       Settings s, dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> codes,
-      long rowsScored) {
+      long rowsScored, long tableRows) {
     String path = s.referenceInput();
     Long version = null;
     if (path.isEmpty()) {
-      Map<String, String> props = dev.joule.jobs.delta.DeltaIO.properties(spark, pinned.path());
+      Map<String, String> props = dev.joule.jobs.delta.DeltaIO.properties(spark, pinned.path(), pinned.version());
       path = props.getOrDefault(SOURCE_PROPERTY, "");
-      // The source version the pinned codes rows were made from: their own source_version
-      // column (joule quantize writes a whole table from one version).
-      List<Row> v = List.of(pinned.data().columns()).contains("source_version")
-          ? pinned.data().select("source_version").limit(1).collectAsList() : List.of();
-      version = !v.isEmpty() && !v.get(0).isNullAt(0) ? Long.valueOf(((Number) v.get(0).get(0)).longValue()) : null;
-      Dataset<Row> kept = keptSample(spark, pinned, props, version, rowsScored);
+      // The source version the pinned codes rows were made from (joule quantize writes a whole
+      // table from one version): the property it commits with the rows, else their own
+      // source_version column.
+      String recorded = props.get(dev.joule.jobs.quantize.QuantizeJob.SOURCE_VERSION_PROPERTY);
+      if (recorded != null) {
+        version = Long.valueOf(recorded);
+      } else {
+        List<Row> v = List.of(pinned.data().columns()).contains("source_version")
+            ? pinned.data().select("source_version").limit(1).collectAsList() : List.of();
+        version = !v.isEmpty() && !v.get(0).isNullAt(0) ? Long.valueOf(((Number) v.get(0).get(0)).longValue()) : null;
+      }
+      Dataset<Row> kept = keptSample(spark, pinned, props, version, rowsScored, tableRows);
       if (kept != null) {
         return kept;
       }
@@ -436,11 +444,12 @@ public final class QualityGate {
    * or a run that scores part of the table only (a night's changes), whose rows the sample may miss.
    */
   private static Dataset<Row> keptSample(org.apache.spark.sql.SparkSession spark,
-      dev.joule.jobs.delta.DeltaIO.Pinned pinned, Map<String, String> props, Long codesVersion, long rowsScored) {
+      dev.joule.jobs.delta.DeltaIO.Pinned pinned, Map<String, String> props, Long codesVersion, long rowsScored,
+      long tableRows) {
     String kept = props.get(dev.joule.jobs.quantize.QuantizeJob.GATE_SAMPLE_VERSION_PROPERTY);
     String table = dev.joule.jobs.quantize.QuantizeJob.gateSample(pinned.path());
     if (kept == null || codesVersion == null || !kept.equals(codesVersion.toString())
-        || !dev.joule.jobs.delta.DeltaIO.exists(spark, table) || rowsScored != pinned.data().count()) {
+        || !dev.joule.jobs.delta.DeltaIO.exists(spark, table) || rowsScored != tableRows) {
       return null;
     }
     LOG.info("quality gate: comparing with the fp32 rows kept at quantize time in {} (source version {})", table, kept);

@@ -136,7 +136,8 @@ public final class ScoreJob {
       // the run or score it again at a higher precision.
       QualityGate.Gated gated;
       try {
-        gated = QualityGate.stage(spark, gateConfig, pinned, asked, p -> p.select(pinned.data()), rowsIn, runId, "score",
+        gated = QualityGate.stage(spark, gateConfig, pinned, asked, p -> p.select(pinned.data()), rowsIn,
+            rowsIn, runId, "score",
             (p, attempt) -> req.commit()
                 ? new Scoring.TableFolders(out.predictions(), out.rejects(), columns(runId, model, p, scoredAt),
                     runId + attempt)
