@@ -705,6 +705,7 @@ public final class Main implements Runnable {
       }
       return;
     }
+    dev.joule.jobs.console.ClassDataArchive.writeIfAsked(code);
     System.exit(code);
   }
 }
