@@ -136,8 +136,9 @@ public final class ScoreJob {
       // the run or score it again at a higher precision.
       QualityGate.Gated gated;
       try {
-        gated = QualityGate.stage(spark, gateConfig, pinned, asked, p -> p.select(pinned.data()), rowsIn,
-            rowsIn, runId, "score",
+        // The run scores the whole pinned table: its row count is the census's.
+        gated = QualityGate.stage(spark, gateConfig, pinned, asked, p -> p.select(pinned.data()), rowsIn, rowsIn,
+            runId, "score",
             (p, attempt) -> req.commit()
                 ? new Scoring.TableFolders(out.predictions(), out.rejects(), columns(runId, model, p, scoredAt),
                     runId + attempt)

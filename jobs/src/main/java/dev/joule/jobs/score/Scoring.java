@@ -504,7 +504,7 @@ public final class Scoring {
         instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : 0;
   }
 
-  /** The codes table's precision (from one row), checked against the kernel; its dim too. */
+  /** The codes table's precision (from its properties, else from one row), checked against the kernel; its dim too. */
   private static Precision codesPrecision(DeltaIO.Pinned pinned, Kernel kernel, ModelSpec model) {
     // joule quantize writes a whole codes table in one commit, with its precision and dim as
     // table properties: read at the pinned version, they name what every row holds, with no job.
@@ -512,30 +512,34 @@ public final class Scoring {
         pinned.version());
     String label = props.get(dev.joule.jobs.quantize.QuantizeJob.PRECISION_PROPERTY);
     String dimProperty = props.get(dev.joule.jobs.quantize.QuantizeJob.DIM_PROPERTY);
-    Object[] found;
-    if (label != null && dimProperty != null) {
-      found = new Object[] {label, dimProperty};
-    } else {
-      // Other tables: one row of a precision the kernel takes names the precision and dim read:
-      // a row of another precision is rejected by the scorer (wrong_precision), another dim by
-      // its byte length (wrong_dim). A limit, which stops at the first such row; only a table
-      // with none is read through (its precision column), and then any row says which precision
-      // the table holds.
-      List<Row> rows = pinned.data().filter(col("precision").isin(kernel.precision().label(),
-          kernel.queryPrecision().label())).select("precision", "dim").limit(1).collectAsList();
-      if (rows.isEmpty()) {
-        rows = pinned.data().select("precision", "dim").limit(1).collectAsList();
-      }
-      if (rows.isEmpty()) {
-        return kernel.queryPrecision();
-      }
-      found = new Object[] {rows.get(0).getString(0), rows.get(0).get(1)};
-    }
-    Precision p;
     int dim;
     try {
-      p = Precision.parse((String) found[0]);
-      dim = found[1] instanceof Number n ? n.intValue() : Integer.parseInt((String) found[1]);
+      if (label != null && dimProperty != null) {
+        dim = Integer.parseInt(dimProperty);
+      } else {
+        // Other tables: one row of a precision the kernel takes names the precision and dim
+        // read: a row of another precision is rejected by the scorer (wrong_precision), another
+        // dim by its byte length (wrong_dim). A limit, which stops at the first such row; only a
+        // table with none is read through (its precision column), and then any row says which
+        // precision the table holds.
+        List<Row> rows = pinned.data().filter(col("precision").isin(kernel.precision().label(),
+            kernel.queryPrecision().label())).select("precision", "dim").limit(1).collectAsList();
+        if (rows.isEmpty()) {
+          rows = pinned.data().select("precision", "dim").limit(1).collectAsList();
+        }
+        if (rows.isEmpty()) {
+          return kernel.queryPrecision();
+        }
+        label = rows.get(0).getString(0);
+        dim = ((Number) rows.get(0).get(1)).intValue();
+      }
+    } catch (NumberFormatException e) {
+      throw JouleException.input("codes table " + pinned.path() + ": property "
+          + dev.joule.jobs.quantize.QuantizeJob.DIM_PROPERTY + " = '" + dimProperty + "' is not a number");
+    }
+    Precision p;
+    try {
+      p = Precision.parse(label);
     } catch (IllegalArgumentException e) {
       throw JouleException.input("codes table " + pinned.path() + ": " + e.getMessage());
     }
