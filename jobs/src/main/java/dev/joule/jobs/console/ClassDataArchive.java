@@ -23,11 +23,19 @@ public final class ClassDataArchive {
     if (file == null || file.isBlank() || exitCode != 0) {
       return;
     }
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ClassDataArchive.class);
+    // The JDK's dump prints "Dynamic dump to file ..." on System.out, where the card and other
+    // results go: held back, and said once in the log instead.
+    java.io.PrintStream stdout = System.out;
+    System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
     try {
       ManagementFactory.getPlatformMBeanServer().invoke(new ObjectName("com.sun.management:type=DiagnosticCommand"),
           "vmCds", new Object[] {new String[] {"dynamic_dump", file}}, new String[] {String[].class.getName()});
+      log.info("wrote the class-data archive that later commands start from (once per build and JVM options)");
     } catch (Exception | LinkageError e) {
-      org.slf4j.LoggerFactory.getLogger(ClassDataArchive.class).info("no class-data archive written: {}", e.toString());
+      log.info("no class-data archive written: {}", e.toString());
+    } finally {
+      System.setOut(stdout);
     }
   }
 }
