@@ -93,10 +93,13 @@ public final class DemoJob {
     }
     step(3, "scoring the same rows with fp32 (the baseline), int8 quantized on the fly, and int8 from the codes");
     ScoreResult fp32 = score.run(new ScoreJob.Request(data.embeddings(), data.model(), Precision.FP32, scores, true));
+    long fp32Done = System.nanoTime();
     Attempt int8 = attempt(r, () -> score.run(new ScoreJob.Request(data.embeddings(), data.model(), Precision.INT8,
         scores, true)));
+    long int8Done = System.nanoTime();
     Attempt fromCodes = attempt(r, () -> score.run(new ScoreJob.Request(codes, data.model(), Precision.INT8,
         codesScores, true)));
+    long codesDone = System.nanoTime();
     step(4, "comparing both int8 runs' answers with fp32 on every row");
     String order = String.format(Locale.ROOT, "fp32, int8 on the fly, int8 from codes, after a warm-up of %,d rows "
         + "on each path", r.warmupRows());
@@ -106,7 +109,8 @@ public final class DemoJob {
     if (int8.run() != null) {
       q = QualityCheck.compare(spark, scores + "/predictions", fp32.runId(), fp32.kernel(), int8.run().runId(),
           int8.run().kernel());
-      card = ClaimCard.compare(fp32, int8.run(), q, order);
+      card = ClaimCard.compare(fp32, int8.run(), q, order,
+          ClaimCard.Pairing.of(fp32, int8.run(), (int8Done - fp32Done) / 1e9, true));
       out.print(card.toText());
     } else {
       out.println("INT8 ON THE FLY: " + refused(int8));
@@ -117,19 +121,28 @@ public final class DemoJob {
       Quality qc = QualityCheck.compare(spark, scores + "/predictions", fp32.runId(), fp32.kernel(),
           codesScores + "/predictions", fromCodes.run().runId(), fromCodes.run().kernel() + " from codes");
       codesCard = ClaimCard.compare(fp32, fromCodes.run(), qc, order + "; codes quantized once beforehand, "
-          + "not counted in this card (joule quantize, a one-off)");
+          + "not counted in this card (joule quantize, a one-off)",
+          ClaimCard.Pairing.of(fp32, fromCodes.run(), (codesDone - fp32Done) / 1e9, true));
       out.println("QUANTIZE ONCE: the same rows, int8 read from the codes table (" + codes + ")");
       out.print(codesCard.toText());
     } else {
       out.println("QUANTIZE ONCE (int8 read from " + codes + "): " + refused(fromCodes));
     }
-    if (card != null) {
-      Path report = new ReportJob(spark, config).run(new ReportJob.Request(scores, null, false,
-          java.util.List.of(fp32.runId(), int8.run().runId()), Path.of(r.out(), "report.html"))).file();
+    java.util.List<String> compared = new java.util.ArrayList<>(java.util.List.of(fp32.runId()));
+    if (int8.run() != null) {
+      compared.add(int8.run().runId());
+    }
+    if (fromCodes.run() != null) {
+      compared.add(fromCodes.run().runId());
+    }
+    if (compared.size() > 1) {
+      // Both comparisons in one report: on the fly, and quantize once (the codes run's own folder).
+      Path report = new ReportJob(spark, config).run(new ReportJob.Request(java.util.List.of(scores, codesScores),
+          null, false, compared, Path.of(r.out(), "report.html"))).file();
       out.println("report: " + report);
     } else {
-      out.println("no report: int8 was refused, so there is no comparison to report; the runs table keeps the "
-          + "refused run (" + scores + "/runs)");
+      out.println("no report: both int8 runs were refused, so there is no comparison to report; the runs tables keep "
+          + "the refused runs (" + scores + "/runs, " + codesScores + "/runs)");
     }
     out.printf(Locale.ROOT, "tables: %s/{predictions,rejects,energy_log,runs}, %s/...   demo wall time %.1f s%n",
         scores, codesScores, (System.nanoTime() - t0) / 1e9);

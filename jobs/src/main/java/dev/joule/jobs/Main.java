@@ -201,19 +201,19 @@ public final class Main implements Runnable {
   }
 
   @Command(name = "report", mixinStandardHelpOptions = true,
-      description = "Write one run of an output folder (or two, compared) as a self-contained HTML report: "
-          + "the claim card, energy per 1k rows per partition, the precision comparison, wall and CPU time "
-          + "per partition, each figure with its method. No network is needed to open it.")
+      description = "Write runs of output folders as a self-contained HTML report: a headline, what a run of "
+          + "your size costs, the claim card(s), the precision comparison, a nightly folder's night-by-night "
+          + "trend, energy and time per partition, each figure with its method. No network is needed to open it.")
   static final class Report implements Callable<Integer> {
     @CommandLine.ParentCommand Main parent;
-    @Option(names = "--runs", required = true, paramLabel = "DIR", converter = DataPaths.Option.class, description = "the --out folder of score or nightly runs") String runs;
+    @Option(names = "--runs", required = true, split = ",", paramLabel = "DIR", converter = DataPaths.Option.class, description = "the --out folder of score or nightly runs; several, comma-separated, to compare runs written to different folders (e.g. a codes table's run with its source's fp32 run)") List<String> runs;
     @CommandLine.ArgGroup(exclusive = true, multiplicity = "0..1") Which which;
     @Option(names = {"--out", "--output"}, required = true, paramLabel = "FILE.html", description = "the HTML file to write") Path out;
 
     static final class Which {
       @Option(names = "--run", paramLabel = "ID", description = "one run, by run id") String run;
       @Option(names = "--latest", description = "the latest committed run (the default)") boolean latest;
-      @Option(names = "--compare", arity = "2", paramLabel = "ID", description = "baseline and candidate run ids") List<String> compare;
+      @Option(names = "--compare", arity = "2..*", paramLabel = "ID", description = "a baseline run id, then one or more candidates: runs of the same rows and model (a codes table's run counts as a run of the source version it was quantized from)") List<String> compare;
     }
 
     @Override

@@ -60,8 +60,13 @@ class CliIT {
         "--set", "score.batch-rows=1024");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("JOULE CLAIM CARD"), r.out());
-    assertTrue(r.out().contains("the estimated ratios ARE CPU-time ratios"), r.out());
+    assertTrue(r.out().contains("the estimated ratio is the thread-CPU-time ratio up to the DRAM traffic term"), r.out());
+    assertTrue(r.out().contains("thread CPU time only (measured)"), r.out());
     assertTrue(r.out().contains("estimated_cputime, whole task"), r.out());
+    // Three runs of one command, after a warm-up: said so, and no "same run", no warm-up warning.
+    assertTrue(r.out().contains("same rows, two runs of one command, "), r.out());
+    assertFalse(r.out().contains("same run"), r.out());
+    assertFalse(r.out().contains("cold JVM"), r.out());
     JsonNode card = new ObjectMapper().readTree(summary.toFile());
     assertEquals(4000, card.at("/rows/scored").asLong());
     assertEquals("softmax@fp32", card.at("/runs/0/kernel").asText());
@@ -70,7 +75,14 @@ class CliIT {
     double agreement = card.at("/quality/top1_agreement").asDouble();
     assertTrue(agreement >= 0.99, "int8 top-1 agreement " + agreement);
     assertTrue(card.at("/quality/max_abs_prob_error").asDouble() < 0.2);
-    assertTrue(card.at("/ratio_candidate_over_baseline/meaning").asText().contains("CPU-time ratios"));
+    assertTrue(card.at("/ratio_candidate_over_baseline/meaning").asText().contains("thread-CPU-time ratio"));
+    assertTrue(card.at("/ratio_candidate_over_baseline/thread_cpu_per_row").asDouble() > 0);
+    assertTrue(card.at("/headline").asText().startsWith("softmax@int8: "), card.at("/headline").asText());
+    assertTrue(card.at("/from_codes/headline").asText().startsWith("softmax@int8 from codes: "),
+        card.at("/from_codes/headline").asText());
+    // The report holds both comparisons, on the fly and quantize once, each with its headline.
+    String report = java.nio.file.Files.readString(tmp.resolve("demo").resolve("report.html"));
+    assertTrue(report.contains("softmax@int8 from codes: ") && report.contains("softmax@int8: "), "both headlines");
     double ratio = card.at("/ratio_candidate_over_baseline/modelled_ops_bytes_per_row").asDouble();
     assertTrue(ratio > 0 && ratio < 1, "int8 moves and multiplies fewer bits: modelled ratio " + ratio);
     assertFalse(card.at("/hardware/cpu_model").asText().isBlank());

@@ -63,6 +63,11 @@ class ConsoleErrorsIT {
 
   /** As above, run in (and logging under) {@code folder}; other test classes use this one. */
   static Run joule(Path folder, Map<String, String> env, String... args) throws Exception {
+    return joule(folder, env, List.of("-Xmx1g"), args);
+  }
+
+  /** As above, with these JVM options (a heap size, say) instead of {@code -Xmx1g}. */
+  static Run joule(Path folder, Map<String, String> env, List<String> jvmOptions, String... args) throws Exception {
     Path dir = Files.createDirectories(folder);
     Path logDir = Files.createDirectories(dir.resolve("logs"));
     List<String> cmd = new ArrayList<>();
@@ -71,7 +76,7 @@ class ConsoleErrorsIT {
         .filter(a -> a.startsWith("--add-") || a.startsWith("-XX:+IgnoreUnrecognized") || a.startsWith("--sun-misc")
             || a.startsWith("--enable-native-access") || a.startsWith("-Dio.netty") || a.startsWith("-Djava.net"))
         .toList());
-    cmd.add("-Xmx1g");
+    cmd.addAll(jvmOptions);
     cmd.add("-cp");
     // The test classes hold the tests' quieter log4j2-test.properties: the CLI must not see them.
     cmd.add(Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.report.Quality;
 import dev.joule.jobs.report.ReportJob;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
@@ -122,6 +123,120 @@ class ReportIT {
     assertTrue(unknown.getMessage().startsWith("no committed run run-that-never-was in "), unknown.getMessage());
   }
 
+  /**
+   * A codes table's run compares with the fp32 run of the version it was quantized from, though
+   * the two read different tables and wrote different folders; the demo's report holds both
+   * comparisons this way.
+   */
+  @Test
+  void aCodesRunComparesWithItsSourcesFp32RunByLineage() throws IOException {
+    String codes = tmp.resolve("codes").toString();
+    new dev.joule.jobs.quantize.QuantizeJob(spark, TestSpark.config(tmp)).run(new dev.joule.jobs.quantize.QuantizeJob.Request(
+        tmp.resolve("gen").resolve("embeddings").toString(), Precision.INT8, codes, codes + "_rejects", null));
+    String codesOut = tmp.resolve("out-codes").toString();
+    ScoreResult fromCodes = new ScoreJob(spark, TestSpark.config(tmp)).run(new ScoreJob.Request(codes,
+        tmp.resolve("gen").resolve("teacher-model.json"), Precision.INT8, codesOut, true));
+    ReportJob.Report r = new ReportJob(spark, TestSpark.config(tmp)).run(new ReportJob.Request(List.of(out, codesOut),
+        null, false, List.of(fp32.runId(), int8.runId(), fromCodes.runId()), tmp.resolve("report/lineage.html")));
+    assertEquals(2, r.cards().size(), "one card per candidate");
+    String html = Files.readString(r.file());
+    String codesHeadline = r.cards().get(1).headline();
+    assertTrue(codesHeadline.startsWith("softmax@int8 from codes: "), codesHeadline);
+    assertTrue(codesHeadline.contains("top-1 agreement") && codesHeadline.contains("estimated_cputime"), codesHeadline);
+    assertTrue(html.contains(ReportHtml_esc(codesHeadline)), "the headline is at the top of the report");
+    assertTrue(html.indexOf(ReportHtml_esc(codesHeadline)) < html.indexOf("JOULE CLAIM CARD"), "headline first");
+    Quality q = r.cards().get(1).quality();
+    assertEquals(Quality.EVERY_ROW, q.basis());
+    assertEquals(4000, q.rowsCompared(), "every row both runs scored");
+    // Runs minutes or seconds apart are never "the same run".
+    assertTrue(!r.card().toText().contains("same run"), r.card().toText());
+    assertTrue(r.card().toText().contains("same rows, two runs, "), r.card().toText());
+    assertTrue(html.contains("What a run of your size costs") && html.contains("100M rows"), "fixed vs per-row");
+    assertTrue(html.contains("<td class=\"num\">99.50 %</td>"), "the gate's bar beside each gated kernel");
+    assertTrue(html.contains("softmax@int8 from codes</td>"), "the codes run is a point of the precision comparison");
+    openInChromium(r.file());
+  }
+
+  /**
+   * A later run of the same kernel replaces its predictions: a comparison with the earlier run
+   * then takes the agreement its gate measured and stored when it ran, and says so.
+   */
+  @Test
+  void agreementMeasuredAtRunTimeSurvivesALaterRunOfTheSameKernel() {
+    GenerateJob.Output g = new GenerateJob(spark).run(
+        new GenerateJob.Request(3000, 32, 4, tmp.resolve("gen-later").toString(), "array", 5, 0.3));
+    String o = tmp.resolve("out-later").toString();
+    ScoreJob job = new ScoreJob(spark, TestSpark.config(tmp));
+    ScoreResult base = job.run(new ScoreJob.Request(g.embeddings(), g.model(), Precision.FP32, o, true));
+    ScoreResult first = job.run(new ScoreJob.Request(g.embeddings(), g.model(), Precision.INT8, o, true));
+    job.run(new ScoreJob.Request(g.embeddings(), g.model(), Precision.INT8, o, true));
+    ReportJob.Report r = new ReportJob(spark, TestSpark.config(tmp)).run(new ReportJob.Request(o, null, false,
+        List.of(base.runId(), first.runId()), tmp.resolve("report/later.html")));
+    Quality q = r.card().quality();
+    assertTrue(q != null, "agreement is not n/a");
+    assertEquals(Quality.GATE_SAMPLE, q.basis());
+    assertTrue(q.top1Agreement() >= 0.99 && q.rowsCompared() > 0, q.toString());
+  }
+
+  /**
+   * The degenerate runs render: a night with no changes (no partition at all), a run whose every
+   * row was rejected, and a run of one partition; a nightly folder gets its night-by-night trend.
+   */
+  @Test
+  void degenerateRunsRender() throws IOException {
+    // All rows rejected: 16-d rows against a 32-d model.
+    GenerateJob.Output narrow = new GenerateJob(spark).run(
+        new GenerateJob.Request(200, 16, 4, tmp.resolve("gen-narrow").toString(), "array", 4, 0.3));
+    String rejectedOut = tmp.resolve("out-rejected").toString();
+    ScoreJob job = new ScoreJob(spark, TestSpark.config(tmp, "quality.sample-rows=0", "score.allow-all-rejected=true"));
+    ScoreResult rejected = job.run(new ScoreJob.Request(narrow.embeddings(), tmp.resolve("gen").resolve("teacher-model.json"),
+        Precision.INT8, rejectedOut, true));
+    assertEquals(0, rejected.rowsScored());
+    assertEquals(200, rejected.rowsRejected());
+    String html = Files.readString(new ReportJob(spark, TestSpark.config(tmp)).run(new ReportJob.Request(rejectedOut,
+        null, true, null, tmp.resolve("report/rejected.html"))).file());
+    assertTrue(html.contains("all 200 rows in were rejected"), "says why there is no chart");
+    assertTrue(!html.contains("hardware unknown") && !html.contains(", 0 vCPU"), "hardware of the machine it ran on");
+
+    // One partition.
+    String tiny = tmp.resolve("tiny").toString();
+    spark.read().format("delta").load(tmp.resolve("gen").resolve("embeddings").toString()).limit(40).coalesce(1)
+        .write().format("delta").save(tiny);
+    String tinyOut = tmp.resolve("out-tiny").toString();
+    ScoreResult one = job.run(new ScoreJob.Request(tiny, tmp.resolve("gen").resolve("teacher-model.json"),
+        Precision.FP32, tinyOut, true));
+    assertEquals(1, one.energy().partitions());
+    assertTrue(Files.readString(new ReportJob(spark, TestSpark.config(tmp)).run(new ReportJob.Request(tinyOut,
+        null, true, null, tmp.resolve("report/one.html"))).file()).contains("<svg"));
+
+    // Two nights, the second without changes: no rows, no partition.
+    String source = tmp.resolve("night-source").toString();
+    spark.read().format("delta").load(tmp.resolve("gen").resolve("embeddings").toString()).limit(300)
+        .select("id", "embedding").write().format("delta").option("delta.enableChangeDataFeed", "true").save(source);
+    String nightOut = tmp.resolve("night-out").toString();
+    for (String day : List.of("2026-11-01", "2026-11-02")) {
+      new dev.joule.jobs.nightly.NightlyJob(spark, TestSpark.config(tmp, "nightly.source=" + source,
+          "nightly.model=" + tmp.resolve("gen").resolve("teacher-model.json"), "nightly.output=" + nightOut,
+          "quality.sample-rows=0")).run(new dev.joule.jobs.nightly.NightlyJob.Request(java.time.LocalDate.parse(day),
+          false, false));
+    }
+    ReportJob.Report quiet = new ReportJob(spark, TestSpark.config(tmp)).run(new ReportJob.Request(nightOut, null, true,
+        null, tmp.resolve("report/quiet-night.html")));
+    assertEquals(0, quiet.card().candidate().rowsIn());
+    assertEquals(0, quiet.card().candidate().energy().partitions());
+    assertTrue(quiet.card().candidate().energy().vcpus() > 0, "the driver's machine, not 0 vCPU");
+    String nights = Files.readString(quiet.file());
+    assertTrue(nights.contains("No rows came in"), "the empty night says so");
+    assertTrue(nights.contains("Night by night"), "a nightly folder's trend");
+    assertEquals(2, countOf(nights.substring(nights.indexOf("Night by night")), "<tr><td class=\"num\">"),
+        "one row per night");
+    openInChromium(quiet.file());
+  }
+
+  static String ReportHtml_esc(String s) {
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+  }
+
   static int countOf(String s, String what) {
     int n = 0;
     for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + 1)) {
@@ -154,7 +269,8 @@ class ReportIT {
     Result dom = chromium(chromium, html.resolveSibling("profile-2"), "--dump-dom", url);
     assertEquals(0, dom.code, dom.err);
     assertTrue(dom.out.contains("JOULE CLAIM CARD"), "the browser built the page");
-    assertTrue(countOf(dom.out, "<svg") >= 5, "and the inline charts");
+    int charts = countOf(Files.readString(html), "<svg");
+    assertTrue(charts >= 1 && countOf(dom.out, "<svg") == charts, "and every inline chart (" + charts + ")");
     for (Result r : List.of(screenshot, dom)) {
       Matcher console = Pattern.compile(".*:CONSOLE.*").matcher(r.err);
       assertTrue(!console.find(), "no console messages: " + (console.find(0) ? console.group() : ""));

@@ -33,6 +33,7 @@ public final class EnergyRecord {
       f("rows_in", DataTypes.LongType), f("rows_scored", DataTypes.LongType),
       f("rows_rejected", DataTypes.LongType), f("dim", DataTypes.IntegerType),
       f("bytes_read", DataTypes.LongType), f("bytes_sent", DataTypes.LongType),
+      f("bytes_written", DataTypes.LongType),
       f("kernel_id", DataTypes.StringType), f("kernel", DataTypes.StringType),
       f("precision", DataTypes.StringType), f("vector_ops", DataTypes.StringType),
       f("batch_rows", DataTypes.IntegerType), f("batches", DataTypes.IntegerType),
@@ -41,6 +42,7 @@ public final class EnergyRecord {
       f("started_at", DataTypes.TimestampType), f("wall_ns", DataTypes.LongType),
       f("thread_cpu_ns", DataTypes.LongType), f("kernel_cpu_ns", DataTypes.LongType),
       f("gc_ns_jvm", DataTypes.LongType), f("memory_gb_attributed", DataTypes.DoubleType),
+      f("load_avg_1m", DataTypes.DoubleType),
       // energy
       f("energy", DataTypes.createArrayType(FIGURE, false)),
       // hardware
@@ -69,13 +71,26 @@ public final class EnergyRecord {
 
   private EnergyRecord() {}
 
+  /** The machine's 1-minute load average when the record is made; null where the OS gives none. */
+  public static Double loadAverage() {
+    double l = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+    return l < 0 ? null : l;
+  }
+
   /** Identity of the task attempt that did the work. */
   public record TaskIdentity(int stageId, int stageAttempt, int partitionId, long taskAttemptId,
       int attemptNumber, String executorId, String host) {}
 
-  /** Workload and time counters of the partition. */
+  /**
+   * Workload and time counters of the partition.
+   *
+   * @param bytesWritten bytes of the files the task wrote; -1 (null in the table) where Spark
+   *     writes the rows after the task's record is made
+   * @param memoryGbAttributed the machine's installed memory per vCPU, whose background DRAM power
+   *     a busy vCPU-second carries (not the JVM's heap)
+   */
   public record Counters(long rowsIn, long rowsScored, long rowsRejected, long bytesRead,
-      long bytesSent, int batchRows, int batches, int concurrentTasks, long startedAtMillis,
+      long bytesSent, long bytesWritten, int batchRows, int batches, int concurrentTasks, long startedAtMillis,
       long wallNanos, long threadCpuNanos, long kernelCpuNanos, long gcNanosJvm,
       double memoryGbAttributed) {}
 
@@ -110,10 +125,11 @@ public final class EnergyRecord {
         work.runId(), work.job(), id.stageId(), id.stageAttempt(), id.partitionId(),
         id.taskAttemptId(), id.attemptNumber(), id.executorId(), id.host(), bridge.nodeIds(),
         c.rowsIn(), c.rowsScored(), c.rowsRejected(), work.dim(), c.bytesRead(), c.bytesSent(),
+        c.bytesWritten() < 0 ? null : c.bytesWritten(),
         work.kernelId(), work.kernel(), work.precision(), vectorOps, c.batchRows(),
         c.batches(), c.concurrentTasks(),
         new Timestamp(c.startedAtMillis()), c.wallNanos(), c.threadCpuNanos(), c.kernelCpuNanos(),
-        c.gcNanosJvm(), c.memoryGbAttributed(),
+        c.gcNanosJvm(), c.memoryGbAttributed(), loadAverage(),
         energy,
         hw.cpuModel(), hw.vcpus(), hw.hypervisor(), hw.ramBytes(), hw.raplAvailable(),
         hw.gpuModel(), profile.name(), profile.generic(),

@@ -102,7 +102,7 @@ public final class PartitionScorer implements FlatMapFunction<Iterator<InternalR
       }
       energyEmitted = true;
       // Measured here, after the partition's rows went downstream, as the whole task's cost.
-      return staged(StagedRows.ENERGY, null, null, null, null, null, null, pass.energyRow(), null);
+      return staged(StagedRows.ENERGY, null, null, null, null, null, null, pass.energyRow(-1), null);
     }
 
     @Override

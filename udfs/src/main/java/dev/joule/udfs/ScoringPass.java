@@ -425,8 +425,12 @@ public final class ScoringPass {
     batches++;
   }
 
-  /** The partition's energy record, measured now, after its rows went downstream, as the whole task's cost. */
-  public Row energyRow() {
+  /**
+   * The partition's energy record, measured now, after its rows went downstream, as the whole task's cost.
+   *
+   * @param bytesWritten bytes of the files the task wrote; -1 where Spark writes its rows later (staged path)
+   */
+  public Row energyRow(long bytesWritten) {
     long wall = System.nanoTime() - wall0;
     long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
     long gc = TaskPlace.gcNanos() - gc0;
@@ -434,12 +438,12 @@ public final class ScoringPass {
     HardwareProfile hw = HardwareProfile.detect().withRapl(ExecutorMeters.meter().available())
         .withGpu(ExecutorMeters.gpu());
     PowerProfile profile = PowerProfile.choose(es.powerProfiles(), hw.cpuModel());
-    double memGb = Runtime.getRuntime().maxMemory() / 1e9 / es.slotsPerExecutor();
+    double memGb = dev.joule.bridge.energy.CpuTimeEstimator.memoryGbPerVcpu(hw);
     List<EnergyFigure> figures = new ArrayList<>(closeSpan());
     // Rows are quantized in the executor unless read as codes.
-    Workload work = new Workload(cpu, wall, memGb,
+    Workload work = new Workload(cpu, wall, bytesRead + bytesSent + Math.max(0, bytesWritten),
         spec.kernel().work(kernelRows, !spec.fromCodes(), bytesRead, bytesSent));
-    figures.addAll(new CpuTimeMeter(profile).estimate(work));
+    figures.addAll(new CpuTimeMeter(profile, hw, es.opsBytes()).estimate(work));
     if (nodeMethod != null) {
       // The remote node's own figures for its kernel time; the task's CPU does not hold it.
       figures.add(new EnergyFigure("node_cpu", nodeMethod, "exclusive", nodeJ, nodeLowJ, nodeHighJ));
@@ -450,7 +454,7 @@ public final class ScoringPass {
     }
     EnergyRecord.TaskIdentity identity = TaskPlace.identity(task);
     EnergyRecord.Counters counters = new EnergyRecord.Counters(rowsIn, rowsScored, rowsRejected,
-        bytesRead, bytesSent, batchRows, batches, maxConcurrent, startMillis, wall, cpu, kernelCpu,
+        bytesRead, bytesSent, bytesWritten, batchRows, batches, maxConcurrent, startMillis, wall, cpu, kernelCpu,
         gc, memGb);
     List<String> nodes = channel.nodeIds();
     EnergyRecord.Bridge bridge = new EnergyRecord.Bridge(transport.describe(),

@@ -232,8 +232,12 @@ class PartitionScorerTest {
       assertTrue(e.<Long>getAs("thread_cpu_ns") > 0);
       // Executors hand Spark a Row[]; Spark turns it into array<struct> when encoding.
       List<Row> figures = List.of((Row[]) e.get(e.fieldIndex("energy")));
-      assertEquals(List.of("estimated_cputime", "estimated_cputime", "modelled_ops_bytes", "modelled_ops_bytes"),
-          figures.stream().map(f -> f.<String>getAs("method")).toList());
+      assertEquals(List.of("estimated_cputime:cpu", "estimated_cputime:dram_background", "estimated_cputime:dram_traffic",
+              "modelled_ops_bytes:cpu", "modelled_ops_bytes:dram"),
+          figures.stream().map(f -> f.<String>getAs("method") + ":" + f.<String>getAs("component")).toList());
+      // The staged path does not know the bytes Spark writes later: null, not 0.
+      assertTrue(e.isNullAt(e.fieldIndex("bytes_written")));
+      assertTrue(e.<Double>getAs("memory_gb_attributed") > 0, "the machine's memory per vCPU");
 
       // Each prediction equals the kernel's own answer on that row.
       for (Row r : out) {

@@ -33,13 +33,22 @@ public record HardwareProfile(String cpuModel, int vcpus, boolean hypervisor, lo
   public static HardwareProfile detect() {
     HardwareProfile p = detected;
     if (p == null) {
-      p = detectFrom(Path.of("/proc/cpuinfo"), Path.of("/proc/meminfo"), Path.of("/sys/class/powercap"));
+      p = detectFrom(Path.of("/proc/cpuinfo"), Path.of("/proc/meminfo"), Path.of("/sys/class/powercap"),
+          Path.of("/sys/fs/cgroup/memory.max"));
       detected = p;
     }
     return p;
   }
 
   static HardwareProfile detectFrom(Path cpuinfo, Path meminfo, Path powercap) {
+    return detectFrom(cpuinfo, meminfo, powercap, null);
+  }
+
+  /**
+   * @param cgroupMemoryMax a container's memory limit (cgroup v2 {@code memory.max}), which bounds
+   *     the memory it holds below the host's; "max" or missing: no limit
+   */
+  static HardwareProfile detectFrom(Path cpuinfo, Path meminfo, Path powercap, Path cgroupMemoryMax) {
     String model = System.getProperty("os.arch") + " (model not readable)";
     boolean hypervisor = false;
     List<String> lines = readLines(cpuinfo);
@@ -60,6 +69,13 @@ public record HardwareProfile(String cpuModel, int vcpus, boolean hypervisor, lo
       if (line.startsWith("MemTotal:")) {
         ram = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024L;
         break;
+      }
+    }
+    if (cgroupMemoryMax != null) {
+      for (String line : readLines(cgroupMemoryMax)) {
+        if (line.trim().matches("[0-9]+")) {
+          ram = Math.min(ram, Long.parseLong(line.trim()));
+        }
       }
     }
     boolean rapl = false;

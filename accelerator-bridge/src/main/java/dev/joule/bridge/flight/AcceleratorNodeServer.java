@@ -324,7 +324,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     }
     // The node's own figure: this thread's CPU time on the node's hardware profile. DRAM is left
     // to the executor's record (the node holds no task memory of its own to attribute).
-    EnergyFigure cpuFigure = CpuTimeEstimator.estimate(call.cpuNanos(), call.wallNanos(), 0, profile).get(0);
+    EnergyFigure cpuFigure = CpuTimeEstimator.cpu(call.cpuNanos(), profile);
     EnergyFigure node = new EnergyFigure("node_cpu", cpuFigure.method(), "exclusive", cpuFigure.joules(),
         cpuFigure.joulesLow(), cpuFigure.joulesHigh());
     return new NodeReading(nodeId, ops.name(), call.cpuNanos(), call.wallNanos(), call.rows().rows(),

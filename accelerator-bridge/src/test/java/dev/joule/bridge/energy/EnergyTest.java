@@ -45,15 +45,59 @@ class EnergyTest {
         () -> new PowerProfile("bad", "", true, 3, 2, 1, 0.4, ""));
   }
 
+  static final OpsBytesModel OPS = new OpsBytesModel(4.6, 0.3, 3.7, 162.5, 325, 1.25, 12.5, "t");
+  /** 24 GB on 2 vCPUs: 12 GB of DRAM background per busy vCPU. */
+  static final HardwareProfile VM = new HardwareProfile("AMD EPYC", 2, true, 24_000_000_000L, false, null);
+
+  static double component(List<EnergyFigure> f, String c, int which) {
+    return f.stream().filter(x -> x.component().equals(c))
+        .mapToDouble(x -> which == 0 ? x.joules() : which < 0 ? x.joulesLow() : x.joulesHigh()).sum();
+  }
+
   @Test
-  void cpuTimeEstimateIsCpuSecondsTimesTheBand() {
-    List<EnergyFigure> f = CpuTimeEstimator.estimate(2_000_000_000L, 4_000_000_000L, 0.5, EPYC);
-    EnergyFigure cpu = f.get(0);
-    assertEquals(EnergyMethod.ESTIMATED_CPUTIME, cpu.method());
-    assertEquals(4.0, cpu.joules(), 1e-12);
-    assertEquals(2.0, cpu.joulesLow(), 1e-12);
-    assertEquals(8.0, cpu.joulesHigh(), 1e-12);
-    assertEquals(0.5 * 0.4 * 4.0, f.get(1).joules(), 1e-12);
+  void cpuTimeEstimateIsCpuSecondsTimesTheBandPlusLabelledDram() {
+    List<EnergyFigure> f = CpuTimeEstimator.estimate(2_000_000_000L, 8_000_000L, VM, EPYC, OPS);
+    assertEquals(List.of("cpu", "dram_background", "dram_traffic"), f.stream().map(EnergyFigure::component).toList());
+    assertTrue(f.stream().allMatch(x -> x.method() == EnergyMethod.ESTIMATED_CPUTIME));
+    assertEquals(4.0, component(f, "cpu", 0), 1e-12);
+    assertEquals(2.0, component(f, "cpu", -1), 1e-12);
+    assertEquals(8.0, component(f, "cpu", 1), 1e-12);
+    // 12 GB per vCPU x 0.4 W/GB x 2 busy seconds
+    assertEquals(12 * 0.4 * 2, component(f, "dram_background", 0), 1e-9);
+    assertEquals(8e6 * 162.5e-12, component(f, "dram_traffic", -1), 1e-15);
+    assertEquals(8e6 * 325e-12, component(f, "dram_traffic", 1), 1e-15);
+  }
+
+  @Test
+  void theEstimateFollowsCpuTimeAndBytesNotWallTimeOrHeap() {
+    // Property-style: for any split of the same CPU time and bytes, the estimate is the same;
+    // doubling CPU time doubles every part but traffic; nothing here can see -Xmx or wall time.
+    java.util.Random rnd = new java.util.Random(7);
+    for (int i = 0; i < 200; i++) {
+      long cpu = 1_000_000L + rnd.nextInt(2_000_000_000);
+      long bytes = rnd.nextInt(1 << 30);
+      List<EnergyFigure> one = CpuTimeEstimator.estimate(cpu, bytes, VM, EPYC, OPS);
+      List<EnergyFigure> twice = CpuTimeEstimator.estimate(2 * cpu, bytes, VM, EPYC, OPS);
+      assertEquals(2 * component(one, "cpu", 0), component(twice, "cpu", 0), 1e-9);
+      assertEquals(2 * component(one, "dram_background", 0), component(twice, "dram_background", 0), 1e-9);
+      assertEquals(component(one, "dram_traffic", 0), component(twice, "dram_traffic", 0), 1e-12);
+    }
+    HardwareProfile bigger = new HardwareProfile("AMD EPYC", 4, true, 24_000_000_000L, false, null);
+    assertEquals(0.5 * CpuTimeEstimator.backgroundWattsPerBusyVcpu(VM, EPYC),
+        CpuTimeEstimator.backgroundWattsPerBusyVcpu(bigger, EPYC), 1e-12, "more vCPUs share the same DRAM");
+  }
+
+  @Test
+  void aContainersMemoryLimitBoundsTheMemoryItHolds(@TempDir Path dir) throws Exception {
+    Path cpu = dir.resolve("cpuinfo");
+    Files.writeString(cpu, "model name : AMD EPYC\n");
+    Path mem = dir.resolve("meminfo");
+    Files.writeString(mem, "MemTotal:       24000000 kB\n");
+    Path limit = dir.resolve("memory.max");
+    Files.writeString(limit, "4294967296\n");
+    assertEquals(4294967296L, HardwareProfile.detectFrom(cpu, mem, dir.resolve("none"), limit).ramBytes());
+    Files.writeString(limit, "max\n");
+    assertEquals(24000000L * 1024, HardwareProfile.detectFrom(cpu, mem, dir.resolve("none"), limit).ramBytes());
   }
 
   @Test

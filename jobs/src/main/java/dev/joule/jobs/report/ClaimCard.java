@@ -39,6 +39,51 @@ public final class ClaimCard {
   private final String order;
   private final String verb; // what happened to a row that was not rejected: scored, embedded
   private final ProcessCost process; // null: not printed by the process that ran it
+  private final Pairing pairing; // how baseline and candidate were run; null without a baseline
+
+  /**
+   * How a baseline and a candidate were run, in words the card prints ("one run" only when it was
+   * one), with the warnings a reader needs beside their ratios.
+   */
+  public record Pairing(String words, List<String> warnings) {
+
+    /**
+     * @param apartSeconds from the baseline's end to the candidate's end
+     * @param oneCommand both ran in one command (one JVM), e.g. {@code joule demo}
+     */
+    public static Pairing of(ScoreResult baseline, ScoreResult candidate, double apartSeconds, boolean oneCommand) {
+      EnergySummary b = baseline.energy();
+      EnergySummary c = candidate.energy();
+      boolean sameMachine = b.cpuModel().equals(c.cpuModel()) && b.vcpus() == c.vcpus() && b.ramBytes() == c.ramBytes();
+      String apart = apartSeconds < 120 ? String.format(Locale.ROOT, "%.0f s apart", apartSeconds)
+          : apartSeconds < 7200 ? String.format(Locale.ROOT, "%.0f minutes apart", apartSeconds / 60)
+          : String.format(Locale.ROOT, "%.1f hours apart", apartSeconds / 3600);
+      String words = "two runs" + (oneCommand ? " of one command" : "") + ", " + apart + ", "
+          + (sameMachine ? "same machine" : "DIFFERENT machines (" + b.cpuModel() + " / " + c.cpuModel() + ")");
+      List<String> warnings = new ArrayList<>();
+      for (ScoreResult r : List.of(baseline, candidate)) {
+        int before = r.energy().jvmRunsBefore();
+        String role = r == baseline ? "the baseline" : "the candidate";
+        if (before == 0) {
+          warnings.add(role + " (" + r.kernel() + ") ran in a cold JVM without warm-up: its CPU includes JIT "
+              + "compilation, which can move a single run's ratio by 2x or more");
+        } else if (before < 0) {
+          warnings.add(role + " (" + r.kernel() + ") did not record whether its JVM was warmed up");
+        }
+      }
+      double lb = b.loadAvg1m();
+      double lc = c.loadAvg1m();
+      if (!Double.isNaN(lb) && !Double.isNaN(lc) && Math.abs(lb - lc) > 0.5
+          && Math.max(lb, lc) > 1.5 * Math.min(lb, lc)) {
+        warnings.add(String.format(Locale.ROOT, "the machine's load differed (1-minute load average %.2f during the "
+            + "baseline, %.2f during the candidate): CPU time per row moves with contention", lb, lc));
+      }
+      if (!sameMachine) {
+        warnings.add("the runs ran on different machines: a ratio across machines is not a saving of either");
+      }
+      return new Pairing(words, List.copyOf(warnings));
+    }
+  }
 
   /**
    * What the whole process that printed a card has cost so far: user + sys CPU and wall time
@@ -53,12 +98,13 @@ public final class ClaimCard {
     }
   }
 
-  private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order) {
-    this(baseline, candidate, quality, order, "scored", null);
+  private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order, Pairing pairing) {
+    this(baseline, candidate, quality, order, "scored", null, pairing);
   }
 
   private ClaimCard(ScoreResult baseline, ScoreResult candidate, Quality quality, String order, String verb,
-      ProcessCost process) {
+      ProcessCost process, Pairing pairing) {
+    this.pairing = pairing;
     this.verb = verb;
     this.baseline = baseline;
     this.candidate = candidate;
@@ -69,22 +115,68 @@ public final class ClaimCard {
 
   /** This card with the cost of the process printing it. */
   public ClaimCard withProcess(ProcessCost p) {
-    return new ClaimCard(baseline, candidate, quality, order, verb, p);
+    return new ClaimCard(baseline, candidate, quality, order, verb, p, pairing);
   }
 
   /** The card of a single run: its energy and methods, and no ratio (there is no baseline). */
   public static ClaimCard forRun(ScoreResult run) {
-    return new ClaimCard(null, run, null, null);
+    return new ClaimCard(null, run, null, null, (Pairing) null);
   }
 
   /** One run whose rows were not scored but, say, {@code embedded}: the card says so. */
   public static ClaimCard forRun(ScoreResult run, String verb) {
-    return new ClaimCard(null, run, null, null, verb, null);
+    return new ClaimCard(null, run, null, null, verb, null, null);
   }
 
-  /** A candidate compared with a baseline scored on the same rows, on the same machine, in one run. */
-  public static ClaimCard compare(ScoreResult baseline, ScoreResult candidate, Quality quality, String order) {
-    return new ClaimCard(baseline, candidate, quality, order);
+  /** A candidate compared with a baseline scored on the same rows; {@code pairing} says how the two were run. */
+  public static ClaimCard compare(ScoreResult baseline, ScoreResult candidate, Quality quality, String order,
+      Pairing pairing) {
+    return new ClaimCard(baseline, candidate, quality, order, pairing);
+  }
+
+  public ScoreResult baseline() {
+    return baseline;
+  }
+
+  public ScoreResult candidate() {
+    return candidate;
+  }
+
+  public Quality quality() {
+    return quality;
+  }
+
+  /**
+   * The result in one plain sentence, for the top of a report: the ratio with its method, the
+   * agreement and the gate; for a single run its energy per 1k rows.
+   */
+  public String headline() {
+    EnergySummary e = candidate.energy();
+    // The comparison's own name for the candidate, e.g. "softmax@int8 from codes".
+    String name = quality != null ? quality.candidateKernel() : candidate.kernel();
+    if (baseline == null) {
+      String per1k = j(e.per1k(e.estimatedJ()));
+      return String.format(Locale.ROOT, "%s: %,d rows %s, %s per 1,000 rows (estimated_cputime), no baseline in "
+          + "this run, so no saving claimed", name, candidate.rowsScored(), verb, per1k)
+          + (candidate.gate() != null ? "; quality gate " + candidate.gate().status() : "");
+    }
+    EnergySummary b = baseline.energy();
+    StringBuilder h = new StringBuilder(String.format(Locale.ROOT,
+        "%s: %.2f\u00d7 the estimated CPU energy of %s per row (estimated_cputime; thread CPU %.2f\u00d7)", name,
+        ratioPerRow(e.estimatedJ(), e, b.estimatedJ(), b), baseline.kernel(),
+        ratioPerRow(e.threadCpuNanos(), e, b.threadCpuNanos(), b)));
+    if (quality != null && quality.rowsCompared() > 0) {
+      h.append(String.format(Locale.ROOT, ", top-1 agreement %.2f %% on %,d rows", 100 * quality.top1Agreement(),
+          quality.rowsCompared()));
+    }
+    if (candidate.gate() != null) {
+      h.append(", quality gate ").append(candidate.gate().status());
+    }
+    if (pairing != null && !pairing.warnings().isEmpty()) {
+      h.append(" (").append(pairing.warnings().size()).append(pairing.warnings().size() == 1 ? " warning" : " warnings")
+          .append(" below)");
+    }
+    return h.toString();
   }
 
   public Map<String, Object> toMap() {
@@ -93,7 +185,12 @@ public final class ClaimCard {
     m.put("claim", baseline == null ? (refused(candidate)
         ? "energy of one run, refused by the quality gate: nothing published; no baseline, no saving claimed"
         : "energy of one run; no baseline in this run, no saving claimed")
-        : candidate.kernel() + " vs " + baseline.kernel() + " on the same rows, same machine, same run");
+        : candidate.kernel() + " vs " + baseline.kernel() + " on the same rows: " + pairingWords());
+    if (baseline != null) {
+      m.put("headline", headline());
+      m.put("pairing", pairingWords());
+      m.put("warnings", pairing == null ? List.of() : pairing.warnings());
+    }
     m.put("rows", Map.of("in", candidate.rowsIn(), verb, candidate.rowsScored(),
         "rejected", candidate.rowsRejected()));
     m.put("workload", workload(candidate));
@@ -108,6 +205,7 @@ public final class ClaimCard {
       EnergySummary b = baseline.energy();
       Map<String, Object> ratio = new LinkedHashMap<>();
       ratio.put("estimated_cputime_per_row", ratioPerRow(e.estimatedJ(), e, b.estimatedJ(), b));
+      ratio.put("thread_cpu_per_row", ratioPerRow(e.threadCpuNanos(), e, b.threadCpuNanos(), b));
       ratio.put("estimated_cputime_kernel_only_per_row", ratioPerRow(e.kernelEstimatedJ(), e, b.kernelEstimatedJ(), b));
       ratio.put("modelled_ops_bytes_per_row", ratioPerRow(e.modelledJ(), e, b.modelledJ(), b));
       if (e.measured() && b.measured()) {
@@ -116,7 +214,7 @@ public final class ClaimCard {
       ratio.put("meaning", (e.measured() && b.measured()
           ? "measured_per_row is a ratio of measured energy (counter readings shared among concurrent "
           + "partitions, with the unattributed rest); " : "no RAPL or NVML in both runs: no measured ratio; ")
-          + "estimated_cputime ratios are CPU-time ratios (the assumed power band cancels); modelled "
+          + cpuTimeSentence(e, b).replace("\n", " ") + "; modelled "
           + "ratios come from counted ops and bytes (Horowitz 45 nm constants, relative only)");
       m.put("ratio_candidate_over_baseline", ratio);
       m.put("order", order);
@@ -165,17 +263,23 @@ public final class ClaimCard {
         ? (refused(candidate) ? "energy of run " + candidate.runId() + ", REFUSED by the quality gate: nothing "
             + "published (no baseline: no saving claimed)"
             : "energy of run " + candidate.runId() + " (no baseline in this run: no saving claimed)")
-        : candidate.kernel() + " vs baseline " + baseline.kernel() + ": same rows, same machine, same run");
+        : candidate.kernel() + " vs baseline " + baseline.kernel() + ": same rows, " + pairingWords());
+    if (baseline != null) {
+      line(s, "headline", headline());
+    }
     line(s, "rows", String.format(Locale.ROOT, "%,d in = %,d " + verb + " + %,d rejected", candidate.rowsIn(),
         candidate.rowsScored(), candidate.rowsRejected()));
     line(s, "workload", String.format(Locale.ROOT, "dim %d, %d outputs per row, batch %,d rows, %d partitions, kernels on %s",
         candidate.dim(), candidate.outputs(), e.batchRows(), e.partitions(), e.vectorOps()));
-    line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB, hypervisor %s, RAPL %s, GPU %s",
+    line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB installed, hypervisor %s, RAPL %s, GPU %s",
         e.cpuModel(), e.vcpus(), e.ramBytes() / 1073741824.0, yesNo(e.hypervisor()), yesNo(e.raplAvailable()),
         e.gpu().startsWith("none found") ? "none found (no NVML)" : e.gpu()));
     line(s, "power band", String.format(Locale.ROOT, "profile %s%s: %.2f / %.2f / %.2f W per busy vCPU (low/typical/high), "
-        + "an assumption, not a measurement", p.name(), p.generic() ? " (GENERIC fallback)" : "",
-        p.cpuWattsLow(), p.cpuWattsTypical(), p.cpuWattsHigh()));
+        + "plus %.2f W of DRAM background per busy vCPU (%.3f W/GB x %.1f GB per vCPU); assumptions, not "
+        + "measurements", p.name(), p.generic() ? " (GENERIC fallback)" : "",
+        p.cpuWattsLow(), p.cpuWattsTypical(), p.cpuWattsHigh(),
+        dev.joule.bridge.energy.CpuTimeEstimator.backgroundWattsPerBusyVcpu(e.hardware(), p), p.dramWattsPerGb(),
+        dev.joule.bridge.energy.CpuTimeEstimator.memoryGbPerVcpu(e.hardware())));
     s.append('\n');
     List<ScoreResult> cols = baseline == null ? List.of(candidate) : List.of(baseline, candidate);
     s.append(String.format(Locale.ROOT, "  %-44s", "energy per 1k rows"));
@@ -188,6 +292,9 @@ public final class ClaimCard {
       return String.format(Locale.ROOT, "%s [%s-%s]", j(x.per1k(x.estimatedJ())), j(x.per1k(x.estimatedLowJ())),
           j(x.per1k(x.estimatedHighJ())));
     });
+    row(s, "  of which cpu", cols, r -> j(r.energy().per1k(r.energy().estimatedParts().cpuJ())));
+    row(s, "  of which dram background", cols, r -> j(r.energy().per1k(r.energy().estimatedParts().dramBackgroundJ())));
+    row(s, "  of which dram traffic", cols, r -> j(r.energy().per1k(r.energy().estimatedParts().dramTrafficJ())));
     row(s, "estimated_cputime, kernel calls only", cols, r -> j(r.energy().per1k(r.energy().kernelEstimatedJ())));
     if (cols.stream().anyMatch(r -> r.energy().measured())) {
       row(s, "measured (RAPL/NVML), shares + rest", cols, r -> r.energy().measured()
@@ -206,6 +313,8 @@ public final class ClaimCard {
       s.append(String.format(Locale.ROOT, "  ratio %s / %s per row:%n", candidate.kernel(), baseline.kernel()));
       s.append(String.format(Locale.ROOT, "    %-42s %.3f%n", "whole task (estimated_cputime)",
           ratioPerRow(e.estimatedJ(), e, b.estimatedJ(), b)));
+      s.append(String.format(Locale.ROOT, "    %-42s %.3f%n", "thread CPU time only (measured)",
+          ratioPerRow(e.threadCpuNanos(), e, b.threadCpuNanos(), b)));
       s.append(String.format(Locale.ROOT, "    %-42s %.3f%n", "kernel calls only (estimated_cputime)",
           ratioPerRow(e.kernelEstimatedJ(), e, b.kernelEstimatedJ(), b)));
       s.append(String.format(Locale.ROOT, "    %-42s %.3f%n", "modelled_ops_bytes",
@@ -214,12 +323,15 @@ public final class ClaimCard {
         s.append(String.format(Locale.ROOT, "    %-42s %.3f%n", "measured (RAPL/NVML, shares + rest)",
             ratioPerRow(e.measuredJ(), e, b.measuredJ(), b)));
       }
-      s.append(e.measured() && b.measured()
-          ? "    the estimated ratios ARE CPU-time ratios (the assumed power band cancels); the modelled\n"
-          + "    ratio counts ops and bytes, not joules drawn.\n"
-          : "    no RAPL/NVML in both runs, so no measured ratio: the estimated ratios ARE CPU-time ratios\n"
-          + "    (the assumed power band cancels); the modelled ratio counts ops and bytes, not joules drawn.\n");
+      s.append(e.measured() && b.measured() ? "" : "    no RAPL/NVML in both runs, so no measured ratio.\n");
+      s.append("    ").append(cpuTimeSentence(e, b).replace("\n", "\n    ")).append('\n');
+      s.append("    the modelled ratio counts ops and bytes, not joules drawn.\n");
       line(s, "order", order);
+      if (pairing != null) {
+        for (String w : pairing.warnings()) {
+          line(s, "WARNING", w);
+        }
+      }
     }
     if (quality != null) {
       s.append('\n');
@@ -239,7 +351,7 @@ public final class ClaimCard {
     line(s, "saving split", baseline == null ? "n/a (no baseline)"
         : "all from cheaper rows; none from rows not recomputed (every row scored in both runs)");
     line(s, "methods", String.join(", ", e.methods()) + (e.measured() ? "" : " (nothing measured: no RAPL, no NVML)"));
-    s.append("  estimated_cputime  = thread CPU s x W per busy vCPU (band above) + DRAM W/GB x GB attributed x wall s\n");
+    s.append("  estimated_cputime  = thread CPU s x (W per busy vCPU + its DRAM background share) + bytes moved x DRAM pJ/B\n");
     s.append("  modelled_ops_bytes = MACs, quantized values, DRAM and SRAM bytes x Horowitz ISSCC 2014 energies\n");
     s.append("  fixed per run      = process CPU outside partition tasks (planning, commit, Spark threads)\n");
     s.append(rule).append('\n');
@@ -253,6 +365,25 @@ public final class ClaimCard {
 
   private static boolean refused(ScoreResult r) {
     return !r.committed() && r.gate() != null && r.gate().status().equals("failed");
+  }
+
+  private String pairingWords() {
+    return pairing == null ? "how the two runs were paired was not recorded" : pairing.words();
+  }
+
+  /**
+   * Whether the estimated ratio is the CPU-time ratio, said with the figures: the cpu and DRAM
+   * background parts follow CPU time, the traffic part follows bytes.
+   */
+  private static String cpuTimeSentence(EnergySummary e, EnergySummary b) {
+    double traffic = Math.max(share(e), share(b));
+    return String.format(Locale.ROOT, "the estimated ratio is the thread-CPU-time ratio up to the DRAM traffic term,\n"
+        + "which is %.2f %% of the larger estimate here (both runs' power band and DRAM background cancel)",
+        100 * traffic);
+  }
+
+  private static double share(EnergySummary x) {
+    return x.estimatedJ() <= 0 ? 0 : x.estimatedParts().dramTrafficJ() / x.estimatedJ();
   }
 
   private static double ratioPerRow(double cand, EnergySummary c, double base, EnergySummary b) {
@@ -301,8 +432,15 @@ public final class ClaimCard {
     m.put("modelled_ops_bytes_joules_per_1k_rows", Map.of("mid", e.per1k(e.modelledJ()),
         "low", e.per1k(e.modelledLowJ()), "high", e.per1k(e.modelledHighJ())));
     m.put("estimated_cputime_joules_per_row", perRow(r));
+    m.put("estimated_cputime_parts_joules_per_1k_rows", Map.of("cpu", e.per1k(e.estimatedParts().cpuJ()),
+        "dram_background", e.per1k(e.estimatedParts().dramBackgroundJ()),
+        "dram_traffic", e.per1k(e.estimatedParts().dramTrafficJ())));
     m.put("fixed_estimated_cputime_joules", Map.of("typical", e.fixedEstimatedJ(),
         "low", e.fixedEstimatedLowJ(), "high", e.fixedEstimatedHighJ()));
+    m.put("fixed_cpu_seconds", e.fixedCpuNanos() / 1e9);
+    m.put("jvm_runs_before", e.jvmRunsBefore());
+    m.put("load_avg_1m", e.loadAvg1m());
+    m.put("bytes_written", e.bytesWritten());
     m.put("thread_cpu_seconds", e.threadCpuNanos() / 1e9);
     m.put("kernel_cpu_seconds", e.kernelCpuNanos() / 1e9);
     m.put("bytes_read", e.bytesRead());
@@ -316,7 +454,9 @@ public final class ClaimCard {
     Map<String, String> m = new LinkedHashMap<>();
     for (String method : e.methods()) {
       m.put(method, switch (method) {
-        case "estimated_cputime" -> "thread CPU seconds x assumed W per busy vCPU (low/typical/high) + DRAM W/GB x GB attributed x wall seconds";
+        case "estimated_cputime" -> "cpu: thread CPU seconds x assumed W per busy vCPU (low/typical/high); "
+            + "dram_background: thread CPU seconds x the machine's installed GB per vCPU x DRAM W/GB (not the heap, "
+            + "not wall time); dram_traffic: bytes read, sent and written x DRAM energy per byte (Horowitz band)";
         case "modelled_ops_bytes" -> "counted MACs, quantized values, DRAM and SRAM bytes x per-op/per-byte energies, Horowitz ISSCC 2014 (45 nm); relative only";
         case "measured_rapl" -> "RAPL package and DRAM counters read at each partition's start and end, shared among "
             + "concurrent partitions by thread CPU time (cpu_time_share); the rest (other threads, the socket) is "
@@ -355,6 +495,12 @@ public final class ClaimCard {
       return "n/a";
     }
     double a = Math.abs(joules);
+    if (a >= 1e6) {
+      return String.format(Locale.ROOT, "%.3g MJ", joules / 1e6);
+    }
+    if (a >= 1e3) {
+      return String.format(Locale.ROOT, "%.3g kJ", joules / 1e3);
+    }
     if (a >= 1 || a == 0) {
       return String.format(Locale.ROOT, "%.3g J", joules);
     }

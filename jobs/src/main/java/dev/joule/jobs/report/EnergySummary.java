@@ -1,8 +1,11 @@
 package dev.joule.jobs.report;
 
+import dev.joule.bridge.energy.CpuTimeEstimator;
 import dev.joule.bridge.energy.EnergyMethod;
+import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.PowerProfile;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.TreeSet;
 import org.apache.spark.sql.Row;
 
@@ -12,13 +15,25 @@ import org.apache.spark.sql.Row;
  *
  * @param fixedCpuNanos process CPU not spent inside partition tasks (driver planning, commit,
  *     Spark's own threads); meaningful in local mode where driver and executors share the JVM
+ * @param estimatedParts the estimate's typical joules by component: cpu, dram_background, dram_traffic
+ * @param bytesWritten bytes of the files the tasks wrote (0 where Spark wrote them after the tasks)
+ * @param loadAvg1m the machine's mean 1-minute load average over the run's partitions (the
+ *     driver's at the end when there were none); NaN where the OS gives none
+ * @param jvmRunsBefore runs this JVM had finished before this one: 0 is a cold JVM, whose figures
+ *     include JIT compilation; -1 where unknown (a run read back from before this was recorded)
  */
 public record EnergySummary(int partitions, long rowsIn, long rowsScored, long rowsRejected,
     long threadCpuNanos, long kernelCpuNanos, long bytesRead, long bytesSent, double estimatedJ,
     double estimatedLowJ, double estimatedHighJ, double modelledJ, double modelledLowJ,
     double modelledHighJ, double measuredJ, long fixedCpuNanos, String vectorOps,
     PowerProfile profile, String cpuModel, int vcpus, boolean hypervisor, boolean raplAvailable,
-    long ramBytes, int batchRows, List<String> methods, BridgeUsage bridge, String gpu) {
+    long ramBytes, int batchRows, List<String> methods, BridgeUsage bridge, String gpu,
+    EstimateParts estimatedParts, long bytesWritten, double loadAvg1m, int jvmRunsBefore) {
+
+  /** Typical joules of the estimate's three labelled parts; they add up to {@code estimatedJ}. */
+  public record EstimateParts(double cpuJ, double dramBackgroundJ, double dramTrafficJ) {}
+
+  private static final AtomicInteger RUNS_FINISHED = new AtomicInteger();
 
   /**
    * How the run's partitions reached their accelerator nodes.
@@ -43,10 +58,38 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     }
   }
 
+  /**
+   * A run that just finished in this JVM (counted: the next run's {@code jvmRunsBefore} is one
+   * more); with no partitions, the hardware is this JVM's machine (the driver ran the run), never
+   * "unknown".
+   */
   public static EnergySummary of(List<Row> energyRows, long fixedCpuNanos, List<PowerProfile> profiles) {
+    EnergySummary e = of(energyRows, fixedCpuNanos, profiles, HardwareProfile.detect(), RUNS_FINISHED.getAndIncrement());
+    if (e.partitions() == 0) {
+      Double load = dev.joule.udfs.EnergyRecord.loadAverage();
+      return e.withLoad(load == null ? Double.NaN : load);
+    }
+    return e;
+  }
+
+  EnergySummary withLoad(double load) {
+    return new EnergySummary(partitions, rowsIn, rowsScored, rowsRejected, threadCpuNanos, kernelCpuNanos, bytesRead,
+        bytesSent, estimatedJ, estimatedLowJ, estimatedHighJ, modelledJ, modelledLowJ, modelledHighJ, measuredJ,
+        fixedCpuNanos, vectorOps, profile, cpuModel, vcpus, hypervisor, raplAvailable, ramBytes, batchRows, methods,
+        bridge, gpu, estimatedParts, bytesWritten, load, jvmRunsBefore);
+  }
+
+  /**
+   * @param noRows the machine the run's driver ran on, for a run without partitions
+   * @param jvmRunsBefore see the record's parameter
+   */
+  public static EnergySummary of(List<Row> energyRows, long fixedCpuNanos, List<PowerProfile> profiles,
+      HardwareProfile noRows, int jvmRunsBefore) {
     int partitions = energyRows.size();
-    long rowsIn = 0, scored = 0, rejected = 0, cpu = 0, kernel = 0, read = 0, sent = 0;
+    long rowsIn = 0, scored = 0, rejected = 0, cpu = 0, kernel = 0, read = 0, sent = 0, written = 0;
     double est = 0, estLo = 0, estHi = 0, mod = 0, modLo = 0, modHi = 0, meas = 0;
+    double estCpu = 0, estBackground = 0, estTraffic = 0, loadSum = 0;
+    int loads = 0;
     int batchRows = 0;
     TreeSet<String> methods = new TreeSet<>();
     TreeSet<String> nodes = new TreeSet<>();
@@ -55,11 +98,11 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     long fallbackBatches = 0, failovers = 0;
     String vectorOps = "none";
     String profileName = null;
-    String cpuModel = "unknown";
-    int vcpus = 0;
-    boolean hyper = false, rapl = false;
-    String gpu = null;
-    long ram = 0;
+    String cpuModel = noRows.cpuModel();
+    int vcpus = noRows.vcpus();
+    boolean hyper = noRows.hypervisor(), rapl = noRows.raplAvailable();
+    String gpu = noRows.gpuModel();
+    long ram = noRows.ramBytes();
     for (Row r : energyRows) {
       rowsIn += r.<Long>getAs("rows_in");
       scored += r.<Long>getAs("rows_scored");
@@ -68,6 +111,12 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
       kernel += r.<Long>getAs("kernel_cpu_ns");
       read += r.<Long>getAs("bytes_read");
       sent += r.<Long>getAs("bytes_sent");
+      written += longOr(r, "bytes_written");
+      Double load = doubleOr(r, "load_avg_1m");
+      if (load != null) {
+        loadSum += load;
+        loads++;
+      }
       batchRows = Math.max(batchRows, r.<Integer>getAs("batch_rows"));
       if (r.<Long>getAs("rows_scored") > 0) {
         vectorOps = r.getAs("vector_ops");
@@ -96,6 +145,11 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         double lo = f.getAs("joules_low");
         double hi = f.getAs("joules_high");
         if (method.equals(EnergyMethod.ESTIMATED_CPUTIME.label())) {
+          switch (f.<String>getAs("component")) {
+            case "dram_background" -> estBackground += j;
+            case "dram_traffic" -> estTraffic += j;
+            default -> estCpu += j; // cpu, and a remote node's node_cpu
+          }
           est += j;
           estLo += lo;
           estHi += hi;
@@ -108,12 +162,40 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         }
       }
     }
-    PowerProfile profile = profileNamed(profileName, profiles);
+    PowerProfile profile = profileName != null ? profileNamed(profileName, profiles)
+        : PowerProfile.choose(profiles, cpuModel);
     return new EnergySummary(partitions, rowsIn, scored, rejected, cpu, kernel, read, sent, est,
         estLo, estHi, mod, modLo, modHi, meas, fixedCpuNanos, vectorOps, profile, cpuModel, vcpus,
         hyper, rapl, ram, batchRows, List.copyOf(methods),
         new BridgeUsage(transport, List.copyOf(nodes), fallbackPartitions, fallbackBatches, failovers),
-        gpu == null ? "not probed" : gpu);
+        gpu == null ? "not probed" : gpu, new EstimateParts(estCpu, estBackground, estTraffic), written,
+        loads == 0 ? Double.NaN : loadSum / loads, jvmRunsBefore);
+  }
+
+  /** A column an older energy_log lacks reads as 0 / null. */
+  private static long longOr(Row r, String column) {
+    int i = fieldIndex(r, column);
+    return i < 0 || r.isNullAt(i) ? 0 : r.getLong(i);
+  }
+
+  private static Double doubleOr(Row r, String column) {
+    int i = fieldIndex(r, column);
+    return i < 0 || r.isNullAt(i) ? null : r.getDouble(i);
+  }
+
+  private static int fieldIndex(Row r, String column) {
+    return r.schema() != null && java.util.Arrays.asList(r.schema().fieldNames()).contains(column)
+        ? r.fieldIndex(column) : -1;
+  }
+
+  /** The machine's facts as the run recorded them. */
+  public HardwareProfile hardware() {
+    return new HardwareProfile(cpuModel, vcpus, hypervisor, ramBytes, raplAvailable, gpu);
+  }
+
+  /** Watts one busy vCPU is charged by the estimate, typical: its power band plus its DRAM background share. */
+  public double busyVcpuWattsTypical() {
+    return profile.cpuWattsTypical() + CpuTimeEstimator.backgroundWattsPerBusyVcpu(hardware(), profile);
   }
 
   /** The profile the rows were estimated with (by name), else the generic one. */
@@ -126,21 +208,26 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     return measuredJ > 0;
   }
 
-  /** Estimated joules of the kernel calls alone (node-reported CPU time × typical W/vCPU). */
+  /** Estimated joules of the kernel calls alone (their CPU time × typical W and DRAM background per busy vCPU). */
   public double kernelEstimatedJ() {
-    return kernelCpuNanos / 1e9 * profile.cpuWattsTypical();
+    return kernelCpuNanos / 1e9 * busyVcpuWattsTypical();
   }
 
+  /** The run's fixed part: process CPU outside tasks × (power band + DRAM background per busy vCPU). */
   public double fixedEstimatedJ() {
-    return fixedCpuNanos / 1e9 * profile.cpuWattsTypical();
+    return fixedCpuNanos / 1e9 * busyVcpuWattsTypical();
   }
 
   public double fixedEstimatedLowJ() {
-    return fixedCpuNanos / 1e9 * profile.cpuWattsLow();
+    return fixedCpuNanos / 1e9 * (profile.cpuWattsLow() + background());
   }
 
   public double fixedEstimatedHighJ() {
-    return fixedCpuNanos / 1e9 * profile.cpuWattsHigh();
+    return fixedCpuNanos / 1e9 * (profile.cpuWattsHigh() + background());
+  }
+
+  private double background() {
+    return CpuTimeEstimator.backgroundWattsPerBusyVcpu(hardware(), profile);
   }
 
   /** Per 1,000 scored rows; NaN when nothing was scored. */

@@ -6,12 +6,15 @@ import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.quantize.QuantizeJob;
 import dev.joule.jobs.score.OutputTables;
+import dev.joule.jobs.score.QualityGate;
 import dev.joule.jobs.score.ScoreResult;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Timestamp;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -24,19 +27,43 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * {@code joule report}: one run (or two, compared) of an output folder as a self-contained HTML
- * file ({@link ReportHtml}), from the folder's runs, energy_log and predictions tables.
+ * {@code joule report}: runs of one or more output folders as a self-contained HTML file
+ * ({@link ReportHtml}), from the folders' runs, energy_log and predictions tables. A comparison
+ * pairs runs by the rows they read: the same input at the same version, or a codes table and the
+ * version of the table it was quantized from (the codes table records both).
  */
 public final class ReportJob {
 
   /**
+   * @param runs output folders to read runs from (the first also gives the nightly trend)
    * @param runId a run, or null with {@code latest} or a comparison
-   * @param compare baseline and candidate run ids, or null
+   * @param compare a baseline run id, then one or more candidates; or null
    */
-  public record Request(String runs, String runId, boolean latest, List<String> compare, Path out) {}
+  public record Request(List<String> runs, String runId, boolean latest, List<String> compare, Path out) {
+    public Request(String runs, String runId, boolean latest, List<String> compare, Path out) {
+      this(List.of(runs), runId, latest, compare, out);
+    }
+  }
 
-  /** The file written and the claim card it shows. */
-  public record Report(Path file, ClaimCard card) {}
+  /** The file written and its claim cards (one per candidate; one card for a single run). */
+  public record Report(Path file, List<ClaimCard> cards) {
+    public ClaimCard card() {
+      return cards.get(0);
+    }
+  }
+
+  /**
+   * A committed run as read back, with the rows it stands for.
+   *
+   * @param label the kernel, with " from codes" when it read a codes table
+   * @param rowsOf the table and version whose rows it scored, a codes table's source for codes runs
+   */
+  record Loaded(OutputTables tables, Row row, List<Row> energyRows, ScoreResult result, String label,
+      String rowsOf) {
+    Timestamp finishedAt() {
+      return row.getAs("finished_at");
+    }
+  }
 
   private final SparkSession spark;
   private final List<PowerProfile> profiles;
@@ -47,105 +74,200 @@ public final class ReportJob {
   }
 
   public Report run(Request r) {
-    OutputTables tables = new OutputTables(r.runs().replaceAll("/+$", ""));
-    if (!DeltaIO.exists(spark, tables.runs())) {
-      throw JouleException.input("no runs table under " + r.runs() + " (" + tables.runs()
-          + "): point --runs at the --output folder of a joule score or nightly run");
+    List<OutputTables> folders = new ArrayList<>();
+    for (String dir : r.runs()) {
+      OutputTables tables = new OutputTables(dir.replaceAll("/+$", ""));
+      if (!DeltaIO.exists(spark, tables.runs())) {
+        throw JouleException.input("no runs table under " + dir + " (" + tables.runs()
+            + "): point --runs at the --output folder of a joule score or nightly run");
+      }
+      folders.add(tables);
     }
-    Dataset<Row> runs = spark.read().format("delta").load(tables.runs()).where(col("status").equalTo("committed"));
-    Dataset<Row> energy = spark.read().format("delta").load(tables.energyLog());
     List<String> ids = new ArrayList<>();
     if (r.compare() != null) {
       ids.addAll(r.compare());
     } else if (r.runId() != null) {
       ids.add(r.runId());
     } else {
-      Row latest = runs.orderBy(col("finished_at").desc()).limit(1).collectAsList().stream().findFirst()
-          .orElseThrow(() -> JouleException.input("the runs table " + tables.runs() + " has no committed run"));
+      Row latest = committed(folders.get(0)).orderBy(col("finished_at").desc()).limit(1).collectAsList().stream()
+          .findFirst().orElseThrow(() -> JouleException.input("the runs table " + folders.get(0).runs()
+              + " has no committed run"));
       ids.add(latest.getAs("run_id"));
     }
-    List<ReportHtml.RunPartitions> parts = new ArrayList<>();
+    List<Loaded> runs = new ArrayList<>();
     for (String id : ids) {
-      List<Row> row = runs.where(col("run_id").equalTo(id)).collectAsList();
-      if (row.isEmpty()) {
-        throw JouleException.input("no committed run " + id + " in " + tables.runs());
-      }
-      List<Row> energyRows = energy.where(col("run_id").equalTo(id)).collectAsList();
-      parts.add(new ReportHtml.RunPartitions(RunHistory.result(row.get(0), energyRows, profiles), energyRows));
+      runs.add(load(folders, id));
     }
-    ScoreResult cand = parts.get(parts.size() - 1).run();
-    ClaimCard card;
-    if (parts.size() == 2) {
-      ScoreResult base = parts.get(0).run();
-      if (!base.input().equals(cand.input()) || base.inputVersion() != cand.inputVersion()
-          || !base.modelId().equals(cand.modelId())) {
-        throw JouleException.usage("--compare needs two runs of the same input, input version and model (the card "
-            + "claims the same rows): " + base.runId() + " read " + base.input() + "@" + base.inputVersion() + " with "
-            + base.modelId() + ", " + cand.runId() + " read " + cand.input() + "@" + cand.inputVersion() + " with "
-            + cand.modelId());
+    List<ClaimCard> cards = new ArrayList<>();
+    if (runs.size() >= 2) {
+      Loaded base = runs.get(0);
+      for (Loaded cand : runs.subList(1, runs.size())) {
+        cards.add(compare(base, cand));
       }
-      Quality q = quality(tables, base.runId(), base.kernel(), cand.runId(), cand.kernel());
-      card = ClaimCard.compare(base, cand, q, "as recorded in " + tables.runs() + ": " + base.runId()
-          + " then " + cand.runId() + " (report made afterwards from the tables)");
     } else {
-      card = ClaimCard.forRun(cand);
+      cards.add(ClaimCard.forRun(runs.get(0).result()));
     }
-    String html = ReportHtml.render(r.runs(), card, parts, points(tables, runs, cand),
-        ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
+    List<ReportHtml.RunPartitions> parts = runs.stream()
+        .map(l -> new ReportHtml.RunPartitions(l.result(), l.label(), l.energyRows())).toList();
+    Loaded last = runs.get(runs.size() - 1);
+    String html = ReportHtml.render(String.join(", ", r.runs()), cards, parts, points(folders, last),
+        nights(folders.get(0)), ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
     try {
       Path out = r.out().toAbsolutePath();
       if (out.getParent() != null) {
         Files.createDirectories(out.getParent());
       }
       Files.writeString(out, html);
-      return new Report(out, card);
+      return new Report(out, List.copyOf(cards));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the report " + r.out(), e);
     }
   }
 
-  /** Agreement with a baseline run in the folder's predictions, or null when they are gone. */
-  private Quality quality(OutputTables tables, String baseRun, String baseKernel, String candRun, String candKernel) {
-    try {
-      Quality q = QualityCheck.compare(spark, tables.predictions(), baseRun, baseKernel, candRun, candKernel);
-      return q.rowsCompared() > 0 ? q : null;
-    } catch (RuntimeException e) {
-      return null; // predictions replaced by a later run of the same kernel: the card says no quality
+  private ClaimCard compare(Loaded base, Loaded cand) {
+    ScoreResult b = base.result();
+    ScoreResult c = cand.result();
+    if (!base.rowsOf().equals(cand.rowsOf()) || !b.modelId().equals(c.modelId())) {
+      throw JouleException.usage("--compare needs two runs of the same input, input version and model, or a codes "
+          + "table's run and a run of the version it was quantized from (the card claims the same rows): "
+          + b.runId() + " read " + base.rowsOf() + " with " + b.modelId() + ", " + c.runId() + " read "
+          + cand.rowsOf() + " with " + c.modelId());
     }
+    Quality q = quality(base, cand);
+    double apart = Math.abs(cand.finishedAt().getTime() - base.finishedAt().getTime()) / 1e3;
+    return ClaimCard.compare(b, c, q, "as recorded in the runs tables: " + b.runId() + " (" + base.label() + ") then "
+        + c.runId() + " (" + cand.label() + "); report made afterwards from the tables",
+        ClaimCard.Pairing.of(b, c, apart, false));
   }
 
-  /** The latest committed run of each kernel on the same input, version and model, with agreement vs fp32. */
-  private List<ReportHtml.Point> points(OutputTables tables, Dataset<Row> runs, ScoreResult cand) {
-    List<Row> same = runs.where(col("input_path").equalTo(cand.input())
-            .and(col("input_version").equalTo(cand.inputVersion())).and(col("model_id").equalTo(cand.modelId())))
-        .collectAsList();
-    Map<String, Row> latest = new LinkedHashMap<>();
-    same.stream().sorted(Comparator.comparing(rr -> rr.<java.sql.Timestamp>getAs("finished_at")))
-        .forEach(rr -> latest.put(rr.getAs("kernel"), rr));
-    Row fp32 = latest.values().stream().filter(rr -> "fp32".equals(rr.getAs("precision"))).findFirst().orElse(null);
+  private Dataset<Row> committed(OutputTables t) {
+    return spark.read().format("delta").load(t.runs()).where(col("status").equalTo("committed"));
+  }
+
+  private Loaded load(List<OutputTables> folders, String id) {
+    for (OutputTables t : folders) {
+      List<Row> row = committed(t).where(col("run_id").equalTo(id)).collectAsList();
+      if (row.isEmpty()) {
+        continue;
+      }
+      return loaded(t, row.get(0));
+    }
+    throw JouleException.input("no committed run " + id + " in " + String.join(", ",
+        folders.stream().map(OutputTables::runs).toList()));
+  }
+
+  private Loaded loaded(OutputTables t, Row run) {
+    String id = run.getAs("run_id");
+    List<Row> energyRows = DeltaIO.exists(spark, t.energyLog())
+        ? spark.read().format("delta").load(t.energyLog()).where(col("run_id").equalTo(id)).collectAsList()
+        : List.of();
+    ScoreResult result = RunHistory.result(run, energyRows, profiles);
+    String input = result.input();
+    long version = result.inputVersion();
+    String label = result.kernel();
+    String rowsOf = input + "@" + version;
+    try {
+      Map<String, String> props = DeltaIO.properties(spark, input, version);
+      if (props.containsKey(QuantizeJob.PRECISION_PROPERTY) && props.containsKey(QualityGate.SOURCE_PROPERTY)) {
+        label = result.kernel() + " from codes";
+        rowsOf = props.get(QualityGate.SOURCE_PROPERTY) + "@" + props.getOrDefault(QuantizeJob.SOURCE_VERSION_PROPERTY,
+            "unknown version");
+      } else {
+        rowsOf = DeltaIO.qualified(spark, input) + "@" + version;
+      }
+    } catch (RuntimeException e) {
+      // the input is gone or unreadable: the run stands for its input path and version as recorded
+    }
+    return new Loaded(t, run, energyRows, result, label, rowsOf);
+  }
+
+  /**
+   * Agreement with the baseline on every row both runs scored, from their predictions; where a
+   * later run replaced those, the agreement the candidate's quality gate measured when it ran.
+   */
+  private Quality quality(Loaded base, Loaded cand) {
+    try {
+      Quality q = QualityCheck.compare(spark, base.tables().predictions(), base.result().runId(), base.label(),
+          cand.tables().predictions(), cand.result().runId(), cand.label());
+      if (q.rowsCompared() > 0) {
+        return q;
+      }
+    } catch (RuntimeException e) {
+      // predictions missing or unreadable: fall back to what the run stored
+    }
+    return Quality.fromGate(base.label(), cand.label(), cand.result().gate());
+  }
+
+  /** The latest committed run of each kernel on the same rows and model in the folders, with agreement vs fp32. */
+  private List<ReportHtml.Point> points(List<OutputTables> folders, Loaded cand) {
+    List<Loaded> same = new ArrayList<>();
+    for (OutputTables t : folders) {
+      for (Row rr : committed(t).where(col("model_id").equalTo(cand.result().modelId())).collectAsList()) {
+        if (rr.<Long>getAs("rows_scored") == null || rr.<Long>getAs("rows_scored") == 0) {
+          continue;
+        }
+        Loaded l = rr.getAs("run_id").equals(cand.result().runId()) ? cand : loaded(t, rr);
+        if (l.rowsOf().equals(cand.rowsOf())) {
+          same.add(l);
+        }
+      }
+    }
+    Map<String, Loaded> latest = new LinkedHashMap<>();
+    same.stream().sorted(Comparator.comparing(Loaded::finishedAt)).forEach(l -> latest.put(l.label(), l));
+    Loaded fp32 = latest.values().stream().filter(l -> "fp32".equals(l.result().precision())).findFirst().orElse(null);
     List<ReportHtml.Point> points = new ArrayList<>();
-    for (Row rr : latest.values()) {
-      long scored = Math.max(1, rr.<Long>getAs("rows_scored"));
+    for (Loaded l : latest.values()) {
       double agreement = Double.NaN;
       long compared = 0;
       String against = "";
       if (fp32 != null) {
-        if (rr == fp32) {
+        if (l == fp32) {
           agreement = 1.0;
           against = "itself (the reference)";
-          compared = scored;
+          compared = l.result().rowsScored();
         } else {
-          Quality q = quality(tables, fp32.getAs("run_id"), fp32.getAs("kernel"), rr.getAs("run_id"), rr.getAs("kernel"));
+          Quality q = quality(fp32, l);
           if (q != null) {
             agreement = q.top1Agreement();
             compared = q.rowsCompared();
-            against = fp32.getAs("kernel") + " run " + fp32.getAs("run_id");
+            against = fp32.label() + " run " + fp32.result().runId()
+                + (q.basis().equals(Quality.GATE_SAMPLE) ? " (gate sample, stored at run time)" : "");
           }
         }
       }
-      points.add(new ReportHtml.Point(rr.getAs("kernel"), rr.getAs("run_id"),
-          rr.<Double>getAs("estimated_joules") / scored * 1000, "estimated_cputime", agreement, against, compared));
+      EnergySummary e = l.result().energy();
+      points.add(new ReportHtml.Point(l.label(), l.result().runId(), e.per1k(e.estimatedJ()),
+          e.per1k(e.estimatedLowJ()), e.per1k(e.estimatedHighJ()), "estimated_cputime", agreement, against, compared,
+          gateBar(l.result().gate())));
     }
     return points;
+  }
+
+  private static double gateBar(QualityGate.Outcome gate) {
+    return gate == null || gate.checks().isEmpty() ? Double.NaN : gate.bar();
+  }
+
+  /** The folder's nightly runs in time order, for the per-night trend; empty for score folders. */
+  private List<ReportHtml.Night> nights(OutputTables t) {
+    List<ReportHtml.Night> nights = new ArrayList<>();
+    for (Row rr : committed(t).where(col("job").equalTo("nightly")).orderBy(col("finished_at")).collectAsList()) {
+      double agreement = Double.NaN;
+      String gate = rr.getAs("quality_gate");
+      ScoreResult res = null;
+      try {
+        res = RunHistory.result(rr, List.of(), profiles);
+      } catch (RuntimeException e) {
+        // an unreadable card: the night is shown without its agreement
+      }
+      if (res != null && res.gate() != null) {
+        Quality q = Quality.fromGate("fp32", res.kernel(), res.gate());
+        agreement = q == null ? Double.NaN : q.top1Agreement();
+      }
+      nights.add(new ReportHtml.Night(rr.getAs("run_id"), rr.getAs("finished_at"), rr.<Long>getAs("rows_scored"),
+          rr.<Long>getAs("rows_deleted") == null ? 0 : rr.<Long>getAs("rows_deleted"),
+          rr.<Double>getAs("estimated_joules"), rr.<Double>getAs("fixed_estimated_joules"), agreement,
+          gate == null ? "" : gate, rr.getAs("source_changes")));
+    }
+    return nights;
   }
 }

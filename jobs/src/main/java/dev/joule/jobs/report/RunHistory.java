@@ -2,6 +2,7 @@ package dev.joule.jobs.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.score.ScoreResult;
@@ -32,9 +33,22 @@ public final class RunHistory {
     JsonNode figures = card.path("runs").path(card.path("runs").size() - 1);
     PowerProfile profile = EnergySummary.profileNamed(
         energyRows.isEmpty() ? null : energyRows.get(0).getAs("hw_power_profile"), profiles);
-    double fixedJ = figures.path("fixed_estimated_cputime_joules").path("typical").asDouble(0);
-    long fixedCpuNanos = Math.round(fixedJ / profile.cpuWattsTypical() * 1e9);
-    EnergySummary energy = EnergySummary.of(energyRows, fixedCpuNanos, profiles);
+    long fixedCpuNanos;
+    if (figures.has("fixed_cpu_seconds")) {
+      fixedCpuNanos = Math.round(figures.path("fixed_cpu_seconds").asDouble(0) * 1e9);
+    } else { // cards written before the fixed part's CPU time was recorded
+      double fixedJ = figures.path("fixed_estimated_cputime_joules").path("typical").asDouble(0);
+      fixedCpuNanos = Math.round(fixedJ / profile.cpuWattsTypical() * 1e9);
+    }
+    JsonNode hw = card.path("hardware");
+    HardwareProfile recorded = new HardwareProfile(hw.path("cpu_model").asText("not recorded"),
+        hw.path("vcpus").asInt(0), hw.path("hypervisor").asBoolean(false), hw.path("ram_bytes").asLong(0),
+        hw.path("rapl_available").asBoolean(false), hw.path("gpu").asText(null));
+    EnergySummary energy = EnergySummary.of(energyRows, fixedCpuNanos, profiles, recorded,
+        figures.path("jvm_runs_before").asInt(-1));
+    if (energyRows.isEmpty() && figures.has("load_avg_1m") && figures.get("load_avg_1m").isNumber()) {
+      energy = energy.withLoad(figures.get("load_avg_1m").asDouble());
+    }
     return new ScoreResult(runId, run.getAs("input_path"), run.<Long>getAs("input_version"), null,
         run.getAs("model_id"), run.getAs("model_version"), run.getAs("kernel"), run.getAs("kernel_id"),
         run.getAs("precision"), card.path("workload").path("dim").asInt(), card.path("workload").path("outputs_per_row").asInt(),

@@ -572,8 +572,9 @@ public final class QualityGate {
     double value = compared == 0 ? Double.NaN : sum / compared;
     String metric = fp32.neighbors() ? "recall@" + fp32.width() : "top1_agreement";
     double bar = fp32.neighbors() ? s.minRecall() : s.minAgreement();
-    double joules = dev.joule.jobs.report.EnergySummary.of(staged.energyRows(), 0, staged.energy().powerProfiles())
-        .estimatedJ();
+    // An attempt inside a run, not a run: it is not counted among the JVM's finished runs.
+    double joules = dev.joule.jobs.report.EnergySummary.of(staged.energyRows(), 0, staged.energy().powerProfiles(),
+        dev.joule.bridge.energy.HardwareProfile.detect(), -1).estimatedJ();
     return new Check(candidate.displayName(), candidate.precision().label(), metric, compared, value, bar,
         compared > 0 && value >= bar, joules);
   }

@@ -266,19 +266,20 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
       HardwareProfile hw = HardwareProfile.detect().withRapl(ExecutorMeters.meter().available())
           .withGpu(ExecutorMeters.gpu());
       PowerProfile profile = PowerProfile.choose(spec.energy().powerProfiles(), hw.cpuModel());
-      double memGb = Runtime.getRuntime().maxMemory() / 1e9 / spec.energy().slotsPerExecutor();
+      double memGb = dev.joule.bridge.energy.CpuTimeEstimator.memoryGbPerVcpu(hw);
       List<EnergyFigure> figures = new ArrayList<>(closeSpan());
       boolean fp32 = spec.model().weights().equals("fp32");
       long macs = tokens * MACS_PER_TOKEN;
       // DRAM: the texts read, and the model's weights streamed once per encoder call (they do not
       // stay in cache between calls); the vectors written.
       long dram = bytesRead + calls * encoder.modelBytes() + embedded * (EncoderModel.DIM * 4L + 8);
-      Workload work = new Workload(cpu, wall, memGb, new OpsBytesModel.Work(fp32 ? macs : 0, fp32 ? 0 : macs, 0,
+      long vectorBytes = embedded * (EncoderModel.DIM * 4L + 8);
+      Workload work = new Workload(cpu, wall, bytesRead + vectorBytes, new OpsBytesModel.Work(fp32 ? macs : 0, fp32 ? 0 : macs, 0,
           dram, 0));
-      figures.addAll(new CpuTimeMeter(profile).estimate(work));
+      figures.addAll(new CpuTimeMeter(profile, hw, spec.energy().opsBytes()).estimate(work));
       figures.addAll(new OpsBytesMeter(spec.energy().opsBytes()).estimate(work));
       EnergyRecord.TaskIdentity identity = TaskPlace.identity(task);
-      EnergyRecord.Counters counters = new EnergyRecord.Counters(rowsIn, embedded, rejected, bytesRead, 0,
+      EnergyRecord.Counters counters = new EnergyRecord.Counters(rowsIn, embedded, rejected, bytesRead, 0, -1,
           spec.batchRows(), batches, 1, startMillis, wall, cpu, encoderCpu, gc, memGb);
       EnergyRecord.Work what = new EnergyRecord.Work(spec.runId(), spec.job(), EncoderModel.DIM, spec.modelId(),
           spec.model().label(), spec.model().weights());

@@ -101,7 +101,7 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
       pass.emitAll(out);
       out.predictions.close(files);
       out.rejects.close(files);
-      energy = pass.energyRow();
+      energy = pass.energyRow(files.stream().mapToLong(TaskOutput.WrittenFile::bytes).sum());
     } catch (Exception | Error e) {
       out.predictions.abort();
       out.rejects.abort();

@@ -7,8 +7,7 @@ import dev.joule.bridge.energy.OpsBytesModel;
  *
  * @param threadCpuNanos CPU time of the thread that did the work
  * @param wallNanos wall time of the span
- * @param memoryGbAttributed memory held for the work, for the DRAM term of the CPU-time estimate
+ * @param bytesMoved bytes the work read, sent and wrote, for the DRAM traffic term of the estimate
  * @param counted operations and bytes, for the ops/bytes model
  */
-public record Workload(long threadCpuNanos, long wallNanos, double memoryGbAttributed,
-    OpsBytesModel.Work counted) {}
+public record Workload(long threadCpuNanos, long wallNanos, long bytesMoved, OpsBytesModel.Work counted) {}
