@@ -66,7 +66,7 @@ public final class EmbedBench {
       }
     }
     Measured fp32 = runs.get(0);
-    System.out.printf(Locale.ROOT, "%n| model | texts/s | thread CPU s per 1k texts | estimated_cputime J per 1k texts "
+    System.out.printf(Locale.ROOT, "%n| model | texts/s | thread CPU s per 1k texts | estimated_cputime J per 1k texts, cpu part only "
         + "[low-high] | ratio to fp32 (CPU) |%n| --- | --- | --- | --- | --- |%n");
     for (Measured r : runs) {
       double cpuPer1k = r.cpuSeconds() / texts.size() * 1000;

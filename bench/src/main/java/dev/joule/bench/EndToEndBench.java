@@ -180,16 +180,16 @@ public final class EndToEndBench {
     StringBuilder s = new StringBuilder();
     s.append(String.format(Locale.ROOT, "End-to-end benchmark, %s, %s, %d vCPU, local[2], %,d rows x %d dims, 10-class "
         + "logistic regression. Best wall of %d repeats after a warm-up pass; task CPU is Spark's executor CPU time. "
-        + "Energy is estimated_cputime (task CPU s x %.2f W per busy vCPU, profile %s): an assumption, so J ratios "
-        + "are CPU-time ratios.%n%n", LocalDate.now(), hw.cpuModel(), hw.vcpus(), rows, dim, repeats,
-        profile.cpuWattsTypical(), profile.name()));
+        + "Energy is estimated_cputime (task CPU s x %.2f W per busy vCPU: CPU band and DRAM background, profile %s): "
+        + "an assumption, so J ratios are CPU-time ratios.%n%n", LocalDate.now(), hw.cpuModel(), hw.vcpus(), rows, dim,
+        repeats, ReplicateJob.estimatedJoules(profile, hw, 1.0), profile.name()));
     s.append("| variant | wall s | rows/s | task CPU s | est. J / 1k rows | top-1 agreement with MLlib |\n");
     s.append("| --- | --- | --- | --- | --- | --- |\n");
     for (Measured m : ms) {
       String agree = m == c ? String.format(Locale.ROOT, "%.4f", agreement.get("fp32"))
           : m == d ? String.format(Locale.ROOT, "%.4f", agreement.get("int8")) : m == b ? "(baseline)" : "";
       s.append(String.format(Locale.ROOT, "| %s | %.2f | %,.0f | %.2f | %.4f | %s |%n", m.name(), m.wallS(),
-          m.rows() / m.wallS(), m.cpuS(), ReplicateJob.estimatedJoules(profile, m.cpuS()) / m.rows() * 1000, agree));
+          m.rows() / m.wallS(), m.cpuS(), ReplicateJob.estimatedJoules(profile, hw, m.cpuS()) / m.rows() * 1000, agree));
     }
     s.append(String.format(Locale.ROOT, "%nRatios (this run, this machine):%n"
             + "- rows/s (c)/(b), Joule fp32 vs MLlib: %.2f (task CPU per row %.2f)%n"

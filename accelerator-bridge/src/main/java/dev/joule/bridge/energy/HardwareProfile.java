@@ -64,7 +64,8 @@ public record HardwareProfile(String cpuModel, int vcpus, boolean hypervisor, lo
         break;
       }
     }
-    long ram = Runtime.getRuntime().maxMemory();
+    // Without /proc/meminfo, the OS's figure (container-aware), never the JVM's heap.
+    long ram = physicalMemory();
     for (String line : readLines(meminfo)) {
       if (line.startsWith("MemTotal:")) {
         ram = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024L;
@@ -89,6 +90,14 @@ public record HardwareProfile(String cpuModel, int vcpus, boolean hypervisor, lo
     }
     return new HardwareProfile(model, Runtime.getRuntime().availableProcessors(), hypervisor, ram,
         rapl, null);
+  }
+
+  private static long physicalMemory() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getTotalMemorySize();
+    }
+    return 0;
   }
 
   private static List<String> readLines(Path p) {

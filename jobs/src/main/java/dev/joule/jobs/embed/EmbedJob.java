@@ -127,6 +127,7 @@ public final class EmbedJob {
   public Result run(Request req) {
     long wall0 = System.nanoTime();
     long proc0 = Scoring.processCpuNanos();
+    int runsBefore = EnergySummary.startRun();
     String runId = "embed-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     Tables out = new Tables(req.output());
     OutputPaths.requireFolder(spark, out.root(), "output");
@@ -169,7 +170,7 @@ public final class EmbedJob {
         commit.addFiles(out.rejects(), rejectsSchema, r.files(EmbedTables.REJECTS), replace, constants);
         r.files(EmbedTables.REJECTS).forEach(f -> committed.add(f.name()));
         commit.append(out.energyLog(), spark.createDataFrame(r.energyRows(), EnergyRecord.SCHEMA));
-        ScoreResult result = result(req, runId, in, rowsIn, r, encoder, wall0, proc0);
+        ScoreResult result = result(req, runId, in, rowsIn, r, encoder, wall0, proc0, runsBefore);
         commit.append(out.runs(), new RunRecord("embed", null, result, Timestamp.from(Instant.now()), null, 0, rowsIn,
             "full", null, readNote(rowsIn, r.truncated(), req.model())).toDataFrame(spark));
         LOG.info("run {}: committed {} embeddings, {} rejects", runId, r.embedded(), r.rejected());
@@ -274,12 +275,12 @@ public final class EmbedJob {
   }
 
   private ScoreResult result(Request req, String runId, Input in, long rowsIn, Reconciled r, SentenceEncoder encoder,
-      long wall0, long proc0) {
+      long wall0, long proc0, int runsBefore) {
     return new ScoreResult(runId, req.input(), in.version(), req.output(), req.model().label(), encoder.contentId(),
         req.model().label(), encoder.contentId(), req.model().weights(), EncoderModel.DIM, EncoderModel.DIM, rowsIn,
         r.embedded(), r.rejected(), r.reasons(),
         EnergySummary.of(r.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - r.taskCpuNanos()),
-            config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles()),
+            config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles(), runsBefore),
         System.nanoTime() - wall0, true, null);
   }
 

@@ -184,7 +184,7 @@ public final class ReplicateJob {
       baseline = "MLlib " + mllibClass.substring(mllibClass.lastIndexOf('.') + 1) + ".transform";
       String out = work + "/mllib";
       Timed t = timed(() -> runMllib(mllib, rows.data(), embCol, idCol, model.dim(), out));
-      variants.add(new Variant(baseline, "fp64", n, t.wallS, t.cpuS, estimatedJoules(profile, t.cpuS), null, null,
+      variants.add(new Variant(baseline, "fp64", n, t.wallS, t.cpuS, estimatedJoules(profile, hw, t.cpuS), null, null,
           null, null, null));
       Dataset<Row> m = spark.read().parquet(out);
       boolean probs = List.of(m.columns()).contains("probability");
@@ -232,7 +232,7 @@ public final class ReplicateJob {
       }
       String note = st[0].rejected() > 0 ? st[0].rejected() + " rows rejected" : null;
       variants.add(new Variant(name, prep.kernel().precision().label(), n, t.wallS, t.cpuS,
-          estimatedJoules(profile, t.cpuS), compared, agree, maxErr, meanErr, note));
+          estimatedJoules(profile, hw, t.cpuS), compared, agree, maxErr, meanErr, note));
     }
     return new Result(r.input(), pinned.version(), n, baseline, mllibClass, model.modelId(), profile, hw, variants);
   }
@@ -279,9 +279,13 @@ public final class ReplicateJob {
     return PowerProfile.choose(config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles(), hw.cpuModel());
   }
 
-  /** estimated_cputime of {@code cpuSeconds} of task CPU: one assumed band, so ratios are CPU-time ratios. */
-  public static double estimatedJoules(PowerProfile profile, double cpuSeconds) {
-    return cpuSeconds * profile.cpuWattsTypical();
+  /**
+   * estimated_cputime of {@code cpuSeconds} of task CPU: the typical band plus the vCPU's DRAM
+   * background share, as a score run's cpu and dram_background parts; one rate for every
+   * variant, so ratios are CPU-time ratios. (Bytes moved are not counted: MLlib reports none.)
+   */
+  public static double estimatedJoules(PowerProfile profile, HardwareProfile hw, double cpuSeconds) {
+    return cpuSeconds * (profile.cpuWattsTypical() + dev.joule.bridge.energy.CpuTimeEstimator.backgroundWattsPerBusyVcpu(hw, profile));
   }
 
   /** Wall seconds and the CPU seconds of every Spark task that ran meanwhile. */
@@ -316,8 +320,10 @@ public final class ReplicateJob {
         r.mllibClass() == null ? "Joule model" : r.mllibClass().substring(r.mllibClass().lastIndexOf('.') + 1),
         r.modelId(), r.rows(), r.input(), r.inputVersion(), r.baseline()));
     s.append(String.format(Locale.ROOT, "hardware: %s, %d vCPU; energy is estimated_cputime: task CPU s x %.2f W per "
-        + "busy vCPU (profile %s%s, an assumption, not a measurement)%n", r.hardware().cpuModel(), r.hardware().vcpus(),
-        r.profile().cpuWattsTypical(), r.profile().name(), r.profile().generic() ? ", GENERIC" : ""));
+        + "busy vCPU (profile %s%s, %.2f W CPU + %.2f W DRAM background; an assumption, not a measurement)%n",
+        r.hardware().cpuModel(), r.hardware().vcpus(), estimatedJoules(r.profile(), r.hardware(), 1.0), r.profile().name(),
+        r.profile().generic() ? ", GENERIC" : "", r.profile().cpuWattsTypical(),
+        dev.joule.bridge.energy.CpuTimeEstimator.backgroundWattsPerBusyVcpu(r.hardware(), r.profile())));
     s.append("| variant | rows/s | task CPU s | est. J / 1k rows (estimated_cputime) | top-1 agreement with baseline "
         + "| max abs prob error | mean abs prob error | rows/s ratio | CPU ratio | est. J ratio |\n");
     s.append("|---|---|---|---|---|---|---|---|---|---|\n");
@@ -354,8 +360,9 @@ public final class ReplicateJob {
     m.put("mllib_class", r.mllibClass());
     m.put("model_id", r.modelId());
     m.put("hardware", Map.of("cpu_model", r.hardware().cpuModel(), "vcpus", r.hardware().vcpus()));
-    m.put("energy_method", "estimated_cputime: Spark task CPU seconds x " + r.profile().cpuWattsTypical()
-        + " W per busy vCPU (profile " + r.profile().name() + "); ratios between variants are CPU-time ratios");
+    m.put("energy_method", "estimated_cputime: Spark task CPU seconds x " + estimatedJoules(r.profile(), r.hardware(), 1.0)
+        + " W per busy vCPU (profile " + r.profile().name() + ": CPU band typical + DRAM background share); ratios "
+        + "between variants are CPU-time ratios");
     List<Map<String, Object>> vs = new ArrayList<>();
     Variant b = r.baselineVariant();
     for (Variant v : r.variants()) {

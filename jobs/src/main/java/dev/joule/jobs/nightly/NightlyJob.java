@@ -165,6 +165,7 @@ public final class NightlyJob {
   public Result run(Request req) {
     long wall0 = System.nanoTime();
     long proc0 = Scoring.processCpuNanos();
+    int runsBefore = EnergySummary.startRun();
     String job = config.string("nightly.job");
     String source = config.string("nightly.source");
     OutputTables out = new OutputTables(config.string("nightly.output"));
@@ -300,7 +301,7 @@ public final class NightlyJob {
           out.root(), model.modelId(), model.modelVersion(), used.kernel().displayName(), used.info().id(),
           used.kernel().precision().label(), used.kernel().dim(), used.kernel().width(), rowsIn, st.scored(), st.rejected(),
           st.reasons(), EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
-              st.energy().powerProfiles()), System.nanoTime() - wall0, c, gated.outcome());
+              st.energy().powerProfiles(), runsBefore), System.nanoTime() - wall0, c, gated.outcome());
       if (st.scored() == 0 && rowsIn > 0 && !config.bool("score.allow-all-rejected")) {
         // Say, a model of another dimension under the same model id: publish nothing.
         throw JouleException.input(String.format(java.util.Locale.ROOT, "night %s: all %,d changed rows rejected "

@@ -92,6 +92,7 @@ public final class TextNight {
   Result run(String job, String nightKey, String embeddings, OutputTables out, boolean dryRun) {
     long wall0 = System.nanoTime();
     long proc0 = Scoring.processCpuNanos();
+    int runsBefore = EnergySummary.startRun();
     String source = config.string("nightly.text.source");
     EncoderModel model;
     LongText longText;
@@ -135,7 +136,7 @@ public final class TextNight {
       EmbedJob.Pass pass = rowsIn == 0 ? null : embed.embed(in, changed, rowsIn, census.duplicates(), runId, embedJob,
           model, config.integer("nightly.text.batch"), longText, embeddings, staging + "/rejects", encoder);
       counts = pass == null ? EmbedJob.reconcile(List.of(), 0) : pass.counts();
-      ScoreResult result = result(runId, source, in, model, encoder, rowsIn, counts, wall0, proc0);
+      ScoreResult result = result(runId, source, in, model, encoder, rowsIn, counts, wall0, proc0, runsBefore);
       Result r = new Result(runId, texts, rowsIn, counts.embedded(), counts.rejected(), deleted, counts.truncated(),
           result);
       if (dryRun) {
@@ -168,7 +169,7 @@ public final class TextNight {
           commit.append(out.energyLog(), spark.createDataFrame(counts.energyRows(), EnergyRecord.SCHEMA)
               .withColumn("run_key", lit(embedKey)));
         }
-        ScoreResult committedResult = result(runId, source, in, model, encoder, rowsIn, counts, wall0, proc0);
+        ScoreResult committedResult = result(runId, source, in, model, encoder, rowsIn, counts, wall0, proc0, runsBefore);
         commit.append(out.runs(), new RunRecord(embedJob, null, committedResult, Timestamp.from(Instant.now()), null,
             deleted, texts, exists ? "changed-texts" : "full", exists ? null : "first embedding of " + source,
             r.describe()).toDataFrame(spark));
@@ -218,12 +219,12 @@ public final class TextNight {
   }
 
   private ScoreResult result(String runId, String source, EmbedJob.Input in, EncoderModel model,
-      SentenceEncoder encoder, long rowsIn, EmbedJob.Reconciled counts, long wall0, long proc0) {
+      SentenceEncoder encoder, long rowsIn, EmbedJob.Reconciled counts, long wall0, long proc0, int runsBefore) {
     return new ScoreResult(runId, source, in.version(), config.string("nightly.source"), model.label(),
         encoder.contentId(), model.label(), encoder.contentId(), model.weights(), EncoderModel.DIM, EncoderModel.DIM,
         rowsIn, counts.embedded(), counts.rejected(), counts.reasons(),
         EnergySummary.of(counts.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - counts.taskCpuNanos()),
-            config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles()),
+            config.energySpec(JouleSpark.slotsPerExecutor(spark)).powerProfiles(), runsBefore),
         System.nanoTime() - wall0, true, null);
   }
 

@@ -162,12 +162,12 @@ public final class ClaimCard {
     }
     EnergySummary b = baseline.energy();
     StringBuilder h = new StringBuilder(String.format(Locale.ROOT,
-        "%s: %.2f\u00d7 the estimated CPU energy of %s per row (estimated_cputime; thread CPU %.2f\u00d7)", name,
-        ratioPerRow(e.estimatedJ(), e, b.estimatedJ(), b), baseline.kernel(),
-        ratioPerRow(e.threadCpuNanos(), e, b.threadCpuNanos(), b)));
+        "%s: %s the estimated CPU energy of %s per row (estimated_cputime; thread CPU %s)", name,
+        times(ratioPerRow(e.estimatedJ(), e, b.estimatedJ(), b)), baseline.kernel(),
+        times(ratioPerRow(e.threadCpuNanos(), e, b.threadCpuNanos(), b))));
     if (quality != null && quality.rowsCompared() > 0) {
-      h.append(String.format(Locale.ROOT, ", top-1 agreement %.2f %% on %,d rows", 100 * quality.top1Agreement(),
-          quality.rowsCompared()));
+      h.append(String.format(Locale.ROOT, ", top-1 agreement %.2f %% on %,d rows%s", 100 * quality.top1Agreement(),
+          quality.rowsCompared(), Quality.GATE_SAMPLE.equals(quality.basis()) ? " (the gate's sample)" : ""));
     }
     if (candidate.gate() != null) {
       h.append(", quality gate ").append(candidate.gate().status());
@@ -220,9 +220,15 @@ public final class ClaimCard {
       m.put("order", order);
     }
     if (quality != null) {
-      m.put("quality", Map.of("baseline", quality.baselineKernel(), "candidate", quality.candidateKernel(),
-          "rows_compared", quality.rowsCompared(), "top1_agreement", quality.top1Agreement(),
-          "max_abs_prob_error", quality.maxAbsProbError(), "mean_abs_prob_error", quality.meanAbsProbError()));
+      Map<String, Object> q = new LinkedHashMap<>();
+      q.put("baseline", quality.baselineKernel());
+      q.put("candidate", quality.candidateKernel());
+      q.put("rows_compared", quality.rowsCompared());
+      q.put("top1_agreement", quality.top1Agreement());
+      q.put("max_abs_prob_error", quality.maxAbsProbError());
+      q.put("mean_abs_prob_error", quality.meanAbsProbError());
+      q.put("basis", quality.basis());
+      m.put("quality", q);
     }
     if (candidate.gate() != null) {
       m.put("quality_gate", candidate.gate().toMap());
@@ -271,7 +277,7 @@ public final class ClaimCard {
         candidate.rowsScored(), candidate.rowsRejected()));
     line(s, "workload", String.format(Locale.ROOT, "dim %d, %d outputs per row, batch %,d rows, %d partitions, kernels on %s",
         candidate.dim(), candidate.outputs(), e.batchRows(), e.partitions(), e.vectorOps()));
-    line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB installed, hypervisor %s, RAPL %s, GPU %s",
+    line(s, "hardware", String.format(Locale.ROOT, "%s, %d vCPU, %.0f GiB memory, hypervisor %s, RAPL %s, GPU %s",
         e.cpuModel(), e.vcpus(), e.ramBytes() / 1073741824.0, yesNo(e.hypervisor()), yesNo(e.raplAvailable()),
         e.gpu().startsWith("none found") ? "none found (no NVML)" : e.gpu()));
     line(s, "power band", String.format(Locale.ROOT, "profile %s%s: %.2f / %.2f / %.2f W per busy vCPU (low/typical/high), "
@@ -335,10 +341,11 @@ public final class ClaimCard {
     }
     if (quality != null) {
       s.append('\n');
-      line(s, "quality", String.format(Locale.ROOT, "%s vs %s on %,d rows: top-1 agreement %.3f %%, "
-          + "max |dp| %.5f, mean |dp| %.6f", quality.candidateKernel(), quality.baselineKernel(),
-          quality.rowsCompared(), 100 * quality.top1Agreement(), quality.maxAbsProbError(),
-          quality.meanAbsProbError()));
+      line(s, "quality", String.format(Locale.ROOT, "%s vs %s on %,d rows: top-1 agreement %.3f %%", quality.candidateKernel(),
+          quality.baselineKernel(), quality.rowsCompared(), 100 * quality.top1Agreement())
+          + (Double.isNaN(quality.maxAbsProbError()) ? "" : String.format(Locale.ROOT, ", max |dp| %.5f, mean |dp| %.6f",
+              quality.maxAbsProbError(), quality.meanAbsProbError()))
+          + (Quality.GATE_SAMPLE.equals(quality.basis()) ? " (" + quality.basis() + ")" : ""));
     }
     if (candidate.gate() != null) {
       line(s, "quality gate", candidate.gate().describe());
@@ -367,6 +374,11 @@ public final class ClaimCard {
     return !r.committed() && r.gate() != null && r.gate().status().equals("failed");
   }
 
+  /** A ratio as "0.49×", or "n/a" where a run had nothing to divide (no row, no joule). */
+  private static String times(double ratio) {
+    return Double.isNaN(ratio) || Double.isInfinite(ratio) ? "n/a" : String.format(Locale.ROOT, "%.2f\u00d7", ratio);
+  }
+
   private String pairingWords() {
     return pairing == null ? "how the two runs were paired was not recorded" : pairing.words();
   }
@@ -378,8 +390,10 @@ public final class ClaimCard {
   private static String cpuTimeSentence(EnergySummary e, EnergySummary b) {
     double traffic = Math.max(share(e), share(b));
     return String.format(Locale.ROOT, "the estimated ratio is the thread-CPU-time ratio up to the DRAM traffic term,\n"
-        + "which is %.2f %% of the larger estimate here (both runs' power band and DRAM background cancel)",
-        100 * traffic);
+        + "which is %.2f %% of the larger estimate here%s", 100 * traffic,
+        e.profile().equals(b.profile()) && e.hardware().equals(b.hardware())
+            ? " (same power profile and machine: the band and the DRAM background cancel)"
+            : " (DIFFERENT power profiles or machines: the band and the DRAM background do not cancel)");
   }
 
   private static double share(EnergySummary x) {

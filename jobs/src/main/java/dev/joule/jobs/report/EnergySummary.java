@@ -19,7 +19,7 @@ import org.apache.spark.sql.Row;
  * @param bytesWritten bytes of the files the tasks wrote (0 where Spark wrote them after the tasks)
  * @param loadAvg1m the machine's mean 1-minute load average over the run's partitions (the
  *     driver's at the end when there were none); NaN where the OS gives none
- * @param jvmRunsBefore runs this JVM had finished before this one: 0 is a cold JVM, whose figures
+ * @param jvmRunsBefore runs this JVM had started before this one: 0 is a cold JVM, whose figures
  *     include JIT compilation; -1 where unknown (a run read back from before this was recorded)
  */
 public record EnergySummary(int partitions, long rowsIn, long rowsScored, long rowsRejected,
@@ -33,7 +33,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
   /** Typical joules of the estimate's three labelled parts; they add up to {@code estimatedJ}. */
   public record EstimateParts(double cpuJ, double dramBackgroundJ, double dramTrafficJ) {}
 
-  private static final AtomicInteger RUNS_FINISHED = new AtomicInteger();
+  private static final AtomicInteger RUNS_STARTED = new AtomicInteger();
 
   /**
    * How the run's partitions reached their accelerator nodes.
@@ -59,12 +59,23 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
   }
 
   /**
-   * A run that just finished in this JVM (counted: the next run's {@code jvmRunsBefore} is one
-   * more); with no partitions, the hardware is this JVM's machine (the driver ran the run), never
-   * "unknown".
+   * Marks a run's start in this JVM and returns how many runs started in it before (a static:
+   * it counts what this JVM has compiled and warmed, which is the JVM's own state). A job calls
+   * it once, where its run starts, and passes the answer to {@link #of}.
    */
-  public static EnergySummary of(List<Row> energyRows, long fixedCpuNanos, List<PowerProfile> profiles) {
-    EnergySummary e = of(energyRows, fixedCpuNanos, profiles, HardwareProfile.detect(), RUNS_FINISHED.getAndIncrement());
+  public static int startRun() {
+    return RUNS_STARTED.getAndIncrement();
+  }
+
+  /**
+   * A run of this JVM: with no partitions, the hardware is this JVM's machine (the driver ran the
+   * run) and the load is its load now, never "unknown".
+   *
+   * @param jvmRunsBefore {@link #startRun()}'s answer at the run's start
+   */
+  public static EnergySummary of(List<Row> energyRows, long fixedCpuNanos, List<PowerProfile> profiles,
+      int jvmRunsBefore) {
+    EnergySummary e = of(energyRows, fixedCpuNanos, profiles, HardwareProfile.detect(), jvmRunsBefore);
     if (e.partitions() == 0) {
       Double load = dev.joule.udfs.EnergyRecord.loadAverage();
       return e.withLoad(load == null ? Double.NaN : load);
@@ -148,6 +159,8 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
           switch (f.<String>getAs("component")) {
             case "dram_background" -> estBackground += j;
             case "dram_traffic" -> estTraffic += j;
+            // Rows written before the estimate was split had one DRAM term (heap x wall time).
+            case "dram" -> estBackground += j;
             default -> estCpu += j; // cpu, and a remote node's node_cpu
           }
           est += j;

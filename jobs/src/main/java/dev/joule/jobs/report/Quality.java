@@ -18,14 +18,19 @@ public record Quality(String baselineKernel, String candidateKernel, long rowsCo
     this(baselineKernel, candidateKernel, rowsCompared, top1Agreement, maxAbsProbError, meanAbsProbError, EVERY_ROW);
   }
 
-  /** The agreement a run's quality gate measured and stored, or null when it measured none. */
+  /**
+   * The agreement with fp32 a run's quality gate measured and stored for the kernel it published,
+   * or null when it measured none (the baseline must be an fp32 run for this to stand in).
+   */
   public static Quality fromGate(String baselineKernel, String candidateKernel,
       dev.joule.jobs.score.QualityGate.Outcome gate) {
     if (gate == null || gate.checks().isEmpty()) {
       return null;
     }
-    dev.joule.jobs.score.QualityGate.Check last = gate.checks().get(gate.checks().size() - 1);
-    if (last.rows() <= 0 || Double.isNaN(last.value()) || !last.metric().startsWith("top1")) {
+    // The check of the kernel the run published: after a fallback, not the attempt that failed.
+    dev.joule.jobs.score.QualityGate.Check last = gate.checks().stream()
+        .filter(c -> c.precision().equals(gate.publishedPrecision())).reduce((a, b) -> b).orElse(null);
+    if (last == null || last.rows() <= 0 || Double.isNaN(last.value()) || !last.metric().startsWith("top1")) {
       return null;
     }
     return new Quality(baselineKernel, candidateKernel, last.rows(), last.value(), Double.NaN, Double.NaN, GATE_SAMPLE);

@@ -63,7 +63,8 @@ public final class ReportHtml {
       @SuppressWarnings("unchecked")
       List<String> warnings = (List<String>) c.toMap().getOrDefault("warnings", List.of());
       for (String w : warnings) {
-        h.append("<p class=\"warn\"><b>Warning</b> (").append(esc(c.candidate().kernel())).append("): ")
+        String who = c.quality() != null ? c.quality().candidateKernel() : c.candidate().kernel();
+        h.append("<p class=\"warn\"><b>Warning</b> (").append(esc(who)).append("): ")
             .append(esc(w)).append("</p>\n");
       }
       if (c.baseline() != null) {
@@ -231,6 +232,10 @@ public final class ReportHtml {
     c.addSeries("rows scored (left axis)", x, rows);
     XYSeries j = c.addSeries("estimated J, tasks + fixed (right axis)", x, joules);
     j.setYAxisGroup(1);
+    if (nights.size() == 1) { // one night: give the axis room around it
+      c.getStyler().setXAxisMin(0.0);
+      c.getStyler().setXAxisMax(2.0);
+    }
     c.setYAxisGroupTitle(0, "rows scored");
     c.setYAxisGroupTitle(1, "J (estimated_cputime)");
     c.getStyler().setYAxisMin(0, 0.0);
@@ -342,7 +347,9 @@ public final class ReportHtml {
     c.getStyler().setYAxisDecimalPattern("0.####");
     List<Double> x = new ArrayList<>();
     List<Double> typical = new ArrayList<>();
+    int row = 0;
     for (Row p : sorted(r.energyRows())) {
+      row++;
       long rowsScored = p.<Long>getAs("rows_scored");
       if (rowsScored == 0) {
         continue;
@@ -352,7 +359,8 @@ public final class ReportHtml {
       x.add(px);
       typical.add(j[0] / rowsScored * 1000);
       if (!method.startsWith("measured") && j[2] > j[1]) {
-        XYSeries whisker = c.addSeries("bounds p" + (int) px, new double[] {px, px},
+        // Named by row: a retried partition can have two rows with one partition id.
+        XYSeries whisker = c.addSeries("bounds " + row, new double[] {px, px},
             new double[] {j[1] / rowsScored * 1000, j[2] / rowsScored * 1000});
         whisker.setShowInLegend(false);
         whisker.setMarker(org.knowm.xchart.style.markers.SeriesMarkers.NONE);

@@ -18,7 +18,6 @@ import java.sql.Timestamp;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -162,23 +161,37 @@ public final class ReportJob {
         ? spark.read().format("delta").load(t.energyLog()).where(col("run_id").equalTo(id)).collectAsList()
         : List.of();
     ScoreResult result = RunHistory.result(run, energyRows, profiles);
-    String input = result.input();
-    long version = result.inputVersion();
-    String label = result.kernel();
-    String rowsOf = input + "@" + version;
-    try {
-      Map<String, String> props = DeltaIO.properties(spark, input, version);
-      if (props.containsKey(QuantizeJob.PRECISION_PROPERTY) && props.containsKey(QualityGate.SOURCE_PROPERTY)) {
-        label = result.kernel() + " from codes";
-        rowsOf = props.get(QualityGate.SOURCE_PROPERTY) + "@" + props.getOrDefault(QuantizeJob.SOURCE_VERSION_PROPERTY,
-            "unknown version");
-      } else {
-        rowsOf = DeltaIO.qualified(spark, input) + "@" + version;
+    Lineage l = lineage(result.input(), result.inputVersion());
+    return new Loaded(t, run, energyRows, result, result.kernel() + l.labelSuffix(), l.rowsOf());
+  }
+
+  /**
+   * What rows a run of this input and version stands for: the input itself, or, for a codes
+   * table, the source table and version it was quantized from.
+   */
+  record Lineage(String rowsOf, String labelSuffix) {}
+
+  private final Map<String, Lineage> lineages = new java.util.HashMap<>();
+
+  private Lineage lineage(String input, long version) {
+    return lineages.computeIfAbsent(input + "@" + version, k -> {
+      String qualified;
+      try {
+        qualified = DeltaIO.qualified(spark, input);
+      } catch (RuntimeException e) {
+        qualified = input;
       }
-    } catch (RuntimeException e) {
-      // the input is gone or unreadable: the run stands for its input path and version as recorded
-    }
-    return new Loaded(t, run, energyRows, result, label, rowsOf);
+      try {
+        Map<String, String> props = DeltaIO.properties(spark, input, version);
+        if (props.containsKey(QuantizeJob.PRECISION_PROPERTY) && props.containsKey(QualityGate.SOURCE_PROPERTY)) {
+          return new Lineage(props.get(QualityGate.SOURCE_PROPERTY) + "@"
+              + props.getOrDefault(QuantizeJob.SOURCE_VERSION_PROPERTY, "unknown version"), " from codes");
+        }
+      } catch (RuntimeException e) {
+        // the input is gone, or that version's log was cleaned up: the run stands for its input as recorded
+      }
+      return new Lineage(qualified + "@" + version, "");
+    });
   }
 
   /**
@@ -195,25 +208,46 @@ public final class ReportJob {
     } catch (RuntimeException e) {
       // predictions missing or unreadable: fall back to what the run stored
     }
-    return Quality.fromGate(base.label(), cand.label(), cand.result().gate());
+    // The gate compared the candidate with fp32 rows: it stands in only for an fp32 baseline.
+    return "fp32".equals(base.result().precision())
+        ? Quality.fromGate(base.label(), cand.label(), cand.result().gate()) : null;
   }
 
-  /** The latest committed run of each kernel on the same rows and model in the folders, with agreement vs fp32. */
+  /**
+   * The latest committed run of each kernel on the same rows and model in the folders, with
+   * agreement vs fp32. Runs are matched on the runs table's columns first; only the kept ones are
+   * loaded, and one that cannot be read back is left out rather than failing the report.
+   */
   private List<ReportHtml.Point> points(List<OutputTables> folders, Loaded cand) {
-    List<Loaded> same = new ArrayList<>();
+    Map<String, Row> latestRow = new LinkedHashMap<>();
+    Map<String, OutputTables> folderOf = new java.util.HashMap<>();
     for (OutputTables t : folders) {
-      for (Row rr : committed(t).where(col("model_id").equalTo(cand.result().modelId())).collectAsList()) {
-        if (rr.<Long>getAs("rows_scored") == null || rr.<Long>getAs("rows_scored") == 0) {
-          continue;
-        }
-        Loaded l = rr.getAs("run_id").equals(cand.result().runId()) ? cand : loaded(t, rr);
+      List<Row> rows = committed(t).where(col("model_id").equalTo(cand.result().modelId())
+          .and(col("rows_scored").gt(0))).orderBy(col("finished_at")).collectAsList();
+      for (Row rr : rows) {
+        Lineage l = lineage(rr.getAs("input_path"), rr.<Long>getAs("input_version"));
         if (l.rowsOf().equals(cand.rowsOf())) {
-          same.add(l);
+          String label = rr.<String>getAs("kernel") + l.labelSuffix();
+          Row seen = latestRow.get(label);
+          if (seen == null || !rr.<Timestamp>getAs("finished_at").before(seen.getAs("finished_at"))) {
+            latestRow.put(label, rr);
+            folderOf.put(label, t);
+          }
         }
       }
     }
     Map<String, Loaded> latest = new LinkedHashMap<>();
-    same.stream().sorted(Comparator.comparing(Loaded::finishedAt)).forEach(l -> latest.put(l.label(), l));
+    for (Map.Entry<String, Row> e : latestRow.entrySet()) {
+      if (e.getValue().getAs("run_id").equals(cand.result().runId())) {
+        latest.put(e.getKey(), cand);
+        continue;
+      }
+      try {
+        latest.put(e.getKey(), loaded(folderOf.get(e.getKey()), e.getValue()));
+      } catch (RuntimeException ex) {
+        // an unreadable old run: not a point
+      }
+    }
     Loaded fp32 = latest.values().stream().filter(l -> "fp32".equals(l.result().precision())).findFirst().orElse(null);
     List<ReportHtml.Point> points = new ArrayList<>();
     for (Loaded l : latest.values()) {

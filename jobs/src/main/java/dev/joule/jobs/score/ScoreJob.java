@@ -78,6 +78,7 @@ public final class ScoreJob {
   public ScoreResult run(Request req) {
     long wall0 = System.nanoTime();
     long proc0 = Scoring.processCpuNanos();
+    int runsBefore = EnergySummary.startRun();
     String runId = "score-" + RUN_TS.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 8);
     ModelSpec model = req.model();
     if (req.commit()) {
@@ -144,7 +145,7 @@ public final class ScoreJob {
                     runId + attempt)
                 : new Scoring.Staging(out.staging(runId + attempt)));
       } catch (QualityGate.Refused e) {
-        throw refused(auto == null ? e : e.withAuto(auto.choice()), req, runId, pinned, rowsIn, wall0, proc0, out);
+        throw refused(auto == null ? e : e.withAuto(auto.choice()), req, runId, pinned, rowsIn, wall0, proc0, runsBefore, out);
       }
       QualityGate.Outcome outcome = auto == null ? gated.outcome() : gated.outcome().withAuto(auto.choice());
       sink = gated.sink();
@@ -158,7 +159,7 @@ public final class ScoreJob {
       }
       // The run's result once its fixed cost is known: process CPU outside partition tasks so far.
       Function<Boolean, ScoreResult> resultNow = committed -> result(req, runId, pinned, rowsIn, prep, st,
-          wall0, proc0, committed, outcome);
+          wall0, proc0, runsBefore, committed, outcome);
       if (!req.commit()) {
         return resultNow.apply(false);
       }
@@ -227,13 +228,13 @@ public final class ScoreJob {
   }
 
   private ScoreResult result(Request req, String runId, DeltaIO.Pinned pinned, long rowsIn, Scoring.Prepared prep,
-      Scoring.Staged st, long wall0, long proc0, boolean committed, QualityGate.Outcome gate) {
+      Scoring.Staged st, long wall0, long proc0, int runsBefore, boolean committed, QualityGate.Outcome gate) {
     Kernel kernel = prep.kernel();
     return new ScoreResult(runId, req.input(), pinned.version(), req.output(), req.model().modelId(),
         req.model().modelVersion(), kernel.displayName(), prep.info().id(), kernel.precision().label(), kernel.dim(),
         kernel.width(), rowsIn, st.scored(), st.rejected(), st.reasons(),
         EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
-            st.energy().powerProfiles()),
+            st.energy().powerProfiles(), runsBefore),
         System.nanoTime() - wall0, committed, gate);
   }
 
@@ -244,8 +245,8 @@ public final class ScoreJob {
    * its partitions are not in the energy_log, which holds published attempts only.
    */
   private QualityGate.Refused refused(QualityGate.Refused e, Request req, String runId, DeltaIO.Pinned pinned,
-      long rowsIn, long wall0, long proc0, OutputTables out) {
-    ScoreResult r = result(req, runId, pinned, rowsIn, e.prep(), e.staged(), wall0, proc0, false, e.outcome());
+      long rowsIn, long wall0, long proc0, int runsBefore, OutputTables out) {
+    ScoreResult r = result(req, runId, pinned, rowsIn, e.prep(), e.staged(), wall0, proc0, runsBefore, false, e.outcome());
     boolean recorded = false;
     if (req.commit()) {
       try {

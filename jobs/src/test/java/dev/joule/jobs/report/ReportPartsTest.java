@@ -49,21 +49,78 @@ class ReportPartsTest {
     assertTrue(apart.words().startsWith("two runs, 3.0 hours apart, DIFFERENT machines"), apart.words());
   }
 
+  static final dev.joule.bridge.energy.OpsBytesModel OPS =
+      new dev.joule.bridge.energy.OpsBytesModel(4.6, 0.3, 3.7, 162.5, 325, 1.25, 12.5, "t");
+
+  /** A run of 1,000 rows in one partition whose task used {@code cpuNanos} of CPU, as the energy_log holds it. */
+  static ScoreResult measuredRun(String id, String kernel, long cpuNanos) {
+    PowerProfile p = PROFILES.get(0);
+    org.apache.spark.sql.Row row = dev.joule.udfs.EnergyRecord.asRead(dev.joule.udfs.EnergyRecord.toRow(
+        new dev.joule.udfs.EnergyRecord.Work(id, "score", 8, "k", kernel, "int8"),
+        new dev.joule.udfs.EnergyRecord.TaskIdentity(0, 0, 0, 0, 0, "driver", "localhost"),
+        new dev.joule.udfs.EnergyRecord.Bridge("in-process", "in-process", 0, 0), "scalar",
+        new dev.joule.udfs.EnergyRecord.Counters(1000, 1000, 0, 100_000, 0, 10_000, 128, 8, 1, 0L, 2 * cpuNanos,
+            cpuNanos, cpuNanos / 10, 0, 12.0),
+        dev.joule.bridge.energy.CpuTimeEstimator.estimate(cpuNanos, 110_000, VM, p, OPS), VM, p));
+    EnergySummary e = EnergySummary.of(List.of(row), 0, PROFILES, VM, 5);
+    return new ScoreResult(id, "in", 1, "out", "m", "1", kernel, "k-" + kernel, kernel.substring(kernel.indexOf('@') + 1),
+        8, 2, 1000, 1000, 0, Map.of(), e, 1_000_000_000L, true, null);
+  }
+
   @Test
   void theHeadlineSaysRatioMethodAgreementAndGate() {
-    ScoreResult a = run("a", "softmax@fp32", VM, 3, 0.4);
-    ScoreResult b = run("b", "softmax@int8", VM, 4, 0.4);
+    ScoreResult a = measuredRun("a", "softmax@fp32", 2_000_000_000L);
+    ScoreResult b = measuredRun("b", "softmax@int8", 1_000_000_000L);
     Quality q = new Quality("softmax@fp32", "softmax@int8 from codes", 10_000, 0.9987, 0.01, 0.001);
     String h = ClaimCard.compare(a, b, q, "o", ClaimCard.Pairing.of(a, b, 5, true)).headline();
     assertTrue(h.startsWith("softmax@int8 from codes: "), h);
-    assertTrue(h.contains("the estimated CPU energy of softmax@fp32 per row (estimated_cputime; thread CPU "), h);
+    assertTrue(h.contains(": 0.50\u00d7 the estimated CPU energy of softmax@fp32 per row (estimated_cputime; thread CPU "
+        + "0.50\u00d7)"), h);
+    // Runs with nothing to divide say n/a, never NaN.
+    ScoreResult empty = run("c", "softmax@int8", VM, 4, 0.4);
+    String none = ClaimCard.compare(run("d", "softmax@fp32", VM, 3, 0.4), empty, null, "o",
+        ClaimCard.Pairing.of(a, b, 5, true)).headline();
+    assertTrue(none.contains("n/a the estimated") && !none.contains("NaN"), none);
     assertTrue(h.contains("top-1 agreement 99.87 % on 10,000 rows"), h);
     assertTrue(ClaimCard.forRun(b).headline().contains("no saving claimed"));
   }
 
+  /**
+   * An energy_log row as written before the estimate was split: no bytes_written or load_avg_1m
+   * column, and one estimated "dram" component. It still sums, its DRAM counted as background.
+   */
+  @Test
+  void olderEnergyRowsStillSum() {
+    EnergySummary e = EnergySummary.of(List.of(legacyRow()), 0, PROFILES, VM, -1);
+    assertEquals(1000, e.rowsScored());
+    assertEquals(0, e.bytesWritten());
+    assertTrue(Double.isNaN(e.loadAvg1m()));
+    assertEquals(2.0, e.estimatedParts().cpuJ(), 1e-9);
+    assertEquals(0.75, e.estimatedParts().dramBackgroundJ(), 1e-9, "the old dram term, as background");
+    assertEquals(2.75, e.estimatedJ(), 1e-9);
+  }
+
+  static org.apache.spark.sql.Row legacyRow() {
+    org.apache.spark.sql.Row full = dev.joule.udfs.EnergyRecord.asRead(dev.joule.udfs.EnergyRecord.toRow(
+        new dev.joule.udfs.EnergyRecord.Work("old", "score", 8, "k", "softmax@fp32", "fp32"),
+        new dev.joule.udfs.EnergyRecord.TaskIdentity(0, 0, 0, 0, 0, "driver", "localhost"),
+        new dev.joule.udfs.EnergyRecord.Bridge("in-process", "in-process", 0, 0), "scalar",
+        new dev.joule.udfs.EnergyRecord.Counters(1000, 1000, 0, 100_000, 0, 10_000, 128, 8, 1, 0L, 2_000_000_000L,
+            1_000_000_000L, 100_000_000L, 0, 2.0),
+        List.of(new dev.joule.bridge.energy.EnergyFigure("cpu", dev.joule.bridge.energy.EnergyMethod.ESTIMATED_CPUTIME,
+                "exclusive", 2.0, 1.0, 4.0),
+            new dev.joule.bridge.energy.EnergyFigure("dram", dev.joule.bridge.energy.EnergyMethod.ESTIMATED_CPUTIME,
+                "exclusive", 0.75, 0.75, 0.75)), VM, PROFILES.get(0)));
+    org.apache.spark.sql.types.StructType old = new org.apache.spark.sql.types.StructType(java.util.Arrays.stream(
+        full.schema().fields()).filter(f -> !f.name().equals("bytes_written") && !f.name().equals("load_avg_1m"))
+        .toArray(org.apache.spark.sql.types.StructField[]::new));
+    Object[] values = java.util.Arrays.stream(old.fieldNames()).map(n -> full.get(full.fieldIndex(n))).toArray();
+    return new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(values, old);
+  }
+
   @Test
   void aRunWithoutPartitionsNamesTheMachineItRanOn() {
-    EnergySummary e = EnergySummary.of(List.of(), 0, PROFILES);
+    EnergySummary e = EnergySummary.of(List.of(), 0, PROFILES, -1);
     HardwareProfile here = HardwareProfile.detect();
     assertEquals(here.cpuModel(), e.cpuModel());
     assertTrue(e.vcpus() > 0 && e.ramBytes() > 0, "not 0 vCPU, not 0 GiB");

@@ -147,7 +147,8 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
         abandonSpan();
         throw e;
       }
-      return new TaskOutput(partition, attempt, rowsIn, embedded, rejected, reasons, examples, energyRow(), files,
+      return new TaskOutput(partition, attempt, rowsIn, embedded, rejected, reasons, examples,
+          energyRow(files.stream().mapToLong(TaskOutput.WrittenFile::bytes).sum()), files,
           SampledRows.empty(), truncated, embedded > 0 ? maxAbs : null);
     }
 
@@ -259,7 +260,7 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
       }
     }
 
-    private Row energyRow() {
+    private Row energyRow(long bytesWritten) {
       long wall = System.nanoTime() - wall0;
       long cpu = THREADS.getCurrentThreadCpuTime() - cpu0;
       long gc = TaskPlace.gcNanos() - gc0;
@@ -273,13 +274,12 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
       // DRAM: the texts read, and the model's weights streamed once per encoder call (they do not
       // stay in cache between calls); the vectors written.
       long dram = bytesRead + calls * encoder.modelBytes() + embedded * (EncoderModel.DIM * 4L + 8);
-      long vectorBytes = embedded * (EncoderModel.DIM * 4L + 8);
-      Workload work = new Workload(cpu, wall, bytesRead + vectorBytes, new OpsBytesModel.Work(fp32 ? macs : 0, fp32 ? 0 : macs, 0,
+      Workload work = new Workload(cpu, wall, bytesRead + bytesWritten, new OpsBytesModel.Work(fp32 ? macs : 0, fp32 ? 0 : macs, 0,
           dram, 0));
       figures.addAll(new CpuTimeMeter(profile, hw, spec.energy().opsBytes()).estimate(work));
       figures.addAll(new OpsBytesMeter(spec.energy().opsBytes()).estimate(work));
       EnergyRecord.TaskIdentity identity = TaskPlace.identity(task);
-      EnergyRecord.Counters counters = new EnergyRecord.Counters(rowsIn, embedded, rejected, bytesRead, 0, -1,
+      EnergyRecord.Counters counters = new EnergyRecord.Counters(rowsIn, embedded, rejected, bytesRead, 0, bytesWritten,
           spec.batchRows(), batches, 1, startMillis, wall, cpu, encoderCpu, gc, memGb);
       EnergyRecord.Work what = new EnergyRecord.Work(spec.runId(), spec.job(), EncoderModel.DIM, spec.modelId(),
           spec.model().label(), spec.model().weights());
