@@ -174,6 +174,53 @@ class NightlyJobIT {
     assertEquals(0, spark.read().format("delta").load(s.out().predictions()).filter("id IN (3, 1003)").count());
   }
 
+  /**
+   * The history path (no change feed) reads the log's add and remove actions; where those cannot
+   * describe the rows, the night falls back to a full scan and says why: deletion vectors, data
+   * files a VACUUM removed, or commits cleaned out of the log.
+   */
+  @Test
+  void withoutAChangeDataFeedDeletionVectorsAndVacuumedFilesFallBackToAFullScan() {
+    Setup dv = fresh(false);
+    spark.sql("ALTER TABLE delta.`" + dv.source() + "` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')");
+    night(dv, DAY1, false);
+    DeltaTable.forPath(spark, dv.source()).delete(expr("id % 1000 = 3"));
+    NightlyJob.Result withDv = night(dv, DAY2, false);
+    assertEquals("full", withDv.scanMode());
+    assertTrue(withDv.fullScanReason().contains("deletion vectors"), withDv.fullScanReason());
+    assertEquals(ROWS - 2, count(dv.out().predictions()), "the deletes are found by the full scan");
+
+    Setup gone = fresh(false);
+    night(gone, DAY1, false);
+    churn(gone.source());
+    spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "false");
+    try {
+      DeltaTable.forPath(spark, gone.source()).vacuum(0);
+    } finally {
+      spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "true");
+    }
+    NightlyJob.Result vacuumed = night(gone, DAY2, false);
+    assertEquals("full", vacuumed.scanMode());
+    assertTrue(vacuumed.fullScanReason().contains("is gone (vacuumed)"), vacuumed.fullScanReason());
+    assertEquals(ROWS + 20 - 2, count(gone.out().predictions()));
+
+    // The log's first commit after the last night cleaned up (a checkpoint still holds the table).
+    Setup cleaned = fresh(false);
+    spark.sql("ALTER TABLE delta.`" + cleaned.source() + "` SET TBLPROPERTIES ('delta.checkpointInterval' = '2')");
+    night(cleaned, DAY1, false);
+    long read = DeltaIO.latestVersion(spark, cleaned.source());
+    churn(cleaned.source());
+    try {
+      java.nio.file.Files.delete(Path.of(cleaned.source(), "_delta_log", String.format("%020d.json", read + 1)));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    NightlyJob.Result noLog = night(cleaned, DAY2, false);
+    assertEquals("full", noLog.scanMode());
+    assertTrue(noLog.fullScanReason().contains("no longer in _delta_log"), noLog.fullScanReason());
+    assertEquals(ROWS + 20 - 2, count(cleaned.out().predictions()));
+  }
+
   @Test
   void aNewModelVersionRescoresEverythingOnce() throws Exception {
     Setup s = fresh();
