@@ -89,6 +89,16 @@ class NightlyJobIT {
     t.delete(expr("id % 1000 = 3 AND id < " + ROWS));
   }
 
+  /** VACUUM with no retention: every file no current version needs is deleted now. */
+  static void vacuumNow(String table) {
+    spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "false");
+    try {
+      DeltaTable.forPath(spark, table).vacuum(0);
+    } finally {
+      spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "true");
+    }
+  }
+
   static long count(String table) {
     return spark.read().format("delta").load(table).count();
   }
@@ -193,12 +203,7 @@ class NightlyJobIT {
     Setup gone = fresh(false);
     night(gone, DAY1, false);
     churn(gone.source());
-    spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "false");
-    try {
-      DeltaTable.forPath(spark, gone.source()).vacuum(0);
-    } finally {
-      spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "true");
-    }
+    vacuumNow(gone.source());
     NightlyJob.Result vacuumed = night(gone, DAY2, false);
     assertEquals("full", vacuumed.scanMode());
     assertTrue(vacuumed.fullScanReason().contains("is gone (vacuumed)"), vacuumed.fullScanReason());
@@ -446,12 +451,7 @@ class NightlyJobIT {
     Setup s = fresh();
     night(s, DAY1, false);
     churn(s.source());
-    spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "false");
-    try {
-      DeltaTable.forPath(spark, s.source()).vacuum(0);
-    } finally {
-      spark.conf().set("spark.databricks.delta.retentionDurationCheck.enabled", "true");
-    }
+    vacuumNow(s.source());
     NightlyJob.Result d2 = night(s, DAY2, false);
     assertEquals("full", d2.scanMode());
     assertNotNull(d2.fullScanReason());
