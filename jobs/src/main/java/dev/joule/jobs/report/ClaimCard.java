@@ -162,7 +162,7 @@ public final class ClaimCard {
     }
     EnergySummary b = baseline.energy();
     StringBuilder h = new StringBuilder(String.format(Locale.ROOT,
-        "%s: %s the estimated CPU energy of %s per row (estimated_cputime; thread CPU %s)", name,
+        "%s: %s the estimated CPU and DRAM energy of %s per row (estimated_cputime; thread CPU %s)", name,
         times(ratioPerRow(e.estimatedJ(), e, b.estimatedJ(), b)), baseline.kernel(),
         times(ratioPerRow(e.threadCpuNanos(), e, b.threadCpuNanos(), b))));
     if (quality != null && quality.rowsCompared() > 0) {

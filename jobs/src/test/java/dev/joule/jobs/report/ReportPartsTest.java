@@ -74,7 +74,7 @@ class ReportPartsTest {
     Quality q = new Quality("softmax@fp32", "softmax@int8 from codes", 10_000, 0.9987, 0.01, 0.001);
     String h = ClaimCard.compare(a, b, q, "o", ClaimCard.Pairing.of(a, b, 5, true)).headline();
     assertTrue(h.startsWith("softmax@int8 from codes: "), h);
-    assertTrue(h.contains(": 0.50\u00d7 the estimated CPU energy of softmax@fp32 per row (estimated_cputime; thread CPU "
+    assertTrue(h.contains(": 0.50\u00d7 the estimated CPU and DRAM energy of softmax@fp32 per row (estimated_cputime; thread CPU "
         + "0.50\u00d7)"), h);
     // Runs with nothing to divide say n/a, never NaN.
     ScoreResult empty = run("c", "softmax@int8", VM, 4, 0.4);
