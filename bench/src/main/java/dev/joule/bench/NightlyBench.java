@@ -33,18 +33,32 @@ public final class NightlyBench {
 
   private NightlyBench() {}
 
-  record Night(String name, NightlyJob.Result r, double wallS, double cpuS, long jobs, long tasks) {}
+  record Night(String name, NightlyJob.Result r, double wallS, double cpuS, long jobs, long tasks,
+      Map<String, Long> jobsByStep) {}
 
   /** Counts the Spark jobs and tasks a night runs: most of a small night's cost is per task. */
   static final class TaskCounter extends org.apache.spark.scheduler.SparkListener {
     final java.util.concurrent.atomic.AtomicLong jobs = new java.util.concurrent.atomic.AtomicLong();
     final java.util.concurrent.atomic.AtomicLong tasks = new java.util.concurrent.atomic.AtomicLong();
+    /** Jobs per Joule step ({@code SparkJobProfile.step}) since the last {@link #steps} call. */
+    final Map<String, Long> byStep = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
+
+    Map<String, Long> steps() {
+      synchronized (byStep) {
+        Map<String, Long> copy = new java.util.LinkedHashMap<>(byStep);
+        byStep.clear();
+        return copy;
+      }
+    }
 
     @Override
     public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
       jobs.incrementAndGet();
+      String step = e.properties() == null ? null : e.properties().getProperty(dev.joule.jobs.console.SparkJobProfile.STEP);
+      byStep.merge(step == null ? "(no step)" : step, 1L, Long::sum);
       if (System.getenv("JOULE_BENCH_JOBS") != null && !e.stageInfos().isEmpty()) {
         System.err.println("JOB " + e.jobId() + " tasks=" + e.stageInfos().last().numTasks() + " "
+            + e.properties().getProperty(dev.joule.jobs.console.SparkJobProfile.STEP, "") + " | "
             + e.properties().getProperty("spark.job.description", "") + " @ " + e.stageInfos().last().name()
             + " | " + e.stageInfos().last().details().lines().filter(l -> l.contains("dev.joule")).findFirst().orElse("").trim());
       }
@@ -137,6 +151,7 @@ public final class NightlyBench {
     if (System.getenv("JOULE_BENCH_JOBS") != null) {
       System.err.println("BEGIN " + name);
     }
+    COUNTER.steps();
     long jobs0 = COUNTER.jobs.get();
     long tasks0 = COUNTER.tasks.get();
     long cpu0 = processCpu();
@@ -145,7 +160,8 @@ public final class NightlyBench {
     double wall = (System.nanoTime() - t0) / 1e9;
     double cpu = (processCpu() - cpu0) / 1e9;
     dev.joule.jobs.score.Scoring.drainListeners(spark);
-    Night night = new Night(name, r, wall, cpu, COUNTER.jobs.get() - jobs0, COUNTER.tasks.get() - tasks0);
+    Night night = new Night(name, r, wall, cpu, COUNTER.jobs.get() - jobs0, COUNTER.tasks.get() - tasks0,
+        COUNTER.steps());
     System.out.printf(Locale.ROOT, "%s: %s scan, %,d rows scored, %.1f s wall, %.1f s CPU, %d Spark jobs, %d tasks%n",
         name, r.scanMode(), r.scored(), night.wallS(), night.cpuS(), night.jobs(), night.tasks());
     return night;
@@ -175,6 +191,9 @@ public final class NightlyBench {
       }
       s.append(" |\n");
     }
+    s.append("\nSpark jobs by step, ").append(inc.name()).append(": ");
+    s.append(String.join(", ", inc.jobsByStep().entrySet().stream().map(e -> e.getKey() + " " + e.getValue()).toList()))
+        .append(" (").append(inc.jobs()).append(" in all)\n");
     fit(s, inc, full, "");
     // --full ran once, after night 2: pairing it with the warm night mixes a warm and a less warm
     // run, so b comes out too high and a too low.

@@ -141,6 +141,62 @@ class NightlyJobIT {
     assertEquals(0, b.exceptAll(a).count());
   }
 
+  /**
+   * A night replaces rows without a MERGE: its rows are new files, the rows they replace and the
+   * deleted ids' rows are marked in deletion vectors, in one commit that rewrites no data file.
+   * The answer is the MERGE's (a predictions table without deletion vectors takes the MERGE).
+   */
+  @Test
+  void aNightMarksTheRowsItReplacesInDeletionVectorsAndAgreesWithAMerge() {
+    Setup s = fresh();
+    Setup merged = new Setup(s.source(), new OutputTables(tmp.resolve("night-merge-" + SEQ.incrementAndGet()).toString()));
+    night(s, DAY1, false);
+    night(merged, DAY1, false, "nightly.deletion-vectors=false");
+    churn(s.source());
+    long before = DeltaIO.latestVersion(spark, s.out().predictions());
+    NightlyJob.Result d2 = night(s, DAY2, false);
+    night(merged, DAY2, false, "nightly.deletion-vectors=false");
+    assertEquals(2, d2.deleted());
+
+    Dataset<Row> a = spark.read().format("delta").load(s.out().predictions())
+        .select("id", "model_id", "model_version", "kernel", "label", "score", "scores");
+    Dataset<Row> b = spark.read().format("delta").load(merged.out().predictions())
+        .select("id", "model_id", "model_version", "kernel", "label", "score", "scores");
+    assertEquals(ROWS + 20 - 2, a.count());
+    assertEquals(a.count(), a.select("id").distinct().count(), "one row per id");
+    assertEquals(0, a.exceptAll(b).count(), "the same rows as the MERGE");
+    assertEquals(0, b.exceptAll(a).count(), "the same rows as the MERGE");
+    assertEquals(d2.runId(), spark.read().format("delta").load(s.out().predictions())
+        .filter(col("id").equalTo(1807)).head().getAs("run_id"), "an updated id has this night's row");
+
+    // The night's commit to predictions: its own files, and deletion vectors on earlier files.
+    assertEquals(before + 1, DeltaIO.latestVersion(spark, s.out().predictions()), "one commit");
+    assertEquals("WRITE", DeltaTable.forPath(spark, s.out().predictions()).history(1).head().getAs("operation"),
+        "no MERGE");
+    assertEquals("MERGE", DeltaTable.forPath(spark, merged.out().predictions()).history(1).head().getAs("operation"),
+        "a predictions table without deletion vectors takes the MERGE");
+    var log = org.apache.spark.sql.delta.DeltaLog.forTable(spark, s.out().predictions());
+    var changes = log.getChanges(before + 1, before + 1, scala.Option.empty(), true).next()._2();
+    long newRows = 0;
+    java.util.Set<String> addedWithDv = new java.util.HashSet<>();
+    java.util.Set<String> removedPaths = new java.util.HashSet<>();
+    for (var action : scala.jdk.javaapi.CollectionConverters.asJava(changes)) {
+      if (action instanceof org.apache.spark.sql.delta.actions.AddFile f) {
+        if (f.deletionVector() != null) {
+          addedWithDv.add(f.path());
+        } else {
+          newRows += (Long) f.numLogicalRecords().get();
+        }
+      } else if (action instanceof org.apache.spark.sql.delta.actions.RemoveFile f) {
+        removedPaths.add(f.path());
+      }
+    }
+    assertEquals(d2.scored(), newRows, "the night's rows, each written once");
+    assertFalse(addedWithDv.isEmpty(), "earlier rows are marked, not rewritten");
+    assertTrue(removedPaths.containsAll(addedWithDv) && addedWithDv.containsAll(removedPaths),
+        "every file the commit removes comes back with a deletion vector: no data file is rewritten");
+  }
+
   @Test
   void topkNightsRescoreTheChangesAgainstAReferenceTable() {
     Setup s = fresh();
@@ -399,6 +455,26 @@ class NightlyJobIT {
     Row runs = spark.read().format("delta").load(s.out().runs())
         .agg(org.apache.spark.sql.functions.sum("rows_in")).head();
     assertEquals(runs.getLong(0), totals.getLong(0), "energy_log's totals are the runs table's");
+  }
+
+  /**
+   * A rerun inside the recovery grace (the killed attempt's commits are not undone yet, since it
+   * might still be running) replaces what that attempt left: no id twice, no energy row twice.
+   */
+  @Test
+  void aRerunWithinTheGraceReplacesWhatAKilledAttemptLeft() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    churn(s.source());
+    ConsoleErrorsIT.Run killed = ConsoleErrorsIT.joule(tmp.resolve("kill-night-grace"), Map.of(), "nightly",
+        "--date", DAY2.toString(), "--set", "nightly.source=" + s.source(), "--set", "nightly.model=" + model,
+        "--set", "nightly.output=" + s.out().root(), "--set", "testing.halt-after-table=energy_log");
+    assertEquals(137, killed.code(), String.join("\n", killed.err()));
+    NightlyJob.Result rerun = night(s, DAY2, false); // default grace: nothing of the killed attempt is undone
+    assertEquals("committed", rerun.status());
+    assertWinnersNight(s, rerun); // one runs row; this night's energy rows are the rerun's alone
+    Dataset<Row> p = spark.read().format("delta").load(s.out().predictions());
+    assertEquals(p.count(), p.select("id").distinct().count(), "no id twice");
   }
 
   /** Every row of an id the night reads more than once is a reject; no id gets two predictions. */

@@ -53,8 +53,20 @@ final class FileCommit {
    */
   static void commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
       Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties) {
+    commit(spark, path, schema, files, replace, constants, newTableProperties, TableCommit.Guard.NONE);
+  }
+
+  /**
+   * As above; {@code guard} is called with the version the transaction read (-1: no table yet)
+   * before anything is committed, and may refuse the commit by throwing. Any commit after that
+   * version fails this one ({@code readWholeTable}), so what the guard saw is what is committed on.
+   */
+  static void commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
+      Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties,
+      TableCommit.Guard guard) {
     DeltaLog log = DeltaLog.forTable(spark, path);
     OptimisticTransaction txn = log.startTransaction();
+    guard.check(txn.readVersion());
     List<Action> actions = new ArrayList<>();
     long now = System.currentTimeMillis();
     boolean schemaChanged = false;
@@ -90,21 +102,32 @@ final class FileCommit {
     if (txn.readVersion() >= 0 && actions.isEmpty() && files.isEmpty() && !schemaChanged) {
       return; // nothing to replace, nothing to add: no empty commit
     }
+    actions.addAll(adds(files, constants));
+    String predicate = replace == null ? null : String.join(" AND ", replace.entrySet().stream()
+        .map(e -> e.getKey() + " = '" + DeltaIO.sqlString(e.getValue()) + "'").toList());
+    txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
+        write(replace == null ? SaveMode.Append : SaveMode.Overwrite, predicate));
+  }
+
+  /** Delta's WRITE operation, as the commit's history shows it. */
+  static DeltaOperations.Write write(SaveMode mode, String predicate) {
+    return new DeltaOperations.Write(mode, DeltaOperations.Write$.MODULE$.apply$default$2(), scala.Option.apply(predicate),
+        DeltaOperations.Write$.MODULE$.apply$default$4(), DeltaOperations.Write$.MODULE$.apply$default$5(),
+        DeltaOperations.Write$.MODULE$.apply$default$6(), DeltaOperations.Write$.MODULE$.apply$default$7(),
+        DeltaOperations.Write$.MODULE$.apply$default$8(), DeltaOperations.Write$.MODULE$.apply$default$9());
+  }
+
+  /** Added files' actions: each with {@code constants} as its statistics and its own row count. */
+  static List<AddFile> adds(List<TaskOutput.WrittenFile> files, Map<String, String> constants) {
     String stats = stats(constants);
+    List<AddFile> out = new ArrayList<>();
     for (TaskOutput.WrittenFile w : files) {
-      actions.add(AddFile.apply(w.name(), scala.collection.immutable.Map$.MODULE$.empty(), w.bytes(),
+      out.add(AddFile.apply(w.name(), scala.collection.immutable.Map$.MODULE$.empty(), w.bytes(),
           w.modificationTime(), true, stats.replace("\"numRecords\":0", "\"numRecords\":" + w.rows()),
           AddFile.apply$default$7(), AddFile.apply$default$8(), AddFile.apply$default$9(), AddFile.apply$default$10(),
           AddFile.apply$default$11()));
     }
-    String predicate = replace == null ? null : String.join(" AND ", replace.entrySet().stream()
-        .map(e -> e.getKey() + " = '" + DeltaIO.sqlString(e.getValue()) + "'").toList());
-    txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
-        new DeltaOperations.Write(replace == null ? SaveMode.Append : SaveMode.Overwrite,
-            DeltaOperations.Write$.MODULE$.apply$default$2(), scala.Option.apply(predicate),
-            DeltaOperations.Write$.MODULE$.apply$default$4(), DeltaOperations.Write$.MODULE$.apply$default$5(),
-            DeltaOperations.Write$.MODULE$.apply$default$6(), DeltaOperations.Write$.MODULE$.apply$default$7(),
-            DeltaOperations.Write$.MODULE$.apply$default$8(), DeltaOperations.Write$.MODULE$.apply$default$9()));
+    return out;
   }
 
   /** Whether a file's rows all match, none can, or some may. */
@@ -156,7 +179,7 @@ final class FileCommit {
     return s.toString();
   }
 
-  private static void refuseUnsupported(Metadata m, String path) {
+  static void refuseUnsupported(Metadata m, String path) {
     Map<String, String> conf = scala.jdk.javaapi.CollectionConverters.asJava(m.configuration());
     String mapping = conf.getOrDefault("delta.columnMapping.mode", "none");
     boolean constraints = conf.keySet().stream().anyMatch(k -> k.startsWith("delta.constraints."));

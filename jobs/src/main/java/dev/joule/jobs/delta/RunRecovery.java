@@ -78,4 +78,27 @@ public final class RunRecovery {
     }
     return done;
   }
+
+  /**
+   * Whether {@code table} has a live commit, younger than {@code grace} plus an hour, by a run
+   * whose id starts with {@code runIdPrefix} other than {@code runId}: an attempt of the same
+   * night that may have died after writing, which {@link #recover} leaves alone until its grace
+   * has passed. Read from the log on the driver (no Spark job).
+   */
+  public static boolean recentAttempt(SparkSession spark, String table, String runIdPrefix, String runId,
+      Duration grace) {
+    if (!DeltaIO.exists(spark, table)) {
+      return false;
+    }
+    long from = CommitTag.firstVersionSince(spark, table,
+        System.currentTimeMillis() - grace.toMillis() - Duration.ofHours(1).toMillis());
+    if (from < 0) {
+      return false;
+    }
+    List<CommitTag.Commit> commits = CommitTag.commits(spark, table, from);
+    Set<Long> undone = new HashSet<>();
+    commits.stream().filter(CommitTag.Commit::undo).forEach(c -> undone.add(c.undoneVersion()));
+    return commits.stream().anyMatch(c -> !c.undo() && c.runId() != null && c.runId().startsWith(runIdPrefix)
+        && !c.runId().equals(runId) && !undone.contains(c.version()));
+  }
 }

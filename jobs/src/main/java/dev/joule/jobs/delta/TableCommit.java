@@ -38,6 +38,18 @@ public final class TableCommit {
   /** A commit this run made: the table and the version it committed. */
   public record Written(String path, long version) {}
 
+  /**
+   * A last check inside a file commit's transaction, given the table version the transaction
+   * read (-1: no table yet); it refuses the commit by throwing. Called again if the commit is
+   * retried after a concurrent one.
+   */
+  @FunctionalInterface
+  public interface Guard {
+    Guard NONE = readVersion -> {};
+
+    void check(long readVersion);
+  }
+
   /** For a job with no run id of its own (generate, import): one is made up for the tags. */
   public TableCommit(SparkSession spark) {
     this(spark, "job-" + java.util.UUID.randomUUID().toString().substring(0, 8));
@@ -95,24 +107,59 @@ public final class TableCommit {
   /** As above; a table this commit creates gets {@code newTableProperties}. */
   public void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
       Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties) {
+    addFiles(path, schema, files, replace, constants, newTableProperties, Guard.NONE);
+  }
+
+  /**
+   * Commits a few rows made on the driver (a run's energy records, its runs row) the way tasks'
+   * files are committed ({@link #addFiles}): one Parquet file written here, straight into the
+   * table's folder, then one Delta commit. No query is planned and no Spark job runs (a DataFrame
+   * write of one row costs a few jobs and their code generation). Nothing to write and nothing
+   * to replace: no commit.
+   *
+   * @param replace column → value: the rows this commit replaces (null: append)
+   * @param statsColumns string columns whose one value in every row, where they have one, is
+   *     written as the file's statistics (so a later commit can replace these rows by file)
+   * @param guard refuses the commit, inside its transaction, by throwing
+   */
+  public void addRows(String path, StructType schema, List<Row> rows, Map<String, String> replace,
+      List<String> statsColumns, Guard guard) {
+    Map<String, String> constants = new java.util.LinkedHashMap<>();
+    for (String c : statsColumns) {
+      int i = schema.fieldIndex(c);
+      java.util.Set<Object> values = new java.util.HashSet<>();
+      rows.forEach(r -> values.add(r.get(i)));
+      if (values.size() == 1 && values.iterator().next() instanceof String v) {
+        constants.put(c, v);
+      }
+    }
+    List<TaskOutput.WrittenFile> files = rows.isEmpty() ? List.of()
+        : List.of(DriverFile.write(spark, path, schema, rows, runId + "-d" + (step + 1)));
+    if (files.isEmpty() && replace == null) {
+      return;
+    }
+    boolean done = false;
+    try {
+      addFiles(path, schema, files, replace, constants, Map.of(), guard);
+      done = true;
+    } finally {
+      if (!done) {
+        files.forEach(f -> DriverFile.delete(spark, f));
+      }
+    }
+  }
+
+  private void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
+      Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties,
+      Guard guard) {
     OutputPaths.requireWritable(spark, path, "output table");
     try {
       tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> {
         // A concurrent commit fails the transaction before anything lands. The files are still
         // valid, so commit them again against the new snapshot: a concurrent run of another
         // model keeps its rows; one of the same model and kernel is replaced, as a rerun would.
-        for (int attempt = 1; ; attempt++) {
-          try {
-            FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties);
-            return;
-          } catch (java.util.ConcurrentModificationException e) {
-            if (attempt == CONFLICT_RETRIES) {
-              throw e;
-            }
-            LOG.warn("{} changed while this run committed to it ({}); committing again", path,
-                e.getClass().getSimpleName());
-          }
-        }
+        retryOnConflict(path, "committing again",
+            () -> FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties, guard));
       }));
     } catch (FileCommit.MixedFiles e) {
       LOG.info("{}; deleting those rows first, in a commit of their own", e.getMessage());
@@ -120,7 +167,47 @@ public final class TableCommit {
           .map(x -> x.getKey() + " = '" + DeltaIO.sqlString(x.getValue()) + "'").toList());
       merge(path, t -> t.delete(predicate));
       tagged(path, tag -> CommitTag.withSessionTag(spark, tag,
-          () -> FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties)));
+          () -> FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties, guard)));
+    }
+  }
+
+  /**
+   * Why {@code path} cannot take {@link #upsertFiles} (deletion vectors off, a change data feed,
+   * column mapping or constraints), or null when it can.
+   */
+  public String cannotUpsertFiles(String path) {
+    return KeyedUpsert.unusable(spark, path);
+  }
+
+  /**
+   * Upserts by key without a MERGE ({@link KeyedUpsert}): commits {@code files}, already written
+   * into {@code path}'s folder, and marks in deletion vectors the rows in {@code scope} whose
+   * {@code keyColumn} is in {@code keys}, in one commit. Retried after a concurrent commit.
+   *
+   * @return rows marked deleted (replaced or deleted by key)
+   */
+  public long upsertFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files, String keyColumn,
+      java.util.Set<Object> keys, Map<String, String> scope, Map<String, String> constants) {
+    OutputPaths.requireWritable(spark, path, "output table");
+    long[] marked = {0};
+    tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> retryOnConflict(path,
+        "finding the rows to replace again",
+        () -> marked[0] = KeyedUpsert.commit(spark, path, schema, files, keyColumn, keys, scope, constants).rowsMarked())));
+    return marked[0];
+  }
+
+  /** Runs {@code commit}; a concurrent commit that failed it makes it run again, a few times. */
+  private static void retryOnConflict(String path, String again, Runnable commit) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        commit.run();
+        return;
+      } catch (java.util.ConcurrentModificationException e) {
+        if (attempt == CONFLICT_RETRIES) {
+          throw e;
+        }
+        LOG.warn("{} changed while this run committed to it ({}); {}", path, e.getClass().getSimpleName(), again);
+      }
     }
   }
 

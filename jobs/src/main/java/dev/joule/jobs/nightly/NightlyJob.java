@@ -7,8 +7,12 @@ import static org.apache.spark.sql.functions.rank;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.console.SparkJobProfile;
 import dev.joule.jobs.delta.DeltaIO;
+import dev.joule.jobs.delta.RowFiles;
+import dev.joule.jobs.delta.RunRecovery;
 import dev.joule.jobs.delta.TableCommit;
+import dev.joule.jobs.delta.UncommittedFiles;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
@@ -193,6 +197,7 @@ public final class NightlyJob {
     // A committed night is skipped before anything else: its source may no longer have the
     // version it read (history cleaned), or never had one before the end of its date (a night
     // committed as of latest).
+    SparkJobProfile.step("read runs");
     Prior prior = prior(out.runs(), runKey, job, model.modelId());
     Row committed = prior.committed();
     if (committed != null && !req.full()) {
@@ -209,6 +214,7 @@ public final class NightlyJob {
     TextNight.Result text = config.string("nightly.text.source").isEmpty() ? null
         : new TextNight(spark, config).run(job, runKey, source, out, req.dryRun());
 
+    SparkJobProfile.step("pin source");
     DeltaIO.Pinned latest = DeltaIO.readPinned(spark, source, "nightly.source");
     long sourceTo = latest.version();
     if (asOf.equals("end-of-date")) {
@@ -231,6 +237,7 @@ public final class NightlyJob {
     } else if (from > sourceTo) {
       fullReason = "source version " + sourceTo + " is older than the last committed night's " + from;
     }
+    SparkJobProfile.step("find changes");
     Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision, Scoring.passthrough(config));
     Dataset<Row> upserts;
     Dataset<Row> deletes; // a single column: id
@@ -277,12 +284,18 @@ public final class NightlyJob {
     Map<String, Long> phases = new LinkedHashMap<>();
     long t = System.nanoTime();
     // Counts the night's rows; every row of an id found more than once among them is rejected.
+    SparkJobProfile.step("id census");
     IdCensus census = IdCensus.of(prep.select(upserts), config.integer("score.max-duplicate-ids"),
         "night " + runKey + " (rows of " + source + ")");
     long rowsIn = census.rows();
     Scoring.Prepared night = prep.withDuplicates(census.duplicates());
+    SparkJobProfile.step("deleted ids");
     deletes = deletes.cache();
-    long deleted = deletes.count();
+    // The deleted ids themselves (few: a night's deletes), for a commit that marks their rows.
+    java.util.Set<Object> deletedIds = new java.util.HashSet<>();
+    deletes.collectAsList().forEach(r -> deletedIds.add(r.get(0)));
+    long deleted = deletedIds.size();
+    SparkJobProfile.step("count source");
     long sourceRows = pinned.data().count();
     phases.put("find changes", System.nanoTime() - t);
     Scoring.Sink staging = null;
@@ -290,6 +303,7 @@ public final class NightlyJob {
     try {
       t = System.nanoTime();
       // The quality gate may fail the night (exit 4) or score it again at a higher precision.
+      SparkJobProfile.step("scoring");
       QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, night, pr -> pr.select(changed), rowsIn,
           sourceRows, runId, "nightly", (pr, attempt) -> new Scoring.Staging(out.staging(runId + attempt)));
       staging = gated.sink();
@@ -314,8 +328,9 @@ public final class NightlyJob {
       }
       pauseForTests("testing.pause-before-commit-ms");
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
-      // A run of this night that committed while this one scored wins: write nothing.
-      Row meanwhile = committedRun(out.runs(), runKey);
+      // A run of this night that committed while this one scored wins: write nothing. The runs
+      // table is queried again only if it has a commit since it was read at the start.
+      Row meanwhile = prior.changedSince(spark, out.runs()) ? committedRun(out.runs(), runKey, -1) : null;
       if (meanwhile != null && !req.full()) {
         throw new JouleException(JouleException.CONFLICT, "run " + meanwhile.getAs("run_id") + " committed night "
             + runKey + " while this one was scoring; nothing of this run was written");
@@ -326,28 +341,53 @@ public final class NightlyJob {
       ScoreResult result;
       try {
         t = System.nanoTime();
-        mergePredictions(commit, out.predictions(), st, deletes, model, used, runId, at);
+        SparkJobProfile.step("commit predictions");
+        mergePredictions(commit, out.predictions(), st, deletes, deletedIds, model, used, runId, at);
         phases.put("merge predictions", System.nanoTime() - t);
         haltIf(haltAfter, "predictions");
         t = System.nanoTime();
-        // Most nights reject nothing: write rejects only if there are some, or if an earlier
-        // attempt of this night left some to replace (a Delta write costs seconds here).
-        if (st.rejected() > 0 || hasRows(out.rejects(), runKey)) {
+        // Most nights reject nothing: write rejects only if there are some, or if the committed
+        // night this --full replaces, or an attempt of this night that recovery has not undone
+        // yet (younger than its grace), may have left some.
+        SparkJobProfile.step("commit rejects");
+        String attemptPrefix = runId.substring(0, runId.length() - 8);
+        java.time.Duration grace = config.duration("recovery.grace");
+        if (st.rejected() > 0 || ((committed != null
+            || RunRecovery.recentAttempt(spark, out.rejects(), attemptPrefix, runId, grace))
+            && hasRows(out.rejects(), runKey))) {
           commit.replaceWhere(out.rejects(), "run_key = '" + runKey + "'", st.ofKind(StagedRows.REJECT).select(
               col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
               lit(used.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
         }
         haltIf(haltAfter, "rejects");
-        commit.replaceWhere(out.energyLog(), "run_key = '" + runKey + "'",
-            st.ofKind(StagedRows.ENERGY).select("energy.*").withColumn("run_key", lit(runKey)));
+        // Driver-written commits (no Spark job). This key's rows are replaced where a committed
+        // night (--full) or an attempt not yet undone may have left some.
+        Map<String, String> sameKey = committed != null
+            || RunRecovery.recentAttempt(spark, out.energyLog(), attemptPrefix, runId, grace)
+            ? Map.of("run_key", runKey) : null;
+        SparkJobProfile.step("commit energy_log");
+        commit.addRows(out.energyLog(), RunRecord.KEYED_ENERGY_SCHEMA, RunRecord.keyedEnergyRows(st.energyRows(),
+            runKey), sameKey, List.of("run_id", "job", "run_key"), TableCommit.Guard.NONE);
         haltIf(haltAfter, "energy_log");
         result = resultNow.apply(true);
-        Dataset<Row> run = new RunRecord(job, runKey, result, at, from, deleted, sourceRows, scanMode, fullReason,
-            describeSource(scanMode, fullReason, from, sourceTo)).toDataFrame(spark);
-        if (!insertRun(commit, out.runs(), run, req.full())) {
-          throw new JouleException(JouleException.CONFLICT, "another run committed night " + runKey
-              + " while this one was scoring; this run's results were not recorded (rerun to check)");
-        }
+        SparkJobProfile.step("commit runs");
+        Row run = new RunRecord(job, runKey, result, at, from, deleted, sourceRows, scanMode, fullReason,
+            describeSource(scanMode, fullReason, from, sourceTo)).toRow(RunRecord.COMMITTED);
+        // Exactly once: inside the runs commit's transaction, the runs table is what was checked,
+        // or it is checked again at the version the commit builds on; any commit after that
+        // version fails this one, and the retry checks again.
+        String replacedRun = committed == null ? null : committed.getAs("run_id");
+        commit.addRows(out.runs(), RunRecord.SCHEMA, List.of(run),
+            committed == null ? null : Map.of("run_key", runKey, "status", RunRecord.COMMITTED),
+            RunRecord.STATS_COLUMNS, readVersion -> {
+              if (readVersion >= 0 && readVersion != prior.runsVersion()) {
+                Row other = committedRun(out.runs(), runKey, readVersion);
+                if (other != null && !other.<String>getAs("run_id").equals(replacedRun)) {
+                  throw new JouleException(JouleException.CONFLICT, "run " + other.getAs("run_id") + " committed night "
+                      + runKey + " while this one was committing; this run's results were not recorded (rerun to check)");
+                }
+              }
+            });
       } catch (Exception e) { // SparkException from a failed write is checked in Java terms
         commit.rollback();
         JouleException conflict = conflict(e, runKey);
@@ -444,7 +484,7 @@ public final class NightlyJob {
   }
 
   private void mergePredictions(TableCommit commit, String path, Scoring.Staged st, Dataset<Row> deletes,
-      ModelSpec model, Scoring.Prepared prep, String runId, Timestamp at) {
+      java.util.Set<Object> deletedIds, ModelSpec model, Scoring.Prepared prep, String runId, Timestamp at) {
     List<org.apache.spark.sql.Column> cols = new java.util.ArrayList<>(List.of(col("id"),
         lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
         lit(prep.kernel().displayName()).as("kernel"), col("label"), col("score"), col("scores"), col("neighbors"),
@@ -459,6 +499,34 @@ public final class NightlyJob {
       return;
     }
     boolean tombstone = config.string("nightly.deletes").equals("tombstone");
+    String noUpsert = tombstone ? "nightly.deletes = tombstone" : commit.cannotUpsertFiles(path);
+    if (noUpsert == null) {
+      // The night's rows are written once, straight into the table's folder; the rows they
+      // replace and the deleted ids' rows are marked in deletion vectors, in the same commit.
+      String tag = runId.replaceAll("[^A-Za-z0-9._-]", "_");
+      RowFiles.Written w = RowFiles.write(spark, path, upserts, tag, "id");
+      java.util.Set<Object> keys = new java.util.HashSet<>(w.keys());
+      keys.addAll(deletedIds);
+      Map<String, String> constants = new LinkedHashMap<>();
+      constants.put("model_id", model.modelId());
+      constants.put("model_version", model.modelVersion());
+      constants.put("kernel", prep.kernel().displayName());
+      constants.put("run_id", runId);
+      boolean done = false;
+      try {
+        long marked = commit.upsertFiles(path, upserts.schema(), w.files(), "id", keys,
+            Map.of("model_id", model.modelId()), constants);
+        LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors)",
+            w.files().stream().mapToLong(f -> f.rows()).sum(), marked);
+        done = true;
+      } finally {
+        if (!done) {
+          UncommittedFiles.delete(spark, List.of(path), tag, java.util.Set.of());
+        }
+      }
+      return;
+    }
+    LOG.info("predictions: MERGE ({})", noUpsert);
     Dataset<Row> src = upserts.withColumn("_op", lit("upsert")).unionByName(
         deletes.select(col("id"), lit(model.modelId()).as("model_id"), lit("delete").as("_op")), true);
     Map<String, String> set = new LinkedHashMap<>();
@@ -482,44 +550,35 @@ public final class NightlyJob {
     });
   }
 
-  /**
-   * Inserts the runs row unless this key is already committed (with --full, replaces it); false
-   * if the committed row afterwards is another run's, i.e. someone else committed first. Checked
-   * by reading the row back: a MERGE that changes nothing may not commit at all.
-   */
-  private boolean insertRun(TableCommit commit, String path, Dataset<Row> row, boolean replace) {
-    String runId = row.head().getString(0);
-    String runKey = row.head().getString(2);
-    if (!DeltaIO.exists(spark, path)) {
-      commit.append(path, row);
-    } else {
-      commit.merge(path, t -> {
-        // Schema evolution: a runs table from an older Joule gains the newer columns (e.g. bridge).
-        var m = t.as("t").merge(row.as("s"), "t.run_key = s.run_key AND t.status = 'committed'")
-            .withSchemaEvolution();
-        (replace ? m.whenMatched().updateAll() : m).whenNotMatched().insertAll().execute();
-      });
-    }
-    Row committed = committedRun(path, runKey);
-    return committed != null && runId.equals(committed.getAs("run_id"));
-  }
-
   private boolean hasRows(String table, String runKey) {
     return DeltaIO.exists(spark, table)
         && !spark.read().format("delta").load(table).filter(col("run_key").equalTo(runKey)).limit(1).isEmpty();
   }
 
-  private Row committedRun(String runs, String runKey) {
+  /** The committed row of {@code runKey} at {@code version} of the runs table (-1: latest), or null. */
+  private Row committedRun(String runs, String runKey, long version) {
     if (!DeltaIO.exists(spark, runs)) {
       return null;
     }
-    List<Row> r = spark.read().format("delta").load(runs)
+    var read = spark.read().format("delta");
+    if (version >= 0) {
+      read = read.option("versionAsOf", version);
+    }
+    List<Row> r = read.load(runs)
         .filter(col("run_key").equalTo(runKey).and(col("status").equalTo("committed"))).limit(1).collectAsList();
     return r.isEmpty() ? null : r.get(0);
   }
 
-  /** This night's committed run, if any, and the last committed night before it of this job and model. */
-  private record Prior(Row committed, Row last) {}
+  /**
+   * This night's committed run, if any, and the last committed night before it of this job and
+   * model, as of {@code runsVersion} of the runs table (-1: no table).
+   */
+  private record Prior(Row committed, Row last, long runsVersion) {
+    /** Whether the runs table has a commit after the one these were read at (a log listing, no job). */
+    boolean changedSince(SparkSession spark, String runs) {
+      return DeltaIO.exists(spark, runs) && DeltaIO.latestVersion(spark, runs) != runsVersion;
+    }
+  }
 
   /**
    * One read of the runs table for both (each read is a Spark job; a small night has few to
@@ -527,9 +586,10 @@ public final class NightlyJob {
    */
   private Prior prior(String runs, String runKey, String job, String modelId) {
     if (!DeltaIO.exists(spark, runs)) {
-      return new Prior(null, null);
+      return new Prior(null, null, -1);
     }
-    List<Row> rows = spark.read().format("delta").load(runs)
+    long version = DeltaIO.latestVersion(spark, runs);
+    List<Row> rows = spark.read().format("delta").option("versionAsOf", version).load(runs)
         .filter(col("status").equalTo("committed").and(col("run_key").equalTo(runKey)
             .or(col("job").equalTo(job).and(col("model_id").equalTo(modelId)))))
         .collectAsList();
@@ -543,7 +603,7 @@ public final class NightlyJob {
         last = r;
       }
     }
-    return new Prior(committed, last);
+    return new Prior(committed, last, version);
   }
 
   /** The newest night first: by source version, then by finish time (nulls last, as Spark's desc). */

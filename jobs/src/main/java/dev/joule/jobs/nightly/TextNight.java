@@ -166,13 +166,14 @@ public final class TextNight {
           commit.replaceWhere(out.rejects(), "run_key = '" + DeltaIO.sqlString(embedKey) + "'", rows);
         }
         if (!counts.energyRows().isEmpty()) {
-          commit.append(out.energyLog(), spark.createDataFrame(counts.energyRows(), EnergyRecord.SCHEMA)
-              .withColumn("run_key", lit(embedKey)));
+          commit.addRows(out.energyLog(), RunRecord.KEYED_ENERGY_SCHEMA, RunRecord.keyedEnergyRows(
+              counts.energyRows(), embedKey), null, List.of("run_id", "job", "run_key"), TableCommit.Guard.NONE);
         }
         ScoreResult committedResult = result(runId, source, in, model, encoder, rowsIn, counts, wall0, proc0, runsBefore);
-        commit.append(out.runs(), new RunRecord(embedJob, null, committedResult, Timestamp.from(Instant.now()), null,
-            deleted, texts, exists ? "changed-texts" : "full", exists ? null : "first embedding of " + source,
-            r.describe()).toDataFrame(spark));
+        commit.addRows(out.runs(), RunRecord.SCHEMA, List.of(new RunRecord(embedJob, null, committedResult,
+            Timestamp.from(Instant.now()), null, deleted, texts, exists ? "changed-texts" : "full",
+            exists ? null : "first embedding of " + source, r.describe()).toRow(RunRecord.COMMITTED)), null,
+            RunRecord.STATS_COLUMNS, TableCommit.Guard.NONE);
         LOG.info("night {}: {}", nightKey, r.describe());
         return new Result(runId, texts, rowsIn, counts.embedded(), counts.rejected(), deleted, counts.truncated(),
             committedResult);

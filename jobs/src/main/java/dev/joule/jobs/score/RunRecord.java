@@ -70,6 +70,11 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
   }
 
   public Dataset<Row> toDataFrame(SparkSession spark, String status) {
+    return spark.createDataFrame(List.of(toRow(status)), SCHEMA);
+  }
+
+  /** The row, in {@link #SCHEMA}'s order. */
+  public Row toRow(String status) {
     ScoreResult r = result;
     EnergySummary e = r.energy();
     Row row = RowFactory.create(r.runId(), job, runKey, status, finishedAt, r.input(), r.inputVersion(),
@@ -78,6 +83,25 @@ public record RunRecord(String job, String runKey, ScoreResult result, Timestamp
         e.estimatedJ(), e.estimatedLowJ(), e.estimatedHighJ(), e.modelledJ(), e.fixedEstimatedJ(),
         String.join(",", e.methods()), e.bridge().describe(), ClaimCard.forRun(r).toJson(),
         r.gate() == null ? null : r.gate().describe(), sourceChanges);
-    return spark.createDataFrame(List.of(row), SCHEMA);
+    return row;
   }
+
+  /** The energy_log's schema for keyed runs (nightly): the partition records and the run key. */
+  public static final StructType KEYED_ENERGY_SCHEMA = dev.joule.udfs.EnergyRecord.SCHEMA.add("run_key",
+      DataTypes.StringType);
+
+  /** {@code energyRows} with {@code runKey} added, in {@link #KEYED_ENERGY_SCHEMA}. */
+  public static List<Row> keyedEnergyRows(List<Row> energyRows, String runKey) {
+    return energyRows.stream().map(r -> {
+      Object[] v = new Object[r.size() + 1];
+      for (int i = 0; i < r.size(); i++) {
+        v[i] = r.get(i);
+      }
+      v[r.size()] = runKey;
+      return (Row) RowFactory.create(v);
+    }).toList();
+  }
+
+  /** Columns that hold one value per run: a file of one run's row carries them as statistics. */
+  public static final List<String> STATS_COLUMNS = List.of("run_id", "job", "run_key", "status", "model_id");
 }

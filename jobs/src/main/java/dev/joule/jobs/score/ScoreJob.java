@@ -169,7 +169,6 @@ public final class ScoreJob {
       replace.put("kernel", kernel.displayName());
       Map<String, String> constants = new java.util.LinkedHashMap<>(replace);
       constants.put("run_id", runId);
-      Dataset<Row> energyLog = spark.createDataFrame(st.energyRows(), dev.joule.udfs.EnergyRecord.SCHEMA);
 
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
       dev.joule.jobs.console.SparkJobProfile.step("commit predictions");
@@ -188,13 +187,15 @@ public final class ScoreJob {
         st.filesOf(PartitionFiles.REJECTS).forEach(f -> committedFiles.add(f.name()));
         failIf(failAfter, haltAfter, "rejects");
         dev.joule.jobs.console.SparkJobProfile.step("commit energy_log");
-        commit.append(out.energyLog(), energyLog);
+        commit.addRows(out.energyLog(), dev.joule.udfs.EnergyRecord.SCHEMA, st.energyRows(), null,
+            List.of("run_id", "job"), TableCommit.Guard.NONE);
         failIf(failAfter, haltAfter, "energy_log");
         // Measured after the data commits, so the fixed cost includes them; the runs row is last.
         result = resultNow.apply(true);
         dev.joule.jobs.console.SparkJobProfile.step("commit runs");
-        commit.append(out.runs(), new RunRecord("score", null, result, scoredAt, null, 0, result.rowsIn(),
-            "full", null).toDataFrame(spark));
+        commit.addRows(out.runs(), RunRecord.SCHEMA, List.of(new RunRecord("score", null, result, scoredAt, null, 0,
+            result.rowsIn(), "full", null).toRow(RunRecord.COMMITTED)), null, RunRecord.STATS_COLUMNS,
+            TableCommit.Guard.NONE);
       } catch (Exception | Error e) { // SparkException from a failed write is checked in Java terms
         LOG.error("run {} failed while committing; undoing its own commits", runId);
         commit.rollback();
@@ -250,8 +251,9 @@ public final class ScoreJob {
     boolean recorded = false;
     if (req.commit()) {
       try {
-        new TableCommit(spark, runId).append(out.runs(), new RunRecord("score", null, r, Timestamp.from(Instant.now()),
-            null, 0, rowsIn, "full", null).toDataFrame(spark, RunRecord.REFUSED));
+        new TableCommit(spark, runId).addRows(out.runs(), RunRecord.SCHEMA, List.of(new RunRecord("score", null, r,
+            Timestamp.from(Instant.now()), null, 0, rowsIn, "full", null).toRow(RunRecord.REFUSED)), null,
+            RunRecord.STATS_COLUMNS, TableCommit.Guard.NONE);
         recorded = true;
         LOG.warn("run {}: refused by the quality gate; recorded in {} as {}", runId, out.runs(), RunRecord.REFUSED);
       } catch (Exception w) { // a SparkException from the write is checked in Java terms

@@ -1,0 +1,192 @@
+package dev.joule.jobs.delta;
+
+import static org.apache.spark.sql.functions.col;
+
+import dev.joule.udfs.files.TaskOutput;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.function.FilterFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.paths.SparkPath;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.delta.DeltaLog;
+import org.apache.spark.sql.delta.OptimisticTransaction;
+import org.apache.spark.sql.delta.actions.Action;
+import org.apache.spark.sql.delta.actions.AddFile;
+import org.apache.spark.sql.delta.actions.DeletionVectorDescriptor;
+import org.apache.spark.sql.delta.actions.DeletionVectorDescriptor$;
+import org.apache.spark.sql.delta.actions.Metadata;
+import org.apache.spark.sql.delta.deletionvectors.RoaringBitmapArray;
+import org.apache.spark.sql.delta.deletionvectors.RoaringBitmapArrayFormat$;
+import org.apache.spark.sql.delta.deletionvectors.StoredBitmap$;
+import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore;
+import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore$;
+import org.apache.spark.sql.delta.util.DeltaFileOperations;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Upserts by key in one Delta commit, without a MERGE: the new rows are data files already
+ * written into the table's folder ({@link RowFiles}); the rows they replace, and the rows of
+ * deleted keys, are marked in deletion vectors. Finding those rows reads only the key and scope
+ * columns of the table's live files (one Spark job that brings back a file and row position per
+ * replaced row); no data file is rewritten, and the table's other rows are never read whole.
+ *
+ * <p>For tables with deletion vectors enabled, no change data feed (its change files would be
+ * missing), no column mapping, partitions or constraints ({@link #usable}). The transaction reads
+ * the whole table, so a concurrent commit fails this one and nothing of it lands; the caller may
+ * run it again (the positions are then found again, on the new snapshot).
+ *
+ * <p>Uses Delta's own deletion-vector writer and actions (Delta 4.3.1, pinned): the same calls
+ * Delta's DELETE/UPDATE/MERGE make ({@code DeletionVectorWriter}, {@code AddFile.removeRows}).
+ */
+final class KeyedUpsert {
+
+  private KeyedUpsert() {}
+
+  /** What the commit did. */
+  record Outcome(long version, long rowsMarked, int filesTouched, int filesRemoved, int filesScanned) {}
+
+  /** Why {@code path} cannot take a keyed upsert, or null when it can. */
+  static String unusable(SparkSession spark, String path) {
+    Map<String, String> p = DeltaIO.properties(spark, path);
+    if (!"true".equalsIgnoreCase(p.get("delta.enableDeletionVectors"))) {
+      return "deletion vectors are off on " + path;
+    }
+    if ("true".equalsIgnoreCase(p.get("delta.enableChangeDataFeed"))) {
+      return path + " has a change data feed";
+    }
+    if (!p.getOrDefault("delta.columnMapping.mode", "none").equals("none")
+        || p.keySet().stream().anyMatch(k -> k.startsWith("delta.constraints."))) {
+      return path + " uses column mapping or constraints";
+    }
+    return null;
+  }
+
+  /**
+   * @param keyColumn the key (e.g. id); {@code keys} are the keys whose rows this commit replaces
+   *     or deletes (Long or String, as the column)
+   * @param scope column → value: only rows with these values are replaced (e.g. model_id)
+   * @param constants column → the one value it has in every row of {@code files}: their statistics
+   */
+  static Outcome commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
+      String keyColumn, Set<Object> keys, Map<String, String> scope, Map<String, String> constants) {
+    DeltaLog log = DeltaLog.forTable(spark, path);
+    OptimisticTransaction txn = log.startTransaction();
+    if (txn.readVersion() < 0) {
+      throw new IllegalStateException(path + " is not a Delta table");
+    }
+    Metadata m = txn.metadata();
+    FileCommit.refuseUnsupported(m, path);
+    StructType merged = FileCommit.merge(m.schema(), schema.asNullable(), path);
+    if (merged != m.schema()) {
+      txn.updateMetadata(m.copy(m.id(), m.name(), m.description(), m.format(), merged.json(), m.partitionColumns(),
+          m.configuration(), m.createdTime()), false);
+    }
+    txn.readWholeTable();
+    Path dataPath = log.dataPath();
+    String base = dataPath.toString();
+    // The live files that may hold rows in scope, by the path a Parquet scan reports for them.
+    Map<String, AddFile> candidates = new HashMap<>();
+    for (AddFile f : txn.snapshot().allFiles().collectAsList()) {
+      if (FileCommit.match(f.stats(), scope) != FileCommit.Match.NONE) {
+        candidates.put(SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded(), f);
+      }
+    }
+    Map<String, RoaringBitmapArray> marked = candidates.isEmpty() || keys.isEmpty() ? Map.of()
+        : positions(spark, merged, candidates, keyColumn, keys, scope);
+
+    List<Action> actions = new ArrayList<>();
+    long now = System.currentTimeMillis();
+    long rowsMarked = 0;
+    int removed = 0;
+    if (!marked.isEmpty()) {
+      var hadoopConf = log.newDeltaHadoopConf();
+      DeletionVectorStore store = DeletionVectorStore$.MODULE$.createInstance(hadoopConf);
+      UUID dvFile = UUID.randomUUID();
+      org.apache.spark.sql.delta.storage.dv.DeletionVectorStoreUtils.Writer writer = null;
+      try {
+        for (Map.Entry<String, RoaringBitmapArray> e : marked.entrySet()) {
+          AddFile f = candidates.get(e.getKey());
+          RoaringBitmapArray bits = e.getValue();
+          long before = f.numDeletedRecords();
+          if (f.deletionVector() != null) {
+            bits.merge(StoredBitmap$.MODULE$.create(f.deletionVector(), dataPath).load(store));
+          }
+          long newly = bits.cardinality() - before;
+          if (newly <= 0) {
+            continue; // every position was already deleted
+          }
+          rowsMarked += newly;
+          long physical = f.numPhysicalRecords().isDefined() ? (Long) f.numPhysicalRecords().get() : -1;
+          if (bits.cardinality() == physical) {
+            actions.add(f.removeWithTimestamp(now, true)); // every row replaced: the file goes
+            removed++;
+            continue;
+          }
+          byte[] data = bits.serializeAsByteArray(RoaringBitmapArrayFormat$.MODULE$.Portable());
+          if (writer == null) { // one deletion-vector file for the commit, opened at its first vector
+            writer = store.createWriter(store.generateFileNameInTable(store.pathWithFileSystem(dataPath), dvFile, ""));
+          }
+          var range = writer.write(data);
+          DeletionVectorDescriptor dv = DeletionVectorDescriptor$.MODULE$.onDiskWithRelativePath(dvFile, "",
+              data.length, bits.cardinality(), scala.Option.apply((Object) range.offset()), scala.Option.empty());
+          scala.Tuple2<AddFile, org.apache.spark.sql.delta.actions.RemoveFile> pair = f.removeRows(dv, true, true);
+          actions.add(pair._1());
+          actions.add(pair._2());
+        }
+      } finally {
+        if (writer != null) {
+          writer.close();
+        }
+      }
+    }
+    actions.addAll(FileCommit.adds(files, constants));
+    if (actions.isEmpty() && merged == m.schema()) {
+      return new Outcome(-1, 0, 0, 0, candidates.size());
+    }
+    long version = txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
+        FileCommit.write(org.apache.spark.sql.SaveMode.Append, "upsert by " + keyColumn));
+    return new Outcome(version, rowsMarked, marked.size(), removed, candidates.size());
+  }
+
+  /**
+   * The positions of the rows in scope whose key is in {@code keys}, per file: one scan of the
+   * key and scope columns of {@code candidates}, filtered against the broadcast keys, collected.
+   */
+  private static Map<String, RoaringBitmapArray> positions(SparkSession spark, StructType table,
+      Map<String, AddFile> candidates, String keyColumn, Set<Object> keys, Map<String, String> scope) {
+    StructType read = new StructType().add(table.apply(keyColumn));
+    for (String c : scope.keySet()) {
+      read = read.add(table.apply(c));
+    }
+    String[] paths = candidates.keySet().stream().map(p -> SparkPath.fromUrlString(p).toPath().toString())
+        .toArray(String[]::new);
+    Dataset<Row> scan = spark.read().schema(read).parquet(paths);
+    for (Map.Entry<String, String> e : scope.entrySet()) {
+      scan = scan.filter(col(e.getKey()).equalTo(e.getValue()));
+    }
+    Broadcast<Set<Object>> wanted = spark.sparkContext().broadcast(new java.util.HashSet<>(keys),
+        scala.reflect.ClassTag$.MODULE$.apply(Set.class));
+    Dataset<Row> hits = scan.select(col(keyColumn), col("_metadata.file_path").as("f"),
+            col("_metadata.row_index").as("r"))
+        .filter((FilterFunction<Row>) r -> !r.isNullAt(0) && wanted.value().contains(r.get(0)))
+        .select("f", "r");
+    Map<String, RoaringBitmapArray> out = new HashMap<>();
+    for (Row r : hits.collectAsList()) {
+      String f = r.getString(0);
+      if (!candidates.containsKey(f)) {
+        throw new IllegalStateException("a scanned file is not among the table's files: " + f);
+      }
+      out.computeIfAbsent(f, x -> new RoaringBitmapArray()).add(r.getLong(1));
+    }
+    wanted.destroy();
+    return out;
+  }
+}
