@@ -434,16 +434,22 @@ class NightlyJobIT {
     }
   }
 
-  /** kill -9 of a night right after its energy_log commit; its rerun undoes the killed attempt and completes. */
-  @Test
-  void aNightKilledBeforeItsRunsRowIsCompletedByItsRerun() throws Exception {
+  /** A first night, the day-2 churn, then day 2 run as a user would and killed (-9) right after its energy_log commit. */
+  private static Setup nightKilledAfterEnergyLog(String folder) throws Exception {
     Setup s = fresh();
     night(s, DAY1, false);
     churn(s.source());
-    ConsoleErrorsIT.Run killed = ConsoleErrorsIT.joule(tmp.resolve("kill-night"), Map.of(), "nightly",
+    ConsoleErrorsIT.Run killed = ConsoleErrorsIT.joule(tmp.resolve(folder), Map.of(), "nightly",
         "--date", DAY2.toString(), "--set", "nightly.source=" + s.source(), "--set", "nightly.model=" + model,
         "--set", "nightly.output=" + s.out().root(), "--set", "testing.halt-after-table=energy_log");
     assertEquals(137, killed.code(), String.join("\n", killed.err()));
+    return s;
+  }
+
+  /** kill -9 of a night right after its energy_log commit; its rerun undoes the killed attempt and completes. */
+  @Test
+  void aNightKilledBeforeItsRunsRowIsCompletedByItsRerun() throws Exception {
+    Setup s = nightKilledAfterEnergyLog("kill-night");
     java.nio.file.Path staging = java.nio.file.Path.of(s.out().root(), "_joule_staging");
     assertTrue(java.nio.file.Files.isDirectory(staging), "the killed night left its staging folder");
     NightlyJob.Result rerun = night(s, DAY2, false, "recovery.grace=0s");
@@ -463,13 +469,7 @@ class NightlyJobIT {
    */
   @Test
   void aRerunWithinTheGraceReplacesWhatAKilledAttemptLeft() throws Exception {
-    Setup s = fresh();
-    night(s, DAY1, false);
-    churn(s.source());
-    ConsoleErrorsIT.Run killed = ConsoleErrorsIT.joule(tmp.resolve("kill-night-grace"), Map.of(), "nightly",
-        "--date", DAY2.toString(), "--set", "nightly.source=" + s.source(), "--set", "nightly.model=" + model,
-        "--set", "nightly.output=" + s.out().root(), "--set", "testing.halt-after-table=energy_log");
-    assertEquals(137, killed.code(), String.join("\n", killed.err()));
+    Setup s = nightKilledAfterEnergyLog("kill-night-grace");
     NightlyJob.Result rerun = night(s, DAY2, false); // default grace: nothing of the killed attempt is undone
     assertEquals("committed", rerun.status());
     assertWinnersNight(s, rerun); // one runs row; this night's energy rows are the rerun's alone
