@@ -197,6 +197,29 @@ class NightlyJobIT {
         "every file the commit removes comes back with a deletion vector: no data file is rewritten");
   }
 
+  /**
+   * Predictions files without row counts in their statistics cannot take a deletion vector
+   * (Delta refuses one): the night merges instead, and the answer is the same.
+   */
+  @Test
+  void predictionsFilesWithoutRowCountsAreMerged() {
+    Setup s = fresh();
+    spark.conf().set("spark.databricks.delta.stats.collect", "false");
+    try {
+      night(s, DAY1, false);
+    } finally {
+      spark.conf().unset("spark.databricks.delta.stats.collect");
+    }
+    churn(s.source());
+    NightlyJob.Result d2 = night(s, DAY2, false);
+    assertEquals("committed", d2.status());
+    assertEquals("MERGE", DeltaTable.forPath(spark, s.out().predictions()).history(1).head().getAs("operation"));
+    Dataset<Row> p = spark.read().format("delta").load(s.out().predictions());
+    assertEquals(ROWS + 20 - 2, p.count());
+    assertEquals(p.count(), p.select("id").distinct().count(), "one row per id");
+    assertEquals(d2.scored(), p.filter(col("run_id").equalTo(d2.runId())).count());
+  }
+
   @Test
   void topkNightsRescoreTheChangesAgainstAReferenceTable() {
     Setup s = fresh();

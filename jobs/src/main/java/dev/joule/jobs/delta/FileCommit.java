@@ -117,15 +117,16 @@ final class FileCommit {
         DeltaOperations.Write$.MODULE$.apply$default$8(), DeltaOperations.Write$.MODULE$.apply$default$9());
   }
 
-  /** Added files' actions: each with {@code constants} as its statistics and its own row count. */
+  /**
+   * Added files' actions, each with its own row count and {@code constants} as its statistics
+   * (a null value: the column is null in every row).
+   */
   static List<AddFile> adds(List<TaskOutput.WrittenFile> files, Map<String, String> constants) {
-    String stats = stats(constants);
     List<AddFile> out = new ArrayList<>();
     for (TaskOutput.WrittenFile w : files) {
       out.add(AddFile.apply(w.name(), scala.collection.immutable.Map$.MODULE$.empty(), w.bytes(),
-          w.modificationTime(), true, stats.replace("\"numRecords\":0", "\"numRecords\":" + w.rows()),
-          AddFile.apply$default$7(), AddFile.apply$default$8(), AddFile.apply$default$9(), AddFile.apply$default$10(),
-          AddFile.apply$default$11()));
+          w.modificationTime(), true, stats(constants, w.rows()), AddFile.apply$default$7(), AddFile.apply$default$8(),
+          AddFile.apply$default$9(), AddFile.apply$default$10(), AddFile.apply$default$11()));
     }
     return out;
   }
@@ -149,6 +150,10 @@ final class FileCommit {
       JsonNode max = stats.path("maxValues").path(e.getKey());
       JsonNode nulls = stats.path("nullCount").path(e.getKey());
       if (!min.isTextual() || !max.isTextual()) {
+        if (nulls.isNumber() && stats.path("numRecords").isNumber()
+            && nulls.asLong() == stats.path("numRecords").asLong()) {
+          return Match.NONE; // the column is null in every row: none equals the value
+        }
         all = false;
         continue;
       }
@@ -164,17 +169,24 @@ final class FileCommit {
     return all ? Match.ALL : Match.SOME;
   }
 
-  /** Delta file statistics for rows whose {@code constants} columns all hold one value ({@code numRecords} filled in per file). */
-  static String stats(Map<String, String> constants) {
+  /**
+   * Delta file statistics for {@code rows} rows whose {@code constants} columns each hold one
+   * value in every row (null: null in every row).
+   */
+  static String stats(Map<String, String> constants, long rows) {
     ObjectNode s = JSON.createObjectNode();
-    s.put("numRecords", 0);
+    s.put("numRecords", rows);
     ObjectNode min = s.putObject("minValues");
     ObjectNode max = s.putObject("maxValues");
     ObjectNode nulls = s.putObject("nullCount");
     constants.forEach((k, v) -> {
-      min.put(k, v);
-      max.put(k, v);
-      nulls.put(k, 0);
+      if (v == null) {
+        nulls.put(k, rows);
+      } else {
+        min.put(k, v);
+        max.put(k, v);
+        nulls.put(k, 0);
+      }
     });
     return s.toString();
   }

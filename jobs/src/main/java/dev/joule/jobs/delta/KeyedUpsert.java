@@ -84,6 +84,11 @@ final class KeyedUpsert {
     }
     Metadata m = txn.metadata();
     FileCommit.refuseUnsupported(m, path);
+    if ("true".equalsIgnoreCase(scala.jdk.javaapi.CollectionConverters.asJava(m.configuration())
+        .get("delta.enableChangeDataFeed"))) {
+      throw new IllegalStateException(path + " has a change data feed now; a keyed upsert would leave it without "
+          + "this commit's changes");
+    }
     StructType merged = FileCommit.merge(m.schema(), schema.asNullable(), path);
     if (merged != m.schema()) {
       txn.updateMetadata(m.copy(m.id(), m.name(), m.description(), m.format(), merged.json(), m.partitionColumns(),
@@ -102,6 +107,11 @@ final class KeyedUpsert {
     Map<String, RoaringBitmapArray> marked = candidates.isEmpty() || keys.isEmpty() ? Map.of()
         : positions(spark, merged, candidates, keyColumn, keys, scope);
 
+    for (String f : marked.keySet()) {
+      if (candidates.get(f).numPhysicalRecords().isEmpty()) {
+        throw new TableCommit.NoRowCounts(path, candidates.get(f).path());
+      }
+    }
     List<Action> actions = new ArrayList<>();
     long now = System.currentTimeMillis();
     long rowsMarked = 0;
@@ -124,7 +134,7 @@ final class KeyedUpsert {
             continue; // every position was already deleted
           }
           rowsMarked += newly;
-          long physical = f.numPhysicalRecords().isDefined() ? (Long) f.numPhysicalRecords().get() : -1;
+          long physical = (Long) f.numPhysicalRecords().get();
           if (bits.cardinality() == physical) {
             actions.add(f.removeWithTimestamp(now, true)); // every row replaced: the file goes
             removed++;
@@ -168,7 +178,10 @@ final class KeyedUpsert {
     }
     String[] paths = candidates.keySet().stream().map(p -> SparkPath.fromUrlString(p).toPath().toString())
         .toArray(String[]::new);
-    Dataset<Row> scan = spark.read().schema(read).parquet(paths);
+    // Every candidate must be read whole: a session that skips missing or corrupt files would
+    // leave rows unmarked, and their ids twice in the table.
+    Dataset<Row> scan = spark.read().schema(read).option("ignoreMissingFiles", "false")
+        .option("ignoreCorruptFiles", "false").parquet(paths);
     for (Map.Entry<String, String> e : scope.entrySet()) {
       scan = scan.filter(col(e.getKey()).equalTo(e.getValue()));
     }
@@ -179,14 +192,19 @@ final class KeyedUpsert {
         .filter((FilterFunction<Row>) r -> !r.isNullAt(0) && wanted.value().contains(r.get(0)))
         .select("f", "r");
     Map<String, RoaringBitmapArray> out = new HashMap<>();
-    for (Row r : hits.collectAsList()) {
+    List<Row> found;
+    try {
+      found = hits.collectAsList();
+    } finally {
+      wanted.destroy();
+    }
+    for (Row r : found) {
       String f = r.getString(0);
       if (!candidates.containsKey(f)) {
         throw new IllegalStateException("a scanned file is not among the table's files: " + f);
       }
       out.computeIfAbsent(f, x -> new RoaringBitmapArray()).add(r.getLong(1));
     }
-    wanted.destroy();
     return out;
   }
 }

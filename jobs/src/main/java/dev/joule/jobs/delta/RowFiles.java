@@ -26,16 +26,21 @@ public final class RowFiles {
 
   private RowFiles() {}
 
-  /** The files written and the keys they hold (Long or String). */
-  public record Written(List<TaskOutput.WrittenFile> files, Set<Object> keys) {}
+  /** The files written and the keys they hold (Long or String; empty when no key column was named). */
+  public record Written(List<TaskOutput.WrittenFile> files, Set<Object> keys) {
+    public long rows() {
+      return files.stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
+    }
+  }
 
   private record Part(ArrayList<TaskOutput.WrittenFile> files, ArrayList<Object> keys) implements Serializable {}
 
+  /** @param keyColumn the column whose values come back, or null for none */
   public static Written write(SparkSession spark, String dir, Dataset<Row> rows, String runTag, String keyColumn) {
     StructType schema = rows.schema();
     TableFiles table = TableFiles.prepare(spark, dir, schema, runTag);
-    int key = schema.fieldIndex(keyColumn);
-    DataType keyType = schema.fields()[key].dataType();
+    int key = keyColumn == null ? -1 : schema.fieldIndex(keyColumn);
+    DataType keyType = key < 0 ? null : schema.fields()[key].dataType();
     List<Part> parts = rows.queryExecution().toRdd().toJavaRDD().mapPartitionsWithIndex((index, it) -> {
       TaskContext ctx = TaskContext.get();
       TaskFile file = new TaskFile(dir, table, index, ctx.attemptNumber(), ctx.taskAttemptId());
@@ -44,7 +49,7 @@ public final class RowFiles {
       try {
         while (it.hasNext()) {
           InternalRow r = it.next();
-          if (!r.isNullAt(key)) {
+          if (key >= 0 && !r.isNullAt(key)) {
             Object k = r.get(key, keyType);
             keys.add(k instanceof UTF8String u ? u.toString() : k);
           }

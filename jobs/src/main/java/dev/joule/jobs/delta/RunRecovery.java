@@ -80,7 +80,7 @@ public final class RunRecovery {
   }
 
   /**
-   * Whether {@code table} has a live commit, younger than {@code grace} plus an hour, by a run
+   * Whether {@code table} has a live commit, in the window {@link #recover} reads, by a run
    * whose id starts with {@code runIdPrefix} other than {@code runId}: an attempt of the same
    * night that may have died after writing, which {@link #recover} leaves alone until its grace
    * has passed. Read from the log on the driver (no Spark job).
@@ -91,7 +91,7 @@ public final class RunRecovery {
       return false;
     }
     long from = CommitTag.firstVersionSince(spark, table,
-        System.currentTimeMillis() - grace.toMillis() - Duration.ofHours(1).toMillis());
+        System.currentTimeMillis() - grace.toMillis() - LOOK_BACK.toMillis());
     if (from < 0) {
       return false;
     }

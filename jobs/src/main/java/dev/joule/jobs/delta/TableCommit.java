@@ -39,6 +39,16 @@ public final class TableCommit {
   public record Written(String path, long version) {}
 
   /**
+   * A file holding rows {@link #upsertFiles} would mark has no row count in its statistics: Delta
+   * refuses a deletion vector on it. Nothing was committed; the caller takes another way (a MERGE).
+   */
+  public static final class NoRowCounts extends RuntimeException {
+    NoRowCounts(String path, String file) {
+      super(file + " of " + path + " has no numRecords statistic, which a deletion vector needs");
+    }
+  }
+
+  /**
    * A last check inside a file commit's transaction, given the table version the transaction
    * read (-1: no table yet); it refuses the commit by throwing. Called again if the commit is
    * retried after a concurrent one.
@@ -129,21 +139,23 @@ public final class TableCommit {
       int i = schema.fieldIndex(c);
       java.util.Set<Object> values = new java.util.HashSet<>();
       rows.forEach(r -> values.add(r.get(i)));
-      if (values.size() == 1 && values.iterator().next() instanceof String v) {
-        constants.put(c, v);
+      Object only = values.size() == 1 ? values.iterator().next() : "";
+      if (only == null || only instanceof String) {
+        constants.put(c, (String) only); // null: null in every row, which the statistics say too
       }
     }
     List<TaskOutput.WrittenFile> files = rows.isEmpty() ? List.of()
-        : List.of(DriverFile.write(spark, path, schema, rows, runId + "-d" + (step + 1)));
+        : List.of(DriverFile.write(spark, path, schema, rows, fileTag("d" + (step + 1))));
     if (files.isEmpty() && replace == null) {
       return;
     }
+    int commitsBefore = written.size();
     boolean done = false;
     try {
       addFiles(path, schema, files, replace, constants, Map.of(), guard);
       done = true;
     } finally {
-      if (!done) {
+      if (!done && written.size() == commitsBefore) { // a commit that landed names the file
         files.forEach(f -> DriverFile.delete(spark, f));
       }
     }
@@ -163,6 +175,7 @@ public final class TableCommit {
       }));
     } catch (FileCommit.MixedFiles e) {
       LOG.info("{}; deleting those rows first, in a commit of their own", e.getMessage());
+      guard.check(DeltaIO.latestVersion(spark, path)); // before deleting anything, not only before the add
       String predicate = String.join(" AND ", replace.entrySet().stream()
           .map(x -> x.getKey() + " = '" + DeltaIO.sqlString(x.getValue()) + "'").toList());
       merge(path, t -> t.delete(predicate));
@@ -285,6 +298,14 @@ public final class TableCommit {
         written.push(new Written(path, version));
       }
     }
+  }
+
+  /**
+   * What names this run's data files in a table folder ({@link dev.joule.udfs.files.TableFiles}
+   * takes letters, digits, . _ - only; a run id carries the job's name, which may hold others).
+   */
+  public String fileTag(String suffix) {
+    return (runId + "-" + suffix).replaceAll("[^A-Za-z0-9._-]", "_");
   }
 
   /** The commits this run made so far, newest first. */

@@ -292,9 +292,12 @@ public final class NightlyJob {
     SparkJobProfile.step("deleted ids");
     deletes = deletes.cache();
     // The deleted ids themselves (few: a night's deletes), for a commit that marks their rows.
-    java.util.Set<Object> deletedIds = new java.util.HashSet<>();
-    deletes.collectAsList().forEach(r -> deletedIds.add(r.get(0)));
-    long deleted = deletedIds.size();
+    // (A full night's are counted only: its commit replaces the model's rows whole, or collects them then.)
+    java.util.Set<Object> deletedIds = fullReason == null ? new java.util.HashSet<>() : null;
+    if (deletedIds != null) {
+      deletes.collectAsList().forEach(r -> deletedIds.add(r.get(0)));
+    }
+    long deleted = deletedIds != null ? deletedIds.size() : deletes.count();
     SparkJobProfile.step("count source");
     long sourceRows = pinned.data().count();
     phases.put("find changes", System.nanoTime() - t);
@@ -503,28 +506,45 @@ public final class NightlyJob {
     if (noUpsert == null) {
       // The night's rows are written once, straight into the table's folder; the rows they
       // replace and the deleted ids' rows are marked in deletion vectors, in the same commit.
-      String tag = runId.replaceAll("[^A-Za-z0-9._-]", "_");
-      RowFiles.Written w = RowFiles.write(spark, path, upserts, tag, "id");
-      java.util.Set<Object> keys = new java.util.HashSet<>(w.keys());
-      keys.addAll(deletedIds);
+      // A full night that rejected nothing replaces the model's rows whole: no keys to collect.
+      boolean whole = deletedIds == null && st.rejected() == 0;
+      String tag = commit.fileTag("p");
+      RowFiles.Written w = RowFiles.write(spark, path, upserts, tag, whole ? null : "id");
       Map<String, String> constants = new LinkedHashMap<>();
       constants.put("model_id", model.modelId());
       constants.put("model_version", model.modelVersion());
       constants.put("kernel", prep.kernel().displayName());
       constants.put("run_id", runId);
+      int commitsBefore = commit.written().size();
       boolean done = false;
       try {
-        long marked = commit.upsertFiles(path, upserts.schema(), w.files(), "id", keys,
-            Map.of("model_id", model.modelId()), constants);
-        LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors)",
-            w.files().stream().mapToLong(f -> f.rows()).sum(), marked);
+        if (whole) {
+          commit.addFiles(path, upserts.schema(), w.files(), Map.of("model_id", model.modelId()), constants);
+          LOG.info("predictions: {} rows written, replacing the model's earlier rows", w.rows());
+        } else {
+          java.util.Set<Object> keys = new java.util.HashSet<>(w.keys());
+          if (deletedIds != null) {
+            keys.addAll(deletedIds);
+          } else {
+            deletes.collectAsList().forEach(r -> keys.add(r.get(0)));
+          }
+          long marked = commit.upsertFiles(path, upserts.schema(), w.files(), "id", keys,
+              Map.of("model_id", model.modelId()), constants);
+          LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors)",
+              w.rows(), marked);
+        }
         done = true;
+      } catch (dev.joule.jobs.delta.TableCommit.NoRowCounts e) {
+        LOG.info("predictions: {}; merging instead", e.getMessage());
       } finally {
-        if (!done) {
+        if (!done && commit.written().size() == commitsBefore) { // a commit that landed names the files
           UncommittedFiles.delete(spark, List.of(path), tag, java.util.Set.of());
         }
       }
-      return;
+      if (done) {
+        return;
+      }
+      noUpsert = "a file without row counts";
     }
     LOG.info("predictions: MERGE ({})", noUpsert);
     Dataset<Row> src = upserts.withColumn("_op", lit("upsert")).unionByName(
