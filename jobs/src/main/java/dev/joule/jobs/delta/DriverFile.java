@@ -36,6 +36,8 @@ final class DriverFile {
     } catch (IOException | RuntimeException e) {
       open.delete();
       throw new IllegalStateException("cannot write " + rows.size() + " row(s) to " + dir + ": " + e.getMessage(), e);
+    } finally {
+      files.release();
     }
   }
 

@@ -41,7 +41,23 @@ public final class RowFiles {
     TableFiles table = TableFiles.prepare(spark, dir, schema, runTag);
     int key = keyColumn == null ? -1 : schema.fieldIndex(keyColumn);
     DataType keyType = key < 0 ? null : schema.fields()[key].dataType();
-    List<Part> parts = rows.queryExecution().toRdd().toJavaRDD().mapPartitionsWithIndex((index, it) -> {
+    List<Part> parts;
+    try {
+      parts = parts(rows, dir, table, key, keyType);
+    } finally {
+      table.release();
+    }
+    List<TaskOutput.WrittenFile> files = new ArrayList<>();
+    Set<Object> keys = new HashSet<>();
+    for (Part p : parts) {
+      files.addAll(p.files());
+      keys.addAll(p.keys());
+    }
+    return new Written(files, keys);
+  }
+
+  private static List<Part> parts(Dataset<Row> rows, String dir, TableFiles table, int key, DataType keyType) {
+    return rows.queryExecution().toRdd().toJavaRDD().mapPartitionsWithIndex((index, it) -> {
       TaskContext ctx = TaskContext.get();
       TaskFile file = new TaskFile(dir, table, index, ctx.attemptNumber(), ctx.taskAttemptId());
       ArrayList<Object> keys = new ArrayList<>();
@@ -62,12 +78,5 @@ public final class RowFiles {
       }
       return List.of(new Part(files, keys)).iterator();
     }, false).collect();
-    List<TaskOutput.WrittenFile> files = new ArrayList<>();
-    Set<Object> keys = new HashSet<>();
-    for (Part p : parts) {
-      files.addAll(p.files());
-      keys.addAll(p.keys());
-    }
-    return new Written(files, keys);
   }
 }

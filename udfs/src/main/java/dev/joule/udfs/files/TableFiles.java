@@ -93,6 +93,11 @@ public final class TableFiles implements Serializable {
     return out;
   }
 
+  /** Frees the configuration shipped to the tasks, once no file will be opened any more. */
+  public void release() {
+    conf.destroy();
+  }
+
   public String dir() {
     return dir;
   }
