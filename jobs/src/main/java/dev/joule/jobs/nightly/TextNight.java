@@ -23,7 +23,6 @@ import dev.joule.jobs.score.OutputTables;
 import dev.joule.jobs.score.RunRecord;
 import dev.joule.jobs.score.ScoreResult;
 import dev.joule.jobs.score.Scoring;
-import dev.joule.udfs.EnergyRecord;
 import dev.joule.udfs.embed.EmbedTables;
 import dev.joule.udfs.embed.LongText;
 import dev.joule.udfs.files.TaskOutput;
