@@ -34,7 +34,7 @@ public final class NightlyBench {
   private NightlyBench() {}
 
   record Night(String name, NightlyJob.Result r, double wallS, double cpuS, long jobs, long tasks,
-      Map<String, Long> jobsByStep) {}
+      Map<String, Long> jobsByStep, Map<String, Long> taskCpuByStep) {}
 
   /** Counts the Spark jobs and tasks a night runs: most of a small night's cost is per task. */
   static final class TaskCounter extends org.apache.spark.scheduler.SparkListener {
@@ -42,6 +42,9 @@ public final class NightlyBench {
     final java.util.concurrent.atomic.AtomicLong tasks = new java.util.concurrent.atomic.AtomicLong();
     /** Jobs per Joule step ({@code SparkJobProfile.step}) since the last {@link #steps} call. */
     final Map<String, Long> byStep = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
+    /** Task CPU nanoseconds per step since the last {@link #taskCpu} call. */
+    final Map<String, Long> cpuByStep = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
+    final Map<Integer, String> stageStep = new java.util.concurrent.ConcurrentHashMap<>();
 
     Map<String, Long> steps() {
       synchronized (byStep) {
@@ -51,11 +54,21 @@ public final class NightlyBench {
       }
     }
 
+    Map<String, Long> taskCpu() {
+      synchronized (cpuByStep) {
+        Map<String, Long> copy = new java.util.LinkedHashMap<>(cpuByStep);
+        cpuByStep.clear();
+        return copy;
+      }
+    }
+
     @Override
     public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
       jobs.incrementAndGet();
       String step = e.properties() == null ? null : e.properties().getProperty(dev.joule.jobs.console.SparkJobProfile.STEP);
       byStep.merge(step == null ? "(no step)" : step, 1L, Long::sum);
+      scala.jdk.javaapi.CollectionConverters.asJava(e.stageInfos())
+          .forEach(st -> stageStep.put(st.stageId(), step == null ? "(no step)" : step));
       if (System.getenv("JOULE_BENCH_JOBS") != null && !e.stageInfos().isEmpty()) {
         System.err.println("JOB " + e.jobId() + " tasks=" + e.stageInfos().last().numTasks() + " "
             + e.properties().getProperty(dev.joule.jobs.console.SparkJobProfile.STEP, "") + " | "
@@ -67,6 +80,9 @@ public final class NightlyBench {
     @Override
     public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd e) {
       tasks.incrementAndGet();
+      if (e.taskMetrics() != null) {
+        cpuByStep.merge(stageStep.getOrDefault(e.stageId(), "(no step)"), e.taskMetrics().executorCpuTime(), Long::sum);
+      }
     }
   }
 
@@ -149,9 +165,10 @@ public final class NightlyBench {
   static Night night(SparkSession spark, JouleConfig config, String name, LocalDate d, boolean full) {
     dev.joule.jobs.score.Scoring.drainListeners(spark);
     if (System.getenv("JOULE_BENCH_JOBS") != null) {
-      System.err.println("BEGIN " + name);
+      System.err.println("BEGIN " + name + " @" + System.currentTimeMillis()); // epoch ms: a profile's window
     }
     COUNTER.steps();
+    COUNTER.taskCpu();
     long jobs0 = COUNTER.jobs.get();
     long tasks0 = COUNTER.tasks.get();
     long cpu0 = processCpu();
@@ -160,8 +177,11 @@ public final class NightlyBench {
     double wall = (System.nanoTime() - t0) / 1e9;
     double cpu = (processCpu() - cpu0) / 1e9;
     dev.joule.jobs.score.Scoring.drainListeners(spark);
+    if (System.getenv("JOULE_BENCH_JOBS") != null) {
+      System.err.println("END " + name + " @" + System.currentTimeMillis());
+    }
     Night night = new Night(name, r, wall, cpu, COUNTER.jobs.get() - jobs0, COUNTER.tasks.get() - tasks0,
-        COUNTER.steps());
+        COUNTER.steps(), COUNTER.taskCpu());
     System.out.printf(Locale.ROOT, "%s: %s scan, %,d rows scored, %.1f s wall, %.1f s CPU, %d Spark jobs, %d tasks%n",
         name, r.scanMode(), r.scored(), night.wallS(), night.cpuS(), night.jobs(), night.tasks());
     return night;
@@ -194,6 +214,11 @@ public final class NightlyBench {
     s.append("\nSpark jobs by step, ").append(inc.name()).append(": ");
     s.append(String.join(", ", inc.jobsByStep().entrySet().stream().map(e -> e.getKey() + " " + e.getValue()).toList()))
         .append(" (").append(inc.jobs()).append(" in all)\n");
+    for (Night x : List.of(inc, warm)) {
+      s.append("Task CPU s by step, ").append(x.name()).append(": ").append(String.join(", ", x.taskCpuByStep()
+          .entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.2f", e.getKey(), e.getValue() / 1e9)).toList()))
+          .append(String.format(Locale.ROOT, " (process CPU %.1f s)%n", x.cpuS()));
+    }
     fit(s, inc, full, "");
     // --full ran once, after night 2: pairing it with the warm night mixes a warm and a less warm
     // run, so b comes out too high and a too low.

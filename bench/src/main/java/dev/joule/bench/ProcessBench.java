@@ -161,7 +161,7 @@ public final class ProcessBench {
   }
 
   /** The command line of a peer Java program, up to its {@code child} mode's arguments. */
-  private static List<String> peerJava(String root, String javaOpts) throws IOException {
+  static List<String> peerJava(String root, String javaOpts) throws IOException {
     List<String> java = new ArrayList<>(List.of("java"));
     java.addAll(Arrays.asList(Files.readString(Path.of(root, "jobs/target/launcher/jvm.flags")).trim().split("\\s+")));
     java.addAll(Arrays.asList(javaOpts.replace("$ROOT", root).trim().split("\\s+")));
@@ -177,7 +177,7 @@ public final class ProcessBench {
   }
 
   /** {wall s, user + sys s} of one process, which must exit 0. */
-  private static double[] timed(Variant v, Path timeFile) throws IOException, InterruptedException {
+  static double[] timed(Variant v, Path timeFile) throws IOException, InterruptedException {
     List<String> command = v.command();
     List<String> cmd = new ArrayList<>(List.of("/usr/bin/time", "-f", "%e %U %S", "-o", timeFile.toString()));
     cmd.addAll(command);

@@ -33,7 +33,7 @@ import org.apache.spark.sql.types.StructType;
 
 /**
  * Upserts by key in one Delta commit, without a MERGE: the new rows are data files already
- * written into the table's folder ({@link RowFiles}); the rows they replace, and the rows of
+ * written into the table's folder (by the scoring tasks); the rows they replace, and the rows of
  * deleted keys, are marked in deletion vectors. Finding those rows reads only the key and scope
  * columns of the table's live files (one Spark job that brings back a file and row position per
  * replaced row); no data file is rewritten, and the table's other rows are never read whole.

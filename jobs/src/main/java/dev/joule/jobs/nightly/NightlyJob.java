@@ -9,10 +9,9 @@ import dev.joule.jobs.JouleException;
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.console.SparkJobProfile;
 import dev.joule.jobs.delta.DeltaIO;
-import dev.joule.jobs.delta.RowFiles;
+import dev.joule.jobs.delta.DriverTableReader;
 import dev.joule.jobs.delta.RunRecovery;
 import dev.joule.jobs.delta.TableCommit;
-import dev.joule.jobs.delta.UncommittedFiles;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
@@ -24,6 +23,8 @@ import dev.joule.jobs.score.RunRecord;
 import dev.joule.jobs.score.ScoreResult;
 import dev.joule.jobs.score.Scoring;
 import dev.joule.udfs.StagedRows;
+import dev.joule.udfs.files.PartitionFiles;
+import dev.joule.udfs.files.TaskOutput;
 import io.delta.tables.DeltaTable;
 import java.nio.file.Path;
 import java.sql.Timestamp;
@@ -41,6 +42,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -198,7 +200,8 @@ public final class NightlyJob {
     // version it read (history cleaned), or never had one before the end of its date (a night
     // committed as of latest).
     SparkJobProfile.step("read runs");
-    Prior prior = prior(out.runs(), runKey, job, model.modelId());
+    DriverTableReader reader = DriverTableReader.of(spark); // the log and small tables, without Spark jobs
+    Prior prior = prior(reader, out.runs(), runKey, job, model.modelId());
     Row committed = prior.committed();
     if (committed != null && !req.full()) {
       LOG.info("night {} is already committed (run {}, source version {}): nothing to do; --full recomputes it",
@@ -284,36 +287,48 @@ public final class NightlyJob {
     Map<String, Long> phases = new LinkedHashMap<>();
     long t = System.nanoTime();
     // Counts the night's rows; every row of an id found more than once among them is rejected.
+    // An incremental night's deleted ids (few) come back in the same job, for a commit that
+    // marks their rows. A full night's are counted only: its commit replaces the model's rows
+    // whole, or collects them then.
     SparkJobProfile.step("id census");
-    IdCensus census = IdCensus.of(prep.select(upserts), config.integer("score.max-duplicate-ids"),
-        "night " + runKey + " (rows of " + source + ")");
+    String what = "night " + runKey + " (rows of " + source + ")";
+    int maxDuplicates = config.integer("score.max-duplicate-ids");
+    IdCensus census = fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, maxDuplicates, what)
+        : IdCensus.of(prep.select(upserts), maxDuplicates, what);
     long rowsIn = census.rows();
     Scoring.Prepared night = prep.withDuplicates(census.duplicates());
-    SparkJobProfile.step("deleted ids");
-    deletes = deletes.cache();
-    // The deleted ids themselves (few: a night's deletes), for a commit that marks their rows.
-    // (A full night's are counted only: its commit replaces the model's rows whole, or collects them then.)
-    java.util.Set<Object> deletedIds = fullReason == null ? new java.util.HashSet<>() : null;
-    if (deletedIds != null) {
-      deletes.collectAsList().forEach(r -> deletedIds.add(r.get(0)));
+    java.util.Set<Object> deletedIds = census.deleted();
+    if (deletedIds == null) {
+      SparkJobProfile.step("deleted ids");
+      deletes = deletes.cache();
     }
     long deleted = deletedIds != null ? deletedIds.size() : deletes.count();
     SparkJobProfile.step("count source");
-    long sourceRows = pinned.data().count();
+    long sourceRows = reader.rowCount(DeltaIO.qualified(spark, source), pinned.version())
+        .orElseGet(() -> pinned.data().count()); // files without row counts: counted by a scan
     phases.put("find changes", System.nanoTime() - t);
-    Scoring.Sink staging = null;
+    Scoring.Sink sink = null;
+    java.util.Set<String> committedFiles = new java.util.HashSet<>();
     Dataset<Row> changed = upserts;
+    Timestamp at = Timestamp.from(Instant.now());
+    // A night that may commit writes its rows once, straight into the tables' data files, and
+    // commits them after reconciling from the tasks' counters (a dry run stages them instead).
+    // An incremental night's tasks return the ids they scored: its commit marks those ids'
+    // earlier rows. A full night replaces the model's rows whole.
+    boolean keepIds = fullReason == null;
     try {
       t = System.nanoTime();
       // The quality gate may fail the night (exit 4) or score it again at a higher precision.
       SparkJobProfile.step("scoring");
       QualityGate.Gated gated = QualityGate.stage(spark, config, pinned, night, pr -> pr.select(changed), rowsIn,
-          sourceRows, runId, "nightly", (pr, attempt) -> new Scoring.Staging(out.staging(runId + attempt)));
-      staging = gated.sink();
+          sourceRows, runId, "nightly", (pr, attempt) -> req.dryRun()
+              ? new Scoring.Staging(out.staging(runId + attempt))
+              : new Scoring.TableFolders(out.predictions(), out.rejects(),
+                  Scoring.runColumns(runId, model, pr, at).forNight(runKey, keepIds), runId + attempt));
+      sink = gated.sink();
       Scoring.Staged st = gated.staged();
       Scoring.Prepared used = gated.prep();
       phases.put("score", System.nanoTime() - t);
-      Timestamp at = Timestamp.from(Instant.now());
       java.util.function.Function<Boolean, ScoreResult> resultNow = c -> new ScoreResult(runId, source, pinned.version(),
           out.root(), model.modelId(), model.modelVersion(), used.kernel().displayName(), used.info().id(),
           used.kernel().precision().label(), used.kernel().dim(), used.kernel().width(), rowsIn, st.scored(), st.rejected(),
@@ -333,7 +348,7 @@ public final class NightlyJob {
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
       // A run of this night that committed while this one scored wins: write nothing. The runs
       // table is queried again only if it has a commit since it was read at the start.
-      Row meanwhile = prior.changedSince(spark, out.runs()) ? committedRun(out.runs(), runKey, -1) : null;
+      Row meanwhile = prior.changedSince(spark, out.runs()) ? committedRun(reader, out.runs(), runKey, -1) : null;
       if (meanwhile != null && !req.full()) {
         throw new JouleException(JouleException.CONFLICT, "run " + meanwhile.getAs("run_id") + " committed night "
             + runKey + " while this one was scoring; nothing of this run was written");
@@ -345,7 +360,7 @@ public final class NightlyJob {
       try {
         t = System.nanoTime();
         SparkJobProfile.step("commit predictions");
-        mergePredictions(commit, out.predictions(), st, deletes, deletedIds, model, used, runId, at);
+        commitPredictions(commit, out.predictions(), st, deletes, deletedIds, model, used, runId, committedFiles);
         phases.put("merge predictions", System.nanoTime() - t);
         haltIf(haltAfter, "predictions");
         t = System.nanoTime();
@@ -355,12 +370,18 @@ public final class NightlyJob {
         SparkJobProfile.step("commit rejects");
         String attemptPrefix = runId.substring(0, runId.length() - 8);
         java.time.Duration grace = config.duration("recovery.grace");
-        if (st.rejected() > 0 || ((committed != null
+        List<TaskOutput.WrittenFile> rejectFiles = st.filesOf(PartitionFiles.REJECTS);
+        if (!rejectFiles.isEmpty() || ((committed != null
             || RunRecovery.recentAttempt(spark, out.rejects(), attemptPrefix, runId, grace))
             && hasRows(out.rejects(), runKey))) {
-          commit.replaceWhere(out.rejects(), "run_key = '" + runKey + "'", st.ofKind(StagedRows.REJECT).select(
-              col("id"), col("reason"), lit(runId).as("run_id"), lit(model.modelId()).as("model_id"),
-              lit(used.kernel().displayName()).as("kernel"), lit(runKey).as("run_key")));
+          Map<String, String> constants = new LinkedHashMap<>();
+          constants.put("run_id", runId);
+          constants.put("model_id", model.modelId());
+          constants.put("kernel", used.kernel().displayName());
+          constants.put("run_key", runKey);
+          commit.addFiles(out.rejects(), ((Scoring.TableFolders) sink).columns().rejectsSchema(), rejectFiles,
+              Map.of("run_key", runKey), constants);
+          rejectFiles.forEach(f -> committedFiles.add(f.name()));
         }
         haltIf(haltAfter, "rejects");
         // Driver-written commits (no Spark job). This key's rows are replaced where a committed
@@ -384,7 +405,7 @@ public final class NightlyJob {
             committed == null ? null : Map.of("run_key", runKey, "status", RunRecord.COMMITTED),
             RunRecord.STATS_COLUMNS, readVersion -> {
               if (readVersion >= 0 && readVersion != prior.runsVersion()) {
-                Row other = committedRun(out.runs(), runKey, readVersion);
+                Row other = committedRun(reader, out.runs(), runKey, readVersion);
                 if (other != null && !other.<String>getAs("run_id").equals(replacedRun)) {
                   throw new JouleException(JouleException.CONFLICT, "run " + other.getAs("run_id") + " committed night "
                       + runKey + " while this one was committing; this run's results were not recorded (rerun to check)");
@@ -412,8 +433,10 @@ public final class NightlyJob {
       if (changeCache != null) {
         changeCache.unpersist();
       }
-      if (staging != null) {
-        Scoring.discard(spark, staging, java.util.Set.of());
+      if (sink != null) {
+        // A dry run's staging folder; the files of failed task attempts, of a refused gate
+        // attempt, or of a night that did not commit. Committed files stay.
+        Scoring.discard(spark, sink, committedFiles);
       }
     }
   }
@@ -486,67 +509,62 @@ public final class NightlyJob {
     return new Changes(upserts, deletes, null, null);
   }
 
-  private void mergePredictions(TableCommit commit, String path, Scoring.Staged st, Dataset<Row> deletes,
-      java.util.Set<Object> deletedIds, ModelSpec model, Scoring.Prepared prep, String runId, Timestamp at) {
-    List<org.apache.spark.sql.Column> cols = new java.util.ArrayList<>(List.of(col("id"),
-        lit(model.modelId()).as("model_id"), lit(model.modelVersion()).as("model_version"),
-        lit(prep.kernel().displayName()).as("kernel"), col("label"), col("score"), col("scores"), col("neighbors"),
-        lit(runId).as("run_id"), lit(at).as("scored_at"), lit(false).as("tombstone")));
-    cols.addAll(prep.passthroughColumns()); // score.passthrough, last
-    Dataset<Row> upserts = st.ofKind(StagedRows.PREDICTION).select(cols.toArray(org.apache.spark.sql.Column[]::new));
+  /**
+   * Commits the prediction files the night's tasks wrote. First night: they create the table.
+   * Then, in one commit, they are added and the rows they replace (their ids' earlier rows, and
+   * the deleted ids' rows) are marked in deletion vectors; a full night that rejected nothing
+   * replaces the model's rows whole. Where deletion vectors cannot be used, a MERGE reads the
+   * files as its source (they are then discarded, uncommitted).
+   */
+  private void commitPredictions(TableCommit commit, String path, Scoring.Staged st, Dataset<Row> deletes,
+      java.util.Set<Object> deletedIds, ModelSpec model, Scoring.Prepared prep, String runId,
+      java.util.Set<String> committedFiles) {
+    List<TaskOutput.WrittenFile> files = st.filesOf(PartitionFiles.PREDICTIONS);
+    StructType schema = ((Scoring.TableFolders) st.sink()).columns().predictionsSchema();
+    Map<String, String> constants = new LinkedHashMap<>();
+    constants.put("model_id", model.modelId());
+    constants.put("model_version", model.modelVersion());
+    constants.put("kernel", prep.kernel().displayName());
+    constants.put("run_id", runId);
     if (!DeltaIO.exists(spark, path)) {
-      // First night: nothing to merge with, nothing to delete. Deletion vectors let later MERGEs
-      // mark changed rows instead of rewriting every file that holds one.
-      commit.append(path, upserts, Map.of("delta.enableDeletionVectors",
+      // First night: nothing to replace. Deletion vectors let later nights mark changed rows
+      // instead of rewriting every file that holds one.
+      commit.addFiles(path, schema, files, null, constants, Map.of("delta.enableDeletionVectors",
           String.valueOf(config.bool("nightly.deletion-vectors"))));
+      files.forEach(f -> committedFiles.add(f.name()));
       return;
     }
     boolean tombstone = config.string("nightly.deletes").equals("tombstone");
     String noUpsert = tombstone ? "nightly.deletes = tombstone" : commit.cannotUpsertFiles(path);
     if (noUpsert == null) {
-      // The night's rows are written once, straight into the table's folder; the rows they
-      // replace and the deleted ids' rows are marked in deletion vectors, in the same commit.
-      // A full night that rejected nothing replaces the model's rows whole: no keys to collect.
       boolean whole = deletedIds == null && st.rejected() == 0;
-      String tag = commit.fileTag("p");
-      RowFiles.Written w = RowFiles.write(spark, path, upserts, tag, whole ? null : "id");
-      Map<String, String> constants = new LinkedHashMap<>();
-      constants.put("model_id", model.modelId());
-      constants.put("model_version", model.modelVersion());
-      constants.put("kernel", prep.kernel().displayName());
-      constants.put("run_id", runId);
-      int commitsBefore = commit.written().size();
-      boolean done = false;
       try {
         if (whole) {
-          commit.addFiles(path, upserts.schema(), w.files(), Map.of("model_id", model.modelId()), constants);
-          LOG.info("predictions: {} rows written, replacing the model's earlier rows", w.rows());
+          commit.addFiles(path, schema, files, Map.of("model_id", model.modelId()), constants);
+          LOG.info("predictions: {} rows written, replacing the model's earlier rows", st.scored());
         } else {
-          java.util.Set<Object> keys = new java.util.HashSet<>(w.keys());
+          // The tasks' ids; a full night that rejected rows kept none, so its files' ids are read.
+          java.util.Set<Object> keys = new java.util.HashSet<>(st.ids() != null ? st.ids()
+              : st.ofKind(StagedRows.PREDICTION).select("id").collectAsList().stream().map(r -> r.get(0)).toList());
           if (deletedIds != null) {
             keys.addAll(deletedIds);
           } else {
             deletes.collectAsList().forEach(r -> keys.add(r.get(0)));
           }
-          long marked = commit.upsertFiles(path, upserts.schema(), w.files(), "id", keys,
-              Map.of("model_id", model.modelId()), constants);
+          long marked = commit.upsertFiles(path, schema, files, "id", keys, Map.of("model_id", model.modelId()),
+              constants);
           LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors)",
-              w.rows(), marked);
+              st.scored(), marked);
         }
-        done = true;
-      } catch (dev.joule.jobs.delta.TableCommit.NoRowCounts e) {
-        LOG.info("predictions: {}; merging instead", e.getMessage());
-      } finally {
-        if (!done && commit.written().size() == commitsBefore) { // a commit that landed names the files
-          UncommittedFiles.delete(spark, List.of(path), tag, java.util.Set.of());
-        }
-      }
-      if (done) {
+        files.forEach(f -> committedFiles.add(f.name()));
         return;
+      } catch (TableCommit.NoRowCounts e) {
+        LOG.info("predictions: {}; merging instead", e.getMessage());
       }
       noUpsert = "a file without row counts";
     }
     LOG.info("predictions: MERGE ({})", noUpsert);
+    Dataset<Row> upserts = st.ofKind(StagedRows.PREDICTION);
     Dataset<Row> src = upserts.withColumn("_op", lit("upsert")).unionByName(
         deletes.select(col("id"), lit(model.modelId()).as("model_id"), lit("delete").as("_op")), true);
     Map<String, String> set = new LinkedHashMap<>();
@@ -576,17 +594,24 @@ public final class NightlyJob {
   }
 
   /** The committed row of {@code runKey} at {@code version} of the runs table (-1: latest), or null. */
-  private Row committedRun(String runs, String runKey, long version) {
+  private Row committedRun(DriverTableReader reader, String runs, String runKey, long version) {
     if (!DeltaIO.exists(spark, runs)) {
       return null;
     }
-    var read = spark.read().format("delta");
-    if (version >= 0) {
-      read = read.option("versionAsOf", version);
-    }
-    List<Row> r = read.load(runs)
-        .filter(col("run_key").equalTo(runKey).and(col("status").equalTo("committed"))).limit(1).collectAsList();
-    return r.isEmpty() ? null : r.get(0);
+    long v = version >= 0 ? version : DeltaIO.latestVersion(spark, runs);
+    return runRows(reader, runs, v).stream()
+        .filter(r -> runKey.equals(r.getAs("run_key")) && "committed".equals(r.getAs("status")))
+        .findFirst().orElse(null);
+  }
+
+  /**
+   * The runs table's rows at {@code version}: read on the driver (a runs table holds a row per
+   * run), or with Spark where it has columns the driver read does not take.
+   */
+  private List<Row> runRows(DriverTableReader reader, String runs, long version) {
+    List<Row> rows = reader.rows(DeltaIO.qualified(spark, runs), version);
+    return rows != null ? rows
+        : spark.read().format("delta").option("versionAsOf", version).load(runs).collectAsList();
   }
 
   /**
@@ -600,22 +625,19 @@ public final class NightlyJob {
     }
   }
 
-  /**
-   * One read of the runs table for both (each read is a Spark job; a small night has few to
-   * spare). The rows are few, so they are ordered here: a global sort would cost a job more.
-   */
-  private Prior prior(String runs, String runKey, String job, String modelId) {
+  /** One read of the runs table, on the driver, for both. */
+  private Prior prior(DriverTableReader reader, String runs, String runKey, String job, String modelId) {
     if (!DeltaIO.exists(spark, runs)) {
       return new Prior(null, null, -1);
     }
     long version = DeltaIO.latestVersion(spark, runs);
-    List<Row> rows = spark.read().format("delta").option("versionAsOf", version).load(runs)
-        .filter(col("status").equalTo("committed").and(col("run_key").equalTo(runKey)
-            .or(col("job").equalTo(job).and(col("model_id").equalTo(modelId)))))
-        .collectAsList();
     Row committed = null;
     Row last = null;
-    for (Row r : rows) {
+    for (Row r : runRows(reader, runs, version)) {
+      if (!"committed".equals(r.getAs("status"))
+          || !(runKey.equals(r.getAs("run_key")) || job.equals(r.getAs("job")) && modelId.equals(r.getAs("model_id")))) {
+        continue;
+      }
       String key = r.getAs("run_key");
       if (runKey.equals(key)) {
         committed = r;

@@ -1,7 +1,12 @@
 package dev.joule.jobs.score;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.collect_list;
 import static org.apache.spark.sql.functions.count_if;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.not;
+import static org.apache.spark.sql.functions.when;
 import static org.apache.spark.sql.functions.sum;
 
 import dev.joule.jobs.JouleException;
@@ -18,8 +23,9 @@ import org.apache.spark.sql.Row;
  * every row of such an id ({@link DuplicateIds}), so no id gets two predictions.
  *
  * @param rows rows in the input, null ids included
+ * @param deleted the deleted ids counted with them ({@link #withDeletes}), else null
  */
-public record IdCensus(long rows, DuplicateIds duplicates) {
+public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object> deleted) {
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IdCensus.class);
 
@@ -30,15 +36,33 @@ public record IdCensus(long rows, DuplicateIds duplicates) {
    * @param what the input, as an error names it
    */
   public static IdCensus of(Dataset<Row> ids, int maxDuplicateIds, String what) {
+    return count(ids.select(col("id"), lit(false).as(DELETED)), maxDuplicateIds, what, false);
+  }
+
+  /**
+   * As {@link #of}, and in the same job the ids of {@code deletes} (a night's deleted ids: they
+   * come back to the driver, for a commit that marks their rows). A deleted id is not a row.
+   */
+  public static IdCensus withDeletes(Dataset<Row> ids, Dataset<Row> deletes, int maxDuplicateIds, String what) {
+    return count(ids.select(col("id"), lit(false).as(DELETED))
+        .unionByName(deletes.select(col("id"), lit(true).as(DELETED))), maxDuplicateIds, what, true);
+  }
+
+  private static final String DELETED = "_joule_deleted";
+
+  private static IdCensus count(Dataset<Row> marked, int maxDuplicateIds, String what, boolean withDeletes) {
     long t0 = System.nanoTime();
-    Dataset<Row> perId = ids.select(col("id")).groupBy(col("id")).count();
-    Row totals = perId.agg(sum(col("count")), count_if(col("count").gt(1).and(col("id").isNotNull()))).head();
+    Dataset<Row> perId = marked.groupBy(col("id")).agg(count_if(not(col(DELETED))).as("count"),
+        max(col(DELETED)).as("deleted"));
+    Row totals = perId.agg(sum(col("count")), count_if(col("count").gt(1).and(col("id").isNotNull())),
+        collect_list(when(col("deleted"), col("id")))).head();
     long rows = totals.isNullAt(0) ? 0 : totals.getLong(0);
     long duplicated = totals.getLong(1);
-    LOG.info("{}: {} rows, {} ids on more than one row (id census, {} ms)", what, rows, duplicated,
-        (System.nanoTime() - t0) / 1_000_000);
+    java.util.Set<Object> deleted = withDeletes ? new java.util.HashSet<>(totals.getList(2)) : null;
+    LOG.info("{}: {} rows, {} ids on more than one row{} (id census, {} ms)", what, rows, duplicated,
+        withDeletes ? ", " + deleted.size() + " deleted ids" : "", (System.nanoTime() - t0) / 1_000_000);
     if (duplicated == 0) {
-      return new IdCensus(rows, DuplicateIds.NONE);
+      return new IdCensus(rows, DuplicateIds.NONE, deleted);
     }
     Dataset<Row> repeated = perId.filter(col("count").gt(1).and(col("id").isNotNull()));
     if (duplicated > maxDuplicateIds) {
@@ -52,6 +76,6 @@ public record IdCensus(long rows, DuplicateIds duplicates) {
     for (Row r : found) {
       rowsPerId.put(r.get(0), r.getLong(1));
     }
-    return new IdCensus(rows, new DuplicateIds(rowsPerId));
+    return new IdCensus(rows, new DuplicateIds(rowsPerId), deleted);
   }
 }

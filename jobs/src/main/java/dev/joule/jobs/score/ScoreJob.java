@@ -140,7 +140,7 @@ public final class ScoreJob {
         gated = QualityGate.stage(spark, gateConfig, pinned, asked, p -> p.select(pinned.data()), rowsIn, rowsIn,
             runId, "score",
             (p, attempt) -> req.commit()
-                ? new Scoring.TableFolders(out.predictions(), out.rejects(), columns(runId, model, p, scoredAt),
+                ? new Scoring.TableFolders(out.predictions(), out.rejects(), Scoring.runColumns(runId, model, p, scoredAt),
                     runId + attempt)
                 : new Scoring.Staging(out.staging(runId + attempt)));
       } catch (QualityGate.Refused e) {
@@ -218,13 +218,6 @@ public final class ScoreJob {
       // A run that failed before committing leaves no empty output folder it created.
       DeltaIO.removeEmptyFolders(spark, req.output(), createdRoot);
     }
-  }
-
-  /** The predictions and rejects columns of this run at this kernel, with their constant values. */
-  private static RunColumns columns(String runId, ModelSpec model, Scoring.Prepared p, Timestamp scoredAt) {
-    return new RunColumns(runId, model.modelId(), model.modelVersion(), p.kernel().displayName(),
-        org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(scoredAt), p.idKind().sparkType(),
-        p.passthroughType());
   }
 
   private ScoreResult result(Request req, String runId, DeltaIO.Pinned pinned, long rowsIn, Scoring.Prepared prep,

@@ -154,11 +154,13 @@ public final class Scoring {
    *     and, for embedding rows, the fp32 rows as they read them; null when they kept nothing (a
    *     staging sink, an fp32 kernel, the gate off)
    * @param inputRead how the tasks read the input: {@code columnar} (the scan's batches) or {@code rows}
+   * @param ids the ids of the predictions written, when the sink's columns keep them, else null
    */
   public record Staged(Dataset<Row> rows, long rowsIn, long scored, long rejected,
       List<Row> energyRows, Map<String, Long> reasons, EnergySpec energy, int partitions,
       JouleEnergyListener.Totals accumulated, long scoringJobNanos, Sink sink,
-      List<TaskOutput.WrittenFile> files, Map<String, String> examples, SampledRows sampled, String inputRead) {
+      List<TaskOutput.WrittenFile> files, Map<String, String> examples, SampledRows sampled, String inputRead,
+      List<Object> ids) {
 
     /** Predictions or rejects (id and the columns of their table), read back from where they were written. */
     public Dataset<Row> ofKind(String kind) {
@@ -181,6 +183,13 @@ public final class Scoring {
     public long taskCpuNanos() {
       return energyRows.stream().mapToLong(r -> r.<Long>getAs("thread_cpu_ns")).sum();
     }
+  }
+
+  /** The predictions and rejects columns of a run at this kernel, with their constant values. */
+  public static RunColumns runColumns(String runId, ModelSpec model, Prepared p, java.sql.Timestamp scoredAt) {
+    return new RunColumns(runId, model.modelId(), model.modelVersion(), p.kernel().displayName(),
+        org.apache.spark.sql.catalyst.util.DateTimeUtils.fromJavaTimestamp(scoredAt), p.idKind().sparkType(),
+        p.passthroughType());
   }
 
   /** {@code score.passthrough}: a list, or one comma-separated string; blanks dropped. */
@@ -405,6 +414,7 @@ public final class Scoring {
     List<Row> energyRows = new java.util.ArrayList<>();
     List<TaskOutput.WrittenFile> files = new java.util.ArrayList<>();
     SampledRows sampled = SampledRows.empty();
+    List<Object> ids = null;
     java.util.Set<Integer> seenPartitions = new java.util.HashSet<>();
     boolean consistent = true;
     for (TaskOutput o : outputs) {
@@ -417,6 +427,13 @@ public final class Scoring {
       energyRows.add(dev.joule.udfs.EnergyRecord.asRead(o.energy()));
       files.addAll(o.files());
       sampled.addAll(o.sampled());
+      if (o.ids() != null) {
+        if (ids == null) {
+          ids = new java.util.ArrayList<>();
+        }
+        ids.addAll(o.ids());
+        consistent &= o.ids().size() == o.scored();
+      }
       long filed = o.files().stream().mapToLong(TaskOutput.WrittenFile::rows).sum();
       consistent &= seenPartitions.add(o.partition()) && o.rowsIn() == o.scored() + o.rejected()
           && filed == o.scored() + o.rejected() && o.energy() != null;
@@ -427,7 +444,7 @@ public final class Scoring {
           + " task outputs for " + partitions + " partitions)");
     }
     return new Staged(null, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
-        files, examples, sample.isEmpty() ? null : sampled, inputRead);
+        files, examples, sample.isEmpty() ? null : sampled, inputRead, ids);
   }
 
   private static Staged reconcileStaged(SparkSession spark, String staging, StructType stagedSchema, long rowsIn,
@@ -459,7 +476,7 @@ public final class Scoring {
       }
     }
     return new Staged(staged, rowsIn, scored, rejected, energyRows, reasons, energy, partitions, seen, jobNanos, sink,
-        List.of(), examples, null, "rows");
+        List.of(), examples, null, "rows", null);
   }
 
   /**

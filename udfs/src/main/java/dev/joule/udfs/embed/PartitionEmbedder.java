@@ -149,7 +149,7 @@ public final class PartitionEmbedder implements FlatMapFunction<Iterator<Row>, T
       }
       return new TaskOutput(partition, attempt, rowsIn, embedded, rejected, reasons, examples,
           energyRow(files.stream().mapToLong(TaskOutput.WrittenFile::bytes).sum()), files,
-          SampledRows.empty(), truncated, embedded > 0 ? maxAbs : null);
+          SampledRows.empty(), truncated, embedded > 0 ? maxAbs : null, null);
     }
 
     /** Why a row is not embedded, known before the encoder sees it; null if it is to be embedded. */

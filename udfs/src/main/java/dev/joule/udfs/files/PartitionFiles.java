@@ -108,7 +108,7 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
       throw e;
     }
     return List.of(new TaskOutput(partition, attempt, pass.rowsIn(), out.scored, out.rejected, out.reasons,
-        out.examples, energy, files, pass.sampled())).iterator();
+        out.examples, energy, files, pass.sampled(), out.ids)).iterator();
   }
 
   /** The scorer's rows as the tables' internal rows, with the run's constant columns, written and counted. */
@@ -123,6 +123,11 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     private final UTF8String modelVersion;
     private final UTF8String kernelId;
     private final long scoredAt;
+    /** A night's columns: tombstone on predictions, run_key on rejects. */
+    private final boolean nightly;
+    private final UTF8String runKey;
+    /** The ids of the predictions written, when the run keeps them (else null). */
+    final List<Object> ids;
     private final scala.Function1<Object, Object> id;
     /** Labels as Spark strings, made on first use: a top-k kernel has one per reference row. */
     private final UTF8String[] labels;
@@ -143,6 +148,9 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
       modelVersion = UTF8String.fromString(c.modelVersion());
       kernelId = UTF8String.fromString(c.kernel());
       scoredAt = c.scoredAtMicros();
+      nightly = c.nightly();
+      runKey = nightly ? UTF8String.fromString(c.runKey()) : null;
+      ids = c.keepIds() ? new ArrayList<>() : null;
       id = CatalystTypeConverters.createToCatalystConverter(c.idType());
       labels = new UTF8String[kernel.labels().size()];
     }
@@ -159,7 +167,8 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     @Override
     public void prediction(Object rowId, ScoredBatch b, int r, Object[] passthrough) {
       int width = b.width();
-      Object[] v = new Object[10 + (passthrough == null ? 0 : passthrough.length)];
+      int fixed = nightly ? 11 : 10;
+      Object[] v = new Object[fixed + (passthrough == null ? 0 : passthrough.length)];
       v[0] = id.apply(rowId);
       v[1] = modelId;
       v[2] = modelVersion;
@@ -177,10 +186,16 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
       }
       v[8] = runId;
       v[9] = scoredAt;
+      if (nightly) {
+        v[10] = false; // tombstone
+      }
       if (passthrough != null) {
-        System.arraycopy(passthrough, 0, v, 10, passthrough.length);
+        System.arraycopy(passthrough, 0, v, fixed, passthrough.length);
       }
       predictions.write(new GenericInternalRow(v));
+      if (ids != null) {
+        ids.add(rowId);
+      }
       scored++;
       if (scored == failAfter) {
         throw new IllegalStateException("injected failure after " + scored + " rows in the first attempt of "
@@ -190,8 +205,9 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
 
     @Override
     public void reject(Object rowId, String reason) {
-      rejects.write(new GenericInternalRow(new Object[] {id.apply(rowId), UTF8String.fromString(reason), runId,
-          modelId, kernelId}));
+      rejects.write(new GenericInternalRow(nightly
+          ? new Object[] {id.apply(rowId), UTF8String.fromString(reason), runId, modelId, kernelId, runKey}
+          : new Object[] {id.apply(rowId), UTF8String.fromString(reason), runId, modelId, kernelId}));
       rejected++;
       int colon = reason.indexOf(':');
       String code = colon < 0 ? reason : reason.substring(0, colon);

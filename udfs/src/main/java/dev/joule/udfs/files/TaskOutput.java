@@ -19,15 +19,17 @@ import org.apache.spark.sql.Row;
  *     model's length); 0 for scoring
  * @param maxAbs an embedding task's largest |x| of each dimension over the vectors it wrote
  *     (the table's dimension scales), or null
+ * @param ids the ids of the predictions the task wrote, when its run keeps them
+ *     ({@link RunColumns#keepIds()}), else null
  */
 public record TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
     Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files,
-    dev.joule.udfs.SampledRows sampled, long truncated, float[] maxAbs) implements Serializable {
+    dev.joule.udfs.SampledRows sampled, long truncated, float[] maxAbs, List<Object> ids) implements Serializable {
 
   public TaskOutput(int partition, int attempt, long rowsIn, long scored, long rejected,
       Map<String, Long> reasons, Map<String, String> examples, Row energy, List<WrittenFile> files,
-      dev.joule.udfs.SampledRows sampled) {
-    this(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files, sampled, 0, null);
+      dev.joule.udfs.SampledRows sampled, List<Object> ids) {
+    this(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files, sampled, 0, null, ids);
   }
 
   /** One closed data file: the table it belongs to, its name in the table folder, size, time, rows. */

@@ -1,0 +1,259 @@
+package dev.joule.bench;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.expr;
+
+import dev.joule.jobs.config.JouleConfig;
+import dev.joule.jobs.config.JouleSpark;
+import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.mllib.TrainJob;
+import dev.joule.jobs.nightly.NightlyJob;
+import io.delta.tables.DeltaTable;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The three terms of a night, measured as a user pays them: each night is its own fresh
+ * {@code bin/joule nightly} process, measured by {@code /usr/bin/time} (user + sys CPU, JVM start
+ * to exit). Two tables (N and 2N rows), each at two churns (1 % and 0.1 %), give four nights;
+ * a least-squares fit of night CPU = fixed + per changed row x changed rows + per table row x
+ * table rows gives the terms. The baseline is a full recompute with MLlib's
+ * {@code LogisticRegressionModel.transform} of the 2N table in a fresh process (ProcessBench's
+ * child), measured per row in the same run. The terms are then projected, labelled as a
+ * projection, to 100M and 1B rows at 0.1 / 1 / 10 % churn.
+ *
+ * <p>Usage: {@code bench/run-nightly.sh --terms [--rows N] [--dim D]}; the script builds first
+ * and runs the children with {@code JOULE_NO_BUILD=1}.
+ */
+public final class NightlyTermsBench {
+
+  private NightlyTermsBench() {}
+
+  /** One measured night: its process CPU and wall, and what it did (from its runs row). */
+  record Measured(String name, long tableRows, long changed, long scored, long deleted, double cpuS, double wallS,
+      double inProcessJ) {}
+
+  public static void main(String[] args) throws Exception {
+    long n = 1_000_000;
+    int dim = 384;
+    String root = ".";
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      switch (args[i]) {
+        case "--rows" -> n = Long.parseLong(args[i + 1]);
+        case "--dim" -> dim = Integer.parseInt(args[i + 1]);
+        case "--root" -> root = args[i + 1];
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    Path dir = Path.of(root, "bench", "target", "nightly-terms").toAbsolutePath();
+    NightlyBench.deleteTree(dir);
+    Files.createDirectories(dir);
+    JouleConfig config = JouleConfig.load(null, List.of("spark.master=local[2]", "spark.ui=false", "progress=off",
+        "spark.conf.\"spark.sql.warehouse.dir\"=\"" + dir.resolve("warehouse") + "\""));
+    SparkSession spark = JouleSpark.session(config, "joule nightly terms bench");
+    try {
+      long big = 2 * n;
+      long spare = 4 * Math.round(big * 0.006) + 10; // new rows for the four nights' inserts
+      System.out.printf(Locale.ROOT, "generating %,d x %d rows...%n", big + spare, dim);
+      GenerateJob.Output gen = new GenerateJob(spark).run(new GenerateJob.Request(big + spare, dim, 10,
+          dir.resolve("gen").toString(), "array", 42, 0.3));
+      String train = dir.resolve("train-rows").toString();
+      spark.read().format("delta").load(gen.embeddings()).limit(20_000).write().format("delta").save(train);
+      Path modelFile = dir.resolve("model/lr.json");
+      TrainJob.Result trained = new TrainJob(spark, config).run(new TrainJob.Request(train, "label", "lr", modelFile,
+          null, 0, 0, 50, 1e-3, 42));
+      String[] sources = {dir.resolve("source-n").toString(), dir.resolve("source-2n").toString()};
+      long[] sizes = {n, big};
+      for (int s = 0; s < 2; s++) {
+        spark.read().format("delta").load(gen.embeddings()).filter(col("id").lt(sizes[s])).select("id", "embedding")
+            .write().format("delta").option("delta.enableChangeDataFeed", "true").save(sources[s]);
+      }
+      List<String> joule = List.of(Path.of(root, "bin", "joule").toAbsolutePath().toString());
+      LocalDate d0 = LocalDate.parse("2026-11-01");
+      // First nights (full scans, not fitted): they make the predictions tables of N and 2N rows.
+      for (int s = 0; s < 2; s++) {
+        Measured first = night(spark, joule, dir, sources[s], modelFile, d0, "first night, " + sizes[s] + " rows");
+        System.out.printf(Locale.ROOT, "  %s: process CPU %.1f s, wall %.1f s%n", first.name(), first.cpuS(),
+            first.wallS());
+      }
+      List<Measured> nights = new ArrayList<>();
+      double[] churns = {1.0, 0.1};
+      long nextInsert = big;
+      for (int s = 0; s < 2; s++) {
+        for (int c = 0; c < churns.length; c++) {
+          long inserts = Math.round(sizes[s] * churns[c] * 0.006);
+          churn(spark, gen.embeddings(), sources[s], sizes[s], churns[c], c, nextInsert, inserts);
+          nextInsert += inserts;
+          Measured m = night(spark, joule, dir, sources[s], modelFile, d0.plusDays(1 + c),
+              String.format(Locale.ROOT, "%,d rows, %.1f %% churn", sizes[s], churns[c]));
+          nights.add(m);
+          System.out.printf(Locale.ROOT, "  %s: %,d changed, process CPU %.1f s, wall %.1f s%n", m.name(), m.changed(),
+              m.cpuS(), m.wallS());
+        }
+      }
+      // The baseline: a full MLlib recompute of the 2N table, a fresh process as a user would run it.
+      List<String> mllib = new ArrayList<>(ProcessBench.peerJava(root, "-Xmx4g"));
+      mllib.addAll(List.of("mllib", sources[1], trained.mllibPath(), dir.resolve("mllib-out").toString(),
+          Integer.toString(dim)));
+      double[] ml = ProcessBench.timed(new ProcessBench.Variant("mllib", mllib), dir.resolve("time.txt"));
+      long sourceRows = spark.read().format("delta").load(sources[1]).count();
+      report(dir, n, dim, nights, ml, sourceRows, wattsPerCpu(spark, dir, dim));
+    } finally {
+      spark.stop();
+    }
+  }
+
+  /**
+   * Round {@code round} of {@code churnPct} % churn on a table of {@code n} rows: 0.6 of it new
+   * rows (ids from {@code firstNew}), 0.3 updated, 0.1 deleted, spread over every file.
+   */
+  static void churn(SparkSession spark, String generated, String source, long n, double churnPct, int round,
+      long firstNew, long inserts) {
+    long m = 100_000;
+    long updated = Math.max(1, Math.round(m * churnPct * 0.003));
+    long deleted = Math.max(1, Math.round(m * churnPct * 0.001));
+    spark.read().format("delta").load(generated).filter(col("id").geq(firstNew).and(col("id").lt(firstNew + inserts)))
+        .select("id", "embedding").write().format("delta").mode("append").save(source);
+    DeltaTable t = DeltaTable.forPath(spark, source);
+    long u0 = round * m / 4; // each round its own bands of ids
+    t.update(expr("id % " + m + " >= " + u0 + " AND id % " + m + " < " + (u0 + updated) + " AND id < " + n),
+        Map.of("embedding", expr("transform(embedding, x -> -x)")));
+    long d0 = m / 2 + round * m / 4;
+    t.delete(expr("id % " + m + " >= " + d0 + " AND id % " + m + " < " + (d0 + deleted) + " AND id < " + n));
+  }
+
+  /** One night as a fresh {@code bin/joule nightly} process; what it did is read from its runs row. */
+  static Measured night(SparkSession spark, List<String> joule, Path dir, String source, Path model, LocalDate date,
+      String name) throws IOException, InterruptedException {
+    String out = source + "-out";
+    List<String> cmd = new ArrayList<>(joule);
+    cmd.addAll(List.of("nightly", "--date", date.toString(), "--set", "nightly.source=" + source,
+        "--set", "nightly.model=" + model, "--set", "nightly.output=" + out, "--set", "progress=off"));
+    double[] t = ProcessBench.timed(new ProcessBench.Variant(name, cmd), dir.resolve("time.txt"));
+    Row run = spark.read().format("delta").load(out + "/runs").filter(col("status").equalTo("committed")
+        .and(col("run_key").endsWith(":" + date))).head();
+    long scored = run.<Long>getAs("rows_scored");
+    long deleted = run.<Long>getAs("rows_deleted");
+    long tableRows = run.<Long>getAs("source_rows");
+    double j = run.<Double>getAs("estimated_joules") + run.<Double>getAs("fixed_estimated_joules");
+    return new Measured(name, tableRows, scored + deleted, scored, deleted, t[1], t[0], j);
+  }
+
+  /** The estimate's J per busy vCPU-second on this machine, from one small in-process night. */
+  static double wattsPerCpu(SparkSession spark, Path dir, int dim) {
+    String src = dir.resolve("probe-source").toString();
+    spark.range(1000).selectExpr("id", "transform(sequence(1, " + dim + "), i -> CAST(rand() AS FLOAT)) AS embedding")
+        .write().format("delta").save(src);
+    JouleConfig c = JouleConfig.load(null, List.of("spark.master=local[2]", "progress=off", "nightly.source=" + src,
+        "nightly.model=" + dir.resolve("model/lr.json"), "nightly.output=" + dir.resolve("probe-out"),
+        "nightly.precision=fp32"));
+    return new NightlyJob(spark, c).run(new NightlyJob.Request(LocalDate.parse("2026-11-01"), false, false))
+        .score().energy().busyVcpuWattsTypical();
+  }
+
+  /** Least squares of cpu = f + p x changed + t x table rows, the projection and the report. */
+  static void report(Path dir, long n, int dim, List<Measured> nights, double[] mllib, long mllibRows, double watts)
+      throws IOException {
+    double[][] a = new double[nights.size()][];
+    double[] y = new double[nights.size()];
+    for (int i = 0; i < nights.size(); i++) {
+      Measured m = nights.get(i);
+      a[i] = new double[] {1, m.changed(), m.tableRows()};
+      y[i] = m.cpuS();
+    }
+    double[] fit = leastSquares(a, y);
+    double fixed = fit[0];
+    double perChanged = fit[1];
+    double perTable = fit[2];
+    double mllibPerRow = mllib[1] / mllibRows;
+    StringBuilder s = new StringBuilder();
+    s.append(String.format(Locale.ROOT, "Nightly terms, %s, int8 softmax head (MLlib-trained LR, %d dims), local[2]. "
+        + "Each night a fresh `bin/joule nightly` process; CPU = user + sys of the whole process (/usr/bin/time), "
+        + "JVM start to exit. Estimated J = CPU s x %.2f W per busy vCPU (this machine's estimate; no RAPL/NVML): "
+        + "every J below is estimated, and every ratio a CPU-time ratio. Single runs.%n%n", LocalDate.now(), dim, watts));
+    s.append("| night | table rows | changed rows (scored + deleted) | process CPU s | wall s | fit CPU s | "
+        + "est. J in-process (runs row) |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for (Measured m : nights) {
+      s.append(String.format(Locale.ROOT, "| %s | %,d | %,d | %.1f | %.1f | %.1f | %.0f |%n", m.name(), m.tableRows(),
+          m.changed(), m.cpuS(), m.wallS(), fixed + perChanged * m.changed() + perTable * m.tableRows(),
+          m.inProcessJ()));
+    }
+    s.append(String.format(Locale.ROOT, "| MLlib transform, full recompute | %,d | %,d (all) | %.1f | %.1f | | |%n%n",
+        mllibRows, mllibRows, mllib[1], mllib[0]));
+    s.append(String.format(Locale.ROOT, "Fit (least squares, 4 nights, 3 terms): night CPU s = %.2f + %.3e x changed "
+        + "rows + %.3e x table rows.%n", fixed, perChanged, perTable));
+    s.append(String.format(Locale.ROOT, "- fixed term: %.1f CPU s = %.0f J estimated, process start-up included "
+        + "(target <= 40 J)%n", fixed, fixed * watts));
+    s.append(String.format(Locale.ROOT, "- per changed row: %.3g CPU us = %.3g uJ estimated (target <= 9 uJ)%n",
+        perChanged * 1e6, perChanged * watts * 1e6));
+    s.append(String.format(Locale.ROOT, "- per table row: %.3g CPU us = %.3g uJ estimated (target <= 0.01 uJ)%n",
+        perTable * 1e6, perTable * watts * 1e6));
+    s.append(String.format(Locale.ROOT, "- baseline, a full MLlib recompute: %.3g CPU us = %.3g uJ estimated per row "
+        + "(%,d rows, whole process)%n%n", mllibPerRow * 1e6, mllibPerRow * watts * 1e6, mllibRows));
+    s.append("PROJECTION from the measured terms (not measured at these sizes): a night = fixed + per changed row x "
+        + "churn x N + per table row x N; a full MLlib recompute = its per-row cost x N.\n\n");
+    s.append("| table rows N | churn | night, est. J | full MLlib recompute, est. J | MLlib / night |\n"
+        + "| --- | --- | --- | --- | --- |\n");
+    for (long rows : new long[] {100_000_000L, 1_000_000_000L}) {
+      for (double churn : new double[] {0.001, 0.01, 0.1}) {
+        double night = (fixed + perChanged * churn * rows + Math.max(0, perTable) * rows) * watts;
+        double full = mllibPerRow * rows * watts;
+        s.append(String.format(Locale.ROOT, "| %,d | %.1f %% | %.3g = (%.1f + %.3g x %,.0f + %.3g x %,d) s x %.2f W "
+            + "| %.3g | %.0fx |%n", rows, churn * 100, night, fixed, perChanged, churn * rows, Math.max(0, perTable),
+            rows, watts, full, full / night));
+      }
+    }
+    s.append(perTable < 0 ? "\nThe per-table-row term came out negative (below the fit's noise); the projection "
+        + "takes it as 0.\n" : "");
+    System.out.print("\n" + s);
+    Path out = dir.resolveSibling("nightly-terms.md");
+    Files.writeString(out, s.toString());
+    System.out.println("\nwritten: " + out);
+  }
+
+  /** x minimising |a x - y|, by the normal equations (3 unknowns). */
+  static double[] leastSquares(double[][] a, double[] y) {
+    int k = a[0].length;
+    double[][] m = new double[k][k + 1];
+    for (int r = 0; r < a.length; r++) {
+      for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++) {
+          m[i][j] += a[r][i] * a[r][j];
+        }
+        m[i][k] += a[r][i] * y[r];
+      }
+    }
+    for (int p = 0; p < k; p++) { // Gauss-Jordan with partial pivoting
+      int best = p;
+      for (int r = p + 1; r < k; r++) {
+        if (Math.abs(m[r][p]) > Math.abs(m[best][p])) {
+          best = r;
+        }
+      }
+      double[] tmp = m[p];
+      m[p] = m[best];
+      m[best] = tmp;
+      for (int r = 0; r < k; r++) {
+        if (r != p) {
+          double f = m[r][p] / m[p][p];
+          for (int c = p; c <= k; c++) {
+            m[r][c] -= f * m[p][c];
+          }
+        }
+      }
+    }
+    double[] x = new double[k];
+    for (int i = 0; i < k; i++) {
+      x[i] = m[i][k] / m[i][i];
+    }
+    return x;
+  }
+}

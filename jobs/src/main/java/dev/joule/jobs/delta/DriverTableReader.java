@@ -1,0 +1,197 @@
+package dev.joule.jobs.delta;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.delta.kernel.Scan;
+import io.delta.kernel.Snapshot;
+import io.delta.kernel.TableManager;
+import io.delta.kernel.data.ColumnVector;
+import io.delta.kernel.data.ColumnarBatch;
+import io.delta.kernel.data.FilteredColumnarBatch;
+import io.delta.kernel.engine.Engine;
+import io.delta.kernel.engine.FileReadResult;
+import io.delta.kernel.internal.InternalScanFileUtils;
+import io.delta.kernel.internal.ScanImpl;
+import io.delta.kernel.internal.actions.DeletionVectorDescriptor;
+import io.delta.kernel.internal.data.ScanStateRow;
+import io.delta.kernel.types.StructField;
+import io.delta.kernel.utils.CloseableIterator;
+import io.delta.kernel.utils.FileStatus;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Reads on the driver, with Delta Kernel, what a job needs of a table's log and of its small
+ * tables: a table's row count from its files' statistics, and the rows of a small table of flat
+ * columns (the runs table). No Spark job runs: each costs a small night more than its rows do.
+ * The {@link Engine} (Kernel's file system, Parquet and JSON handlers) is passed in, one per job.
+ */
+public final class DriverTableReader {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Engine engine;
+
+  public DriverTableReader(Engine engine) {
+    this.engine = engine;
+  }
+
+  /** The default engine over Spark's Hadoop configuration (its file systems, credentials). */
+  public static DriverTableReader of(org.apache.spark.sql.SparkSession spark) {
+    return new DriverTableReader(io.delta.kernel.defaults.engine.DefaultEngine.create(
+        spark.sparkContext().hadoopConfiguration()));
+  }
+
+  /**
+   * The rows of {@code path} at {@code version}, from each live file's {@code numRecords}
+   * statistic less its deletion vector's cardinality; empty when a file has no such statistic
+   * (the caller then counts with a scan).
+   *
+   * @param path a qualified path ({@link DeltaIO#qualified})
+   */
+  public OptionalLong rowCount(String path, long version) {
+    Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
+    ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();
+    long rows = 0;
+    try (CloseableIterator<FilteredColumnarBatch> files = scan.getScanFiles(engine, true)) {
+      while (files.hasNext()) {
+        try (CloseableIterator<io.delta.kernel.data.Row> it = files.next().getRows()) {
+          while (it.hasNext()) {
+            io.delta.kernel.data.Row file = it.next();
+            io.delta.kernel.data.Row add = file.getStruct(InternalScanFileUtils.ADD_FILE_ORDINAL);
+            int statsField = add.getSchema().indexOf("stats");
+            if (statsField < 0 || add.isNullAt(statsField)) {
+              return OptionalLong.empty();
+            }
+            JsonNode n = JSON.readTree(add.getString(statsField)).get("numRecords");
+            if (n == null || !n.canConvertToLong()) {
+              return OptionalLong.empty();
+            }
+            DeletionVectorDescriptor dv = InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file);
+            rows += n.asLong() - (dv == null ? 0 : dv.getCardinality());
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+    }
+    return OptionalLong.of(rows);
+  }
+
+  /**
+   * Every row of a small table of flat columns (strings, numbers, booleans, timestamps) at
+   * {@code version}, deletion vectors applied, as Spark rows with the table's column names.
+   * Null when a column has another type (the caller reads the table with Spark).
+   *
+   * @param path a qualified path ({@link DeltaIO#qualified})
+   */
+  public List<Row> rows(String path, long version) {
+    Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
+    io.delta.kernel.types.StructType kernelSchema = snapshot.getSchema();
+    StructType schema = new StructType();
+    for (StructField f : kernelSchema.fields()) {
+      DataType t = sparkType(f.getDataType());
+      if (t == null) {
+        return null;
+      }
+      schema = schema.add(f.getName(), t, true);
+    }
+    Scan scan = snapshot.getScanBuilder().build();
+    io.delta.kernel.data.Row scanState = scan.getScanState(engine);
+    io.delta.kernel.types.StructType physical = ScanStateRow.getPhysicalDataReadSchema(scanState);
+    List<Row> out = new ArrayList<>();
+    try (CloseableIterator<FilteredColumnarBatch> files = scan.getScanFiles(engine)) {
+      while (files.hasNext()) {
+        try (CloseableIterator<io.delta.kernel.data.Row> it = files.next().getRows()) {
+          while (it.hasNext()) {
+            io.delta.kernel.data.Row file = it.next();
+            FileStatus status = InternalScanFileUtils.getAddFileStatus(file);
+            CloseableIterator<ColumnarBatch> data = engine.getParquetHandler()
+                .readParquetFiles(single(status), physical, Optional.empty()).map(FileReadResult::getData);
+            try (CloseableIterator<FilteredColumnarBatch> logical = Scan.transformPhysicalData(engine, scanState, file,
+                data)) {
+              while (logical.hasNext()) {
+                addRows(logical.next(), schema, out);
+              }
+            }
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  private static void addRows(FilteredColumnarBatch batch, StructType schema, List<Row> out) {
+    ColumnarBatch b = batch.getData();
+    Optional<ColumnVector> selected = batch.getSelectionVector();
+    int columns = schema.size();
+    for (int r = 0; r < b.getSize(); r++) {
+      if (selected.isPresent() && (selected.get().isNullAt(r) || !selected.get().getBoolean(r))) {
+        continue; // deleted (a deletion vector marks it)
+      }
+      Object[] v = new Object[columns];
+      for (int c = 0; c < columns; c++) {
+        v[c] = value(b.getColumnVector(c), r, schema.fields()[c].dataType());
+      }
+      out.add(new GenericRowWithSchema(v, schema));
+    }
+  }
+
+  private static Object value(ColumnVector v, int r, DataType t) {
+    if (v.isNullAt(r)) {
+      return null;
+    }
+    if (t == DataTypes.StringType) {
+      return v.getString(r);
+    } else if (t == DataTypes.LongType) {
+      return v.getLong(r);
+    } else if (t == DataTypes.IntegerType) {
+      return v.getInt(r);
+    } else if (t == DataTypes.DoubleType) {
+      return v.getDouble(r);
+    } else if (t == DataTypes.FloatType) {
+      return v.getFloat(r);
+    } else if (t == DataTypes.BooleanType) {
+      return v.getBoolean(r);
+    }
+    long micros = v.getLong(r); // a timestamp
+    Timestamp ts = new Timestamp(Math.floorDiv(micros, 1000));
+    ts.setNanos((int) Math.floorMod(micros, 1_000_000) * 1000);
+    return ts;
+  }
+
+  private static DataType sparkType(io.delta.kernel.types.DataType t) {
+    if (t instanceof io.delta.kernel.types.StringType) {
+      return DataTypes.StringType;
+    } else if (t instanceof io.delta.kernel.types.LongType) {
+      return DataTypes.LongType;
+    } else if (t instanceof io.delta.kernel.types.IntegerType) {
+      return DataTypes.IntegerType;
+    } else if (t instanceof io.delta.kernel.types.DoubleType) {
+      return DataTypes.DoubleType;
+    } else if (t instanceof io.delta.kernel.types.FloatType) {
+      return DataTypes.FloatType;
+    } else if (t instanceof io.delta.kernel.types.BooleanType) {
+      return DataTypes.BooleanType;
+    } else if (t instanceof io.delta.kernel.types.TimestampType) {
+      return DataTypes.TimestampType;
+    }
+    return null;
+  }
+
+  private static CloseableIterator<FileStatus> single(FileStatus f) {
+    return io.delta.kernel.internal.util.Utils.singletonCloseableIterator(f);
+  }
+}
