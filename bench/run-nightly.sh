@@ -14,4 +14,6 @@ if [[ "${1:-}" == "--terms" ]]; then
   export JOULE_NO_BUILD=1 # run-main.sh builds first; the nights' processes must not rebuild
   exec "$ROOT/bench/run-main.sh" dev.joule.bench.NightlyTermsBench --root "$ROOT" "$@"
 fi
-exec "$ROOT/bench/run-main.sh" dev.joule.bench.NightlyBench "$@"
+# The nights run with bin/joule's JVM options, as a user's nights do.
+JOULE_BENCH_JAVA_OPTS="${JOULE_BENCH_JAVA_OPTS:-$("$ROOT/bin/java-opts")}" exec "$ROOT/bench/run-main.sh" \
+  dev.joule.bench.NightlyBench "$@"

@@ -171,11 +171,15 @@ public final class NightlyBench {
     COUNTER.taskCpu();
     long jobs0 = COUNTER.jobs.get();
     long tasks0 = COUNTER.tasks.get();
+    Map<Long, long[]> threads0 = threadCpu();
     long cpu0 = processCpu();
     long t0 = System.nanoTime();
     NightlyJob.Result r = new NightlyJob(spark, config).run(new NightlyJob.Request(d, full, false));
     double wall = (System.nanoTime() - t0) / 1e9;
     double cpu = (processCpu() - cpu0) / 1e9;
+    if (System.getenv("JOULE_BENCH_JOBS") != null) {
+      System.err.println("THREADS " + name + ": " + byThreadGroup(threads0, threadCpu(), cpu));
+    }
     dev.joule.jobs.score.Scoring.drainListeners(spark);
     if (System.getenv("JOULE_BENCH_JOBS") != null) {
       System.err.println("END " + name + " @" + System.currentTimeMillis());
@@ -252,6 +256,44 @@ public final class NightlyBench {
   static double joules(Night x) {
     EnergySummary e = x.r().score().energy();
     return e.estimatedJ() + e.fixedEstimatedJ();
+  }
+
+  /** CPU nanoseconds of every live Java thread, by id, with its name's group as a hash. */
+  static Map<Long, long[]> threadCpu() {
+    java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    Map<Long, long[]> out = new java.util.HashMap<>();
+    for (long id : mx.getAllThreadIds()) {
+      long t = mx.getThreadCpuTime(id);
+      if (t >= 0) {
+        out.put(id, new long[] {t});
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Where a night's process CPU went, by thread group: the driver's main thread, Spark's task
+   * threads, its other Java threads, and the rest (JIT compiler and GC threads, which are not
+   * Java threads): a profile of the fixed cost without a profiler.
+   */
+  static String byThreadGroup(Map<Long, long[]> before, Map<Long, long[]> after, double processCpuS) {
+    java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    Map<String, Double> groups = new java.util.TreeMap<>();
+    double java = 0;
+    for (Map.Entry<Long, long[]> e : after.entrySet()) {
+      java.lang.management.ThreadInfo info = mx.getThreadInfo(e.getKey());
+      String name = info == null ? "?" : info.getThreadName();
+      String g = name.equals("main") ? "main" : name.startsWith("Executor task launch") ? "tasks"
+          : name.replaceAll("[-#]?\\d+", "");
+      double s = (e.getValue()[0] - (before.containsKey(e.getKey()) ? before.get(e.getKey())[0] : 0)) / 1e9;
+      groups.merge(g, s, Double::sum);
+      java += s;
+    }
+    StringBuilder b = new StringBuilder();
+    groups.entrySet().stream().filter(e -> e.getValue() >= 0.05).sorted((x, y) -> Double.compare(y.getValue(), x.getValue()))
+        .forEach(e -> b.append(String.format(Locale.ROOT, "%s %.2f, ", e.getKey(), e.getValue())));
+    return b.append(String.format(Locale.ROOT, "not Java threads (JIT, GC) %.2f, process %.2f s",
+        processCpuS - java, processCpuS)).toString();
   }
 
   static long processCpu() {

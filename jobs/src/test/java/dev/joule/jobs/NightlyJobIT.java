@@ -531,6 +531,39 @@ class NightlyJobIT {
     assertEquals(2, spark.read().format("delta").load(s.out().rejects()).filter(col("id").equalTo(ROWS + 50)).count());
   }
 
+  /**
+   * The net change per id over several versions: an id updated then deleted is deleted; an id
+   * inserted then updated is scored once, from its last version; an id deleted and inserted
+   * again in later versions is scored. The answers equal a full recompute's.
+   */
+  @Test
+  void aNightKeepsTheLastChangeOfEachIdAcrossVersions() {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    DeltaTable t = DeltaTable.forPath(spark, s.source());
+    t.update(expr("id = 11"), java.util.Map.of("embedding", expr("transform(embedding, x -> -x)")));
+    t.delete(expr("id = 11"));
+    spark.read().format("delta").load(generated).filter(col("id").equalTo(ROWS + 7)).select("id", "embedding")
+        .write().format("delta").mode("append").save(s.source());
+    t.update(expr("id = " + (ROWS + 7)), java.util.Map.of("embedding", expr("transform(embedding, x -> -x)")));
+    t.delete(expr("id = 13"));
+    spark.read().format("delta").load(generated).filter(col("id").equalTo(13)).select("id", "embedding")
+        .write().format("delta").mode("append").save(s.source());
+    NightlyJob.Result r = night(s, DAY2, false);
+    assertEquals("cdf", r.scanMode());
+    assertEquals(2, r.rowsIn(), "ids " + (ROWS + 7) + " and 13, once each");
+    assertEquals(1, r.deleted(), "id 11");
+    Dataset<Row> p = spark.read().format("delta").load(s.out().predictions());
+    assertEquals(0, p.filter(col("id").equalTo(11)).count());
+    assertEquals(ROWS, p.count(), "one row deleted, one added");
+    assertEquals(p.count(), p.select("id").distinct().count(), "one row per id");
+    List<String> incremental = p.select("id", "label").orderBy("id").collectAsList().stream().map(Row::toString).toList();
+    NightlyJob.Result full = night(s, DAY2, true);
+    assertEquals(incremental, spark.read().format("delta").load(s.out().predictions()).select("id", "label")
+        .orderBy("id").collectAsList().stream().map(Row::toString).toList(),
+        "the incremental night's answers are a full recompute's (" + full.scored() + " rows)");
+  }
+
   /** Issue 23 item 3: a model of another dimension under the same model id publishes nothing. */
   @Test
   void aNightWhoseModelFitsNoRowCommitsNothingAndExits3() {
