@@ -2,11 +2,7 @@ package dev.joule.jobs.nightly;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.broadcast;
-import static org.apache.spark.sql.functions.max;
-import static org.apache.spark.sql.functions.negate;
-import static org.apache.spark.sql.functions.struct;
-import static org.apache.spark.sql.functions.when;
+import static org.apache.spark.sql.functions.rank;
 
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.jobs.JouleException;
@@ -45,6 +41,7 @@ import java.util.function.Consumer;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -462,33 +459,22 @@ public final class NightlyJob {
   /** Upserts and deletes of a version range; {@code cached} is released when the night ends. */
   private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached) {}
 
-  /** Up to this many changed ids, the change feed's winners are broadcast to the tasks that read it. */
-  private static final long BROADCAST_WINNERS = 2_000_000;
-
   private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep) {
     try {
       Dataset<Row> feed = spark.read().format("delta").option("readChangeFeed", "true")
           .option("startingVersion", start).option("endingVersion", end).load(source)
           .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
       // The net change per id: its last change in the range (a delete after an update wins).
-      // Every row of the winning version and kind stays: two rows of one id in the last version
-      // both stay, and the census rejects them both rather than picking one at random. The
-      // winners come from the key columns alone, so the embeddings are never shuffled: each
-      // row is kept or dropped by a join with them (broadcast while they are few).
-      Dataset<Row> keyed = feed.withColumn("_joule_id", prep.idExpr())
-          .withColumn("_joule_kind", when(col("_change_type").equalTo("delete"), 0).otherwise(1));
-      Dataset<Row> winners = keyed.groupBy(col("_joule_id").as("_w_id"))
-          .agg(max(struct(col("_commit_version"), negate(col("_joule_kind")).as("_delete_first"))).as("_w"))
-          .select(col("_w_id"), col("_w._commit_version").as("_w_version"), negate(col("_w._delete_first")).as("_w_kind"))
-          .cache();
-      long ids = winners.count(); // fail here, not mid-commit, if the feed is unreadable
-      Dataset<Row> latest = keyed.join(ids <= BROADCAST_WINNERS ? broadcast(winners) : winners,
-              col("_joule_id").eqNullSafe(col("_w_id")).and(col("_commit_version").equalTo(col("_w_version")))
-                  .and(col("_joule_kind").equalTo(col("_w_kind"))))
-          .drop("_joule_id", "_joule_kind", "_w_id", "_w_version", "_w_kind");
+      // rank, not row_number: two rows of one id in the last version both stay, and the census
+      // rejects them both rather than picking one at random.
+      Dataset<Row> latest = feed.withColumn("_joule_rank", rank().over(
+              Window.partitionBy(prep.idExpr()).orderBy(col("_commit_version").desc(),
+                  org.apache.spark.sql.functions.when(col("_change_type").equalTo("delete"), 0).otherwise(1))))
+          .filter(col("_joule_rank").equalTo(1)).cache();
+      latest.count(); // fail here, not mid-commit, if the feed is unreadable
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
-      return new Changes(upserts, deletes, null, winners);
+      return new Changes(upserts, deletes, null, latest);
     } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
       String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
       String reason = msg.contains("enableChangeDataFeed") || msg.toLowerCase().contains("change data")
