@@ -5,7 +5,7 @@
 #
 # bench/run-nightly.sh --terms [--rows N] [--dim D]: the three terms of a night (fixed, per changed
 # row, per table row), fitted from four nights, each a fresh bin/joule process (tables of N and 2N
-# rows, 1 % and 0.1 % churn), against a full MLlib recompute in a fresh process, and projected to
+# rows, 1 % and 10 % churn), against a full MLlib recompute in a fresh process, and projected to
 # 100M and 1B rows (labelled a projection). Default N = 1,000,000: ~15 minutes, ~20 GB of disk.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -564,6 +564,29 @@ class NightlyJobIT {
         "the incremental night's answers are a full recompute's (" + full.scored() + " rows)");
   }
 
+  /**
+   * A night that merges (here with tombstones) commits its rejects files but not its
+   * predictions files, which the MERGE read as its source: those are removed, though a task
+   * names its two files alike.
+   */
+  @Test
+  void aMergedNightLeavesNoUncommittedFilesOfItsOwn() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    spark.read().format("delta").load(generated).filter(col("id").isin(ROWS + 3, ROWS + 4, ROWS + 5))
+        .selectExpr("CASE WHEN id = " + (ROWS + 5) + " THEN id ELSE " + (ROWS + 60) + "L END AS id", "embedding")
+        .write().format("delta").mode("append").save(s.source());
+    NightlyJob.Result r = night(s, DAY2, false, "nightly.deletes=tombstone");
+    assertEquals(2, r.rejected());
+    assertEquals("MERGE", DeltaTable.forPath(spark, s.out().predictions()).history(1).head().getAs("operation"));
+    String mark = dev.joule.udfs.files.TableFiles.runMark(r.runId());
+    try (var files = java.nio.file.Files.list(Path.of(s.out().predictions()))) {
+      assertEquals(List.of(), files.map(f -> f.getFileName().toString()).filter(n -> n.contains(mark)).toList(),
+          "the night's predictions files, read by the MERGE, are not left in the folder");
+    }
+    assertEquals(2, spark.read().format("delta").load(s.out().rejects()).filter(col("run_id").equalTo(r.runId())).count());
+  }
+
   /** Issue 23 item 3: a model of another dimension under the same model id publishes nothing. */
   @Test
   void aNightWhoseModelFitsNoRowCommitsNothingAndExits3() {

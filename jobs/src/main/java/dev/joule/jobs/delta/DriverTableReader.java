@@ -39,6 +39,7 @@ import org.apache.spark.sql.types.StructType;
 public final class DriverTableReader {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DriverTableReader.class);
 
   private final Engine engine;
 
@@ -46,20 +47,30 @@ public final class DriverTableReader {
     this.engine = engine;
   }
 
-  /** The default engine over Spark's Hadoop configuration (its file systems, credentials). */
+  /** The default engine over the session's Hadoop configuration (its file systems, credentials). */
   public static DriverTableReader of(org.apache.spark.sql.SparkSession spark) {
     return new DriverTableReader(io.delta.kernel.defaults.engine.DefaultEngine.create(
-        spark.sparkContext().hadoopConfiguration()));
+        spark.sessionState().newHadoopConf()));
   }
 
   /**
    * The rows of {@code path} at {@code version}, from each live file's {@code numRecords}
    * statistic less its deletion vector's cardinality; empty when a file has no such statistic
-   * (the caller then counts with a scan).
+   * (the caller then counts with a scan), or when Kernel cannot read the log (a table feature it
+   * does not support, say), which is logged.
    *
    * @param path a qualified path ({@link DeltaIO#qualified})
    */
   public OptionalLong rowCount(String path, long version) {
+    try {
+      return count(path, version);
+    } catch (RuntimeException e) {
+      LOG.info("{}: rows not counted from the log ({}); counting with a scan", path, e.toString());
+      return OptionalLong.empty();
+    }
+  }
+
+  private OptionalLong count(String path, long version) {
     Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
     ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();
     long rows = 0;
@@ -91,11 +102,21 @@ public final class DriverTableReader {
   /**
    * Every row of a small table of flat columns (strings, numbers, booleans, timestamps) at
    * {@code version}, deletion vectors applied, as Spark rows with the table's column names.
-   * Null when a column has another type (the caller reads the table with Spark).
+   * Null when a column has another type or Kernel cannot read the table (logged): the caller
+   * reads the table with Spark.
    *
    * @param path a qualified path ({@link DeltaIO#qualified})
    */
   public List<Row> rows(String path, long version) {
+    try {
+      return read(path, version);
+    } catch (RuntimeException e) {
+      LOG.info("{}: not read on the driver ({}); reading it with Spark", path, e.toString());
+      return null;
+    }
+  }
+
+  private List<Row> read(String path, long version) {
     Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
     io.delta.kernel.types.StructType kernelSchema = snapshot.getSchema();
     StructType schema = new StructType();

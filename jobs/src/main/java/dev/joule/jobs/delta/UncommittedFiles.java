@@ -14,9 +14,18 @@ public final class UncommittedFiles {
   private UncommittedFiles() {}
 
   /**
+   * A committed file, as {@link #delete} takes it: its table folder (the string passed as one of
+   * its {@code dirs}) and its name. The folder is part of it: one task names its files in two
+   * tables alike, and one may be committed while the other is not.
+   */
+  public static String key(String dir, String name) {
+    return dir + "\n" + name;
+  }
+
+  /**
    * Deletes, in each of {@code dirs}, the files named with {@code runTag} ({@link TableFiles#runMark})
-   * that are not in {@code committed} (failed task attempts, or a run that did not commit), with
-   * their checksum files; a folder left empty goes too. Never throws: what stays is logged.
+   * that are not in {@code committed} ({@link #key}s: failed task attempts, or a run that did not
+   * commit), with their checksum files; a folder left empty goes too. Never throws: what stays is logged.
    */
   public static void delete(SparkSession spark, List<String> dirs, String runTag, Set<String> committed) {
     String mark = TableFiles.runMark(runTag);
@@ -30,7 +39,7 @@ public final class UncommittedFiles {
         for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d)) {
           String name = f.getPath().getName();
           String data = name.startsWith(".") && name.endsWith(".crc") ? name.substring(1, name.length() - 4) : name;
-          if (data.contains(mark) && !committed.contains(data)) {
+          if (data.contains(mark) && !committed.contains(key(dir, data))) {
             fs.delete(f.getPath(), false);
           }
         }

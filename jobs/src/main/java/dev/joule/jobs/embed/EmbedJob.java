@@ -165,10 +165,10 @@ public final class EmbedJob {
       try {
         commit.addFiles(out.embeddings(), embeddingsSchema, r.files(EmbedTables.EMBEDDINGS), replace, constants,
             dev.joule.jobs.embed.EmbedJob.EMBEDDINGS_TABLE_PROPERTIES);
-        r.files(EmbedTables.EMBEDDINGS).forEach(f -> committed.add(f.name()));
+        r.files(EmbedTables.EMBEDDINGS).forEach(f -> committed.add(UncommittedFiles.key(out.embeddings(), f.name())));
         recordDimensionScales(spark, commit, out.embeddings(), r.maxAbs());
         commit.addFiles(out.rejects(), rejectsSchema, r.files(EmbedTables.REJECTS), replace, constants);
-        r.files(EmbedTables.REJECTS).forEach(f -> committed.add(f.name()));
+        r.files(EmbedTables.REJECTS).forEach(f -> committed.add(UncommittedFiles.key(out.rejects(), f.name())));
         commit.append(out.energyLog(), spark.createDataFrame(r.energyRows(), EnergyRecord.SCHEMA));
         ScoreResult result = result(req, runId, in, rowsIn, r, encoder, wall0, proc0, runsBefore);
         commit.append(out.runs(), new RunRecord("embed", null, result, Timestamp.from(Instant.now()), null, 0, rowsIn,

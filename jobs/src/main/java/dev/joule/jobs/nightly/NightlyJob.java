@@ -12,6 +12,7 @@ import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.delta.DriverTableReader;
 import dev.joule.jobs.delta.RunRecovery;
 import dev.joule.jobs.delta.TableCommit;
+import dev.joule.jobs.delta.UncommittedFiles;
 import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
@@ -381,7 +382,7 @@ public final class NightlyJob {
           constants.put("run_key", runKey);
           commit.addFiles(out.rejects(), ((Scoring.TableFolders) sink).columns().rejectsSchema(), rejectFiles,
               Map.of("run_key", runKey), constants);
-          rejectFiles.forEach(f -> committedFiles.add(f.name()));
+          rejectFiles.forEach(f -> committedFiles.add(UncommittedFiles.key(out.rejects(), f.name())));
         }
         haltIf(haltAfter, "rejects");
         // Driver-written commits (no Spark job). This key's rows are replaced where a committed
@@ -395,7 +396,8 @@ public final class NightlyJob {
         haltIf(haltAfter, "energy_log");
         result = resultNow.apply(true);
         SparkJobProfile.step("commit runs");
-        Row run = new RunRecord(job, runKey, result, at, from, deleted, sourceRows, scanMode, fullReason,
+        Row run = new RunRecord(job, runKey, result, Timestamp.from(Instant.now()), from, deleted, sourceRows, scanMode,
+            fullReason,
             describeSource(scanMode, fullReason, from, sourceTo)).toRow(RunRecord.COMMITTED);
         // Exactly once: inside the runs commit's transaction, the runs table is what was checked,
         // or it is checked again at the version the commit builds on; any commit after that
@@ -531,7 +533,7 @@ public final class NightlyJob {
       // instead of rewriting every file that holds one.
       commit.addFiles(path, schema, files, null, constants, Map.of("delta.enableDeletionVectors",
           String.valueOf(config.bool("nightly.deletion-vectors"))));
-      files.forEach(f -> committedFiles.add(f.name()));
+      files.forEach(f -> committedFiles.add(UncommittedFiles.key(path, f.name())));
       return;
     }
     boolean tombstone = config.string("nightly.deletes").equals("tombstone");
@@ -556,7 +558,7 @@ public final class NightlyJob {
           LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors)",
               st.scored(), marked);
         }
-        files.forEach(f -> committedFiles.add(f.name()));
+        files.forEach(f -> committedFiles.add(UncommittedFiles.key(path, f.name())));
         return;
       } catch (TableCommit.NoRowCounts e) {
         LOG.info("predictions: {}; merging instead", e.getMessage());

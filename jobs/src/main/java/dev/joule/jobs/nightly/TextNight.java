@@ -151,7 +151,7 @@ public final class TextNight {
           constants.put("run_id", runId);
           commit.addFiles(embeddings, pass.embeddingsSchema(), files, null, constants,
               dev.joule.jobs.embed.EmbedJob.EMBEDDINGS_TABLE_PROPERTIES);
-          files.forEach(f -> committed.add(f.name()));
+          files.forEach(f -> committed.add(UncommittedFiles.key(embeddings, f.name())));
         } else if (!files.isEmpty() || deleted > 0) {
           merge(commit, embeddings, pass == null ? null : pass.embeddingsSchema(), files, gone, model);
         }

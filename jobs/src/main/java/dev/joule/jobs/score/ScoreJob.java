@@ -17,6 +17,7 @@ import dev.joule.bridge.model.ModelSpec;
 import dev.joule.jobs.report.EnergySummary;
 import dev.joule.udfs.StagedRows;
 import dev.joule.udfs.files.PartitionFiles;
+import dev.joule.jobs.delta.UncommittedFiles;
 import dev.joule.udfs.files.RunColumns;
 import java.util.Map;
 import java.nio.file.Path;
@@ -179,11 +180,11 @@ public final class ScoreJob {
         // Each table in one commit that replaces this model and kernel's earlier rows.
         commit.addFiles(out.predictions(), columns.predictionsSchema(), st.filesOf(PartitionFiles.PREDICTIONS),
             replace, constants);
-        st.filesOf(PartitionFiles.PREDICTIONS).forEach(f -> committedFiles.add(f.name()));
+        st.filesOf(PartitionFiles.PREDICTIONS).forEach(f -> committedFiles.add(UncommittedFiles.key(out.predictions(), f.name())));
         failIf(failAfter, haltAfter, "predictions");
         dev.joule.jobs.console.SparkJobProfile.step("commit rejects");
         commit.addFiles(out.rejects(), columns.rejectsSchema(), st.filesOf(PartitionFiles.REJECTS), replace, constants);
-        st.filesOf(PartitionFiles.REJECTS).forEach(f -> committedFiles.add(f.name()));
+        st.filesOf(PartitionFiles.REJECTS).forEach(f -> committedFiles.add(UncommittedFiles.key(out.rejects(), f.name())));
         failIf(failAfter, haltAfter, "rejects");
         dev.joule.jobs.console.SparkJobProfile.step("commit energy_log");
         commit.addRows(out.energyLog(), dev.joule.udfs.EnergyRecord.SCHEMA, st.energyRows(), null,

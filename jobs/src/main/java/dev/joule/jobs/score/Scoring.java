@@ -481,7 +481,8 @@ public final class Scoring {
 
   /**
    * Removes what {@code sink} holds of this run that was not committed: the staging folder, or
-   * the run's data files in the table folders except those named in {@code committed}. Never throws.
+   * the run's data files in the table folders except those in {@code committed}
+   * ({@link dev.joule.jobs.delta.UncommittedFiles#key}s). Never throws.
    */
   public static void discard(SparkSession spark, Sink sink, java.util.Set<String> committed) {
     if (sink instanceof Staging st) {
