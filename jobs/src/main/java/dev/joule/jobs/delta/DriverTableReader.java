@@ -193,23 +193,19 @@ public final class DriverTableReader {
     return ts;
   }
 
+  /** The flat Kernel types this reader takes, and their Spark types ({@link #value} reads each). */
+  private static final java.util.Map<io.delta.kernel.types.DataType, DataType> FLAT_TYPES = java.util.Map.of(
+      io.delta.kernel.types.StringType.STRING, DataTypes.StringType,
+      io.delta.kernel.types.LongType.LONG, DataTypes.LongType,
+      io.delta.kernel.types.IntegerType.INTEGER, DataTypes.IntegerType,
+      io.delta.kernel.types.DoubleType.DOUBLE, DataTypes.DoubleType,
+      io.delta.kernel.types.FloatType.FLOAT, DataTypes.FloatType,
+      io.delta.kernel.types.BooleanType.BOOLEAN, DataTypes.BooleanType,
+      io.delta.kernel.types.TimestampType.TIMESTAMP, DataTypes.TimestampType);
+
+  /** The Spark type of a flat Kernel type, or null for any other (the table is then left to Spark). */
   private static DataType sparkType(io.delta.kernel.types.DataType t) {
-    if (t instanceof io.delta.kernel.types.StringType) {
-      return DataTypes.StringType;
-    } else if (t instanceof io.delta.kernel.types.LongType) {
-      return DataTypes.LongType;
-    } else if (t instanceof io.delta.kernel.types.IntegerType) {
-      return DataTypes.IntegerType;
-    } else if (t instanceof io.delta.kernel.types.DoubleType) {
-      return DataTypes.DoubleType;
-    } else if (t instanceof io.delta.kernel.types.FloatType) {
-      return DataTypes.FloatType;
-    } else if (t instanceof io.delta.kernel.types.BooleanType) {
-      return DataTypes.BooleanType;
-    } else if (t instanceof io.delta.kernel.types.TimestampType) {
-      return DataTypes.TimestampType;
-    }
-    return null;
+    return FLAT_TYPES.get(t);
   }
 
   private static CloseableIterator<FileStatus> single(FileStatus f) {

@@ -36,7 +36,7 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
    * @param what the input, as an error names it
    */
   public static IdCensus of(Dataset<Row> ids, int maxDuplicateIds, String what) {
-    return count(ids.select(col("id"), lit(false).as(DELETED)), maxDuplicateIds, what, false);
+    return count(ids.select(col("id")), maxDuplicateIds, what, false);
   }
 
   /**
@@ -52,10 +52,12 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
 
   private static IdCensus count(Dataset<Row> marked, int maxDuplicateIds, String what, boolean withDeletes) {
     long t0 = System.nanoTime();
-    Dataset<Row> perId = marked.groupBy(col("id")).agg(count_if(not(col(DELETED))).as("count"),
-        max(col(DELETED)).as("deleted"));
+    // Without deletes (score, embed, a full night) the plain count per id; with them, a deleted
+    // id counts no row and comes back in the same aggregate.
+    Dataset<Row> perId = !withDeletes ? marked.groupBy(col("id")).count()
+        : marked.groupBy(col("id")).agg(count_if(not(col(DELETED))).as("count"), max(col(DELETED)).as("deleted"));
     Row totals = perId.agg(sum(col("count")), count_if(col("count").gt(1).and(col("id").isNotNull())),
-        collect_list(when(col("deleted"), col("id")))).head();
+        withDeletes ? collect_list(when(col("deleted"), col("id"))) : lit(null)).head();
     long rows = totals.isNullAt(0) ? 0 : totals.getLong(0);
     long duplicated = totals.getLong(1);
     java.util.Set<Object> deleted = withDeletes ? new java.util.HashSet<>(totals.getList(2)) : null;
