@@ -5,7 +5,8 @@
 # options (JOULE_JAVA_OPTS overrides them); the Java programs with PEER_JAVA_OPTS (-Xmx4g).
 # JOULE_ALT_JAVA_OPTS adds every joule variant again with those options, in the same rounds
 # (JOULE_ALT_CDS=0: and without the class-data archive); PEER_ALT_JAVA_OPTS does the same for
-# the Java programs ($ROOT in it is the repository root).
+# the Java programs ($ROOT in it is the repository root). JOULE_BEFORE_ROOT=DIR adds every joule
+# variant again run by DIR/bin/joule, another checkout, built (say, the commit before a change).
 # Options: --rows N (default 200000) --dim D (384) --rounds R (3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +26,7 @@ export JOULE_NO_BUILD=1
 J="$ROOT/bin/joule"
 "$J" generate --rows "$rows" --dim "$dim" --classes 10 --out "$DIR/gen" >/dev/null
 "$J" generate --rows 1000 --dim "$dim" --classes 10 --out "$DIR/tiny" >/dev/null
+"$J" generate --rows 10000 --dim "$dim" --classes 10 --out "$DIR/small" >/dev/null
 "$J" train --input "$DIR/tiny/embeddings" --label-col label --algo lr --out "$DIR/model/lr.json" >/dev/null
 "$J" quantize --input "$DIR/gen/embeddings" --precision int8 --out "$DIR/codes-int8" >/dev/null
 # The launcher's class-data archive, written by one unmeasured score as a user's first command

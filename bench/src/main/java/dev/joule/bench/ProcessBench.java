@@ -62,6 +62,11 @@ public final class ProcessBench {
     }
   }
 
+  /** The baselines every ratio divides by: programs a user would write instead of a Joule command. */
+  private static final String TRIVIAL = "trivial Spark program (start, stop)";
+  private static final String SCAN = "bare scan of the embeddings, ids written";
+  private static final String MLLIB = "MLlib LogisticRegressionModel.transform";
+
   /** One variant: a name, the command line of its process, and environment it adds. */
   record Variant(String name, List<String> command, Map<String, String> env) {
     Variant(String name, List<String> command) {
@@ -97,12 +102,15 @@ public final class ProcessBench {
     String model = dir.resolve("model/lr.json").toString();
     String out = dir.resolve("out").toString();
     List<Variant> variants = List.of(
-        new Variant("trivial Spark program (start, stop)", cat(java, "trivial-spark")),
+        new Variant(TRIVIAL, cat(java, "trivial-spark")),
         new Variant("joule score, 1,000 rows, fp32", List.of(joule, "score", "--input",
             dir.resolve("tiny/embeddings").toString(), "--model", dir.resolve("tiny/teacher-model.json").toString(),
             "--precision", "fp32", "--out", out + "/tiny")),
-        new Variant("bare scan of the embeddings, ids written", cat(java, "bare-scan", emb, out + "/scan")),
-        new Variant("MLlib LogisticRegressionModel.transform", cat(java, "mllib", emb,
+        new Variant("joule score, 10,000 rows, fp32", List.of(joule, "score", "--input",
+            dir.resolve("small/embeddings").toString(), "--model", dir.resolve("small/teacher-model.json").toString(),
+            "--precision", "fp32", "--out", out + "/small")),
+        new Variant(SCAN, cat(java, "bare-scan", emb, out + "/scan")),
+        new Variant(MLLIB, cat(java, "mllib", emb,
             dir.resolve("model/lr.mllib").toString(), out + "/mllib", Integer.toString(dim))),
         new Variant("joule score fp32", List.of(joule, "score", "--input", emb, "--model", model, "--precision", "fp32",
             "--out", out + "/fp32")),
@@ -113,11 +121,18 @@ public final class ProcessBench {
     String alt = System.getenv("JOULE_ALT_JAVA_OPTS");
     String altCds = System.getenv().getOrDefault("JOULE_ALT_CDS", "1");
     String peerAlt = System.getenv("PEER_ALT_JAVA_OPTS");
-    if (alt != null || peerAlt != null) {
-      // Each joule variant (or peer) once more with other JVM options, interleaved with the rest.
+    String before = System.getenv("JOULE_BEFORE_ROOT");
+    if (alt != null || peerAlt != null || before != null) {
+      // Each joule variant (or peer) once more with other JVM options, or another checkout's
+      // joule (built), interleaved with the rest.
       List<Variant> all = new ArrayList<>(variants);
       for (Variant v : variants) {
         boolean isJoule = v.command().get(0).equals(joule);
+        if (isJoule && before != null) {
+          List<String> command = new ArrayList<>(v.command());
+          command.set(0, Path.of(before, "bin/joule").toString());
+          all.add(new Variant(v.name() + " [" + before + "]", command));
+        }
         if (isJoule && alt != null) {
           all.add(new Variant(v.name() + " [" + alt + (altCds.equals("0") ? ", no class-data archive" : "") + "]",
               v.command(), Map.of("JOULE_JAVA_OPTS", alt, "JOULE_CDS", altCds)));
@@ -139,22 +154,24 @@ public final class ProcessBench {
             t[1]);
       }
     }
-    double mllib = median(measured.get(variants.get(3).name()), 1);
-    double scan = median(measured.get(variants.get(2).name()), 1);
+    double trivial = median(measured.get(TRIVIAL), 1);
+    double mllib = median(measured.get(MLLIB), 1);
+    double scan = median(measured.get(SCAN), 1);
     System.out.printf(Locale.ROOT, "%n%,d rows x %d, local[2], %d interleaved rounds, each variant a fresh process; "
         + "joule's JVM options: %s; the Java programs': %s%n%n", rows, dim, rounds,
         System.getenv().getOrDefault("JOULE_JAVA_OPTS", "bin/joule's default"),
         System.getenv().getOrDefault("PEER_JAVA_OPTS", "-Xmx4g"));
     System.out.println("joule's class-data archive (bin/joule, JOULE_CDS): written by one unmeasured 1,000-row joule "
         + "score before the rounds, as a user's first command writes it");
-    System.out.println("| variant | wall s (median) | process CPU s (median) | spread (min-max) | CPU vs MLlib | CPU vs bare scan |");
-    System.out.println("| --- | --- | --- | --- | --- | --- |");
+    System.out.println("| variant | wall s (median) | process CPU s (median) | spread (min-max) | CPU vs MLlib "
+        + "| CPU vs bare scan | CPU vs trivial Spark |");
+    System.out.println("| --- | --- | --- | --- | --- | --- | --- |");
     for (Variant v : variants) {
       List<double[]> m = measured.get(v.name());
       double cpu = median(m, 1);
-      System.out.printf(Locale.ROOT, "| %s | %.1f | %.1f | %.1f-%.1f | %.2f | %.2f |%n", v.name(), median(m, 0), cpu,
-          m.stream().mapToDouble(x -> x[1]).min().orElse(0), m.stream().mapToDouble(x -> x[1]).max().orElse(0),
-          cpu / mllib, cpu / scan);
+      System.out.printf(Locale.ROOT, "| %s | %.1f | %.1f | %.1f-%.1f | %.2f | %.2f | %.2f |%n", v.name(), median(m, 0),
+          cpu, m.stream().mapToDouble(x -> x[1]).min().orElse(0), m.stream().mapToDouble(x -> x[1]).max().orElse(0),
+          cpu / mllib, cpu / scan, cpu / trivial);
     }
     System.out.println("\nprocess CPU = user + sys of the whole process (/usr/bin/time), JVM start to exit; "
         + "ratios are of medians from this run on this machine only.");

@@ -8,11 +8,11 @@ import java.util.List;
 import org.apache.spark.sql.SparkSession;
 
 /** One local[2] session per test class, with its warehouse under the class's temp folder. */
-final class TestSpark {
+public final class TestSpark {
 
   private TestSpark() {}
 
-  static JouleConfig config(Path tmp, String... extra) {
+  public static JouleConfig config(Path tmp, String... extra) {
     List<String> sets = new ArrayList<>(List.of("spark.master=local[2]", "spark.ui=false",
         "spark.shuffle-partitions=2",
         "spark.conf.\"spark.sql.warehouse.dir\"=\"" + tmp.resolve("warehouse") + "\"",
@@ -21,7 +21,7 @@ final class TestSpark {
     return JouleConfig.load(null, sets);
   }
 
-  static SparkSession start(Path tmp) {
+  public static SparkSession start(Path tmp) {
     return JouleSpark.session(config(tmp), "joule-test");
   }
 }

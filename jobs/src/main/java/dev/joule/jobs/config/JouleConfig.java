@@ -222,6 +222,10 @@ public final class JouleConfig {
     return get(() -> config.getInt("joule." + path), path);
   }
 
+  public long longValue(String path) {
+    return get(() -> config.getLong("joule." + path), path);
+  }
+
   public long bytes(String path) {
     return get(() -> config.getBytes("joule." + path), path);
   }

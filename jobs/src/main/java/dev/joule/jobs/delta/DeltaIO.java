@@ -65,15 +65,28 @@ public final class DeltaIO {
     return snapshot;
   }
 
-  /** The table as of its latest version, pinned so every read in the run sees the same rows. */
+  /**
+   * The table as of its latest version, pinned so every read in the run sees the same rows. Its
+   * files are listed on the driver by Delta Kernel where a plain Parquet read gives its rows
+   * ({@link DriverPlannedScan}), else read by Spark's Delta reader.
+   */
   public static Pinned readPinned(SparkSession spark, String path, String what) {
+    return readPinned(spark, path, java.util.OptionalLong.empty(), what);
+  }
+
+  /** As {@link #readPinned(SparkSession, String, String)}, at {@code version} when one is given. */
+  public static Pinned readPinned(SparkSession spark, String path, java.util.OptionalLong version, String what) {
+    DriverPlannedScan.Plan plan = DriverPlannedScan.of(spark, DriverTableReader.engine(spark), path, version);
+    if (plan.data() != null) {
+      return new Pinned(path, plan.version(), plan.data(), "files listed by Delta Kernel", plan.rows());
+    }
     if (!exists(spark, path)) {
       throw JouleException.input(what + " is not a Delta table: " + path
           + (new java.io.File(path).exists() ? " (the folder has no _delta_log)" : " (no such folder)"));
     }
-    long version = latestVersion(spark, path);
-    Dataset<Row> df = spark.read().format("delta").option("versionAsOf", version).load(path);
-    return new Pinned(path, version, df);
+    long at = version.isPresent() ? version.getAsLong() : latestVersion(spark, path);
+    Dataset<Row> df = spark.read().format("delta").option("versionAsOf", at).load(path);
+    return new Pinned(path, at, df, "Spark's Delta reader: " + plan.leftToSpark(), java.util.OptionalLong.empty());
   }
 
   /** Deletes a folder and everything in it (local, s3a://, abfs://). True if something was deleted. */
@@ -141,6 +154,12 @@ public final class DeltaIO {
     return v.replace("\\", "\\\\").replace("'", "\\'");
   }
 
-  /** A table read at one version. */
-  public record Pinned(String path, long version, Dataset<Row> data) {}
+  /**
+   * A table read at one version.
+   *
+   * @param planned how its files were found, as the run log says it
+   * @param rows its rows by the log's file statistics, where the driver listed its files and every
+   *     file has them; else empty
+   */
+  public record Pinned(String path, long version, Dataset<Row> data, String planned, java.util.OptionalLong rows) {}
 }

@@ -49,8 +49,12 @@ public final class DriverTableReader {
 
   /** The default engine over the session's Hadoop configuration (its file systems, credentials). */
   public static DriverTableReader of(org.apache.spark.sql.SparkSession spark) {
-    return new DriverTableReader(io.delta.kernel.defaults.engine.DefaultEngine.create(
-        spark.sessionState().newHadoopConf()));
+    return new DriverTableReader(engine(spark));
+  }
+
+  /** Kernel's default engine over the session's Hadoop configuration (its file systems, credentials). */
+  public static Engine engine(org.apache.spark.sql.SparkSession spark) {
+    return io.delta.kernel.defaults.engine.DefaultEngine.create(spark.sessionState().newHadoopConf());
   }
 
   /**
@@ -78,18 +82,11 @@ public final class DriverTableReader {
       while (files.hasNext()) {
         try (CloseableIterator<io.delta.kernel.data.Row> it = files.next().getRows()) {
           while (it.hasNext()) {
-            io.delta.kernel.data.Row file = it.next();
-            io.delta.kernel.data.Row add = file.getStruct(InternalScanFileUtils.ADD_FILE_ORDINAL);
-            int statsField = add.getSchema().indexOf("stats");
-            if (statsField < 0 || add.isNullAt(statsField)) {
+            long n = liveRows(it.next());
+            if (n < 0) {
               return OptionalLong.empty();
             }
-            JsonNode n = JSON.readTree(add.getString(statsField)).get("numRecords");
-            if (n == null || !n.canConvertToLong()) {
-              return OptionalLong.empty();
-            }
-            DeletionVectorDescriptor dv = InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file);
-            rows += n.asLong() - (dv == null ? 0 : dv.getCardinality());
+            rows += n;
           }
         }
       }
@@ -97,6 +94,24 @@ public final class DriverTableReader {
       throw new UncheckedIOException(path + ": " + e.getMessage(), e);
     }
     return OptionalLong.of(rows);
+  }
+
+  /**
+   * The live rows of a scan file (one of {@code ScanImpl.getScanFiles(engine, true)}'s): its
+   * {@code numRecords} statistic less its deletion vector's cardinality; -1 without the statistic.
+   */
+  static long liveRows(io.delta.kernel.data.Row file) throws IOException {
+    io.delta.kernel.data.Row add = file.getStruct(InternalScanFileUtils.ADD_FILE_ORDINAL);
+    int statsField = add.getSchema().indexOf("stats");
+    if (statsField < 0 || add.isNullAt(statsField)) {
+      return -1;
+    }
+    JsonNode n = JSON.readTree(add.getString(statsField)).get("numRecords");
+    if (n == null || !n.canConvertToLong()) {
+      return -1;
+    }
+    DeletionVectorDescriptor dv = InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file);
+    return n.asLong() - (dv == null ? 0 : dv.getCardinality());
   }
 
   /**

@@ -139,7 +139,7 @@ public final class EmbedJob {
     Input in = read(req.input(), req.format(), req.idCol(), req.textCol(), req.keep());
     // Loaded on the driver first: a model that cannot load fails here, in one line, before any task.
     SentenceEncoder encoder = EncoderCache.get(req.model());
-    IdCensus census = IdCensus.of(in.rows().select(col("id")), config.integer("score.max-duplicate-ids"),
+    IdCensus census = IdCensus.of(in.rows().select(col("id")), java.util.OptionalLong.empty(), IdCensus.Limits.of(config),
         "input " + req.input());
     long rowsIn = census.rows();
     if (rowsIn == 0) {

@@ -225,7 +225,7 @@ public final class NightlyJob {
       sourceTo = versionAtEndOf(source, req.date(), zone);
     }
     DeltaIO.Pinned pinned = sourceTo == latest.version() ? latest
-        : new DeltaIO.Pinned(source, sourceTo, spark.read().format("delta").option("versionAsOf", sourceTo).load(source));
+        : DeltaIO.readPinned(spark, source, java.util.OptionalLong.of(sourceTo), "nightly.source");
     Row last = prior.last();
 
     // Decide what to read.
@@ -293,9 +293,9 @@ public final class NightlyJob {
     // whole, or collects them then.
     SparkJobProfile.step("id census");
     String what = "night " + runKey + " (rows of " + source + ")";
-    int maxDuplicates = config.integer("score.max-duplicate-ids");
-    IdCensus census = fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, maxDuplicates, what)
-        : IdCensus.of(prep.select(upserts), maxDuplicates, what);
+    IdCensus.Limits limits = IdCensus.Limits.of(config);
+    IdCensus census = fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, limits, what)
+        : IdCensus.of(prep.select(upserts), pinned.rows(), limits, what);
     long rowsIn = census.rows();
     Scoring.Prepared night = prep.withDuplicates(census.duplicates());
     java.util.Set<Object> deletedIds = census.deleted();

@@ -123,7 +123,7 @@ public final class TextNight {
       gone = have.select(col("_joule_id").as("id")).except(in.rows().select("id")).cache();
     }
     long texts = in.rows().count();
-    IdCensus census = IdCensus.of(changed.select("id"), config.integer("score.max-duplicate-ids"),
+    IdCensus census = IdCensus.of(changed.select("id"), java.util.OptionalLong.empty(), IdCensus.Limits.of(config),
         "night " + nightKey + " (texts of " + source + ")");
     long rowsIn = census.rows();
     long deleted = gone == null ? 0 : gone.count();

@@ -14,13 +14,17 @@ import dev.joule.udfs.DuplicateIds;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 
 /**
- * Counts an input's rows and finds the ids on more than one row, reading the id column alone
- * (one Spark job; a second, small one only when there are duplicates). A scoring pass rejects
- * every row of such an id ({@link DuplicateIds}), so no id gets two predictions.
+ * Counts an input's rows and finds the ids on more than one row, reading the id column alone. A
+ * scoring pass rejects every row of such an id ({@link DuplicateIds}), so no id gets two
+ * predictions. An input whose row count the Delta log gives, up to {@link Limits#driverRows}, is
+ * counted on the driver after one scan of its ids (one Spark job, no shuffle); any other by a
+ * shuffle of the ids (an aggregate: three or four jobs, each planned and compiled, which cost a
+ * small run more than its rows do), and a second, small job when there are duplicates.
  *
  * @param rows rows in the input, null ids included
  * @param deleted the deleted ids counted with them ({@link #withDeletes}), else null
@@ -30,28 +34,83 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IdCensus.class);
 
   /**
-   * @param ids the input's {@code id} column, as {@link Scoring.Prepared#select} names it
    * @param maxDuplicateIds more ids than this on several rows refuse the run (exit 3): each is
    *     shipped to every task, and so many duplicates mean the input needs deduplicating first
+   * @param driverRows an input known to hold at most this many rows is counted on the driver
+   */
+  public record Limits(int maxDuplicateIds, long driverRows) {
+
+    public static Limits of(dev.joule.jobs.config.JouleConfig config) {
+      return new Limits(config.integer("score.max-duplicate-ids"), config.longValue("score.driver-census-rows"));
+    }
+  }
+
+  /**
+   * @param ids the input's {@code id} column, as {@link Scoring.Prepared#select} names it
+   * @param knownRows the input's rows, where the Delta log says ({@link dev.joule.jobs.delta.DeltaIO.Pinned#rows})
    * @param what the input, as an error names it
    */
-  public static IdCensus of(Dataset<Row> ids, int maxDuplicateIds, String what) {
-    return count(ids.select(col("id")), maxDuplicateIds, what, false);
+  public static IdCensus of(Dataset<Row> ids, OptionalLong knownRows, Limits limits, String what) {
+    return count(ids.select(col("id")), knownRows, limits, what, false);
   }
 
   /**
    * As {@link #of}, and in the same job the ids of {@code deletes} (a night's deleted ids: they
    * come back to the driver, for a commit that marks their rows). A deleted id is not a row.
    */
-  public static IdCensus withDeletes(Dataset<Row> ids, Dataset<Row> deletes, int maxDuplicateIds, String what) {
+  public static IdCensus withDeletes(Dataset<Row> ids, Dataset<Row> deletes, Limits limits, String what) {
     return count(ids.select(col("id"), lit(false).as(DELETED))
-        .unionByName(deletes.select(col("id"), lit(true).as(DELETED))), maxDuplicateIds, what, true);
+        .unionByName(deletes.select(col("id"), lit(true).as(DELETED))), OptionalLong.empty(), limits, what, true);
   }
 
   private static final String DELETED = "_joule_deleted";
 
-  private static IdCensus count(Dataset<Row> marked, int maxDuplicateIds, String what, boolean withDeletes) {
+  private static IdCensus count(Dataset<Row> marked, OptionalLong knownRows, Limits limits, String what,
+      boolean withDeletes) {
     long t0 = System.nanoTime();
+    boolean onDriver = knownRows.isPresent() && knownRows.getAsLong() <= limits.driverRows();
+    IdCensus census = onDriver ? onDriver(marked, limits, what, withDeletes)
+        : shuffled(marked, limits, what, withDeletes);
+    LOG.info("{}: {} rows, {} ids on more than one row{} (id census{}, {} ms)", what, census.rows(),
+        census.duplicates().size(), withDeletes ? ", " + census.deleted().size() + " deleted ids" : "",
+        onDriver ? " on the driver" : "", (System.nanoTime() - t0) / 1_000_000);
+    return census;
+  }
+
+  /** The ids collected and counted on the driver: one scan, no shuffle. */
+  private static IdCensus onDriver(Dataset<Row> marked, Limits limits, String what, boolean withDeletes) {
+    Map<Object, Long> perId = new HashMap<>();
+    java.util.Set<Object> deleted = withDeletes ? new java.util.HashSet<>() : null;
+    long rows = 0;
+    for (Row r : marked.collectAsList()) {
+      Object id = r.get(0);
+      if (withDeletes && r.getBoolean(1)) {
+        if (id != null) {
+          deleted.add(id);
+        }
+        continue;
+      }
+      rows++;
+      if (id != null) {
+        perId.merge(id, 1L, Long::sum);
+      }
+    }
+    Map<Object, Long> repeated = new HashMap<>();
+    Map.Entry<Object, Long> most = null;
+    for (Map.Entry<Object, Long> e : perId.entrySet()) {
+      if (e.getValue() > 1) {
+        repeated.put(e.getKey(), e.getValue());
+        most = most == null || e.getValue() > most.getValue() ? e : most;
+      }
+    }
+    if (repeated.size() > limits.maxDuplicateIds()) {
+      throw tooMany(what, repeated.size(), most.getKey(), most.getValue(), limits);
+    }
+    return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), deleted);
+  }
+
+  /** The ids counted by an aggregate over a shuffle, for inputs too large or of unknown size. */
+  private static IdCensus shuffled(Dataset<Row> marked, Limits limits, String what, boolean withDeletes) {
     // Without deletes (score, embed, a full night) the plain count per id; with them, a deleted
     // id counts no row and comes back in the same aggregate.
     Dataset<Row> perId = !withDeletes ? marked.groupBy(col("id")).count()
@@ -61,23 +120,24 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
     long rows = totals.isNullAt(0) ? 0 : totals.getLong(0);
     long duplicated = totals.getLong(1);
     java.util.Set<Object> deleted = withDeletes ? new java.util.HashSet<>(totals.getList(2)) : null;
-    LOG.info("{}: {} rows, {} ids on more than one row{} (id census, {} ms)", what, rows, duplicated,
-        withDeletes ? ", " + deleted.size() + " deleted ids" : "", (System.nanoTime() - t0) / 1_000_000);
     if (duplicated == 0) {
       return new IdCensus(rows, DuplicateIds.NONE, deleted);
     }
     Dataset<Row> repeated = perId.filter(col("count").gt(1).and(col("id").isNotNull()));
-    if (duplicated > maxDuplicateIds) {
+    if (duplicated > limits.maxDuplicateIds()) {
       Row example = repeated.orderBy(col("count").desc()).head();
-      throw JouleException.input(what + " has " + duplicated + " ids on more than one row (id " + example.get(0)
-          + " is on " + example.getLong(1) + " rows), more than joule.score.max-duplicate-ids = " + maxDuplicateIds
-          + "; nothing scored, nothing committed. Keep one row per id (joule import keeps the first)");
+      throw tooMany(what, duplicated, example.get(0), example.getLong(1), limits);
     }
-    List<Row> found = repeated.collectAsList();
     Map<Object, Long> rowsPerId = new HashMap<>();
-    for (Row r : found) {
+    for (Row r : repeated.collectAsList()) {
       rowsPerId.put(r.get(0), r.getLong(1));
     }
     return new IdCensus(rows, new DuplicateIds(rowsPerId), deleted);
+  }
+
+  private static JouleException tooMany(String what, long duplicated, Object id, long rows, Limits limits) {
+    return JouleException.input(what + " has " + duplicated + " ids on more than one row (id " + id + " is on " + rows
+        + " rows), more than joule.score.max-duplicate-ids = " + limits.maxDuplicateIds()
+        + "; nothing scored, nothing committed. Keep one row per id (joule import keeps the first)");
   }
 }

@@ -110,7 +110,7 @@ public final class ScoreJob {
     // The input's rows counted and its ids checked in one job over the id column: every row of an
     // id the input holds more than once is rejected, so no id gets two predictions.
     dev.joule.jobs.console.SparkJobProfile.step("id census");
-    IdCensus census = IdCensus.of(prepared.select(pinned.data()), config.integer("score.max-duplicate-ids"),
+    IdCensus census = IdCensus.of(prepared.select(pinned.data()), pinned.rows(), IdCensus.Limits.of(config),
         "input " + pinned.path());
     long rowsIn = census.rows();
     if (rowsIn == 0 && !allowNoneScored) {

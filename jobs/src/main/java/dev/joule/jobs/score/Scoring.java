@@ -86,6 +86,7 @@ public final class Scoring {
   /**
    * An input table resolved against a model at a precision.
    *
+   * @param inputPlanned how the input's files were found ({@link DeltaIO.Pinned#planned})
    * @param passthrough input columns carried, beside the scored ones, to the predictions; they never
    *     reach the kernel: the scorer keeps them per row and attaches them when it emits the row
    * @param passthroughType their types, as the staged {@code passthrough} struct holds them (its
@@ -93,13 +94,13 @@ public final class Scoring {
    * @param duplicates ids on more than one row of the input ({@link IdCensus}): their rows are rejected
    */
   public record Prepared(ModelSpec model, Kernel kernel, KernelInfo info, IdColumn idKind,
-      EmbeddingColumn.Layout layout, Column idExpr, String embCol, String inputPath,
+      EmbeddingColumn.Layout layout, Column idExpr, String embCol, String inputPath, String inputPlanned,
       List<Passthrough> passthrough, StructType passthroughType, DuplicateIds duplicates) {
 
     /** The same input and model, rejecting the rows of these ids. */
     public Prepared withDuplicates(DuplicateIds d) {
-      return new Prepared(model, kernel, info, idKind, layout, idExpr, embCol, inputPath, passthrough,
-          passthroughType, d);
+      return new Prepared(model, kernel, info, idKind, layout, idExpr, embCol, inputPath, inputPlanned,
+          passthrough, passthroughType, d);
     }
 
     public boolean codes() {
@@ -280,7 +281,7 @@ public final class Scoring {
     Column idExpr = IdColumn.key(col(idCol), idType);
     List<Passthrough> pass = passthrough.stream().map(Passthrough::parse).toList();
     return new Prepared(model, kernel, KernelInfo.of(kernel, rowPrecision), idKind, layout, idExpr,
-        embCol, pinned.path(), pass, passthroughType(pinned, schema, pass), DuplicateIds.NONE);
+        embCol, pinned.path(), pinned.planned(), pass, passthroughType(pinned, schema, pass), DuplicateIds.NONE);
   }
 
   private static StructType passthroughType(DeltaIO.Pinned pinned, StructType schema, List<Passthrough> pass) {
@@ -330,8 +331,8 @@ public final class Scoring {
         : ColumnarScan.of(in);
     JavaRDD<InternalRow> rows = columnar.scan() == null ? in.queryExecution().toRdd().toJavaRDD() : null;
     int partitions = rows != null ? rows.getNumPartitions() : columnar.scan().batches().getNumPartitions();
-    LOG.info("run {}: scoring {} rows of {} ({}, read as {}) with {} (kernel {}), rows at {}, {} rows per batch, on {}",
-        runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings",
+    LOG.info("run {}: scoring {} rows of {} ({}, {}, read as {}) with {} (kernel {}), rows at {}, {} rows per batch, on {}",
+        runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.inputPlanned(),
         rows == null ? "the scan's columnar batches" : "rows: " + columnar.whyRows(), p.kernel().displayName(),
         p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
         spec.bridge() == null ? "the in-process node" : spec.bridge());

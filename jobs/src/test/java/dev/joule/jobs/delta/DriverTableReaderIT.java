@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.joule.jobs.config.JouleConfig;
-import dev.joule.jobs.config.JouleSpark;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.OptionalLong;
@@ -25,9 +23,7 @@ class DriverTableReaderIT {
 
   @BeforeAll
   static void setUp() {
-    spark = JouleSpark.session(JouleConfig.load(null, List.of("spark.master=local[2]", "spark.ui=false",
-        "spark.shuffle-partitions=2", "spark.conf.\"spark.sql.warehouse.dir\"=\"" + tmp.resolve("warehouse") + "\"")),
-        "joule-test");
+    spark = dev.joule.jobs.TestSpark.start(tmp);
   }
 
   @AfterAll

@@ -1,0 +1,191 @@
+package dev.joule.jobs.delta;
+
+import io.delta.kernel.Snapshot;
+import io.delta.kernel.TableManager;
+import io.delta.kernel.data.FilteredColumnarBatch;
+import io.delta.kernel.engine.Engine;
+import io.delta.kernel.internal.InternalScanFileUtils;
+import io.delta.kernel.internal.ScanImpl;
+import io.delta.kernel.internal.SnapshotImpl;
+import io.delta.kernel.internal.actions.Metadata;
+import io.delta.kernel.utils.CloseableIterator;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.Set;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.execution.datasources.FileIndex;
+import org.apache.spark.sql.execution.datasources.HadoopFsRelation;
+import org.apache.spark.sql.execution.datasources.PartitionDirectory;
+import org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.NullType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import scala.collection.immutable.Seq;
+import scala.jdk.javaapi.CollectionConverters;
+
+/**
+ * A Delta table at one version as a Spark {@link Dataset} whose data files Delta Kernel lists on
+ * the driver. The files are read by Spark's own Parquet reader (columnar, as Delta's reader reads
+ * them), and no Spark job lists them first: Spark's Delta reader computes a snapshot's files with
+ * four jobs of its own, whose planning and compilation were most of a small run's fixed cost.
+ *
+ * <p>Only tables that a plain Parquet read gives exactly are planned here; the others are left to
+ * Spark's Delta reader, with the reason: a file with a deletion vector, column mapping, partition
+ * columns, a reader feature not in {@link #PLAIN_READER_FEATURES}, a column of type void (Delta
+ * drops those), or anything Kernel cannot read.
+ */
+public final class DriverPlannedScan {
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DriverPlannedScan.class);
+
+  /**
+   * Reader features under which a table's live files, read as Parquet with the table's schema,
+   * are its rows: deletion vectors only while no file has one; column mapping only in mode none.
+   */
+  static final Set<String> PLAIN_READER_FEATURES =
+      Set.of("deletionVectors", "timestampNtz", "v2Checkpoint", "vacuumProtocolCheck", "columnMapping");
+
+  /**
+   * The plan, or why there is none.
+   *
+   * @param version the table version planned
+   * @param data the table's rows at {@code version}; null when Spark's Delta reader must read it
+   * @param leftToSpark why it is left to Spark's Delta reader, else null
+   * @param rows the table's rows by its files' statistics; empty when a file has none, or when
+   *     the table is left to Spark
+   */
+  public record Plan(long version, Dataset<Row> data, String leftToSpark, OptionalLong rows) {
+
+    static Plan leftToSpark(String why) {
+      return new Plan(-1, null, why, OptionalLong.empty());
+    }
+  }
+
+  private DriverPlannedScan() {}
+
+  /**
+   * Plans {@code path} at {@code version} (the latest when empty). Never throws: whatever Kernel
+   * cannot do is a reason to leave the table to Spark's Delta reader.
+   */
+  public static Plan of(SparkSession spark, Engine engine, String path, OptionalLong version) {
+    try {
+      return plan(spark, engine, DeltaIO.qualified(spark, path), version);
+    } catch (RuntimeException e) {
+      LOG.debug("{}: files not listed on the driver", path, e);
+      return Plan.leftToSpark("Delta Kernel could not plan it: " + e);
+    }
+  }
+
+  private static Plan plan(SparkSession spark, Engine engine, String path, OptionalLong version) {
+    var load = TableManager.loadSnapshot(path);
+    Snapshot snapshot = (version.isPresent() ? load.atVersion(version.getAsLong()) : load).build(engine);
+    if (!(snapshot instanceof SnapshotImpl impl)) {
+      return Plan.leftToSpark("an unknown snapshot type");
+    }
+    for (String feature : impl.getProtocol().getReaderFeatures()) {
+      if (!PLAIN_READER_FEATURES.contains(feature)) {
+        return Plan.leftToSpark("reader feature " + feature);
+      }
+    }
+    Metadata metadata = impl.getMetadata();
+    String mapping = metadata.getConfiguration().getOrDefault("delta.columnMapping.mode", "none");
+    if (!mapping.equals("none")) {
+      return Plan.leftToSpark("column mapping mode " + mapping);
+    }
+    if (!metadata.getPartitionColNames().isEmpty()) {
+      return Plan.leftToSpark("partition columns " + metadata.getPartitionColNames());
+    }
+    StructType schema = (StructType) DataType.fromJson(metadata.getSchemaString());
+    for (StructField f : schema.fields()) {
+      if (f.dataType() instanceof NullType) {
+        return Plan.leftToSpark("column '" + f.name() + "' of type void");
+      }
+    }
+    List<FileStatus> files = new ArrayList<>();
+    long rows = 0;
+    ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();
+    try (CloseableIterator<FilteredColumnarBatch> batches = scan.getScanFiles(engine, true)) {
+      while (batches.hasNext()) {
+        try (CloseableIterator<io.delta.kernel.data.Row> it = batches.next().getRows()) {
+          while (it.hasNext()) {
+            io.delta.kernel.data.Row file = it.next();
+            if (InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file) != null) {
+              return Plan.leftToSpark("a file with a deletion vector");
+            }
+            long live = DriverTableReader.liveRows(file);
+            rows = rows < 0 || live < 0 ? -1 : rows + live;
+            io.delta.kernel.utils.FileStatus f = InternalScanFileUtils.getAddFileStatus(file);
+            // No block locations: Spark's scan splits by size alone, as it does for Delta's files.
+            files.add(new FileStatus(f.getSize(), false, 0, 1, f.getModificationTime(), new Path(f.getPath())));
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+    }
+    HadoopFsRelation relation = new HadoopFsRelation(new Files(new Path(path), files), new StructType(), schema,
+        scala.Option.empty(), new ParquetFileFormat(), scala.collection.immutable.Map$.MODULE$.empty(), spark);
+    return new Plan(snapshot.getVersion(), spark.baseRelationToDataFrame(relation), null,
+        rows < 0 ? OptionalLong.empty() : OptionalLong.of(rows));
+  }
+
+  /** A fixed list of files, as Kernel gave them: nothing is listed or refreshed. */
+  private static final class Files implements FileIndex {
+    private final Path root;
+    private final FileStatus[] files;
+    private final long bytes;
+
+    Files(Path root, List<FileStatus> files) {
+      this.root = root;
+      this.files = files.toArray(new FileStatus[0]);
+      this.bytes = files.stream().mapToLong(FileStatus::getLen).sum();
+    }
+
+    @Override
+    public Seq<Path> rootPaths() {
+      return CollectionConverters.asScala(List.of(root)).toList();
+    }
+
+    @Override
+    public Seq<PartitionDirectory> listFiles(Seq<org.apache.spark.sql.catalyst.expressions.Expression> partitionFilters,
+        Seq<org.apache.spark.sql.catalyst.expressions.Expression> dataFilters) {
+      return CollectionConverters.asScala(List.of(PartitionDirectory.apply(new GenericInternalRow(0), files))).toList();
+    }
+
+    @Override
+    public String[] inputFiles() {
+      String[] names = new String[files.length];
+      for (int i = 0; i < files.length; i++) {
+        names[i] = files[i].getPath().toString();
+      }
+      return names;
+    }
+
+    @Override
+    public void refresh() {}
+
+    @Override
+    public long sizeInBytes() {
+      return bytes;
+    }
+
+    @Override
+    public StructType partitionSchema() {
+      return new StructType();
+    }
+
+    @Override
+    public String toString() {
+      return "DriverPlannedScan[" + root + ", " + files.length + " files]";
+    }
+  }
+}

@@ -1,0 +1,80 @@
+package dev.joule.jobs.score;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.joule.jobs.JouleException;
+import dev.joule.jobs.console.SparkJobProfile;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The id census gives the same answer on the driver as through a shuffle, with one job. */
+class IdCensusIT {
+
+  @TempDir static Path tmp;
+  static SparkSession spark;
+
+  @BeforeAll
+  static void setUp() {
+    spark = dev.joule.jobs.TestSpark.start(tmp);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    spark.stop();
+  }
+
+  /** 1,000 rows over 4 partitions: ids 7 and 12 on three rows each, 40 on two, two null ids. */
+  private static Dataset<Row> ids() {
+    return spark.range(0, 1000, 1, 4).selectExpr(
+        "CASE WHEN id IN (500, 900) THEN 7L WHEN id IN (501, 901) THEN 12L WHEN id = 502 THEN 40L "
+            + "WHEN id IN (998, 999) THEN NULL ELSE id END AS id");
+  }
+
+  @Test
+  void onTheDriverAndThroughAShuffleTheCountsAgree() {
+    IdCensus.Limits limits = new IdCensus.Limits(10, 1000);
+    SparkJobProfile profile = SparkJobProfile.attach(spark);
+    IdCensus driver = IdCensus.of(ids(), OptionalLong.of(1000), limits, "t");
+    assertEquals(1, profile.stop(spark).size(), "one scan, no shuffle");
+    IdCensus shuffled = IdCensus.of(ids(), OptionalLong.of(1001), limits, "t"); // more than driverRows
+    IdCensus unknown = IdCensus.of(ids(), OptionalLong.empty(), limits, "t");
+    for (IdCensus c : List.of(driver, shuffled, unknown)) {
+      assertEquals(1000, c.rows(), "null ids are rows");
+      assertEquals(Map.of(7L, 3L, 12L, 3L, 40L, 2L), c.duplicates().rowsPerId());
+      assertNull(c.deleted());
+    }
+  }
+
+  @Test
+  void deletedIdsCountNoRow() {
+    Dataset<Row> deletes = spark.range(2000, 2003).selectExpr("id").union(spark.range(7, 8).selectExpr("id"));
+    // With deletes the census runs through a shuffle: a night's changes have no known size.
+    IdCensus shuffled = IdCensus.withDeletes(ids(), deletes, new IdCensus.Limits(10, 0), "t");
+    assertEquals(1000, shuffled.rows());
+    assertEquals(Set.of(2000L, 2001L, 2002L, 7L), shuffled.deleted());
+    assertEquals(Map.of(7L, 3L, 12L, 3L, 40L, 2L), shuffled.duplicates().rowsPerId());
+  }
+
+  @Test
+  void tooManyDuplicatedIdsRefuseTheRunNamingTheMostRepeatedOnEitherPath() {
+    IdCensus.Limits limits = new IdCensus.Limits(2, 1000);
+    for (OptionalLong known : List.of(OptionalLong.of(1000), OptionalLong.empty())) {
+      JouleException e = assertThrows(JouleException.class, () -> IdCensus.of(ids(), known, limits, "input t"));
+      assertTrue(e.getMessage().startsWith("input t has 3 ids on more than one row (id "), e.getMessage());
+      assertTrue(e.getMessage().contains(" is on 3 rows), more than joule.score.max-duplicate-ids = 2"), e.getMessage());
+    }
+  }
+}
