@@ -415,13 +415,10 @@ public final class QualityGate {
     if (path.isEmpty()) {
       return null;
     }
-    var reader = spark.read().format("delta");
-    if (version != null) {
-      reader = reader.option("versionAsOf", version);
-    }
     Dataset<Row> table;
     try {
-      table = reader.load(path);
+      table = dev.joule.jobs.delta.DeltaIO.readPinned(spark, path,
+          version == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(version), "embeddings table").data();
     } catch (Exception e) { // AnalysisException is checked in Java terms
       throw JouleException.input("quality gate: cannot read the embeddings table " + path + " behind codes table "
           + pinned.path() + ": " + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
@@ -453,7 +450,7 @@ public final class QualityGate {
       return null;
     }
     LOG.info("quality gate: comparing with the fp32 rows kept at quantize time in {} (source version {})", table, kept);
-    return spark.read().format("delta").load(table).select("id", "embedding");
+    return dev.joule.jobs.delta.DeltaIO.readPinned(spark, table, "quality gate sample").data().select("id", "embedding");
   }
 
   /** The table property {@code joule quantize} writes on a codes table: its embeddings table. */
