@@ -21,13 +21,13 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.delta.DeltaTableUtils;
+import org.apache.spark.sql.delta.schema.SchemaUtils;
 import org.apache.spark.sql.execution.datasources.FileIndex;
 import org.apache.spark.sql.execution.datasources.HadoopFsRelation;
 import org.apache.spark.sql.execution.datasources.PartitionDirectory;
 import org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.NullType;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import scala.collection.immutable.Seq;
 import scala.jdk.javaapi.CollectionConverters;
@@ -40,8 +40,10 @@ import scala.jdk.javaapi.CollectionConverters;
  *
  * <p>Only tables that a plain Parquet read gives exactly are planned here; the others are left to
  * Spark's Delta reader, with the reason: a file with a deletion vector, column mapping, partition
- * columns, a reader feature not in {@link #PLAIN_READER_FEATURES}, a column of type void (Delta
- * drops those), or anything Kernel cannot read.
+ * columns, a reader feature not in {@link #PLAIN_READER_FEATURES}, coordinated commits or a
+ * configured log store (whose commits Kernel's default engine may not see), a version other than
+ * the latest (Spark's reader enforces the deleted-file retention on time travel), or anything
+ * Kernel cannot read.
  */
 public final class DriverPlannedScan {
 
@@ -86,14 +88,28 @@ public final class DriverPlannedScan {
   }
 
   private static Plan plan(SparkSession spark, Engine engine, String path, OptionalLong version) {
-    var load = TableManager.loadSnapshot(path);
-    Snapshot snapshot = (version.isPresent() ? load.atVersion(version.getAsLong()) : load).build(engine);
+    for (String key : CollectionConverters.asJava(spark.conf().getAll()).keySet()) {
+      if (key.startsWith("spark.delta.logStore.")) {
+        return Plan.leftToSpark("a Delta log store is configured (" + key + ")"); // Kernel's engine ignores it
+      }
+    }
+    Snapshot snapshot = TableManager.loadSnapshot(path).build(engine);
+    if (version.isPresent() && version.getAsLong() != snapshot.getVersion()) {
+      // Spark's Delta reader refuses versions older than the table's deleted-file retention
+      // (their files may be vacuumed); Kernel does not check.
+      return Plan.leftToSpark("an earlier version than the latest");
+    }
     if (!(snapshot instanceof SnapshotImpl impl)) {
       return Plan.leftToSpark("an unknown snapshot type");
     }
     for (String feature : impl.getProtocol().getReaderFeatures()) {
       if (!PLAIN_READER_FEATURES.contains(feature)) {
         return Plan.leftToSpark("reader feature " + feature);
+      }
+    }
+    for (String feature : impl.getProtocol().getWriterFeatures()) {
+      if (feature.startsWith("coordinatedCommits") || feature.startsWith("catalog")) {
+        return Plan.leftToSpark("writer feature " + feature + " (commits Kernel's default engine may not see)");
       }
     }
     Metadata metadata = impl.getMetadata();
@@ -104,12 +120,10 @@ public final class DriverPlannedScan {
     if (!metadata.getPartitionColNames().isEmpty()) {
       return Plan.leftToSpark("partition columns " + metadata.getPartitionColNames());
     }
-    StructType schema = (StructType) DataType.fromJson(metadata.getSchemaString());
-    for (StructField f : schema.fields()) {
-      if (f.dataType() instanceof NullType) {
-        return Plan.leftToSpark("column '" + f.name() + "' of type void");
-      }
-    }
+    // The schema Spark's Delta reader gives: void columns dropped (at any depth), Delta's and
+    // writers' internal field metadata (identity, generated columns, ...) removed.
+    StructType schema = DeltaTableUtils.removeInternalDeltaMetadata(spark, DeltaTableUtils.removeInternalWriterMetadata(
+        spark, SchemaUtils.dropNullTypeColumns((StructType) DataType.fromJson(metadata.getSchemaString()))));
     List<FileStatus> files = new ArrayList<>();
     long rows = 0;
     ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();
