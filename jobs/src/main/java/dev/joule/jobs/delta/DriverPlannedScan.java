@@ -75,8 +75,9 @@ public final class DriverPlannedScan {
   private DriverPlannedScan() {}
 
   /**
-   * Plans {@code path} at {@code version} (the latest when empty). Never throws: whatever Kernel
-   * cannot do is a reason to leave the table to Spark's Delta reader.
+   * Plans the latest version of {@code path}; a {@code version} given that is not the latest is
+   * left to Spark. Never throws: whatever Kernel cannot do is a reason to leave the table to
+   * Spark's Delta reader.
    */
   public static Plan of(SparkSession spark, Engine engine, String path, OptionalLong version) {
     try {
