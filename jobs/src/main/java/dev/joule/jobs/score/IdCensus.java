@@ -69,7 +69,8 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
       boolean withDeletes) {
     long t0 = System.nanoTime();
     boolean onDriver = knownRows.isPresent() && knownRows.getAsLong() <= limits.driverRows();
-    IdCensus census = onDriver ? onDriver(marked, limits, what, withDeletes)
+    // A night's deletes come with changes of unknown size: those always take the shuffle.
+    IdCensus census = onDriver && !withDeletes ? onDriver(marked, limits, what)
         : shuffled(marked, limits, what, withDeletes);
     LOG.info("{}: {} rows, {} ids on more than one row{} (id census{}, {} ms)", what, census.rows(),
         census.duplicates().size(), withDeletes ? ", " + census.deleted().size() + " deleted ids" : "",
@@ -78,18 +79,11 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
   }
 
   /** The ids collected and counted on the driver: one scan, no shuffle. */
-  private static IdCensus onDriver(Dataset<Row> marked, Limits limits, String what, boolean withDeletes) {
+  private static IdCensus onDriver(Dataset<Row> marked, Limits limits, String what) {
     Map<Object, Long> perId = new HashMap<>();
-    java.util.Set<Object> deleted = withDeletes ? new java.util.HashSet<>() : null;
     long rows = 0;
     for (Row r : marked.collectAsList()) {
       Object id = r.get(0);
-      if (withDeletes && r.getBoolean(1)) {
-        if (id != null) {
-          deleted.add(id);
-        }
-        continue;
-      }
       rows++;
       if (id != null) {
         perId.merge(id, 1L, Long::sum);
@@ -106,7 +100,7 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
     if (repeated.size() > limits.maxDuplicateIds()) {
       throw tooMany(what, repeated.size(), most.getKey(), most.getValue(), limits);
     }
-    return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), deleted);
+    return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), null);
   }
 
   /** The ids counted by an aggregate over a shuffle, for inputs too large or of unknown size. */
