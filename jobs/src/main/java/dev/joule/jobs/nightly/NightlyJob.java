@@ -37,6 +37,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.function.Consumer;
 import org.apache.spark.sql.Dataset;
@@ -305,8 +306,11 @@ public final class NightlyJob {
     }
     long deleted = deletedIds != null ? deletedIds.size() : deletes.count();
     SparkJobProfile.step("count source");
-    long sourceRows = reader.rowCount(DeltaIO.qualified(spark, source), pinned.version())
-        .orElseGet(() -> pinned.data().count()); // files without row counts: counted by a scan
+    // Counted when Kernel listed the pinned source's files; else from the log, else by a scan
+    // (files without row counts).
+    OptionalLong listed = pinned.rows();
+    long sourceRows = (listed.isPresent() ? listed : reader.rowCount(DeltaIO.qualified(spark, source), pinned.version()))
+        .orElseGet(() -> pinned.data().count());
     phases.put("find changes", System.nanoTime() - t);
     Scoring.Sink sink = null;
     java.util.Set<String> committedFiles = new java.util.HashSet<>();
