@@ -12,6 +12,7 @@ import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.kernel.ScalingChooser;
 import dev.joule.bridge.kernel.Similarity;
 import dev.joule.bridge.kernel.TopKKernel;
+import dev.joule.bridge.kernel.WeightScaling;
 import dev.joule.bridge.vector.VectorOps;
 import dev.joule.bridge.vector.VectorOpsProvider;
 import dev.joule.encoder.EncoderModel;
@@ -51,7 +52,7 @@ import org.apache.spark.sql.types.StructType;
  * an MLlib logistic regression trained on their sections (as {@code joule demo --data debian}
  * does), and top-k over the same embeddings. For each precision and method, in one run on one
  * machine: top-1 agreement or recall@10 against fp32, bytes read per row, and kernel CPU per row
- * (one thread, kernel calls only), with its ratio to fp32's.
+ * (one thread, kernel calls only, the fastest of three passes), with its ratio to fp32's.
  *
  * <p>{@code bench/run-fidelity.sh [--rows N] [--refs R] [--queries Q]}
  */
@@ -99,10 +100,35 @@ public final class FidelityBench {
     double fp32Cpu = headRow(table, "fp32", exact, EncodedRows.fp32(n, DIM, x), truth, ops, 0);
     for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
       LinearKernel onTheFly = LinearKernel.fromWeights(head.w, head.b, head.labels, Activation.SOFTMAX, p);
-      headRow(table, "on the fly", onTheFly, EncodedRows.encode(onTheFly.queryPrecision(), n, DIM, x), truth, ops, fp32Cpu);
+      EncodedRows onTheFlyRows = EncodedRows.encode(onTheFly.queryPrecision(), n, DIM, x);
+      if (onTheFly.nearTies() != null) {
+        headRow(table, "on the fly, near ties not rescored", onTheFly.withoutNearTies(), onTheFlyRows, truth, ops, fp32Cpu);
+      }
+      headRow(table, "on the fly", onTheFly, onTheFlyRows, truth, ops, fp32Cpu);
       LinearKernel codes = LinearKernel.fromWeights(head.w, head.b, head.labels, Activation.SOFTMAX, p,
           ScalingChooser.withProbes(), e);
-      headRow(table, "codes ÷ dimension scales", codes, EncodedRows.encode(p, n, DIM, x, e), truth, ops, fp32Cpu);
+      EncodedRows codesRows = EncodedRows.encode(p, n, DIM, x, e);
+      if (codes.nearTies() != null) {
+        headRow(table, "codes ÷ dimension scales, near ties not rescored", codes.withoutNearTies(), codesRows, truth,
+            ops, fp32Cpu);
+        // The kernel int4 codes had before near ties: per-channel weights folded with e, int4 × int4.
+        float[][] folded = new float[head.w.length][];
+        for (int j = 0; j < folded.length; j++) {
+          folded[j] = e.fold(head.w[j], 1);
+        }
+        headRow(table, "codes ÷ dimension scales, per-channel, no near ties (before)", LinearKernel.fromWeights(folded,
+            head.b, head.labels, Activation.SOFTMAX, p, WeightScaling.PER_CHANNEL).withoutNearTies(), codesRows, truth,
+            ops, fp32Cpu);
+      }
+      headRow(table, "codes ÷ dimension scales", codes, codesRows, truth, ops, fp32Cpu);
+      if (p == Precision.INT4 && codes.reads(Precision.INT8)) {
+        // A `joule embed` table (scales recorded) scored at int4 on the fly: int8 rows ÷ e (score.int4-rows).
+        EncodedRows int8Rows = EncodedRows.encode(Precision.INT8, n, DIM, x, e);
+        headRow(table, "int8 rows ÷ dimension scales (on the fly, scales recorded), near ties not rescored",
+            codes.withoutNearTies(), int8Rows, truth, ops, fp32Cpu);
+        headRow(table, "int8 rows ÷ dimension scales (on the fly, scales recorded)", codes, int8Rows, truth, ops,
+            fp32Cpu);
+      }
       LinearKernel plainCodes = LinearKernel.fromWeights(head.w, head.b, head.labels, Activation.SOFTMAX, p);
       if (plainCodes.reads(p)) {
         headRow(table, "codes, one scale per row (before)", plainCodes, EncodedRows.encode(p, n, DIM, x), truth, ops, fp32Cpu);
@@ -110,8 +136,8 @@ public final class FidelityBench {
     }
     centroids(table, texts, head.labels, x, n, e, ops);
     topk(table, x, n, refs, queries, ops);
-    table.append("\nOne thread; kernel calls only (rows already encoded, as a codes table delivers them); "
-        + "ratios are from this run on this machine only.\n");
+    table.append("\nOne thread; kernel calls only (rows already encoded, as a codes table delivers them); heads and "
+        + "centroids: the fastest of three passes; ratios are from this run on this machine only.\n");
     System.out.print(table);
   }
 
@@ -119,9 +145,14 @@ public final class FidelityBench {
   static double headRow(StringBuilder table, String rows, Kernel k, EncodedRows in, int[] truth, VectorOps ops,
       double fp32Cpu) {
     k.score(in.rows() > 20_000 ? slice(in, 20_000) : in, k.newOutput(), ops); // warm-up
-    long c0 = THREADS.getCurrentThreadCpuTime();
-    int[] got = top1(k, in, ops);
-    double us = (THREADS.getCurrentThreadCpuTime() - c0) / 1e3 / in.rows();
+    // The fastest of three passes: one pass on this shared VM moved by up to 40 %.
+    int[] got = null;
+    double us = Double.MAX_VALUE;
+    for (int pass = 0; pass < 3; pass++) {
+      long c0 = THREADS.getCurrentThreadCpuTime();
+      got = top1(k, in, ops);
+      us = Math.min(us, (THREADS.getCurrentThreadCpuTime() - c0) / 1e3 / in.rows());
+    }
     int agree = 0;
     for (int r = 0; r < got.length; r++) {
       agree += got[r] == truth[r] ? 1 : 0;
@@ -180,12 +211,20 @@ public final class FidelityBench {
     int[] truth = top1(exact, EncodedRows.fp32(n, DIM, x), ops);
     double fp32Cpu = headRow(table, "fp32", exact, EncodedRows.fp32(n, DIM, x), truth, ops, 0);
     for (Precision p : new Precision[] {Precision.INT8, Precision.INT4, Precision.BINARY}) {
-      Kernel plain = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, p);
-      headRow(table, "on the fly", plain, EncodedRows.encode(plain.queryPrecision(), n, DIM, x), truth, ops, fp32Cpu);
+      CentroidKernel plain = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, p);
+      EncodedRows rows = EncodedRows.encode(plain.queryPrecision(), n, DIM, x);
+      if (plain.nearTies() != null) {
+        headRow(table, "on the fly, near ties not rescored", plain.withoutNearTies(), rows, truth, ops, fp32Cpu);
+      }
+      headRow(table, "on the fly", plain, rows, truth, ops, fp32Cpu);
       if (p != Precision.BINARY) {
-        Kernel scaled = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, p, e);
-        headRow(table, "rows ÷ dimension scales", scaled, EncodedRows.encode(scaled.queryPrecision(), n, DIM, x, e),
-            truth, ops, fp32Cpu);
+        CentroidKernel scaled = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, p, e);
+        EncodedRows divided = EncodedRows.encode(scaled.queryPrecision(), n, DIM, x, e);
+        if (scaled.nearTies() != null) {
+          headRow(table, "rows ÷ dimension scales, near ties not rescored", scaled.withoutNearTies(), divided, truth,
+              ops, fp32Cpu);
+        }
+        headRow(table, "rows ÷ dimension scales", scaled, divided, truth, ops, fp32Cpu);
       }
     }
   }

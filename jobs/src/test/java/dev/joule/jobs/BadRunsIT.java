@@ -43,7 +43,7 @@ class BadRunsIT {
   @BeforeAll
   static void setUp() {
     spark = TestSpark.start(tmp);
-    // As QualityGateIT: int4 on 16 noisy dims misses the default bar for this 5-class head.
+    // As QualityGateIT: int4 rows on 16 noisy dims miss the default bar for this 5-class head.
     GenerateJob.Output a = new GenerateJob(spark).run(
         new GenerateJob.Request(ROWS, 16, 5, tmp.resolve("d16").toString(), "array", 11, 0.5));
     d16 = a.embeddings();
@@ -177,7 +177,7 @@ class BadRunsIT {
     String fresh = tmp.resolve("refused-fresh").toString();
     Path summary = tmp.resolve("refused.json");
     CliIT.Run r = joule("score", "--input", d16, "--model", model16.toString(), "--precision", "int4",
-        "--output", fresh, "--summary-json", summary.toString());
+        "--output", fresh, "--summary-json", summary.toString(), "--set", QualityGateIT.INT4_ROWS);
     System.out.println("refused: " + r.err());
     assertEquals(4, r.code(), r.out() + r.err());
     assertTrue(r.err().startsWith("joule: error: quality gate failed, nothing committed: softmax@int4"), r.err());
@@ -204,7 +204,7 @@ class BadRunsIT {
     OutputTables t = new OutputTables(out);
     long[] before = {version(t.predictions()), version(t.rejects()), version(t.energyLog())};
     CliIT.Run again = joule("score", "--input", d16, "--model", model16.toString(), "--precision", "int4",
-        "--output", out);
+        "--output", out, "--set", QualityGateIT.INT4_ROWS);
     assertEquals(4, again.code(), again.err());
     assertEquals(before[0], version(t.predictions()));
     assertEquals(before[1], version(t.rejects()));

@@ -97,6 +97,26 @@ class DebianFidelityIT {
   }
 
   /**
+   * Int4 heads on real sentence embeddings, through the gate at issue 17's int4 bar (0.99): int4
+   * weights (column-channel, folded with the table's dimension scales) on the int8 rows a run sends
+   * at {@code score.int4-rows}, their near ties rescored at fp32 weights (NearTies). Without the
+   * rescoring the same kernel agrees on about 0.94 of the rows (bench/run-fidelity.sh).
+   */
+  @Test
+  void int4HeadOfRealSentenceEmbeddingsMeetsTheInt4Bar() {
+    String fp32 = tmp.resolve("fp32-for-int4").toString();
+    new ScoreJob(spark, TestSpark.config(tmp)).run(new ScoreJob.Request(embeddings, model, Precision.FP32, fp32, true));
+    String out = tmp.resolve("int4-on-the-fly").toString();
+    ScoreResult r = new ScoreJob(spark, TestSpark.config(tmp, "quality.min-agreement=0.99")).run(
+        new ScoreJob.Request(embeddings, model, Precision.INT4, out, true));
+    assertEquals("passed", r.gate().status(), r.gate().note());
+    double all = agreement(fp32 + "/predictions", out + "/predictions");
+    System.out.printf(java.util.Locale.ROOT, "Debian 3,000: int4 on the fly (%s) top-1 agreement with fp32 %.4f "
+        + "(gate %.4f)%n", r.kernel(), all, r.gate().checks().get(0).value());
+    assertTrue(all >= 0.99, "int4 on the fly agrees on " + all + " of the rows (issue 17: >= 0.99)");
+  }
+
+  /**
    * Top-k cosine recall@10 against exact fp32, through the gate, with issue 17's targets as the
    * gate's bar: int8 0.99; int4 0.90 alone and 0.99 with 4× candidates rescored; 1-bit 0.99 with
    * 10× rescored (centred bits and a 4-bit query find the candidates: CentredBits).
@@ -123,11 +143,12 @@ class DebianFidelityIT {
   }
 
   /**
-   * {@code --precision auto} on real data: this head's int4 kernels miss the 0.995 agreement
-   * target (docs/quantization.md), so auto measures them and takes an int8 one; top-k at a 0.99
-   * recall target takes the cheapest kernel that reaches it. Either way every kernel measured
-   * before the chosen one missed the target, was no dearer in the ops/bytes model, and the run's
-   * gate passes at the target.
+   * {@code --precision auto} on real data: the head's int4 kernel, its near ties rescored, meets
+   * the 0.995 agreement target and is the cheapest in the ops/bytes model, so auto takes it (without
+   * the rescoring it measured 0.9727 and auto took int8); at a target above what int4 reaches it
+   * measures int4 first and moves on. Top-k at a 0.99 recall target takes the cheapest kernel that
+   * reaches it. Either way every kernel measured before the chosen one missed the target, was no
+   * dearer in the ops/bytes model, and the run's gate passes at the target.
    */
   @Test
   void autoPrecisionTakesTheCheapestKernelThatMeetsTheTarget() {
@@ -135,9 +156,16 @@ class DebianFidelityIT {
         dev.joule.bridge.model.LinearModelFile.readAny(model), new PrecisionChoice.Auto(), tmp.resolve("auto-head")
             .toString(), true));
     assertAutoChoice(head, 0.995);
-    assertEquals("int8", head.precision(), head.gate().describe());
-    assertTrue(head.gate().auto().trials().stream().anyMatch(t -> t.precision().equals("int4") && !t.meets()),
-        "int4 measured first and missed: " + head.gate().describe());
+    assertEquals("int4", head.precision(), head.gate().describe());
+    double int4 = head.gate().auto().trials().get(0).value();
+    // A target just above int4's measured agreement: int4 misses it, and a dearer kernel is taken.
+    double above = Math.min(1.0, int4 + 1e-4);
+    ScoreResult higher = new ScoreJob(spark, TestSpark.config(tmp, "quality.target-agreement=" + above)).run(
+        new ScoreJob.Request(embeddings, dev.joule.bridge.model.LinearModelFile.readAny(model),
+            new PrecisionChoice.Auto(), tmp.resolve("auto-head-higher").toString(), true));
+    assertAutoChoice(higher, above);
+    assertTrue(higher.gate().auto().trials().stream().anyMatch(t -> t.precision().equals("int4") && !t.meets()),
+        "int4 measured first and missed: " + higher.gate().describe());
     dev.joule.jobs.model.ReferenceSet refs = dev.joule.jobs.model.ReferenceSet.load(spark, embeddings, "id",
         "embedding", "cosine", 10, 4, "auto", 100_000);
     ScoreResult topk = new ScoreJob(spark, TestSpark.config(tmp, "quality.target-recall=0.99")).run(

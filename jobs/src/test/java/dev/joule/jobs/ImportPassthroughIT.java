@@ -168,7 +168,7 @@ class ImportPassthroughIT {
 
   @Test
   void aRunTheGateSendsToAHigherPrecisionStillCarriesTheColumns() {
-    // QualityGateIT's data: int4 on 16 dimensions misses the bar, so the run is scored again higher.
+    // QualityGateIT's data: int4 rows on 16 dimensions miss the bar, so the run is scored again higher.
     String gen = tmp.resolve("gen").toString();
     Run g = joule("generate", "--rows", "3000", "--dim", "16", "--classes", "5", "--noise", "0.5", "--seed", "11",
         "--out", gen);
@@ -176,7 +176,7 @@ class ImportPassthroughIT {
     String out = tmp.resolve("fell-back").toString();
     Run score = joule("score", "--input", gen + "/embeddings", "--model", gen + "/teacher-model.json",
         "--precision", "int4", "--output", out, "--passthrough", "label:true_label",
-        "--set", "quality.on-fail=fallback");
+        "--set", "quality.on-fail=fallback", "--set", QualityGateIT.INT4_ROWS);
     assertEquals(0, score.code(), score.err());
     Dataset<Row> predictions = delta(out + "/predictions");
     assertTrue(predictions.head().<String>getAs("kernel").endsWith("@int8")

@@ -27,9 +27,10 @@ public final class LinearKernel implements Kernel {
   private final float[] bias;
   private final List<String> labels;
   private final DimensionScales rowScales; // null: rows are not divided
+  private final NearTies nearTies; // null: the quantized weights' answer stands for every row
 
   private LinearKernel(Activation activation, ScaledWeights scaled, ScalingChoice choice, float[] bias,
-      List<String> labels, DimensionScales rowScales) {
+      List<String> labels, DimensionScales rowScales, NearTies nearTies) {
     EncodedRows weights = scaled.rows();
     if (choice.chosen() != scaled.scaling()) {
       throw new IllegalArgumentException("weights are scaled " + scaled.scaling() + " but the choice says " + choice.chosen());
@@ -53,6 +54,22 @@ public final class LinearKernel implements Kernel {
     DimensionScales.checkDim(rowScales, weights.dim());
     this.rowScales = rowScales;
     this.scaled = scaled.forRowScales(rowScales);
+    if (nearTies != null && (!rescoresNearTies(scaled) || bias.length < 2)) {
+      throw new IllegalArgumentException("near-tie rescoring is for int4 weights of a head of two or more outputs");
+    }
+    this.nearTies = nearTies;
+  }
+
+  /**
+   * Int4 weights rescore their near ties ({@link NearTies}): no single 4-bit pass replicated a
+   * real head at 99 %. Int8 weights reach 0.995–0.996 on the real sets without it.
+   */
+  private static boolean rescoresNearTies(ScaledWeights q) {
+    return q.precision() == Precision.INT4 && q.scaling() != WeightScaling.UNQUANTIZED;
+  }
+
+  private static NearTies nearTiesFor(ScaledWeights q, float[] exact, int outputs, DimensionScales e) {
+    return rescoresNearTies(q) && outputs >= 2 ? NearTies.ofHead(NearTies.DEFAULT_MARGIN, exact, q, e) : null;
   }
 
   /**
@@ -79,21 +96,28 @@ public final class LinearKernel implements Kernel {
       Activation activation, Precision precision, ScalingChooser chooser, DimensionScales rowScales) {
     DimensionScales e = precision.quantized() ? rowScales : null;
     float[] flat = flatten(w);
-    ScalingChooser.Chosen c = chooser.choose(precision, w.length, dimOf(w), e == null ? flat : e.fold(flat, w.length), e);
-    return new LinearKernel(activation, c.weights(), c.choice(), bias.clone(), labels, e);
+    float[] folded = e == null ? flat : e.fold(flat, w.length);
+    ScalingChooser.Chosen c = chooser.choose(precision, w.length, dimOf(w), folded, e);
+    return new LinearKernel(activation, c.weights(), c.choice(), bias.clone(), labels, e,
+        nearTiesFor(c.weights(), folded, w.length, e));
   }
 
   /** As above with the scaling given (tests, benchmarks, a user who knows). */
   public static LinearKernel fromWeights(float[][] w, float[] bias, List<String> labels,
       Activation activation, Precision precision, WeightScaling scaling) {
-    ScaledWeights q = ScaledWeights.quantize(scaling, precision, w.length, dimOf(w), flatten(w));
-    return new LinearKernel(activation, q, ScalingChoice.forced(q.scaling()), bias.clone(), labels, null);
+    float[] flat = flatten(w);
+    ScaledWeights q = ScaledWeights.quantize(scaling, precision, w.length, dimOf(w), flat);
+    return new LinearKernel(activation, q, ScalingChoice.forced(q.scaling()), bias.clone(), labels, null,
+        nearTiesFor(q, flat, w.length, null));
   }
 
   static LinearKernel fromPayload(KernelPayload p) {
     ScalingChoice choice = ScalingChoice.read(p, "w");
-    return new LinearKernel(Activation.parse(p.get("activation")), ScaledWeights.read(p, "w", choice.chosen()),
-        choice, p.floats("bias"), p.strings("labels"), DimensionScales.read(p));
+    ScaledWeights q = ScaledWeights.read(p, "w", choice.chosen());
+    DimensionScales e = DimensionScales.read(p);
+    Float margin = NearTies.margin(p, "w");
+    return new LinearKernel(Activation.parse(p.get("activation")), q, choice, p.floats("bias"), p.strings("labels"),
+        e, margin == null ? null : NearTies.ofHead(margin, NearTies.exact(p, "w", q.outputs(), q.dim()), q, e));
   }
 
   @Override
@@ -105,6 +129,9 @@ public final class LinearKernel implements Kernel {
       choice.write(p, "w");
     }
     scaled.write(p, "w");
+    if (nearTies != null) {
+      nearTies.write(p, "w");
+    }
     DimensionScales.write(p, rowScales);
     return p.floats("bias", bias).strings("labels", labels);
   }
@@ -181,9 +208,20 @@ public final class LinearKernel implements Kernel {
     return scaled.scaling().queryPrecision(Kernel.super.queryPrecision());
   }
 
+  /** This kernel with the quantized weights' answer standing for every row (benchmarks, tests). */
+  public LinearKernel withoutNearTies() {
+    return nearTies == null ? this : new LinearKernel(activation, scaled, choice, bias, labels, rowScales, null);
+  }
+
+  /** The near-tie rescoring, or null: the quantized weights' answer stands for every row. */
+  public NearTies nearTies() {
+    return nearTies;
+  }
+
   @Override
   public String quantizationNote() {
     return precision() == Precision.FP32 ? "" : "weights " + choice.describe()
+        + (nearTies == null ? "" : "; near ties (within " + nearTies.margin() + " σ of the top) rescored at fp32 weights")
         + (rowScales == null ? "" : "; rows divided by " + rowScales);
   }
 
@@ -217,14 +255,19 @@ public final class LinearKernel implements Kernel {
     return activation.label() + "@" + precision().label();
   }
 
+  /**
+   * With near-tie rescoring, two more dots of dim per row: σ_row, and an allowance of one exact
+   * class dot for the rescoring (measured: 0.66 a row on the Debian head, {@link NearTies}).
+   */
   @Override
   public long macsPerRow() {
-    return (long) dim() * width();
+    return (long) dim() * (width() + (nearTies == null ? 0 : 2));
   }
 
+  /** The quantized weights, bias, and with near-tie rescoring one exact weight row (the same allowance). */
   @Override
   public long parameterBytes() {
-    return scaled.payloadBytes() + 4L * bias.length;
+    return scaled.payloadBytes() + 4L * bias.length + (nearTies == null ? 0 : nearTies.exactRowBytes());
   }
 
   @Override
@@ -240,10 +283,14 @@ public final class LinearKernel implements Kernel {
     Dots.check(displayName(), in, precision(), dim());
     int outputs = width();
     float[] y = out.reset(in.rows()).scores();
+    NearTies.Scratch ties = nearTies == null ? null : nearTies.scratch();
     for (int r = 0; r < in.rows(); r++) {
       int o = r * outputs;
       for (int j = 0; j < outputs; j++) {
         y[o + j] = Dots.dot(in, r, weights, j, ops) + bias[j];
+      }
+      if (ties != null) {
+        nearTies.resolve(in, r, y, o, bias, ties, ops);
       }
       activation.apply(y, o, outputs);
     }
@@ -267,11 +314,15 @@ public final class LinearKernel implements Kernel {
     int outputs = width();
     float[] u = new float[dim()];
     float[] y = out.reset(in.rows()).scores();
+    NearTies.Scratch ties = nearTies == null ? null : nearTies.scratch();
     for (int r = 0; r < in.rows(); r++) {
       scaled.scaleRow(in, r, u, ops);
       int o = r * outputs;
       for (int j = 0; j < outputs; j++) {
         y[o + j] = scaled.dotScaled(u, j, ops) + bias[j];
+      }
+      if (ties != null) {
+        nearTies.resolve(in, r, y, o, bias, ties, ops);
       }
       activation.apply(y, o, outputs);
     }

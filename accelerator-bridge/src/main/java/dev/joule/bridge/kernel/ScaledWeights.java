@@ -15,6 +15,7 @@ public final class ScaledWeights {
   private final EncodedRows rows;
   private final float[] columns; // t_c, column-channel only
   private final float[] fp32Columns; // t_c / e_c for undivided fp32 rows when rows are divided by e; else t
+  private final byte[] widened; // int4 column-channel codes one per byte (outputs × dim), or null
 
   ScaledWeights(WeightScaling scaling, EncodedRows rows, float[] columns) {
     this(scaling, rows, columns, null);
@@ -57,6 +58,32 @@ public final class ScaledWeights {
       }
     } else {
       this.fp32Columns = columns;
+    }
+    // A head's int4 codes are read again for every row: widened once to a byte each, the dots
+    // take the int8 path (dotF32I8) instead of splitting nibbles per class and row. The kernel
+    // still ships and is charged as int4; this is a copy of outputs × dim bytes in memory.
+    this.widened = scaling == WeightScaling.COLUMN_CHANNEL && rows.precision() == Precision.INT4 ? widen(rows) : null;
+  }
+
+  /** Int4 rows unpacked to one signed code per byte, row-major (outputs × dim). */
+  static byte[] widen(EncodedRows rows) {
+    int dim = rows.dim();
+    byte[] out = new byte[rows.rows() * dim];
+    for (int j = 0; j < rows.rows(); j++) {
+      unpackInt4(rows.codes(), j * rows.stride(), dim, out, j * dim);
+    }
+    return out;
+  }
+
+  /** One packed int4 row ({@link Int4Quantizer}'s split-half layout) to {@code dim} signed bytes. */
+  static void unpackInt4(byte[] packed, int off, int dim, byte[] out, int outOff) {
+    int half = (dim + 1) / 2;
+    for (int b = 0; b < half; b++) {
+      byte p = packed[off + b];
+      out[outOff + b] = (byte) ((byte) (p << 4) >> 4);
+      if (b + half < dim) {
+        out[outOff + b + half] = (byte) (p >> 4);
+      }
     }
   }
 
@@ -167,17 +194,26 @@ public final class ScaledWeights {
       case INT8:
         ops.scaleI8(in.codes(), r * dim, in.scales()[r], columns, u, dim);
         break;
-      case INT4: {
-        // Rows from an int4 codes table: rare, so unpacked one code at a time.
-        int off = r * in.stride();
-        float s = in.scales()[r];
-        for (int c = 0; c < dim; c++) {
-          u[c] = Int4Quantizer.code(in.codes(), off, dim, c) * s * columns[c];
-        }
+      case INT4:
+        scaleInt4(in.codes(), r * in.stride(), dim, in.scales()[r], columns, u);
         break;
-      }
       default:
         throw new IllegalArgumentException("column-channel weights take fp32, int8 or int4 rows, not " + in.precision());
+    }
+  }
+
+  /**
+   * {@code out[c] = q_c·s·t[c]} for a packed int4 row (rows from an int4 codes table), both
+   * nibbles of a byte at once: the int4 form of {@link VectorOps#scaleI8}.
+   */
+  static void scaleInt4(byte[] packed, int off, int dim, float s, float[] t, float[] out) {
+    int half = (dim + 1) / 2;
+    for (int b = 0; b < half; b++) {
+      byte p = packed[off + b];
+      out[b] = ((byte) (p << 4) >> 4) * s * t[b];
+      if (b + half < dim) {
+        out[b + half] = (p >> 4) * s * t[b + half];
+      }
     }
   }
 
@@ -214,8 +250,8 @@ public final class ScaledWeights {
 
   /** Column-channel: {@code Σ_c u_c·s_j·q_jc}, i.e. the dot of the original row with weight row j. */
   public float dotScaled(float[] u, int j, VectorOps ops) {
-    float sum = rows.precision() == Precision.INT8
-        ? ops.dotF32I8(u, 0, rows.codes(), j * rows.dim(), rows.dim())
+    float sum = rows.precision() == Precision.INT8 ? ops.dotF32I8(u, 0, rows.codes(), j * rows.dim(), rows.dim())
+        : widened != null ? ops.dotF32I8(u, 0, widened, j * rows.dim(), rows.dim())
         : ops.dotF32I4(u, 0, rows.codes(), j * rows.stride(), rows.dim());
     return sum * rows.scales()[j];
   }

@@ -17,6 +17,14 @@ import java.util.SplittableRandom;
  * columns are rarely active) while its top-1 agreement is 0.85–0.95: hence a budget well under
  * that, above what healthy heads reach.
  *
+ * <p>Over rows divided by dimension scales (a codes table's, a {@code joule embed} table's), int4
+ * takes the lower error: such rows arrive as int8 or int4 codes whichever the scaling, so
+ * column-channel costs no row bytes there, and int4 heads rescore their near ties
+ * ({@link NearTies}), whose error model held for column-channel weights on the Debian head (a
+ * top-2 pair's error within 2.95 σ_row for 99.9 % of rows) and not for per-channel ones folded
+ * with the scales (12.7 σ_row: the weights that round to 0 leave errors aligned with the data;
+ * 0.988 agreement against 0.996).
+ *
  * <p>Calibration rows are the caller's (a sample of what will be scored) or, without them, two
  * deterministic probe sets, and the worse of the two counts: isotropic N(0,1) rows (inputs on
  * one scale, like embeddings) and rows N(0,1)/t_c, each column on the scale its largest weight
@@ -65,7 +73,7 @@ public final class ScalingChooser {
    * quantized scalings are still measured, for the record.
    */
   public Chosen choose(Precision p, int outputs, int dim, float[] w, DimensionScales rowScales) {
-    Chosen measured = measure(p, outputs, dim, w);
+    Chosen measured = measure(p, outputs, dim, w, rowScales != null);
     if (rowScales == null || p != Precision.INT8) {
       return measured;
     }
@@ -74,7 +82,7 @@ public final class ScalingChooser {
             measured.choice().outputError()));
   }
 
-  private Chosen measure(Precision p, int outputs, int dim, float[] w) {
+  private Chosen measure(Precision p, int outputs, int dim, float[] w, boolean dividedRows) {
     if (p != Precision.INT8 && p != Precision.INT4) {
       // fp32 weights are not scaled; binary ones are refused by the kernels, per-channel or not.
       return new Chosen(ScaledWeights.quantize(WeightScaling.PER_CHANNEL, p, outputs, dim, w),
@@ -98,8 +106,11 @@ public final class ScalingChooser {
       errors.put(s, ScalingChoice.rounded(columnScaled == null ? e : Math.max(e, outputError(w, q, columnScaled, n))));
     }
     double perChannel = errors.get(WeightScaling.PER_CHANNEL);
-    WeightScaling pick = perChannel > ERROR_BUDGET && errors.get(WeightScaling.COLUMN_CHANNEL) * REQUIRED_GAIN <= perChannel
-        ? WeightScaling.COLUMN_CHANNEL : WeightScaling.PER_CHANNEL;
+    double columnChannel = errors.get(WeightScaling.COLUMN_CHANNEL);
+    WeightScaling pick = p == Precision.INT4 && dividedRows
+        ? (columnChannel <= perChannel ? WeightScaling.COLUMN_CHANNEL : WeightScaling.PER_CHANNEL)
+        : perChannel > ERROR_BUDGET && columnChannel * REQUIRED_GAIN <= perChannel
+            ? WeightScaling.COLUMN_CHANNEL : WeightScaling.PER_CHANNEL;
     String source = calibration != null ? "rows-" + calibrationRows : "probes";
     return new Chosen(quantized.get(pick), new ScalingChoice(pick, source, errors));
   }

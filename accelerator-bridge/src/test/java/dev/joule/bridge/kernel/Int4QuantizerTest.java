@@ -54,6 +54,26 @@ class Int4QuantizerTest {
   }
 
   @Test
+  void widenedCodesAreTheCodesOfEveryDimension() {
+    // Column-channel heads dot their int4 weights widened to a byte each (ScaledWeights.widen).
+    SplittableRandom rnd = new SplittableRandom(8);
+    for (int dim : new int[] {1, 2, 7, 16, 63, 384}) {
+      int rows = 5;
+      float[] w = new float[rows * dim];
+      for (int i = 0; i < w.length; i++) {
+        w[i] = (float) rnd.nextGaussian();
+      }
+      EncodedRows q = EncodedRows.encode(Precision.INT4, rows, dim, w);
+      byte[] wide = ScaledWeights.widen(q);
+      for (int j = 0; j < rows; j++) {
+        for (int c = 0; c < dim; c++) {
+          assertEquals(Int4Quantizer.code(q.codes(), j * q.stride(), dim, c), wide[j * dim + c], "dim " + dim + " [" + j + "][" + c + "]");
+        }
+      }
+    }
+  }
+
+  @Test
   void extremesAndPacking() {
     byte[] q = new byte[3];
     assertEquals(0f, Int4Quantizer.quantize(new float[5], 0, 5, q, 0));

@@ -83,7 +83,8 @@ class PlantedOutliersTest {
     // Today's kernels (one scale per output row, int8 rows): the failure the issue reports.
     for (PlantedOutlierHead h : heads) {
       double a8 = agreement(h, kernel(h, Precision.INT8, WeightScaling.PER_CHANNEL));
-      double a4 = agreement(h, kernel(h, Precision.INT4, WeightScaling.PER_CHANNEL));
+      // Without the near-tie rescoring int4 kernels have now: the weights alone.
+      double a4 = agreement(h, kernel(h, Precision.INT4, WeightScaling.PER_CHANNEL).withoutNearTies());
       System.out.printf("planted dim %d, per-channel: int8 %.4f, int4 %.4f%n", DIM, a8, a4);
       assertTrue(a8 < 0.99 && a4 < 0.9, "per-channel no longer fails the planted head: the test lost its power");
     }
@@ -107,8 +108,9 @@ class PlantedOutliersTest {
 
   @Test
   void embeddingHeadsKeepPerChannelScaling() {
-    // Dense, normalized rows and Gaussian weights: column scales gain nothing, so the kernel stays
-    // per-channel (integer dots, int8 rows) and scores exactly as before.
+    // Dense, normalized rows and Gaussian weights: column scales gain too little for the fp32 rows
+    // they need, so the kernel stays per-channel (integer dots, int8 rows). At int8 it scores
+    // exactly as before; at int4 it also rescores its near ties (NearTies).
     for (long seed : SEEDS) {
       PlantedOutlierHead h = PlantedOutlierHead.embeddings(seed, 10, 384, ROWS);
       for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
@@ -119,8 +121,8 @@ class PlantedOutliersTest {
         assertEquals(WeightScaling.PER_CHANNEL, chosen.scalingChoice().chosen());
         assertEquals(Precision.INT8, chosen.queryPrecision());
         assertEquals(agreement(h, today), a);
-        // Measured 0.997-0.998 (int8) and 0.97-0.98 (int4) on these near-tied rows; floors below.
-        assertTrue(a >= (p == Precision.INT8 ? 0.995 : 0.96), p + " agreement " + a);
+        // Measured 0.997-0.998 (int8) and, with near ties rescored, 0.998 (int4; 0.97-0.98 without).
+        assertTrue(a >= (p == Precision.INT8 ? 0.995 : 0.99), p + " agreement " + a);
       }
     }
   }

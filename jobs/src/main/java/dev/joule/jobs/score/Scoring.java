@@ -269,8 +269,7 @@ public final class Scoring {
       } catch (IllegalArgumentException e) {
         throw JouleException.input("input table " + pinned.path() + ": " + e.getMessage());
       }
-      rowPrecision = kernel.precision() == Precision.INT4
-          ? Precision.parse(config.string("score.int4-rows")) : null;
+      rowPrecision = kernel.precision() == Precision.INT4 ? int4Rows(config, kernel) : null;
     }
     DataType idType = schema.apply(idCol).dataType();
     if (IdColumn.of(idType) == null) {
@@ -282,6 +281,24 @@ public final class Scoring {
     List<Passthrough> pass = passthrough.stream().map(Passthrough::parse).toList();
     return new Prepared(model, kernel, KernelInfo.of(kernel, rowPrecision), idKind, layout, idExpr,
         embCol, pinned.path(), pinned.planned(), pass, passthroughType(pinned, schema, pass), DuplicateIds.NONE);
+  }
+
+  /** {@code score.int4-rows}: the rows an int4 kernel is sent; null: the kernel's own ({@code auto}, undivided rows). */
+  static Precision int4Rows(JouleConfig config, Kernel kernel) {
+    String v = config.string("score.int4-rows");
+    if (v.equals("auto")) {
+      return kernel.rowScales() != null ? Precision.INT8 : null;
+    }
+    Precision p;
+    try {
+      p = Precision.parse(v);
+    } catch (IllegalArgumentException e) {
+      p = null;
+    }
+    if (p != Precision.INT8 && p != Precision.INT4) {
+      throw JouleException.usage("score.int4-rows is '" + v + "'; it takes auto, int8 or int4");
+    }
+    return p;
   }
 
   private static StructType passthroughType(DeltaIO.Pinned pinned, StructType schema, List<Passthrough> pass) {
