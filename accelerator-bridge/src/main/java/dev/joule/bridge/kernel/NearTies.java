@@ -5,8 +5,8 @@ import dev.joule.bridge.vector.VectorOps;
 /**
  * A head's second look at the rows its quantized weights cannot call: where the top logit is
  * within {@code κ·σ_row} of another, those near-tied classes are scored again with the exact
- * (fp32) weights on the same row, and the head answers from those. Serves int4 linear heads
- * (logit {@code y_j = x·w_j + b_j}) and int4 nearest-centroid kernels (dot {@code x·c_j}, cosine
+ * (fp32) weights on the same row, and the head answers from those. Serves int4 and column-channel
+ * int8 linear heads (logit {@code y_j = x·w_j + b_j}) and int4 nearest-centroid kernels (dot {@code x·c_j}, cosine
  * {@code x·c_j / (‖x‖‖c_j‖)}): a score is {@code a_row·m_j·(x·w_j) + b_j}, so σ_row and the
  * rescoring carry the same factors.
  *

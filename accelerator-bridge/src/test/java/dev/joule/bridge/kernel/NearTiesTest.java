@@ -58,6 +58,10 @@ class NearTiesTest {
             rescoredRows += check(k, w, null, x, rows, s == WeightScaling.COLUMN_CHANNEL
                 ? new Precision[] {Precision.FP32, Precision.INT8, Precision.INT4} : new Precision[] {Precision.INT8, Precision.INT4});
           }
+          // Int8 column-channel weights rescore their near ties too.
+          LinearKernel int8 = LinearKernel.fromWeights(w, bias, LinearKernelTest.labels(outputs), Activation.RAW,
+              Precision.INT8, WeightScaling.COLUMN_CHANNEL);
+          rescoredRows += check(int8, w, null, x, rows, new Precision[] {Precision.FP32, Precision.INT8});
           // Folded with dimension scales (a codes table's), the chooser picking the scaling.
           LinearKernel folded = LinearKernel.fromWeights(w, bias, LinearKernelTest.labels(outputs), Activation.RAW,
               Precision.INT4, ScalingChooser.withProbes(), e);
@@ -296,7 +300,7 @@ class NearTiesTest {
   }
 
   @Test
-  void theMarginIsInTheKernelItsIdAndItsNoteAndOnlyInt4HeadsHaveIt() {
+  void theMarginIsInTheKernelItsIdAndItsNoteAndOnlyInt4AndColumnChannelInt8HeadsHaveIt() {
     SplittableRandom rnd = new SplittableRandom(4);
     float[][] w = LinearKernelTest.randomWeights(rnd, 4, 33, 1.0);
     List<String> labels = LinearKernelTest.labels(4);
@@ -309,9 +313,11 @@ class NearTiesTest {
     assertNull(((LinearKernel) KernelCodec.decode(KernelCodec.encode(plain))).nearTies(),
         "a kernel recorded without near ties decodes without them");
     assertEquals(k.macsPerRow(), plain.macsPerRow() + 2L * 33);
-    for (Precision p : new Precision[] {Precision.FP32, Precision.INT8}) {
-      assertNull(LinearKernel.fromWeights(w, new float[4], labels, Activation.SOFTMAX, p).nearTies(), p.label());
-    }
+    assertNull(LinearKernel.fromWeights(w, new float[4], labels, Activation.SOFTMAX, Precision.FP32).nearTies());
+    assertNull(LinearKernel.fromWeights(w, new float[4], labels, Activation.SOFTMAX, Precision.INT8,
+        WeightScaling.PER_CHANNEL).nearTies(), "per-channel int8 heads keep their bytes and ids");
+    assertNotNull(LinearKernel.fromWeights(w, new float[4], labels, Activation.SOFTMAX, Precision.INT8,
+        WeightScaling.COLUMN_CHANNEL).nearTies());
     float[][] one = {w[0]};
     assertNull(LinearKernel.fromWeights(one, new float[1], List.of("y"), Activation.LOGISTIC, Precision.INT4).nearTies(),
         "a single output has no tie to break");
