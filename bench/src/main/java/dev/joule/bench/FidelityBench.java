@@ -129,7 +129,8 @@ public final class FidelityBench {
         headRow(table, "int8 rows ÷ dimension scales (on the fly, scales recorded)", codes, int8Rows, truth, ops,
             fp32Cpu);
       }
-      LinearKernel plainCodes = LinearKernel.fromWeights(head.w, head.b, head.labels, Activation.SOFTMAX, p);
+      LinearKernel plainCodes = LinearKernel.fromWeights(head.w, head.b, head.labels, Activation.SOFTMAX, p)
+          .withoutNearTies();
       if (plainCodes.reads(p)) {
         headRow(table, "codes, one scale per row (before)", plainCodes, EncodedRows.encode(p, n, DIM, x), truth, ops, fp32Cpu);
       }
@@ -214,7 +215,7 @@ public final class FidelityBench {
       CentroidKernel plain = CentroidKernel.fromCentroids(c, sections, Similarity.COSINE, p);
       EncodedRows rows = EncodedRows.encode(plain.queryPrecision(), n, DIM, x);
       if (plain.nearTies() != null) {
-        headRow(table, "on the fly, near ties not rescored", plain.withoutNearTies(), rows, truth, ops, fp32Cpu);
+        headRow(table, "on the fly, near ties not rescored (before)", plain.withoutNearTies(), rows, truth, ops, fp32Cpu);
       }
       headRow(table, "on the fly", plain, rows, truth, ops, fp32Cpu);
       if (p != Precision.BINARY) {

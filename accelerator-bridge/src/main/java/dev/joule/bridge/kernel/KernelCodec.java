@@ -36,6 +36,12 @@ import org.apache.arrow.vector.types.pojo.Schema;
 public final class KernelCodec {
 
   public static final String FORMAT = "joule-kernel/2";
+  /**
+   * Kernels that rescore their near ties ({@link NearTies}): a node that predates them would
+   * ignore the entries and score the same kernel without the rescoring, so they carry a format
+   * such a node refuses. Every other kernel keeps {@link #FORMAT}, its bytes and its id.
+   */
+  public static final String FORMAT_NEAR_TIES = "joule-kernel/3";
 
   private static final ArrowType FLOAT32 = new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE);
 
@@ -61,7 +67,7 @@ public final class KernelCodec {
   public static byte[] encode(String op, KernelPayload p) {
     Map<String, String> meta = new TreeMap<>();
     p.meta().forEach((k, v) -> meta.put("joule." + k, v));
-    meta.put("joule.format", FORMAT);
+    meta.put("joule.format", NearTies.recordedIn(p) ? FORMAT_NEAR_TIES : FORMAT);
     meta.put("joule.op", op);
     Schema schema = new Schema(List.of(Field.notNullable("name", ArrowType.Utf8.INSTANCE),
         Field.notNullable("blob", ArrowType.Binary.INSTANCE)), meta);
@@ -125,14 +131,16 @@ public final class KernelCodec {
   public static Kernel decode(byte[] ipc) {
     KernelPayload p = new KernelPayload();
     String op;
+    String format;
     // The bytes' own buffers can never need more than the bytes themselves (plus alignment).
     try (BufferAllocator alloc = new RootAllocator(2L * ipc.length + (1 << 16));
         ArrowStreamReader reader = new ArrowStreamReader(new ByteArrayInputStream(ipc), alloc)) {
       VectorSchemaRoot root = reader.getVectorSchemaRoot();
       Map<String, String> meta = root.getSchema().getCustomMetadata();
-      if (meta == null || !FORMAT.equals(meta.get("joule.format"))) {
-        throw new IllegalArgumentException("not a Joule kernel (format "
-            + (meta == null ? "missing" : meta.get("joule.format")) + ", expected " + FORMAT + ")");
+      format = meta == null ? null : meta.get("joule.format");
+      if (!FORMAT.equals(format) && !FORMAT_NEAR_TIES.equals(format)) {
+        throw new IllegalArgumentException("not a Joule kernel (format " + (format == null ? "missing" : format)
+            + ", expected " + FORMAT + " or " + FORMAT_NEAR_TIES + ")");
       }
       op = meta.get("joule.op");
       meta.forEach((k, v) -> p.meta(k.substring("joule.".length()), v));
@@ -149,6 +157,9 @@ public final class KernelCodec {
     }
     if (op == null) {
       throw new IllegalArgumentException("kernel metadata lacks joule.op");
+    }
+    if (FORMAT_NEAR_TIES.equals(format) != NearTies.recordedIn(p)) {
+      throw new IllegalArgumentException("kernel format " + format + " does not match its near-tie entries");
     }
     switch (op) {
       case LinearKernel.OP:

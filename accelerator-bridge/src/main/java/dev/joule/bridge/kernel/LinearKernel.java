@@ -210,7 +210,7 @@ public final class LinearKernel implements Kernel {
   /** Column-channel kernels take fp32 rows: their activations are rescaled per column in fp32. */
   @Override
   public Precision queryPrecision() {
-    return scaled.scaling().queryPrecision(Kernel.super.queryPrecision());
+    return scaled.scaling().queryPrecision(Kernel.super.queryPrecision(), rowScales != null);
   }
 
   /** This kernel with the quantized weights' answer standing for every row (benchmarks, tests). */
@@ -269,10 +269,13 @@ public final class LinearKernel implements Kernel {
     return (long) dim() * (width() + (nearTies == null ? 0 : 2));
   }
 
-  /** The quantized weights, bias, and with near-tie rescoring one exact weight row (the same allowance). */
+  /**
+   * The quantized weights as the dots read them (int4 column-channel codes widened to a byte
+   * each), bias, and with near-tie rescoring one exact weight row (the same allowance).
+   */
   @Override
   public long parameterBytes() {
-    return scaled.payloadBytes() + 4L * bias.length + (nearTies == null ? 0 : nearTies.exactRowBytes());
+    return scaled.bytesReadPerRow() + 4L * bias.length + (nearTies == null ? 0 : nearTies.exactRowBytes());
   }
 
   @Override

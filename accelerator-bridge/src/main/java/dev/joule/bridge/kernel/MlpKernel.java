@@ -173,7 +173,7 @@ public final class MlpKernel implements Kernel {
   /** Column-channel kernels take fp32 rows (see {@link WeightScaling#COLUMN_CHANNEL}). */
   @Override
   public Precision queryPrecision() {
-    return scaled.scaling().queryPrecision(Kernel.super.queryPrecision());
+    return scaled.scaling().queryPrecision(Kernel.super.queryPrecision(), rowScales != null);
   }
 
   @Override

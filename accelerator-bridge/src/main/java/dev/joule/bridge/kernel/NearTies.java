@@ -29,6 +29,8 @@ public final class NearTies {
 
   /** κ: candidates within this many σ_row of the top (measured in the class comment). */
   public static final float DEFAULT_MARGIN = 2f;
+  /** The largest κ a kernel may carry: beyond it nearly every class of every row is rescored. */
+  static final float MAX_MARGIN = 8f;
 
   /** The row's factor {@code a_row} in a score: 1, or 1/‖x‖ (cosine, from the row's stored norm). */
   enum RowFactor {
@@ -48,9 +50,10 @@ public final class NearTies {
 
   private NearTies(float margin, float[] exact, int outputs, int dim, float[] classFactor, RowFactor rowFactor,
       float[] spread, DimensionScales rowScales) {
-    if (!(margin > 0) || Float.isInfinite(margin)) {
-      throw new IllegalArgumentException("near-tie margin " + margin + " is not a finite positive number");
+    if (!(margin > 0 && margin <= MAX_MARGIN)) {
+      throw new IllegalArgumentException("near-tie margin " + margin + " is not in (0, " + MAX_MARGIN + "]");
     }
+    DimensionScales.checkDim(rowScales, dim);
     if (exact.length != outputs * dim || spread.length != dim) {
       throw new IllegalArgumentException("near-tie weights hold " + exact.length + " values and " + spread.length
           + " column spreads, not " + outputs + " × " + dim);
@@ -239,14 +242,32 @@ public final class NearTies {
 
   /** Writes {@code <name>.near-ties.margin} and the exact weights. */
   void write(KernelPayload p, String name) {
-    p.meta(name + ".near-ties.margin", String.format(java.util.Locale.ROOT, "%s", margin));
+    p.meta(name + ".near-ties.margin", String.valueOf(margin));
     p.rows(name + ".exact", EncodedRows.fp32(outputs, dim, exact));
+  }
+
+  /** Whether a payload records near-tie rescoring (its kernel needs {@link KernelCodec#FORMAT_NEAR_TIES}). */
+  static boolean recordedIn(KernelPayload p) {
+    return p.meta().keySet().stream().anyMatch(k -> k.endsWith(".near-ties.margin"));
   }
 
   /** The recorded margin under {@code name}, or null for a kernel without near-tie rescoring. */
   static Float margin(KernelPayload p, String name) {
     String m = p.meta().get(name + ".near-ties.margin");
-    return m == null ? null : Float.parseFloat(m);
+    if (m == null) {
+      return null;
+    }
+    float v;
+    try {
+      v = Float.parseFloat(m);
+    } catch (NumberFormatException e) {
+      v = Float.NaN;
+    }
+    // One spelling per value: another would give the same kernel under another id.
+    if (!String.valueOf(v).equals(m)) {
+      throw new IllegalArgumentException("near-tie margin '" + m + "' is not a float as Joule writes it");
+    }
+    return v;
   }
 
   /** The recorded exact weights under {@code name}: fp32, {@code outputs × dim}. */
@@ -255,6 +276,11 @@ public final class NearTies {
     if (w.precision() != Precision.FP32 || w.rows() != outputs || w.dim() != dim) {
       throw new IllegalArgumentException("near-tie weights are " + w.rows() + " × " + w.dim() + " at "
           + w.precision() + ", not " + outputs + " × " + dim + " at fp32");
+    }
+    for (float v : w.values()) {
+      if (!Float.isFinite(v)) {
+        throw new IllegalArgumentException("near-tie weights hold " + v);
+      }
     }
     return w.values();
   }

@@ -180,6 +180,11 @@ public final class ScaledWeights {
     return rows.payloadBytes() + (columns == null ? 0 : 4L * columns.length);
   }
 
+  /** Bytes the dots read for each row scored: the payload's, with int4 codes widened to a byte each where they are. */
+  public long bytesReadPerRow() {
+    return widened == null ? payloadBytes() : payloadBytes() - rows.rows() * (long) rows.stride() + widened.length;
+  }
+
   /**
    * Column-channel: fills {@code u[0, dim)} with row r of {@code in} times the column scales,
    * in fp32: the activation side of {@link #dotScaled}. fp32 rows are used as they are; int8 and

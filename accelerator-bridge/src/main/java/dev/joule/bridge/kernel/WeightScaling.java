@@ -41,10 +41,13 @@ public enum WeightScaling {
 
   /**
    * The rows a kernel with weights scaled this way asks for: column-channel folds the column
-   * scales into fp32 rows; per-channel keeps the kernel's own choice.
+   * scales into fp32 rows, except rows divided by dimension scales, which arrive as int8 codes (a
+   * codes table's, or quantized on the fly after the division: the tiny dimensions that need
+   * fp32 rows otherwise are on the scale of the others there); per-channel keeps the kernel's
+   * own choice.
    */
-  public Precision queryPrecision(Precision perChannel) {
-    return this == COLUMN_CHANNEL ? Precision.FP32 : perChannel;
+  public Precision queryPrecision(Precision perChannel, boolean dividedRows) {
+    return this != COLUMN_CHANNEL ? perChannel : dividedRows ? Precision.INT8 : Precision.FP32;
   }
 
   /**

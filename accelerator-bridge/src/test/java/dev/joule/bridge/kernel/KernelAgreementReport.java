@@ -33,7 +33,8 @@ final class KernelAgreementReport {
 
   static void print(String name, PlantedOutlierHead h, VectorOps ops) {
     for (Precision p : new Precision[] {Precision.INT8, Precision.INT4}) {
-      LinearKernel perChannel = PlantedOutliersTest.kernel(h, p, WeightScaling.PER_CHANNEL);
+      // Per-channel as it was before column scales and near ties: the "before" column.
+      LinearKernel perChannel = PlantedOutliersTest.kernel(h, p, WeightScaling.PER_CHANNEL).withoutNearTies();
       LinearKernel chosen = PlantedOutliersTest.kernel(h, p, null);
       LinearKernel column = PlantedOutliersTest.kernel(h, p, WeightScaling.COLUMN_CHANNEL);
       System.out.printf("%-22s %-5s %-22.4f %-36s %-28.4f%n", name, p, agreement(h, perChannel, Precision.INT8, ops),

@@ -258,6 +258,52 @@ class NearTiesTest {
     return f;
   }
 
+  @Test
+  void aKernelWithNearTiesCarriesAFormatOlderNodesRefuseAndItsEntriesAreChecked() {
+    SplittableRandom rnd = new SplittableRandom(6);
+    float[][] w = LinearKernelTest.randomWeights(rnd, 3, 16, 1.0);
+    LinearKernel k = LinearKernel.fromWeights(w, new float[3], LinearKernelTest.labels(3), Activation.SOFTMAX,
+        Precision.INT4, WeightScaling.COLUMN_CHANNEL);
+    KernelPayload p = k.toPayload();
+    assertEquals(k, KernelCodec.decode(KernelCodec.encode(LinearKernel.OP, p)));
+    assertTrue(new String(KernelCodec.encode(k), java.nio.charset.StandardCharsets.ISO_8859_1)
+        .contains(KernelCodec.FORMAT_NEAR_TIES), "near-tie kernels are written as " + KernelCodec.FORMAT_NEAR_TIES);
+    String plain = new String(KernelCodec.encode(k.withoutNearTies()), java.nio.charset.StandardCharsets.ISO_8859_1);
+    assertTrue(plain.contains(KernelCodec.FORMAT) && !plain.contains(KernelCodec.FORMAT_NEAR_TIES),
+        "others keep " + KernelCodec.FORMAT);
+    for (String margin : new String[] {"2", " 2.0", "0.0", "-1.0", "100.0", "NaN", "x"}) {
+      KernelPayload bad = k.toPayload().meta("w.near-ties.margin", margin);
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> KernelCodec.decode(KernelCodec.encode(LinearKernel.OP, bad)), margin);
+      assertTrue(e.getMessage().contains("near-tie margin"), e.getMessage());
+    }
+    float[] nan = new float[3 * 16];
+    nan[5] = Float.NaN;
+    KernelPayload bad = k.toPayload().rows("w.exact", EncodedRows.fp32(3, 16, nan));
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> KernelCodec.decode(KernelCodec.encode(LinearKernel.OP, bad)));
+  }
+
+  @Test
+  void zeroAndNonFiniteRowsScoreAsWithoutTheRescoring() {
+    SplittableRandom rnd = new SplittableRandom(9);
+    float[][] c = LinearKernelTest.randomWeights(rnd, 4, 24, 1.0);
+    CentroidKernel k = CentroidKernel.fromCentroids(c, LinearKernelTest.labels(4), Similarity.COSINE, Precision.INT4);
+    float[] x = new float[3 * 24];
+    x[24] = Float.NaN; // row 1: NaN; row 0: zeros; row 2: a real row
+    for (int d = 0; d < 24; d++) {
+      x[48 + d] = c[1][d];
+    }
+    EncodedRows in = EncodedRows.encode(Precision.INT8, 3, 24, x);
+    float[] got = score(k, in, PANAMA);
+    float[] plain = score(k.withoutNearTies(), in, PANAMA);
+    for (int j = 0; j < 4; j++) {
+      assertEquals(0f, got[j], "a zero row scores 0 against every centroid");
+      assertEquals(plain[4 + j], got[4 + j], 0f, "a NaN row is left as it is");
+    }
+    assertEquals(1, dev.joule.bridge.BridgeBatches.argmax(got, 8, 4), "a centroid's own row finds it");
+  }
+
   /** The bias, read back as the raw output of a zero row (σ_row = 0: only exact ties move). */
   private static float[] biasOf(LinearKernel k, int outputs, int dim) {
     return score(k.withoutNearTies(), EncodedRows.encode(Precision.INT8, 1, dim, new float[dim]), SCALAR);

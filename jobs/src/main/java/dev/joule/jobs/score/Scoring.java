@@ -269,7 +269,8 @@ public final class Scoring {
       } catch (IllegalArgumentException e) {
         throw JouleException.input("input table " + pinned.path() + ": " + e.getMessage());
       }
-      rowPrecision = kernel.precision() == Precision.INT4 ? int4Rows(config, kernel) : null;
+      Precision int4Rows = int4Rows(config); // checked on every run, so a typo is not silent
+      rowPrecision = kernel.precision() == Precision.INT4 ? int4Rows : null;
     }
     DataType idType = schema.apply(idCol).dataType();
     if (IdColumn.of(idType) == null) {
@@ -283,11 +284,15 @@ public final class Scoring {
         embCol, pinned.path(), pinned.planned(), pass, passthroughType(pinned, schema, pass), DuplicateIds.NONE);
   }
 
-  /** {@code score.int4-rows}: the rows an int4 kernel is sent; null: the kernel's own ({@code auto}, undivided rows). */
-  static Precision int4Rows(JouleConfig config, Kernel kernel) {
-    String v = config.string("score.int4-rows");
+  /**
+   * {@code score.int4-rows}: the rows an int4 kernel is sent; null: the kernel's own
+   * ({@code auto}: int8 for per-channel weights and for rows divided by dimension scales, fp32
+   * for column-channel weights on undivided rows).
+   */
+  static Precision int4Rows(JouleConfig config) {
+    String v = config.string("score.int4-rows").trim().toLowerCase(java.util.Locale.ROOT);
     if (v.equals("auto")) {
-      return kernel.rowScales() != null ? Precision.INT8 : null;
+      return null;
     }
     Precision p;
     try {

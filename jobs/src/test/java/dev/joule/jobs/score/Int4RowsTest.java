@@ -32,24 +32,23 @@ class Int4RowsTest {
   }
 
   @Test
-  void autoSendsInt8RowsOverDimensionScalesAndOtherwiseWhatTheKernelAsksFor() {
+  void autoSendsWhatTheKernelAsksForInt8OverDimensionScales() {
     JouleConfig auto = JouleConfig.defaults();
-    assertNull(Scoring.int4Rows(auto, kernel(WeightScaling.PER_CHANNEL)), "the kernel's own: int8");
+    assertNull(Scoring.int4Rows(auto), "auto: the kernel's own rows");
     assertEquals(Precision.INT8, kernel(WeightScaling.PER_CHANNEL).queryPrecision());
-    assertNull(Scoring.int4Rows(auto, kernel(WeightScaling.COLUMN_CHANNEL)), "the kernel's own: fp32");
     assertEquals(Precision.FP32, kernel(WeightScaling.COLUMN_CHANNEL).queryPrecision());
     Kernel divided = LinearKernel.fromWeights(W, new float[3], LABELS, Activation.SOFTMAX, Precision.INT4,
         ScalingChooser.withProbes(), DimensionScales.ofMaxAbs(new float[] {1f, 2f, 1e-3f, 4f}));
-    assertEquals(Precision.INT8, Scoring.int4Rows(auto, divided));
+    assertEquals(Precision.INT8, divided.queryPrecision(), "rows divided by dimension scales go as int8 codes");
+    assertNull(Scoring.int4Rows(config(" AUTO ")));
   }
 
   @Test
   void anExplicitPrecisionIsSentAsItIsAndAnythingElseIsAUsageError() {
-    assertEquals(Precision.INT8, Scoring.int4Rows(config("int8"), kernel(WeightScaling.COLUMN_CHANNEL)));
-    assertEquals(Precision.INT4, Scoring.int4Rows(config("int4"), kernel(WeightScaling.PER_CHANNEL)));
+    assertEquals(Precision.INT8, Scoring.int4Rows(config("int8")));
+    assertEquals(Precision.INT4, Scoring.int4Rows(config("int4")));
     for (String bad : List.of("fp32", "binary", "int16")) {
-      JouleException e = assertThrows(JouleException.class,
-          () -> Scoring.int4Rows(config(bad), kernel(WeightScaling.PER_CHANNEL)));
+      JouleException e = assertThrows(JouleException.class, () -> Scoring.int4Rows(config(bad)));
       assertTrue(e.getMessage().contains("takes auto, int8 or int4"), e.getMessage());
     }
   }
