@@ -38,20 +38,8 @@ class NearTiesTest {
           for (int j = 0; j < outputs; j++) {
             bias[j] = (float) rnd.nextGaussian() * 0.1f;
           }
-          // Rows near a tie: the mean of two classes' weight rows plus a little noise.
-          float[] x = new float[rows * dim];
-          for (int r = 0; r < rows; r++) {
-            int a = rnd.nextInt(outputs);
-            int b = rnd.nextInt(outputs);
-            for (int c = 0; c < dim; c++) {
-              x[r * dim + c] = 0.5f * (w[a][c] + w[b][c]) + (float) rnd.nextGaussian() * 0.3f;
-            }
-          }
-          float[] maxAbs = new float[dim];
-          for (int r = 0; r < rows; r++) {
-            DimensionScales.accumulateMaxAbs(x, r * dim, maxAbs);
-          }
-          DimensionScales e = DimensionScales.ofMaxAbs(maxAbs);
+          float[] x = nearTiedRows(rnd, w, rows);
+          DimensionScales e = maxAbsScales(x, rows, dim);
           for (WeightScaling s : new WeightScaling[] {WeightScaling.PER_CHANNEL, WeightScaling.COLUMN_CHANNEL}) {
             LinearKernel k = LinearKernel.fromWeights(w, bias, LinearKernelTest.labels(outputs), Activation.RAW,
                 Precision.INT4, s);
@@ -71,6 +59,28 @@ class NearTiesTest {
       }
     }
     assertTrue(rescoredRows > 500, "too few rows had near ties to test the rescoring: " + rescoredRows);
+  }
+
+  /** Rows near a tie: the mean of two random parameter rows plus a little noise. */
+  static float[] nearTiedRows(SplittableRandom rnd, float[][] w, int rows) {
+    int dim = w[0].length;
+    float[] x = new float[rows * dim];
+    for (int r = 0; r < rows; r++) {
+      int a = rnd.nextInt(w.length);
+      int b = rnd.nextInt(w.length);
+      for (int c = 0; c < dim; c++) {
+        x[r * dim + c] = 0.5f * (w[a][c] + w[b][c]) + (float) rnd.nextGaussian() * 0.3f;
+      }
+    }
+    return x;
+  }
+
+  static DimensionScales maxAbsScales(float[] x, int rows, int dim) {
+    float[] maxAbs = new float[dim];
+    for (int r = 0; r < rows; r++) {
+      DimensionScales.accumulateMaxAbs(x, r * dim, maxAbs);
+    }
+    return DimensionScales.ofMaxAbs(maxAbs);
   }
 
   /** Compares the kernel with the oracle on every row encoding; returns the rows the oracle rescored. */
@@ -151,19 +161,8 @@ class NearTiesTest {
         for (int k : new int[] {2, 5, 30}) {
           SplittableRandom rnd = new SplittableRandom(seed * 7000 + dim * 10L + k);
           float[][] c = LinearKernelTest.randomWeights(rnd, k, dim, 1.0);
-          float[] x = new float[rows * dim];
-          for (int r = 0; r < rows; r++) {
-            int a = rnd.nextInt(k);
-            int b = rnd.nextInt(k);
-            for (int d = 0; d < dim; d++) {
-              x[r * dim + d] = 0.5f * (c[a][d] + c[b][d]) + (float) rnd.nextGaussian() * 0.3f;
-            }
-          }
-          float[] maxAbs = new float[dim];
-          for (int r = 0; r < rows; r++) {
-            DimensionScales.accumulateMaxAbs(x, r * dim, maxAbs);
-          }
-          for (DimensionScales e : new DimensionScales[] {null, DimensionScales.ofMaxAbs(maxAbs)}) {
+          float[] x = nearTiedRows(rnd, c, rows);
+          for (DimensionScales e : new DimensionScales[] {null, maxAbsScales(x, rows, dim)}) {
             for (Similarity metric : Similarity.values()) {
               CentroidKernel kernel = CentroidKernel.fromCentroids(c, LinearKernelTest.labels(k), metric, Precision.INT4, e);
               rescoredRows += checkCentroids(kernel, c, e, metric, x, rows);
