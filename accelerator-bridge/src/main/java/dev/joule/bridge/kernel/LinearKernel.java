@@ -14,7 +14,8 @@ import java.util.Objects;
  *   <li>column-channel: {@code w_jc ≈ s_j·t_c·q_jc}; per row, {@code u = x∘t} in fp32, then
  *       {@code y_j = s_j·Σ u_c q_jc + b_j}. Takes fp32 rows (and reads int8 / int4 ones).
  * </ul>
- * Binary is refused: sign bits alone do not make a useful classifier head.
+ * Int4 weights, and column-channel int8 ones, score the classes near the top again with the exact
+ * weights ({@link NearTies}). Binary is refused: sign bits alone do not make a useful classifier head.
  */
 public final class LinearKernel implements Kernel {
 
