@@ -61,7 +61,7 @@ public final class ScaledWeights {
     }
     // A head's int4 codes are read again for every row: widened once to a byte each, the dots
     // take the int8 path (dotF32I8) instead of splitting nibbles per class and row. The kernel
-    // still ships and is charged as int4; this is a copy of outputs × dim bytes in memory.
+    // still ships as int4; the ops/bytes model charges the widened bytes (bytesReadPerRow).
     this.widened = scaling == WeightScaling.COLUMN_CHANNEL && rows.precision() == Precision.INT4 ? widen(rows) : null;
   }
 

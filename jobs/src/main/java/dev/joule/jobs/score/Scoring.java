@@ -269,7 +269,7 @@ public final class Scoring {
       } catch (IllegalArgumentException e) {
         throw JouleException.input("input table " + pinned.path() + ": " + e.getMessage());
       }
-      Precision int4Rows = int4Rows(config); // checked on every run, so a typo is not silent
+      Precision int4Rows = int4Rows(config); // checked at every precision, so a typo is not silent
       rowPrecision = kernel.precision() == Precision.INT4 ? int4Rows : null;
     }
     DataType idType = schema.apply(idCol).dataType();
