@@ -167,13 +167,14 @@ class StandaloneClusterIT {
     List<ProcessHandle> executors = waitForExecutors(2, Duration.ofSeconds(120));
     waitForLog(List.of(tmp.resolve("node-" + node1 + ".log"), tmp.resolve("node-" + node2 + ".log")), "pushed",
         Duration.ofSeconds(120));
-    Thread.sleep(1_000);
     // Every listening socket, while the driver and the executors are up.
     assertOnlyLoopbackListeners("while the run is scoring", true);
     // The executors this run had, replacements included (ids from their command lines).
     Set<String> executorIds = new java.util.concurrent.ConcurrentSkipListSet<>();
     executors.forEach(e -> executorIds.add(executorId(e)));
-    ProcessHandle victim = executors.get(0);
+    // The victim is an executor that has just started a task (its own log says so): a scoring
+    // task runs for seconds, so the kill lands mid-task. An idle victim made the test flaky.
+    ProcessHandle victim = executorWithAFreshTask(executors, Duration.ofSeconds(2), Duration.ofSeconds(120));
     String victimId = executorId(victim);
     assertTrue(victim.destroyForcibly(), "kill executor " + victimId);
     Thread watcher = new Thread(() -> {
@@ -294,6 +295,80 @@ class StandaloneClusterIT {
       Thread.sleep(100);
     }
     throw new AssertionError(files + " never said '" + text + "'");
+  }
+
+  /**
+   * One of {@code executors} running a task that this poll saw start less than {@code fresh} ago.
+   * Tasks running at the first poll are ignored: they may have started long before. Each
+   * executor's log is {@code <work dir>/<app>/<executor id>/stderr}, where Spark's executor logs
+   * "Running task 4.0 in stage 1.0 (TID 13)" and "Finished task 4.0 in stage 1.0 (TID 13)".
+   */
+  static ProcessHandle executorWithAFreshTask(List<ProcessHandle> executors, Duration fresh, Duration max)
+      throws Exception {
+    java.util.regex.Pattern running = java.util.regex.Pattern.compile("Running task .*\\(TID (\\d+)\\)");
+    java.util.regex.Pattern finished = java.util.regex.Pattern.compile("Finished task .*\\(TID (\\d+)\\)");
+    Map<String, Long> firstSeen = new java.util.HashMap<>();
+    Set<String> atFirstPoll = null;
+    long end = System.nanoTime() + max.toNanos();
+    while (System.nanoTime() < end) {
+      Set<String> open = new HashSet<>();
+      for (ProcessHandle e : executors) {
+        String id = executorId(e);
+        for (Path log : executorLogs(id)) {
+          Set<String> started = new HashSet<>();
+          Set<String> done = new HashSet<>();
+          for (String line : Files.readAllLines(log)) {
+            var r = running.matcher(line);
+            if (r.find()) {
+              started.add(r.group(1));
+            }
+            var f = finished.matcher(line);
+            if (f.find()) {
+              done.add(f.group(1));
+            }
+          }
+          started.removeAll(done);
+          started.forEach(tid -> open.add(id + "/" + tid));
+        }
+      }
+      long now = System.nanoTime();
+      if (atFirstPoll == null) {
+        atFirstPoll = open;
+      } else {
+        for (String task : open) {
+          if (atFirstPoll.contains(task)) {
+            continue;
+          }
+          long seen = firstSeen.computeIfAbsent(task, t -> now);
+          if (now - seen < fresh.toNanos()) {
+            String id = task.substring(0, task.indexOf('/'));
+            return executors.stream().filter(e -> executorId(e).equals(id)).findFirst().orElseThrow();
+          }
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no executor started a task within " + max + " (logs under " + tmp + ")");
+  }
+
+  /** The executor's stderr files in the Workers' work dirs (one per application). */
+  static List<Path> executorLogs(String executorId) throws IOException {
+    List<Path> logs = new ArrayList<>();
+    for (int w = 1; w <= 2; w++) {
+      Path work = tmp.resolve("worker-" + w);
+      if (!Files.isDirectory(work)) {
+        continue;
+      }
+      try (var apps = Files.list(work)) {
+        for (Path app : apps.toList()) {
+          Path log = app.resolve(executorId).resolve("stderr");
+          if (Files.isRegularFile(log)) {
+            logs.add(log);
+          }
+        }
+      }
+    }
+    return logs;
   }
 
   /** The executor JVMs the Workers started (children of the Worker processes). */
