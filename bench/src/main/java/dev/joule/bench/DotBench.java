@@ -200,6 +200,29 @@ public class DotBench {
     return scoreAll(s.kernel, s.batches, s.out, s.ops);
   }
 
+  /** The int8 head with its dots taken pair by pair (the kernel before blocking), same rows. */
+  @State(Scope.Benchmark)
+  public static class PairwiseHead {
+    Kernel kernel;
+    EncodedRows[] batches;
+    KernelOutput out;
+    VectorOps ops;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      kernel = LinearKernel.fromWeights(headWeights(), new float[10], headLabels(), Activation.SOFTMAX, Precision.INT8)
+          .withPairwiseDots();
+      batches = headBatches(Precision.INT8);
+      out = kernel.newOutput();
+      ops = VectorOpsProvider.get();
+    }
+  }
+
+  @Benchmark
+  public float linearHeadPairwise(PairwiseHead s) {
+    return scoreAll(s.kernel, s.batches, s.out, s.ops);
+  }
+
   /**
    * The same head with its weights kept at fp32 against int8 rows (issue 17: what a codes table
    * with dimension scales is scored with), to compare with {@link #linearHead} at int8.

@@ -90,6 +90,7 @@ public final class KernelBench {
         case "lucene" -> "Lucene VectorUtil " + k[1] + " dot";
         case "linearHeadColumnScaled" -> "Joule 10-class softmax head " + k[1] + ", column-channel (fp32 rows)";
         case "linearHeadUnquantized" -> "Joule 10-class softmax head int8 rows, unquantized (fp32) weights";
+        case "linearHeadPairwise" -> "Joule 10-class softmax head int8, pairwise dots (the kernel before blocking)";
         default -> "Joule 10-class softmax head " + k[1];
       };
       table.append(String.format(Locale.ROOT, "| %s | %s | %,.0f (± %,.0f) | %s | %s |%n", name, k[2], v[0], v[1], fraction, ratio));
@@ -98,6 +99,11 @@ public final class KernelBench {
     double[] h32 = rowsPerSec.get("linearHead/fp32/dram");
     if (h8 != null && h32 != null) {
       table.append(String.format(Locale.ROOT, "%n10-class head, int8 / fp32 rows/s: %.2f%n", h8[0] / h32[0]));
+    }
+    double[] pairwise = rowsPerSec.get("linearHeadPairwise/int8/dram");
+    if (h8 != null && pairwise != null) {
+      table.append(String.format(Locale.ROOT, "10-class int8 head, blocked / pairwise dots rows/s: %.2f%n",
+          h8[0] / pairwise[0]));
     }
     for (Map.Entry<String, double[]> e : rowsPerSec.entrySet()) {
       String[] k = e.getKey().split("/");

@@ -320,4 +320,159 @@ final class PanamaVectorOps implements VectorOps {
       out[j] = hamming(q, qOff, rows, rowsOff + j * stride, nWords);
     }
   }
+
+  /**
+   * Two rows against four classes per pass: each row's bytes are widened to floats once per
+   * pass and each weight vector loaded once for both rows, eight accumulators in registers. The
+   * per-pair {@link #dotI8} widened both sides through shorts and reduced its lanes per pair.
+   */
+  @Override
+  public void headDotsI8(byte[] q, int qOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {
+    int r = 0;
+    for (; r + 2 <= rows; r += 2) {
+      int x = qOff + r * dim;
+      int o = yOff + r * outputs;
+      int j = 0;
+      for (; j + 4 <= outputs; j += 4) {
+        headDots2x4(q, x, dim, w, j, y, o, outputs);
+      }
+      for (; j < outputs; j++) {
+        headDots2x1(q, x, dim, w, j, y, o, outputs);
+      }
+    }
+    for (; r < rows; r++) {
+      for (int j = 0; j < outputs; j++) {
+        y[yOff + r * outputs + j] = headDot(q, qOff + r * dim, dim, w, j);
+      }
+    }
+  }
+
+  private static void headDots2x4(byte[] q, int x, int dim, float[] w, int j, float[] y, int o, int outputs) {
+    int step = FLOAT.length();
+    int bound = dim - dim % step;
+    int w0 = j * dim;
+    FloatVector a0 = FloatVector.zero(FLOAT);
+    FloatVector a1 = a0;
+    FloatVector a2 = a0;
+    FloatVector a3 = a0;
+    FloatVector b0 = a0;
+    FloatVector b1 = a0;
+    FloatVector b2 = a0;
+    FloatVector b3 = a0;
+    for (int i = 0; i < bound; i += step) {
+      FloatVector u = widen(q, x + i);
+      FloatVector v = widen(q, x + dim + i);
+      FloatVector c = FloatVector.fromArray(FLOAT, w, w0 + i);
+      a0 = c.fma(u, a0);
+      b0 = c.fma(v, b0);
+      c = FloatVector.fromArray(FLOAT, w, w0 + dim + i);
+      a1 = c.fma(u, a1);
+      b1 = c.fma(v, b1);
+      c = FloatVector.fromArray(FLOAT, w, w0 + 2 * dim + i);
+      a2 = c.fma(u, a2);
+      b2 = c.fma(v, b2);
+      c = FloatVector.fromArray(FLOAT, w, w0 + 3 * dim + i);
+      a3 = c.fma(u, a3);
+      b3 = c.fma(v, b3);
+    }
+    // Each accumulator reduced by name: a vector stored in an array is boxed, and C2 then
+    // leaves the whole loop to the Vector API's Java fallback (measured: 5× slower).
+    y[o + j] = a0.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j, dim, bound);
+    y[o + j + 1] = a1.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j + 1, dim, bound);
+    y[o + j + 2] = a2.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j + 2, dim, bound);
+    y[o + j + 3] = a3.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j + 3, dim, bound);
+    int o2 = o + outputs;
+    y[o2 + j] = b0.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j, dim, bound);
+    y[o2 + j + 1] = b1.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j + 1, dim, bound);
+    y[o2 + j + 2] = b2.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j + 2, dim, bound);
+    y[o2 + j + 3] = b3.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j + 3, dim, bound);
+  }
+
+  /** The integer dot of row x and class j over the dims [from, dim) the lanes did not cover. */
+  private static float tail(byte[] q, int x, float[] w, int j, int dim, int from) {
+    int sum = 0;
+    for (int i = from; i < dim; i++) {
+      sum += q[x + i] * (int) w[j * dim + i];
+    }
+    return sum;
+  }
+
+  /** Two rows against one class, each row's dims split over two accumulators: four FMA chains. */
+  private static void headDots2x1(byte[] q, int x, int dim, float[] w, int j, float[] y, int o, int outputs) {
+    int step = FLOAT.length();
+    int bound = dim - dim % (2 * step);
+    int w0 = j * dim;
+    FloatVector a0 = FloatVector.zero(FLOAT);
+    FloatVector a1 = a0;
+    FloatVector b0 = a0;
+    FloatVector b1 = a0;
+    for (int i = 0; i < bound; i += 2 * step) {
+      FloatVector c = FloatVector.fromArray(FLOAT, w, w0 + i);
+      FloatVector d = FloatVector.fromArray(FLOAT, w, w0 + i + step);
+      a0 = c.fma(widen(q, x + i), a0);
+      a1 = d.fma(widen(q, x + i + step), a1);
+      b0 = c.fma(widen(q, x + dim + i), b0);
+      b1 = d.fma(widen(q, x + dim + i + step), b1);
+    }
+    y[o + j] = a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(q, x, w, j, dim, bound);
+    y[o + outputs + j] = b0.add(b1).reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j, dim, bound);
+  }
+
+  /** One row against one class (a batch's odd last row), over four FMA chains. */
+  private static float headDot(byte[] q, int x, int dim, float[] w, int j) {
+    int step = FLOAT.length();
+    int bound = dim - dim % (4 * step);
+    int w0 = j * dim;
+    FloatVector a0 = FloatVector.zero(FLOAT);
+    FloatVector a1 = a0;
+    FloatVector a2 = a0;
+    FloatVector a3 = a0;
+    for (int i = 0; i < bound; i += 4 * step) {
+      a0 = FloatVector.fromArray(FLOAT, w, w0 + i).fma(widen(q, x + i), a0);
+      a1 = FloatVector.fromArray(FLOAT, w, w0 + i + step).fma(widen(q, x + i + step), a1);
+      a2 = FloatVector.fromArray(FLOAT, w, w0 + i + 2 * step).fma(widen(q, x + i + 2 * step), a2);
+      a3 = FloatVector.fromArray(FLOAT, w, w0 + i + 3 * step).fma(widen(q, x + i + 3 * step), a3);
+    }
+    return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD) + tail(q, x, w, j, dim, bound);
+  }
+
+  /** A lane's worth of int8 codes as floats. */
+  private static FloatVector widen(byte[] q, int at) {
+    return (FloatVector) ByteVector.fromArray(BYTE, q, at).convertShape(VectorOperators.B2F, FLOAT, 0);
+  }
+
+  /** {@link FastExp#exp} in lanes: the same operations in the same order, so the same bits. */
+  @Override
+  public void exp(float[] x, int off, int len) {
+    int step = FLOAT.length();
+    FloatVector negLn2Hi = FloatVector.broadcast(FLOAT, -FastExp.LN2_HI);
+    FloatVector negLn2Lo = FloatVector.broadcast(FLOAT, -FastExp.LN2_LO);
+    FloatVector p0 = FloatVector.broadcast(FLOAT, FastExp.P0);
+    FloatVector p1 = FloatVector.broadcast(FLOAT, FastExp.P1);
+    FloatVector p2 = FloatVector.broadcast(FLOAT, FastExp.P2);
+    FloatVector p3 = FloatVector.broadcast(FLOAT, FastExp.P3);
+    FloatVector p4 = FloatVector.broadcast(FLOAT, FastExp.P4);
+    FloatVector p5 = FloatVector.broadcast(FLOAT, FastExp.P5);
+    int i = off;
+    for (int bound = off + len - len % step; i < bound; i += step) {
+      FloatVector in = FloatVector.fromArray(FLOAT, x, i);
+      FloatVector v = in.min(FastExp.HI);
+      FloatVector t = v.mul(FastExp.LOG2E).add(FastExp.ROUND);
+      FloatVector n = t.sub(FastExp.ROUND);
+      FloatVector r = n.fma(negLn2Hi, v);
+      r = n.fma(negLn2Lo, r);
+      FloatVector p = p0.fma(r, p1);
+      p = p.fma(r, p2);
+      p = p.fma(r, p3);
+      p = p.fma(r, p4);
+      p = p.fma(r, p5);
+      FloatVector e = p.fma(r.mul(r), r).add(1f);
+      FloatVector pow2 = t.reinterpretAsInts().sub(FastExp.ROUND_BITS).add(127)
+          .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+      e.mul(pow2).blend(0f, in.compare(VectorOperators.LT, FastExp.LO)).intoArray(x, i);
+    }
+    for (; i < off + len; i++) {
+      x[i] = FastExp.exp(x[i]);
+    }
+  }
 }

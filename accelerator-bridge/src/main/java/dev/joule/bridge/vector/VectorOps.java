@@ -90,4 +90,33 @@ public interface VectorOps {
       out[j] = p0 + 2 * p1 + 4 * p2 + 8 * p3;
     }
   }
+  /** e^x in place over {@code x[off, off+len)}, as {@link FastExp#exp} gives it, bit for bit. */
+  default void exp(float[] x, int off, int len) {
+    for (int i = off; i < off + len; i++) {
+      x[i] = FastExp.exp(x[i]);
+    }
+  }
+
+  /**
+   * The logits of a head with int8 weights for {@code rows} int8 rows: {@code y[yOff + r·outputs + j]
+   * = Σ_i q[qOff + r·dim + i] · w[j·dim + i]}, the weights' codes held as floats ({@code w} has
+   * {@code outputs·dim} values, each an integer in [-127, 127]). Equal to {@code (float) dotI8}:
+   * every product and partial sum is an integer below 2^24, which a float holds exactly, while
+   * {@code dim ≤} {@link #EXACT_HEAD_DIM}; callers check it.
+   */
+  default void headDotsI8(byte[] q, int qOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {
+    for (int r = 0; r < rows; r++) {
+      int x = qOff + r * dim;
+      for (int j = 0; j < outputs; j++) {
+        int sum = 0;
+        for (int i = 0; i < dim; i++) {
+          sum += q[x + i] * (int) w[j * dim + i];
+        }
+        y[yOff + r * outputs + j] = sum;
+      }
+    }
+  }
+
+  /** The largest dim for {@link #headDotsI8}: 1024 · 128 · 128 = 2^24, for any int8 codes. */
+  int EXACT_HEAD_DIM = 1024;
 }

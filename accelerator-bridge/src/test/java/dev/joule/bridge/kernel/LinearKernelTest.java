@@ -155,4 +155,51 @@ class LinearKernelTest {
         () -> KernelCodec.decode("not arrow".getBytes()));
     assertTrue(e.getMessage().contains("Arrow"), e.getMessage());
   }
+
+  /**
+   * The blocked int8 head (dim ≤ 1024) gives, bit for bit, what the pairwise integer dots give:
+   * {@link Dots#dot} + bias, then the activation row by row. Odd row counts and class counts not a
+   * multiple of four hit the block remainders; dim 1025 takes the pairwise path.
+   */
+  @Test
+  void blockedInt8HeadEqualsThePairwiseDotsBitForBit() {
+    SplittableRandom rnd = new SplittableRandom(23);
+    for (int dim : new int[] {7, 64, 383, 768, 1024, 1025}) {
+      for (int outputs : new int[] {2, 5, 10, 13}) {
+        for (Activation act : Activation.values()) {
+          float[][] w = randomWeights(rnd, outputs, dim, 1.0 / Math.sqrt(dim));
+          float[] bias = new float[outputs];
+          for (int j = 0; j < outputs; j++) {
+            bias[j] = (float) rnd.nextGaussian();
+          }
+          LinearKernel k = LinearKernel.fromWeights(w, bias, labels(outputs), act, Precision.INT8,
+              WeightScaling.PER_CHANNEL);
+          assertEquals(dim <= VectorOps.EXACT_HEAD_DIM, k.fp32Arithmetic(), "the blocked head is charged fp32 MACs");
+          int rows = 1 + rnd.nextInt(40);
+          float[] x = new float[rows * dim];
+          for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (rnd.nextGaussian() * 3);
+          }
+          EncodedRows in = EncodedRows.encode(Precision.INT8, rows, dim, x);
+          float[] expected = new float[rows * outputs];
+          for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < outputs; j++) {
+              expected[r * outputs + j] = Dots.dot(in, r, k.weights(), j, dev.joule.bridge.vector.ScalarVectorOps.INSTANCE)
+                  + bias[j];
+            }
+            act.apply(expected, r * outputs, outputs);
+          }
+          for (VectorOps ops : new VectorOps[] {dev.joule.bridge.vector.ScalarVectorOps.INSTANCE, BEST}) {
+            for (LinearKernel kernel : List.of(k, k.withPairwiseDots())) {
+              KernelOutput out = kernel.newOutput();
+              kernel.score(in, out, ops);
+              org.junit.jupiter.api.Assertions.assertArrayEquals(expected, java.util.Arrays.copyOf(out.scores(),
+                  rows * outputs), ops.name() + " dim " + dim + " outputs " + outputs + " " + act);
+            }
+          }
+          assertTrue(!k.withPairwiseDots().fp32Arithmetic(), "pairwise dots are int8 MACs");
+        }
+      }
+    }
+  }
 }

@@ -326,4 +326,87 @@ class VectorOpsTest {
     }
     return a;
   }
+
+  /**
+   * The head's blocked dots against the integer dot, bit for bit: rows and classes that hit every
+   * block remainder (odd rows, classes not a multiple of four), dims with tails, extreme codes
+   * (-128 on both sides at dim 1024 is the bound's edge, 2^24), offsets into both arrays.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 16, 17, 33, 384, 768, 1000, 1024})
+  void headDotsEqualTheIntegerDots(int dim) {
+    SplittableRandom rnd = new SplittableRandom(dim * 31L);
+    for (int[] shape : new int[][] {{1, 1}, {2, 4}, {3, 10}, {5, 3}, {8, 9}, {4, 58}}) {
+      int rows = shape[0];
+      int outputs = shape[1];
+      int qOff = rnd.nextInt(7);
+      int yOff = rnd.nextInt(3);
+      byte[] q = new byte[qOff + rows * dim];
+      byte[] wq = new byte[outputs * dim];
+      boolean extreme = rows == 2;
+      for (int i = 0; i < q.length; i++) {
+        q[i] = extreme ? (byte) -128 : (byte) rnd.nextInt(-128, 128);
+      }
+      for (int i = 0; i < wq.length; i++) {
+        wq[i] = extreme ? (byte) -128 : (byte) rnd.nextInt(-127, 128);
+      }
+      float[] w = new float[wq.length];
+      for (int i = 0; i < w.length; i++) {
+        w[i] = wq[i];
+      }
+      float[] expected = new float[yOff + rows * outputs];
+      for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < outputs; j++) {
+          expected[yOff + r * outputs + j] = scalar.dotI8(q, qOff + r * dim, wq, j * dim, dim);
+        }
+      }
+      for (VectorOps ops : new VectorOps[] {scalar, panama}) {
+        float[] y = new float[expected.length];
+        ops.headDotsI8(q, qOff, rows, dim, w, outputs, y, yOff);
+        assertArrayEquals(expected, y, ops.name() + " dim " + dim + " rows " + rows + " outputs " + outputs);
+      }
+    }
+  }
+
+  /** The Vector API's exp gives {@link FastExp}'s bits, within 2 ulp of e^x, over every range it handles. */
+  @Test
+  void expIsFastExpInEveryLaneAndNearTheTrueValue() {
+    SplittableRandom rnd = new SplittableRandom(11);
+    int n = 100_003;
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = switch (i % 5) {
+        case 0 -> (float) rnd.nextDouble(-20, 0);
+        case 1 -> (float) rnd.nextDouble(-88, 89);
+        case 2 -> (float) rnd.nextDouble(-1e-3, 1e-3);
+        case 3 -> (float) rnd.nextDouble(-100, -80);
+        default -> (float) rnd.nextDouble(-2, 2);
+      };
+    }
+    x[0] = Float.NaN;
+    x[1] = Float.NEGATIVE_INFINITY;
+    x[2] = Float.POSITIVE_INFINITY;
+    x[3] = 0f;
+    x[4] = -87.3f;
+    x[37] = Float.NaN;
+    float[] s = x.clone();
+    float[] v = x.clone();
+    scalar.exp(s, 1, n - 1);
+    panama.exp(v, 1, n - 1);
+    assertEquals(x[0], s[0], "outside the range given: untouched");
+    assertArrayEquals(s, v, "lanes and the scalar loop");
+    for (int i = 5; i < n; i++) {
+      double truth = Math.exp(x[i]);
+      if (Float.isNaN(x[i])) {
+        assertEquals(Float.NaN, v[i], "NaN in a lane");
+      } else if (x[i] < -87.3f) {
+        assertEquals(0f, s[i], "below the smallest normal: 0 at " + x[i]);
+      } else if (x[i] <= 88f && truth >= Float.MIN_NORMAL) {
+        assertEquals(truth, s[i], 2 * Math.ulp((float) truth), "e^" + x[i]);
+      }
+    }
+    assertEquals(1f, s[3]);
+    assertEquals(0f, s[1]);
+    assertEquals((float) Math.exp(88), s[2], 2 * Math.ulp((float) Math.exp(88)), "above 88: e^88");
+  }
 }
