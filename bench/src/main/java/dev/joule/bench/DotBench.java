@@ -200,9 +200,12 @@ public class DotBench {
     return scoreAll(s.kernel, s.batches, s.out, s.ops);
   }
 
-  /** The int8 head with its dots taken pair by pair (the kernel before blocking), same rows. */
+  /** The heads with their dots taken pair by pair (the kernels before blocking), same rows. */
   @State(Scope.Benchmark)
   public static class PairwiseHead {
+    @Param({"fp32", "int8"})
+    public String precision;
+
     Kernel kernel;
     EncodedRows[] batches;
     KernelOutput out;
@@ -210,9 +213,10 @@ public class DotBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-      kernel = LinearKernel.fromWeights(headWeights(), new float[10], headLabels(), Activation.SOFTMAX, Precision.INT8)
+      Precision p = Precision.parse(precision);
+      kernel = LinearKernel.fromWeights(headWeights(), new float[10], headLabels(), Activation.SOFTMAX, p)
           .withPairwiseDots();
-      batches = headBatches(Precision.INT8);
+      batches = headBatches(p);
       out = kernel.newOutput();
       ops = VectorOpsProvider.get();
     }
@@ -230,6 +234,7 @@ public class DotBench {
   @State(Scope.Benchmark)
   public static class UnquantizedHead {
     Kernel kernel;
+    Kernel pairwise;
     EncodedRows[] batches;
     KernelOutput out;
     VectorOps ops;
@@ -240,6 +245,7 @@ public class DotBench {
       java.util.List<String> labels = headLabels();
       kernel = LinearKernel.fromWeights(w, new float[10], labels, Activation.SOFTMAX, Precision.INT8,
           dev.joule.bridge.kernel.WeightScaling.UNQUANTIZED);
+      pairwise = ((LinearKernel) kernel).withPairwiseDots();
       batches = headBatches(Precision.INT8);
       out = kernel.newOutput();
       ops = VectorOpsProvider.get();
@@ -249,6 +255,11 @@ public class DotBench {
   @Benchmark
   public float linearHeadUnquantized(UnquantizedHead s) {
     return scoreAll(s.kernel, s.batches, s.out, s.ops);
+  }
+
+  @Benchmark
+  public float linearHeadUnquantizedPairwise(UnquantizedHead s) {
+    return scoreAll(s.pairwise, s.batches, s.out, s.ops);
   }
 
   /**

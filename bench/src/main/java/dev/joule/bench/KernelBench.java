@@ -90,7 +90,8 @@ public final class KernelBench {
         case "lucene" -> "Lucene VectorUtil " + k[1] + " dot";
         case "linearHeadColumnScaled" -> "Joule 10-class softmax head " + k[1] + ", column-channel (fp32 rows)";
         case "linearHeadUnquantized" -> "Joule 10-class softmax head int8 rows, unquantized (fp32) weights";
-        case "linearHeadPairwise" -> "Joule 10-class softmax head int8, pairwise dots (the kernel before blocking)";
+        case "linearHeadPairwise" -> "Joule 10-class softmax head " + k[1] + ", pairwise dots (the kernel before blocking)";
+        case "linearHeadUnquantizedPairwise" -> "Joule 10-class softmax head int8 rows, unquantized (fp32) weights, pairwise dots";
         default -> "Joule 10-class softmax head " + k[1];
       };
       table.append(String.format(Locale.ROOT, "| %s | %s | %,.0f (± %,.0f) | %s | %s |%n", name, k[2], v[0], v[1], fraction, ratio));
@@ -100,10 +101,15 @@ public final class KernelBench {
     if (h8 != null && h32 != null) {
       table.append(String.format(Locale.ROOT, "%n10-class head, int8 / fp32 rows/s: %.2f%n", h8[0] / h32[0]));
     }
-    double[] pairwise = rowsPerSec.get("linearHeadPairwise/int8/dram");
-    if (h8 != null && pairwise != null) {
-      table.append(String.format(Locale.ROOT, "10-class int8 head, blocked / pairwise dots rows/s: %.2f%n",
-          h8[0] / pairwise[0]));
+    for (String[] pair : new String[][] {{"linearHead/int8/dram", "linearHeadPairwise/int8/dram", "int8"},
+        {"linearHead/fp32/dram", "linearHeadPairwise/fp32/dram", "fp32"},
+        {"linearHeadUnquantized/int8/dram", "linearHeadUnquantizedPairwise/int8/dram", "int8 rows, fp32 weights"}}) {
+      double[] blocked = rowsPerSec.get(pair[0]);
+      double[] pairwise = rowsPerSec.get(pair[1]);
+      if (blocked != null && pairwise != null) {
+        table.append(String.format(Locale.ROOT, "10-class head %s, blocked / pairwise dots rows/s: %.2f%n", pair[2],
+            blocked[0] / pairwise[0]));
+      }
     }
     for (Map.Entry<String, double[]> e : rowsPerSec.entrySet()) {
       String[] k = e.getKey().split("/");

@@ -31,6 +31,8 @@ public final class LinearKernel implements Kernel {
   private final NearTies nearTies; // null: the quantized weights' answer stands for every row
   // Per-channel int8 weights' codes as floats, for VectorOps.headDotsI8 (null where it does not apply).
   private final float[] headCodes;
+  // Whether int8 rows take their dots for a whole batch from VectorOps.headDotsI8 (see blockedHead).
+  private final boolean blockedDots;
 
   private LinearKernel(Activation activation, ScaledWeights scaled, ScalingChoice choice, float[] bias,
       List<String> labels, DimensionScales rowScales, NearTies nearTies) {
@@ -67,15 +69,18 @@ public final class LinearKernel implements Kernel {
           + "two or more outputs");
     }
     this.nearTies = nearTies;
+    this.blockedDots = blockedDots;
     this.headCodes = blockedDots && blockedHead(this.scaled) ? widenToFloats(weights.codes()) : null;
   }
 
   /**
-   * Per-channel int8 heads of dim ≤ {@link VectorOps#EXACT_HEAD_DIM} take their dots for a whole
-   * batch from {@link VectorOps#headDotsI8}: two rows against four classes per pass, the codes as
-   * floats in fp32 FMAs, exact (the integer dot's value). The pairwise int8 dot widened both
-   * sides through shorts for each (row, class) and reduced its lanes each time: 2.3–3.2 M rows/s
-   * for a 768-d 10-class head here, against (measured in the kernel bench) more for the blocked one.
+   * Int8 rows take their dots for a whole batch from {@link VectorOps#headDotsI8}: two rows
+   * against four classes per pass, each row's bytes widened to floats once per pass (fp32 heads
+   * the same from {@link VectorOps#headDotsF32}). Unquantized
+   * (fp32) weights over int8 codes (a codes table with dimension scales) always do; per-channel
+   * int8 weights do at dim ≤ {@link VectorOps#EXACT_HEAD_DIM}, their codes held as floats, where
+   * fp32 FMAs give the integer dot exactly. The pairwise dots widened each (row, class) pair on its
+   * own and reduced its lanes each time (kernel bench: the blocked int8 head at 1.46× their rows/s).
    */
   private static boolean blockedHead(ScaledWeights q) {
     return q.scaling() == WeightScaling.PER_CHANNEL && q.precision() == Precision.INT8
@@ -249,11 +254,13 @@ public final class LinearKernel implements Kernel {
   }
 
   /**
-   * This kernel with its int8 dots taken pair by pair ({@link Dots#dot}) rather than blocked:
-   * the same outputs, bit for bit, and int8 MACs in the ops/bytes model (benchmarks, tests).
+   * This kernel with its int8 rows' dots taken pair by pair ({@link Dots#dot},
+   * {@link ScaledWeights#dotCodes}) rather than blocked (benchmarks, tests): for per-channel int8
+   * weights the same outputs bit for bit, and int8 MACs in the ops/bytes model; for unquantized
+   * weights the same up to fp32 summation order.
    */
   public LinearKernel withPairwiseDots() {
-    return headCodes == null ? this : new LinearKernel(activation, scaled, choice, bias, labels, rowScales, nearTies, false);
+    return blockedDots ? new LinearKernel(activation, scaled, choice, bias, labels, rowScales, nearTies, false) : this;
   }
 
   /** The near-tie rescoring, or null: the quantized weights' answer stands for every row. */
@@ -333,6 +340,13 @@ public final class LinearKernel implements Kernel {
     float[] y = out.reset(in.rows()).scores();
     if (headCodes != null && in.precision() == Precision.INT8) {
       scoreBlocked(in, y, ops);
+    } else if (blockedDots && precision() == Precision.FP32) {
+      ops.headDotsF32(in.values(), 0, in.rows(), dim(), weights.values(), outputs, y, 0);
+      for (int r = 0; r < in.rows(); r++) {
+        for (int j = 0; j < outputs; j++) {
+          y[r * outputs + j] += bias[j];
+        }
+      }
     } else {
       NearTies.Scratch ties = nearTies == null ? null : nearTies.scratch();
       for (int r = 0; r < in.rows(); r++) {
@@ -366,6 +380,19 @@ public final class LinearKernel implements Kernel {
     ScaledWeights.checkCodesInput(displayName(), in, dim());
     int outputs = width();
     float[] y = out.reset(in.rows()).scores();
+    if (blockedDots && in.precision() == Precision.INT8) {
+      // As ScaledWeights.dotCodes, for a batch: s_r·Σ_c q_rc·w_jc, then the bias.
+      ops.headDotsI8(in.codes(), 0, in.rows(), dim(), scaled.rows().values(), outputs, y, 0);
+      float[] rowScale = in.scales();
+      for (int r = 0; r < in.rows(); r++) {
+        int o = r * outputs;
+        for (int j = 0; j < outputs; j++) {
+          y[o + j] = y[o + j] * rowScale[r] + bias[j];
+        }
+      }
+      activation.applyRows(y, in.rows(), outputs, ops);
+      return;
+    }
     for (int r = 0; r < in.rows(); r++) {
       int o = r * outputs;
       for (int j = 0; j < outputs; j++) {

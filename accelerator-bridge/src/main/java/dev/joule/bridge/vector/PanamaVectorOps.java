@@ -388,11 +388,11 @@ final class PanamaVectorOps implements VectorOps {
     y[o2 + j + 3] = b3.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j + 3, dim, bound);
   }
 
-  /** The integer dot of row x and class j over the dims [from, dim) the lanes did not cover. */
+  /** The dot of row x and class j over the dims [from, dim) the lanes did not cover. */
   private static float tail(byte[] q, int x, float[] w, int j, int dim, int from) {
-    int sum = 0;
+    float sum = 0;
     for (int i = from; i < dim; i++) {
-      sum += q[x + i] * (int) w[j * dim + i];
+      sum += q[x + i] * w[j * dim + i];
     }
     return sum;
   }
@@ -439,6 +439,81 @@ final class PanamaVectorOps implements VectorOps {
   /** A lane's worth of int8 codes as floats. */
   private static FloatVector widen(byte[] q, int at) {
     return (FloatVector) ByteVector.fromArray(BYTE, q, at).convertShape(VectorOperators.B2F, FLOAT, 0);
+  }
+
+  /**
+   * {@link #headDotsI8}'s blocking for fp32 rows (the fp32 head, the baseline int8 is measured
+   * against): two rows against four classes per pass; remainder classes and an odd last row by
+   * {@link #dotF32}.
+   */
+  @Override
+  public void headDotsF32(float[] x, int xOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {
+    int r = 0;
+    for (; r + 2 <= rows; r += 2) {
+      int a = xOff + r * dim;
+      int o = yOff + r * outputs;
+      int j = 0;
+      for (; j + 4 <= outputs; j += 4) {
+        headDotsF32x2x4(x, a, dim, w, j, y, o, outputs);
+      }
+      for (; j < outputs; j++) {
+        y[o + j] = dotF32(x, a, w, j * dim, dim);
+        y[o + outputs + j] = dotF32(x, a + dim, w, j * dim, dim);
+      }
+    }
+    for (; r < rows; r++) {
+      for (int j = 0; j < outputs; j++) {
+        y[yOff + r * outputs + j] = dotF32(x, xOff + r * dim, w, j * dim, dim);
+      }
+    }
+  }
+
+  private static void headDotsF32x2x4(float[] x, int a, int dim, float[] w, int j, float[] y, int o, int outputs) {
+    int step = FLOAT.length();
+    int bound = dim - dim % step;
+    int w0 = j * dim;
+    FloatVector a0 = FloatVector.zero(FLOAT);
+    FloatVector a1 = a0;
+    FloatVector a2 = a0;
+    FloatVector a3 = a0;
+    FloatVector b0 = a0;
+    FloatVector b1 = a0;
+    FloatVector b2 = a0;
+    FloatVector b3 = a0;
+    for (int i = 0; i < bound; i += step) {
+      FloatVector u = FloatVector.fromArray(FLOAT, x, a + i);
+      FloatVector v = FloatVector.fromArray(FLOAT, x, a + dim + i);
+      FloatVector c = FloatVector.fromArray(FLOAT, w, w0 + i);
+      a0 = c.fma(u, a0);
+      b0 = c.fma(v, b0);
+      c = FloatVector.fromArray(FLOAT, w, w0 + dim + i);
+      a1 = c.fma(u, a1);
+      b1 = c.fma(v, b1);
+      c = FloatVector.fromArray(FLOAT, w, w0 + 2 * dim + i);
+      a2 = c.fma(u, a2);
+      b2 = c.fma(v, b2);
+      c = FloatVector.fromArray(FLOAT, w, w0 + 3 * dim + i);
+      a3 = c.fma(u, a3);
+      b3 = c.fma(v, b3);
+    }
+    // Reduced by name, as in headDots2x4.
+    y[o + j] = a0.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j, dim, bound);
+    y[o + j + 1] = a1.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j + 1, dim, bound);
+    y[o + j + 2] = a2.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j + 2, dim, bound);
+    y[o + j + 3] = a3.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j + 3, dim, bound);
+    int o2 = o + outputs;
+    y[o2 + j] = b0.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j, dim, bound);
+    y[o2 + j + 1] = b1.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j + 1, dim, bound);
+    y[o2 + j + 2] = b2.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j + 2, dim, bound);
+    y[o2 + j + 3] = b3.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j + 3, dim, bound);
+  }
+
+  private static float tailF32(float[] x, int a, float[] w, int j, int dim, int from) {
+    float sum = 0;
+    for (int i = from; i < dim; i++) {
+      sum += x[a + i] * w[j * dim + i];
+    }
+    return sum;
   }
 
   /** {@link FastExp#exp} in lanes: the same operations in the same order, so the same bits. */

@@ -98,21 +98,35 @@ public interface VectorOps {
   }
 
   /**
-   * The logits of a head with int8 weights for {@code rows} int8 rows: {@code y[yOff + r·outputs + j]
-   * = Σ_i q[qOff + r·dim + i] · w[j·dim + i]}, the weights' codes held as floats ({@code w} has
-   * {@code outputs·dim} values, each an integer in [-127, 127]). Equal to {@code (float) dotI8}:
-   * every product and partial sum is an integer below 2^24, which a float holds exactly, while
-   * {@code dim ≤} {@link #EXACT_HEAD_DIM}; callers check it.
+   * The dots of {@code rows} int8 rows (codes at {@code q[qOff + r·dim …]}) with {@code outputs}
+   * float weight rows ({@code w[j·dim …]}), in fp32: {@code y[yOff + r·outputs + j] = Σ_i
+   * q[qOff + r·dim + i] · w[j·dim + i]}, summed in an order of the implementation's choosing.
+   * Where {@code w} holds int8 codes and {@code dim ≤} {@link #EXACT_HEAD_DIM}, every product and
+   * partial sum is an integer below 2^24, which a float holds exactly: the result is then
+   * {@code (float) dotI8}, in any order.
    */
   default void headDotsI8(byte[] q, int qOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {
     for (int r = 0; r < rows; r++) {
       int x = qOff + r * dim;
       for (int j = 0; j < outputs; j++) {
-        int sum = 0;
+        float sum = 0;
         for (int i = 0; i < dim; i++) {
-          sum += q[x + i] * (int) w[j * dim + i];
+          sum += q[x + i] * w[j * dim + i];
         }
         y[yOff + r * outputs + j] = sum;
+      }
+    }
+  }
+
+  /**
+   * The dots of {@code rows} fp32 rows ({@code x[xOff + r·dim …]}) with {@code outputs} fp32
+   * weight rows ({@code w[j·dim …]}) into {@code y[yOff + r·outputs + j]}: {@link #dotF32} for each
+   * pair, summed in an order of the implementation's choosing.
+   */
+  default void headDotsF32(float[] x, int xOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {
+    for (int r = 0; r < rows; r++) {
+      for (int j = 0; j < outputs; j++) {
+        y[yOff + r * outputs + j] = dotF32(x, xOff + r * dim, w, j * dim, dim);
       }
     }
   }

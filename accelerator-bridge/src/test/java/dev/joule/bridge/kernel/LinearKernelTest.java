@@ -202,4 +202,87 @@ class LinearKernelTest {
       }
     }
   }
+
+  /**
+   * Unquantized (fp32) weights over int8 codes, blocked for the batch: the logits of a
+   * double-precision oracle ({@code s_r·Σ q·w + b}) to fp32 rounding, and the pairwise path's
+   * answers; dims past the exact bound too (fp32 sums have no such bound).
+   */
+  @Test
+  void blockedUnquantizedHeadMatchesTheOracleAndThePairwiseDots() {
+    SplittableRandom rnd = new SplittableRandom(29);
+    for (int dim : new int[] {7, 64, 384, 768, 1536}) {
+      for (int outputs : new int[] {2, 5, 10, 13}) {
+        float[][] w = randomWeights(rnd, outputs, dim, 1.0 / Math.sqrt(dim));
+        float[] bias = new float[outputs];
+        for (int j = 0; j < outputs; j++) {
+          bias[j] = (float) rnd.nextGaussian();
+        }
+        LinearKernel k = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.RAW, Precision.INT8,
+            WeightScaling.UNQUANTIZED);
+        int rows = 1 + rnd.nextInt(40);
+        float[] x = new float[rows * dim];
+        for (int i = 0; i < x.length; i++) {
+          x[i] = (float) (rnd.nextGaussian() * 3);
+        }
+        EncodedRows in = EncodedRows.encode(Precision.INT8, rows, dim, x);
+        for (VectorOps ops : new VectorOps[] {dev.joule.bridge.vector.ScalarVectorOps.INSTANCE, BEST}) {
+          float[] blocked = score(k, in, ops);
+          float[] pairwise = score(k.withPairwiseDots(), in, ops);
+          for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < outputs; j++) {
+              double dot = 0;
+              double magnitude = 0;
+              for (int i = 0; i < dim; i++) {
+                double p = in.codes()[r * dim + i] * (double) w[j][i];
+                dot += p;
+                magnitude += Math.abs(p);
+              }
+              double oracle = in.scales()[r] * dot + bias[j];
+              double tol = 1e-6 * (in.scales()[r] * magnitude + Math.abs(bias[j]) + 1);
+              int at = r * outputs + j;
+              assertEquals(oracle, blocked[at], tol, ops.name() + " dim " + dim + " row " + r + " class " + j);
+              assertEquals(pairwise[at], blocked[at], 2 * tol, ops.name() + " dim " + dim + " row " + r + " class " + j);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** The fp32 head, blocked for the batch, against the pairwise dots: fp32 summation order apart, the same. */
+  @Test
+  void blockedFp32HeadMatchesThePairwiseDots() {
+    SplittableRandom rnd = new SplittableRandom(31);
+    for (int dim : new int[] {7, 16, 383, 768}) {
+      for (int outputs : new int[] {1, 4, 10, 13}) {
+        float[][] w = randomWeights(rnd, outputs, dim, 1.0 / Math.sqrt(dim));
+        float[] bias = new float[outputs];
+        for (int j = 0; j < outputs; j++) {
+          bias[j] = (float) rnd.nextGaussian();
+        }
+        LinearKernel k = LinearKernel.fromWeights(w, bias, labels(outputs), Activation.SOFTMAX, Precision.FP32);
+        int rows = 1 + rnd.nextInt(40);
+        float[] x = new float[rows * dim];
+        for (int i = 0; i < x.length; i++) {
+          x[i] = (float) rnd.nextGaussian();
+        }
+        EncodedRows in = EncodedRows.fp32(rows, dim, x);
+        for (VectorOps ops : new VectorOps[] {dev.joule.bridge.vector.ScalarVectorOps.INSTANCE, BEST}) {
+          float[] blocked = score(k, in, ops);
+          float[] pairwise = score(k.withPairwiseDots(), in, ops);
+          for (int i = 0; i < blocked.length; i++) {
+            assertEquals(pairwise[i], blocked[i], 1e-5f * Math.max(1f, Math.abs(pairwise[i])),
+                ops.name() + " dim " + dim + " outputs " + outputs + " at " + i);
+          }
+        }
+      }
+    }
+  }
+
+  static float[] score(Kernel k, EncodedRows in, VectorOps ops) {
+    KernelOutput out = k.newOutput();
+    k.score(in, out, ops);
+    return java.util.Arrays.copyOf(out.scores(), in.rows() * k.width());
+  }
 }
