@@ -174,7 +174,7 @@ class StandaloneClusterIT {
     executors.forEach(e -> executorIds.add(executorId(e)));
     // The victim is an executor that has just started a task (its own log says so): a scoring
     // task runs for seconds, so the kill lands mid-task. An idle victim made the test flaky.
-    ProcessHandle victim = executorWithAFreshTask(executors, Duration.ofSeconds(2), Duration.ofSeconds(120));
+    ProcessHandle victim = executorWithAFreshTask(executors, Duration.ofSeconds(120));
     String victimId = executorId(victim);
     assertTrue(victim.destroyForcibly(), "kill executor " + victimId);
     Thread watcher = new Thread(() -> {
@@ -298,57 +298,61 @@ class StandaloneClusterIT {
   }
 
   /**
-   * One of {@code executors} running a task that this poll saw start less than {@code fresh} ago.
-   * Tasks running at the first poll are ignored: they may have started long before. Each
-   * executor's log is {@code <work dir>/<app>/<executor id>/stderr}, where Spark's executor logs
-   * "Running task 4.0 in stage 1.0 (TID 13)" and "Finished task 4.0 in stage 1.0 (TID 13)".
+   * One of {@code executors} running a task that started after the first poll: the first poll
+   * that sees a new task start returns its executor (polls are 100 ms apart; a scoring task here
+   * runs for seconds), after one more read of its log says the task is still open. Tasks open at
+   * the first poll are ignored: they may have started long before. Each executor's log is
+   * {@code <work dir>/<app>/<executor id>/stderr}, where Spark's executor logs "Running task 4.0
+   * in stage 1.0 (TID 13)" and "Finished task 4.0 in stage 1.0 (TID 13)".
    */
-  static ProcessHandle executorWithAFreshTask(List<ProcessHandle> executors, Duration fresh, Duration max)
-      throws Exception {
-    java.util.regex.Pattern running = java.util.regex.Pattern.compile("Running task .*\\(TID (\\d+)\\)");
-    java.util.regex.Pattern finished = java.util.regex.Pattern.compile("Finished task .*\\(TID (\\d+)\\)");
-    Map<String, Long> firstSeen = new java.util.HashMap<>();
+  static ProcessHandle executorWithAFreshTask(List<ProcessHandle> executors, Duration max) throws Exception {
+    Map<String, ProcessHandle> byId = new java.util.LinkedHashMap<>();
+    executors.forEach(e -> byId.put(executorId(e), e));
     Set<String> atFirstPoll = null;
     long end = System.nanoTime() + max.toNanos();
     while (System.nanoTime() < end) {
       Set<String> open = new HashSet<>();
-      for (ProcessHandle e : executors) {
-        String id = executorId(e);
-        for (Path log : executorLogs(id)) {
-          Set<String> started = new HashSet<>();
-          Set<String> done = new HashSet<>();
-          for (String line : Files.readAllLines(log)) {
-            var r = running.matcher(line);
-            if (r.find()) {
-              started.add(r.group(1));
-            }
-            var f = finished.matcher(line);
-            if (f.find()) {
-              done.add(f.group(1));
-            }
-          }
-          started.removeAll(done);
-          started.forEach(tid -> open.add(id + "/" + tid));
-        }
-      }
-      long now = System.nanoTime();
+      byId.forEach((id, e) -> openTasks(id).forEach(tid -> open.add(id + "/" + tid)));
       if (atFirstPoll == null) {
         atFirstPoll = open;
       } else {
         for (String task : open) {
-          if (atFirstPoll.contains(task)) {
-            continue;
-          }
-          long seen = firstSeen.computeIfAbsent(task, t -> now);
-          if (now - seen < fresh.toNanos()) {
-            String id = task.substring(0, task.indexOf('/'));
-            return executors.stream().filter(e -> executorId(e).equals(id)).findFirst().orElseThrow();
+          String id = task.substring(0, task.indexOf('/'));
+          if (!atFirstPoll.contains(task) && openTasks(id).contains(task.substring(task.indexOf('/') + 1))) {
+            return byId.get(id);
           }
         }
       }
       Thread.sleep(100);
     }
     throw new AssertionError("no executor started a task within " + max + " (logs under " + tmp + ")");
+  }
+
+  /** Task ids an executor's log shows started and not finished. */
+  static Set<String> openTasks(String executorId) {
+    java.util.regex.Pattern running = java.util.regex.Pattern.compile("Running task .*\\(TID (\\d+)\\)");
+    java.util.regex.Pattern finished = java.util.regex.Pattern.compile("Finished task .*\\(TID (\\d+)\\)");
+    Set<String> started = new HashSet<>();
+    Set<String> done = new HashSet<>();
+    try {
+      for (Path log : executorLogs(executorId)) {
+        // ISO-8859-1: a line being written may end mid-character.
+        for (String line : Files.readAllLines(log, java.nio.charset.StandardCharsets.ISO_8859_1)) {
+          var r = running.matcher(line);
+          if (r.find()) {
+            started.add(r.group(1));
+          }
+          var f = finished.matcher(line);
+          if (f.find()) {
+            done.add(f.group(1));
+          }
+        }
+      }
+    } catch (IOException e) {
+      return Set.of();
+    }
+    started.removeAll(done);
+    return started;
   }
 
   /** The executor's stderr files in the Workers' work dirs (one per application). */

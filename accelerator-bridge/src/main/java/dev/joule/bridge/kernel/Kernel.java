@@ -78,8 +78,9 @@ public interface Kernel {
 
   /**
    * Whether the multiply-accumulates are fp32 ones (the ops/bytes model charges them at the fp32
-   * MAC energy): fp32 kernels, and kernels that widen codes to floats against fp32 operands
-   * (column-channel and unquantized weights).
+   * MAC energy): fp32 kernels, kernels that widen codes to floats against fp32 operands
+   * (column-channel and unquantized weights), and a per-channel int8 head whose dots run as fp32
+   * FMAs on its codes held as floats ({@link LinearKernel}).
    */
   default boolean fp32Arithmetic() {
     return precision() == Precision.FP32;

@@ -80,12 +80,19 @@ public final class LinearKernel implements Kernel {
    * (fp32) weights over int8 codes (a codes table with dimension scales) always do; per-channel
    * int8 weights do at dim ≤ {@link VectorOps#EXACT_HEAD_DIM}, their codes held as floats, where
    * fp32 FMAs give the integer dot exactly. The pairwise dots widened each (row, class) pair on its
-   * own and reduced its lanes each time (kernel bench: the blocked int8 head at 1.46× their rows/s).
+   * own and reduced its lanes each time (kernel bench, 2026-12-06: the blocked int8 head at 1.60×
+   * their rows/s).
    */
   private static boolean blockedHead(ScaledWeights q) {
     return q.scaling() == WeightScaling.PER_CHANNEL && q.precision() == Precision.INT8
-        && q.dim() <= VectorOps.EXACT_HEAD_DIM;
+        && q.dim() <= VectorOps.EXACT_HEAD_DIM && (long) q.outputs() * q.dim() <= MAX_WIDENED_WEIGHTS;
   }
+
+  /**
+   * The most weights whose codes are held again as floats (4 MiB): a node's kernel cache bounds
+   * itself by the bytes pushed, and the float copy is 4× the codes. Larger heads take pairwise dots.
+   */
+  static final long MAX_WIDENED_WEIGHTS = 1L << 20;
 
   private static float[] widenToFloats(byte[] codes) {
     float[] f = new float[codes.length];
@@ -257,7 +264,8 @@ public final class LinearKernel implements Kernel {
    * This kernel with its int8 rows' dots taken pair by pair ({@link Dots#dot},
    * {@link ScaledWeights#dotCodes}) rather than blocked (benchmarks, tests): for per-channel int8
    * weights the same outputs bit for bit, and int8 MACs in the ops/bytes model; for unquantized
-   * weights the same up to fp32 summation order.
+   * weights the same up to fp32 summation order. Not carried by {@link KernelCodec}: a kernel
+   * decoded on a node is blocked.
    */
   public LinearKernel withPairwiseDots() {
     return blockedDots ? new LinearKernel(activation, scaled, choice, bias, labels, rowScales, nearTies, false) : this;
@@ -316,12 +324,12 @@ public final class LinearKernel implements Kernel {
 
   /**
    * The quantized weights as the dots read them (int4 column-channel codes widened to a byte
-   * each, the blocked int8 head's codes as floats), bias, and with near-tie rescoring one exact
+   * each, the blocked int8 head's codes as floats and its class scales), bias, and with near-tie rescoring one exact
    * weight row (the same allowance).
    */
   @Override
   public long parameterBytes() {
-    long weightBytes = headCodes != null ? 4L * headCodes.length : scaled.bytesReadPerRow();
+    long weightBytes = headCodes != null ? 4L * headCodes.length + 4L * width() : scaled.bytesReadPerRow();
     return weightBytes + 4L * bias.length + (nearTies == null ? 0 : nearTies.exactRowBytes());
   }
 

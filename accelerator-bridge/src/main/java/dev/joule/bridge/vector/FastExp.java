@@ -9,8 +9,9 @@ package dev.joule.bridge.vector;
  * <p>Cephes' {@code expf}: {@code x = n·ln2 + r} with n rounded to nearest (adding and
  * subtracting 1.5·2^23), ln2 split in two for the reduction, a degree-6 polynomial for e^r on
  * |r| ≤ ln2/2, then 2^n built in the exponent bits (from the rounding sum's bits: the Vector API's
- * float-to-int conversion is not compiled to one instruction on JDK 17, and ran 10–100× slower). Inputs below {@link #LO} give 0 (e^x is below
- * the smallest normal float there); inputs above {@link #HI} give e^HI; NaN gives NaN.
+ * float-to-int conversion is not compiled to one instruction on JDK 17, and ran 10–100× slower).
+ * Inputs below {@link #LO} give 0 (e^x is within 4 % of the smallest normal float there, and
+ * below it from −87.34); inputs above {@link #HI} give e^HI; NaN gives NaN.
  */
 public final class FastExp {
 

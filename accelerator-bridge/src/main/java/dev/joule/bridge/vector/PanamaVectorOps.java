@@ -324,33 +324,32 @@ final class PanamaVectorOps implements VectorOps {
   /**
    * Two rows against four classes per pass: each row's bytes are widened to floats once per
    * pass and each weight vector loaded once for both rows, eight accumulators in registers. The
-   * per-pair {@link #dotI8} widened both sides through shorts and reduced its lanes per pair.
+   * pairwise {@link #dotI8} widened both sides through shorts and reduced its lanes per pair.
+   *
+   * <p>Every (row, class) sum is taken the same way wherever it falls (one accumulator stepping a
+   * lane's width, the lanes reduced, then the tail in order), so a row gets the same bits whatever
+   * its place in a batch: the last block's missing classes repeat the last class, and an odd last
+   * row is paired with itself; the repeats write the same values twice.
    */
   @Override
   public void headDotsI8(byte[] q, int qOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {
-    int r = 0;
-    for (; r + 2 <= rows; r += 2) {
-      int x = qOff + r * dim;
-      int o = yOff + r * outputs;
-      int j = 0;
-      for (; j + 4 <= outputs; j += 4) {
-        headDots2x4(q, x, dim, w, j, y, o, outputs);
-      }
-      for (; j < outputs; j++) {
-        headDots2x1(q, x, dim, w, j, y, o, outputs);
-      }
-    }
-    for (; r < rows; r++) {
-      for (int j = 0; j < outputs; j++) {
-        y[yOff + r * outputs + j] = headDot(q, qOff + r * dim, dim, w, j);
+    for (int r = 0; r < rows; r += 2) {
+      int x1 = qOff + r * dim;
+      int x2 = r + 1 < rows ? x1 + dim : x1;
+      int o1 = yOff + r * outputs;
+      int o2 = r + 1 < rows ? o1 + outputs : o1;
+      for (int j = 0; j < outputs; j += 4) {
+        int last = outputs - 1;
+        headDotsI8Block(q, x1, x2, dim, w, j, Math.min(j + 1, last), Math.min(j + 2, last), Math.min(j + 3, last),
+            y, o1, o2);
       }
     }
   }
 
-  private static void headDots2x4(byte[] q, int x, int dim, float[] w, int j, float[] y, int o, int outputs) {
+  private static void headDotsI8Block(byte[] q, int x1, int x2, int dim, float[] w, int j0, int j1, int j2, int j3,
+      float[] y, int o1, int o2) {
     int step = FLOAT.length();
     int bound = dim - dim % step;
-    int w0 = j * dim;
     FloatVector a0 = FloatVector.zero(FLOAT);
     FloatVector a1 = a0;
     FloatVector a2 = a0;
@@ -360,32 +359,31 @@ final class PanamaVectorOps implements VectorOps {
     FloatVector b2 = a0;
     FloatVector b3 = a0;
     for (int i = 0; i < bound; i += step) {
-      FloatVector u = widen(q, x + i);
-      FloatVector v = widen(q, x + dim + i);
-      FloatVector c = FloatVector.fromArray(FLOAT, w, w0 + i);
+      FloatVector u = widen(q, x1 + i);
+      FloatVector v = widen(q, x2 + i);
+      FloatVector c = FloatVector.fromArray(FLOAT, w, j0 * dim + i);
       a0 = c.fma(u, a0);
       b0 = c.fma(v, b0);
-      c = FloatVector.fromArray(FLOAT, w, w0 + dim + i);
+      c = FloatVector.fromArray(FLOAT, w, j1 * dim + i);
       a1 = c.fma(u, a1);
       b1 = c.fma(v, b1);
-      c = FloatVector.fromArray(FLOAT, w, w0 + 2 * dim + i);
+      c = FloatVector.fromArray(FLOAT, w, j2 * dim + i);
       a2 = c.fma(u, a2);
       b2 = c.fma(v, b2);
-      c = FloatVector.fromArray(FLOAT, w, w0 + 3 * dim + i);
+      c = FloatVector.fromArray(FLOAT, w, j3 * dim + i);
       a3 = c.fma(u, a3);
       b3 = c.fma(v, b3);
     }
     // Each accumulator reduced by name: with the vectors stored in an array (boxed) the head
     // ran at 0.37× this speed (kernel bench, 2026-12-06).
-    y[o + j] = a0.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j, dim, bound);
-    y[o + j + 1] = a1.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j + 1, dim, bound);
-    y[o + j + 2] = a2.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j + 2, dim, bound);
-    y[o + j + 3] = a3.reduceLanes(VectorOperators.ADD) + tail(q, x, w, j + 3, dim, bound);
-    int o2 = o + outputs;
-    y[o2 + j] = b0.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j, dim, bound);
-    y[o2 + j + 1] = b1.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j + 1, dim, bound);
-    y[o2 + j + 2] = b2.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j + 2, dim, bound);
-    y[o2 + j + 3] = b3.reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j + 3, dim, bound);
+    y[o1 + j3] = a3.reduceLanes(VectorOperators.ADD) + tail(q, x1, w, j3, dim, bound);
+    y[o1 + j2] = a2.reduceLanes(VectorOperators.ADD) + tail(q, x1, w, j2, dim, bound);
+    y[o1 + j1] = a1.reduceLanes(VectorOperators.ADD) + tail(q, x1, w, j1, dim, bound);
+    y[o1 + j0] = a0.reduceLanes(VectorOperators.ADD) + tail(q, x1, w, j0, dim, bound);
+    y[o2 + j3] = b3.reduceLanes(VectorOperators.ADD) + tail(q, x2, w, j3, dim, bound);
+    y[o2 + j2] = b2.reduceLanes(VectorOperators.ADD) + tail(q, x2, w, j2, dim, bound);
+    y[o2 + j1] = b1.reduceLanes(VectorOperators.ADD) + tail(q, x2, w, j1, dim, bound);
+    y[o2 + j0] = b0.reduceLanes(VectorOperators.ADD) + tail(q, x2, w, j0, dim, bound);
   }
 
   /** The dot of row x and class j over the dims [from, dim) the lanes did not cover. */
@@ -397,81 +395,31 @@ final class PanamaVectorOps implements VectorOps {
     return sum;
   }
 
-  /** Two rows against one class, each row's dims split over two accumulators: four FMA chains. */
-  private static void headDots2x1(byte[] q, int x, int dim, float[] w, int j, float[] y, int o, int outputs) {
-    int step = FLOAT.length();
-    int bound = dim - dim % (2 * step);
-    int w0 = j * dim;
-    FloatVector a0 = FloatVector.zero(FLOAT);
-    FloatVector a1 = a0;
-    FloatVector b0 = a0;
-    FloatVector b1 = a0;
-    for (int i = 0; i < bound; i += 2 * step) {
-      FloatVector c = FloatVector.fromArray(FLOAT, w, w0 + i);
-      FloatVector d = FloatVector.fromArray(FLOAT, w, w0 + i + step);
-      a0 = c.fma(widen(q, x + i), a0);
-      a1 = d.fma(widen(q, x + i + step), a1);
-      b0 = c.fma(widen(q, x + dim + i), b0);
-      b1 = d.fma(widen(q, x + dim + i + step), b1);
-    }
-    y[o + j] = a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(q, x, w, j, dim, bound);
-    y[o + outputs + j] = b0.add(b1).reduceLanes(VectorOperators.ADD) + tail(q, x + dim, w, j, dim, bound);
-  }
-
-  /** One row against one class (a batch's odd last row), over four FMA chains. */
-  private static float headDot(byte[] q, int x, int dim, float[] w, int j) {
-    int step = FLOAT.length();
-    int bound = dim - dim % (4 * step);
-    int w0 = j * dim;
-    FloatVector a0 = FloatVector.zero(FLOAT);
-    FloatVector a1 = a0;
-    FloatVector a2 = a0;
-    FloatVector a3 = a0;
-    for (int i = 0; i < bound; i += 4 * step) {
-      a0 = FloatVector.fromArray(FLOAT, w, w0 + i).fma(widen(q, x + i), a0);
-      a1 = FloatVector.fromArray(FLOAT, w, w0 + i + step).fma(widen(q, x + i + step), a1);
-      a2 = FloatVector.fromArray(FLOAT, w, w0 + i + 2 * step).fma(widen(q, x + i + 2 * step), a2);
-      a3 = FloatVector.fromArray(FLOAT, w, w0 + i + 3 * step).fma(widen(q, x + i + 3 * step), a3);
-    }
-    return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD) + tail(q, x, w, j, dim, bound);
-  }
-
   /** A lane's worth of int8 codes as floats. */
   private static FloatVector widen(byte[] q, int at) {
     return (FloatVector) ByteVector.fromArray(BYTE, q, at).convertShape(VectorOperators.B2F, FLOAT, 0);
   }
 
-  /**
-   * {@link #headDotsI8}'s blocking for fp32 rows (the fp32 head, the baseline int8 is measured
-   * against): two rows against four classes per pass; remainder classes and an odd last row by
-   * {@link #dotF32}.
-   */
+  /** {@link #headDotsI8}'s blocking for fp32 rows (the fp32 head, the baseline int8 is measured against). */
   @Override
   public void headDotsF32(float[] x, int xOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {
-    int r = 0;
-    for (; r + 2 <= rows; r += 2) {
-      int a = xOff + r * dim;
-      int o = yOff + r * outputs;
-      int j = 0;
-      for (; j + 4 <= outputs; j += 4) {
-        headDotsF32x2x4(x, a, dim, w, j, y, o, outputs);
-      }
-      for (; j < outputs; j++) {
-        y[o + j] = dotF32(x, a, w, j * dim, dim);
-        y[o + outputs + j] = dotF32(x, a + dim, w, j * dim, dim);
-      }
-    }
-    for (; r < rows; r++) {
-      for (int j = 0; j < outputs; j++) {
-        y[yOff + r * outputs + j] = dotF32(x, xOff + r * dim, w, j * dim, dim);
+    for (int r = 0; r < rows; r += 2) {
+      int x1 = xOff + r * dim;
+      int x2 = r + 1 < rows ? x1 + dim : x1;
+      int o1 = yOff + r * outputs;
+      int o2 = r + 1 < rows ? o1 + outputs : o1;
+      for (int j = 0; j < outputs; j += 4) {
+        int last = outputs - 1;
+        headDotsF32Block(x, x1, x2, dim, w, j, Math.min(j + 1, last), Math.min(j + 2, last), Math.min(j + 3, last),
+            y, o1, o2);
       }
     }
   }
 
-  private static void headDotsF32x2x4(float[] x, int a, int dim, float[] w, int j, float[] y, int o, int outputs) {
+  private static void headDotsF32Block(float[] x, int x1, int x2, int dim, float[] w, int j0, int j1, int j2, int j3,
+      float[] y, int o1, int o2) {
     int step = FLOAT.length();
     int bound = dim - dim % step;
-    int w0 = j * dim;
     FloatVector a0 = FloatVector.zero(FLOAT);
     FloatVector a1 = a0;
     FloatVector a2 = a0;
@@ -481,31 +429,29 @@ final class PanamaVectorOps implements VectorOps {
     FloatVector b2 = a0;
     FloatVector b3 = a0;
     for (int i = 0; i < bound; i += step) {
-      FloatVector u = FloatVector.fromArray(FLOAT, x, a + i);
-      FloatVector v = FloatVector.fromArray(FLOAT, x, a + dim + i);
-      FloatVector c = FloatVector.fromArray(FLOAT, w, w0 + i);
+      FloatVector u = FloatVector.fromArray(FLOAT, x, x1 + i);
+      FloatVector v = FloatVector.fromArray(FLOAT, x, x2 + i);
+      FloatVector c = FloatVector.fromArray(FLOAT, w, j0 * dim + i);
       a0 = c.fma(u, a0);
       b0 = c.fma(v, b0);
-      c = FloatVector.fromArray(FLOAT, w, w0 + dim + i);
+      c = FloatVector.fromArray(FLOAT, w, j1 * dim + i);
       a1 = c.fma(u, a1);
       b1 = c.fma(v, b1);
-      c = FloatVector.fromArray(FLOAT, w, w0 + 2 * dim + i);
+      c = FloatVector.fromArray(FLOAT, w, j2 * dim + i);
       a2 = c.fma(u, a2);
       b2 = c.fma(v, b2);
-      c = FloatVector.fromArray(FLOAT, w, w0 + 3 * dim + i);
+      c = FloatVector.fromArray(FLOAT, w, j3 * dim + i);
       a3 = c.fma(u, a3);
       b3 = c.fma(v, b3);
     }
-    // Reduced by name, as in headDots2x4.
-    y[o + j] = a0.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j, dim, bound);
-    y[o + j + 1] = a1.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j + 1, dim, bound);
-    y[o + j + 2] = a2.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j + 2, dim, bound);
-    y[o + j + 3] = a3.reduceLanes(VectorOperators.ADD) + tailF32(x, a, w, j + 3, dim, bound);
-    int o2 = o + outputs;
-    y[o2 + j] = b0.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j, dim, bound);
-    y[o2 + j + 1] = b1.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j + 1, dim, bound);
-    y[o2 + j + 2] = b2.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j + 2, dim, bound);
-    y[o2 + j + 3] = b3.reduceLanes(VectorOperators.ADD) + tailF32(x, a + dim, w, j + 3, dim, bound);
+    y[o1 + j3] = a3.reduceLanes(VectorOperators.ADD) + tailF32(x, x1, w, j3, dim, bound);
+    y[o1 + j2] = a2.reduceLanes(VectorOperators.ADD) + tailF32(x, x1, w, j2, dim, bound);
+    y[o1 + j1] = a1.reduceLanes(VectorOperators.ADD) + tailF32(x, x1, w, j1, dim, bound);
+    y[o1 + j0] = a0.reduceLanes(VectorOperators.ADD) + tailF32(x, x1, w, j0, dim, bound);
+    y[o2 + j3] = b3.reduceLanes(VectorOperators.ADD) + tailF32(x, x2, w, j3, dim, bound);
+    y[o2 + j2] = b2.reduceLanes(VectorOperators.ADD) + tailF32(x, x2, w, j2, dim, bound);
+    y[o2 + j1] = b1.reduceLanes(VectorOperators.ADD) + tailF32(x, x2, w, j1, dim, bound);
+    y[o2 + j0] = b0.reduceLanes(VectorOperators.ADD) + tailF32(x, x2, w, j0, dim, bound);
   }
 
   private static float tailF32(float[] x, int a, float[] w, int j, int dim, int from) {

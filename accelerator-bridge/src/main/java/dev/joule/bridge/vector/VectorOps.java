@@ -102,7 +102,7 @@ public interface VectorOps {
    * float weight rows ({@code w[j·dim …]}), in fp32: {@code y[yOff + r·outputs + j] = Σ_i
    * q[qOff + r·dim + i] · w[j·dim + i]}, summed in an order of the implementation's choosing.
    * Where {@code w} holds int8 codes and {@code dim ≤} {@link #EXACT_HEAD_DIM}, every product and
-   * partial sum is an integer below 2^24, which a float holds exactly: the result is then
+   * partial sum is an integer of magnitude at most 2^24, which a float holds exactly: the result is then
    * {@code (float) dotI8}, in any order.
    */
   default void headDotsI8(byte[] q, int qOff, int rows, int dim, float[] w, int outputs, float[] y, int yOff) {

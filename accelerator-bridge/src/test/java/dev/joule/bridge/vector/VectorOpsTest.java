@@ -409,4 +409,46 @@ class VectorOpsTest {
     assertEquals(0f, s[1]);
     assertEquals((float) Math.exp(88), s[2], 2 * Math.ulp((float) Math.exp(88)), "above 88: e^88");
   }
+
+  /**
+   * A row's fp32 head dots do not depend on its place in the batch (paired, odd and last, or
+   * alone) nor on which block its class falls in: the driver's sample and the executors' batches
+   * get the same bits. Float weights (not integers), so summation order would show.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {5, 16, 33, 384})
+  void headDotsOfARowAreTheSameInAnyBatch(int dim) {
+    SplittableRandom rnd = new SplittableRandom(dim * 13L);
+    int rows = 7;
+    for (int outputs : new int[] {1, 3, 6, 10}) {
+      byte[] q = new byte[rows * dim];
+      float[] x = new float[rows * dim];
+      for (int i = 0; i < q.length; i++) {
+        q[i] = (byte) rnd.nextInt(-128, 128);
+        x[i] = (float) rnd.nextGaussian();
+      }
+      float[] w = new float[outputs * dim];
+      for (int i = 0; i < w.length; i++) {
+        w[i] = (float) rnd.nextGaussian();
+      }
+      float[] batchI8 = new float[rows * outputs];
+      float[] batchF32 = new float[rows * outputs];
+      panama.headDotsI8(q, 0, rows, dim, w, outputs, batchI8, 0);
+      panama.headDotsF32(x, 0, rows, dim, w, outputs, batchF32, 0);
+      for (int r = 0; r < rows; r++) {
+        float[] aloneI8 = new float[outputs];
+        float[] aloneF32 = new float[outputs];
+        panama.headDotsI8(q, r * dim, 1, dim, w, outputs, aloneI8, 0);
+        panama.headDotsF32(x, r * dim, 1, dim, w, outputs, aloneF32, 0);
+        assertArrayEquals(aloneI8, Arrays.copyOfRange(batchI8, r * outputs, (r + 1) * outputs),
+            "int8 rows, dim " + dim + " outputs " + outputs + " row " + r);
+        assertArrayEquals(aloneF32, Arrays.copyOfRange(batchF32, r * outputs, (r + 1) * outputs),
+            "fp32 rows, dim " + dim + " outputs " + outputs + " row " + r);
+        for (int j = 0; j < outputs; j++) {
+          assertEquals(scalar.dotF32(x, r * dim, w, j * dim, dim), batchF32[r * outputs + j],
+              1e-4f * (1 + Math.abs(batchF32[r * outputs + j])), "fp32 dot, row " + r + " class " + j);
+        }
+      }
+    }
+  }
 }
