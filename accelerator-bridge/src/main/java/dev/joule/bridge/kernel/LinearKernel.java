@@ -76,12 +76,12 @@ public final class LinearKernel implements Kernel {
   /**
    * Int8 rows take their dots for a whole batch from {@link VectorOps#headDotsI8}: two rows
    * against four classes per pass, each row's bytes widened to floats once per pass (fp32 heads
-   * the same from {@link VectorOps#headDotsF32}). Unquantized
-   * (fp32) weights over int8 codes (a codes table with dimension scales) always do; per-channel
-   * int8 weights do at dim ≤ {@link VectorOps#EXACT_HEAD_DIM}, their codes held as floats, where
-   * fp32 FMAs give the integer dot exactly. The pairwise dots widened each (row, class) pair on its
-   * own and reduced its lanes each time (kernel bench, 2026-12-06: the blocked int8 head at 1.60×
-   * their rows/s).
+   * the same from {@link VectorOps#headDotsF32}). Unquantized (fp32) weights over int8 codes (a
+   * codes table with dimension scales) always do; per-channel int8 weights do at dim ≤
+   * {@link VectorOps#EXACT_HEAD_DIM} and up to {@link #MAX_WIDENED_WEIGHTS}, their codes held as
+   * floats, where fp32 FMAs give the integer dot exactly. The pairwise dots widened each (row,
+   * class) pair on its own and reduced its lanes each time (kernel bench, 2026-12-06: the blocked
+   * int8 head at 1.57× their rows/s).
    */
   private static boolean blockedHead(ScaledWeights q) {
     return q.scaling() == WeightScaling.PER_CHANNEL && q.precision() == Precision.INT8
@@ -324,8 +324,8 @@ public final class LinearKernel implements Kernel {
 
   /**
    * The quantized weights as the dots read them (int4 column-channel codes widened to a byte
-   * each, the blocked int8 head's codes as floats and its class scales), bias, and with near-tie rescoring one exact
-   * weight row (the same allowance).
+   * each, the blocked int8 head's codes as floats and its class scales), bias, and with near-tie
+   * rescoring one exact weight row (the same allowance).
    */
   @Override
   public long parameterBytes() {
