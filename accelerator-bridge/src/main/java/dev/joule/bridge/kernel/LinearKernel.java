@@ -257,7 +257,8 @@ public final class LinearKernel implements Kernel {
 
   /** This kernel with the quantized weights' answer standing for every row (benchmarks, tests). */
   public LinearKernel withoutNearTies() {
-    return nearTies == null ? this : new LinearKernel(activation, scaled, choice, bias, labels, rowScales, null);
+    return nearTies == null ? this
+        : new LinearKernel(activation, scaled, choice, bias, labels, rowScales, null, blockedDots);
   }
 
   /**
