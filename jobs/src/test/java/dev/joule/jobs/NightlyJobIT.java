@@ -565,6 +565,32 @@ class NightlyJobIT {
   }
 
   /**
+   * An overwrite that writes an id again in the same commit (a rewrite of the table, a
+   * replaceWhere) gives the change feed a delete and an insert of that id in one version: the
+   * id still exists, so the night scores its new row and deletes nothing.
+   */
+  @Test
+  void anIdDeletedAndInsertedInOneVersionIsScoredNotDeleted() {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    // The whole source rewritten in one commit: ids below 100 with new embeddings, id 17 gone.
+    spark.read().format("delta").load(generated).filter(col("id").lt(ROWS).and(col("id").notEqual(17)))
+        .selectExpr("id", "CASE WHEN id < 100 THEN transform(embedding, x -> -x) ELSE embedding END AS embedding")
+        .write().format("delta").mode("overwrite").save(s.source());
+    NightlyJob.Result r = night(s, DAY2, false);
+    assertEquals("cdf", r.scanMode());
+    assertEquals(ROWS - 1, r.rowsIn(), "every id written again is a change");
+    assertEquals(1, r.deleted(), "id 17");
+    Dataset<Row> p = spark.read().format("delta").load(s.out().predictions());
+    assertEquals(ROWS - 1, p.count());
+    assertEquals(p.count(), p.select("id").distinct().count(), "one row per id");
+    List<String> incremental = p.select("id", "label").orderBy("id").collectAsList().stream().map(Row::toString).toList();
+    night(s, DAY2, true);
+    assertEquals(incremental, spark.read().format("delta").load(s.out().predictions()).select("id", "label")
+        .orderBy("id").collectAsList().stream().map(Row::toString).toList(), "a full recompute's answers");
+  }
+
+  /**
    * A night that merges (here with tombstones) commits its rejects files but not its
    * predictions files, which the MERGE read as its source: those are removed, though a task
    * names its two files alike.

@@ -471,11 +471,13 @@ public final class NightlyJob {
           .option("startingVersion", start).option("endingVersion", end).load(source)
           .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
       // The net change per id: its last change in the range (a delete after an update wins).
-      // rank, not row_number: two rows of one id in the last version both stay, and the census
-      // rejects them both rather than picking one at random.
+      // Within one version a row written wins over a delete: a commit that rewrites files (an
+      // overwrite, a replaceWhere) deletes an id's old row and inserts its new one, and the id
+      // exists after it. rank, not row_number: two rows of one id in the last version both stay,
+      // and the census rejects them both rather than picking one at random.
       Dataset<Row> latest = feed.withColumn("_joule_rank", rank().over(
               Window.partitionBy(prep.idExpr()).orderBy(col("_commit_version").desc(),
-                  org.apache.spark.sql.functions.when(col("_change_type").equalTo("delete"), 0).otherwise(1))))
+                  org.apache.spark.sql.functions.when(col("_change_type").equalTo("delete"), 1).otherwise(0))))
           .filter(col("_joule_rank").equalTo(1)).cache();
       latest.count(); // fail here, not mid-commit, if the feed is unreadable
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
