@@ -198,6 +198,54 @@ class NightlyJobIT {
   }
 
   /**
+   * Each predictions file records the range of its ids in its statistics, and a night reads, for
+   * the rows it replaces, only the files whose range holds one of its ids: a night that only
+   * inserts new ids reads none of the table's files.
+   */
+  @Test
+  void aNightReadsOnlyTheFilesWhoseIdRangeHoldsAChangedId() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Map<String, String> statsRange = new java.util.HashMap<>();
+    for (var f : org.apache.spark.sql.delta.DeltaLog.forTable(spark, s.out().predictions()).update(false,
+        scala.Option.empty(), scala.Option.empty()).allFiles().collectAsList()) {
+      var st = json.readTree(f.stats());
+      statsRange.put(f.path(), st.path("minValues").path("id").asLong() + ".." + st.path("maxValues").path("id").asLong()
+          + " nulls " + st.path("nullCount").path("id").asLong());
+    }
+    Map<String, String> actual = new java.util.HashMap<>();
+    spark.read().format("delta").load(s.out().predictions()).groupBy(col("_metadata.file_name"))
+        .agg(org.apache.spark.sql.functions.min("id"), org.apache.spark.sql.functions.max("id")).collectAsList()
+        .forEach(r -> actual.put(r.getString(0), r.getLong(1) + ".." + r.getLong(2) + " nulls 0"));
+    assertEquals(actual, statsRange, "each file's id range, as its statistics say");
+
+    spark.read().format("delta").load(generated).filter(col("id").between(ROWS + 100, ROWS + 109))
+        .select("id", "embedding").write().format("delta").mode("append").save(s.source());
+    var profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
+    NightlyJob.Result inserts = night(s, DAY2, false);
+    List<String> jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
+    assertEquals(10, inserts.scored());
+    assertTrue(jobs.stream().noneMatch(j -> j.contains("rows to replace")), "no file read for rows to replace: " + jobs);
+
+    DeltaTable.forPath(spark, s.source()).update(expr("id = 5"),
+        java.util.Map.of("embedding", expr("transform(embedding, x -> -x)")));
+    long holding5 = statsRange.values().stream().map(r -> r.split(" ")[0].split("\\.\\."))
+        .filter(r -> Long.parseLong(r[0]) <= 5 && Long.parseLong(r[1]) >= 5).count();
+    assertTrue(holding5 >= 1 && holding5 < statsRange.size() + 1, statsRange.toString());
+    profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
+    NightlyJob.Result update = night(s, DAY2.plusDays(1), false);
+    jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
+    assertEquals(1, update.scored());
+    assertEquals(1, jobs.stream().filter(j -> j.contains("rows to replace: the id column of " + holding5 + " file(s)"))
+        .count(), "the files whose range holds id 5 (not the inserted night's): " + jobs);
+    Dataset<Row> p = spark.read().format("delta").load(s.out().predictions());
+    assertEquals(ROWS + 10, p.count());
+    assertEquals(p.count(), p.select("id").distinct().count(), "one row per id");
+    assertEquals(update.runId(), p.filter(col("id").equalTo(5)).head().getAs("run_id"));
+  }
+
+  /**
    * Predictions files without row counts in their statistics (here rewritten by another writer
    * with statistics off) cannot take a deletion vector (Delta refuses one): the night merges
    * instead, and the answer is the same.

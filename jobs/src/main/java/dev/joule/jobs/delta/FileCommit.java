@@ -102,7 +102,7 @@ final class FileCommit {
     if (txn.readVersion() >= 0 && actions.isEmpty() && files.isEmpty() && !schemaChanged) {
       return; // nothing to replace, nothing to add: no empty commit
     }
-    actions.addAll(adds(files, constants));
+    actions.addAll(adds(files, schema, constants));
     String predicate = replace == null ? null : String.join(" AND ", replace.entrySet().stream()
         .map(e -> e.getKey() + " = '" + DeltaIO.sqlString(e.getValue()) + "'").toList());
     txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
@@ -118,14 +118,17 @@ final class FileCommit {
   }
 
   /**
-   * Added files' actions, each with its own row count and {@code constants} as its statistics
-   * (a null value: the column is null in every row).
+   * Added files' actions, each with its own row count, {@code constants} as its statistics (a
+   * null value: the column is null in every row), and the range of its first column where the
+   * writer kept one ({@link TaskOutput.WrittenFile#firstColumn}; {@code schema} names it).
    */
-  static List<AddFile> adds(List<TaskOutput.WrittenFile> files, Map<String, String> constants) {
+  static List<AddFile> adds(List<TaskOutput.WrittenFile> files, StructType schema, Map<String, String> constants) {
     List<AddFile> out = new ArrayList<>();
+    String first = schema.fields().length == 0 ? null : schema.fields()[0].name();
     for (TaskOutput.WrittenFile w : files) {
       out.add(AddFile.apply(w.name(), scala.collection.immutable.Map$.MODULE$.empty(), w.bytes(),
-          w.modificationTime(), true, stats(constants, w.rows()), AddFile.apply$default$7(), AddFile.apply$default$8(),
+          w.modificationTime(), true, stats(constants, w.rows(), first, w.firstColumn()), AddFile.apply$default$7(),
+          AddFile.apply$default$8(),
           AddFile.apply$default$9(), AddFile.apply$default$10(), AddFile.apply$default$11()));
     }
     return out;
@@ -170,15 +173,45 @@ final class FileCommit {
   }
 
   /**
+   * The least and greatest value of integer column {@code column} in a file's statistics, or null
+   * where they do not give both (no statistics, not integers, or a column not counted).
+   */
+  static long[] integerBounds(String statsJson, String column) {
+    if (statsJson == null || statsJson.isEmpty()) {
+      return null;
+    }
+    JsonNode stats;
+    try {
+      stats = JSON.readTree(statsJson);
+    } catch (java.io.IOException e) {
+      return null;
+    }
+    JsonNode min = stats.path("minValues").path(column);
+    JsonNode max = stats.path("maxValues").path(column);
+    return min.isIntegralNumber() && max.isIntegralNumber() && min.canConvertToLong() && max.canConvertToLong()
+        ? new long[] {min.asLong(), max.asLong()} : null;
+  }
+
+  /**
    * Delta file statistics for {@code rows} rows whose {@code constants} columns each hold one
    * value in every row (null: null in every row).
    */
   static String stats(Map<String, String> constants, long rows) {
+    return stats(constants, rows, null, null);
+  }
+
+  /** As above, and {@code range} as the bounds of column {@code column} (null: none). */
+  static String stats(Map<String, String> constants, long rows, String column, TaskOutput.IntegerRange range) {
     ObjectNode s = JSON.createObjectNode();
     s.put("numRecords", rows);
     ObjectNode min = s.putObject("minValues");
     ObjectNode max = s.putObject("maxValues");
     ObjectNode nulls = s.putObject("nullCount");
+    if (column != null && range != null && rows > 0 && !constants.containsKey(column)) {
+      min.put(column, range.min());
+      max.put(column, range.max());
+      nulls.put(column, 0);
+    }
     constants.forEach((k, v) -> {
       if (v == null) {
         nulls.put(k, rows);

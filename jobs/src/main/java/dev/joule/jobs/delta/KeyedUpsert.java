@@ -10,25 +10,35 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.api.java.function.FilterFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.paths.SparkPath;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.delta.DeltaLog;
 import org.apache.spark.sql.delta.OptimisticTransaction;
 import org.apache.spark.sql.delta.actions.Action;
 import org.apache.spark.sql.delta.actions.AddFile;
-import org.apache.spark.sql.delta.actions.DeletionVectorDescriptor;
 import org.apache.spark.sql.delta.actions.DeletionVectorDescriptor$;
+import org.apache.spark.sql.delta.actions.DeletionVectorDescriptor;
 import org.apache.spark.sql.delta.actions.Metadata;
 import org.apache.spark.sql.delta.deletionvectors.RoaringBitmapArray;
 import org.apache.spark.sql.delta.deletionvectors.RoaringBitmapArrayFormat$;
 import org.apache.spark.sql.delta.deletionvectors.StoredBitmap$;
-import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore;
 import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore$;
+import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore;
 import org.apache.spark.sql.delta.util.DeltaFileOperations;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.ByteType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.IntegerType;
+import org.apache.spark.sql.types.LongType;
+import org.apache.spark.sql.types.ShortType;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -48,10 +58,13 @@ import org.apache.spark.sql.types.StructType;
  */
 final class KeyedUpsert {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KeyedUpsert.class);
+
   private KeyedUpsert() {}
 
   /** What the commit did. */
-  record Outcome(long version, long rowsMarked, int filesTouched, int filesRemoved, int filesScanned) {}
+  record Outcome(long version, long rowsMarked, int filesTouched, int filesRemoved, int filesScanned,
+      int filesSkipped) {}
 
   /** Why {@code path} cannot take a keyed upsert, or null when it can. */
   static String unusable(SparkSession spark, String path) {
@@ -97,15 +110,29 @@ final class KeyedUpsert {
     txn.readWholeTable();
     Path dataPath = log.dataPath();
     String base = dataPath.toString();
-    // The live files that may hold rows in scope, by the path a Parquet scan reports for them.
+    // The live files that may hold rows in scope with one of the keys, by the path a Parquet scan
+    // reports for them. A file whose key bounds hold none of the keys is not read (an id range
+    // of its own: the files of an insert-only night, say).
+    long[] sortedKeys = integerKeys(merged.apply(keyColumn).dataType(), keys);
     Map<String, AddFile> candidates = new HashMap<>();
-    for (AddFile f : txn.snapshot().allFiles().collectAsList()) {
-      if (FileCommit.match(f.stats(), scope) != FileCommit.Match.NONE) {
-        candidates.put(SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded(), f);
+    int skipped = 0;
+    boolean scopeRead = false;
+    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : txn.snapshot().allFiles().collectAsList()) {
+      FileCommit.Match inScope = FileCommit.match(f.stats(), scope);
+      if (inScope == FileCommit.Match.NONE) {
+        continue;
       }
+      if (sortedKeys != null && !mayHoldAny(f.stats(), keyColumn, sortedKeys)) {
+        skipped++;
+        continue;
+      }
+      scopeRead |= inScope == FileCommit.Match.SOME;
+      candidates.put(SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded(), f);
     }
-    Map<String, RoaringBitmapArray> marked = candidates.isEmpty() || keys.isEmpty() ? Map.of()
-        : positions(spark, merged, candidates, keyColumn, keys, scope);
+    Map<String, RoaringBitmapArray> marked = candidates.isEmpty() ? Map.of()
+        : positions(spark, merged, candidates, keyColumn, keys, sortedKeys, scopeRead ? scope : Map.of());
+    LOG.info("{}: {} keys to replace; {} files read for their rows, {} skipped by their {} bounds", path,
+        keys.size(), candidates.size(), skipped, keyColumn);
 
     for (String f : marked.keySet()) {
       if (candidates.get(f).numPhysicalRecords().isEmpty()) {
@@ -157,22 +184,27 @@ final class KeyedUpsert {
         }
       }
     }
-    actions.addAll(FileCommit.adds(files, constants));
+    actions.addAll(FileCommit.adds(files, schema, constants));
     if (actions.isEmpty() && merged == m.schema()) {
-      return new Outcome(-1, 0, 0, 0, candidates.size());
+      return new Outcome(-1, 0, 0, 0, candidates.size(), skipped);
     }
     long version = txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
         FileCommit.write(org.apache.spark.sql.SaveMode.Append, "upsert by " + keyColumn));
-    return new Outcome(version, rowsMarked, marked.size(), removed, candidates.size());
+    return new Outcome(version, rowsMarked, marked.size(), removed, candidates.size(), skipped);
   }
 
   /**
    * The positions of the rows in scope whose key is in {@code keys}, per file: one scan of the
-   * key and scope columns of {@code candidates}, filtered against the broadcast keys, collected.
+   * key column of {@code candidates} (and of the scope's columns, where some file may hold rows
+   * out of scope), filtered against the keys broadcast, the hits' file and row index collected.
+   *
+   * @param sortedKeys the keys as sorted longs for an integer key column, else null
    */
   private static Map<String, RoaringBitmapArray> positions(SparkSession spark, StructType table,
-      Map<String, AddFile> candidates, String keyColumn, Set<Object> keys, Map<String, String> scope) {
-    StructType read = new StructType().add(table.apply(keyColumn));
+      Map<String, AddFile> candidates, String keyColumn, Set<Object> keys, long[] sortedKeys,
+      Map<String, String> scope) {
+    StructField keyField = table.apply(keyColumn);
+    StructType read = new StructType().add(keyField);
     for (String c : scope.keySet()) {
       read = read.add(table.apply(c));
     }
@@ -185,17 +217,40 @@ final class KeyedUpsert {
     for (Map.Entry<String, String> e : scope.entrySet()) {
       scan = scan.filter(col(e.getKey()).equalTo(e.getValue()));
     }
-    Broadcast<Set<Object>> wanted = spark.sparkContext().broadcast(new java.util.HashSet<>(keys),
-        scala.reflect.ClassTag$.MODULE$.apply(Set.class));
-    Dataset<Row> hits = scan.select(col(keyColumn), col("_metadata.file_path").as("f"),
-            col("_metadata.row_index").as("r"))
-        .filter((FilterFunction<Row>) r -> !r.isNullAt(0) && wanted.value().contains(r.get(0)))
-        .select("f", "r");
+    if (sortedKeys != null) { // row groups outside the keys' range are skipped by their statistics
+      scan = scan.filter(col(keyColumn).between(sortedKeys[0], sortedKeys[sortedKeys.length - 1]));
+    }
+    // The keys go to the tasks once, broadcast: sorted longs searched by bisection for an integer
+    // key, else a hash set. The test is a UDF of the key alone, so no scanned row is converted.
+    Broadcast<?> wanted;
+    UserDefinedFunction isWanted;
+    Column key = col(keyColumn);
+    if (sortedKeys != null) {
+      Broadcast<long[]> sorted = spark.sparkContext().broadcast(sortedKeys, scala.reflect.ClassTag$.MODULE$.apply(
+          long[].class));
+      wanted = sorted;
+      isWanted = functions.udf((UDF1<Long, Boolean>) k -> k != null
+          && java.util.Arrays.binarySearch(sorted.value(), k) >= 0, DataTypes.BooleanType);
+      key = key.cast(DataTypes.LongType);
+    } else {
+      Broadcast<Set<Object>> set = spark.sparkContext().broadcast(new java.util.HashSet<>(keys),
+          scala.reflect.ClassTag$.MODULE$.apply(Set.class));
+      wanted = set;
+      isWanted = functions.udf((UDF1<Object, Boolean>) k -> k != null && set.value().contains(k),
+          DataTypes.BooleanType);
+    }
+    Dataset<Row> hits = scan.filter(isWanted.apply(key))
+        .select(col("_metadata.file_path").as("f"), col("_metadata.row_index").as("r"));
     Map<String, RoaringBitmapArray> out = new HashMap<>();
+    var context = spark.sparkContext();
+    String description = context.getLocalProperty("spark.job.description");
+    context.setJobDescription("finding the rows to replace: the " + keyColumn + " column of " + paths.length
+        + " file(s)");
     List<Row> found;
     try {
       found = hits.collectAsList();
     } finally {
+      context.setJobDescription(description);
       wanted.destroy();
     }
     for (Row r : found) {
@@ -206,5 +261,38 @@ final class KeyedUpsert {
       out.computeIfAbsent(f, x -> new RoaringBitmapArray()).add(r.getLong(1));
     }
     return out;
+  }
+
+  /** The keys as sorted longs, where the key column is of an integer type; else null. */
+  static long[] integerKeys(DataType type, Set<Object> keys) {
+    if (!(type instanceof LongType || type instanceof IntegerType || type instanceof ShortType
+        || type instanceof ByteType) || keys.isEmpty()) {
+      return null;
+    }
+    long[] out = new long[keys.size()];
+    int i = 0;
+    for (Object k : keys) {
+      if (!(k instanceof Long || k instanceof Integer || k instanceof Short || k instanceof Byte)) {
+        throw new IllegalArgumentException("key " + k + " (" + k.getClass().getSimpleName() + ") for a column of "
+            + type.simpleString());
+      }
+      out[i++] = ((Number) k).longValue();
+    }
+    java.util.Arrays.sort(out);
+    return out;
+  }
+
+  /** Whether a file's statistics leave room for one of {@code sortedKeys} (no bounds: yes). */
+  static boolean mayHoldAny(String statsJson, String keyColumn, long[] sortedKeys) {
+    long[] bounds = FileCommit.integerBounds(statsJson, keyColumn);
+    if (bounds == null) {
+      return true;
+    }
+    int at = java.util.Arrays.binarySearch(sortedKeys, bounds[0]);
+    if (at >= 0) {
+      return true;
+    }
+    int next = -at - 1; // the first key above the least bound
+    return next < sortedKeys.length && sortedKeys[next] <= bounds[1];
   }
 }

@@ -247,9 +247,11 @@ public final class NightlyJob {
     Dataset<Row> upserts;
     Dataset<Row> deletes; // a single column: id
     Dataset<Row> changeCache = null;
+    OptionalLong changeRows = OptionalLong.empty();
     String scanMode;
     if (fullReason == null && from == sourceTo) {
       scanMode = "none";
+      changeRows = OptionalLong.of(0);
       upserts = pinned.data().limit(0);
       deletes = prep.select(pinned.data()).select("id").limit(0);
       LOG.info("night {}: source unchanged since version {}", runKey, from);
@@ -263,6 +265,7 @@ public final class NightlyJob {
       upserts = changes.upserts;
       deletes = changes.deletes;
       changeCache = changes.cached;
+      changeRows = changes.rows;
       scanMode = fullReason != null ? "full" : cdf ? "cdf" : "history";
       if (scanMode.equals("history")) {
         LOG.info("night {}: the source has no change data feed; reading changes from its history (data files "
@@ -295,7 +298,7 @@ public final class NightlyJob {
     SparkJobProfile.step("id census");
     String what = "night " + runKey + " (rows of " + source + ")";
     IdCensus.Limits limits = IdCensus.Limits.of(config);
-    IdCensus census = fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, limits, what)
+    IdCensus census = fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, changeRows, limits, what)
         : IdCensus.of(prep.select(upserts), pinned.rows(), limits, what);
     long rowsIn = census.rows();
     Scoring.Prepared night = prep.withDuplicates(census.duplicates());
@@ -462,8 +465,12 @@ public final class NightlyJob {
     return file.isEmpty() ? ReferenceSet.load(spark, config, reference) : LinearModelFile.readAny(Path.of(file));
   }
 
-  /** Upserts and deletes of a version range; {@code cached} is released when the night ends. */
-  private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached) {}
+  /**
+   * Upserts and deletes of a version range; {@code cached} is released when the night ends;
+   * {@code rows}: upserts and deletes together, where counted.
+   */
+  private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached,
+      OptionalLong rows) {}
 
   private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep) {
     try {
@@ -479,17 +486,17 @@ public final class NightlyJob {
               Window.partitionBy(prep.idExpr()).orderBy(col("_commit_version").desc(),
                   org.apache.spark.sql.functions.when(col("_change_type").equalTo("delete"), 1).otherwise(0))))
           .filter(col("_joule_rank").equalTo(1)).cache();
-      latest.count(); // fail here, not mid-commit, if the feed is unreadable
+      long rows = latest.count(); // fail here, not mid-commit, if the feed is unreadable
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
-      return new Changes(upserts, deletes, null, latest);
+      return new Changes(upserts, deletes, null, latest, OptionalLong.of(rows));
     } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
       String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
       String reason = msg.contains("enableChangeDataFeed") || msg.toLowerCase().contains("change data")
           ? "the change data feed does not cover versions " + start + ".." + end
               + " (off, or its files were removed): " + msg
           : "the change data feed could not be read: " + msg;
-      return new Changes(null, null, reason, null);
+      return new Changes(null, null, reason, null, OptionalLong.empty());
     }
   }
 
@@ -505,7 +512,7 @@ public final class NightlyJob {
   private Changes history(String source, long start, long end, Scoring.Prepared prep, DeltaIO.Pinned pinned) {
     HistoryChanges h = HistoryChanges.read(spark, source, start, end);
     if (h.reason != null) {
-      return new Changes(null, null, h.reason, null);
+      return new Changes(null, null, h.reason, null, OptionalLong.empty());
     }
     var schema = pinned.data().schema();
     Dataset<Row> added = h.added.isEmpty() ? pinned.data().limit(0)
@@ -514,7 +521,7 @@ public final class NightlyJob {
         : spark.read().schema(schema).parquet(h.removed.toArray(String[]::new));
     Dataset<Row> upserts = added.exceptAll(removed); // both read with the table's schema
     Dataset<Row> deletes = prep.select(removed).select("id").except(prep.select(added).select("id"));
-    return new Changes(upserts, deletes, null, null);
+    return new Changes(upserts, deletes, null, null, OptionalLong.empty());
   }
 
   /**

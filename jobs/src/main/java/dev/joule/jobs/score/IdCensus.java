@@ -21,8 +21,9 @@ import org.apache.spark.sql.Row;
 /**
  * Counts an input's rows and finds the ids on more than one row, reading the id column alone. A
  * scoring pass rejects every row of such an id ({@link DuplicateIds}), so no id gets two
- * predictions. An input whose row count the Delta log gives, up to {@link Limits#driverRows}, is
- * counted on the driver after one scan of its ids (one Spark job, no shuffle); any other by a
+ * predictions. An input whose row count is known (from the Delta log, or a night's cached changes),
+ * up to {@link Limits#driverRows}, is counted on the driver after one scan of its ids (one Spark
+ * job, no shuffle); any other by a
  * shuffle of the ids (an aggregate: three or four jobs, each planned and compiled, which cost a
  * small run more than its rows do), and a second, small job when there are duplicates.
  *
@@ -59,8 +60,17 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
    * come back to the driver, for a commit that marks their rows). A deleted id is not a row.
    */
   public static IdCensus withDeletes(Dataset<Row> ids, Dataset<Row> deletes, Limits limits, String what) {
+    return withDeletes(ids, deletes, OptionalLong.empty(), limits, what);
+  }
+
+  /**
+   * As above, where {@code knownRows} bounds the rows and deletes together (a night's changes,
+   * counted when they were cached): up to {@link Limits#driverRows}, counted on the driver.
+   */
+  public static IdCensus withDeletes(Dataset<Row> ids, Dataset<Row> deletes, OptionalLong knownRows, Limits limits,
+      String what) {
     return count(ids.select(col("id"), lit(false).as(DELETED))
-        .unionByName(deletes.select(col("id"), lit(true).as(DELETED))), OptionalLong.empty(), limits, what, true);
+        .unionByName(deletes.select(col("id"), lit(true).as(DELETED))), knownRows, limits, what, true);
   }
 
   private static final String DELETED = "_joule_deleted";
@@ -69,8 +79,7 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
       boolean withDeletes) {
     long t0 = System.nanoTime();
     boolean onDriver = knownRows.isPresent() && knownRows.getAsLong() <= limits.driverRows();
-    // A night's deletes come with changes of unknown size: those always take the shuffle.
-    IdCensus census = onDriver && !withDeletes ? onDriver(marked, limits, what)
+    IdCensus census = onDriver ? onDriver(marked, limits, what, withDeletes)
         : shuffled(marked, limits, what, withDeletes);
     LOG.info("{}: {} rows, {} ids on more than one row{} (id census{}, {} ms)", what, census.rows(),
         census.duplicates().size(), withDeletes ? ", " + census.deleted().size() + " deleted ids" : "",
@@ -78,12 +87,22 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
     return census;
   }
 
-  /** The ids collected and counted on the driver: one scan, no shuffle. */
-  private static IdCensus onDriver(Dataset<Row> marked, Limits limits, String what) {
+  /**
+   * The ids collected and counted on the driver: one scan, no shuffle. A deleted id (flagged in
+   * the second column) is no row: it comes back in {@link #deleted}, null ids left out.
+   */
+  private static IdCensus onDriver(Dataset<Row> marked, Limits limits, String what, boolean withDeletes) {
     Map<Object, Long> perId = new HashMap<>();
+    java.util.Set<Object> deleted = withDeletes ? new java.util.HashSet<>() : null;
     long rows = 0;
     for (Row r : marked.collectAsList()) {
       Object id = r.get(0);
+      if (withDeletes && r.getBoolean(1)) {
+        if (id != null) {
+          deleted.add(id);
+        }
+        continue;
+      }
       rows++;
       if (id != null) {
         perId.merge(id, 1L, Long::sum);
@@ -100,7 +119,7 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
     if (repeated.size() > limits.maxDuplicateIds()) {
       throw tooMany(what, repeated.size(), most.getKey(), most.getValue(), limits);
     }
-    return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), null);
+    return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), deleted);
   }
 
   /** The ids counted by an aggregate over a shuffle, for inputs too large or of unknown size. */

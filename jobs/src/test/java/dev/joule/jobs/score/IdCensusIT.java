@@ -59,13 +59,22 @@ class IdCensusIT {
   }
 
   @Test
-  void deletedIdsCountNoRow() {
-    Dataset<Row> deletes = spark.range(2000, 2003).selectExpr("id").union(spark.range(7, 8).selectExpr("id"));
-    // With deletes the census runs through a shuffle: a night's changes have no known size.
-    IdCensus shuffled = IdCensus.withDeletes(ids(), deletes, new IdCensus.Limits(10, 0), "t");
-    assertEquals(1000, shuffled.rows());
-    assertEquals(Set.of(2000L, 2001L, 2002L, 7L), shuffled.deleted());
-    assertEquals(Map.of(7L, 3L, 12L, 3L, 40L, 2L), shuffled.duplicates().rowsPerId());
+  void deletedIdsCountNoRowOnEitherPath() {
+    Dataset<Row> deletes = spark.range(2000, 2003).selectExpr("id").union(spark.range(7, 8).selectExpr("id"))
+        .union(spark.sql("SELECT CAST(NULL AS BIGINT) AS id"));
+    IdCensus.Limits limits = new IdCensus.Limits(10, 1005);
+    // Changes of unknown size, or more than driverRows, go through a shuffle; a night's counted
+    // changes (rows and deletes together) up to driverRows are counted on the driver, in one job.
+    IdCensus unknown = IdCensus.withDeletes(ids(), deletes, OptionalLong.empty(), limits, "t");
+    IdCensus shuffled = IdCensus.withDeletes(ids(), deletes, OptionalLong.of(1006), limits, "t");
+    SparkJobProfile profile = SparkJobProfile.attach(spark);
+    IdCensus driver = IdCensus.withDeletes(ids(), deletes, OptionalLong.of(1005), limits, "t");
+    assertEquals(1, profile.stop(spark).size(), "one scan, no shuffle");
+    for (IdCensus c : List.of(unknown, shuffled, driver)) {
+      assertEquals(1000, c.rows(), "a deleted id is no row; null ids are rows");
+      assertEquals(Set.of(2000L, 2001L, 2002L, 7L), c.deleted(), "a null deleted id marks nothing");
+      assertEquals(Map.of(7L, 3L, 12L, 3L, 40L, 2L), c.duplicates().rowsPerId());
+    }
   }
 
   @Test

@@ -17,6 +17,11 @@ public final class TaskFile {
   private final long taskAttempt;
   private TableFiles.Open open;
   private long rows;
+  /** The first column's type where it is an integer type, else null: its range is tracked. */
+  private final org.apache.spark.sql.types.DataType integerFirst;
+  private boolean firstAlwaysSet = true;
+  private long firstMin = Long.MAX_VALUE;
+  private long firstMax = Long.MIN_VALUE;
 
   /** @param table the name the driver knows the table by ({@link TaskOutput.WrittenFile#table}) */
   public TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt) {
@@ -25,6 +30,12 @@ public final class TaskFile {
     this.partition = partition;
     this.attempt = attempt;
     this.taskAttempt = taskAttempt;
+    org.apache.spark.sql.types.DataType first = files.schema().fields().length == 0 ? null
+        : files.schema().fields()[0].dataType();
+    integerFirst = first instanceof org.apache.spark.sql.types.LongType
+        || first instanceof org.apache.spark.sql.types.IntegerType
+        || first instanceof org.apache.spark.sql.types.ShortType
+        || first instanceof org.apache.spark.sql.types.ByteType ? first : null;
   }
 
   public void write(InternalRow row) {
@@ -33,6 +44,15 @@ public final class TaskFile {
     }
     open.writer().write(row);
     rows++;
+    if (integerFirst != null && firstAlwaysSet) {
+      if (row.isNullAt(0)) {
+        firstAlwaysSet = false;
+      } else {
+        long v = ((Number) row.get(0, integerFirst)).longValue();
+        firstMin = Math.min(firstMin, v);
+        firstMax = Math.max(firstMax, v);
+      }
+    }
   }
 
   /** Closes the file, if one was opened, and adds it to {@code out}. */
@@ -42,8 +62,13 @@ public final class TaskFile {
     }
     open.writer().close();
     org.apache.hadoop.fs.FileStatus s = open.status();
-    out.add(new TaskOutput.WrittenFile(table, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows));
+    out.add(new TaskOutput.WrittenFile(table, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows,
+        integerFirst != null && firstAlwaysSet ? new TaskOutput.IntegerRange(firstMin, firstMax) : null));
     open = null;
+    rows = 0; // a row written after this opens a new file
+    firstAlwaysSet = true;
+    firstMin = Long.MAX_VALUE;
+    firstMax = Long.MIN_VALUE;
   }
 
   /** Best effort, for a failed task: the file is deleted (it would never be committed). */

@@ -32,7 +32,19 @@ public record TaskOutput(int partition, int attempt, long rowsIn, long scored, l
     this(partition, attempt, rowsIn, scored, rejected, reasons, examples, energy, files, sampled, 0, null, ids);
   }
 
-  /** One closed data file: the table it belongs to, its name in the table folder, size, time, rows. */
-  public record WrittenFile(String table, String name, String path, long bytes, long modificationTime, long rows)
-      implements Serializable {}
+  /**
+   * One closed data file: the table it belongs to, its name in the table folder, size, time,
+   * rows, and the least and greatest value of its first column where that is an integer column
+   * set in every row (else null): the file's statistics, which let a commit or a query skip it.
+   */
+  public record WrittenFile(String table, String name, String path, long bytes, long modificationTime, long rows,
+      IntegerRange firstColumn) implements Serializable {
+
+    public WrittenFile(String table, String name, String path, long bytes, long modificationTime, long rows) {
+      this(table, name, path, bytes, modificationTime, rows, null);
+    }
+  }
+
+  /** The least and greatest value of an integer column over a file's rows. */
+  public record IntegerRange(long min, long max) implements Serializable {}
 }
