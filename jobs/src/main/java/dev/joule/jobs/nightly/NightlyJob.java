@@ -474,8 +474,7 @@ public final class NightlyJob {
 
   private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep) {
     try {
-      Dataset<Row> feed = spark.read().format("delta").option("readChangeFeed", "true")
-          .option("startingVersion", start).option("endingVersion", end).load(source)
+      Dataset<Row> feed = dev.joule.jobs.delta.ChangeFeedRead.of(spark, source, start, end)
           .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
       // The net change per id: its last change in the range (a delete after an update wins).
       // Within one version a row written wins over a delete: a commit that rewrites files (an
