@@ -40,6 +40,7 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.function.Consumer;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -248,6 +249,8 @@ public final class NightlyJob {
     Dataset<Row> deletes; // a single column: id
     Dataset<Row> changeCache = null;
     OptionalLong changeRows = OptionalLong.empty();
+    IdCensus counted = null; // the net change's census, where the driver took it
+    org.apache.spark.broadcast.Broadcast<?> winners = null;
     String scanMode;
     if (fullReason == null && from == sourceTo) {
       scanMode = "none";
@@ -257,7 +260,8 @@ public final class NightlyJob {
       LOG.info("night {}: source unchanged since version {}", runKey, from);
     } else if (fullReason == null) {
       boolean cdf = changeFeedOn(source);
-      Changes changes = cdf ? changeFeed(source, from + 1, sourceTo, prep)
+      Changes changes = cdf ? changeFeed(source, from + 1, sourceTo, prep, IdCensus.Limits.of(config),
+          "night " + runKey + " (rows of " + source + ")")
           : history(source, from + 1, sourceTo, prep, pinned);
       if (changes.reason != null) {
         fullReason = changes.reason;
@@ -266,6 +270,8 @@ public final class NightlyJob {
       deletes = changes.deletes;
       changeCache = changes.cached;
       changeRows = changes.rows;
+      counted = changes.census;
+      winners = changes.winners;
       scanMode = fullReason != null ? "full" : cdf ? "cdf" : "history";
       if (scanMode.equals("history")) {
         LOG.info("night {}: the source has no change data feed; reading changes from its history (data files "
@@ -298,7 +304,8 @@ public final class NightlyJob {
     SparkJobProfile.step("id census");
     String what = "night " + runKey + " (rows of " + source + ")";
     IdCensus.Limits limits = IdCensus.Limits.of(config);
-    IdCensus census = fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, changeRows, limits, what)
+    IdCensus census = counted != null ? counted
+        : fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, changeRows, limits, what)
         : IdCensus.of(prep.select(upserts), pinned.rows(), limits, what);
     long rowsIn = census.rows();
     Scoring.Prepared night = prep.withDuplicates(census.duplicates());
@@ -442,6 +449,9 @@ public final class NightlyJob {
       if (changeCache != null) {
         changeCache.unpersist();
       }
+      if (winners != null) {
+        winners.destroy();
+      }
       if (sink != null) {
         // A dry run's staging folder; the files of failed task attempts, of a refused gate
         // attempt, or of a night that did not commit. Committed files stay.
@@ -470,12 +480,43 @@ public final class NightlyJob {
    * {@code rows}: upserts and deletes together, where counted.
    */
   private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached,
-      OptionalLong rows) {}
+      OptionalLong rows, IdCensus census, org.apache.spark.broadcast.Broadcast<?> winners) {
 
-  private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep) {
+    Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached, OptionalLong rows) {
+      this(upserts, deletes, reason, cached, rows, null, null);
+    }
+  }
+
+  /**
+   * The net change per id over a range of the change data feed. Up to {@code score.driver-census-rows}
+   * changes, the driver finds each id's winning change from the changes' keys (two column-pruned
+   * scans: a count, then the keys) and the night reads the feed once more, keeping the winners'
+   * rows: no embedding is shuffled or cached. Larger ranges take a window over the feed's rows.
+   */
+  private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep, IdCensus.Limits limits,
+      String what) {
     try {
       Dataset<Row> feed = dev.joule.jobs.delta.ChangeFeedRead.of(spark, source, start, end)
           .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
+      Column isDelete = col("_change_type").equalTo("delete");
+      Dataset<Row> keys = feed.select(prep.idExpr().as("id"), col("_commit_version"), isDelete.as("d"));
+      long rows = keys.count(); // fail here, not mid-commit, if the feed is unreadable
+      if (rows <= limits.driverRows()) {
+        NetChange net = new NetChange();
+        for (Row r : keys.collectAsList()) {
+          net.add(r.get(0), r.getLong(1), r.getBoolean(2));
+        }
+        IdCensus census = IdCensus.counted(net.rows(), net.repeated(), net.deleted(), limits, what);
+        org.apache.spark.broadcast.Broadcast<Map<Object, NetChange.Winner>> winners = spark.sparkContext()
+            .broadcast(net.winners(), scala.reflect.ClassTag$.MODULE$.apply(Map.class));
+        Column kept = org.apache.spark.sql.functions.udf(
+            (org.apache.spark.sql.api.java.UDF3<Object, Long, Boolean, Boolean>) (id, version, delete) ->
+                NetChange.keeps(winners.value(), id, version, delete),
+            org.apache.spark.sql.types.DataTypes.BooleanType).apply(prep.idExpr(), col("_commit_version"), isDelete);
+        Dataset<Row> upserts = feed.filter(kept.and(org.apache.spark.sql.functions.not(isDelete)));
+        Dataset<Row> deletes = prep.select(feed.filter(kept.and(isDelete))).select("id");
+        return new Changes(upserts, deletes, null, null, OptionalLong.of(rows), census, winners);
+      }
       // The net change per id: its last change in the range (a delete after an update wins).
       // Within one version a row written wins over a delete: a commit that rewrites files (an
       // overwrite, a replaceWhere) deletes an id's old row and inserts its new one, and the id
@@ -483,9 +524,9 @@ public final class NightlyJob {
       // and the census rejects them both rather than picking one at random.
       Dataset<Row> latest = feed.withColumn("_joule_rank", rank().over(
               Window.partitionBy(prep.idExpr()).orderBy(col("_commit_version").desc(),
-                  org.apache.spark.sql.functions.when(col("_change_type").equalTo("delete"), 1).otherwise(0))))
+                  org.apache.spark.sql.functions.when(isDelete, 1).otherwise(0))))
           .filter(col("_joule_rank").equalTo(1)).cache();
-      long rows = latest.count(); // fail here, not mid-commit, if the feed is unreadable
+      latest.count();
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
       return new Changes(upserts, deletes, null, latest, OptionalLong.of(rows));

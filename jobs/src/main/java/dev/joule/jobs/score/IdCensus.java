@@ -75,6 +75,21 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
 
   private static final String DELETED = "_joule_deleted";
 
+  /**
+   * A census counted by the caller (a night's net change, on the driver): {@code repeated} ids
+   * on more than one row, with their rows; more than {@link Limits#maxDuplicateIds} refuse the run.
+   */
+  public static IdCensus counted(long rows, Map<Object, Long> repeated, java.util.Set<Object> deleted, Limits limits,
+      String what) {
+    if (repeated.size() > limits.maxDuplicateIds()) {
+      Map.Entry<Object, Long> most = repeated.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
+      throw tooMany(what, repeated.size(), most.getKey(), most.getValue(), limits);
+    }
+    LOG.info("{}: {} rows, {} ids on more than one row, {} deleted ids (net change on the driver)", what, rows,
+        repeated.size(), deleted.size());
+    return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), deleted);
+  }
+
   private static IdCensus count(Dataset<Row> marked, OptionalLong knownRows, Limits limits, String what,
       boolean withDeletes) {
     long t0 = System.nanoTime();
