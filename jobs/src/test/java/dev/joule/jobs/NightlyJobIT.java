@@ -552,13 +552,14 @@ class NightlyJobIT {
   }
 
   /** Every row of an id the night reads more than once is a reject; no id gets two predictions. */
-  @Test
-  void aNightRejectsEveryRowOfAnIdItReadsMoreThanOnce() {
+  @org.junit.jupiter.params.ParameterizedTest(name = "score.driver-census-rows = {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"1000000", "0"}) // driver census and net change, shuffles
+  void aNightRejectsEveryRowOfAnIdItReadsMoreThanOnce(String driverRows) {
     Setup s = fresh();
     spark.read().format("delta").load(generated).filter(col("id").equalTo(ROWS + 1)).selectExpr("5L AS id", "embedding")
         .union(spark.read().format("delta").load(generated).filter(col("id").equalTo(ROWS + 2)).selectExpr("5L AS id", "embedding"))
         .write().format("delta").mode("append").save(s.source());
-    NightlyJob.Result r = night(s, DAY1, false);
+    NightlyJob.Result r = night(s, DAY1, false, "score.driver-census-rows=" + driverRows);
     assertEquals("committed", r.status());
     assertEquals(ROWS - 1, count(s.out().predictions()));
     assertEquals(0, spark.read().format("delta").load(s.out().predictions()).filter(col("id").equalTo(5)).count());
@@ -571,7 +572,7 @@ class NightlyJobIT {
     spark.read().format("delta").load(generated).filter(col("id").isin(ROWS + 3, ROWS + 4, ROWS + 5))
         .selectExpr("CASE WHEN id = " + (ROWS + 5) + " THEN id ELSE " + (ROWS + 50) + "L END AS id", "embedding")
         .write().format("delta").mode("append").save(s.source());
-    NightlyJob.Result next = night(s, DAY2, false);
+    NightlyJob.Result next = night(s, DAY2, false, "score.driver-census-rows=" + driverRows);
     assertEquals("cdf", next.scanMode());
     assertEquals(3, next.rowsIn());
     assertEquals(1, next.scored());
@@ -584,8 +585,9 @@ class NightlyJobIT {
    * inserted then updated is scored once, from its last version; an id deleted and inserted
    * again in later versions is scored. The answers equal a full recompute's.
    */
-  @Test
-  void aNightKeepsTheLastChangeOfEachIdAcrossVersions() {
+  @org.junit.jupiter.params.ParameterizedTest(name = "score.driver-census-rows = {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"1000000", "0"}) // the driver's net change, the window's
+  void aNightKeepsTheLastChangeOfEachIdAcrossVersions(String driverRows) {
     Setup s = fresh();
     night(s, DAY1, false);
     DeltaTable t = DeltaTable.forPath(spark, s.source());
@@ -597,7 +599,7 @@ class NightlyJobIT {
     t.delete(expr("id = 13"));
     spark.read().format("delta").load(generated).filter(col("id").equalTo(13)).select("id", "embedding")
         .write().format("delta").mode("append").save(s.source());
-    NightlyJob.Result r = night(s, DAY2, false);
+    NightlyJob.Result r = night(s, DAY2, false, "score.driver-census-rows=" + driverRows);
     assertEquals("cdf", r.scanMode());
     assertEquals(2, r.rowsIn(), "ids " + (ROWS + 7) + " and 13, once each");
     assertEquals(1, r.deleted(), "id 11");
@@ -617,15 +619,16 @@ class NightlyJobIT {
    * replaceWhere) gives the change feed a delete and an insert of that id in one version: the
    * id still exists, so the night scores its new row and deletes nothing.
    */
-  @Test
-  void anIdDeletedAndInsertedInOneVersionIsScoredNotDeleted() {
+  @org.junit.jupiter.params.ParameterizedTest(name = "score.driver-census-rows = {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"1000000", "0"}) // the driver's net change, the window's
+  void anIdDeletedAndInsertedInOneVersionIsScoredNotDeleted(String driverRows) {
     Setup s = fresh();
     night(s, DAY1, false);
     // The whole source rewritten in one commit: ids below 100 with new embeddings, id 17 gone.
     spark.read().format("delta").load(generated).filter(col("id").lt(ROWS).and(col("id").notEqual(17)))
         .selectExpr("id", "CASE WHEN id < 100 THEN transform(embedding, x -> -x) ELSE embedding END AS embedding")
         .write().format("delta").mode("overwrite").save(s.source());
-    NightlyJob.Result r = night(s, DAY2, false);
+    NightlyJob.Result r = night(s, DAY2, false, "score.driver-census-rows=" + driverRows);
     assertEquals("cdf", r.scanMode());
     assertEquals(ROWS - 1, r.rowsIn(), "every id written again is a change");
     assertEquals(1, r.deleted(), "id 17");
