@@ -108,6 +108,8 @@ final class KeyedUpsert {
           m.configuration(), m.createdTime()), false);
     }
     txn.readWholeTable();
+    keys = new java.util.HashSet<>(keys);
+    keys.remove(null); // a null key matches no row
     Path dataPath = log.dataPath();
     String base = dataPath.toString();
     // The live files that may hold rows in scope with one of the keys, by the path a Parquet scan
@@ -272,6 +274,9 @@ final class KeyedUpsert {
     long[] out = new long[keys.size()];
     int i = 0;
     for (Object k : keys) {
+      if (k == null) {
+        throw new IllegalArgumentException("a null key: no row has it (pass the keys without nulls)");
+      }
       if (!(k instanceof Long || k instanceof Integer || k instanceof Short || k instanceof Byte)) {
         throw new IllegalArgumentException("key " + k + " (" + k.getClass().getSimpleName() + ") for a column of "
             + type.simpleString());

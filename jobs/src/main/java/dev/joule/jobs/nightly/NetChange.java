@@ -23,9 +23,15 @@ final class NetChange {
 
   private final Map<Object, Winner> winners = new HashMap<>();
   private final Map<Object, Long> rowsAtWinner = new HashMap<>();
+  /** Rows written without an id: not one id, so each is kept (the scoring pass rejects it). */
+  private long nullIdRows;
 
   /** Adds one change row: its id (null allowed), commit version, and whether it is a delete. */
   void add(Object id, long version, boolean delete) {
+    if (id == null) {
+      nullIdRows += delete ? 0 : 1;
+      return;
+    }
     Winner w = winners.get(id);
     Winner mine = new Winner(version, delete);
     if (w == null || beats(mine, w)) {
@@ -45,15 +51,18 @@ final class NetChange {
     return winners;
   }
 
-  /** Whether a change row is one its id's net change keeps. */
+  /** Whether a change row is one its id's net change keeps (every written row without an id). */
   static boolean keeps(Map<Object, Winner> winners, Object id, long version, boolean delete) {
+    if (id == null) {
+      return !delete;
+    }
     Winner w = winners.get(id);
     return w != null && w.version() == version && w.delete() == delete;
   }
 
   /** Rows kept that are not deletes (null ids included): the rows the night scores. */
   long rows() {
-    long n = 0;
+    long n = nullIdRows;
     for (Map.Entry<Object, Winner> e : winners.entrySet()) {
       if (!e.getValue().delete()) {
         n += rowsAtWinner.get(e.getKey());
@@ -62,23 +71,23 @@ final class NetChange {
     return n;
   }
 
-  /** Ids (not null) whose net change writes more than one row, with their rows. */
+  /** Ids whose net change writes more than one row, with their rows. */
   Map<Object, Long> repeated() {
     Map<Object, Long> out = new HashMap<>();
     for (Map.Entry<Object, Winner> e : winners.entrySet()) {
       long n = rowsAtWinner.get(e.getKey());
-      if (e.getKey() != null && !e.getValue().delete() && n > 1) {
+      if (!e.getValue().delete() && n > 1) {
         out.put(e.getKey(), n);
       }
     }
     return out;
   }
 
-  /** Ids (not null) whose net change deletes them. */
+  /** Ids whose net change deletes them. */
   Set<Object> deleted() {
     Set<Object> out = new HashSet<>();
     for (Map.Entry<Object, Winner> e : winners.entrySet()) {
-      if (e.getKey() != null && e.getValue().delete()) {
+      if (e.getValue().delete()) {
         out.add(e.getKey());
       }
     }

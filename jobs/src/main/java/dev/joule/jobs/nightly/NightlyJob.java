@@ -244,6 +244,7 @@ public final class NightlyJob {
       fullReason = "source version " + sourceTo + " is older than the last committed night's " + from;
     }
     SparkJobProfile.step("find changes");
+    long findStart = System.nanoTime(); // the change feed's net change, the census, the row count
     Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision, Scoring.passthrough(config));
     Dataset<Row> upserts;
     Dataset<Row> deletes; // a single column: id
@@ -296,7 +297,7 @@ public final class NightlyJob {
     }
 
     Map<String, Long> phases = new LinkedHashMap<>();
-    long t = System.nanoTime();
+    long t;
     // Counts the night's rows; every row of an id found more than once among them is rejected.
     // An incremental night's deleted ids (few) come back in the same job, for a commit that
     // marks their rows. A full night's are counted only: its commit replaces the model's rows
@@ -321,7 +322,7 @@ public final class NightlyJob {
     OptionalLong listed = pinned.rows();
     long sourceRows = (listed.isPresent() ? listed : reader.rowCount(DeltaIO.qualified(spark, source), pinned.version()))
         .orElseGet(() -> pinned.data().count());
-    phases.put("find changes", System.nanoTime() - t);
+    phases.put("find changes", System.nanoTime() - findStart);
     Scoring.Sink sink = null;
     java.util.Set<String> committedFiles = new java.util.HashSet<>();
     Dataset<Row> changed = upserts;
@@ -521,15 +522,19 @@ public final class NightlyJob {
       // Within one version a row written wins over a delete: a commit that rewrites files (an
       // overwrite, a replaceWhere) deletes an id's old row and inserts its new one, and the id
       // exists after it. rank, not row_number: two rows of one id in the last version both stay,
-      // and the census rejects them both rather than picking one at random.
+      // and the census rejects them both rather than picking one at random. Rows without an id
+      // are not one id: each is kept, and rejected (null_id) by the scoring pass.
       Dataset<Row> latest = feed.withColumn("_joule_rank", rank().over(
               Window.partitionBy(prep.idExpr()).orderBy(col("_commit_version").desc(),
                   org.apache.spark.sql.functions.when(isDelete, 1).otherwise(0))))
-          .filter(col("_joule_rank").equalTo(1)).cache();
+          .filter(col("_joule_rank").equalTo(1).or(prep.idExpr().isNull().and(org.apache.spark.sql.functions.not(
+              isDelete)))).cache();
       latest.count();
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
       return new Changes(upserts, deletes, null, latest, OptionalLong.of(rows));
+    } catch (JouleException e) { // the census refused the night (too many duplicated ids)
+      throw e;
     } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
       String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
       String reason = msg.contains("enableChangeDataFeed") || msg.toLowerCase().contains("change data")

@@ -46,12 +46,14 @@ class NetChangeTest {
     n.add("a", 2, false);
     n.add("b", 2, true);
     n.add("b", 2, true); // a delete repeated is one deleted id, no row
-    n.add(null, 1, false); // null ids are rows (the scoring pass rejects them), never repeated or deleted
+    n.add(null, 1, false); // rows without an id are not one id: each written one is kept (and rejected)
     n.add(null, 1, false);
     n.add(null, 2, true);
     assertEquals(Map.of("a", 2L), n.repeated());
     assertEquals(Set.of("b"), n.deleted());
-    assertEquals(2, n.rows(), "a's two rows of version 2; the null id's last change is a delete");
+    assertEquals(4, n.rows(), "a's two rows of version 2 and the two written rows without an id");
+    assertTrue(NetChange.keeps(n.winners(), null, 1, false));
+    assertFalse(NetChange.keeps(n.winners(), null, 2, true));
     assertTrue(NetChange.keeps(n.winners(), "a", 2, false));
     assertFalse(NetChange.keeps(n.winners(), "a", 1, false));
   }

@@ -65,7 +65,7 @@ public final class TaskFile {
     out.add(new TaskOutput.WrittenFile(table, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows,
         integerFirst != null && firstAlwaysSet ? new TaskOutput.IntegerRange(firstMin, firstMax) : null));
     open = null;
-    rows = 0; // a row written after this opens a new file
+    rows = 0; // counts of the file just reported; no caller writes after close
     firstAlwaysSet = true;
     firstMin = Long.MAX_VALUE;
     firstMax = Long.MIN_VALUE;
