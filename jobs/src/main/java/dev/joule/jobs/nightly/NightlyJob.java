@@ -245,6 +245,8 @@ public final class NightlyJob {
     }
     SparkJobProfile.step("find changes");
     long findStart = System.nanoTime(); // the change feed's net change, the census, the row count
+    String what = "night " + runKey + " (rows of " + source + ")"; // the night's input, as errors name it
+    IdCensus.Limits limits = IdCensus.Limits.of(config);
     Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision, Scoring.passthrough(config));
     Dataset<Row> upserts;
     Dataset<Row> deletes; // a single column: id
@@ -261,8 +263,7 @@ public final class NightlyJob {
       LOG.info("night {}: source unchanged since version {}", runKey, from);
     } else if (fullReason == null) {
       boolean cdf = changeFeedOn(source);
-      Changes changes = cdf ? changeFeed(source, from + 1, sourceTo, prep, IdCensus.Limits.of(config),
-          "night " + runKey + " (rows of " + source + ")")
+      Changes changes = cdf ? changeFeed(source, from + 1, sourceTo, prep, limits, what)
           : history(source, from + 1, sourceTo, prep, pinned);
       if (changes.reason != null) {
         fullReason = changes.reason;
@@ -303,8 +304,6 @@ public final class NightlyJob {
     // marks their rows. A full night's are counted only: its commit replaces the model's rows
     // whole, or collects them then.
     SparkJobProfile.step("id census");
-    String what = "night " + runKey + " (rows of " + source + ")";
-    IdCensus.Limits limits = IdCensus.Limits.of(config);
     IdCensus census = counted != null ? counted
         : fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, changeRows, limits, what)
         : IdCensus.of(prep.select(upserts), pinned.rows(), limits, what);

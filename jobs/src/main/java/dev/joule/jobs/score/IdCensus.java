@@ -21,7 +21,7 @@ import org.apache.spark.sql.Row;
 /**
  * Counts an input's rows and finds the ids on more than one row, reading the id column alone. A
  * scoring pass rejects every row of such an id ({@link DuplicateIds}), so no id gets two
- * predictions. An input whose row count is known (from the Delta log, or a night's cached changes),
+ * predictions. An input whose row count is known (from the Delta log, or a night's counted changes),
  * up to {@link Limits#driverRows}, is counted on the driver after one scan of its ids (one Spark
  * job, no shuffle); any other by a
  * shuffle of the ids (an aggregate: three or four jobs, each planned and compiled, which cost a
@@ -64,8 +64,8 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
   }
 
   /**
-   * As above, where {@code knownRows} bounds the rows and deletes together (a night's changes,
-   * counted when they were cached): up to {@link Limits#driverRows}, counted on the driver.
+   * As above, where {@code knownRows} bounds the rows and deletes together (a night's counted
+   * changes): up to {@link Limits#driverRows}, counted on the driver.
    */
   public static IdCensus withDeletes(Dataset<Row> ids, Dataset<Row> deletes, OptionalLong knownRows, Limits limits,
       String what) {

@@ -48,7 +48,9 @@ public final class TaskFile {
       if (row.isNullAt(0)) {
         firstAlwaysSet = false;
       } else {
-        long v = ((Number) row.get(0, integerFirst)).longValue();
+        long v = integerFirst instanceof org.apache.spark.sql.types.LongType ? row.getLong(0)
+            : integerFirst instanceof org.apache.spark.sql.types.IntegerType ? row.getInt(0)
+            : integerFirst instanceof org.apache.spark.sql.types.ShortType ? row.getShort(0) : row.getByte(0);
         firstMin = Math.min(firstMin, v);
         firstMax = Math.max(firstMax, v);
       }
