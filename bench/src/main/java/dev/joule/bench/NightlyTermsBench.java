@@ -27,8 +27,9 @@ import org.apache.spark.sql.SparkSession;
  * fresh process's JIT warm-up grows with the rows and passes for a per-row cost), give four nights;
  * a least-squares fit of night CPU = fixed + per changed row x changed rows + per table row x
  * table rows gives the terms. What grows with the table is the commit's scan for the rows it
- * replaces: its task CPU (from {@code --profile}) per table row is the per-table term measured
- * directly, which the fit cannot resolve at these sizes. The baseline is a full recompute with MLlib's
+ * replaces: its CPU per table row (its Spark job's task CPU from {@code --profile}, or, where
+ * the driver reads the keys, the driver thread's CPU that the commit logs) is the per-table term
+ * measured directly, which the fit cannot resolve at these sizes. The baseline is a full recompute with MLlib's
  * {@code LogisticRegressionModel.transform} of the 2N table in a fresh process (ProcessBench's
  * child), measured per row in the same run. The terms are then projected, labelled as a
  * projection, to 100M and 1B rows at 0.1 / 1 / 10 % churn.
@@ -42,7 +43,7 @@ public final class NightlyTermsBench {
 
   /** One measured night: its process CPU and wall, and what it did (from its runs row). */
   record Measured(String name, long tableRows, long changed, long scored, long deleted, double cpuS, double wallS,
-      double inProcessJ, int sparkJobs, double commitTaskCpuS) {}
+      double inProcessJ, int sparkJobs, double keyScanCpuS) {}
 
   public static void main(String[] args) throws Exception {
     long n = 1_000_000;
@@ -140,7 +141,8 @@ public final class NightlyTermsBench {
 
   /**
    * One night as a fresh {@code bin/joule nightly --profile} process; what it did is read from
-   * its runs row, its Spark jobs and the commit's task CPU from its profile.
+   * its runs row, its Spark jobs and the commit's key scan CPU (its Spark job's task CPU from its
+   * profile, or the driver's from its log) from what it printed.
    */
   static Measured night(SparkSession spark, List<String> joule, Path dir, String source, Path model, LocalDate date,
       String name) throws IOException, InterruptedException {
@@ -160,6 +162,12 @@ public final class NightlyTermsBench {
         "(?m)^\\s+\\d+\\s+\\d+\\s+\\d+\\s+([\\d.]+)\\s+\\S+\\s+commit predictions:").matcher(printed);
     while (job.find()) {
       commitCpu += Double.parseDouble(job.group(1));
+    }
+    // Where the commit's key scan ran on the driver, its thread CPU (KeyedUpsert's log line).
+    java.util.regex.Matcher driverScan = java.util.regex.Pattern.compile(
+        "key scan on the driver: \\d+ rows, ([\\d.]+) ms CPU").matcher(printed);
+    while (driverScan.find()) {
+      commitCpu += Double.parseDouble(driverScan.group(1)) / 1e3;
     }
     Row run = spark.read().format("delta").load(out + "/runs").filter(col("status").equalTo("committed")
         .and(col("run_key").endsWith(":" + date))).head();
@@ -194,9 +202,10 @@ public final class NightlyTermsBench {
     }
     double[] fit3 = leastSquares(a, y);
     // The table term is below the fit's resolution at these sizes, so it is measured directly,
-    // as an upper bound: the predictions commit's whole task CPU (its scan of the table's keys)
-    // per table row. Fixed and per-changed-row terms are then fitted to what is left.
-    double perTable = nights.stream().mapToDouble(m -> m.commitTaskCpuS() / m.tableRows()).average().orElse(0);
+    // as an upper bound: the CPU of the predictions commit's scan of the table's keys (its Spark
+    // job's tasks, or the driver's thread) per table row. Fixed and per-changed-row terms are
+    // then fitted to what is left.
+    double perTable = nights.stream().mapToDouble(m -> m.keyScanCpuS() / m.tableRows()).average().orElse(0);
     double[][] a2 = new double[nights.size()][];
     double[] y2 = new double[nights.size()];
     for (int i = 0; i < nights.size(); i++) {
@@ -213,17 +222,17 @@ public final class NightlyTermsBench {
         + "JVM start to exit. Estimated J = CPU s x %.2f W per busy vCPU (this machine's estimate; no RAPL/NVML): "
         + "every J below is estimated, and every ratio a CPU-time ratio. Single runs.%n%n", LocalDate.now(), dim, watts));
     s.append("| night | table rows | changed rows (scored + deleted) | Spark jobs | process CPU s | wall s | fit CPU s | "
-        + "commit's task CPU s | est. J in-process (runs row) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        + "commit's key scan CPU s | est. J in-process (runs row) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (Measured m : nights) {
       s.append(String.format(Locale.ROOT, "| %s | %,d | %,d | %d | %.1f | %.1f | %.1f | %.2f | %.0f |%n", m.name(),
           m.tableRows(), m.changed(), m.sparkJobs(), m.cpuS(), m.wallS(),
-          fixed + perChanged * m.changed() + perTable * m.tableRows(), m.commitTaskCpuS(), m.inProcessJ()));
+          fixed + perChanged * m.changed() + perTable * m.tableRows(), m.keyScanCpuS(), m.inProcessJ()));
     }
     s.append(String.format(Locale.ROOT, "| MLlib transform, full recompute | %,d | %,d (all) | | %.1f | %.1f | | | |%n%n",
         mllibRows, mllibRows, mllib[1], mllib[0]));
     s.append(String.format(Locale.ROOT, "Terms: night CPU s = %.2f + %.3e x changed rows + %.3e x table rows. The "
-        + "table term is measured directly, as an upper bound: the predictions commit's whole task CPU (its scan of "
-        + "the keys of the table's files) per table row, the mean over the four nights; the other two are a least-"
+        + "table term is measured directly, as an upper bound: the CPU of the predictions commit's scan of the keys of "
+        + "the table's files (its Spark job's tasks, or the driver's thread) per table row, the mean over the four nights; the other two are a least-"
         + "squares fit of what is left. (All three fitted at once: %.2f + %.3e x changed + %.3e x table rows; the "
         + "table term is within the nights' noise at these sizes.)%n", fixed, perChanged, perTable, fit3[0], fit3[1],
         fit3[2]));

@@ -146,15 +146,20 @@ class NightlyJobIT {
    * deleted ids' rows are marked in deletion vectors, in one commit that rewrites no data file.
    * The answer is the MERGE's (a predictions table without deletion vectors takes the MERGE).
    */
-  @Test
-  void aNightMarksTheRowsItReplacesInDeletionVectorsAndAgreesWithAMerge() {
+  @org.junit.jupiter.params.ParameterizedTest(name = "nightly.driver-key-scan-rows = {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"20000000", "0"}) // read by the driver; by a Spark job
+  void aNightMarksTheRowsItReplacesInDeletionVectorsAndAgreesWithAMerge(String keyScanRows) {
     Setup s = fresh();
     Setup merged = new Setup(s.source(), new OutputTables(tmp.resolve("night-merge-" + SEQ.incrementAndGet()).toString()));
     night(s, DAY1, false);
     night(merged, DAY1, false, "nightly.deletion-vectors=false");
     churn(s.source());
     long before = DeltaIO.latestVersion(spark, s.out().predictions());
-    NightlyJob.Result d2 = night(s, DAY2, false);
+    var profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
+    NightlyJob.Result d2 = night(s, DAY2, false, "nightly.driver-key-scan-rows=" + keyScanRows);
+    List<String> jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
+    assertEquals(keyScanRows.equals("0") ? 1 : 0, jobs.stream().filter(j -> j.contains("rows to replace")).count(),
+        "the files holding a changed id read by a Spark job only past the driver's limit: " + jobs);
     night(merged, DAY2, false, "nightly.deletion-vectors=false");
     assertEquals(2, d2.deleted());
 
@@ -234,7 +239,8 @@ class NightlyJobIT {
         .filter(r -> Long.parseLong(r[0]) <= 5 && Long.parseLong(r[1]) >= 5).count();
     assertTrue(holding5 >= 1, statsRange.toString());
     profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
-    NightlyJob.Result update = night(s, DAY2.plusDays(1), false);
+    // Read by a Spark job, whose description names the files it reads.
+    NightlyJob.Result update = night(s, DAY2.plusDays(1), false, "nightly.driver-key-scan-rows=0");
     jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
     assertEquals(1, update.scored());
     assertEquals(1, jobs.stream().filter(j -> j.contains("rows to replace: the id column of " + holding5 + " file(s)"))
@@ -572,6 +578,13 @@ class NightlyJobIT {
     spark.read().format("delta").load(generated).filter(col("id").isin(ROWS + 3, ROWS + 4, ROWS + 5))
         .selectExpr("CASE WHEN id = " + (ROWS + 5) + " THEN id ELSE " + (ROWS + 50) + "L END AS id", "embedding")
         .write().format("delta").mode("append").save(s.source());
+    // Refused where no duplicated id is allowed (exit 3), the night holds nothing cached after it.
+    int cachedBefore = spark.sparkContext().getPersistentRDDs().size();
+    dev.joule.jobs.JouleException refused = org.junit.jupiter.api.Assertions.assertThrows(
+        dev.joule.jobs.JouleException.class, () -> night(s, DAY2, false, "score.driver-census-rows=" + driverRows,
+            "score.max-duplicate-ids=0"));
+    assertEquals(dev.joule.jobs.JouleException.INPUT, refused.exitCode(), refused.getMessage());
+    assertEquals(cachedBefore, spark.sparkContext().getPersistentRDDs().size(), "the changes' cache released");
     NightlyJob.Result next = night(s, DAY2, false, "score.driver-census-rows=" + driverRows);
     assertEquals("cdf", next.scanMode());
     assertEquals(3, next.rowsIn());

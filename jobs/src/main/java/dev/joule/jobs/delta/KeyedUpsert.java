@@ -45,8 +45,9 @@ import org.apache.spark.sql.types.StructType;
  * Upserts by key in one Delta commit, without a MERGE: the new rows are data files already
  * written into the table's folder (by the scoring tasks); the rows they replace, and the rows of
  * deleted keys, are marked in deletion vectors. Finding those rows reads only the key and scope
- * columns of the table's live files (one Spark job that brings back a file and row position per
- * replaced row); no data file is rewritten, and the table's other rows are never read whole.
+ * columns of the live files whose key bounds hold a key (listed by Delta Kernel, read on the
+ * driver up to a number of rows, else by one Spark job that brings back a file and row position
+ * per replaced row); no data file is rewritten, and the table's other rows are never read whole.
  *
  * <p>For tables with deletion vectors enabled, no change data feed (its change files would be
  * missing), no column mapping, partitions or constraints ({@link #usable}). The transaction reads
@@ -89,7 +90,8 @@ final class KeyedUpsert {
    * @param constants column → the one value it has in every row of {@code files}: their statistics
    */
   static Outcome commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
-      String keyColumn, Set<Object> keys, Map<String, String> scope, Map<String, String> constants) {
+      String keyColumn, Set<Object> keys, Map<String, String> scope, Map<String, String> constants,
+      long driverScanRows) {
     DeltaLog log = DeltaLog.forTable(spark, path);
     OptimisticTransaction txn = log.startTransaction();
     if (txn.readVersion() < 0) {
@@ -119,7 +121,7 @@ final class KeyedUpsert {
     Map<String, AddFile> candidates = new HashMap<>();
     int skipped = 0;
     boolean scopeRead = false;
-    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : txn.snapshot().allFiles().collectAsList()) {
+    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : liveFiles(spark, txn, base)) {
       FileCommit.Match inScope = FileCommit.match(f.stats(), scope);
       if (inScope == FileCommit.Match.NONE) {
         continue;
@@ -131,10 +133,29 @@ final class KeyedUpsert {
       scopeRead |= inScope == FileCommit.Match.SOME;
       candidates.put(SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded(), f);
     }
-    Map<String, RoaringBitmapArray> marked = candidates.isEmpty() ? Map.of()
-        : positions(spark, merged, candidates, keyColumn, keys, sortedKeys, scopeRead ? scope : Map.of());
-    LOG.info("{}: {} keys to replace; {} files read for their rows, {} skipped by their {} bounds", path,
-        keys.size(), candidates.size(), skipped, keyColumn);
+    Map<String, String> scopeToRead = scopeRead ? scope : Map.of();
+    boolean onDriver = onDriver(merged, candidates, keyColumn, scopeToRead, driverScanRows);
+    Map<String, RoaringBitmapArray> marked;
+    String how;
+    if (candidates.isEmpty()) {
+      marked = Map.of();
+      how = "none read";
+    } else if (onDriver) {
+      Map<String, DriverKeyScan.DataFile> read = absolute(candidates, base);
+      var thread = java.lang.management.ManagementFactory.getThreadMXBean();
+      long cpu = thread.getCurrentThreadCpuTime();
+      marked = DriverKeyScan.positions(log.newDeltaHadoopConf(), read, keyColumn,
+          new DriverKeyScan.Wanted(sortedKeys, sortedKeys != null ? null : stringKeys(keys)), scopeToRead);
+      // The bench's per-table term reads this line (NightlyTermsBench).
+      how = String.format(java.util.Locale.ROOT, "key scan on the driver: %d rows, %.1f ms CPU",
+          read.values().stream().mapToLong(DriverKeyScan.DataFile::rows).sum(),
+          (thread.getCurrentThreadCpuTime() - cpu) / 1e6);
+    } else {
+      marked = positions(spark, merged, candidates, keyColumn, keys, sortedKeys, scopeToRead);
+      how = "key scan by a Spark job";
+    }
+    LOG.info("{}: {} keys to replace; {} files read for their rows ({}), {} skipped by their {} bounds", path,
+        keys.size(), candidates.size(), how, skipped, keyColumn);
 
     for (String f : marked.keySet()) {
       if (candidates.get(f).numPhysicalRecords().isEmpty()) {
@@ -193,6 +214,54 @@ final class KeyedUpsert {
     long version = txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
         FileCommit.write(org.apache.spark.sql.SaveMode.Append, "upsert by " + keyColumn));
     return new Outcome(version, rowsMarked, marked.size(), removed, candidates.size(), skipped);
+  }
+
+  /**
+   * The table's live files at the transaction's version: listed by Delta Kernel on the driver
+   * ({@link DriverFileList}), else by Delta's snapshot (two Spark jobs).
+   */
+  private static List<AddFile> liveFiles(SparkSession spark, OptimisticTransaction txn, String table) {
+    List<AddFile> listed = DriverFileList.at(spark, DriverTableReader.engine(spark), table, txn.readVersion());
+    return listed != null ? listed : txn.snapshot().allFiles().collectAsList();
+  }
+
+  /**
+   * Whether the driver reads the candidates' key column itself ({@link DriverKeyScan}): their rows
+   * are known from their statistics and at most {@code driverScanRows}, and the key and scope
+   * columns are of types it reads.
+   */
+  private static boolean onDriver(StructType table, Map<String, AddFile> candidates, String keyColumn,
+      Map<String, String> scope, long driverScanRows) {
+    long rows = 0;
+    for (AddFile f : candidates.values()) {
+      if (f.numPhysicalRecords().isEmpty()) {
+        return false;
+      }
+      rows += (Long) f.numPhysicalRecords().get();
+    }
+    return rows <= driverScanRows && DriverKeyScan.readable(table.apply(keyColumn).dataType(),
+        scope.keySet().stream().map(c -> table.apply(c).dataType()).toList());
+  }
+
+  /** The candidates as the driver reads them, by the names {@link #commit} keeps them under. */
+  private static Map<String, DriverKeyScan.DataFile> absolute(Map<String, AddFile> candidates, String base) {
+    Map<String, DriverKeyScan.DataFile> out = new HashMap<>();
+    candidates.forEach((name, f) -> out.put(name, new DriverKeyScan.DataFile(
+        DeltaFileOperations.absolutePath(base, f.path()), (Long) f.numPhysicalRecords().get())));
+    return out;
+  }
+
+  /** The keys of a string key column. */
+  private static Set<String> stringKeys(Set<Object> keys) {
+    Set<String> out = new java.util.HashSet<>();
+    for (Object k : keys) {
+      if (!(k instanceof String str)) {
+        throw new IllegalArgumentException("key " + k + " (" + k.getClass().getSimpleName()
+            + ") for a string column");
+      }
+      out.add(str);
+    }
+    return out;
   }
 
   /**

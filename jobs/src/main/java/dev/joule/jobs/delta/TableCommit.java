@@ -197,15 +197,18 @@ public final class TableCommit {
    * into {@code path}'s folder, and marks in deletion vectors the rows in {@code scope} whose
    * {@code keyColumn} is in {@code keys}, in one commit. Retried after a concurrent commit.
    *
+   * @param driverScanRows the files to read for the keys' rows are read on the driver when they
+   *     hold at most this many rows, else by a Spark job
    * @return rows marked deleted (replaced or deleted by key)
    */
   public long upsertFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files, String keyColumn,
-      java.util.Set<Object> keys, Map<String, String> scope, Map<String, String> constants) {
+      java.util.Set<Object> keys, Map<String, String> scope, Map<String, String> constants, long driverScanRows) {
     OutputPaths.requireWritable(spark, path, "output table");
     long[] marked = {0};
     tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> retryOnConflict(path,
         "finding the rows to replace again",
-        () -> marked[0] = KeyedUpsert.commit(spark, path, schema, files, keyColumn, keys, scope, constants).rowsMarked())));
+        () -> marked[0] = KeyedUpsert.commit(spark, path, schema, files, keyColumn, keys, scope, constants,
+            driverScanRows).rowsMarked())));
     return marked[0];
   }
 

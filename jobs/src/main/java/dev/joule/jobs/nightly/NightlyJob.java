@@ -248,90 +248,93 @@ public final class NightlyJob {
     String what = "night " + runKey + " (rows of " + source + ")"; // the night's input, as errors name it
     IdCensus.Limits limits = IdCensus.Limits.of(config);
     Scoring.Prepared prep = Scoring.prepare(config, pinned, model, precision, Scoring.passthrough(config));
-    Dataset<Row> upserts;
-    Dataset<Row> deletes; // a single column: id
+    Dataset<Row> upserts = null;
+    Dataset<Row> deletes = null; // a single column: id
     Dataset<Row> changeCache = null;
     OptionalLong changeRows = OptionalLong.empty();
     IdCensus counted = null; // the net change's census, where the driver took it
     org.apache.spark.broadcast.Broadcast<?> winners = null;
     String scanMode;
-    if (fullReason == null && from == sourceTo) {
-      scanMode = "none";
-      changeRows = OptionalLong.of(0);
-      upserts = pinned.data().limit(0);
-      deletes = prep.select(pinned.data()).select("id").limit(0);
-      LOG.info("night {}: source unchanged since version {}", runKey, from);
-    } else if (fullReason == null) {
-      boolean cdf = changeFeedOn(source);
-      Changes changes = cdf ? changeFeed(source, from + 1, sourceTo, prep, limits, what)
-          : history(source, from + 1, sourceTo, prep, pinned);
-      if (changes.reason != null) {
-        fullReason = changes.reason;
-      }
-      upserts = changes.upserts;
-      deletes = changes.deletes;
-      changeCache = changes.cached;
-      changeRows = changes.rows;
-      counted = changes.census;
-      winners = changes.winners;
-      scanMode = fullReason != null ? "full" : cdf ? "cdf" : "history";
-      if (scanMode.equals("history")) {
-        LOG.info("night {}: the source has no change data feed; reading changes from its history (data files "
-            + "added and removed in versions {}..{})", runKey, from + 1, sourceTo);
-      }
-    } else {
-      scanMode = "full";
-      upserts = null;
-      deletes = null;
-    }
-    if (fullReason != null) {
-      LOG.warn("night {}: FULL SCAN of {} at version {}: {}", runKey, source, sourceTo, fullReason);
-      upserts = pinned.data();
-      deletes = DeltaIO.exists(spark, out.predictions())
-          ? spark.read().format("delta").load(out.predictions())
-              .filter(col("model_id").equalTo(model.modelId()))
-              .select("id").except(prep.select(pinned.data()).select("id"))
-          : prep.select(pinned.data()).select("id").limit(0);
-    } else if (scanMode.equals("cdf")) {
-      LOG.info("night {}: reading changes of {} from the change data feed, versions {}..{}",
-          runKey, source, from + 1, sourceTo);
-    }
-
-    Map<String, Long> phases = new LinkedHashMap<>();
-    long t;
-    // Counts the night's rows; every row of an id found more than once among them is rejected.
-    // An incremental night's deleted ids (few) come back in the same job, for a commit that
-    // marks their rows. A full night's are counted only: its commit replaces the model's rows
-    // whole, or collects them then.
-    SparkJobProfile.step("id census");
-    IdCensus census = counted != null ? counted
-        : fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, changeRows, limits, what)
-        : IdCensus.of(prep.select(upserts), pinned.rows(), limits, what);
-    long rowsIn = census.rows();
-    Scoring.Prepared night = prep.withDuplicates(census.duplicates());
-    java.util.Set<Object> deletedIds = census.deleted();
-    if (deletedIds == null) {
-      SparkJobProfile.step("deleted ids");
-      deletes = deletes.cache();
-    }
-    long deleted = deletedIds != null ? deletedIds.size() : deletes.count();
-    SparkJobProfile.step("count source");
-    // Counted when Kernel listed the pinned source's files; else from the log, else by a scan
-    // (files without row counts).
-    OptionalLong listed = pinned.rows();
-    long sourceRows = (listed.isPresent() ? listed : reader.rowCount(DeltaIO.qualified(spark, source), pinned.version()))
-        .orElseGet(() -> pinned.data().count());
-    phases.put("find changes", System.nanoTime() - findStart);
     Scoring.Sink sink = null;
     java.util.Set<String> committedFiles = new java.util.HashSet<>();
-    Dataset<Row> changed = upserts;
-    Timestamp at = Timestamp.from(Instant.now());
-    // A night that may commit writes its rows once, straight into the tables' data files, and
-    // commits them after reconciling from the tasks' counters (a dry run stages them instead).
-    // An incremental night's tasks return the ids they scored: its commit marks those ids'
-    // earlier rows. A full night replaces the model's rows whole.
-    boolean keepIds = fullReason == null;
+    // From here on, what the night holds on the cluster (the changes' cache, the winners'
+    // broadcast, the deleted ids' cache) and the files it wrote are released however it ends.
     try {
+      if (fullReason == null && from == sourceTo) {
+        scanMode = "none";
+        changeRows = OptionalLong.of(0);
+        upserts = pinned.data().limit(0);
+        deletes = prep.select(pinned.data()).select("id").limit(0);
+        LOG.info("night {}: source unchanged since version {}", runKey, from);
+      } else if (fullReason == null) {
+        boolean cdf = changeFeedOn(source);
+        Changes changes = cdf ? changeFeed(source, from + 1, sourceTo, prep, limits, what)
+            : history(source, from + 1, sourceTo, prep, pinned);
+        if (changes.reason != null) {
+          fullReason = changes.reason;
+        }
+        upserts = changes.upserts;
+        deletes = changes.deletes;
+        changeCache = changes.cached;
+        changeRows = changes.rows;
+        counted = changes.census;
+        winners = changes.winners;
+        scanMode = fullReason != null ? "full" : cdf ? "cdf" : "history";
+        if (scanMode.equals("history")) {
+          LOG.info("night {}: the source has no change data feed; reading changes from its history (data files "
+              + "added and removed in versions {}..{})", runKey, from + 1, sourceTo);
+        }
+      } else {
+        scanMode = "full";
+        upserts = null;
+        deletes = null;
+      }
+      if (fullReason != null) {
+        LOG.warn("night {}: FULL SCAN of {} at version {}: {}", runKey, source, sourceTo, fullReason);
+        upserts = pinned.data();
+        deletes = DeltaIO.exists(spark, out.predictions())
+            ? spark.read().format("delta").load(out.predictions())
+                .filter(col("model_id").equalTo(model.modelId()))
+                .select("id").except(prep.select(pinned.data()).select("id"))
+            : prep.select(pinned.data()).select("id").limit(0);
+      } else if (scanMode.equals("cdf")) {
+        LOG.info("night {}: reading changes of {} from the change data feed, versions {}..{}",
+            runKey, source, from + 1, sourceTo);
+      }
+
+      Map<String, Long> phases = new LinkedHashMap<>();
+      long t;
+      // Counts the night's rows; every row of an id found more than once among them is rejected.
+      // An incremental night's deleted ids (few) come back in the same job, for a commit that
+      // marks their rows. A full night's are counted only: its commit replaces the model's rows
+      // whole, or collects them then.
+      SparkJobProfile.step("id census");
+      IdCensus census = counted != null ? counted
+          : fullReason == null ? IdCensus.withDeletes(prep.select(upserts), deletes, changeRows, limits, what)
+          : IdCensus.of(prep.select(upserts), pinned.rows(), limits, what);
+      long rowsIn = census.rows();
+      Scoring.Prepared night = prep.withDuplicates(census.duplicates());
+      java.util.Set<Object> deletedIds = census.deleted();
+      if (deletedIds == null) {
+        SparkJobProfile.step("deleted ids");
+        deletes = deletes.cache();
+      }
+      long deleted = deletedIds != null ? deletedIds.size() : deletes.count();
+      SparkJobProfile.step("count source");
+      // Counted when Kernel listed the pinned source's files; else from the log, else by a scan
+      // (files without row counts).
+      OptionalLong listed = pinned.rows();
+      long sourceRows = (listed.isPresent() ? listed
+          : reader.rowCount(DeltaIO.qualified(spark, source), pinned.version()))
+          .orElseGet(() -> pinned.data().count());
+      phases.put("find changes", System.nanoTime() - findStart);
+      Dataset<Row> changed = upserts;
+      Timestamp at = Timestamp.from(Instant.now());
+      // A night that may commit writes its rows once, straight into the tables' data files, and
+      // commits them after reconciling from the tasks' counters (a dry run stages them instead).
+      // An incremental night's tasks return the ids they scored: its commit marks those ids'
+      // earlier rows. A full night replaces the model's rows whole.
+      boolean keepIds = fullReason == null;
       t = System.nanoTime();
       // The quality gate may fail the night (exit 4) or score it again at a higher precision.
       SparkJobProfile.step("scoring");
@@ -445,7 +448,9 @@ public final class NightlyJob {
       return new Result(runKey, runId, "committed", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
           st.scored(), st.rejected(), deleted, result, phases, text);
     } finally {
-      deletes.unpersist();
+      if (deletes != null) {
+        deletes.unpersist();
+      }
       if (changeCache != null) {
         changeCache.unpersist();
       }
@@ -489,8 +494,8 @@ public final class NightlyJob {
 
   /**
    * The net change per id over a range of the change data feed. Up to {@code score.driver-census-rows}
-   * changes, the driver finds each id's winning change from the changes' keys (two column-pruned
-   * scans: a count, then the keys) and the night reads the feed once more, keeping the winners'
+   * changes, the driver finds each id's winning change from the changes' keys (a column-pruned
+   * scan, collected with a limit) and the night reads the feed once more, keeping the winners'
    * rows: no embedding is shuffled or cached. Larger ranges take a window over the feed's rows.
    */
   private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep, IdCensus.Limits limits,
@@ -500,12 +505,18 @@ public final class NightlyJob {
           .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
       Column isDelete = col("_change_type").equalTo("delete");
       Dataset<Row> keys = feed.select(prep.idExpr().as("id"), col("_commit_version"), isDelete.as("d"));
-      long rows = keys.count(); // fail here, not mid-commit, if the feed is unreadable
-      if (rows <= limits.driverRows()) {
+      // One more key than the driver takes, at most: a larger range stops early (Spark's limit
+      // scans the feed's partitions a few at a time) and takes the window. Fails here, not
+      // mid-commit, if the feed is unreadable.
+      int take = (int) Math.min(Integer.MAX_VALUE - 1, limits.driverRows());
+      List<Row> collected = keys.limit(take + 1).collectAsList();
+      if (collected.size() <= take) {
+        long rows = collected.size();
         NetChange net = new NetChange();
-        for (Row r : keys.collectAsList()) {
+        for (Row r : collected) {
           net.add(r.get(0), r.getLong(1), r.getBoolean(2));
         }
+        collected = null; // the keys are in the net change now
         IdCensus census = IdCensus.counted(net.rows(), net.repeated(), net.deleted(), limits, what);
         org.apache.spark.broadcast.Broadcast<Map<Object, NetChange.Winner>> winners = spark.sparkContext()
             .broadcast(net.winners(), scala.reflect.ClassTag$.MODULE$.apply(Map.class));
@@ -531,7 +542,7 @@ public final class NightlyJob {
       latest.count();
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
-      return new Changes(upserts, deletes, null, latest, OptionalLong.of(rows));
+      return new Changes(upserts, deletes, null, latest, OptionalLong.empty());
     } catch (JouleException e) { // the census refused the night (too many duplicated ids)
       throw e;
     } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
@@ -611,7 +622,7 @@ public final class NightlyJob {
             deletes.collectAsList().forEach(r -> keys.add(r.get(0)));
           }
           long marked = commit.upsertFiles(path, schema, files, "id", keys, Map.of("model_id", model.modelId()),
-              constants);
+              constants, config.longValue("nightly.driver-key-scan-rows"));
           LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors)",
               st.scored(), marked);
         }

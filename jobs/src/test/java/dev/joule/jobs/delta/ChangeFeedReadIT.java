@@ -4,30 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The change data feed read in columns gives Delta's own change rows. */
-class ChangeFeedReadIT {
-
-  @TempDir static Path tmp;
-  static SparkSession spark;
-
-  @BeforeAll
-  static void setUp() {
-    spark = dev.joule.jobs.TestSpark.start(tmp);
-  }
-
-  @AfterAll
-  static void tearDown() {
-    spark.stop();
-  }
+class ChangeFeedReadIT extends dev.joule.jobs.LocalSparkIT {
 
   @Test
   void theRowsAndSchemaOfDeltasFeedWithoutItsRowRelation() {

@@ -6,37 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.joule.jobs.console.SparkJobProfile;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.stream.Collectors;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A table whose files the driver lists with Delta Kernel reads the same rows as Spark's Delta
  * reader at the same version, without the jobs that reader runs to list them; a table a plain
  * Parquet read would get wrong is left to Spark's Delta reader, with the reason.
  */
-class DriverPlannedScanIT {
-
-  @TempDir static Path tmp;
-  static SparkSession spark;
-
-  @BeforeAll
-  static void setUp() {
-    spark = dev.joule.jobs.TestSpark.start(tmp);
-  }
-
-  @AfterAll
-  static void tearDown() {
-    spark.stop();
-  }
+class DriverPlannedScanIT extends dev.joule.jobs.LocalSparkIT {
 
   @Test
   void aPlainTableReadsTheRowsOfEachVersionWithoutASparkJobToListIt() {

@@ -4,32 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.stream.Collectors;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The driver's Delta Kernel reads agree with Spark's reads of the same table and version. */
-class DriverTableReaderIT {
-
-  @TempDir static Path tmp;
-  static SparkSession spark;
-
-  @BeforeAll
-  static void setUp() {
-    spark = dev.joule.jobs.TestSpark.start(tmp);
-  }
-
-  @AfterAll
-  static void tearDown() {
-    spark.stop();
-  }
+class DriverTableReaderIT extends dev.joule.jobs.LocalSparkIT {
 
   @Test
   void countsAndRowsMatchSparkWithDeletionVectorsNullsAndTimestamps() {

@@ -7,34 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.joule.jobs.JouleException;
 import dev.joule.jobs.console.SparkJobProfile;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The id census gives the same answer on the driver as through a shuffle, with one job. */
-class IdCensusIT {
-
-  @TempDir static Path tmp;
-  static SparkSession spark;
-
-  @BeforeAll
-  static void setUp() {
-    spark = dev.joule.jobs.TestSpark.start(tmp);
-  }
-
-  @AfterAll
-  static void tearDown() {
-    spark.stop();
-  }
+class IdCensusIT extends dev.joule.jobs.LocalSparkIT {
 
   /** 1,000 rows over 4 partitions: ids 7 and 12 on three rows each, 40 on two, two null ids. */
   private static Dataset<Row> ids() {
