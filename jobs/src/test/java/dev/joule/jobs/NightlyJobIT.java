@@ -160,6 +160,8 @@ class NightlyJobIT {
     List<String> jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
     assertEquals(keyScanRows.equals("0") ? 1 : 0, jobs.stream().filter(j -> j.contains("rows to replace")).count(),
         "the files holding a changed id read by a Spark job only past the driver's limit: " + jobs);
+    assertEquals(keyScanRows.equals("0") ? 1 : 0, jobs.stream().filter(j -> j.startsWith("commit predictions:"))
+        .count(), "the commit's files listed on the driver (Delta's own list runs two jobs): " + jobs);
     night(merged, DAY2, false, "nightly.deletion-vectors=false");
     assertEquals(2, d2.deleted());
 
@@ -578,7 +580,8 @@ class NightlyJobIT {
     spark.read().format("delta").load(generated).filter(col("id").isin(ROWS + 3, ROWS + 4, ROWS + 5))
         .selectExpr("CASE WHEN id = " + (ROWS + 5) + " THEN id ELSE " + (ROWS + 50) + "L END AS id", "embedding")
         .write().format("delta").mode("append").save(s.source());
-    // Refused where no duplicated id is allowed (exit 3), the night holds nothing cached after it.
+    // Refused where no duplicated id is allowed (exit 3), the night holds nothing cached after it
+    // (the window's cache, on the "0" path; the driver's net change caches nothing).
     int cachedBefore = spark.sparkContext().getPersistentRDDs().size();
     dev.joule.jobs.JouleException refused = org.junit.jupiter.api.Assertions.assertThrows(
         dev.joule.jobs.JouleException.class, () -> night(s, DAY2, false, "score.driver-census-rows=" + driverRows,

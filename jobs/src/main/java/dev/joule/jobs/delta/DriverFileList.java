@@ -32,11 +32,15 @@ import scala.jdk.javaapi.CollectionConverters;
  * vector keeps its identity (storage type, path, offset: what a remove is matched by) but not its
  * optional {@code maxRowIndex}, which Kernel does not read. Tables Kernel may list differently
  * are refused (null): a Delta log store configured, coordinated commits, clustering (whose
- * provider Kernel does not read), or anything Kernel cannot read.
+ * provider Kernel does not read), absolute paths in the log (which Delta's snapshot rewrites into
+ * a canonical form), or anything Kernel cannot read.
  */
 final class DriverFileList {
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DriverFileList.class);
+
+  /** A URI scheme: {@code file:}, {@code s3a:}, ... (a relative path's colon is escaped). */
+  private static final java.util.regex.Pattern ABSOLUTE = java.util.regex.Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*:");
 
   private DriverFileList() {}
 
@@ -78,7 +82,13 @@ final class DriverFileList {
       while (batches.hasNext()) {
         try (CloseableIterator<io.delta.kernel.data.Row> it = batches.next().getRows()) {
           while (it.hasNext()) {
-            out.add(addFile(it.next()));
+            AddFile f = addFile(it.next());
+            // Delta's snapshot rewrites absolute paths into a canonical form (a clone's, a
+            // converted table's); Kernel gives the log's string. Only relative paths are the same.
+            if (f.path().startsWith("/") || ABSOLUTE.matcher(f.path()).lookingAt()) {
+              throw new IllegalStateException("an absolute path in the log: " + f.path());
+            }
+            out.add(f);
           }
         }
       }

@@ -103,6 +103,13 @@ final class DriverKeyScan {
     return key;
   }
 
+  /** A file holds another number of rows than its Delta statistics say. */
+  static final class RowCountMismatch extends IllegalStateException {
+    RowCountMismatch(String message) {
+      super(message);
+    }
+  }
+
   /** A file to read: its absolute path, and its rows as its Delta statistics count them. */
   record DataFile(Path path, long rows) {}
 
@@ -111,8 +118,8 @@ final class DriverKeyScan {
    *
    * @param files a caller's name for each file → the file
    * @param scope column → value: a row is wanted only where each of these columns has its value
-   * @throws IllegalStateException where a file holds another number of rows than its statistics
-   *     say: a position found would then not be the row's
+   * @throws RowCountMismatch where a file holds another number of rows than its statistics say:
+   *     a position found would then not be the row's
    */
   static Map<String, RoaringBitmapArray> positions(Configuration conf, Map<String, DataFile> files, String keyColumn,
       Wanted wanted, Map<String, String> scope) {
@@ -140,7 +147,7 @@ final class DriverKeyScan {
     Path file = dataFile.path();
     long rowsInFile = reader.getRecordCount();
     if (rowsInFile != dataFile.rows()) {
-      throw new IllegalStateException(file + " holds " + rowsInFile + " rows; its Delta statistics say "
+      throw new RowCountMismatch(file + " holds " + rowsInFile + " rows; its Delta statistics say "
           + dataFile.rows());
     }
     MessageType schema = reader.getFooter().getFileMetaData().getSchema();
@@ -202,7 +209,7 @@ final class DriverKeyScan {
       base += rows;
     }
     if (base != rowsInFile) {
-      throw new IllegalStateException(file + ": " + base + " rows read of " + rowsInFile);
+      throw new RowCountMismatch(file + ": " + base + " rows read of " + rowsInFile);
     }
     return bits;
   }

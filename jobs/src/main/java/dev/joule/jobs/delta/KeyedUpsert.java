@@ -134,23 +134,16 @@ final class KeyedUpsert {
       candidates.put(SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded(), f);
     }
     Map<String, String> scopeToRead = scopeRead ? scope : Map.of();
-    boolean onDriver = onDriver(merged, candidates, keyColumn, scopeToRead, driverScanRows);
-    Map<String, RoaringBitmapArray> marked;
-    String how;
-    if (candidates.isEmpty()) {
-      marked = Map.of();
-      how = "none read";
-    } else if (onDriver) {
-      Map<String, DriverKeyScan.DataFile> read = absolute(candidates, base);
-      var thread = java.lang.management.ManagementFactory.getThreadMXBean();
-      long cpu = thread.getCurrentThreadCpuTime();
-      marked = DriverKeyScan.positions(log.newDeltaHadoopConf(), read, keyColumn,
-          new DriverKeyScan.Wanted(sortedKeys, sortedKeys != null ? null : stringKeys(keys)), scopeToRead);
+    Map<String, RoaringBitmapArray> marked = candidates.isEmpty() ? Map.of() : null;
+    String how = "none read";
+    double[] cpuMillis = {0};
+    if (marked == null && readsOnDriver(merged, candidates, keyColumn, scopeToRead, driverScanRows)) {
+      marked = driverPositions(log, candidates, base, keyColumn, keys, sortedKeys, scopeToRead, cpuMillis);
       // The bench's per-table term reads this line (NightlyTermsBench).
       how = String.format(java.util.Locale.ROOT, "key scan on the driver: %d rows, %.1f ms CPU",
-          read.values().stream().mapToLong(DriverKeyScan.DataFile::rows).sum(),
-          (thread.getCurrentThreadCpuTime() - cpu) / 1e6);
-    } else {
+          candidates.values().stream().mapToLong(f -> (Long) f.numPhysicalRecords().get()).sum(), cpuMillis[0]);
+    }
+    if (marked == null) {
       marked = positions(spark, merged, candidates, keyColumn, keys, sortedKeys, scopeToRead);
       how = "key scan by a Spark job";
     }
@@ -230,7 +223,7 @@ final class KeyedUpsert {
    * are known from their statistics and at most {@code driverScanRows}, and the key and scope
    * columns are of types it reads.
    */
-  private static boolean onDriver(StructType table, Map<String, AddFile> candidates, String keyColumn,
+  private static boolean readsOnDriver(StructType table, Map<String, AddFile> candidates, String keyColumn,
       Map<String, String> scope, long driverScanRows) {
     long rows = 0;
     for (AddFile f : candidates.values()) {
@@ -241,6 +234,31 @@ final class KeyedUpsert {
     }
     return rows <= driverScanRows && DriverKeyScan.readable(table.apply(keyColumn).dataType(),
         scope.keySet().stream().map(c -> table.apply(c).dataType()).toList());
+  }
+
+  /**
+   * The rows' positions as the driver reads them ({@link DriverKeyScan}), its thread's CPU in
+   * {@code cpuMillis}; null where it cannot read a file (an encoding or a type parquet-mr's column
+   * readers refuse, say: logged), and a Spark job reads them instead. A file whose rows are not
+   * what its statistics say fails the commit, as its deletion vector would.
+   */
+  private static Map<String, RoaringBitmapArray> driverPositions(DeltaLog log, Map<String, AddFile> candidates,
+      String base, String keyColumn, Set<Object> keys, long[] sortedKeys, Map<String, String> scope,
+      double[] cpuMillis) {
+    // Keys of the wrong type are the caller's error, not a file the driver cannot read: thrown.
+    DriverKeyScan.Wanted wanted = new DriverKeyScan.Wanted(sortedKeys, sortedKeys != null ? null : stringKeys(keys));
+    var thread = java.lang.management.ManagementFactory.getThreadMXBean();
+    long cpu = thread.getCurrentThreadCpuTime();
+    try {
+      return DriverKeyScan.positions(log.newDeltaHadoopConf(), absolute(candidates, base), keyColumn, wanted, scope);
+    } catch (DriverKeyScan.RowCountMismatch e) {
+      throw e;
+    } catch (RuntimeException e) {
+      LOG.warn("{}: the driver could not read the keys ({}); a Spark job reads them", log.dataPath(), e.toString());
+      return null;
+    } finally {
+      cpuMillis[0] = (thread.getCurrentThreadCpuTime() - cpu) / 1e6;
+    }
   }
 
   /** The candidates as the driver reads them, by the names {@link #commit} keeps them under. */

@@ -500,15 +500,17 @@ public final class NightlyJob {
    */
   private Changes changeFeed(String source, long start, long end, Scoring.Prepared prep, IdCensus.Limits limits,
       String what) {
+    Dataset<Row> cached = null; // the window's cache, released here if the feed fails
     try {
       Dataset<Row> feed = dev.joule.jobs.delta.ChangeFeedRead.of(spark, source, start, end)
           .filter(col("_change_type").isin("insert", "update_postimage", "delete"));
       Column isDelete = col("_change_type").equalTo("delete");
       Dataset<Row> keys = feed.select(prep.idExpr().as("id"), col("_commit_version"), isDelete.as("d"));
-      // One more key than the driver takes, at most: a larger range stops early (Spark's limit
-      // scans the feed's partitions a few at a time) and takes the window. Fails here, not
-      // mid-commit, if the feed is unreadable.
-      int take = (int) Math.min(Integer.MAX_VALUE - 1, limits.driverRows());
+      // One more key than the driver takes, at most, each key read once: a larger range stops
+      // early and takes the window. Spark's limit scans the feed's partitions a few at a time
+      // (1, then 4, 16, ... in turn), so a feed of many partitions under the limit runs a few
+      // more, smaller jobs. Fails here, not mid-commit, if the feed is unreadable.
+      int take = (int) Math.max(0, Math.min(Integer.MAX_VALUE - 1, limits.driverRows()));
       List<Row> collected = keys.limit(take + 1).collectAsList();
       if (collected.size() <= take) {
         long rows = collected.size();
@@ -539,6 +541,7 @@ public final class NightlyJob {
                   org.apache.spark.sql.functions.when(isDelete, 1).otherwise(0))))
           .filter(col("_joule_rank").equalTo(1).or(prep.idExpr().isNull().and(org.apache.spark.sql.functions.not(
               isDelete)))).cache();
+      cached = latest;
       latest.count();
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
@@ -546,6 +549,9 @@ public final class NightlyJob {
     } catch (JouleException e) { // the census refused the night (too many duplicated ids)
       throw e;
     } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
+      if (cached != null) { // the night scans the source in full instead
+        cached.unpersist();
+      }
       String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
       String reason = msg.contains("enableChangeDataFeed") || msg.toLowerCase().contains("change data")
           ? "the change data feed does not cover versions " + start + ".." + end

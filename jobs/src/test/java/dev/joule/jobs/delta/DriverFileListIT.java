@@ -58,6 +58,22 @@ class DriverFileListIT extends dev.joule.jobs.LocalSparkIT {
     assertTrue(sawTags, "files with tags");
   }
 
+  /** A log that names a file by its absolute path is left to Delta, which rewrites such paths. */
+  @Test
+  void aLogWithAnAbsolutePathIsLeftToDelta() {
+    String path = DeltaIO.qualified(spark, tmp.resolve("absolute").toString());
+    spark.range(0, 100).write().format("delta").save(path);
+    assertTrue(DriverFileList.at(spark, DriverTableReader.engine(spark), path, 0) != null, "relative paths: listed");
+    var txn = DeltaLog.forTable(spark, path).startTransaction();
+    AddFile f = txn.snapshot().allFiles().head();
+    AddFile absolute = new AddFile(path + "/" + f.path(), f.partitionValues(), f.size(), f.modificationTime(), false,
+        f.stats(), f.tags(), f.deletionVector(), f.baseRowId(), f.defaultRowCommitVersion(), f.clusteringProvider());
+    txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(List.<org.apache.spark.sql.delta.actions.Action>of(
+        f.removeWithTimestamp(System.currentTimeMillis(), false), absolute)).toList(),
+        org.apache.spark.sql.delta.DeltaOperations.ManualUpdate$.MODULE$);
+    assertEquals(null, DriverFileList.at(spark, DriverTableReader.engine(spark), path, 1));
+  }
+
   /** Delta's action with its deletion vector's optional maxRowIndex left out, as Kernel reads it. */
   private static AddFile withoutMaxRowIndex(AddFile f) {
     DeletionVectorDescriptor dv = f.deletionVector();

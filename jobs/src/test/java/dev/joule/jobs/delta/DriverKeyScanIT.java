@@ -34,9 +34,14 @@ class DriverKeyScanIT extends dev.joule.jobs.LocalSparkIT {
         .repartition(3).write().option("parquet.block.size", 65_536).parquet(dir + "/a");
     spark.range(0, 5_000).selectExpr("id * 3 AS id", "CAST(id * 3 AS INT) AS small",
         "concat('k', id) AS name").write().parquet(dir + "/b"); // no model_id column
+    // Plain encoding (no dictionary), pages of 4 KiB, version 2 data pages.
+    spark.range(60_000, 66_000).selectExpr("IF(id % 997 = 5, NULL, id * 3) AS id", "CAST(id * 3 AS INT) AS small",
+        "concat('k', id % 20000) AS name", "IF(id % 3 = 0, 'other', 'm1') AS model_id")
+        .write().option("parquet.enable.dictionary", "false").option("parquet.page.size", 4096)
+        .option("parquet.writer.version", "v2").parquet(dir + "/c");
     Map<String, org.apache.hadoop.fs.Path> files = new HashMap<>();
     Map<String, DriverKeyScan.DataFile> dataFiles = new HashMap<>();
-    for (String sub : List.of("a", "b")) {
+    for (String sub : List.of("a", "b", "c")) {
       for (File f : new File(dir, sub).listFiles((d, n) -> n.endsWith(".parquet"))) {
         files.put(f.toURI().toString(), new org.apache.hadoop.fs.Path(f.toURI()));
         dataFiles.put(f.toURI().toString(), new DriverKeyScan.DataFile(new org.apache.hadoop.fs.Path(f.toURI()),
@@ -53,7 +58,8 @@ class DriverKeyScanIT extends dev.joule.jobs.LocalSparkIT {
       }
     }
     assertTrue(groups > 1, "a file of several row groups");
-    long[] longKeys = new TreeSet<>(List.of(0L, 3L, 15L, 30_003L, 44_997L, 150_000L, 179_997L, 7L)).stream()
+    long[] longKeys = new TreeSet<>(List.of(0L, 3L, 15L, 30_003L, 44_997L, 150_000L, 179_997L, 7L, 180_003L,
+        190_001L, 197_997L)).stream()
         .mapToLong(Long::longValue).sorted().toArray();
     Set<String> stringKeys = Set.of("k1", "k7", "k19999", "k4999", "nope");
     var conf = spark.sessionState().newHadoopConf();
