@@ -51,11 +51,10 @@ final class DriverFileList {
    * @param path a qualified path ({@link DeltaIO#qualified})
    */
   static List<AddFile> at(SparkSession spark, Engine engine, String path, long version) {
-    for (String key : CollectionConverters.asJava(spark.conf().getAll()).keySet()) {
-      if (key.startsWith("spark.delta.logStore.")) {
-        LOG.debug("{}: a Delta log store is configured ({}); files listed by Delta", path, key);
-        return null;
-      }
+    String logStore = DriverPlannedScan.logStoreConfigured(spark);
+    if (logStore != null) {
+      LOG.debug("{}: {}; files listed by Delta", path, logStore);
+      return null;
     }
     try {
       return list(engine, path, version);
@@ -70,11 +69,12 @@ final class DriverFileList {
     if (!(snapshot instanceof SnapshotImpl impl)) {
       throw new IllegalStateException("an unknown snapshot type");
     }
-    for (String feature : impl.getProtocol().getWriterFeatures()) {
-      if (feature.startsWith("coordinatedCommits") || feature.startsWith("catalog")
-          || feature.startsWith("clustering")) {
-        throw new IllegalStateException("writer feature " + feature);
-      }
+    String unseen = DriverPlannedScan.unseenCommits(impl.getProtocol());
+    if (unseen != null) {
+      throw new IllegalStateException(unseen);
+    }
+    if (impl.getProtocol().getWriterFeatures().stream().anyMatch(f -> f.startsWith("clustering"))) {
+      throw new IllegalStateException("clustering (its provider, in each file's action, Kernel does not read)");
     }
     List<AddFile> out = new ArrayList<>();
     ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();

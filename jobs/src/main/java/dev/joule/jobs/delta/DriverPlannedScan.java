@@ -88,11 +88,33 @@ public final class DriverPlannedScan {
     }
   }
 
-  private static Plan plan(SparkSession spark, Engine engine, String path, OptionalLong version) {
+  /**
+   * The Delta log store this session configures (Kernel's default engine ignores it, and may not
+   * read the log as Spark's Delta does), or null.
+   */
+  static String logStoreConfigured(SparkSession spark) {
     for (String key : CollectionConverters.asJava(spark.conf().getAll()).keySet()) {
       if (key.startsWith("spark.delta.logStore.")) {
-        return Plan.leftToSpark("a Delta log store is configured (" + key + ")"); // Kernel's engine ignores it
+        return "a Delta log store is configured (" + key + ")";
       }
+    }
+    return null;
+  }
+
+  /** A writer feature whose commits Kernel's default engine may not see, or null. */
+  static String unseenCommits(io.delta.kernel.internal.actions.Protocol protocol) {
+    for (String feature : protocol.getWriterFeatures()) {
+      if (feature.startsWith("coordinatedCommits") || feature.startsWith("catalog")) {
+        return "writer feature " + feature + " (commits Kernel's default engine may not see)";
+      }
+    }
+    return null;
+  }
+
+  private static Plan plan(SparkSession spark, Engine engine, String path, OptionalLong version) {
+    String logStore = logStoreConfigured(spark);
+    if (logStore != null) {
+      return Plan.leftToSpark(logStore);
     }
     Snapshot snapshot = TableManager.loadSnapshot(path).build(engine);
     if (version.isPresent() && version.getAsLong() != snapshot.getVersion()) {
@@ -108,10 +130,9 @@ public final class DriverPlannedScan {
         return Plan.leftToSpark("reader feature " + feature);
       }
     }
-    for (String feature : impl.getProtocol().getWriterFeatures()) {
-      if (feature.startsWith("coordinatedCommits") || feature.startsWith("catalog")) {
-        return Plan.leftToSpark("writer feature " + feature + " (commits Kernel's default engine may not see)");
-      }
+    String unseen = unseenCommits(impl.getProtocol());
+    if (unseen != null) {
+      return Plan.leftToSpark(unseen);
     }
     Metadata metadata = impl.getMetadata();
     String mapping = metadata.getConfiguration().getOrDefault("delta.columnMapping.mode", "none");
