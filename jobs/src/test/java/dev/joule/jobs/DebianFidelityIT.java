@@ -159,7 +159,8 @@ class DebianFidelityIT {
     assertEquals("int4", head.precision(), head.gate().describe());
     double int4 = head.gate().auto().trials().stream().filter(t -> t.precision().equals("int4")).findFirst()
         .orElseThrow(() -> new AssertionError("int4 not measured: " + head.gate().describe())).value();
-    // A target just above int4's measured agreement: int4 misses it, and a dearer kernel is taken.
+    // A target just above int4's measured agreement: int4 misses it, and a dearer kernel is taken
+    // (fp32, where no quantized kernel reaches it).
     org.junit.jupiter.api.Assumptions.assumeTrue(int4 < 1.0, "int4 agreed on every sampled row: no target above it");
     double above = int4 + 1e-4;
     ScoreResult higher = new ScoreJob(spark, TestSpark.config(tmp, "quality.target-agreement=" + above)).run(
@@ -179,6 +180,16 @@ class DebianFidelityIT {
   private static void assertAutoChoice(ScoreResult r, double target) {
     AutoPrecision.Choice c = r.gate().auto();
     System.out.printf(java.util.Locale.ROOT, "Debian 3,000: %s%n", r.gate().describe());
+    if (r.precision().equals("fp32")) {
+      // No quantized kernel reached the target (int8 may agree on no more rows than int4: the
+      // same near ties): auto takes the reference itself, which needs no gate.
+      assertEquals("not_needed", r.gate().status(), r.gate().describe());
+      assertTrue(!c.trials().isEmpty(), c.describe());
+      for (AutoPrecision.Trial t : c.trials()) {
+        assertTrue(!t.meets() && t.value() < target, c.describe());
+      }
+      return;
+    }
     assertEquals("passed", r.gate().status(), r.gate().describe());
     assertEquals(target, r.gate().bar(), 1e-12, "the gate checks the run at the target");
     assertEquals(c.chosen(), r.kernel());
