@@ -76,7 +76,17 @@ public final class DeltaIO {
 
   /** As {@link #readPinned(SparkSession, String, String)}, at {@code version} when one is given. */
   public static Pinned readPinned(SparkSession spark, String path, java.util.OptionalLong version, String what) {
-    DriverPlannedScan.Plan plan = DriverPlannedScan.of(spark, DriverTableReader.engine(spark), path, version);
+    return readPinned(spark, DriverTableReader.engine(spark), path, version, what);
+  }
+
+  /**
+   * As {@link #readPinned(SparkSession, String, java.util.OptionalLong, String)}, its files listed
+   * with {@code engine}: a job that reads the log several times builds one engine (each default
+   * engine copies the session's Hadoop configuration).
+   */
+  public static Pinned readPinned(SparkSession spark, io.delta.kernel.engine.Engine engine, String path,
+      java.util.OptionalLong version, String what) {
+    DriverPlannedScan.Plan plan = DriverPlannedScan.of(spark, engine, path, version);
     if (plan.data() != null) {
       return new Pinned(path, plan.version(), plan.data(), "files listed by Delta Kernel", plan.rows());
     }

@@ -2,15 +2,10 @@ package dev.joule.jobs.delta;
 
 import io.delta.kernel.Snapshot;
 import io.delta.kernel.TableManager;
-import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.data.MapValue;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.internal.InternalScanFileUtils;
-import io.delta.kernel.internal.ScanImpl;
 import io.delta.kernel.internal.SnapshotImpl;
-import io.delta.kernel.utils.CloseableIterator;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -77,24 +72,15 @@ final class DriverFileList {
       throw new IllegalStateException("clustering (its provider, in each file's action, Kernel does not read)");
     }
     List<AddFile> out = new ArrayList<>();
-    ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();
-    try (CloseableIterator<FilteredColumnarBatch> batches = scan.getScanFiles(engine, true)) {
-      while (batches.hasNext()) {
-        try (CloseableIterator<io.delta.kernel.data.Row> it = batches.next().getRows()) {
-          while (it.hasNext()) {
-            AddFile f = addFile(it.next());
-            // Delta's snapshot rewrites absolute paths into a canonical form (a clone's, a
-            // converted table's); Kernel gives the log's string. Only relative paths are the same.
-            if (f.path().startsWith("/") || ABSOLUTE.matcher(f.path()).lookingAt()) {
-              throw new IllegalStateException("an absolute path in the log: " + f.path());
-            }
-            out.add(f);
-          }
-        }
+    KernelScanFiles.forEach(engine, snapshot.getScanBuilder().build(), true, path, file -> {
+      AddFile f = addFile(file);
+      // Delta's snapshot rewrites absolute paths into a canonical form (a clone's, a converted
+      // table's); Kernel gives the log's string. Only relative paths are the same.
+      if (f.path().startsWith("/") || ABSOLUTE.matcher(f.path()).lookingAt()) {
+        throw new IllegalStateException("an absolute path in the log: " + f.path());
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
-    }
+      return out.add(f);
+    });
     return out;
   }
 

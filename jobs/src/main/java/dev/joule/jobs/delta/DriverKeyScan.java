@@ -27,11 +27,7 @@ import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 import org.apache.parquet.schema.Type;
 import org.apache.spark.sql.delta.deletionvectors.RoaringBitmapArray;
-import org.apache.spark.sql.types.ByteType;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.IntegerType;
-import org.apache.spark.sql.types.LongType;
-import org.apache.spark.sql.types.ShortType;
 import org.apache.spark.sql.types.StringType;
 
 /**
@@ -95,8 +91,7 @@ final class DriverKeyScan {
    * {@code scopeTypes}: integer or string keys, string scope columns.
    */
   static boolean readable(DataType keyType, Iterable<DataType> scopeTypes) {
-    boolean key = keyType instanceof LongType || keyType instanceof IntegerType || keyType instanceof ShortType
-        || keyType instanceof ByteType || keyType instanceof StringType;
+    boolean key = dev.joule.udfs.files.TaskOutput.IntegerRange.tracks(keyType) || keyType instanceof StringType;
     for (DataType t : scopeTypes) {
       key &= t instanceof StringType;
     }

@@ -2,15 +2,10 @@ package dev.joule.jobs.delta;
 
 import io.delta.kernel.Snapshot;
 import io.delta.kernel.TableManager;
-import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.internal.InternalScanFileUtils;
-import io.delta.kernel.internal.ScanImpl;
 import io.delta.kernel.internal.SnapshotImpl;
 import io.delta.kernel.internal.actions.Metadata;
-import io.delta.kernel.utils.CloseableIterator;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
@@ -147,31 +142,24 @@ public final class DriverPlannedScan {
     StructType schema = DeltaTableUtils.removeInternalDeltaMetadata(spark, DeltaTableUtils.removeInternalWriterMetadata(
         spark, SchemaUtils.dropNullTypeColumns((StructType) DataType.fromJson(metadata.getSchemaString()))));
     List<FileStatus> files = new ArrayList<>();
-    long rows = 0;
-    ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();
-    try (CloseableIterator<FilteredColumnarBatch> batches = scan.getScanFiles(engine, true)) {
-      while (batches.hasNext()) {
-        try (CloseableIterator<io.delta.kernel.data.Row> it = batches.next().getRows()) {
-          while (it.hasNext()) {
-            io.delta.kernel.data.Row file = it.next();
-            if (InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file) != null) {
-              return Plan.leftToSpark("a file with a deletion vector");
-            }
-            long live = DriverTableReader.liveRows(file);
-            rows = rows < 0 || live < 0 ? -1 : rows + live;
-            io.delta.kernel.utils.FileStatus f = InternalScanFileUtils.getAddFileStatus(file);
-            // No block locations: Spark's scan splits by size alone, as it does for Delta's files.
-            files.add(new FileStatus(f.getSize(), false, 0, 1, f.getModificationTime(), new Path(f.getPath())));
-          }
-        }
+    long[] rows = {0};
+    boolean noVectors = KernelScanFiles.forEach(engine, snapshot.getScanBuilder().build(), true, path, file -> {
+      if (InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file) != null) {
+        return false;
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+      long live = DriverTableReader.liveRows(file);
+      rows[0] = rows[0] < 0 || live < 0 ? -1 : rows[0] + live;
+      io.delta.kernel.utils.FileStatus f = InternalScanFileUtils.getAddFileStatus(file);
+      // No block locations: Spark's scan splits by size alone, as it does for Delta's files.
+      return files.add(new FileStatus(f.getSize(), false, 0, 1, f.getModificationTime(), new Path(f.getPath())));
+    });
+    if (!noVectors) {
+      return Plan.leftToSpark("a file with a deletion vector");
     }
     HadoopFsRelation relation = new HadoopFsRelation(new Files(new Path(path), files), new StructType(), schema,
         scala.Option.empty(), new ParquetFileFormat(), scala.collection.immutable.Map$.MODULE$.empty(), spark);
     return new Plan(snapshot.getVersion(), spark.baseRelationToDataFrame(relation), null,
-        rows < 0 ? OptionalLong.empty() : OptionalLong.of(rows));
+        rows[0] < 0 ? OptionalLong.empty() : OptionalLong.of(rows[0]));
   }
 
   /** A fixed list of files, as Kernel gave them: nothing is listed or refreshed. */

@@ -11,14 +11,12 @@ import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
 import io.delta.kernel.internal.InternalScanFileUtils;
-import io.delta.kernel.internal.ScanImpl;
 import io.delta.kernel.internal.actions.DeletionVectorDescriptor;
 import io.delta.kernel.internal.data.ScanStateRow;
 import io.delta.kernel.types.StructField;
 import io.delta.kernel.utils.CloseableIterator;
 import io.delta.kernel.utils.FileStatus;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +43,11 @@ public final class DriverTableReader {
 
   public DriverTableReader(Engine engine) {
     this.engine = engine;
+  }
+
+  /** The engine this reader reads with: a job passes it on to its other driver reads of the log. */
+  public Engine engine() {
+    return engine;
   }
 
   /** The default engine over the session's Hadoop configuration (its file systems, credentials). */
@@ -76,24 +79,13 @@ public final class DriverTableReader {
 
   private OptionalLong count(String path, long version) {
     Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
-    ScanImpl scan = (ScanImpl) snapshot.getScanBuilder().build();
-    long rows = 0;
-    try (CloseableIterator<FilteredColumnarBatch> files = scan.getScanFiles(engine, true)) {
-      while (files.hasNext()) {
-        try (CloseableIterator<io.delta.kernel.data.Row> it = files.next().getRows()) {
-          while (it.hasNext()) {
-            long n = liveRows(it.next());
-            if (n < 0) {
-              return OptionalLong.empty();
-            }
-            rows += n;
-          }
-        }
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
-    }
-    return OptionalLong.of(rows);
+    long[] rows = {0};
+    boolean counted = KernelScanFiles.forEach(engine, snapshot.getScanBuilder().build(), true, path, file -> {
+      long n = liveRows(file);
+      rows[0] += n;
+      return n >= 0;
+    });
+    return counted ? OptionalLong.of(rows[0]) : OptionalLong.empty();
   }
 
   /**
@@ -134,38 +126,31 @@ public final class DriverTableReader {
   private List<Row> read(String path, long version) {
     Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
     io.delta.kernel.types.StructType kernelSchema = snapshot.getSchema();
-    StructType schema = new StructType();
+    StructType fields = new StructType();
     for (StructField f : kernelSchema.fields()) {
       DataType t = sparkType(f.getDataType());
       if (t == null) {
         return null;
       }
-      schema = schema.add(f.getName(), t, true);
+      fields = fields.add(f.getName(), t, true);
     }
+    StructType schema = fields;
     Scan scan = snapshot.getScanBuilder().build();
     io.delta.kernel.data.Row scanState = scan.getScanState(engine);
     io.delta.kernel.types.StructType physical = ScanStateRow.getPhysicalDataReadSchema(scanState);
     List<Row> out = new ArrayList<>();
-    try (CloseableIterator<FilteredColumnarBatch> files = scan.getScanFiles(engine)) {
-      while (files.hasNext()) {
-        try (CloseableIterator<io.delta.kernel.data.Row> it = files.next().getRows()) {
-          while (it.hasNext()) {
-            io.delta.kernel.data.Row file = it.next();
-            FileStatus status = InternalScanFileUtils.getAddFileStatus(file);
-            CloseableIterator<ColumnarBatch> data = engine.getParquetHandler()
-                .readParquetFiles(single(status), physical, Optional.empty()).map(FileReadResult::getData);
-            try (CloseableIterator<FilteredColumnarBatch> logical = Scan.transformPhysicalData(engine, scanState, file,
-                data)) {
-              while (logical.hasNext()) {
-                addRows(logical.next(), schema, out);
-              }
-            }
-          }
+    KernelScanFiles.forEach(engine, scan, false, path, file -> {
+      FileStatus status = InternalScanFileUtils.getAddFileStatus(file);
+      CloseableIterator<ColumnarBatch> data = engine.getParquetHandler()
+          .readParquetFiles(single(status), physical, Optional.empty()).map(FileReadResult::getData);
+      try (CloseableIterator<FilteredColumnarBatch> logical = Scan.transformPhysicalData(engine, scanState, file,
+          data)) {
+        while (logical.hasNext()) {
+          addRows(logical.next(), schema, out);
         }
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
-    }
+      return true;
+    });
     return out;
   }
 

@@ -32,12 +32,8 @@ import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore;
 import org.apache.spark.sql.delta.util.DeltaFileOperations;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.ByteType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.IntegerType;
-import org.apache.spark.sql.types.LongType;
-import org.apache.spark.sql.types.ShortType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
@@ -84,14 +80,15 @@ final class KeyedUpsert {
   }
 
   /**
+   * @param engine Delta Kernel's engine, for the live files' list ({@link DriverFileList})
    * @param keyColumn the key (e.g. id); {@code keys} are the keys whose rows this commit replaces
    *     or deletes (Long or String, as the column)
    * @param scope column → value: only rows with these values are replaced (e.g. model_id)
    * @param constants column → the one value it has in every row of {@code files}: their statistics
    */
-  static Outcome commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
-      String keyColumn, Set<Object> keys, Map<String, String> scope, Map<String, String> constants,
-      long driverScanRows) {
+  static Outcome commit(SparkSession spark, io.delta.kernel.engine.Engine engine, String path, StructType schema,
+      List<TaskOutput.WrittenFile> files, String keyColumn, Set<Object> keys, Map<String, String> scope,
+      Map<String, String> constants, long driverScanRows) {
     DeltaLog log = DeltaLog.forTable(spark, path);
     OptimisticTransaction txn = log.startTransaction();
     if (txn.readVersion() < 0) {
@@ -121,7 +118,7 @@ final class KeyedUpsert {
     Map<String, AddFile> candidates = new HashMap<>();
     int skipped = 0;
     boolean scopeRead = false;
-    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : liveFiles(spark, txn, base)) {
+    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : liveFiles(spark, engine, txn, base)) {
       FileCommit.Match inScope = FileCommit.match(f.stats(), scope);
       if (inScope == FileCommit.Match.NONE) {
         continue;
@@ -137,8 +134,12 @@ final class KeyedUpsert {
     Map<String, RoaringBitmapArray> marked = candidates.isEmpty() ? Map.of() : null;
     String how = "none read";
     double[] cpuMillis = {0};
+    // Delta's Hadoop configuration for this table (the session's and the table's options), made
+    // once: the driver's key scan and the deletion-vector store read and write with it.
+    org.apache.hadoop.conf.Configuration hadoopConf = marked == null ? log.newDeltaHadoopConf() : null;
     if (marked == null && readsOnDriver(merged, candidates, keyColumn, scopeToRead, driverScanRows)) {
-      marked = driverPositions(log, candidates, base, keyColumn, keys, sortedKeys, scopeToRead, cpuMillis);
+      marked = driverPositions(log, hadoopConf, candidates, base, keyColumn, keys, sortedKeys, scopeToRead,
+          cpuMillis);
       // The bench's per-table term reads this line (NightlyTermsBench).
       how = String.format(java.util.Locale.ROOT, "key scan on the driver: %d rows, %.1f ms CPU",
           candidates.values().stream().mapToLong(f -> (Long) f.numPhysicalRecords().get()).sum(), cpuMillis[0]);
@@ -160,7 +161,6 @@ final class KeyedUpsert {
     long rowsMarked = 0;
     int removed = 0;
     if (!marked.isEmpty()) {
-      var hadoopConf = log.newDeltaHadoopConf();
       DeletionVectorStore store = DeletionVectorStore$.MODULE$.createInstance(hadoopConf);
       UUID dvFile = UUID.randomUUID();
       org.apache.spark.sql.delta.storage.dv.DeletionVectorStoreUtils.Writer writer = null;
@@ -213,8 +213,9 @@ final class KeyedUpsert {
    * The table's live files at the transaction's version: listed by Delta Kernel on the driver
    * ({@link DriverFileList}), else by Delta's snapshot (two Spark jobs).
    */
-  private static List<AddFile> liveFiles(SparkSession spark, OptimisticTransaction txn, String table) {
-    List<AddFile> listed = DriverFileList.at(spark, DriverTableReader.engine(spark), table, txn.readVersion());
+  private static List<AddFile> liveFiles(SparkSession spark, io.delta.kernel.engine.Engine engine,
+      OptimisticTransaction txn, String table) {
+    List<AddFile> listed = DriverFileList.at(spark, engine, table, txn.readVersion());
     return listed != null ? listed : txn.snapshot().allFiles().collectAsList();
   }
 
@@ -242,7 +243,8 @@ final class KeyedUpsert {
    * readers refuse, say: logged), and a Spark job reads them instead. A file whose rows are not
    * what its statistics say fails the commit, as its deletion vector would.
    */
-  private static Map<String, RoaringBitmapArray> driverPositions(DeltaLog log, Map<String, AddFile> candidates,
+  private static Map<String, RoaringBitmapArray> driverPositions(DeltaLog log,
+      org.apache.hadoop.conf.Configuration hadoopConf, Map<String, AddFile> candidates,
       String base, String keyColumn, Set<Object> keys, long[] sortedKeys, Map<String, String> scope,
       double[] cpuMillis) {
     // Keys of the wrong type are the caller's error, not a file the driver cannot read: thrown.
@@ -250,7 +252,7 @@ final class KeyedUpsert {
     var thread = java.lang.management.ManagementFactory.getThreadMXBean();
     long cpu = thread.getCurrentThreadCpuTime();
     try {
-      return DriverKeyScan.positions(log.newDeltaHadoopConf(), absolute(candidates, base), keyColumn, wanted, scope);
+      return DriverKeyScan.positions(hadoopConf, absolute(candidates, base), keyColumn, wanted, scope);
     } catch (DriverKeyScan.RowCountMismatch e) {
       throw e;
     } catch (RuntimeException e) {
@@ -354,8 +356,7 @@ final class KeyedUpsert {
 
   /** The keys as sorted longs, where the key column is of an integer type; else null. */
   static long[] integerKeys(DataType type, Set<Object> keys) {
-    if (!(type instanceof LongType || type instanceof IntegerType || type instanceof ShortType
-        || type instanceof ByteType) || keys.isEmpty()) {
+    if (!dev.joule.udfs.files.TaskOutput.IntegerRange.tracks(type) || keys.isEmpty()) {
       return null;
     }
     long[] out = new long[keys.size()];

@@ -32,6 +32,7 @@ public final class TableCommit {
 
   private final SparkSession spark;
   private final String runId;
+  private final io.delta.kernel.engine.Engine engine;
   private final Deque<Written> written = new ArrayDeque<>();
   private int step;
 
@@ -66,8 +67,17 @@ public final class TableCommit {
   }
 
   public TableCommit(SparkSession spark, String runId) {
+    this(spark, runId, null);
+  }
+
+  /**
+   * @param engine Delta Kernel's engine for the driver's reads of a table's log ({@link #upsertFiles}'s
+   *     file list), or null for one made per commit
+   */
+  public TableCommit(SparkSession spark, String runId, io.delta.kernel.engine.Engine engine) {
     this.spark = spark;
     this.runId = runId;
+    this.engine = engine;
   }
 
   /** Appends rows (creating the table if needed). */
@@ -207,8 +217,8 @@ public final class TableCommit {
     long[] marked = {0};
     tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> retryOnConflict(path,
         "finding the rows to replace again",
-        () -> marked[0] = KeyedUpsert.commit(spark, path, schema, files, keyColumn, keys, scope, constants,
-            driverScanRows).rowsMarked())));
+        () -> marked[0] = KeyedUpsert.commit(spark, engine != null ? engine : DriverTableReader.engine(spark), path,
+            schema, files, keyColumn, keys, scope, constants, driverScanRows).rowsMarked())));
     return marked[0];
   }
 

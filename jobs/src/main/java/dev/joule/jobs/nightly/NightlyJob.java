@@ -203,7 +203,9 @@ public final class NightlyJob {
     // version it read (history cleaned), or never had one before the end of its date (a night
     // committed as of latest).
     SparkJobProfile.step("read runs");
-    DriverTableReader reader = DriverTableReader.of(spark); // the log and small tables, without Spark jobs
+    // The log and small tables, read without Spark jobs; its engine (one copy of the session's
+    // Hadoop configuration) serves every driver read of a log this night.
+    DriverTableReader reader = DriverTableReader.of(spark);
     Prior prior = prior(reader, out.runs(), runKey, job, model.modelId());
     Row committed = prior.committed();
     if (committed != null && !req.full()) {
@@ -221,13 +223,14 @@ public final class NightlyJob {
         : new TextNight(spark, config).run(job, runKey, source, out, req.dryRun());
 
     SparkJobProfile.step("pin source");
-    DeltaIO.Pinned latest = DeltaIO.readPinned(spark, source, "nightly.source");
+    DeltaIO.Pinned latest = DeltaIO.readPinned(spark, reader.engine(), source, java.util.OptionalLong.empty(),
+        "nightly.source");
     long sourceTo = latest.version();
     if (asOf.equals("end-of-date")) {
       sourceTo = versionAtEndOf(source, req.date(), zone);
     }
     DeltaIO.Pinned pinned = sourceTo == latest.version() ? latest
-        : DeltaIO.readPinned(spark, source, java.util.OptionalLong.of(sourceTo), "nightly.source");
+        : DeltaIO.readPinned(spark, reader.engine(), source, java.util.OptionalLong.of(sourceTo), "nightly.source");
     Row last = prior.last();
 
     // Decide what to read.
@@ -251,7 +254,7 @@ public final class NightlyJob {
     Dataset<Row> upserts = null;
     Dataset<Row> deletes = null; // a single column: id
     Dataset<Row> changeCache = null;
-    OptionalLong changeRows = OptionalLong.empty();
+    OptionalLong changeRows = OptionalLong.empty(); // known only for an unchanged source: none
     IdCensus counted = null; // the net change's census, where the driver took it
     org.apache.spark.broadcast.Broadcast<?> winners = null;
     String scanMode;
@@ -276,7 +279,6 @@ public final class NightlyJob {
         upserts = changes.upserts;
         deletes = changes.deletes;
         changeCache = changes.cached;
-        changeRows = changes.rows;
         counted = changes.census;
         winners = changes.winners;
         scanMode = fullReason != null ? "full" : cdf ? "cdf" : "history";
@@ -372,7 +374,7 @@ public final class NightlyJob {
             + runKey + " while this one was scoring; nothing of this run was written");
       }
       pauseForTests("testing.pause-after-check-ms");
-      TableCommit commit = new TableCommit(spark, runId);
+      TableCommit commit = new TableCommit(spark, runId, reader.engine());
       String haltAfter = config.string("testing.halt-after-table");
       ScoreResult result;
       try {
@@ -482,13 +484,13 @@ public final class NightlyJob {
 
   /**
    * Upserts and deletes of a version range; {@code cached} is released when the night ends;
-   * {@code rows}: upserts and deletes together, where counted.
+   * {@code census} and {@code winners}: the net change, where the driver took it.
    */
   private record Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached,
-      OptionalLong rows, IdCensus census, org.apache.spark.broadcast.Broadcast<?> winners) {
+      IdCensus census, org.apache.spark.broadcast.Broadcast<?> winners) {
 
-    Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached, OptionalLong rows) {
-      this(upserts, deletes, reason, cached, rows, null, null);
+    Changes(Dataset<Row> upserts, Dataset<Row> deletes, String reason, Dataset<Row> cached) {
+      this(upserts, deletes, reason, cached, null, null);
     }
   }
 
@@ -513,7 +515,6 @@ public final class NightlyJob {
       int take = (int) Math.max(0, Math.min(Integer.MAX_VALUE - 1, limits.driverRows()));
       List<Row> collected = keys.limit(take + 1).collectAsList();
       if (collected.size() <= take) {
-        long rows = collected.size();
         NetChange net = new NetChange();
         for (Row r : collected) {
           net.add(r.get(0), r.getLong(1), r.getBoolean(2));
@@ -528,7 +529,7 @@ public final class NightlyJob {
             org.apache.spark.sql.types.DataTypes.BooleanType).apply(prep.idExpr(), col("_commit_version"), isDelete);
         Dataset<Row> upserts = feed.filter(kept.and(org.apache.spark.sql.functions.not(isDelete)));
         Dataset<Row> deletes = prep.select(feed.filter(kept.and(isDelete))).select("id");
-        return new Changes(upserts, deletes, null, null, OptionalLong.of(rows), census, winners);
+        return new Changes(upserts, deletes, null, null, census, winners);
       }
       // The net change per id: its last change in the range (a delete after an update wins).
       // Within one version a row written wins over a delete: a commit that rewrites files (an
@@ -545,7 +546,7 @@ public final class NightlyJob {
       latest.count();
       Dataset<Row> upserts = latest.filter(col("_change_type").notEqual("delete"));
       Dataset<Row> deletes = prep.select(latest.filter(col("_change_type").equalTo("delete"))).select("id");
-      return new Changes(upserts, deletes, null, latest, OptionalLong.empty());
+      return new Changes(upserts, deletes, null, latest);
     } catch (JouleException e) { // the census refused the night (too many duplicated ids)
       throw e;
     } catch (Exception e) { // SparkException is checked in Java but thrown by Scala code
@@ -557,7 +558,7 @@ public final class NightlyJob {
           ? "the change data feed does not cover versions " + start + ".." + end
               + " (off, or its files were removed): " + msg
           : "the change data feed could not be read: " + msg;
-      return new Changes(null, null, reason, null, OptionalLong.empty());
+      return new Changes(null, null, reason, null);
     }
   }
 
@@ -573,7 +574,7 @@ public final class NightlyJob {
   private Changes history(String source, long start, long end, Scoring.Prepared prep, DeltaIO.Pinned pinned) {
     HistoryChanges h = HistoryChanges.read(spark, source, start, end);
     if (h.reason != null) {
-      return new Changes(null, null, h.reason, null, OptionalLong.empty());
+      return new Changes(null, null, h.reason, null);
     }
     var schema = pinned.data().schema();
     Dataset<Row> added = h.added.isEmpty() ? pinned.data().limit(0)
@@ -582,7 +583,7 @@ public final class NightlyJob {
         : spark.read().schema(schema).parquet(h.removed.toArray(String[]::new));
     Dataset<Row> upserts = added.exceptAll(removed); // both read with the table's schema
     Dataset<Row> deletes = prep.select(removed).select("id").except(prep.select(added).select("id"));
-    return new Changes(upserts, deletes, null, null, OptionalLong.empty());
+    return new Changes(upserts, deletes, null, null);
   }
 
   /**

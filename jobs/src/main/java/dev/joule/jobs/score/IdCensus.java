@@ -64,8 +64,8 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
   }
 
   /**
-   * As above, where {@code knownRows} bounds the rows and deletes together (a night's counted
-   * changes): up to {@link Limits#driverRows}, counted on the driver.
+   * As above, where {@code knownRows} bounds the rows and deletes together (an unchanged
+   * source's none): up to {@link Limits#driverRows}, counted on the driver.
    */
   public static IdCensus withDeletes(Dataset<Row> ids, Dataset<Row> deletes, OptionalLong knownRows, Limits limits,
       String what) {

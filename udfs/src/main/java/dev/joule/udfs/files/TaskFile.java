@@ -32,10 +32,7 @@ public final class TaskFile {
     this.taskAttempt = taskAttempt;
     org.apache.spark.sql.types.DataType first = files.schema().fields().length == 0 ? null
         : files.schema().fields()[0].dataType();
-    integerFirst = first instanceof org.apache.spark.sql.types.LongType
-        || first instanceof org.apache.spark.sql.types.IntegerType
-        || first instanceof org.apache.spark.sql.types.ShortType
-        || first instanceof org.apache.spark.sql.types.ByteType ? first : null;
+    integerFirst = TaskOutput.IntegerRange.tracks(first) ? first : null;
   }
 
   public void write(InternalRow row) {

@@ -46,5 +46,14 @@ public record TaskOutput(int partition, int attempt, long rowsIn, long scored, l
   }
 
   /** The least and greatest value of an integer column over a file's rows. */
-  public record IntegerRange(long min, long max) implements Serializable {}
+  public record IntegerRange(long min, long max) implements Serializable {
+
+    /** Whether a column of this type has an integer range: long, int, short, byte. */
+    public static boolean tracks(org.apache.spark.sql.types.DataType type) {
+      return type instanceof org.apache.spark.sql.types.LongType
+          || type instanceof org.apache.spark.sql.types.IntegerType
+          || type instanceof org.apache.spark.sql.types.ShortType
+          || type instanceof org.apache.spark.sql.types.ByteType;
+    }
+  }
 }
