@@ -132,6 +132,57 @@ class ColumnarInputIT {
   }
 
   /**
+   * A change feed under a night's filters (the change types it scores, a UDF keeping each id's
+   * winning change) is a union of scans with filters above them: the pass reads each scan's
+   * batches and applies the plan's filter itself, and writes what the row read writes. The
+   * feed's range holds change files (an update), added files (inserts) and, with deletion
+   * vectors, files whose rows are filtered by their vectors.
+   */
+  @org.junit.jupiter.api.Test
+  void aFilteredUnionOfScansIsReadInColumnsWithItsFilter() {
+    String source = input("array", "feed-source");
+    String path = tmp.resolve("feed").toString();
+    spark.read().format("delta").load(source).write().format("delta")
+        .option("delta.enableChangeDataFeed", "true").option("delta.enableDeletionVectors", "true").save(path);
+    spark.sql("UPDATE delta.`" + path + "` SET note = 'updated' WHERE id % 7 = 1"); // version 1: change files
+    spark.sql("DELETE FROM delta.`" + path + "` WHERE id % 11 = 2"); // 2: deletion vectors
+    spark.sql("INSERT INTO delta.`" + path + "` SELECT id + 100000, embedding, note FROM delta.`" + source
+        + "` WHERE id < 300"); // 3: added files
+    org.apache.spark.sql.Column kept = org.apache.spark.sql.functions.udf(
+        (org.apache.spark.sql.api.java.UDF2<Long, Long, Boolean>) (id, version) -> id == null || id % 3 != 0,
+        DataTypes.BooleanType).apply(org.apache.spark.sql.functions.col("id"),
+            org.apache.spark.sql.functions.col("_commit_version"));
+    Dataset<Row> changes = dev.joule.jobs.delta.ChangeFeedRead.of(spark, path, 1, 3)
+        .filter(org.apache.spark.sql.functions.col("_change_type").isin("insert", "update_postimage"))
+        .filter(kept);
+    JouleConfig config = TestSpark.config(tmp);
+    Scoring.Prepared p = Scoring.prepare(config, DeltaIO.readPinned(spark, path, "input"), model, Precision.INT8,
+        List.of("note"));
+    var found = dev.joule.jobs.score.ColumnarScan.of(p.select(changes));
+    assertTrue(found.scan() != null, "read in columns: " + found.whyRows());
+    assertTrue(found.scan().parts().stream().filter(x -> x.batches() != null).count() >= 2,
+        "a scan per kind of file: " + found.scan().describe());
+    assertTrue(found.scan().parts().stream().allMatch(x -> x.batches() == null || x.filter() != null),
+        "each scan filtered: " + found.scan().describe());
+    long rowsIn = changes.count();
+    assertTrue(rowsIn > 300, "changed rows: " + rowsIn);
+    Scoring.Staged columnar = stage(changes, path, rowsIn, "feed-columnar", "score.columnar-input=true");
+    Scoring.Staged rows = stage(changes, path, rowsIn, "feed-rows", "score.columnar-input=false");
+    assertEquals("columnar", columnar.inputRead());
+    assertEquals("rows", rows.inputRead());
+    assertEquals(rowsIn, columnar.rowsIn(), "the filtered rows only, each once");
+    assertEquals(rows.scored(), columnar.scored());
+    assertEquals(rows.reasons(), columnar.reasons());
+    for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
+      Dataset<Row> a = columnar.ofKind(what).drop("run_id");
+      Dataset<Row> b = rows.ofKind(what).drop("run_id");
+      assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
+      assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
+    }
+    assertEquals(0, columnar.ofKind(StagedRows.PREDICTION).filter("id % 3 = 0").count(), "the UDF's rows only");
+  }
+
+  /**
    * The gate compares a codes run on the answers its tasks kept: with the predictions files it
    * wrote gone, it still checks its whole sample, against the fp32 rows quantize kept and
    * against the source table alike. The sample (500 rows) is a tenth of the table, so the rows
@@ -169,6 +220,18 @@ class ColumnarInputIT {
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  /** Scores the change rows {@code changes} of the table at {@code path}, with its note passed through. */
+  static Scoring.Staged stage(Dataset<Row> changes, String path, long rowsIn, String name, String... settings) {
+    JouleConfig config = TestSpark.config(tmp, settings);
+    Scoring.Prepared p = Scoring.prepare(config, DeltaIO.readPinned(spark, path, "input"), model, Precision.INT8,
+        List.of("note"));
+    String out = tmp.resolve("out-" + name).toString();
+    RunColumns columns = new RunColumns(name, model.modelId(), model.modelVersion(), p.kernel().displayName(), 0L,
+        p.idKind().sparkType(), p.passthroughType());
+    return Scoring.stage(spark, config, p, p.select(changes), rowsIn, name, "score",
+        new Scoring.TableFolders(out + "/predictions", out + "/rejects", columns, name));
   }
 
   static Scoring.Staged stage(String path, String name, List<String> passthrough, String... settings) {

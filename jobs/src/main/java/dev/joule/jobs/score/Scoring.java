@@ -28,6 +28,7 @@ import dev.joule.udfs.files.PartitionFiles;
 import dev.joule.udfs.files.RunColumns;
 import dev.joule.udfs.files.TableFiles;
 import dev.joule.udfs.files.TaskOutput;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -352,10 +353,10 @@ public final class Scoring {
         : !config.bool("score.columnar-input") ? new ColumnarScan.Found(null, "score.columnar-input = false")
         : ColumnarScan.of(in);
     JavaRDD<InternalRow> rows = columnar.scan() == null ? in.queryExecution().toRdd().toJavaRDD() : null;
-    int partitions = rows != null ? rows.getNumPartitions() : columnar.scan().batches().getNumPartitions();
+    int partitions = rows != null ? rows.getNumPartitions() : columnar.scan().partitions();
     LOG.info("run {}: scoring {} rows of {} ({}, {}, read as {}) with {} (kernel {}), rows at {}, {} rows per batch, on {}",
         runId, rowsIn, p.inputPath(), p.codes() ? "codes" : "embeddings", p.inputPlanned(),
-        rows == null ? "the scan's columnar batches" : "rows: " + columnar.whyRows(), p.kernel().displayName(),
+        rows == null ? columnar.scan().describe() : "rows: " + columnar.whyRows(), p.kernel().displayName(),
         p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
         spec.bridge() == null ? "the in-process node" : spec.bridge());
     if (!p.kernel().quantizationNote().isEmpty()) {
@@ -381,8 +382,7 @@ public final class Scoring {
         long failAfter = config.integer("testing.fail-first-attempt-after-rows");
         outputs = rows != null
             ? rows.mapPartitions(PartitionFiles.ofRows(spec, t.columns(), predictions, rejects, failAfter)).collect()
-            : columnar.scan().batches().mapPartitions(PartitionFiles.ofColumnar(spec, columnar.scan().columns(),
-                t.columns(), predictions, rejects, failAfter)).collect();
+            : scoreParts(spark, columnar.scan(), spec, t.columns(), predictions, rejects, failAfter).collect();
       }
       jobNanos = System.nanoTime() - job0;
       drainListeners(spark);
@@ -408,6 +408,27 @@ public final class Scoring {
         ? reconcileStaged(spark, ((Staging) sink).folder(), stagedSchema, rowsIn, partitions, energy, seen, jobNanos, sink)
         : reconcileOutputs(outputs, rowsIn, partitions, energy, seen, jobNanos, sink, spec.gateSample(),
             rows == null ? "columnar" : "rows");
+  }
+
+  /**
+   * One scoring pass over every part of a columnar input, as one Spark job: each scan's batches
+   * with its own columns and filter, any branch of rows as rows.
+   */
+  private static JavaRDD<TaskOutput> scoreParts(SparkSession spark, ColumnarScan scan, ScoringSpec spec,
+      RunColumns columns, TableFiles predictions, TableFiles rejects, long failAfter) {
+    List<JavaRDD<TaskOutput>> tasks = new ArrayList<>();
+    for (ColumnarScan.Part part : scan.parts()) {
+      tasks.add(part.batches() == null
+          ? part.rows().mapPartitions(PartitionFiles.ofRows(spec, columns, predictions, rejects, failAfter))
+          : part.batches().mapPartitions(PartitionFiles.ofColumnar(spec, part.columns(), part.filter(), columns,
+              predictions, rejects, failAfter)));
+    }
+    if (tasks.size() == 1) {
+      return tasks.get(0);
+    }
+    @SuppressWarnings("unchecked")
+    JavaRDD<TaskOutput>[] all = tasks.toArray(new JavaRDD[0]);
+    return new org.apache.spark.api.java.JavaSparkContext(spark.sparkContext()).union(all);
   }
 
   /**

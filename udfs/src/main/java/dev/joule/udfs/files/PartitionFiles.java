@@ -76,12 +76,15 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
    * Reads the scan's columnar batches.
    *
    * @param scanColumns for each column the scorer reads, in its order, its ordinal in the batches
+   * @param filter the plan's filter of the scan's rows, or null
    */
-  public static PartitionFiles<ColumnarBatch> ofColumnar(ScoringSpec spec, int[] scanColumns, RunColumns columns,
-      TableFiles predictions, TableFiles rejects, long failFirstAttemptAfter) {
+  public static PartitionFiles<ColumnarBatch> ofColumnar(ScoringSpec spec, int[] scanColumns,
+      dev.joule.udfs.input.ScanFilter filter, RunColumns columns, TableFiles predictions, TableFiles rejects,
+      long failFirstAttemptAfter) {
     int[] ordinals = scanColumns.clone();
-    return new PartitionFiles<>(spec, batches -> new ColumnarInput(batches, ordinals), columns, predictions, rejects,
-        failFirstAttemptAfter);
+    return new PartitionFiles<>(spec, batches -> new ColumnarInput(batches, ordinals, filter == null ? null
+        : filter.open(TaskContext.get() == null ? 0 : TaskContext.get().partitionId())), columns, predictions,
+        rejects, failFirstAttemptAfter);
   }
 
   @Override

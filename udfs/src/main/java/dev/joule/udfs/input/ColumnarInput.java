@@ -12,7 +12,8 @@ import org.apache.spark.sql.vectorized.ColumnarBatch;
  * rows first. Each batch's embedding floats, or codes bytes, are copied out of the column vector
  * in one call, and each row's share is copied from there; ids, scales and passthrough columns are
  * read through the batch's row view. Batches come with their columns in the scorer's order
- * ({@code columns} maps it to the scan's).
+ * ({@code columns} maps it to the scan's). Where the plan filtered the scan's rows, the same
+ * filter ({@link ScanFilter}) skips them here: the scorer never sees them.
  *
  * <p>Vectors that are not Spark's own writable vectors, or that hold nulls inside an embedding or
  * a dictionary for codes, are read row by row through the same view, as {@link RowInput} reads.
@@ -20,6 +21,9 @@ import org.apache.spark.sql.vectorized.ColumnarBatch;
 public final class ColumnarInput implements PartitionInput {
   private final Iterator<ColumnarBatch> batches;
   private final int[] columns;
+  /** Whether a row of the scan's batch is one of the partition's; null: every row is. */
+  private final java.util.function.Predicate<InternalRow> filter;
+  private ColumnarBatch scanned;
   private ColumnarBatch batch;
   private int rowsInBatch;
   private int rowId;
@@ -36,27 +40,37 @@ public final class ColumnarInput implements PartitionInput {
   /**
    * @param columns for each column the scorer reads, in its order, the ordinal of that column in
    *     the scan's batches
+   * @param filter which rows of the scan's batches are the partition's, or null for all of them
    */
-  public ColumnarInput(Iterator<ColumnarBatch> batches, int[] columns) {
+  public ColumnarInput(Iterator<ColumnarBatch> batches, int[] columns,
+      java.util.function.Predicate<InternalRow> filter) {
     this.batches = batches;
     this.columns = columns.clone();
+    this.filter = filter;
+  }
+
+  public ColumnarInput(Iterator<ColumnarBatch> batches, int[] columns) {
+    this(batches, columns, null);
   }
 
   @Override
   public boolean next() {
-    while (batch == null || ++rowId >= rowsInBatch) {
-      if (!batches.hasNext()) {
-        row = null;
-        return false;
+    do {
+      while (batch == null || ++rowId >= rowsInBatch) {
+        if (!batches.hasNext()) {
+          row = null;
+          return false;
+        }
+        load(batches.next());
       }
-      load(batches.next());
-    }
+    } while (filter != null && !filter.test(scanned.getRow(rowId)));
     row = batch.getRow(rowId);
     rowCodes = null;
     return true;
   }
 
   private void load(ColumnarBatch scanned) {
+    this.scanned = scanned;
     ColumnVector[] v = new ColumnVector[columns.length];
     for (int i = 0; i < v.length; i++) {
       v[i] = scanned.column(columns[i]);
