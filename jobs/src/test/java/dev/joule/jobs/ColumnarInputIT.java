@@ -132,6 +132,34 @@ class ColumnarInputIT {
   }
 
   /**
+   * A table with deletion vectors is read by Spark's Delta reader as a scan under the filter of
+   * the rows its vectors delete: the pass reads the scan's batches and skips those rows itself,
+   * and writes what the row read writes, none of the deleted rows.
+   */
+  @org.junit.jupiter.api.Test
+  void aTableWithDeletionVectorsIsReadInColumnsWithoutItsDeletedRows() {
+    String source = input("array", "dv-source");
+    String path = tmp.resolve("dv").toString();
+    spark.read().format("delta").load(source).write().format("delta")
+        .option("delta.enableDeletionVectors", "true").save(path);
+    spark.sql("DELETE FROM delta.`" + path + "` WHERE id % 5 = 3");
+    Scoring.Staged columnar = stage(path, "dv-columnar", List.of("note"), "score.columnar-input=true");
+    Scoring.Staged rows = stage(path, "dv-rows", List.of("note"), "score.columnar-input=false");
+    assertEquals("columnar", columnar.inputRead());
+    long live = spark.read().format("delta").load(path).count();
+    assertEquals(live, columnar.rowsIn());
+    assertEquals(rows.scored(), columnar.scored());
+    assertEquals(rows.reasons(), columnar.reasons());
+    for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
+      Dataset<Row> a = columnar.ofKind(what).drop("run_id");
+      Dataset<Row> b = rows.ofKind(what).drop("run_id");
+      assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
+      assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
+    }
+    assertEquals(0, columnar.ofKind(StagedRows.PREDICTION).filter("id % 5 = 3").count(), "no deleted row scored");
+  }
+
+  /**
    * A change feed under a night's filters (the change types it scores, a UDF keeping each id's
    * winning change) is a union of scans with filters above them: the pass reads each scan's
    * batches and applies the plan's filter itself, and writes what the row read writes. The

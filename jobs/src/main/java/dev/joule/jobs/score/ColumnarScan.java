@@ -11,6 +11,7 @@ import org.apache.spark.sql.catalyst.expressions.Alias;
 import org.apache.spark.sql.catalyst.expressions.And;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.expressions.IsNotNull;
 import org.apache.spark.sql.catalyst.expressions.NamedExpression;
 import org.apache.spark.sql.execution.ColumnarToRowExec;
 import org.apache.spark.sql.execution.ExecSubqueryExpression;
@@ -134,13 +135,22 @@ public record ColumnarScan(List<Part> parts) {
         return "column '" + wanted.get(i).name() + "' is not in the scan's output";
       }
     }
-    Expression condition = null;
-    for (Expression c : conditions) {
-      for (Attribute a : CollectionConverters.asJava(c.references().toSeq())) {
+    // The conjuncts in the order Spark's FilterExec evaluates them: null checks of columns first
+    // (FilterExec tests a column's isnotnull before any other predicate reads it), then the lowest
+    // filter's before the ones above it. So no predicate sees a row Spark would not show it (a
+    // UDF that relies on a lower filter, or on a column not being null, say).
+    List<Expression> nullChecks = new ArrayList<>();
+    List<Expression> others = new ArrayList<>();
+    for (int i = conditions.size() - 1; i >= 0; i--) {
+      for (Attribute a : CollectionConverters.asJava(conditions.get(i).references().toSeq())) {
         if (indexOf(scanOut, a) < 0) {
           return "the filter's column '" + a.name() + "' is not in the scan's output";
         }
       }
+      conjuncts(conditions.get(i), nullChecks, others);
+    }
+    Expression condition = null;
+    for (Expression c : concat(nullChecks, others)) {
       condition = condition == null ? c : new And(condition, c);
     }
     parts.add(new Part(plan.executeColumnar().toJavaRDD(), columns,
@@ -175,6 +185,24 @@ public record ColumnarScan(List<Part> parts) {
       }
     }
     return null;
+  }
+
+  /** The conjuncts of {@code e}, in order: null checks of a column in {@code nullChecks}, the rest in {@code others}. */
+  private static void conjuncts(Expression e, List<Expression> nullChecks, List<Expression> others) {
+    if (e instanceof And and) {
+      conjuncts(and.left(), nullChecks, others);
+      conjuncts(and.right(), nullChecks, others);
+    } else if (e instanceof IsNotNull n && n.child() instanceof Attribute) {
+      nullChecks.add(e);
+    } else {
+      others.add(e);
+    }
+  }
+
+  private static List<Expression> concat(List<Expression> a, List<Expression> b) {
+    List<Expression> all = new ArrayList<>(a);
+    all.addAll(b);
+    return all;
   }
 
   /** The attribute under {@code out} in a projection that only renames, or null. */
