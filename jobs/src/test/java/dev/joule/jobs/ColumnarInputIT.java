@@ -122,13 +122,7 @@ class ColumnarInputIT {
         assertEquals(r.getString(1), published.get(r.get(0)), "published label of id " + r.get(0));
       }
     }
-    for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
-      Dataset<Row> a = columnar.ofKind(what).drop("run_id");
-      Dataset<Row> b = rows.ofKind(what).drop("run_id");
-      assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
-      assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
-      assertEquals(b.count(), a.count());
-    }
+    assertSameRowsWritten(columnar, rows);
   }
 
   /**
@@ -145,17 +139,9 @@ class ColumnarInputIT {
     spark.sql("DELETE FROM delta.`" + path + "` WHERE id % 5 = 3");
     Scoring.Staged columnar = stage(path, "dv-columnar", List.of("note"), "score.columnar-input=true");
     Scoring.Staged rows = stage(path, "dv-rows", List.of("note"), "score.columnar-input=false");
-    assertEquals("columnar", columnar.inputRead());
     long live = spark.read().format("delta").load(path).count();
     assertEquals(live, columnar.rowsIn());
-    assertEquals(rows.scored(), columnar.scored());
-    assertEquals(rows.reasons(), columnar.reasons());
-    for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
-      Dataset<Row> a = columnar.ofKind(what).drop("run_id");
-      Dataset<Row> b = rows.ofKind(what).drop("run_id");
-      assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
-      assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
-    }
+    assertSameRowsWritten(columnar, rows);
     assertEquals(0, columnar.ofKind(StagedRows.PREDICTION).filter("id % 5 = 3").count(), "no deleted row scored");
   }
 
@@ -196,17 +182,8 @@ class ColumnarInputIT {
     assertTrue(rowsIn > 300, "changed rows: " + rowsIn);
     Scoring.Staged columnar = stage(changes, path, rowsIn, "feed-columnar", "score.columnar-input=true");
     Scoring.Staged rows = stage(changes, path, rowsIn, "feed-rows", "score.columnar-input=false");
-    assertEquals("columnar", columnar.inputRead());
-    assertEquals("rows", rows.inputRead());
     assertEquals(rowsIn, columnar.rowsIn(), "the filtered rows only, each once");
-    assertEquals(rows.scored(), columnar.scored());
-    assertEquals(rows.reasons(), columnar.reasons());
-    for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
-      Dataset<Row> a = columnar.ofKind(what).drop("run_id");
-      Dataset<Row> b = rows.ofKind(what).drop("run_id");
-      assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
-      assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
-    }
+    assertSameRowsWritten(columnar, rows);
     assertEquals(0, columnar.ofKind(StagedRows.PREDICTION).filter("id % 3 = 0").count(), "the UDF's rows only");
   }
 
@@ -237,6 +214,21 @@ class ColumnarInputIT {
       dev.joule.jobs.score.QualityGate.Check c = dev.joule.jobs.score.QualityGate.check(settings, p, st, reference);
       assertEquals(500, c.rows(), c.toString());
       assertTrue(c.passed(), c.toString());
+    }
+  }
+
+  /** The columnar read wrote exactly the predictions and rejects (with their reasons) of the row read. */
+  static void assertSameRowsWritten(Scoring.Staged columnar, Scoring.Staged rows) {
+    assertEquals("columnar", columnar.inputRead());
+    assertEquals("rows", rows.inputRead());
+    assertEquals(rows.scored(), columnar.scored());
+    assertEquals(rows.reasons(), columnar.reasons());
+    for (String what : List.of(StagedRows.PREDICTION, StagedRows.REJECT)) {
+      Dataset<Row> a = columnar.ofKind(what).drop("run_id");
+      Dataset<Row> b = rows.ofKind(what).drop("run_id");
+      assertEquals(0, a.exceptAll(b).count(), what + "s only the columnar read wrote");
+      assertEquals(0, b.exceptAll(a).count(), what + "s only the row read wrote");
+      assertEquals(b.count(), a.count());
     }
   }
 

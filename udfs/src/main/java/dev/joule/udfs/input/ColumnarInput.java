@@ -49,10 +49,6 @@ public final class ColumnarInput implements PartitionInput {
     this.filter = filter;
   }
 
-  public ColumnarInput(Iterator<ColumnarBatch> batches, int[] columns) {
-    this(batches, columns, null);
-  }
-
   @Override
   public boolean next() {
     do {
