@@ -5,11 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.joule.bridge.energy.meter.IdlePower;
+import dev.joule.bridge.energy.meter.SteadyGpuCounter;
 import dev.joule.bridge.flight.AcceleratorNodeServer;
 import dev.joule.bridge.flight.FlightTransport;
 import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.node.NodeMeter;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.generate.GenerateJob;
+import dev.joule.jobs.report.ClaimCard;
+import dev.joule.jobs.report.EnergySummary;
 import dev.joule.jobs.score.OutputTables;
 import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
@@ -17,6 +22,7 @@ import dev.joule.udfs.PartitionScorer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -117,6 +123,42 @@ class BridgeIT {
         .filter("e.method = 'estimated_cputime'").count());
     String bridge = spark.read().format("delta").load(out.runs()).head().getAs("bridge");
     assertTrue(bridge.startsWith("flight(2 nodes, fallback fail)"), bridge);
+  }
+
+  @Test
+  void aMeasuredNodesGpuEnergyReachesTheEnergyLogAndTheClaimCardBesideTheEstimates() throws Exception {
+    SteadyGpuCounter gpu = new SteadyGpuCounter(200);
+    AcceleratorNodeServer a = node(AcceleratorNodeServer.Options.loopback()
+        .withMeter(new NodeMeter(gpu, new IdlePower(Map.of("gpu", 120.0)), gpu)));
+    OutputTables out = new OutputTables(tmp.resolve("measured-node").toString());
+    ScoreResult r = score(out.root(), nodesSetting(a), "bridge.fallback=fail");
+    assertEquals(inProcess, predictions(out));
+
+    Dataset<Row> figures = spark.read().format("delta").load(out.energyLog()).selectExpr("explode(energy) AS e")
+        .selectExpr("e.component", "e.method", "e.attribution", "e.joules");
+    List<Row> gpuFigures = figures.filter("component IN ('gpu', 'gpu_idle')").collectAsList();
+    assertTrue(gpuFigures.stream().allMatch(f -> f.getString(1).equals("measured_nvml")), gpuFigures.toString());
+    double above = figures.filter("component = 'gpu'").selectExpr("sum(joules)").head().getDouble(0);
+    double idle = figures.filter("component = 'gpu_idle'").selectExpr("sum(joules)").head().getDouble(0);
+    assertEquals(80.0 / 120.0, above / idle, 1e-6, "200 W against 120 W idle");
+    assertTrue(above + idle <= gpu.joulesSoFar() + 1e-9, "no more than the counter measured");
+    // the node's CPU time stays an estimate beside it
+    assertEquals(partitions, figures.filter("component = 'node_cpu' AND method = 'estimated_cputime'").count());
+
+    EnergySummary e = r.energy();
+    assertTrue(e.measured());
+    assertEquals(above + idle, e.measuredJ(), 1e-6 * (above + idle));
+    assertEquals(java.util.Set.of("measured_nvml gpu", "measured_nvml gpu_idle"), e.measuredParts().keySet());
+    String card = ClaimCard.forRun(r).toText();
+    assertTrue(card.contains("measured (RAPL/NVML), shares + rest") && card.contains("of which NVML gpu, idle draw")
+        && card.contains("estimated_cputime, whole task"), card);
+    assertTrue(ClaimCard.forRun(r).toJson().contains("measured_nvml gpu_idle"), ClaimCard.forRun(r).toJson());
+
+    // A measured ratio needs the same devices measured on both sides: not against an estimated run.
+    ScoreResult estimated = score(tmp.resolve("measured-node-baseline").toString());
+    assertTrue(!estimated.energy().measuredLike(e) && !e.measuredLike(estimated.energy()));
+    String pair = ClaimCard.compare(estimated, r, null, "baseline first", null).toText();
+    assertTrue(pair.contains("no RAPL/NVML in both runs, so no measured ratio"), pair);
   }
 
   @Test

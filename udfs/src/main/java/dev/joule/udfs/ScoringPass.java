@@ -1,7 +1,6 @@
 package dev.joule.udfs;
 
 import dev.joule.bridge.energy.EnergyFigure;
-import dev.joule.bridge.energy.EnergyMethod;
 import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.bridge.energy.meter.CpuTimeMeter;
@@ -92,11 +91,8 @@ public final class ScoringPass {
   private String vectorOps = "none";
   private BufferAllocator allocator;
   private PartitionChannel channel;
-  // A remote node's own energy for this partition's batches (none for the in-process node).
-  private double nodeJ;
-  private double nodeLowJ;
-  private double nodeHighJ;
-  private EnergyMethod nodeMethod;
+  // The remote nodes' own figures for this partition's batches (none for the in-process node).
+  private final NodeEnergyTotals nodeEnergy = new NodeEnergyTotals();
   // This partition's span on the executor's measured meter (RAPL), or none.
   private EnergyLedger ledger;
   private long span = -1;
@@ -156,12 +152,7 @@ public final class ScoringPass {
         vectorOps = reading.vectorOps();
         rowsScored += b.rows();
         kernelRows += b.rows();
-        if (reading.nodeEnergy() != null) {
-          nodeJ += reading.nodeEnergy().joules();
-          nodeLowJ += reading.nodeEnergy().joulesLow();
-          nodeHighJ += reading.nodeEnergy().joulesHigh();
-          nodeMethod = reading.nodeEnergy().method();
-        }
+        nodeEnergy.add(reading);
       }
     } catch (RuntimeException | Error e) {
       abandonSpan();
@@ -444,10 +435,13 @@ public final class ScoringPass {
     Workload work = new Workload(cpu, wall, bytesRead + bytesSent + Math.max(0, bytesWritten),
         spec.kernel().work(kernelRows, !spec.fromCodes(), bytesRead, bytesSent));
     figures.addAll(new CpuTimeMeter(profile, hw, es.opsBytes()).estimate(work));
-    if (nodeMethod != null) {
-      // The remote node's own figures for its kernel time; the task's CPU does not hold it.
-      figures.add(new EnergyFigure("node_cpu", nodeMethod, "exclusive", nodeJ, nodeLowJ, nodeHighJ));
+    // The remote nodes' own figures (their CPU time estimated, a measured device's share); the
+    // task's CPU does not hold them.
+    if (nodeEnergy.partlyMeasured()) {
+      LOG.warn("partition {}: a node measured only some of its batches (a failover, or a counter that failed); "
+          + "its measured figures are left out of the energy record", task == null ? "?" : task.partitionId());
     }
+    figures.addAll(nodeEnergy.figures());
     figures.addAll(new OpsBytesMeter(es.opsBytes()).estimate(work));
     if (spec.accumulators() != null) {
       spec.accumulators().add(figures, rowsScored);

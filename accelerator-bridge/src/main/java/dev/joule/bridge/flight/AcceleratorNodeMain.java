@@ -1,6 +1,10 @@
 package dev.joule.bridge.flight;
 
+import dev.joule.bridge.energy.meter.EnergyLedger;
+import dev.joule.bridge.energy.meter.IdlePower;
+import dev.joule.bridge.energy.meter.NvmlMeter;
 import dev.joule.bridge.kernel.KernelLimits;
+import dev.joule.bridge.node.NodeMeter;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -56,6 +60,20 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
       description = "Seconds between summary log lines; 0 = none.")
   int summarySeconds;
 
+  /** Which measured counter the node reads around each batch. */
+  enum EnergyMeterChoice { auto, nvml, none }
+
+  @Option(names = "--energy-meter", defaultValue = "auto",
+      description = "Counter read around each batch: nvml (the GPUs' total energy; refused with the reason "
+          + "where it cannot be read), none (the node's CPU time as an estimate only), auto (nvml where it "
+          + "can be read, else none). Valid: ${COMPLETION-CANDIDATES}.")
+  EnergyMeterChoice energyMeter;
+
+  @Option(names = "--idle-seconds", defaultValue = "3",
+      description = "Seconds the node measures its device idle at start-up, before serving, so that its "
+          + "records carry the idle draw apart (gpu_idle) from the energy above it (gpu); 0 = not apart.")
+  double idleSeconds;
+
   @Override
   public Integer call() throws Exception {
     String token = tokenFile == null ? null : readToken(tokenFile);
@@ -69,8 +87,9 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
     long cacheBytes = bytes("--kernel-cache-bytes", kernelCacheBytes, heap / 2);
     AcceleratorNodeServer.Options o = new AcceleratorNodeServer.Options(host, port, nodeId, tlsCert, tlsKey, token,
         bytes("--max-batch-bytes", maxBatchBytes, -1), KernelLimits.DEFAULT.withMaxKernelBytes(kernelBytes),
-        cacheBytes, summarySeconds, null, -1);
-    AcceleratorNodeServer node = AcceleratorNodeServer.start(o);
+        cacheBytes, summarySeconds, null, -1, null);
+    NodeMeter meter = openMeter();
+    AcceleratorNodeServer node = AcceleratorNodeServer.start(o.withMeter(meter));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.close();
@@ -82,6 +101,36 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
         + (tlsCert != null ? " (TLS)" : "") + (token != null ? " (token required)" : ""));
     node.awaitTermination();
     return 0;
+  }
+
+  /**
+   * The counter {@code --energy-meter} names, with the device's idle draw measured now (nothing
+   * is served yet); null for estimates only.
+   *
+   * @throws CommandLine.ParameterException where {@code nvml} was asked for and cannot be read
+   */
+  NodeMeter openMeter() throws InterruptedException {
+    if (energyMeter == EnergyMeterChoice.none) {
+      return null;
+    }
+    if (!(idleSeconds >= 0) || idleSeconds > 600) {
+      throw new CommandLine.ParameterException(commandLine(), "--idle-seconds must be between 0 and 600, got " + idleSeconds);
+    }
+    NvmlMeter nvml = NvmlMeter.open();
+    if (!nvml.available()) {
+      if (energyMeter == EnergyMeterChoice.nvml) {
+        throw new CommandLine.ParameterException(commandLine(), "--energy-meter nvml: " + nvml.describe());
+      }
+      System.err.println("joule accel-node: no measured counter (" + nvml.describe() + "); energy is estimated from CPU time");
+      return null;
+    }
+    IdlePower idle = IdlePower.NONE;
+    if (idleSeconds > 0) {
+      System.err.println("joule accel-node: measuring idle power for " + idleSeconds + " s (" + nvml.describe() + ")");
+      idle = IdlePower.measure(nvml, (long) (idleSeconds * 1e9), System::nanoTime, n -> Thread.sleep(n / 1_000_000));
+      System.err.println("joule accel-node: idle " + idle.describe());
+    }
+    return new NodeMeter(nvml, idle, EnergyLedger.CpuClock.jvm());
   }
 
   /** A size like 64MiB; {@code auto} is {@code auto} (an error where it is negative). */

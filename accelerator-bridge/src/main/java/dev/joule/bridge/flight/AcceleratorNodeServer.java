@@ -1,14 +1,14 @@
 package dev.joule.bridge.flight;
 
 import dev.joule.bridge.BridgeBatches;
-import dev.joule.bridge.energy.CpuTimeEstimator;
-import dev.joule.bridge.energy.EnergyFigure;
 import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelCodec;
 import dev.joule.bridge.kernel.KernelLimits;
 import dev.joule.bridge.node.KernelCall;
+import dev.joule.bridge.node.NodeEnergy;
+import dev.joule.bridge.node.NodeMeter;
 import dev.joule.bridge.node.NodeReading;
 import dev.joule.bridge.vector.VectorOps;
 import dev.joule.bridge.vector.VectorOpsProvider;
@@ -61,10 +61,11 @@ public final class AcceleratorNodeServer implements AutoCloseable {
    * @param tlsCert PEM certificate chain; with {@code tlsKey}, the node speaks TLS
    * @param stopAfterBatches testing hook: after answering this many batches the node stops as if
    *     its process died (-1 = never)
+   * @param meter a measured counter read around every batch; null = the node's CPU estimate only
    */
   public record Options(String host, int port, String nodeId, File tlsCert, File tlsKey, String token,
       long maxBatchBytes, KernelLimits kernelLimits, long kernelCacheBytes, int summarySeconds,
-      List<PowerProfile> powerProfiles, int stopAfterBatches) {
+      List<PowerProfile> powerProfiles, int stopAfterBatches, NodeMeter meter) {
 
     public Options {
       if (maxBatchBytes < 1 || kernelCacheBytes < 1) {
@@ -78,28 +79,33 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     /** Loopback, an ephemeral port, no TLS, no token, the default limits. */
     public static Options loopback() {
       return new Options("127.0.0.1", 0, null, null, null, null, 64L << 20, KernelLimits.DEFAULT,
-          2L << 30, 0, null, -1);
+          2L << 30, 0, null, -1, null);
     }
 
     public Options withToken(String t) {
       return new Options(host, port, nodeId, tlsCert, tlsKey, t, maxBatchBytes, kernelLimits,
-          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches);
+          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, meter);
     }
 
     public Options withTls(File cert, File key) {
       return new Options(host, port, nodeId, cert, key, token, maxBatchBytes, kernelLimits,
-          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches);
+          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, meter);
     }
 
     public Options withLimits(long batchBytes, long kernelBytes) {
       return new Options(host, port, nodeId, tlsCert, tlsKey, token, batchBytes,
           kernelLimits.withMaxKernelBytes(kernelBytes), kernelCacheBytes, summarySeconds, powerProfiles,
-          stopAfterBatches);
+          stopAfterBatches, meter);
     }
 
     public Options withStopAfterBatches(int n) {
       return new Options(host, port, nodeId, tlsCert, tlsKey, token, maxBatchBytes, kernelLimits,
-          kernelCacheBytes, summarySeconds, powerProfiles, n);
+          kernelCacheBytes, summarySeconds, powerProfiles, n, meter);
+    }
+
+    public Options withMeter(NodeMeter m) {
+      return new Options(host, port, nodeId, tlsCert, tlsKey, token, maxBatchBytes, kernelLimits,
+          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, m);
     }
 
     @Override
@@ -116,7 +122,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
   private final String nodeId;
   private final int port;
   private final VectorOps ops;
-  private final PowerProfile profile;
+  private final NodeEnergy energy;
   private final KernelCache kernels;
   private final ScheduledExecutorService summary;
   private final AtomicLong batches = new AtomicLong();
@@ -132,7 +138,10 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     this.ops = VectorOpsProvider.get();
     this.kernels = new KernelCache(options.kernelCacheBytes());
     List<PowerProfile> profiles = options.powerProfiles() != null ? options.powerProfiles() : PowerProfile.bundled();
-    this.profile = PowerProfile.choose(profiles, HardwareProfile.detect().cpuModel());
+    PowerProfile profile = PowerProfile.choose(profiles, HardwareProfile.detect().cpuModel());
+    NodeMeter meter = options.meter();
+    this.energy = meter == null ? NodeEnergy.estimated(profile)
+        : NodeEnergy.measured(profile, meter.counter(), meter.idle(), meter.clock());
     boolean tls = options.tlsCert() != null;
     Location location = tls ? Location.forGrpcTls(options.host(), options.port())
         : Location.forGrpcInsecure(options.host(), options.port());
@@ -172,9 +181,9 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     } else {
       summary = null;
     }
-    LOG.info("node {} listening on {}://{}:{} ({}, {}, vector ops {}, power profile {})", nodeId,
+    LOG.info("node {} listening on {}://{}:{} ({}, {}, vector ops {}, energy {})", nodeId,
         tls ? "grpc+tls" : "grpc", options.host(), s.getPort(),
-        options.token() != null ? "bearer token required" : "no token", options, ops.name(), profile.name());
+        options.token() != null ? "bearer token required" : "no token", options, ops.name(), energy.describe());
     if (options.token() == null && !isLoopback(options.host())) {
       LOG.warn("node {} listens on {} without a token: anyone who reaches the port can use it", nodeId,
           options.host());
@@ -307,7 +316,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     }
   }
 
-  private NodeReading score(Kernel k, VectorSchemaRoot req, VectorLoader loader) {
+  private NodeReading score(Kernel k, VectorSchemaRoot req, VectorLoader loader, NodeEnergy.Stream spans) {
+    spans.arrived(req.getRowCount());
     KernelCall call;
     try {
       call = KernelCall.run(k, req, ops, allocator);
@@ -322,13 +332,11 @@ public final class AcceleratorNodeServer implements AutoCloseable {
         bytesOut += v.getBufferSize();
       }
     }
-    // The node's own figure: this thread's CPU time on the node's hardware profile. DRAM is left
-    // to the executor's record (the node holds no task memory of its own to attribute).
-    EnergyFigure cpuFigure = CpuTimeEstimator.cpu(call.cpuNanos(), profile);
-    EnergyFigure node = new EnergyFigure("node_cpu", cpuFigure.method(), "exclusive", cpuFigure.joules(),
-        cpuFigure.joulesLow(), cpuFigure.joulesHigh());
+    // The node's own figures: this thread's CPU time on the node's hardware profile, and the
+    // measured device's share where it has one. DRAM is left to the executor's record (the node
+    // holds no task memory of its own to attribute).
     return new NodeReading(nodeId, ops.name(), call.cpuNanos(), call.wallNanos(), call.rows().rows(),
-        call.rows().payloadBytes(), bytesOut, node);
+        call.rows().payloadBytes(), bytesOut, spans.scored(call.cpuNanos()));
   }
 
   /** The error a call answers with: a refusal as it is; anything else is logged and INTERNAL. */
@@ -367,7 +375,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
         if (k == null) {
           throw refuse(CallStatus.NOT_FOUND, "no kernel " + kernelId + " (push it first)");
         }
-        try (VectorSchemaRoot out = VectorSchemaRoot.create(
+        try (NodeEnergy.Stream spans = energy.openStream();
+            VectorSchemaRoot out = VectorSchemaRoot.create(
             BridgeBatches.responseSchema(k.width(), k.neighbors()), allocator)) {
           VectorLoader loader = new VectorLoader(out);
           boolean started = false;
@@ -375,7 +384,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
             checkAlive();
             VectorSchemaRoot req = reader.getRoot();
             checkSize(req);
-            NodeReading reading = score(k, req, loader);
+            NodeReading reading = score(k, req, loader, spans);
             if (!started) {
               writer.setUseZeroCopy(true);
               writer.start(out);
@@ -462,6 +471,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
             String json = FlightProtocol.JSON.createObjectNode().put("node", nodeId).put("status", "serving")
                 .put("kernels", kernels.size()).put("kernel_bytes", kernels.bytes())
                 .put("batches", batches.get()).put("rows", rows.get()).put("vector_ops", ops.name())
+                .put("energy", energy.describe()).put("energy_measured", energy.measuring())
                 .put("max_batch_bytes", options.maxBatchBytes())
                 .put("max_kernel_bytes", options.kernelLimits().maxKernelBytes()).toString();
             listener.onNext(new Result(json.getBytes(StandardCharsets.UTF_8)));

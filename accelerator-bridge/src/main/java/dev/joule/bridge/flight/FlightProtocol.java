@@ -8,6 +8,7 @@ import dev.joule.bridge.energy.EnergyMethod;
 import dev.joule.bridge.node.NodeReading;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.flight.CallOption;
 import org.apache.arrow.flight.FlightClient;
@@ -100,9 +101,9 @@ public final class FlightProtocol {
     o.put("node", r.nodeId()).put("ops", r.vectorOps()).put("cpu_ns", r.kernelCpuNanos())
         .put("wall_ns", r.kernelWallNanos()).put("rows", r.rows()).put("bytes_in", r.bytesIn())
         .put("bytes_out", r.bytesOut());
-    EnergyFigure e = r.nodeEnergy();
-    if (e != null) {
-      o.putObject("energy").put("component", e.component()).put("method", e.method().label())
+    com.fasterxml.jackson.databind.node.ArrayNode energy = o.putArray("energy");
+    for (EnergyFigure e : r.nodeEnergy()) {
+      energy.addObject().put("component", e.component()).put("method", e.method().label())
           .put("attribution", e.attribution()).put("joules", e.joules()).put("joules_low", e.joulesLow())
           .put("joules_high", e.joulesHigh());
     }
@@ -112,12 +113,14 @@ public final class FlightProtocol {
   static NodeReading parseReading(byte[] json) {
     try {
       JsonNode o = JSON.readTree(json);
-      EnergyFigure energy = null;
-      JsonNode e = o.get("energy");
-      if (e != null) {
-        energy = new EnergyFigure(e.get("component").asText(), method(e.get("method").asText()),
-            e.get("attribution").asText(), e.get("joules").asDouble(), e.get("joules_low").asDouble(),
-            e.get("joules_high").asDouble());
+      List<EnergyFigure> energy = new ArrayList<>();
+      JsonNode figures = o.get("energy");
+      if (figures != null) {
+        for (JsonNode e : figures) {
+          energy.add(new EnergyFigure(e.get("component").asText(), method(e.get("method").asText()),
+              e.get("attribution").asText(), e.get("joules").asDouble(), e.get("joules_low").asDouble(),
+              e.get("joules_high").asDouble()));
+        }
       }
       return new NodeReading(o.get("node").asText(), o.get("ops").asText(), o.get("cpu_ns").asLong(),
           o.get("wall_ns").asLong(), o.get("rows").asInt(), o.get("bytes_in").asLong(),

@@ -114,7 +114,7 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
 
   private NodeReading reading(Kernel kernel, EncodedRows rows, long cpuNanos, long wallNanos) {
     long bytesOut = 4L * rows.rows() * (kernel.width() * (kernel.neighbors() ? 2 : 1) + 2);
-    return new NodeReading(nodeId, ops.name(), cpuNanos, wallNanos, rows.rows(), rows.payloadBytes(), bytesOut, null);
+    return new NodeReading(nodeId, ops.name(), cpuNanos, wallNanos, rows.rows(), rows.payloadBytes(), bytesOut, java.util.List.of());
   }
 
   @Override

@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.joule.bridge.BridgeBatches;
+import dev.joule.bridge.energy.EnergyFigure;
+import dev.joule.bridge.energy.EnergyMethod;
+import dev.joule.bridge.energy.meter.IdlePower;
+import dev.joule.bridge.energy.meter.SteadyGpuCounter;
 import dev.joule.bridge.kernel.Activation;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.KernelCodec;
@@ -19,6 +23,7 @@ import dev.joule.bridge.node.InProcessAcceleratorNode;
 import dev.joule.bridge.node.InProcessTransport;
 import dev.joule.bridge.node.KernelHandle;
 import dev.joule.bridge.node.NodeException;
+import dev.joule.bridge.node.NodeMeter;
 import dev.joule.bridge.node.PartitionChannel;
 import dev.joule.bridge.node.ScoredBatch;
 import dev.joule.bridge.vector.ScalarVectorOps;
@@ -26,13 +31,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.apache.arrow.flight.Action;
 import org.apache.arrow.flight.CallOptions;
 import org.apache.arrow.flight.FlightClient;
 import org.apache.arrow.flight.FlightRuntimeException;
 import org.apache.arrow.flight.FlightStatusCode;
 import org.apache.arrow.flight.Location;
+import org.apache.arrow.flight.Result;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.junit.jupiter.api.AfterEach;
@@ -161,8 +172,10 @@ class FlightNodeIT {
       assertSameResults(inProcess(HANDLE, 5, 300, 100 * p), got);
       answered.addAll(ch.nodeIds());
       assertEquals(0, ch.fallbackBatches());
-      got.forEach(s -> assertTrue(s.reading().nodeEnergy() != null && s.reading().nodeEnergy().joules() >= 0,
-          "a remote node reports its own energy figure"));
+      got.forEach(s -> assertTrue(s.reading().nodeEnergy().size() == 1
+          && s.reading().nodeEnergy().get(0).component().equals("node_cpu")
+          && s.reading().nodeEnergy().get(0).joules() >= 0 && !s.reading().measured(),
+          "a remote node without a counter reports its own CPU estimate: " + s.reading().nodeEnergy()));
     }
     assertTrue(answered.contains(a.nodeId()) && answered.contains(b.nodeId()), "both nodes used: " + answered);
     assertEquals(1, a.kernelPushes(), "kernel pushed once to node a");
@@ -358,7 +371,7 @@ class FlightNodeIT {
     // a cache that holds one kernel: pushing a second evicts the first
     AcceleratorNodeServer.Options o = AcceleratorNodeServer.Options.loopback();
     AcceleratorNodeServer a = node(new AcceleratorNodeServer.Options(o.host(), 0, null, null, null, null,
-        o.maxBatchBytes(), o.kernelLimits(), LINEAR_BYTES.length + 100L, 0, null, -1));
+        o.maxBatchBytes(), o.kernelLimits(), LINEAR_BYTES.length + 100L, 0, null, -1, null));
     LinearKernel other = LinearKernel.fromWeights(randomMatrix(3, DIM), new float[3], List.of("x", "y", "z"),
         Activation.RAW, Precision.INT8);
     byte[] otherBytes = KernelCodec.encode(other);
@@ -390,5 +403,43 @@ class FlightNodeIT {
         .meta("w.rows", rows).meta("w.dim", DIM);
     p.blobs().put("w.codes", codes);
     return KernelCodec.encode("linear", p);
+  }
+
+  @Test
+  void aMeasuredNodeReturnsEachBatchsShareOfItsCounterWithTheIdleDrawApart() throws Exception {
+    SteadyGpuCounter gpu = new SteadyGpuCounter(150);
+    AcceleratorNodeServer n = node(AcceleratorNodeServer.Options.loopback()
+        .withMeter(new NodeMeter(gpu, new IdlePower(Map.of("gpu", 100.0)), gpu)));
+    FlightTransport t = transport(settings(BridgeSettings.Fallback.FAIL, n));
+    // Two partitions stream to the node at once.
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    List<Future<List<ScoredBatch>>> parts = new ArrayList<>();
+    for (int p = 0; p < 2; p++) {
+      int seed = 1000 * p;
+      parts.add(pool.submit(() -> score(t.open(HANDLE, alloc), 6, 500, seed)));
+    }
+    List<EnergyFigure> figures = new ArrayList<>();
+    for (int p = 0; p < 2; p++) {
+      List<ScoredBatch> got = parts.get(p).get(60, TimeUnit.SECONDS);
+      assertSameResults(inProcess(HANDLE, 6, 500, 1000 * p), got);
+      for (ScoredBatch b : got) {
+        assertTrue(b.reading().measured(), "every batch measured: " + b.reading().nodeEnergy());
+        figures.addAll(b.reading().nodeEnergy());
+      }
+    }
+    pool.shutdown();
+    double above = figures.stream().filter(f -> f.component().equals("gpu")).mapToDouble(EnergyFigure::joules).sum();
+    double idle = figures.stream().filter(f -> f.component().equals("gpu_idle")).mapToDouble(EnergyFigure::joules).sum();
+    assertTrue(figures.stream().filter(f -> f.component().startsWith("gpu"))
+        .allMatch(f -> f.method() == EnergyMethod.MEASURED_NVML
+            && List.of("exclusive", "rows_share", "unattributed").contains(f.attribution())), figures.toString());
+    assertTrue(above + idle > 0 && above + idle <= gpu.joulesSoFar() + 1e-9,
+        "the batches' figures are part of what the counter measured: " + (above + idle) + " of " + gpu.joulesSoFar());
+    assertEquals(0.5, above / idle, 1e-6, "150 W measured against 100 W idle: a third above idle");
+    try (FlightClient c = FlightClient.builder(alloc, Location.forGrpcInsecure("127.0.0.1", n.port())).build()) {
+      Result r = c.doAction(new Action(FlightProtocol.HEALTH)).next();
+      String health = new String(r.getBody(), java.nio.charset.StandardCharsets.UTF_8);
+      assertTrue(health.contains("\"energy_measured\":true") && health.contains("100.0 W"), health);
+    }
   }
 }

@@ -208,12 +208,12 @@ public final class ClaimCard {
       ratio.put("thread_cpu_per_row", ratioPerRow(e.threadCpuNanos(), e, b.threadCpuNanos(), b));
       ratio.put("estimated_cputime_kernel_only_per_row", ratioPerRow(e.kernelEstimatedJ(), e, b.kernelEstimatedJ(), b));
       ratio.put("modelled_ops_bytes_per_row", ratioPerRow(e.modelledJ(), e, b.modelledJ(), b));
-      if (e.measured() && b.measured()) {
+      if (e.measuredLike(b)) {
         ratio.put("measured_per_row", ratioPerRow(e.measuredJ(), e, b.measuredJ(), b));
       }
-      ratio.put("meaning", (e.measured() && b.measured()
+      ratio.put("meaning", (e.measuredLike(b)
           ? "measured_per_row is a ratio of measured energy (counter readings shared among concurrent "
-          + "partitions, with the unattributed rest); " : "no RAPL or NVML in both runs: no measured ratio; ")
+          + "partitions or batches, with the unattributed rest); " : noMeasuredRatio(e, b) + "; ")
           + cpuTimeSentence(e, b).replace("\n", " ") + "; modelled "
           + "ratios come from counted ops and bytes (Horowitz 45 nm constants, relative only)");
       m.put("ratio_candidate_over_baseline", ratio);
@@ -305,6 +305,12 @@ public final class ClaimCard {
     if (cols.stream().anyMatch(r -> r.energy().measured())) {
       row(s, "measured (RAPL/NVML), shares + rest", cols, r -> r.energy().measured()
           ? j(r.energy().per1k(r.energy().measuredJ())) : "not measured");
+      java.util.Set<String> parts = new java.util.TreeSet<>();
+      cols.forEach(r -> parts.addAll(r.energy().measuredParts().keySet()));
+      for (String part : parts) {
+        row(s, "  of which " + measuredPartWords(part), cols, r -> r.energy().measuredParts().containsKey(part)
+            ? j(r.energy().per1k(r.energy().measuredParts().get(part))) : "not measured");
+      }
     }
     row(s, "modelled_ops_bytes (45 nm, relative)", cols, r -> j(r.energy().per1k(r.energy().modelledJ())));
     row(s, "per row, estimated_cputime", cols, r -> j(perRow(r)));
@@ -325,11 +331,11 @@ public final class ClaimCard {
           ratioPerRow(e.kernelEstimatedJ(), e, b.kernelEstimatedJ(), b)));
       s.append(String.format(Locale.ROOT, "    %-42s %.3f%n", "modelled_ops_bytes",
           ratioPerRow(e.modelledJ(), e, b.modelledJ(), b)));
-      if (e.measured() && b.measured()) {
+      if (e.measuredLike(b)) {
         s.append(String.format(Locale.ROOT, "    %-42s %.3f%n", "measured (RAPL/NVML, shares + rest)",
             ratioPerRow(e.measuredJ(), e, b.measuredJ(), b)));
       }
-      s.append(e.measured() && b.measured() ? "" : "    no RAPL/NVML in both runs, so no measured ratio.\n");
+      s.append(e.measuredLike(b) ? "" : "    " + noMeasuredRatio(e, b) + ".\n");
       s.append("    ").append(cpuTimeSentence(e, b).replace("\n", "\n    ")).append('\n');
       s.append("    the modelled ratio counts ops and bytes, not joules drawn.\n");
       line(s, "order", order);
@@ -431,6 +437,26 @@ public final class ClaimCard {
     return m;
   }
 
+  /** Why a pair of runs gets no measured ratio. */
+  static String noMeasuredRatio(EnergySummary candidate, EnergySummary baseline) {
+    if (!candidate.measured() || !baseline.measured()) {
+      return "no RAPL/NVML in both runs, so no measured ratio";
+    }
+    return "measured on different devices (candidate: " + String.join(", ", candidate.measuredParts().keySet())
+        + "; baseline: " + String.join(", ", baseline.measuredParts().keySet()) + "), so no measured ratio";
+  }
+
+  /** {@code measured_nvml gpu_idle} → words for the card. */
+  static String measuredPartWords(String part) {
+    String[] mc = part.split(" ", 2);
+    String component = mc.length > 1 ? mc[1] : part;
+    String device = mc[0].equals("measured_nvml") ? "NVML " : mc[0].equals("measured_rapl") ? "RAPL " : mc[0] + " ";
+    if (component.endsWith("_idle")) {
+      return device + component.substring(0, component.length() - 5) + ", idle draw";
+    }
+    return device + component;
+  }
+
   private static Map<String, Object> runFigures(ScoreResult r, String role) {
     EnergySummary e = r.energy();
     Map<String, Object> m = new LinkedHashMap<>();
@@ -451,6 +477,12 @@ public final class ClaimCard {
         "dram_traffic", e.per1k(e.estimatedParts().dramTrafficJ())));
     m.put("fixed_estimated_cputime_joules", Map.of("typical", e.fixedEstimatedJ(),
         "low", e.fixedEstimatedLowJ(), "high", e.fixedEstimatedHighJ()));
+    if (e.measured()) {
+      Map<String, Object> measured = new LinkedHashMap<>();
+      measured.put("total", e.per1k(e.measuredJ()));
+      e.measuredParts().forEach((part, j) -> measured.put(part, e.per1k(j)));
+      m.put("measured_joules_per_1k_rows", measured);
+    }
     m.put("fixed_cpu_seconds", e.fixedCpuNanos() / 1e9);
     m.put("jvm_runs_before", e.jvmRunsBefore());
     m.put("load_avg_1m", e.loadAvg1m());
@@ -475,7 +507,10 @@ public final class ClaimCard {
         case "measured_rapl" -> "RAPL package and DRAM counters read at each partition's start and end, shared among "
             + "concurrent partitions by thread CPU time (cpu_time_share); the rest (other threads, the socket) is "
             + "recorded as unattributed and included in totals";
-        case "measured_nvml" -> "NVML GPU total-energy counters, shared among concurrent batches by rows (rows_share)";
+        case "measured_nvml" -> "the accelerator node's NVML GPU total-energy counter, read around each batch and "
+            + "shared among the batches on the GPU by rows (rows_share); the GPU's idle draw, measured at the node's "
+            + "start, recorded apart (gpu_idle) from the energy above it (gpu); what the GPU used while no batch had "
+            + "arrived is recorded as unattributed and included in totals";
         default -> "measured";
       });
     }

@@ -5,6 +5,8 @@ import dev.joule.bridge.energy.EnergyMethod;
 import dev.joule.bridge.energy.HardwareProfile;
 import dev.joule.bridge.energy.PowerProfile;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.TreeSet;
 import org.apache.spark.sql.Row;
@@ -21,6 +23,8 @@ import org.apache.spark.sql.Row;
  *     driver's at the end when there were none); NaN where the OS gives none
  * @param jvmRunsBefore runs this JVM had started before this one: 0 is a cold JVM, whose figures
  *     include JIT compilation; -1 where unknown (a run read back from before this was recorded)
+ * @param measuredParts measured joules by {@code method component} (e.g. {@code measured_nvml gpu},
+ *     {@code measured_nvml gpu_idle}); they add up to {@code measuredJ}
  */
 public record EnergySummary(int partitions, long rowsIn, long rowsScored, long rowsRejected,
     long threadCpuNanos, long kernelCpuNanos, long bytesRead, long bytesSent, double estimatedJ,
@@ -28,7 +32,12 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     double modelledHighJ, double measuredJ, long fixedCpuNanos, String vectorOps,
     PowerProfile profile, String cpuModel, int vcpus, boolean hypervisor, boolean raplAvailable,
     long ramBytes, int batchRows, List<String> methods, BridgeUsage bridge, String gpu,
-    EstimateParts estimatedParts, long bytesWritten, double loadAvg1m, int jvmRunsBefore) {
+    EstimateParts estimatedParts, long bytesWritten, double loadAvg1m, int jvmRunsBefore,
+    Map<String, Double> measuredParts) {
+
+  public EnergySummary {
+    measuredParts = java.util.Collections.unmodifiableMap(new TreeMap<>(measuredParts));
+  }
 
   /** Typical joules of the estimate's three labelled parts; they add up to {@code estimatedJ}. */
   public record EstimateParts(double cpuJ, double dramBackgroundJ, double dramTrafficJ) {}
@@ -87,7 +96,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     return new EnergySummary(partitions, rowsIn, rowsScored, rowsRejected, threadCpuNanos, kernelCpuNanos, bytesRead,
         bytesSent, estimatedJ, estimatedLowJ, estimatedHighJ, modelledJ, modelledLowJ, modelledHighJ, measuredJ,
         fixedCpuNanos, vectorOps, profile, cpuModel, vcpus, hypervisor, raplAvailable, ramBytes, batchRows, methods,
-        bridge, gpu, estimatedParts, bytesWritten, load, jvmRunsBefore);
+        bridge, gpu, estimatedParts, bytesWritten, load, jvmRunsBefore, measuredParts);
   }
 
   /**
@@ -103,6 +112,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     int loads = 0;
     int batchRows = 0;
     TreeSet<String> methods = new TreeSet<>();
+    Map<String, Double> measuredParts = new TreeMap<>();
     TreeSet<String> nodes = new TreeSet<>();
     String transport = "in-process";
     int fallbackPartitions = 0;
@@ -172,6 +182,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
           modHi += hi;
         } else {
           meas += j;
+          measuredParts.merge(method + " " + f.<String>getAs("component"), j, Double::sum);
         }
       }
     }
@@ -182,7 +193,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         hyper, rapl, ram, batchRows, List.copyOf(methods),
         new BridgeUsage(transport, List.copyOf(nodes), fallbackPartitions, fallbackBatches, failovers),
         gpu == null ? "not probed" : gpu, new EstimateParts(estCpu, estBackground, estTraffic), written,
-        loads == 0 ? Double.NaN : loadSum / loads, jvmRunsBefore);
+        loads == 0 ? Double.NaN : loadSum / loads, jvmRunsBefore, measuredParts);
   }
 
   /** A column an older energy_log lacks reads as 0 / null. */
@@ -219,6 +230,14 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
 
   public boolean measured() {
     return measuredJ > 0;
+  }
+
+  /**
+   * Whether this run's measured joules and {@code other}'s can be compared: both measured, and on
+   * the same devices and parts (a GPU node's board against an executor's socket is no ratio).
+   */
+  public boolean measuredLike(EnergySummary other) {
+    return measured() && other.measured() && measuredParts.keySet().equals(other.measuredParts.keySet());
   }
 
   /** Estimated joules of the kernel calls alone (their CPU time × typical W and DRAM background per busy vCPU). */

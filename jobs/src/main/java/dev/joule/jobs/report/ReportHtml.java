@@ -167,7 +167,7 @@ public final class ReportHtml {
         .append("<dt><code>measured_rapl</code></dt><dd>RAPL package and DRAM counters read at each partition's "
             + "start and end; shared by thread CPU time (<code>cpu_time_share</code>), the rest recorded as "
             + "<code>unattributed</code>.</dd>\n")
-        .append("<dt><code>measured_nvml</code></dt><dd>NVML GPU total-energy counters, shared by rows.</dd>\n")
+        .append("<dt><code>measured_nvml</code></dt><dd>The accelerator node's NVML GPU total-energy counter, read around each batch, shared by rows; the idle draw apart (<code>gpu_idle</code>).</dd>\n")
         .append("<dt>fixed per run</dt><dd>process CPU outside partition tasks (planning, Spark jobs' drivers, "
             + "commits) &times; the same watts per busy vCPU; paid once per run whatever its size.</dd>\n")
         .append("</dl>\n</body>\n</html>\n");

@@ -27,6 +27,11 @@ import java.util.TreeMap;
  * add up to what the counter measured while any span was open. A span abandoned by a failed task
  * gives its share back to the rest. Time with no span open is not counted: idle energy between
  * jobs belongs to nobody's work.
+ *
+ * <p>With an {@link IdlePower}, each segment's energy of a component is first split into what the
+ * device would have drawn idle over the segment (idle watts × its wall time, at most the segment's
+ * energy), recorded as component {@code <component>_idle}, and the rest above idle, recorded as
+ * the component itself; both are shared by the same rule. The two add up to what was measured.
  */
 public final class EnergyLedger {
 
@@ -52,6 +57,11 @@ public final class EnergyLedger {
 
     long processCpuNanos();
 
+    /** A monotonic wall clock, for the idle part of a segment. */
+    default long wallNanos() {
+      return System.nanoTime();
+    }
+
     static CpuClock jvm() {
       ThreadMXBean threads = ManagementFactory.getThreadMXBean();
       com.sun.management.OperatingSystemMXBean os =
@@ -72,7 +82,7 @@ public final class EnergyLedger {
 
   private static final class Span {
     final long threadId;
-    final long rows;
+    long rows;
     long lastThreadCpu;
     boolean shared;
     final Map<String, Double> joules = new TreeMap<>();
@@ -86,20 +96,28 @@ public final class EnergyLedger {
   private final EnergyCounter counter;
   private final Rule rule;
   private final CpuClock clock;
+  private final IdlePower idle;
   private final Map<Long, Span> open = new LinkedHashMap<>();
   private final Map<String, Double> rest = new TreeMap<>();
   private Map<String, Double> lastJoules;
   private long lastProcessCpu;
+  private long lastWall;
   private long nextId;
   private double dropped;
 
   public EnergyLedger(EnergyCounter counter, Rule rule, CpuClock clock) {
+    this(counter, rule, clock, IdlePower.NONE);
+  }
+
+  /** @param idle the device's idle draw, recorded apart from the energy above it */
+  public EnergyLedger(EnergyCounter counter, Rule rule, CpuClock clock, IdlePower idle) {
     if (!counter.available()) {
       throw new IllegalArgumentException("counter " + counter.name() + " is unavailable: " + counter.unavailableReason());
     }
     this.counter = counter;
     this.rule = rule;
     this.clock = clock;
+    this.idle = idle;
   }
 
   public EnergyCounter counter() {
@@ -128,6 +146,23 @@ public final class EnergyLedger {
     }
     open.put(id, s);
     return id;
+  }
+
+  /**
+   * Sets an open span's weight under {@link Rule#ROWS_SHARE} from now on, for a span opened before
+   * its rows were known (a node's span opens while it waits for the next batch): the counter is
+   * read first, so what was used before is shared by the weights of then (with none, it goes to
+   * the unattributed rest).
+   *
+   * @throws IllegalStateException if the counter cannot be read (the span stays open)
+   */
+  public synchronized void weigh(long id, long rows) {
+    Span s = open.get(id);
+    if (s == null) {
+      throw new IllegalArgumentException("no open energy span " + id);
+    }
+    advance();
+    s.rows = rows;
   }
 
   /**
@@ -196,6 +231,7 @@ public final class EnergyLedger {
   private void advance() {
     Map<String, Double> now = counter.readJoules();
     long proc = clock.processCpuNanos();
+    long wall = clock.wallNanos();
     if (lastJoules != null && !open.isEmpty()) {
       Map<Span, Double> weights = new HashMap<>();
       double denominator = 0;
@@ -216,17 +252,16 @@ public final class EnergyLedger {
         // different moments, so never let the spans' sum exceed it.
         denominator = Math.max(denominator, proc - lastProcessCpu);
       }
+      double seconds = Math.max(0, wall - lastWall) / 1e9;
       for (Map.Entry<String, Double> e : now.entrySet()) {
-        double delta = Math.max(0, e.getValue() - lastJoules.getOrDefault(e.getKey(), e.getValue()));
-        double given = 0;
-        if (denominator > 0) {
-          for (Map.Entry<Span, Double> w : weights.entrySet()) {
-            double share = delta * w.getValue() / denominator;
-            w.getKey().joules.merge(e.getKey(), share, Double::sum);
-            given += share;
-          }
+        String component = e.getKey();
+        double delta = Math.max(0, e.getValue() - lastJoules.getOrDefault(component, e.getValue()));
+        double idleWatts = idle.watts(component);
+        double idleJ = Math.min(delta, idleWatts * seconds);
+        share(component, delta - idleJ, weights, denominator);
+        if (idleWatts > 0) {
+          share(IdlePower.idleComponent(component), idleJ, weights, denominator);
         }
-        rest.merge(e.getKey(), Math.max(0, delta - given), Double::sum);
       }
     } else {
       for (Span s : open.values()) {
@@ -237,5 +272,18 @@ public final class EnergyLedger {
     }
     lastJoules = now;
     lastProcessCpu = proc;
+    lastWall = wall;
+  }
+
+  private void share(String component, double joules, Map<Span, Double> weights, double denominator) {
+    double given = 0;
+    if (denominator > 0) {
+      for (Map.Entry<Span, Double> w : weights.entrySet()) {
+        double share = joules * w.getValue() / denominator;
+        w.getKey().joules.merge(component, share, Double::sum);
+        given += share;
+      }
+    }
+    rest.merge(component, Math.max(0, joules - given), Double::sum);
   }
 }

@@ -22,6 +22,12 @@ class EnergyLedgerTest {
     double dramJ;
     final Map<Long, Long> threadCpu = new HashMap<>();
     long processCpu;
+    long wall;
+
+    @Override
+    public long wallNanos() {
+      return wall;
+    }
 
     @Override
     public Map<String, Double> readJoules() {
@@ -180,5 +186,67 @@ class EnergyLedgerTest {
           1e-6 * Math.max(1, busy), "trial " + trial);
       assertTrue(all.stream().allMatch(f -> f.joules() >= 0));
     }
+  }
+
+  @Test
+  void theIdleDrawIsRecordedApartAndBothAddUpToTheMeasurement() {
+    Device d = new Device();
+    // cpu idles at 10 W; dram has no idle figure, so it is not split
+    EnergyLedger ledger = new EnergyLedger(d, EnergyLedger.Rule.ROWS_SHARE, d,
+        new IdlePower(Map.of("cpu", 10.0)));
+    long a = ledger.begin(0, 3);
+    long b = ledger.begin(0, 1);
+    d.wall += 2_000_000_000L;                 // 2 s: 20 J of idle draw
+    d.work(50, 0);                            // 50 J measured: 30 J above idle
+    List<EnergyFigure> fa = ledger.end(a);
+    assertEquals(30 * 0.75, sum(fa, "cpu", "rows_share"), 1e-9);
+    assertEquals(20 * 0.75, sum(fa, "cpu_idle", "rows_share"), 1e-9);
+    assertEquals(5 * 0.75, sum(fa, "dram", "rows_share"), 1e-9);
+    assertEquals(0, sum(fa, "dram_idle", null), 1e-9, "no idle figure, no split");
+    d.wall += 1_000_000_000L;                 // 1 s alone: 10 J idle, but only 4 J measured
+    d.work(4, 0);
+    List<EnergyFigure> fb = ledger.end(b);
+    assertEquals(30 * 0.25, sum(fb, "cpu", "rows_share"), 1e-9);
+    assertEquals(20 * 0.25 + 4, sum(fb, "cpu_idle", "rows_share"), 1e-9,
+        "the idle part is never more than what was measured");
+    assertEquals(54, sum(fa, "cpu", null) + sum(fa, "cpu_idle", null) + sum(fb, "cpu", null)
+        + sum(fb, "cpu_idle", null), 1e-9, "above idle + idle = measured");
+  }
+
+  @Test
+  void aSpanWeighedAfterItOpenedSharesFromThen() {
+    Device d = new Device();
+    EnergyLedger ledger = new EnergyLedger(d, EnergyLedger.Rule.ROWS_SHARE, d);
+    long waiting = ledger.begin(0, 0);        // a node waiting for a batch: no rows yet
+    long busy = ledger.begin(0, 100);
+    d.work(10, 0);                            // all 10 J to the span with rows
+    ledger.weigh(waiting, 300);
+    d.work(8, 0);
+    List<EnergyFigure> fb = ledger.end(busy);
+    assertEquals(10 + 2, sum(fb, "cpu", "rows_share"), 1e-9);
+    assertEquals(6, sum(ledger.end(waiting), "cpu", "rows_share"), 1e-9);
+    long alone = ledger.begin(0, 0);
+    d.work(5, 0);                             // nobody with rows: the unattributed rest
+    ledger.weigh(alone, 10);
+    d.work(1, 0);
+    List<EnergyFigure> fa = ledger.end(alone);
+    assertEquals(1, sum(fa, "cpu", "exclusive"), 1e-9);
+    assertEquals(5, sum(fa, "cpu", "unattributed"), 1e-9);
+    assertThrows(IllegalArgumentException.class, () -> ledger.weigh(busy, 1));
+  }
+
+  @Test
+  void idlePowerIsTheCountersMeanPowerOverAQuietWindow() throws Exception {
+    Device d = new Device();
+    IdlePower idle = IdlePower.measure(d, 3_000_000_000L, () -> d.wall, nanos -> {
+      d.wall += nanos;
+      d.work(3 * 129.0, 0);                   // 129 W for 3 s; dram gets a tenth
+    });
+    assertEquals(129.0, idle.watts("cpu"), 1e-9);
+    assertEquals(12.9, idle.watts("dram"), 1e-9);
+    assertEquals(0, idle.watts("gpu"), 1e-9);
+    assertEquals("cpu_idle", IdlePower.idleComponent("cpu"));
+    assertThrows(IllegalArgumentException.class, () -> new IdlePower(Map.of("gpu", Double.NaN)));
+    assertThrows(IllegalArgumentException.class, () -> IdlePower.measure(d, 0, () -> 0, n -> {}));
   }
 }
