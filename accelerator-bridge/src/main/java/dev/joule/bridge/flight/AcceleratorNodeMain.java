@@ -3,8 +3,12 @@ package dev.joule.bridge.flight;
 import dev.joule.bridge.energy.meter.EnergyLedger;
 import dev.joule.bridge.energy.meter.IdlePower;
 import dev.joule.bridge.energy.meter.NvmlMeter;
+import dev.joule.bridge.gpu.CudaBackend;
+import dev.joule.bridge.gpu.CudaLibraries;
 import dev.joule.bridge.kernel.KernelLimits;
 import dev.joule.bridge.node.NodeMeter;
+import dev.joule.bridge.node.ScoringBackend;
+import dev.joule.bridge.vector.VectorOpsProvider;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -60,6 +64,26 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
       description = "Seconds between summary log lines; 0 = none.")
   int summarySeconds;
 
+  /** Where the node runs its kernels. */
+  enum BackendChoice { auto, cpu, gpu }
+
+  @Option(names = "--backend", defaultValue = "auto",
+      description = "Where kernels run: gpu (an NVIDIA GPU through the CUDA driver and NVRTC; refused with the reason "
+          + "where it cannot open), cpu (this machine's CPU), auto (the GPU where it opens, else the CPU). On a GPU, "
+          + "kernels it has no implementation for run on the CPU, logged once. Valid: ${COMPLETION-CANDIDATES}.")
+  BackendChoice backend;
+
+  @Option(names = "--gpu", defaultValue = "0", description = "Which GPU (CUDA device ordinal).")
+  int gpu;
+
+  @Option(names = "--cuda-lib-dir", description = "Folder holding NVRTC (libnvrtc.so.13 or .12), looked in before "
+      + "/usr/local/cuda/lib64 and the linker's path.")
+  java.nio.file.Path cudaLibDir;
+
+  @Option(names = "--gpu-streams", defaultValue = "4",
+      description = "Batches on the GPU at once, each on its own stream with its own page-locked buffers.")
+  int gpuStreams;
+
   /** Which measured counter the node reads around each batch. */
   enum EnergyMeterChoice { auto, nvml, none }
 
@@ -87,9 +111,10 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
     long cacheBytes = bytes("--kernel-cache-bytes", kernelCacheBytes, heap / 2);
     AcceleratorNodeServer.Options o = new AcceleratorNodeServer.Options(host, port, nodeId, tlsCert, tlsKey, token,
         bytes("--max-batch-bytes", maxBatchBytes, -1), KernelLimits.DEFAULT.withMaxKernelBytes(kernelBytes),
-        cacheBytes, summarySeconds, null, -1, null);
+        cacheBytes, summarySeconds, null, -1, null, null);
+    ScoringBackend scoring = openBackend();
     NodeMeter meter = openMeter();
-    AcceleratorNodeServer node = AcceleratorNodeServer.start(o.withMeter(meter));
+    AcceleratorNodeServer node = AcceleratorNodeServer.start(o.withMeter(meter).withBackend(scoring));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.close();
@@ -101,6 +126,29 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
         + (tlsCert != null ? " (TLS)" : "") + (token != null ? " (token required)" : ""));
     node.awaitTermination();
     return 0;
+  }
+
+  /**
+   * The GPU backend {@code --backend} asks for, or null for the CPU alone.
+   *
+   * @throws CommandLine.ParameterException where {@code gpu} was asked for and cannot open
+   */
+  ScoringBackend openBackend() {
+    if (backend == BackendChoice.cpu) {
+      return null;
+    }
+    CudaBackend.Opening opening = CudaBackend.open(new CudaBackend.Settings(gpu,
+        new CudaLibraries(cudaLibDir == null ? java.util.List.of() : java.util.List.of(cudaLibDir)), gpuStreams),
+        VectorOpsProvider.get());
+    if (opening.backend() == null) {
+      if (backend == BackendChoice.gpu) {
+        throw new CommandLine.ParameterException(commandLine(), "--backend gpu: " + opening.refusal());
+      }
+      System.err.println("joule accel-node: no GPU backend (" + opening.refusal() + "); kernels run on the CPU");
+      return null;
+    }
+    System.err.println("joule accel-node: kernels run on " + opening.backend().name());
+    return opening.backend();
   }
 
   /**

@@ -6,11 +6,12 @@ import dev.joule.bridge.energy.PowerProfile;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelCodec;
 import dev.joule.bridge.kernel.KernelLimits;
+import dev.joule.bridge.node.CpuBackend;
 import dev.joule.bridge.node.KernelCall;
 import dev.joule.bridge.node.NodeEnergy;
 import dev.joule.bridge.node.NodeMeter;
+import dev.joule.bridge.node.ScoringBackend;
 import dev.joule.bridge.node.NodeReading;
-import dev.joule.bridge.vector.VectorOps;
 import dev.joule.bridge.vector.VectorOpsProvider;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -62,10 +63,12 @@ public final class AcceleratorNodeServer implements AutoCloseable {
    * @param stopAfterBatches testing hook: after answering this many batches the node stops as if
    *     its process died (-1 = never)
    * @param meter a measured counter read around every batch; null = the node's CPU estimate only
+   * @param backend where kernels run (a GPU's), the kernels it declines on the CPU; null = the CPU
+   *     alone; the node closes it
    */
   public record Options(String host, int port, String nodeId, File tlsCert, File tlsKey, String token,
       long maxBatchBytes, KernelLimits kernelLimits, long kernelCacheBytes, int summarySeconds,
-      List<PowerProfile> powerProfiles, int stopAfterBatches, NodeMeter meter) {
+      List<PowerProfile> powerProfiles, int stopAfterBatches, NodeMeter meter, ScoringBackend backend) {
 
     public Options {
       if (maxBatchBytes < 1 || kernelCacheBytes < 1) {
@@ -79,33 +82,38 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     /** Loopback, an ephemeral port, no TLS, no token, the default limits. */
     public static Options loopback() {
       return new Options("127.0.0.1", 0, null, null, null, null, 64L << 20, KernelLimits.DEFAULT,
-          2L << 30, 0, null, -1, null);
+          2L << 30, 0, null, -1, null, null);
     }
 
     public Options withToken(String t) {
       return new Options(host, port, nodeId, tlsCert, tlsKey, t, maxBatchBytes, kernelLimits,
-          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, meter);
+          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, meter, backend);
     }
 
     public Options withTls(File cert, File key) {
       return new Options(host, port, nodeId, cert, key, token, maxBatchBytes, kernelLimits,
-          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, meter);
+          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, meter, backend);
     }
 
     public Options withLimits(long batchBytes, long kernelBytes) {
       return new Options(host, port, nodeId, tlsCert, tlsKey, token, batchBytes,
           kernelLimits.withMaxKernelBytes(kernelBytes), kernelCacheBytes, summarySeconds, powerProfiles,
-          stopAfterBatches, meter);
+          stopAfterBatches, meter, backend);
     }
 
     public Options withStopAfterBatches(int n) {
       return new Options(host, port, nodeId, tlsCert, tlsKey, token, maxBatchBytes, kernelLimits,
-          kernelCacheBytes, summarySeconds, powerProfiles, n, meter);
+          kernelCacheBytes, summarySeconds, powerProfiles, n, meter, backend);
     }
 
     public Options withMeter(NodeMeter m) {
       return new Options(host, port, nodeId, tlsCert, tlsKey, token, maxBatchBytes, kernelLimits,
-          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, m);
+          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, m, backend);
+    }
+
+    public Options withBackend(ScoringBackend b) {
+      return new Options(host, port, nodeId, tlsCert, tlsKey, token, maxBatchBytes, kernelLimits,
+          kernelCacheBytes, summarySeconds, powerProfiles, stopAfterBatches, meter, b);
     }
 
     @Override
@@ -121,7 +129,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
   private final FlightServer server;
   private final String nodeId;
   private final int port;
-  private final VectorOps ops;
+  private final ScoringBackend backend;
   private final NodeEnergy energy;
   private final KernelCache kernels;
   private final ScheduledExecutorService summary;
@@ -135,7 +143,9 @@ public final class AcceleratorNodeServer implements AutoCloseable {
   private AcceleratorNodeServer(Options options) throws IOException {
     this.options = options;
     this.allocator = new RootAllocator();
-    this.ops = VectorOpsProvider.get();
+    CpuBackend cpu = new CpuBackend(VectorOpsProvider.get());
+    this.backend = options.backend() == null ? cpu : options.backend().withFallback(cpu,
+        (k, why) -> LOG.info("node {}: kernel {} runs on the CPU ({}): {}", nodeId(), k.displayName(), cpu.name(), why));
     this.kernels = new KernelCache(options.kernelCacheBytes());
     List<PowerProfile> profiles = options.powerProfiles() != null ? options.powerProfiles() : PowerProfile.bundled();
     PowerProfile profile = PowerProfile.choose(profiles, HardwareProfile.detect().cpuModel());
@@ -181,9 +191,9 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     } else {
       summary = null;
     }
-    LOG.info("node {} listening on {}://{}:{} ({}, {}, vector ops {}, energy {})", nodeId,
+    LOG.info("node {} listening on {}://{}:{} ({}, {}, backend {}, energy {})", nodeId,
         tls ? "grpc+tls" : "grpc", options.host(), s.getPort(),
-        options.token() != null ? "bearer token required" : "no token", options, ops.name(), energy.describe());
+        options.token() != null ? "bearer token required" : "no token", options, backend.name(), energy.describe());
     if (options.token() == null && !isLoopback(options.host())) {
       LOG.warn("node {} listens on {} without a token: anyone who reaches the port can use it", nodeId,
           options.host());
@@ -269,6 +279,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
       }
     } finally {
       LOG.info(summaryLine());
+      backend.close();
       // A handler whose call was cut off by the shutdown (a node killed mid-stream) can still be
       // releasing its batch on Flight's executor after termination: let it finish (bounded) so
       // that what close() reports as leaked really is.
@@ -320,7 +331,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     spans.arrived(req.getRowCount());
     KernelCall call;
     try {
-      call = KernelCall.run(k, req, ops, allocator);
+      call = KernelCall.run(k, req, backend, allocator);
     } catch (IllegalArgumentException e) {
       throw refuse(CallStatus.INVALID_ARGUMENT, "batch refused by kernel " + k.displayName() + ": " + e.getMessage());
     }
@@ -335,7 +346,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     // The node's own figures: this thread's CPU time on the node's hardware profile, and the
     // measured device's share where it has one. DRAM is left to the executor's record (the node
     // holds no task memory of its own to attribute).
-    return new NodeReading(nodeId, ops.name(), call.cpuNanos(), call.wallNanos(), call.rows().rows(),
+    return new NodeReading(nodeId, call.backend(), call.cpuNanos(), call.wallNanos(), call.rows().rows(),
         call.rows().payloadBytes(), bytesOut, spans.scored(call.cpuNanos()));
   }
 
@@ -470,7 +481,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
           case FlightProtocol.HEALTH -> {
             String json = FlightProtocol.JSON.createObjectNode().put("node", nodeId).put("status", "serving")
                 .put("kernels", kernels.size()).put("kernel_bytes", kernels.bytes())
-                .put("batches", batches.get()).put("rows", rows.get()).put("vector_ops", ops.name())
+                .put("batches", batches.get()).put("rows", rows.get()).put("vector_ops", backend.name())
                 .put("energy", energy.describe()).put("energy_measured", energy.measuring())
                 .put("max_batch_bytes", options.maxBatchBytes())
                 .put("max_kernel_bytes", options.kernelLimits().maxKernelBytes()).toString();

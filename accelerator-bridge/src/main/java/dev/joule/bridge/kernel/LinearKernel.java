@@ -371,6 +371,64 @@ public final class LinearKernel implements Kernel {
     activation.applyRows(y, in.rows(), outputs, ops);
   }
 
+  /**
+   * Why this kernel's dots cannot be taken elsewhere (by a GPU backend) for rows at {@code rows},
+   * or null where they can: per-channel weights at int8 on int8 rows, or fp32 on fp32 rows,
+   * without dimension scales or near-tie rescoring. Then the dots are {@code Σ x·w} of each row
+   * and class of {@link #weights()} (exact integers for int8 codes), and {@link #scoreFromDots}
+   * finishes the batch from them as {@link #score} finishes its own.
+   */
+  public String externalDotsRefusal(Precision rows) {
+    if (scaled.scaling() != WeightScaling.PER_CHANNEL) {
+      return "weights scaled " + scaled.scaling() + " (only per-channel heads take their dots elsewhere)";
+    }
+    if (precision() != Precision.INT8 && precision() != Precision.FP32) {
+      return precision().label() + " weights (int8 and fp32 heads take their dots elsewhere)";
+    }
+    if (rows != precision()) {
+      return "rows at " + rows.label() + " for " + precision().label() + " weights";
+    }
+    if (rowScales != null || nearTies != null) {
+      return "dimension scales or near-tie rescoring";
+    }
+    return null;
+  }
+
+  /**
+   * Finishes a batch from its dots taken elsewhere: {@code dots[r·outputs + j]} is row r's dot
+   * with weight row j (for int8, the exact integer dot as a float). The same float operations as
+   * {@link #score} after its own dots, so int8 outputs are the same bits.
+   *
+   * @throws IllegalArgumentException if {@link #externalDotsRefusal} refuses these rows
+   */
+  public void scoreFromDots(EncodedRows in, float[] dots, KernelOutput out, VectorOps ops) {
+    String refusal = externalDotsRefusal(in.precision());
+    if (refusal != null) {
+      throw new IllegalArgumentException("kernel " + displayName() + " cannot take its dots elsewhere: " + refusal);
+    }
+    Dots.check(displayName(), in, precision(), dim());
+    int outputs = width();
+    if (dots.length < in.rows() * outputs) {
+      throw new IllegalArgumentException(in.rows() + " rows need " + in.rows() * outputs + " dots, got " + dots.length);
+    }
+    float[] y = out.reset(in.rows()).scores();
+    if (precision() == Precision.INT8) {
+      float[] rowScale = in.scales();
+      float[] classScale = weights.scales();
+      for (int r = 0; r < in.rows(); r++) {
+        int o = r * outputs;
+        for (int j = 0; j < outputs; j++) {
+          y[o + j] = dots[o + j] * (rowScale[r] * classScale[j]) + bias[j];
+        }
+      }
+    } else {
+      for (int i = 0; i < in.rows() * outputs; i++) {
+        y[i] = dots[i] + bias[i % outputs];
+      }
+    }
+    activation.applyRows(y, in.rows(), outputs, ops);
+  }
+
   /** As {@link Dots#dot} then the bias, for a batch: the same float operations on the same dot. */
   private void scoreBlocked(EncodedRows in, float[] y, VectorOps ops) {
     int outputs = width();

@@ -94,7 +94,7 @@ public final class InProcessAcceleratorNode implements AcceleratorNode {
     if (kernel == null) {
       throw new UnknownKernelException(nodeId, kernelId);
     }
-    KernelCall call = KernelCall.run(kernel, request, ops, replyAllocator);
+    KernelCall call = KernelCall.run(kernel, request, new CpuBackend(ops), replyAllocator);
     return new ScoreReply(call.response(), reading(kernel, call.rows(), call.cpuNanos(), call.wallNanos()));
   }
 

@@ -16,23 +16,26 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * dim, rescoring rows) is the kernel's rule ({@link Kernel#score}), not the node's.
  *
  * @param response owned by the caller
+ * @param backend the name of the backend that scored the batch
  */
-public record KernelCall(VectorSchemaRoot response, EncodedRows rows, long cpuNanos, long wallNanos) {
+public record KernelCall(VectorSchemaRoot response, EncodedRows rows, String backend, long cpuNanos, long wallNanos) {
 
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   /**
    * @throws IllegalArgumentException if the batch cannot be read or does not fit the kernel
    */
-  public static KernelCall run(Kernel kernel, VectorSchemaRoot request, VectorOps ops,
+  public static KernelCall run(Kernel kernel, VectorSchemaRoot request, ScoringBackend backend,
       BufferAllocator allocator) {
     long cpu0 = THREADS.getCurrentThreadCpuTime();
     long wall0 = System.nanoTime();
     EncodedRows rows = BridgeBatches.fromRequest(request);
     KernelOutput out = kernel.newOutput();
-    kernel.score(rows, out, ops);
+    ScoringBackend used = backend.choose(kernel, rows);
+    used.score(kernel, rows, out);
     VectorSchemaRoot response = BridgeBatches.toResponse(out, allocator);
-    return new KernelCall(response, rows, THREADS.getCurrentThreadCpuTime() - cpu0, System.nanoTime() - wall0);
+    return new KernelCall(response, rows, used.name(), THREADS.getCurrentThreadCpuTime() - cpu0,
+        System.nanoTime() - wall0);
   }
 
   /** Rows scored in this JVM without an Arrow batch: the kernel's own output, timed the same way. */

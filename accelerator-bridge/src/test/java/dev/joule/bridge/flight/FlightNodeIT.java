@@ -371,7 +371,7 @@ class FlightNodeIT {
     // a cache that holds one kernel: pushing a second evicts the first
     AcceleratorNodeServer.Options o = AcceleratorNodeServer.Options.loopback();
     AcceleratorNodeServer a = node(new AcceleratorNodeServer.Options(o.host(), 0, null, null, null, null,
-        o.maxBatchBytes(), o.kernelLimits(), LINEAR_BYTES.length + 100L, 0, null, -1, null));
+        o.maxBatchBytes(), o.kernelLimits(), LINEAR_BYTES.length + 100L, 0, null, -1, null, null));
     LinearKernel other = LinearKernel.fromWeights(randomMatrix(3, DIM), new float[3], List.of("x", "y", "z"),
         Activation.RAW, Precision.INT8);
     byte[] otherBytes = KernelCodec.encode(other);

@@ -1,0 +1,66 @@
+package dev.joule.bridge.gpu;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Finds the CUDA libraries: the driver's {@code libcuda.so.1} where the dynamic linker finds it
+ * (the driver installs it there), and NVRTC, which comes with the CUDA toolkit or with a Python
+ * wheel and is rarely on the linker's path, in the folders given first, then the toolkit's usual
+ * ones.
+ *
+ * @param folders where to look for NVRTC before the usual places ({@code --cuda-lib-dir})
+ */
+public record CudaLibraries(List<Path> folders) {
+
+  /** NVRTC's sonames, newest first: CUDA 13, 12. */
+  static final List<String> NVRTC_NAMES = List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so");
+
+  static final List<Path> USUAL_FOLDERS = List.of(Path.of("/usr/local/cuda/lib64"),
+      Path.of("/usr/local/cuda/targets/x86_64-linux/lib"), Path.of("/usr/lib/x86_64-linux-gnu"));
+
+  public CudaLibraries {
+    folders = List.copyOf(folders);
+  }
+
+  /** The driver API. @throws UnsatisfiedLinkError where no NVIDIA driver is installed */
+  public CudaDriver driver() {
+    return Native.load("libcuda.so.1", CudaDriver.class);
+  }
+
+  /** NVRTC. @throws UnsatisfiedLinkError naming every place looked in */
+  public Nvrtc nvrtc() {
+    List<String> tried = new ArrayList<>();
+    List<Path> where = new ArrayList<>(folders);
+    where.addAll(USUAL_FOLDERS);
+    for (Path folder : where) {
+      for (String name : NVRTC_NAMES) {
+        Path lib = folder.resolve(name);
+        if (Files.isRegularFile(lib)) {
+          try {
+            return Native.load(lib.toString(), Nvrtc.class);
+          } catch (UnsatisfiedLinkError e) {
+            tried.add(lib + " (" + e.getMessage() + ")");
+          }
+        }
+      }
+    }
+    for (String name : NVRTC_NAMES) {
+      try {
+        return load(name, Nvrtc.class);
+      } catch (UnsatisfiedLinkError e) {
+        tried.add(name + " on the linker's path");
+      }
+    }
+    throw new UnsatisfiedLinkError("NVRTC (the CUDA toolkit's runtime compiler) not found: tried " + String.join(", ", tried)
+        + "; give its folder with --cuda-lib-dir");
+  }
+
+  private static <T extends Library> T load(String name, Class<T> type) {
+    return Native.load(name, type);
+  }
+}
