@@ -42,6 +42,7 @@ public record CudaLibraries(List<Path> folders) {
         Path lib = folder.resolve(name);
         if (Files.isRegularFile(lib)) {
           try {
+            preloadBuiltins(folder);
             return Native.load(lib.toString(), Nvrtc.class);
           } catch (UnsatisfiedLinkError e) {
             tried.add(lib + " (" + e.getMessage() + ")");
@@ -58,6 +59,20 @@ public record CudaLibraries(List<Path> folders) {
     }
     throw new UnsatisfiedLinkError("NVRTC (the CUDA toolkit's runtime compiler) not found: tried " + String.join(", ", tried)
         + "; give its folder with --cuda-lib-dir");
+  }
+
+  /**
+   * NVRTC opens its builtins library ({@code libnvrtc-builtins.so.13.1}) by name when it compiles:
+   * outside the linker's path that fails ("failed to open libnvrtc-builtins"). Loaded first from
+   * NVRTC's own folder, the name resolves to the library already in the process.
+   */
+  private static void preloadBuiltins(Path folder) {
+    try (java.util.stream.Stream<Path> files = Files.list(folder)) {
+      files.filter(f -> f.getFileName().toString().startsWith("libnvrtc-builtins.so"))
+          .forEach(f -> com.sun.jna.NativeLibrary.getInstance(f.toString()));
+    } catch (java.io.IOException | UnsatisfiedLinkError e) {
+      // NVRTC will say what it misses when it compiles.
+    }
   }
 
   private static <T extends Library> T load(String name, Class<T> type) {

@@ -1,0 +1,38 @@
+package dev.joule.bridge.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The GPU kernels' source compiles with NVRTC for the GPUs a node may meet. Needs NVRTC only, no
+ * GPU: where it is not installed (set {@code JOULE_CUDA_LIB_DIR} to its folder), skipped.
+ */
+class HeadDotsProgramTest {
+
+  static Nvrtc nvrtc() {
+    String dir = System.getenv("JOULE_CUDA_LIB_DIR");
+    try {
+      return new CudaLibraries(dir == null ? List.of() : List.of(Path.of(dir))).nvrtc();
+    } catch (UnsatisfiedLinkError e) {
+      assumeTrue(false, e.getMessage());
+      return null;
+    }
+  }
+
+  @Test
+  void theHeadKernelsCompileForAmpereHopperAndBlackwell() {
+    Nvrtc nvrtc = nvrtc();
+    for (int cc : new int[] {80, 90, 100}) {
+      String ptx = new String(HeadDotsProgram.compile(nvrtc, cc), StandardCharsets.UTF_8);
+      assertTrue(ptx.contains(".entry " + HeadDotsProgram.INT8) && ptx.contains(".entry " + HeadDotsProgram.FP32),
+          "both kernels in the PTX for compute_" + cc);
+      assertTrue(ptx.contains("dp4a"), "int8 dots by dp4a for compute_" + cc);
+      assertTrue(ptx.contains(".target sm_" + cc), "PTX for compute_" + cc);
+    }
+  }
+}
