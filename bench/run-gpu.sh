@@ -49,7 +49,7 @@ find_nvrtc() {
   lib="$( (ls /usr/local/cuda/lib64/libnvrtc.so.* 2>/dev/null; \
     python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null \
       | xargs -r -I{} find {} -name 'libnvrtc.so.*' 2>/dev/null; \
-    find / -xdev -name 'libnvrtc.so.1[0-9]*' 2>/dev/null) | grep -v builtins | head -1)"
+    find /usr /opt /root /home -name 'libnvrtc.so.1[0-9]*' 2>/dev/null) | grep -v builtins | head -1)"
   [[ -n "$lib" ]] && dirname "$lib"
 }
 
