@@ -69,6 +69,7 @@ device() {
   nvrtc="$(find_nvrtc || true)"
   echo "NVRTC: ${nvrtc:-not found}; $(nvidia-smi --query-gpu=name,driver_version,power.draw --format=csv,noheader 2>&1 | head -1)"
   export JOULE_CUDA_LIB_DIR="$nvrtc"
+  export CUDA_DEVICE_ORDER=PCI_BUS_ID  # torch's device 0 is the bench's GPU 0
   local java=("$work/jre/bin/java" "${FLAGS[@]}" -Xmx24g -cp "$work/lib/*")
   "${java[@]}" dev.joule.bench.GpuBench --write-rows "$work/rows.bin" --rows "$rows"
   python3 bench/gpu/torch_peer.py "$work/rows.bin" --rows "$rows" --dim 768 --classes 10 --seconds "$seconds" \

@@ -26,7 +26,12 @@ def energy_reader():
         return None
     try:
         pynvml.nvmlInit()
-        h = pynvml.nvmlDeviceGetHandleByIndex(0)
+        # The GPU torch uses, by PCI bus id: NVML's indices need not be CUDA's.
+        try:
+            p = torch.cuda.get_device_properties(0)
+            h = pynvml.nvmlDeviceGetHandleByPciBusId("%08x:%02x:%02x.0" % (p.pci_domain_id, p.pci_bus_id, p.pci_device_id))
+        except (AttributeError, pynvml.NVMLError):
+            h = pynvml.nvmlDeviceGetHandleByIndex(0)
         pynvml.nvmlDeviceGetTotalEnergyConsumption(h)
         return lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(h) / 1000.0
     except Exception as e:  # noqa: BLE001 - say why and go on without energy
@@ -99,7 +104,9 @@ def main():
     wq_pad[:c] = wq
     w8 = torch.from_numpy(wq_pad).to(dev).t().contiguous()  # [d, cp]
     ws_t = torch.from_numpy(ws.astype(np.float32)).to(dev)
-    h8 = [torch.from_numpy(xq[s:s + k]).pin_memory() for s, k in zip(starts, sizes)]
+    # torch._int_mm needs more than 16 rows: a short last batch is padded with zero rows.
+    h8 = [torch.from_numpy(np.pad(xq[s:s + k], ((0, max(0, 32 - k)), (0, 0)))).pin_memory()
+          for s, k in zip(starts, sizes)]
     hs = [torch.from_numpy(xs[s:s + k].astype(np.float32)).pin_memory() for s, k in zip(starts, sizes)]
     outs = [torch.empty((a.batch_rows, c), dtype=torch.float32).pin_memory() for _ in streams]
 
@@ -108,9 +115,9 @@ def main():
         with torch.cuda.stream(s):
             q = h8[i].to(dev, non_blocking=True)
             sc = hs[i].to(dev, non_blocking=True)
-            dots = torch._int_mm(q, w8)[:, :c].float()
+            dots = torch._int_mm(q, w8)[: sc.shape[0], :c].float()
             probs = torch.softmax(dots * (sc[:, None] * ws_t[None, :]) + bias, dim=1)
-            outs[i % 4][: q.shape[0]].copy_(probs, non_blocking=True)
+            outs[i % 4][: probs.shape[0]].copy_(probs, non_blocking=True)
 
     h32 = [torch.from_numpy(x[s:s + k]).pin_memory() for s, k in zip(starts, sizes)]
     w32 = torch.from_numpy(w).to(dev)
@@ -138,6 +145,7 @@ def main():
         r = resident[starts[i]: starts[i] + sizes[i]]
         torch.softmax((r @ w16.t()).float() + bias, dim=1)
 
+    torch.cuda.synchronize()  # weights and bias made on the default stream, used on the side streams
     result = {"idle_w": idle_w, "device": torch.cuda.get_device_name(0)}
     for name, step, note in (("int8", step8, "torch._int_mm, head padded to %d columns" % cp),
                              ("bf16", step16, "bf16 rows copied, bf16 matmul"),

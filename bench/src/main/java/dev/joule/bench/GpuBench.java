@@ -116,7 +116,13 @@ public final class GpuBench {
     }
     CudaBackend gpu = opening.backend();
     CpuBackend cpu = new CpuBackend(VectorOpsProvider.get());
-    NvmlMeter nvml = NvmlMeter.open();
+    NvmlMeter nvml = NvmlMeter.open(gpu.pciBusId());
+    // The idle draw first, after a pause, as the PyTorch peer measures it: before any work.
+    IdlePower idle = IdlePower.NONE;
+    if (nvml.available() && s.idleSeconds() > 0) {
+      Thread.sleep(2_000);
+      idle = IdlePower.measure(nvml, (long) (s.idleSeconds() * 1e9), System::nanoTime, n -> Thread.sleep(n / 1_000_000));
+    }
     System.out.printf(Locale.ROOT, "GPU bench: %,d rows x %d, %d-class softmax head, batches of %,d; backend %s; %s; "
         + "host %d CPUs%n", s.rows(), s.dim(), s.classes(), s.batchRows(), gpu.name(), nvml.describe(),
         Runtime.getRuntime().availableProcessors());
@@ -139,11 +145,7 @@ public final class GpuBench {
     System.out.printf(Locale.ROOT, "checked: int8 answers identical to the CPU kernel's on %,d rows; fp32 probabilities "
         + "within %.2e%n", checked, fp32Diff);
 
-    IdlePower idle = IdlePower.NONE;
-    if (nvml.available() && s.idleSeconds() > 0) {
-      idle = IdlePower.measure(nvml, (long) (s.idleSeconds() * 1e9), System::nanoTime, n -> Thread.sleep(n / 1_000_000));
-      System.out.println("idle: " + idle.describe());
-    }
+    System.out.println("idle: " + idle.describe());
     List<Result> results = new ArrayList<>();
     results.add(window("Joule GPU backend, int8 head, from host batches", gpu, int8, rows8, s.threads(), s.seconds(), nvml, idle));
     results.add(window("Joule GPU backend, fp32 head, from host batches", gpu, fp32, rows32, s.threads(), s.seconds(), nvml, idle));
@@ -153,7 +155,14 @@ public final class GpuBench {
     results.add(flight(s, int8, rows8, nvml, idle, cs));
     gpu.close();
 
-    JsonNode peer = s.peer() != null && Files.exists(s.peer()) ? new ObjectMapper().readTree(s.peer().toFile()) : null;
+    JsonNode peer = null;
+    if (s.peer() != null && Files.exists(s.peer())) {
+      try {
+        peer = new ObjectMapper().readTree(s.peer().toFile());
+      } catch (java.io.IOException e) {
+        System.out.println("the PyTorch peer's output is not JSON (" + e.getMessage() + "); its rows are left out");
+      }
+    }
     String table = table(s, results, peer, idle, fp32Diff, checked, gpu.name(), nvml.describe());
     System.out.println(table);
     if (s.out() != null) {
@@ -228,6 +237,9 @@ public final class GpuBench {
   static Result flight(Settings s, LinearKernel k, List<EncodedRows> batches, NvmlMeter nvml, IdlePower idle,
       CudaBackend.Settings cs) throws Exception {
     CudaBackend nodeGpu = CudaBackend.open(cs, VectorOpsProvider.get()).backend();
+    if (nodeGpu == null) {
+      return new Result("Joule Flight node on the GPU: the node's backend did not open", 0, 1, null, null, "");
+    }
     AcceleratorNodeServer.Options o = AcceleratorNodeServer.Options.loopback().withBackend(nodeGpu);
     if (nvml.available()) {
       o = o.withMeter(new NodeMeter(nvml, idle, EnergyLedger.CpuClock.jvm()));

@@ -10,6 +10,7 @@ import dev.joule.bridge.energy.meter.SteadyGpuCounter;
 import dev.joule.bridge.flight.AcceleratorNodeServer;
 import dev.joule.bridge.flight.FlightTransport;
 import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.node.MeteredCpuBackend;
 import dev.joule.bridge.node.NodeMeter;
 import dev.joule.jobs.delta.DeltaIO;
 import dev.joule.jobs.generate.GenerateJob;
@@ -129,7 +130,7 @@ class BridgeIT {
   void aMeasuredNodesGpuEnergyReachesTheEnergyLogAndTheClaimCardBesideTheEstimates() throws Exception {
     SteadyGpuCounter gpu = new SteadyGpuCounter(200);
     AcceleratorNodeServer a = node(AcceleratorNodeServer.Options.loopback()
-        .withMeter(new NodeMeter(gpu, new IdlePower(Map.of("gpu", 120.0)), gpu)));
+        .withMeter(new NodeMeter(gpu, new IdlePower(Map.of("gpu", 120.0)), gpu)).withBackend(new MeteredCpuBackend()));
     OutputTables out = new OutputTables(tmp.resolve("measured-node").toString());
     ScoreResult r = score(out.root(), nodesSetting(a), "bridge.fallback=fail");
     assertEquals(inProcess, predictions(out));

@@ -10,10 +10,11 @@ import java.util.TreeMap;
 
 /**
  * A partition's remote-node figures, summed over its batches by component, method and
- * attribution. A measured figure counts only when every batch a node answered was measured: a
- * partition split between a measured node and one without a counter (a failover), or whose node
- * lost its counter, would otherwise record a measured total that covers part of its rows. Then
- * its measured figures are left out, and {@link #partlyMeasured()} says so.
+ * attribution. A measured figure counts only when every batch of the partition was measured: a
+ * partition split between a measured node and one without a counter or the executor itself (a
+ * failover, the in-process fallback), or whose node lost its counter, would otherwise record a
+ * measured total that covers part of its rows. Then its measured figures are left out, and
+ * {@link #partlyMeasured()} says so.
  */
 final class NodeEnergyTotals {
 
@@ -25,14 +26,14 @@ final class NodeEnergyTotals {
   }
 
   private final Map<Key, double[]> sums = new TreeMap<>();
-  private long remoteBatches;
+  private long batches;
   private long measuredBatches;
 
   void add(NodeReading reading) {
+    batches++;
     if (reading.nodeEnergy().isEmpty()) {
       return; // scored in this JVM: the task's own CPU holds it
     }
-    remoteBatches++;
     if (reading.measured()) {
       measuredBatches++;
     }
@@ -44,9 +45,9 @@ final class NodeEnergyTotals {
     }
   }
 
-  /** Some batches a node answered were measured and some were not. */
+  /** Some of the partition's batches were measured and some were not. */
   boolean partlyMeasured() {
-    return measuredBatches > 0 && measuredBatches < remoteBatches;
+    return measuredBatches > 0 && measuredBatches < batches;
   }
 
   /** The partition's node figures, one per component, method and attribution. */

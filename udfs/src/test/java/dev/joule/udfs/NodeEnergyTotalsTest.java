@@ -31,7 +31,6 @@ class NodeEnergyTotalsTest {
     t.add(reading(cpu(1), gpu("exclusive", 5)));
     t.add(reading(cpu(2), gpu("rows_share", 3), gpu("unattributed", 1)));
     t.add(reading(cpu(3), gpu("rows_share", 4)));
-    t.add(reading()); // a batch scored in this JVM after the nodes failed: nothing from a node
     List<EnergyFigure> f = t.figures();
     assertFalse(t.partlyMeasured());
     assertEquals(4, f.size(), f.toString());
@@ -50,5 +49,16 @@ class NodeEnergyTotalsTest {
     assertTrue(t.partlyMeasured());
     assertEquals(List.of("node_cpu"), t.figures().stream().map(EnergyFigure::component).toList());
     assertEquals(2, t.figures().get(0).joules(), 1e-12);
+
+    NodeEnergyTotals fellBack = new NodeEnergyTotals();
+    fellBack.add(reading(cpu(1), gpu("exclusive", 5)));
+    fellBack.add(reading()); // scored in the executor after every node failed
+    assertTrue(fellBack.partlyMeasured());
+    assertEquals(List.of("node_cpu"), fellBack.figures().stream().map(EnergyFigure::component).toList());
+
+    NodeEnergyTotals inProcess = new NodeEnergyTotals();
+    inProcess.add(reading());
+    assertFalse(inProcess.partlyMeasured());
+    assertTrue(inProcess.figures().isEmpty());
   }
 }

@@ -88,9 +88,10 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
   enum EnergyMeterChoice { auto, nvml, none }
 
   @Option(names = "--energy-meter", defaultValue = "auto",
-      description = "Counter read around each batch: nvml (the GPUs' total energy; refused with the reason "
-          + "where it cannot be read), none (the node's CPU time as an estimate only), auto (nvml where it "
-          + "can be read, else none). Valid: ${COMPLETION-CANDIDATES}.")
+      description = "Counter read around each batch the GPU scores: nvml (the node's GPU's total energy, found by "
+          + "its PCI bus id; refused with the reason where there is no GPU backend or NVML cannot read it), none "
+          + "(the node's CPU time as an estimate only), auto (nvml where it can be read, else none). "
+          + "Valid: ${COMPLETION-CANDIDATES}.")
   EnergyMeterChoice energyMeter;
 
   @Option(names = "--idle-seconds", defaultValue = "3",
@@ -113,7 +114,7 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
         bytes("--max-batch-bytes", maxBatchBytes, -1), KernelLimits.DEFAULT.withMaxKernelBytes(kernelBytes),
         cacheBytes, summarySeconds, null, -1, null, null);
     ScoringBackend scoring = openBackend();
-    NodeMeter meter = openMeter();
+    NodeMeter meter = openMeter(scoring);
     AcceleratorNodeServer node = AcceleratorNodeServer.start(o.withMeter(meter).withBackend(scoring));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
@@ -134,6 +135,9 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
    * @throws CommandLine.ParameterException where {@code gpu} was asked for and cannot open
    */
   ScoringBackend openBackend() {
+    if (gpuStreams < 1) {
+      throw new CommandLine.ParameterException(commandLine(), "--gpu-streams must be at least 1, got " + gpuStreams);
+    }
     if (backend == BackendChoice.cpu) {
       return null;
     }
@@ -152,19 +156,28 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
   }
 
   /**
-   * The counter {@code --energy-meter} names, with the device's idle draw measured now (nothing
-   * is served yet); null for estimates only.
+   * The counter {@code --energy-meter} names for the GPU the backend scores on, with its idle draw
+   * measured now (nothing is served yet); null for estimates only. NVML counts the board of that
+   * GPU alone: batches the node scores on its CPU carry no share of it.
    *
    * @throws CommandLine.ParameterException where {@code nvml} was asked for and cannot be read
    */
-  NodeMeter openMeter() throws InterruptedException {
+  NodeMeter openMeter(ScoringBackend scoring) throws InterruptedException {
     if (energyMeter == EnergyMeterChoice.none) {
       return null;
     }
     if (!(idleSeconds >= 0) || idleSeconds > 600) {
       throw new CommandLine.ParameterException(commandLine(), "--idle-seconds must be between 0 and 600, got " + idleSeconds);
     }
-    NvmlMeter nvml = NvmlMeter.open();
+    if (!(scoring instanceof CudaBackend gpuBackend)) {
+      if (energyMeter == EnergyMeterChoice.nvml) {
+        throw new CommandLine.ParameterException(commandLine(), "--energy-meter nvml measures the node's GPU, and "
+            + "there is no GPU backend");
+      }
+      System.err.println("joule accel-node: kernels run on the CPU: energy is estimated from CPU time");
+      return null;
+    }
+    NvmlMeter nvml = NvmlMeter.open(gpuBackend.pciBusId());
     if (!nvml.available()) {
       if (energyMeter == EnergyMeterChoice.nvml) {
         throw new CommandLine.ParameterException(commandLine(), "--energy-meter nvml: " + nvml.describe());

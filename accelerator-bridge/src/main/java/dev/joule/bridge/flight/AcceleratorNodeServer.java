@@ -346,8 +346,8 @@ public final class AcceleratorNodeServer implements AutoCloseable {
     // The node's own figures: this thread's CPU time on the node's hardware profile, and the
     // measured device's share where it has one. DRAM is left to the executor's record (the node
     // holds no task memory of its own to attribute).
-    return new NodeReading(nodeId, call.backend(), call.cpuNanos(), call.wallNanos(), call.rows().rows(),
-        call.rows().payloadBytes(), bytesOut, spans.scored(call.cpuNanos()));
+    return new NodeReading(nodeId, call.backend().name(), call.cpuNanos(), call.wallNanos(), call.rows().rows(),
+        call.rows().payloadBytes(), bytesOut, spans.scored(call.cpuNanos(), call.backend().onMeteredDevice()));
   }
 
   /** The error a call answers with: a refusal as it is; anything else is logged and INTERNAL. */
@@ -386,7 +386,7 @@ public final class AcceleratorNodeServer implements AutoCloseable {
         if (k == null) {
           throw refuse(CallStatus.NOT_FOUND, "no kernel " + kernelId + " (push it first)");
         }
-        try (NodeEnergy.Stream spans = energy.openStream();
+        try (NodeEnergy.Stream spans = energy.openStream(backend.choose(k, k.queryPrecision()).onMeteredDevice());
             VectorSchemaRoot out = VectorSchemaRoot.create(
             BridgeBatches.responseSchema(k.width(), k.neighbors()), allocator)) {
           VectorLoader loader = new VectorLoader(out);

@@ -116,7 +116,8 @@ public final class FlightProtocol {
       List<EnergyFigure> energy = new ArrayList<>();
       JsonNode figures = o.get("energy");
       if (figures != null) {
-        for (JsonNode e : figures) {
+        // A node from before figures were a list sends one object.
+        for (JsonNode e : figures.isArray() ? figures : List.of(figures)) {
           energy.add(new EnergyFigure(e.get("component").asText(), method(e.get("method").asText()),
               e.get("attribution").asText(), e.get("joules").asDouble(), e.get("joules_low").asDouble(),
               e.get("joules_high").asDouble()));

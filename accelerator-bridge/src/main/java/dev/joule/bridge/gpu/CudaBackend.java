@@ -8,6 +8,8 @@ import dev.joule.bridge.kernel.LinearKernel;
 import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.node.ScoringBackend;
 import dev.joule.bridge.vector.VectorOps;
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -43,15 +45,22 @@ public final class CudaBackend implements ScoringBackend {
   public record Opening(CudaBackend backend, String refusal) {}
 
   static final int MAX_KERNELS = 64;
+  /** The most GPU memory heads' weights may hold at once, besides {@link #MAX_KERNELS}. */
+  static final long MAX_WEIGHT_BYTES = 1L << 30;
 
   private final CudaDevice device;
   private final Pointer headI8;
   private final Pointer headF32;
   private final VectorOps epilogue;
   private final BlockingQueue<Lane> lanes;
-  // By kernel identity (a kernel's equals compares its encoded bytes), least recently used first.
+  // Keyed by kernel identity, held weakly: a kernel the node's cache dropped frees its weights
+  // here too. Least recently used first.
   private final Map<KernelKey, DeviceWeights> weights = new LinkedHashMap<>(16, 0.75f, true);
-  private final ReentrantReadWriteLock weightsLock = new ReentrantReadWriteLock();
+  private final ReferenceQueue<Kernel> collected = new ReferenceQueue<>();
+  private long weightBytes;
+  // Batches hold the read lock while on the GPU; freeing weights and closing take the write lock.
+  private final ReentrantReadWriteLock gpuLock = new ReentrantReadWriteLock();
+  private boolean closed;
   private final String name;
 
   private CudaBackend(CudaDevice device, Pointer headI8, Pointer headF32, int lanes, VectorOps epilogue) {
@@ -90,7 +99,7 @@ public final class CudaBackend implements ScoringBackend {
       return new Opening(null, "the CUDA driver cannot open GPU " + settings.gpu() + ": " + e.getMessage());
     }
     try {
-      Nvrtc nvrtc = settings.libraries().nvrtc();
+      Nvrtc nvrtc = settings.libraries().nvrtc(device.driverMajor());
       byte[] ptx = HeadDotsProgram.compile(nvrtc, device.computeCapability());
       device.makeCurrent();
       Pointer[] f = device.load(ptx, HeadDotsProgram.INT8, HeadDotsProgram.FP32);
@@ -107,16 +116,26 @@ public final class CudaBackend implements ScoringBackend {
   }
 
   @Override
-  public String declines(Kernel kernel, EncodedRows rows) {
+  public String declines(Kernel kernel, Precision rows) {
     if (!(kernel instanceof LinearKernel head)) {
       return kernel.op() + " kernels have no GPU implementation yet (classifier heads only)";
     }
-    return head.externalDotsRefusal(rows.precision());
+    return head.externalDotsRefusal(rows);
+  }
+
+  @Override
+  public boolean onMeteredDevice() {
+    return true;
+  }
+
+  /** The GPU's PCI bus id, for NVML to measure this GPU and no other. */
+  public String pciBusId() {
+    return device.pciBusId();
   }
 
   @Override
   public void score(Kernel kernel, EncodedRows rows, KernelOutput out) {
-    String declined = declines(kernel, rows);
+    String declined = declines(kernel, rows.precision());
     if (declined != null) {
       throw new IllegalArgumentException("kernel " + kernel.displayName() + " does not run on " + name + ": " + declined);
     }
@@ -136,36 +155,43 @@ public final class CudaBackend implements ScoringBackend {
     boolean int8 = rows.precision() == Precision.INT8;
     long inBytes = int8 ? (long) n * rows.dim() : 4L * n * rows.dim();
     long outBytes = 4L * n * classes;
-    Lane lane = takeLane();
-    weightsLock.readLock().lock();
+    gpuLock.readLock().lock();
     try {
-      device.makeCurrent();
-      long w = weightsOf(head);
-      lane.fit(inBytes, outBytes);
-      if (int8) {
-        lane.in.host.write(0, rows.codes(), 0, (int) inBytes);
-      } else {
-        lane.in.host.write(0, rows.values(), 0, (int) (inBytes / 4));
+      if (closed) {
+        throw new IllegalStateException(name + " is closed");
       }
-      device.copyIn(lane.in.device, lane.in.host, inBytes, lane.stream);
-      int blocks = (n + HeadDotsProgram.ROWS_PER_BLOCK - 1) / HeadDotsProgram.ROWS_PER_BLOCK;
-      device.launch(int8 ? headI8 : headF32, blocks, HeadDotsProgram.THREADS_PER_BLOCK, lane.stream,
-          lane.in.device, n, rows.dim(), w, classes, lane.out.device);
-      device.copyOut(lane.out.host, lane.out.device, outBytes, lane.stream);
-      device.synchronize(lane.stream);
-      if (int8) {
-        int[] exact = lane.out.host.getIntArray(0, n * classes);
-        for (int i = 0; i < exact.length; i++) {
-          dots[i] = exact[i]; // the int dot as a float, as Dots.dot's int × float does
+      Lane lane = takeLane();
+      try {
+        device.makeCurrent();
+        long w = weightsOf(head);
+        lane.fit(inBytes, outBytes);
+        if (int8) {
+          lane.in.host.write(0, rows.codes(), 0, (int) inBytes);
+        } else {
+          lane.in.host.write(0, rows.values(), 0, (int) (inBytes / 4));
         }
-      } else {
-        lane.out.host.read(0, dots, 0, n * classes);
+        device.copyIn(lane.in.device, lane.in.host, inBytes, lane.stream);
+        int blocks = (n + HeadDotsProgram.ROWS_PER_BLOCK - 1) / HeadDotsProgram.ROWS_PER_BLOCK;
+        device.launch(int8 ? headI8 : headF32, blocks, HeadDotsProgram.THREADS_PER_BLOCK, lane.stream,
+            lane.in.device, n, rows.dim(), w, classes, lane.out.device);
+        device.copyOut(lane.out.host, lane.out.device, outBytes, lane.stream);
+        device.synchronize(lane.stream);
+        if (int8) {
+          int[] exact = lane.out.host.getIntArray(0, n * classes);
+          for (int i = 0; i < exact.length; i++) {
+            dots[i] = exact[i]; // the int dot as a float, as Dots.dot's int × float does
+          }
+        } else {
+          lane.out.host.read(0, dots, 0, n * classes);
+        }
+      } finally {
+        lanes.add(lane);
       }
-      return dots;
     } finally {
-      weightsLock.readLock().unlock();
-      lanes.add(lane);
+      gpuLock.readLock().unlock();
     }
+    evictIfNeeded();
+    return dots;
   }
 
   private Lane takeLane() {
@@ -177,64 +203,89 @@ public final class CudaBackend implements ScoringBackend {
     }
   }
 
-  /** The head's weights on the GPU, uploaded on first use (under the read lock: eviction takes the write lock). */
+  /** The head's weights on the GPU, uploaded on first use (by a batch holding the read lock). */
   private long weightsOf(LinearKernel head) {
     synchronized (weights) {
-      KernelKey key = new KernelKey(head);
+      KernelKey key = new KernelKey(head, null);
       DeviceWeights d = weights.get(key);
       if (d != null) {
         return d.pointer;
       }
       EncodedRows w = head.weights();
-      long p;
+      long bytes = w.precision() == Precision.INT8 ? w.codes().length : 4L * w.values().length;
+      long p = device.alloc(bytes);
       if (w.precision() == Precision.INT8) {
-        p = device.alloc(w.codes().length);
         device.upload(p, w.codes());
       } else {
-        p = device.alloc(4L * w.values().length);
         device.upload(p, w.values());
       }
-      weights.put(key, new DeviceWeights(p));
-      if (weights.size() > MAX_KERNELS) {
-        scheduleEviction();
-      }
+      weights.put(new KernelKey(head, collected), new DeviceWeights(p, bytes));
+      weightBytes += bytes;
       return p;
     }
   }
 
-  /** Frees the least recently used kernels' weights once no batch is on the GPU. */
-  private void scheduleEviction() {
-    Thread t = new Thread(() -> {
-      weightsLock.writeLock().lock();
-      try {
-        synchronized (weights) {
-          var it = weights.entrySet().iterator();
-          while (weights.size() > MAX_KERNELS && it.hasNext()) {
-            var e = it.next();
-            device.makeCurrent();
+  /**
+   * Frees the weights of kernels the JVM dropped, then the least recently used ones past
+   * {@link #MAX_KERNELS} or {@link #MAX_WEIGHT_BYTES}, once no batch is on the GPU.
+   */
+  private void evictIfNeeded() {
+    synchronized (weights) {
+      if (collected.poll() == null && weights.size() <= MAX_KERNELS && weightBytes <= MAX_WEIGHT_BYTES) {
+        return;
+      }
+    }
+    gpuLock.writeLock().lock();
+    try {
+      if (closed) {
+        return;
+      }
+      device.makeCurrent();
+      synchronized (weights) {
+        while (collected.poll() != null) {
+          // drained: the loop below frees every entry whose kernel is gone
+        }
+        var it = weights.entrySet().iterator();
+        int keep = weights.size();
+        while (it.hasNext()) {
+          var e = it.next();
+          boolean gone = e.getKey().get() == null;
+          if (gone || keep > MAX_KERNELS || weightBytes > MAX_WEIGHT_BYTES) {
             device.free(e.getValue().pointer);
+            weightBytes -= e.getValue().bytes;
             it.remove();
+            keep--;
           }
         }
-      } finally {
-        weightsLock.writeLock().unlock();
       }
-    }, "joule-gpu-evict");
-    t.setDaemon(true);
-    t.start();
+    } finally {
+      gpuLock.writeLock().unlock();
+    }
   }
 
-  private record DeviceWeights(long pointer) {}
+  private record DeviceWeights(long pointer, long bytes) {}
 
-  private record KernelKey(Kernel kernel) {
+  /** A kernel by identity, held weakly (a kernel's own equals compares its encoded bytes). */
+  private static final class KernelKey extends WeakReference<Kernel> {
+    private final int hash;
+
+    KernelKey(Kernel kernel, ReferenceQueue<Kernel> queue) {
+      super(kernel, queue);
+      this.hash = System.identityHashCode(kernel);
+    }
+
     @Override
     public boolean equals(Object o) {
-      return o instanceof KernelKey k && k.kernel == kernel;
+      if (this == o) {
+        return true;
+      }
+      Kernel k = get();
+      return o instanceof KernelKey other && k != null && other.get() == k;
     }
 
     @Override
     public int hashCode() {
-      return System.identityHashCode(kernel);
+      return hash;
     }
   }
 
@@ -288,10 +339,16 @@ public final class CudaBackend implements ScoringBackend {
 
   @Override
   public void close() {
-    weightsLock.writeLock().lock();
+    boolean release = false;
+    gpuLock.writeLock().lock();
     try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      release = true;
       device.makeCurrent();
-      for (Lane l : lanes) {
+      for (Lane l : lanes) { // every lane is back: batches return theirs before the read lock
         l.release();
       }
       synchronized (weights) {
@@ -299,10 +356,13 @@ public final class CudaBackend implements ScoringBackend {
           device.free(d.pointer);
         }
         weights.clear();
+        weightBytes = 0;
       }
     } finally {
-      weightsLock.writeLock().unlock();
-      device.close();
+      gpuLock.writeLock().unlock();
+      if (release) {
+        device.close();
+      }
     }
   }
 }

@@ -22,9 +22,10 @@ final class CudaDevice implements AutoCloseable {
   private final int minor;
   private final long totalMemory;
   private final int driverVersion;
+  private final String pciBusId;
 
   private CudaDevice(CudaDriver cu, int device, Pointer context, String name, int major, int minor,
-      long totalMemory, int driverVersion) {
+      long totalMemory, int driverVersion, String pciBusId) {
     this.cu = cu;
     this.device = device;
     this.context = context;
@@ -33,6 +34,7 @@ final class CudaDevice implements AutoCloseable {
     this.minor = minor;
     this.totalMemory = totalMemory;
     this.driverVersion = driverVersion;
+    this.pciBusId = pciBusId;
   }
 
   /** @throws CudaException where the driver cannot start or the GPU does not exist */
@@ -58,10 +60,15 @@ final class CudaDevice implements AutoCloseable {
     check(cu, cu.cuDeviceTotalMem_v2(memory, d), "cuDeviceTotalMem");
     IntByReference version = new IntByReference();
     check(cu, cu.cuDriverGetVersion(version), "cuDriverGetVersion");
+    byte[] bus = new byte[64];
+    check(cu, cu.cuDeviceGetPCIBusId(bus, bus.length, d), "cuDeviceGetPCIBusId");
+    // A waiting host thread sleeps rather than spins: the node's CPU does the epilogue, and its
+    // energy is the node's. Refused (and harmless) when another user made the context already.
+    cu.cuDevicePrimaryCtxSetFlags_v2(d, CudaDriver.CU_CTX_SCHED_BLOCKING_SYNC);
     PointerByReference ctx = new PointerByReference();
     check(cu, cu.cuDevicePrimaryCtxRetain(ctx, d), "cuDevicePrimaryCtxRetain");
     return new CudaDevice(cu, d, ctx.getValue(), cString(name), major.getValue(), minor.getValue(),
-        memory.getValue(), version.getValue());
+        memory.getValue(), version.getValue(), cString(bus));
   }
 
   static String cString(byte[] b) {
@@ -102,6 +109,16 @@ final class CudaDevice implements AutoCloseable {
   /** e.g. {@code 90} for compute capability 9.0. */
   int computeCapability() {
     return major * 10 + minor;
+  }
+
+  /** e.g. {@code 0000:3B:00.0}: how NVML finds the same GPU (its indices need not be CUDA's). */
+  String pciBusId() {
+    return pciBusId;
+  }
+
+  /** CUDA's major version the driver supports, e.g. 13. */
+  int driverMajor() {
+    return driverVersion / 1000;
   }
 
   long totalMemory() {
@@ -147,13 +164,22 @@ final class CudaDevice implements AutoCloseable {
   void upload(long destination, byte[] bytes) {
     Memory m = new Memory(Math.max(1, bytes.length));
     m.write(0, bytes, 0, bytes.length);
-    check(cu.cuMemcpyHtoD_v2(destination, m, bytes.length), "cuMemcpyHtoD");
+    upload(destination, m, bytes.length);
   }
 
   void upload(long destination, float[] values) {
     Memory m = new Memory(Math.max(1, 4L * values.length));
     m.write(0, values, 0, values.length);
-    check(cu.cuMemcpyHtoD_v2(destination, m, 4L * values.length), "cuMemcpyHtoD");
+    upload(destination, m, 4L * values.length);
+  }
+
+  /**
+   * A copy from pageable memory may return before it reaches the GPU, and it is ordered only on
+   * the legacy stream, which the lanes' non-blocking streams do not wait for: synchronize.
+   */
+  private void upload(long destination, Memory source, long bytes) {
+    check(cu.cuMemcpyHtoD_v2(destination, source, bytes), "cuMemcpyHtoD");
+    check(cu.cuCtxSynchronize(), "cuCtxSynchronize");
   }
 
   void copyIn(long destination, Pointer source, long bytes, Pointer stream) {
@@ -211,6 +237,8 @@ final class CudaDevice implements AutoCloseable {
       params.setPointer(8L * i, values[i]);
     }
     check(cu.cuLaunchKernel(function, blocks, 1, 1, threadsPerBlock, 1, 1, 0, stream, params, null), "cuLaunchKernel");
+    // params holds only their addresses: keep the values alive until CUDA has copied them.
+    java.lang.ref.Reference.reachabilityFence(values);
   }
 
   @Override

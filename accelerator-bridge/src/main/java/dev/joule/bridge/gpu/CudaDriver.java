@@ -32,7 +32,16 @@ public interface CudaDriver extends Library {
 
   int cuDeviceTotalMem_v2(LongByReference bytes, int device);
 
+  int cuDeviceGetPCIBusId(byte[] busId, int length, int device);
+
+  /** Before the primary context is made: how a synchronize waits (spin, yield, block). */
+  int cuDevicePrimaryCtxSetFlags_v2(int device, int flags);
+
+  int CU_CTX_SCHED_BLOCKING_SYNC = 0x04;
+
   int cuDevicePrimaryCtxRetain(PointerByReference context, int device);
+
+  int cuCtxSynchronize();
 
   int cuDevicePrimaryCtxRelease_v2(int device);
 

@@ -2,6 +2,7 @@ package dev.joule.bridge.gpu;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import com.sun.jna.ptr.IntByReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,8 +33,18 @@ public record CudaLibraries(List<Path> folders) {
     return Native.load("libcuda.so.1", CudaDriver.class);
   }
 
-  /** NVRTC. @throws UnsatisfiedLinkError naming every place looked in */
+  /** NVRTC, any version. @throws UnsatisfiedLinkError naming every place looked in */
   public Nvrtc nvrtc() {
+    return nvrtc(Integer.MAX_VALUE);
+  }
+
+  /**
+   * NVRTC of a CUDA version no newer than {@code driverMajor}: a newer one writes PTX the driver
+   * cannot load, so an older one beside it is taken instead.
+   *
+   * @throws UnsatisfiedLinkError naming every place looked in, and every NVRTC passed over
+   */
+  public Nvrtc nvrtc(int driverMajor) {
     List<String> tried = new ArrayList<>();
     List<Path> where = new ArrayList<>(folders);
     where.addAll(USUAL_FOLDERS);
@@ -43,7 +54,10 @@ public record CudaLibraries(List<Path> folders) {
         if (Files.isRegularFile(lib)) {
           try {
             preloadBuiltins(folder);
-            return Native.load(lib.toString(), Nvrtc.class);
+            Nvrtc n = usable(Native.load(lib.toString(), Nvrtc.class), driverMajor, lib.toString(), tried);
+            if (n != null) {
+              return n;
+            }
           } catch (UnsatisfiedLinkError e) {
             tried.add(lib + " (" + e.getMessage() + ")");
           }
@@ -52,13 +66,27 @@ public record CudaLibraries(List<Path> folders) {
     }
     for (String name : NVRTC_NAMES) {
       try {
-        return load(name, Nvrtc.class);
+        Nvrtc n = usable(load(name, Nvrtc.class), driverMajor, name, tried);
+        if (n != null) {
+          return n;
+        }
       } catch (UnsatisfiedLinkError e) {
         tried.add(name + " on the linker's path");
       }
     }
     throw new UnsatisfiedLinkError("NVRTC (the CUDA toolkit's runtime compiler) not found: tried " + String.join(", ", tried)
         + "; give its folder with --cuda-lib-dir");
+  }
+
+  private static Nvrtc usable(Nvrtc n, int driverMajor, String where, List<String> tried) {
+    IntByReference major = new IntByReference();
+    IntByReference minor = new IntByReference();
+    if (n.nvrtcVersion(major, minor) == Nvrtc.NVRTC_SUCCESS && major.getValue() > driverMajor) {
+      tried.add(where + " (CUDA " + major.getValue() + "." + minor.getValue() + ", newer than the driver's CUDA "
+          + driverMajor + ")");
+      return null;
+    }
+    return n;
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.joule.bridge.node;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelOutput;
+import dev.joule.bridge.kernel.Precision;
 import dev.joule.bridge.vector.VectorOps;
 
 /** Kernels on this machine's CPU, on the calling thread, through {@code ops}: every kernel runs here. */
@@ -14,7 +15,7 @@ public record CpuBackend(VectorOps ops) implements ScoringBackend {
   }
 
   @Override
-  public String declines(Kernel kernel, EncodedRows rows) {
+  public String declines(Kernel kernel, Precision rows) {
     return null;
   }
 

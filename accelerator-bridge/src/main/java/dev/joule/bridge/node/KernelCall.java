@@ -16,9 +16,10 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * dim, rescoring rows) is the kernel's rule ({@link Kernel#score}), not the node's.
  *
  * @param response owned by the caller
- * @param backend the name of the backend that scored the batch
+ * @param backend the backend that scored the batch
  */
-public record KernelCall(VectorSchemaRoot response, EncodedRows rows, String backend, long cpuNanos, long wallNanos) {
+public record KernelCall(VectorSchemaRoot response, EncodedRows rows, ScoringBackend backend, long cpuNanos,
+    long wallNanos) {
 
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
@@ -31,10 +32,10 @@ public record KernelCall(VectorSchemaRoot response, EncodedRows rows, String bac
     long wall0 = System.nanoTime();
     EncodedRows rows = BridgeBatches.fromRequest(request);
     KernelOutput out = kernel.newOutput();
-    ScoringBackend used = backend.choose(kernel, rows);
+    ScoringBackend used = backend.choose(kernel, rows.precision());
     used.score(kernel, rows, out);
     VectorSchemaRoot response = BridgeBatches.toResponse(out, allocator);
-    return new KernelCall(response, rows, used.name(), THREADS.getCurrentThreadCpuTime() - cpu0,
+    return new KernelCall(response, rows, used, THREADS.getCurrentThreadCpuTime() - cpu0,
         System.nanoTime() - wall0);
   }
 

@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * A remote node's energy figures for the batches it scores. Always: the node thread's CPU time as
  * an estimate (component {@code node_cpu}). Where the node has a measured counter (a GPU's NVML):
  * that counter's energy, shared among the batches in flight by their rows ({@code rows_share};
- * {@code exclusive} when a batch had the device alone), with the idle draw recorded apart
+ * {@code exclusive} when no other batch's span was open), with the idle draw recorded apart
  * ({@code gpu} above idle, {@code gpu_idle}) and the unattributed rest handed on, as
  * {@link EnergyLedger} does.
  *
@@ -78,22 +78,29 @@ public final class NodeEnergy {
     return lost ? description + " (measurement lost: the counter failed)" : description;
   }
 
-  /** The spans of one scoring stream; used by one thread at a time, closed when the stream ends. */
-  public Stream openStream() {
-    return new Stream();
+  /**
+   * The spans of one scoring stream; used by one thread at a time, closed when the stream ends.
+   *
+   * @param metered whether the stream's kernel runs on the device the counter measures: a stream
+   *     scored on the CPU beside a measured GPU carries estimates only
+   */
+  public Stream openStream(boolean metered) {
+    return new Stream(metered);
   }
 
   /** One stream's batches, charged back to back. */
   public final class Stream implements AutoCloseable {
 
+    private final boolean metered;
     private long span = -1;
 
-    private Stream() {
+    private Stream(boolean metered) {
+      this.metered = metered;
       open();
     }
 
     private void open() {
-      if (measuring()) {
+      if (metered && measuring()) {
         try {
           span = ledger.begin(0);
         } catch (RuntimeException e) {
@@ -118,22 +125,30 @@ public final class NodeEnergy {
     /**
      * The batch was scored: its figures (the estimate, and the measured share while the counter
      * works), then the next batch's span opens.
+     *
+     * @param onMeteredDevice whether the batch ran on the measured device; where it did not (a
+     *     batch of another precision routed to the CPU), its span gives its share back to the rest
+     *     and it carries the estimate only
      */
-    public List<EnergyFigure> scored(long cpuNanos) {
+    public List<EnergyFigure> scored(long cpuNanos, boolean onMeteredDevice) {
       List<EnergyFigure> figures = new ArrayList<>();
       EnergyFigure cpu = CpuTimeEstimator.cpu(cpuNanos, profile);
       figures.add(new EnergyFigure("node_cpu", cpu.method(), "exclusive", cpu.joules(), cpu.joulesLow(),
           cpu.joulesHigh()));
-      if (span >= 0) {
+      if (span >= 0 && !onMeteredDevice) {
+        ledger.abandon(span);
+        span = -1;
+        open();
+      } else if (span >= 0) {
         long closing = span;
         span = -1;
         try {
           List<EnergyFigure> measured = ledger.end(closing);
           figures.addAll(measured);
-          // A batch that got no segment still says it was measured: zero, not absent.
+          // A batch that got no segment still says it was measured: a zero share, not absent.
           for (String c : components) {
             if (measured.stream().noneMatch(f -> f.component().equals(c))) {
-              figures.add(new EnergyFigure(c, ledger.counter().method(), "exclusive", 0, 0, 0));
+              figures.add(new EnergyFigure(c, ledger.counter().method(), EnergyLedger.Rule.ROWS_SHARE.label(), 0, 0, 0));
             }
           }
         } catch (RuntimeException e) {

@@ -3,6 +3,7 @@ package dev.joule.bridge.node;
 import dev.joule.bridge.kernel.EncodedRows;
 import dev.joule.bridge.kernel.Kernel;
 import dev.joule.bridge.kernel.KernelOutput;
+import dev.joule.bridge.kernel.Precision;
 
 /**
  * Where a node runs its kernels: this machine's CPU through its vector ops ({@link CpuBackend}),
@@ -15,8 +16,16 @@ public interface ScoringBackend extends AutoCloseable {
   /** For readings and logs, e.g. {@code panama-512} or {@code cuda NVIDIA H200 (sm_90)}. */
   String name();
 
-  /** Why this backend does not run {@code kernel} on rows at {@code rows}' precision, or null where it does. */
-  String declines(Kernel kernel, EncodedRows rows);
+  /** Why this backend does not run {@code kernel} on rows at precision {@code rows}, or null where it does. */
+  String declines(Kernel kernel, Precision rows);
+
+  /**
+   * Whether this backend's work is on the device the node's counter measures (a GPU's NVML): only
+   * batches it scores carry a measured share.
+   */
+  default boolean onMeteredDevice() {
+    return false;
+  }
 
   /**
    * Scores a batch into {@code out}, as {@link Kernel#score} does on the CPU.
@@ -29,7 +38,7 @@ public interface ScoringBackend extends AutoCloseable {
    * The backend that scores {@code kernel} on {@code rows}: this one, or for a backend that routes
    * ({@link #withFallback}) its fallback where it declines.
    */
-  default ScoringBackend choose(Kernel kernel, EncodedRows rows) {
+  default ScoringBackend choose(Kernel kernel, Precision rows) {
     return this;
   }
 
@@ -48,17 +57,18 @@ public interface ScoringBackend extends AutoCloseable {
       }
 
       @Override
-      public String declines(Kernel kernel, EncodedRows rows) {
+      public String declines(Kernel kernel, Precision rows) {
         return null;
       }
 
       @Override
-      public ScoringBackend choose(Kernel kernel, EncodedRows rows) {
+      public ScoringBackend choose(Kernel kernel, Precision rows) {
         String why = primary.declines(kernel, rows);
         if (why == null) {
           return primary;
         }
-        if (reported.add(System.identityHashCode(kernel) + "/" + rows.precision())) {
+        // Once per kernel and precision (a kernel's identity hash may collide: a line lost at worst).
+        if (reported.add(System.identityHashCode(kernel) + "/" + rows)) {
           onDecline.accept(kernel, why);
         }
         return fallback;
@@ -66,7 +76,7 @@ public interface ScoringBackend extends AutoCloseable {
 
       @Override
       public void score(Kernel kernel, EncodedRows rows, KernelOutput out) {
-        choose(kernel, rows).score(kernel, rows, out);
+        choose(kernel, rows.precision()).score(kernel, rows, out);
       }
 
       @Override

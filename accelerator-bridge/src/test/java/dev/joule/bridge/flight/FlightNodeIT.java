@@ -22,6 +22,7 @@ import dev.joule.bridge.kernel.TopKKernel;
 import dev.joule.bridge.node.InProcessAcceleratorNode;
 import dev.joule.bridge.node.InProcessTransport;
 import dev.joule.bridge.node.KernelHandle;
+import dev.joule.bridge.node.MeteredCpuBackend;
 import dev.joule.bridge.node.NodeException;
 import dev.joule.bridge.node.NodeMeter;
 import dev.joule.bridge.node.PartitionChannel;
@@ -409,7 +410,7 @@ class FlightNodeIT {
   void aMeasuredNodeReturnsEachBatchsShareOfItsCounterWithTheIdleDrawApart() throws Exception {
     SteadyGpuCounter gpu = new SteadyGpuCounter(150);
     AcceleratorNodeServer n = node(AcceleratorNodeServer.Options.loopback()
-        .withMeter(new NodeMeter(gpu, new IdlePower(Map.of("gpu", 100.0)), gpu)));
+        .withMeter(new NodeMeter(gpu, new IdlePower(Map.of("gpu", 100.0)), gpu)).withBackend(new MeteredCpuBackend()));
     FlightTransport t = transport(settings(BridgeSettings.Fallback.FAIL, n));
     // Two partitions stream to the node at once.
     ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -440,6 +441,17 @@ class FlightNodeIT {
       Result r = c.doAction(new Action(FlightProtocol.HEALTH)).next();
       String health = new String(r.getBody(), java.nio.charset.StandardCharsets.UTF_8);
       assertTrue(health.contains("\"energy_measured\":true") && health.contains("100.0 W"), health);
+    }
+  }
+
+  @Test
+  void batchesScoredOnTheCpuCarryNoShareOfTheGpusCounter() throws Exception {
+    SteadyGpuCounter gpu = new SteadyGpuCounter(150);
+    AcceleratorNodeServer n = node(AcceleratorNodeServer.Options.loopback()
+        .withMeter(new NodeMeter(gpu, new IdlePower(Map.of("gpu", 100.0)), gpu)));
+    FlightTransport t = transport(settings(BridgeSettings.Fallback.FAIL, n));
+    for (ScoredBatch b : score(t.open(HANDLE, alloc), 3, 200, 7)) {
+      assertFalse(b.reading().measured(), "a CPU batch beside a measured GPU: " + b.reading().nodeEnergy());
     }
   }
 }

@@ -178,8 +178,13 @@ class CudaBackendGpuIT {
     }
 
     @Override
-    public String declines(dev.joule.bridge.kernel.Kernel k, EncodedRows rows) {
+    public String declines(dev.joule.bridge.kernel.Kernel k, Precision rows) {
       return b.declines(k, rows);
+    }
+
+    @Override
+    public boolean onMeteredDevice() {
+      return true;
     }
 
     @Override

@@ -98,7 +98,7 @@ class CudaBackendTest {
       }
 
       @Override
-      public String declines(Kernel kernel, EncodedRows rows) {
+      public String declines(Kernel kernel, dev.joule.bridge.kernel.Precision rows) {
         return kernel.op().equals("topk") ? "no top-k here" : null;
       }
 
@@ -114,9 +114,9 @@ class CudaBackendTest {
     Kernel head = dev.joule.bridge.kernel.LinearKernel.fromWeights(new float[][] {{1, 0}, {0, 1}}, new float[2],
         List.of("a", "b"), dev.joule.bridge.kernel.Activation.SOFTMAX, dev.joule.bridge.kernel.Precision.FP32);
     EncodedRows rows = EncodedRows.fp32(1, 2, new float[] {1, 2});
-    assertSame(cpu, routed.choose(topk, rows));
-    assertSame(cpu, routed.choose(topk, rows));
-    assertSame(gpu, routed.choose(head, rows));
+    assertSame(cpu, routed.choose(topk, rows.precision()));
+    assertSame(cpu, routed.choose(topk, rows.precision()));
+    assertSame(gpu, routed.choose(head, rows.precision()));
     assertEquals(1, reported.size(), reported.toString());
     assertTrue(reported.get(0).contains("no top-k here"));
   }

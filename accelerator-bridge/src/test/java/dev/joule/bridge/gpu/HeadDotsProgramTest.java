@@ -35,4 +35,19 @@ class HeadDotsProgramTest {
       assertTrue(ptx.contains(".target sm_" + cc), "PTX for compute_" + cc);
     }
   }
+
+  @Test
+  void anNvrtcNewerThanTheDriverIsPassedOverWithTheReason() {
+    Nvrtc any = nvrtc();
+    com.sun.jna.ptr.IntByReference major = new com.sun.jna.ptr.IntByReference();
+    any.nvrtcVersion(major, new com.sun.jna.ptr.IntByReference());
+    String dir = System.getenv("JOULE_CUDA_LIB_DIR");
+    CudaLibraries libs = new CudaLibraries(dir == null ? List.of() : List.of(Path.of(dir)));
+    try {
+      libs.nvrtc(major.getValue() - 1);
+      assumeTrue(false, "an older NVRTC is installed here too");
+    } catch (UnsatisfiedLinkError e) {
+      assertTrue(e.getMessage().contains("newer than the driver's CUDA " + (major.getValue() - 1)), e.getMessage());
+    }
+  }
 }

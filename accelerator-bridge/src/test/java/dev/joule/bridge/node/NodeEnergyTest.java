@@ -57,9 +57,9 @@ class NodeEnergyTest {
   @Test
   void withoutACounterABatchCarriesTheNodesCpuEstimateOnly() {
     NodeEnergy e = NodeEnergy.estimated(PROFILE);
-    try (NodeEnergy.Stream s = e.openStream()) {
+    try (NodeEnergy.Stream s = e.openStream(true)) {
       s.arrived(100);
-      List<EnergyFigure> f = s.scored(1_000_000_000L);
+      List<EnergyFigure> f = s.scored(1_000_000_000L, true);
       assertEquals(1, f.size());
       assertEquals("node_cpu", f.get(0).component());
       assertEquals(EnergyMethod.ESTIMATED_CPUTIME, f.get(0).method());
@@ -73,11 +73,11 @@ class NodeEnergyTest {
     FakeGpu gpu = new FakeGpu();
     NodeEnergy e = NodeEnergy.measured(PROFILE, gpu, new IdlePower(Map.of("gpu", 100.0)), gpu);
     List<EnergyFigure> all = new ArrayList<>();
-    try (NodeEnergy.Stream s = e.openStream()) {
+    try (NodeEnergy.Stream s = e.openStream(true)) {
       gpu.run(0.5, 100);                      // waiting for the first batch: idle draw
       s.arrived(1000);
       gpu.run(0.1, 400);                      // scoring it
-      List<EnergyFigure> first = s.scored(1_000);
+      List<EnergyFigure> first = s.scored(1_000, true);
       assertEquals(50 + 10, sum(first, "gpu_idle"), 1e-9);
       assertEquals(30, sum(first, "gpu"), 1e-9);
       // its own scoring exclusive; the wait before it (no rows yet) is the rest it carries
@@ -89,7 +89,7 @@ class NodeEnergyTest {
       gpu.run(0.2, 100);
       s.arrived(1000);
       gpu.run(0.1, 300);
-      all.addAll(s.scored(1_000));
+      all.addAll(s.scored(1_000, true));
       gpu.run(1.0, 100);                      // the wait after the last batch: nobody's
     }
     assertEquals(50 + 40 + 20 + 30, sum(all, "gpu") + sum(all, "gpu_idle"), 1e-9,
@@ -110,7 +110,7 @@ class NodeEnergyTest {
       for (int step = 0; step < 80; step++) {
         int op = rnd.nextInt(4);
         if (streams.isEmpty() || (op == 0 && streams.size() < 4)) {
-          streams.add(e.openStream());
+          streams.add(e.openStream(true));
           arrived.add(false);
         } else {
           int i = rnd.nextInt(streams.size());
@@ -118,7 +118,7 @@ class NodeEnergyTest {
             streams.get(i).arrived(1 + rnd.nextInt(8192));
             arrived.set(i, true);
           } else {
-            List<EnergyFigure> f = streams.get(i).scored(rnd.nextInt(1_000_000));
+            List<EnergyFigure> f = streams.get(i).scored(rnd.nextInt(1_000_000), true);
             assertTrue(f.stream().anyMatch(x -> x.method().measured()), "every batch says it was measured");
             all.addAll(f);
             batches++;
@@ -138,7 +138,7 @@ class NodeEnergyTest {
       }
       for (int i = 0; i < streams.size(); i++) {
         if (arrived.get(i)) {
-          all.addAll(streams.get(i).scored(1));
+          all.addAll(streams.get(i).scored(1, true));
           batches++;
         }
         streams.get(i).close();
@@ -156,18 +156,42 @@ class NodeEnergyTest {
   void aCounterThatFailsLeavesEstimatesOnlyAndSaysSo() {
     FakeGpu gpu = new FakeGpu();
     NodeEnergy e = NodeEnergy.measured(PROFILE, gpu, IdlePower.NONE, gpu);
-    try (NodeEnergy.Stream s = e.openStream()) {
+    try (NodeEnergy.Stream s = e.openStream(true)) {
       s.arrived(10);
       gpu.run(1, 200);
-      assertEquals(200, sum(s.scored(5), "gpu"), 1e-9);
+      assertEquals(200, sum(s.scored(5, true), "gpu"), 1e-9);
       gpu.broken = true;
       s.arrived(10);
-      List<EnergyFigure> f = s.scored(5);
+      List<EnergyFigure> f = s.scored(5, true);
       assertEquals(List.of("node_cpu"), f.stream().map(EnergyFigure::component).toList());
       assertFalse(e.measuring());
       assertTrue(e.describe().contains("measurement lost"), e.describe());
       s.arrived(10);
-      assertEquals(1, s.scored(5).size(), "estimates only from then on");
+      assertEquals(1, s.scored(5, true).size(), "estimates only from then on");
     }
+  }
+
+  @Test
+  void batchesOffTheMeteredDeviceCarryEstimatesAndNoShare() {
+    FakeGpu gpu = new FakeGpu();
+    NodeEnergy e = NodeEnergy.measured(PROFILE, gpu, IdlePower.NONE, gpu);
+    try (NodeEnergy.Stream cpuStream = e.openStream(false)) {
+      cpuStream.arrived(100);
+      gpu.run(1, 300);
+      assertEquals(List.of("node_cpu"), cpuStream.scored(5, false).stream().map(EnergyFigure::component).toList());
+    }
+    List<EnergyFigure> all = new ArrayList<>();
+    try (NodeEnergy.Stream s = e.openStream(true)) {
+      s.arrived(100);
+      gpu.run(1, 200);
+      List<EnergyFigure> offDevice = s.scored(5, false); // a batch the GPU declined
+      assertEquals(List.of("node_cpu"), offDevice.stream().map(EnergyFigure::component).toList());
+      s.arrived(100);
+      gpu.run(1, 200);
+      all.addAll(s.scored(5, true));
+    }
+    // The declined batch's share went back to the rest; with no other batch on the GPU to carry
+    // it, it is dropped: the GPU's draw while the CPU scored is no GPU batch's.
+    assertEquals(200, sum(all, "gpu"), 1e-9);
   }
 }

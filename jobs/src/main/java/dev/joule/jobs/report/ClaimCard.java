@@ -303,8 +303,9 @@ public final class ClaimCard {
     row(s, "  of which dram traffic", cols, r -> j(r.energy().per1k(r.energy().estimatedParts().dramTrafficJ())));
     row(s, "estimated_cputime, kernel calls only", cols, r -> j(r.energy().per1k(r.energy().kernelEstimatedJ())));
     if (cols.stream().anyMatch(r -> r.energy().measured())) {
-      row(s, "measured (RAPL/NVML), shares + rest", cols, r -> r.energy().measured()
-          ? j(r.energy().per1k(r.energy().measuredJ())) : "not measured");
+      row(s, "measured (RAPL/NVML), shares + rest", cols, r -> !r.energy().measured() ? "not measured"
+          : j(r.energy().per1k(r.energy().measuredJ())) + (r.energy().whollyMeasured() ? ""
+          : " (" + r.energy().unmeasuredPartitions() + " of " + r.energy().partitions() + " partitions not measured)"));
       java.util.Set<String> parts = new java.util.TreeSet<>();
       cols.forEach(r -> parts.addAll(r.energy().measuredParts().keySet()));
       for (String part : parts) {
@@ -442,8 +443,12 @@ public final class ClaimCard {
     if (!candidate.measured() || !baseline.measured()) {
       return "no RAPL/NVML in both runs, so no measured ratio";
     }
+    if (!candidate.whollyMeasured() || !baseline.whollyMeasured()) {
+      return "some partitions were not measured, so no measured ratio";
+    }
     return "measured on different devices (candidate: " + String.join(", ", candidate.measuredParts().keySet())
-        + "; baseline: " + String.join(", ", baseline.measuredParts().keySet()) + "), so no measured ratio";
+        + " on " + candidate.vectorOps() + "; baseline: " + String.join(", ", baseline.measuredParts().keySet())
+        + " on " + baseline.vectorOps() + "), so no measured ratio";
   }
 
   /** {@code measured_nvml gpu_idle} → words for the card. */

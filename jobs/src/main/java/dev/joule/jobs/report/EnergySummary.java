@@ -25,6 +25,8 @@ import org.apache.spark.sql.Row;
  *     include JIT compilation; -1 where unknown (a run read back from before this was recorded)
  * @param measuredParts measured joules by {@code method component} (e.g. {@code measured_nvml gpu},
  *     {@code measured_nvml gpu_idle}); they add up to {@code measuredJ}
+ * @param unmeasuredPartitions partitions that scored rows with no measured figure (a run measured
+ *     in part covers only some of its rows)
  */
 public record EnergySummary(int partitions, long rowsIn, long rowsScored, long rowsRejected,
     long threadCpuNanos, long kernelCpuNanos, long bytesRead, long bytesSent, double estimatedJ,
@@ -33,7 +35,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     PowerProfile profile, String cpuModel, int vcpus, boolean hypervisor, boolean raplAvailable,
     long ramBytes, int batchRows, List<String> methods, BridgeUsage bridge, String gpu,
     EstimateParts estimatedParts, long bytesWritten, double loadAvg1m, int jvmRunsBefore,
-    Map<String, Double> measuredParts) {
+    Map<String, Double> measuredParts, int unmeasuredPartitions) {
 
   public EnergySummary {
     measuredParts = java.util.Collections.unmodifiableMap(new TreeMap<>(measuredParts));
@@ -96,7 +98,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     return new EnergySummary(partitions, rowsIn, rowsScored, rowsRejected, threadCpuNanos, kernelCpuNanos, bytesRead,
         bytesSent, estimatedJ, estimatedLowJ, estimatedHighJ, modelledJ, modelledLowJ, modelledHighJ, measuredJ,
         fixedCpuNanos, vectorOps, profile, cpuModel, vcpus, hypervisor, raplAvailable, ramBytes, batchRows, methods,
-        bridge, gpu, estimatedParts, bytesWritten, load, jvmRunsBefore, measuredParts);
+        bridge, gpu, estimatedParts, bytesWritten, load, jvmRunsBefore, measuredParts, unmeasuredPartitions);
   }
 
   /**
@@ -114,6 +116,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     TreeSet<String> methods = new TreeSet<>();
     Map<String, Double> measuredParts = new TreeMap<>();
     TreeSet<String> nodes = new TreeSet<>();
+    int unmeasured = 0;
     String transport = "in-process";
     int fallbackPartitions = 0;
     long fallbackBatches = 0, failovers = 0;
@@ -159,6 +162,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         fallbackPartitions += fb > 0 ? 1 : 0;
         failovers += r.<Integer>getAs("failovers");
       }
+      boolean rowMeasured = false;
       for (Row f : r.<Row>getList(r.fieldIndex("energy"))) {
         String method = f.getAs("method");
         methods.add(method);
@@ -183,7 +187,11 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         } else {
           meas += j;
           measuredParts.merge(method + " " + f.<String>getAs("component"), j, Double::sum);
+          rowMeasured = true;
         }
+      }
+      if (!rowMeasured && r.<Long>getAs("rows_scored") > 0) {
+        unmeasured++;
       }
     }
     PowerProfile profile = profileName != null ? profileNamed(profileName, profiles)
@@ -193,7 +201,7 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
         hyper, rapl, ram, batchRows, List.copyOf(methods),
         new BridgeUsage(transport, List.copyOf(nodes), fallbackPartitions, fallbackBatches, failovers),
         gpu == null ? "not probed" : gpu, new EstimateParts(estCpu, estBackground, estTraffic), written,
-        loads == 0 ? Double.NaN : loadSum / loads, jvmRunsBefore, measuredParts);
+        loads == 0 ? Double.NaN : loadSum / loads, jvmRunsBefore, measuredParts, measured(meas) ? unmeasured : 0);
   }
 
   /** A column an older energy_log lacks reads as 0 / null. */
@@ -229,15 +237,30 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
   }
 
   public boolean measured() {
-    return measuredJ > 0;
+    return measured(measuredJ);
+  }
+
+  private static boolean measured(double joules) {
+    return joules > 0;
+  }
+
+  /** Measured, on every partition that scored rows. */
+  public boolean whollyMeasured() {
+    return measured() && unmeasuredPartitions == 0;
   }
 
   /**
-   * Whether this run's measured joules and {@code other}'s can be compared: both measured, and on
-   * the same devices and parts (a GPU node's board against an executor's socket is no ratio).
+   * Whether this run's measured joules and {@code other}'s can be compared: both measured on every
+   * partition, the same parts (a GPU node's board against an executor's socket is no ratio), on
+   * the same kind of device (the GPU backend that scored, for NVML; the CPU model, for RAPL).
    */
   public boolean measuredLike(EnergySummary other) {
-    return measured() && other.measured() && measuredParts.keySet().equals(other.measuredParts.keySet());
+    if (!whollyMeasured() || !other.whollyMeasured() || !measuredParts.keySet().equals(other.measuredParts.keySet())) {
+      return false;
+    }
+    boolean gpu = measuredParts.keySet().stream().anyMatch(p -> p.startsWith("measured_nvml"));
+    boolean socket = measuredParts.keySet().stream().anyMatch(p -> p.startsWith("measured_rapl"));
+    return (!gpu || vectorOps.equals(other.vectorOps)) && (!socket || cpuModel.equals(other.cpuModel));
   }
 
   /** Estimated joules of the kernel calls alone (their CPU time × typical W and DRAM background per busy vCPU). */

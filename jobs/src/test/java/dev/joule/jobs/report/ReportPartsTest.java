@@ -85,6 +85,42 @@ class ReportPartsTest {
     assertTrue(ClaimCard.forRun(b).headline().contains("no saving claimed"));
   }
 
+  /** A partition's energy_log row: {@code gpuJ} measured on a GPU node (none if null), scored by {@code ops}. */
+  static org.apache.spark.sql.Row partition(Double gpuJ, String ops) {
+    List<dev.joule.bridge.energy.EnergyFigure> f = new java.util.ArrayList<>(List.of(new dev.joule.bridge.energy.EnergyFigure(
+        "cpu", dev.joule.bridge.energy.EnergyMethod.ESTIMATED_CPUTIME, "exclusive", 2.0, 1.0, 4.0)));
+    if (gpuJ != null) {
+      f.add(new dev.joule.bridge.energy.EnergyFigure("gpu", dev.joule.bridge.energy.EnergyMethod.MEASURED_NVML,
+          "rows_share", gpuJ, gpuJ, gpuJ));
+      f.add(new dev.joule.bridge.energy.EnergyFigure("gpu_idle", dev.joule.bridge.energy.EnergyMethod.MEASURED_NVML,
+          "rows_share", 3 * gpuJ, 3 * gpuJ, 3 * gpuJ));
+    }
+    return dev.joule.udfs.EnergyRecord.asRead(dev.joule.udfs.EnergyRecord.toRow(
+        new dev.joule.udfs.EnergyRecord.Work("r", "score", 8, "k", "softmax@int8", "int8"),
+        new dev.joule.udfs.EnergyRecord.TaskIdentity(0, 0, 0, 0, 0, "driver", "localhost"),
+        new dev.joule.udfs.EnergyRecord.Bridge("flight(1 nodes, fallback fail)", "accel@n:1", 0, 0), ops,
+        new dev.joule.udfs.EnergyRecord.Counters(1000, 1000, 0, 100_000, 0, 10_000, 128, 8, 1, 0L, 2_000_000_000L,
+            1_000_000_000L, 100_000_000L, 0, 2.0), f, VM, PROFILES.get(0)));
+  }
+
+  @Test
+  void aMeasuredRatioNeedsEveryPartitionMeasuredOnTheSameKindOfDevice() {
+    EnergySummary whole = EnergySummary.of(List.of(partition(1.0, "cuda H200"), partition(2.0, "cuda H200")), 0, PROFILES, VM, 1);
+    assertTrue(whole.whollyMeasured());
+    assertEquals(12.0, whole.measuredJ(), 1e-9, "above idle and idle add up");
+    assertEquals(Map.of("measured_nvml gpu", 3.0, "measured_nvml gpu_idle", 9.0), whole.measuredParts());
+    EnergySummary part = EnergySummary.of(List.of(partition(1.0, "cuda H200"), partition(null, "panama-512")), 0,
+        PROFILES, VM, 1);
+    assertTrue(part.measured() && !part.whollyMeasured());
+    assertEquals(1, part.unmeasuredPartitions());
+    EnergySummary other = EnergySummary.of(List.of(partition(1.0, "cuda H100")), 0, PROFILES, VM, 1);
+    assertTrue(whole.measuredLike(EnergySummary.of(List.of(partition(5.0, "cuda H200")), 0, PROFILES, VM, 1)));
+    assertTrue(!whole.measuredLike(part) && !part.measuredLike(whole), "a run measured in part");
+    assertTrue(!whole.measuredLike(other), "another GPU");
+    assertTrue(ClaimCard.noMeasuredRatio(whole, part).contains("some partitions were not measured"));
+    assertTrue(ClaimCard.noMeasuredRatio(whole, other).contains("measured on different devices"));
+  }
+
   /**
    * An energy_log row as written before the estimate was split: no bytes_written or load_avg_1m
    * column, and one estimated "dram" component. It still sums, its DRAM counted as background.

@@ -29,9 +29,11 @@ import java.util.TreeMap;
  * jobs belongs to nobody's work.
  *
  * <p>With an {@link IdlePower}, each segment's energy of a component is first split into what the
- * device would have drawn idle over the segment (idle watts × its wall time, at most the segment's
- * energy), recorded as component {@code <component>_idle}, and the rest above idle, recorded as
- * the component itself; both are shared by the same rule. The two add up to what was measured.
+ * device drew idle over it, recorded as component {@code <component>_idle}, and the rest above
+ * idle, recorded as the component itself; both are shared by the same rule, and the two add up to
+ * what was measured. A counter that moves in steps (NVML's updates every few milliseconds) reads
+ * 0 J over short segments and then jumps: the idle energy of the segments it missed is owed and
+ * taken from the next energy it shows, up to {@link #MAX_OWED_IDLE_SECONDS} of idle draw.
  */
 public final class EnergyLedger {
 
@@ -97,7 +99,14 @@ public final class EnergyLedger {
   private final Rule rule;
   private final CpuClock clock;
   private final IdlePower idle;
+  /**
+   * The most idle draw carried to later segments, in seconds: longer than any counter's update
+   * step, short enough that an idle figure measured too high cannot swallow real work for long.
+   */
+  static final double MAX_OWED_IDLE_SECONDS = 1.0;
+
   private final Map<Long, Span> open = new LinkedHashMap<>();
+  private final Map<String, Double> idleOwed = new TreeMap<>();
   private final Map<String, Double> rest = new TreeMap<>();
   private Map<String, Double> lastJoules;
   private long lastProcessCpu;
@@ -257,7 +266,10 @@ public final class EnergyLedger {
         String component = e.getKey();
         double delta = Math.max(0, e.getValue() - lastJoules.getOrDefault(component, e.getValue()));
         double idleWatts = idle.watts(component);
-        double idleJ = Math.min(delta, idleWatts * seconds);
+        double owed = Math.min(idleOwed.getOrDefault(component, 0.0), idleWatts * MAX_OWED_IDLE_SECONDS)
+            + idleWatts * seconds;
+        double idleJ = Math.min(delta, owed);
+        idleOwed.put(component, owed - idleJ);
         share(component, delta - idleJ, weights, denominator);
         if (idleWatts > 0) {
           share(IdlePower.idleComponent(component), idleJ, weights, denominator);

@@ -34,6 +34,8 @@ public final class NvmlMeter implements EnergyCounter {
 
     int nvmlDeviceGetHandleByIndex_v2(int index, PointerByReference device);
 
+    int nvmlDeviceGetHandleByPciBusId_v2(String pciBusId, PointerByReference device);
+
     int nvmlDeviceGetTotalEnergyConsumption(Pointer device, LongByReference millijoules);
 
     int nvmlDeviceGetName(Pointer device, byte[] name, int length);
@@ -79,8 +81,21 @@ public final class NvmlMeter implements EnergyCounter {
     }
   }
 
+  /**
+   * The one GPU at PCI bus id {@code pciBusId} (as CUDA gives it, e.g. {@code 0000:3B:00.0}):
+   * what an accelerator node measures, since NVML's device indices need not be CUDA's.
+   */
+  public static NvmlMeter open(String pciBusId) {
+    return open(NvmlMeter::loadLibrary, pciBusId);
+  }
+
   /** @param loader binds the library; throws {@link LinkageError} when it is absent */
   public static NvmlMeter open(Supplier<Nvml> loader) {
+    return open(loader, null);
+  }
+
+  /** @param pciBusId the one GPU to measure, or null for all of them */
+  static NvmlMeter open(Supplier<Nvml> loader, String pciBusId) {
     Nvml nvml;
     try {
       nvml = loader.get();
@@ -88,14 +103,14 @@ public final class NvmlMeter implements EnergyCounter {
       return unavailable("libnvidia-ml.so.1 not found (no NVIDIA driver on this machine)");
     }
     try {
-      return openWith(nvml);
+      return openWith(nvml, pciBusId);
     } catch (LinkageError | RuntimeException e) {
       // JNA binds each function on first call: an old driver without one fails here, not above.
       return unavailable("NVML call failed: " + e);
     }
   }
 
-  private static NvmlMeter openWith(Nvml nvml) {
+  private static NvmlMeter openWith(Nvml nvml, String pciBusId) {
     int rc = nvml.nvmlInit_v2();
     if (rc != NVML_SUCCESS) {
       return unavailable("nvmlInit failed with NVML error " + rc);
@@ -109,12 +124,14 @@ public final class NvmlMeter implements EnergyCounter {
     List<Pointer> devices = new ArrayList<>();
     List<String> names = new ArrayList<>();
     double limitW = 0;
-    for (int i = 0; i < count.getValue(); i++) {
+    int n = pciBusId == null ? count.getValue() : 1;
+    for (int i = 0; i < n; i++) {
       PointerByReference h = new PointerByReference();
-      rc = nvml.nvmlDeviceGetHandleByIndex_v2(i, h);
+      rc = pciBusId == null ? nvml.nvmlDeviceGetHandleByIndex_v2(i, h) : nvml.nvmlDeviceGetHandleByPciBusId_v2(pciBusId, h);
       if (rc != NVML_SUCCESS) {
         nvml.nvmlShutdown();
-        return unavailable("nvmlDeviceGetHandleByIndex(" + i + ") failed with NVML error " + rc);
+        return unavailable((pciBusId == null ? "nvmlDeviceGetHandleByIndex(" + i + ")"
+            : "nvmlDeviceGetHandleByPciBusId(" + pciBusId + ")") + " failed with NVML error " + rc);
       }
       Pointer d = h.getValue();
       byte[] name = new byte[96];

@@ -249,4 +249,26 @@ class EnergyLedgerTest {
     assertThrows(IllegalArgumentException.class, () -> new IdlePower(Map.of("gpu", Double.NaN)));
     assertThrows(IllegalArgumentException.class, () -> IdlePower.measure(d, 0, () -> 0, n -> {}));
   }
+
+  @Test
+  void aCounterThatMovesInStepsStillGivesTheIdleDrawToIdle() {
+    // A board at exactly its 100 W idle whose counter moves every 100 ms; batches of 10 ms.
+    Device d = new Device();
+    EnergyLedger ledger = new EnergyLedger(d, EnergyLedger.Rule.ROWS_SHARE, d, new IdlePower(Map.of("cpu", 100.0)));
+    List<EnergyFigure> all = new ArrayList<>();
+    double pending = 0;
+    for (int batch = 0; batch < 100; batch++) {
+      long id = ledger.begin(0, 10);
+      d.wall += 10_000_000L;
+      pending += 1.0;                          // 100 W × 10 ms, not yet shown
+      if (batch % 10 == 9) {
+        d.cpuJ += pending;                     // the counter's step
+        pending = 0;
+      }
+      all.addAll(ledger.end(id));
+    }
+    assertEquals(100, sum(all, "cpu", null) + sum(all, "cpu_idle", null), 1e-9, "what the counter showed");
+    assertEquals(100, sum(all, "cpu_idle", null), 1e-9, "all of it idle draw");
+    assertEquals(0, sum(all, "cpu", null), 1e-9);
+  }
 }

@@ -148,6 +148,15 @@ class MetersTest {
     }
 
     @Override
+    public int nvmlDeviceGetHandleByPciBusId_v2(String pciBusId, PointerByReference device) {
+      if (!pciBusId.equals("0000:3B:00.0")) {
+        return 2; // NVML_ERROR_INVALID_ARGUMENT
+      }
+      device.setValue(new Pointer(2));
+      return 0;
+    }
+
+    @Override
     public int nvmlDeviceGetTotalEnergyConsumption(Pointer device, LongByReference mj) {
       mj.setValue(millijoules[(int) Pointer.nativeValue(device) - 1]);
       return energyRc;
@@ -188,6 +197,14 @@ class MetersTest {
     assertEquals(9.0, nvml.readJoules().get("gpu"), 1e-9);
     nvml.close();
     assertEquals(1, fake.shutdowns);
+
+    // A node measures its own GPU only, found by CUDA's PCI bus id.
+    FakeNvml two = new FakeNvml();
+    NvmlMeter one = NvmlMeter.open(() -> two, "0000:3B:00.0");
+    assertEquals("1× NVIDIA H100 80GB HBM3", one.gpuModel());
+    assertEquals(5.0, one.readJoules().get("gpu"), 1e-9, "the second GPU's counter alone");
+    assertTrue(NvmlMeter.open(() -> two, "0000:AF:00.0").unavailableReason()
+        .contains("nvmlDeviceGetHandleByPciBusId(0000:AF:00.0) failed"));
 
     FakeNvml old = new FakeNvml();
     old.energyRc = 3; // NVML_ERROR_NOT_SUPPORTED: a GPU older than Volta
