@@ -7,8 +7,8 @@ import dev.joule.bridge.energy.PowerProfile;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.sql.Row;
 
 /**
