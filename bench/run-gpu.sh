@@ -4,9 +4,9 @@
 #
 #   bench/run-gpu.sh prepare   here: builds, makes a small Java runtime with jlink, and packs it
 #                              with the bridge's jars and the bench jar into
-#                              bench/target/gpu-carry.tar.gz (about 45 MB);
+#                              bench/target/gpu-carry.tar.gz (about 48 MB, with the GPU tests);
 #   bench/run-gpu.sh device    on the GPU machine, from the repository root, with that file
-#                              carried: unpacks it, writes the rows, runs the PyTorch peer
+#                              carried: unpacks it, runs the GPU tests, writes the rows, runs the PyTorch peer
 #                              (bench/gpu/torch_peer.py) and Joule's GpuBench on the same rows,
 #                              and prints the table (also in $OUT/gpu-bench.md when $OUT is set).
 #
@@ -39,6 +39,13 @@ prepare() {
   slf4j="$(basename "$(ls "$stage"/lib/slf4j-api-*.jar)" .jar)"
   mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="org.slf4j:slf4j-simple:${slf4j#slf4j-api-}" \
     -DoutputDirectory="$stage/lib"
+  # The GPU tests (CudaBackendGpuIT, HeadDotsProgramTest) and JUnit's console launcher to run them there.
+  mkdir -p "$stage/test"
+  cp accelerator-bridge/target/accelerator-bridge-*-tests.jar "$stage/test/"
+  local junit
+  junit="$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' pom.xml)"
+  mvn -B -q -Dstyle.color=never dependency:copy \
+    -Dartifact="org.junit.platform:junit-platform-console-standalone:1.${junit#5.}" -DoutputDirectory="$stage/test"
   tar -C "$stage" -czf "$CARRY" .
   echo "packed $(du -h "$CARRY" | cut -f1) into $CARRY (carry it to the device: the tool's limit is 64 MiB)"
 }
@@ -71,6 +78,11 @@ device() {
   export JOULE_CUDA_LIB_DIR="$nvrtc"
   export CUDA_DEVICE_ORDER=PCI_BUS_ID  # torch's device 0 is the bench's GPU 0
   local java=("$work/jre/bin/java" "${FLAGS[@]}" -Xmx24g -cp "$work/lib/*")
+  # The GPU tests first: the backend against the CPU kernel, concurrent callers, a Flight node.
+  "$work/jre/bin/java" "${FLAGS[@]}" -Xmx8g -jar "$(ls "$work"/test/junit-platform-console-standalone-*.jar)" \
+    execute --class-path "$(ls "$work"/test/accelerator-bridge-*-tests.jar):$(ls "$work"/lib/*.jar | tr '\n' ':')" \
+    --select-class dev.joule.bridge.gpu.CudaBackendGpuIT --select-class dev.joule.bridge.gpu.HeadDotsProgramTest \
+    --details tree --disable-ansi-colors --reports-dir "$out/junit" || echo "the GPU tests failed (above); the bench follows"
   "${java[@]}" dev.joule.bench.GpuBench --write-rows "$work/rows.bin" --rows "$rows"
   python3 bench/gpu/torch_peer.py "$work/rows.bin" --rows "$rows" --dim 768 --classes 10 --seconds "$seconds" \
     > "$out/torch.json" || echo "the PyTorch peer failed; Joule's figures follow alone"
