@@ -31,8 +31,8 @@ import java.util.TreeMap;
  * <p>With an {@link IdlePower}, each segment's energy of a component is first split into what the
  * device drew idle over it, recorded as component {@code <component>_idle}, and the rest above
  * idle, recorded as the component itself; both are shared by the same rule, and the two add up to
- * what was measured. A counter that moves in steps (NVML's updates every few milliseconds) reads
- * 0 J over short segments and then jumps: the idle energy of the segments it missed is owed and
+ * what was measured. A counter that moves in steps (NVML's can be longer than a batch) reads 0 J
+ * over short segments and then jumps: the idle energy of the segments it missed is owed and
  * taken from the next energy it shows, up to {@link #MAX_OWED_IDLE_SECONDS} of idle draw.
  */
 public final class EnergyLedger {
