@@ -11,7 +11,7 @@
 #                              and prints the table (also in $OUT/gpu-bench.md when $OUT is set).
 #
 # Options of `device`: --rows N (default 1,000,000) --seconds S (3); JOULE_CUDA_LIB_DIR names
-# NVRTC's folder when it is not found by itself. Not part of CI.
+# NVRTC's folders (separated by ':') when they are not found by themselves. Not part of CI.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -51,13 +51,13 @@ prepare() {
 }
 
 find_nvrtc() {
+  # Every folder holding an NVRTC, the toolkit's first: the backend takes the newest the driver can load.
   if [[ -n "${JOULE_CUDA_LIB_DIR:-}" ]]; then echo "$JOULE_CUDA_LIB_DIR"; return; fi
-  local lib
-  lib="$( (ls /usr/local/cuda/lib64/libnvrtc.so.* 2>/dev/null; \
+  (ls /usr/local/cuda/lib64/libnvrtc.so.* 2>/dev/null; \
     python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null \
       | xargs -r -I{} find {} -name 'libnvrtc.so.*' 2>/dev/null; \
-    find /usr /opt /root /home -name 'libnvrtc.so.1[0-9]*' 2>/dev/null) | grep -v builtins | head -1)"
-  [[ -n "$lib" ]] && dirname "$lib"
+    find /usr /opt /root /home -name 'libnvrtc.so.1[0-9]*' 2>/dev/null) | grep -v builtins \
+    | xargs -r -n1 dirname | awk '!seen[$0]++' | paste -sd: -
 }
 
 device() {

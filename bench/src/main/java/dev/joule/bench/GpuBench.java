@@ -63,7 +63,7 @@ public final class GpuBench {
   private GpuBench() {}
 
   record Settings(int rows, int dim, int classes, int batchRows, double seconds, int threads, Path peer,
-      Path writeRows, Path cudaLibDir, double idleSeconds, Path out) {}
+      Path writeRows, String cudaLibDirs, double idleSeconds, Path out) {}
 
   record Result(String variant, long rows, double seconds, Double joules, Double joulesAboveIdle, String note) {
     double rowsPerSecond() {
@@ -108,7 +108,7 @@ public final class GpuBench {
     }
 
     CudaBackend.Settings cs = new CudaBackend.Settings(0,
-        new CudaLibraries(s.cudaLibDir() == null ? List.of() : List.of(s.cudaLibDir())), s.threads());
+        CudaLibraries.fromPathList(s.cudaLibDirs()), s.threads());
     CudaBackend.Opening opening = CudaBackend.open(cs, VectorOpsProvider.get());
     if (opening.backend() == null) {
       System.out.println("GPU bench: no GPU backend: " + opening.refusal());
@@ -363,7 +363,7 @@ public final class GpuBench {
     int threads = 4;
     Path peer = null;
     Path write = null;
-    Path cuda = System.getenv("JOULE_CUDA_LIB_DIR") == null ? null : Path.of(System.getenv("JOULE_CUDA_LIB_DIR"));
+    String cuda = System.getenv("JOULE_CUDA_LIB_DIR");
     double idle = 3;
     Path out = Path.of("bench/target/gpu-bench.md");
     for (int i = 0; i < args.length; i++) {
@@ -376,7 +376,7 @@ public final class GpuBench {
         case "--threads" -> threads = Integer.parseInt(args[++i]);
         case "--peer" -> peer = Path.of(args[++i]);
         case "--write-rows" -> write = Path.of(args[++i]);
-        case "--cuda-lib-dir" -> cuda = Path.of(args[++i]);
+        case "--cuda-lib-dir" -> cuda = args[++i];
         case "--idle-seconds" -> idle = Double.parseDouble(args[++i]);
         case "--out" -> out = Path.of(args[++i]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);

@@ -76,9 +76,9 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
   @Option(names = "--gpu", defaultValue = "0", description = "Which GPU (CUDA device ordinal).")
   int gpu;
 
-  @Option(names = "--cuda-lib-dir", description = "Folder holding NVRTC (libnvrtc.so.13 or .12), looked in before "
-      + "/usr/local/cuda/lib64 and the linker's path.")
-  java.nio.file.Path cudaLibDir;
+  @Option(names = "--cuda-lib-dir", description = "Folders holding NVRTC (libnvrtc.so.13 or .12), separated by ':', "
+      + "looked in before /usr/local/cuda/lib64 and the linker's path.")
+  String cudaLibDir;
 
   @Option(names = "--gpu-streams", defaultValue = "4",
       description = "Batches on the GPU at once, each on its own stream with its own page-locked buffers.")
@@ -142,7 +142,7 @@ public final class AcceleratorNodeMain implements Callable<Integer> {
       return null;
     }
     CudaBackend.Opening opening = CudaBackend.open(new CudaBackend.Settings(gpu,
-        new CudaLibraries(cudaLibDir == null ? java.util.List.of() : java.util.List.of(cudaLibDir)), gpuStreams),
+        CudaLibraries.fromPathList(cudaLibDir), gpuStreams),
         VectorOpsProvider.get());
     if (opening.backend() == null) {
       if (backend == BackendChoice.gpu) {

@@ -28,6 +28,23 @@ public record CudaLibraries(List<Path> folders) {
     folders = List.copyOf(folders);
   }
 
+  /**
+   * Folders from a path list ({@code dir1:dir2}, as {@code JOULE_CUDA_LIB_DIR} holds them; null or
+   * blank: none): a machine may hold NVRTC in the toolkit and in Python's packages, of different
+   * CUDA versions, and the one the driver can load is not always the first.
+   */
+  public static CudaLibraries fromPathList(String pathList) {
+    List<Path> folders = new ArrayList<>();
+    if (pathList != null) {
+      for (String f : pathList.split(java.io.File.pathSeparator)) {
+        if (!f.isBlank()) {
+          folders.add(Path.of(f.trim()));
+        }
+      }
+    }
+    return new CudaLibraries(folders);
+  }
+
   /** The driver API. @throws UnsatisfiedLinkError where no NVIDIA driver is installed */
   public CudaDriver driver() {
     return Native.load("libcuda.so.1", CudaDriver.class);

@@ -51,9 +51,8 @@ class CudaBackendGpuIT {
 
   @BeforeAll
   static void open() {
-    String dir = System.getenv("JOULE_CUDA_LIB_DIR");
     CudaBackend.Opening o = CudaBackend.open(new CudaBackend.Settings(0,
-        new CudaLibraries(dir == null ? List.of() : List.of(java.nio.file.Path.of(dir))), 4), VectorOpsProvider.get());
+        CudaLibraries.fromPathList(System.getenv("JOULE_CUDA_LIB_DIR")), 4), VectorOpsProvider.get());
     gpu = o.backend();
     refusal = o.refusal();
   }

@@ -89,6 +89,13 @@ class CudaBackendTest {
   }
 
   @Test
+  void nvrtcFoldersComeAsAPathList() {
+    assertEquals(List.of(Path.of("/a/lib"), Path.of("/b")), CudaLibraries.fromPathList("/a/lib::/b ").folders());
+    assertEquals(List.of(), CudaLibraries.fromPathList(null).folders());
+    assertEquals(List.of(), CudaLibraries.fromPathList(" ").folders());
+  }
+
+  @Test
   void kernelsABackendDeclinesRunOnTheFallbackAndAreReportedOnce() {
     List<String> reported = new ArrayList<>();
     ScoringBackend gpu = new ScoringBackend() {

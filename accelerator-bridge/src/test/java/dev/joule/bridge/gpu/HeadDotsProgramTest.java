@@ -4,20 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
  * The GPU kernels' source compiles with NVRTC for the GPUs a node may meet. Needs NVRTC only, no
- * GPU: where it is not installed (set {@code JOULE_CUDA_LIB_DIR} to its folder), skipped.
+ * GPU: where it is not installed (set {@code JOULE_CUDA_LIB_DIR} to its folder, or folders separated by ':'), skipped.
  */
 class HeadDotsProgramTest {
 
   static Nvrtc nvrtc() {
-    String dir = System.getenv("JOULE_CUDA_LIB_DIR");
     try {
-      return new CudaLibraries(dir == null ? List.of() : List.of(Path.of(dir))).nvrtc();
+      return CudaLibraries.fromPathList(System.getenv("JOULE_CUDA_LIB_DIR")).nvrtc();
     } catch (UnsatisfiedLinkError e) {
       assumeTrue(false, e.getMessage());
       return null;
@@ -41,8 +38,7 @@ class HeadDotsProgramTest {
     Nvrtc any = nvrtc();
     com.sun.jna.ptr.IntByReference major = new com.sun.jna.ptr.IntByReference();
     any.nvrtcVersion(major, new com.sun.jna.ptr.IntByReference());
-    String dir = System.getenv("JOULE_CUDA_LIB_DIR");
-    CudaLibraries libs = new CudaLibraries(dir == null ? List.of() : List.of(Path.of(dir)));
+    CudaLibraries libs = CudaLibraries.fromPathList(System.getenv("JOULE_CUDA_LIB_DIR"));
     try {
       libs.nvrtc(major.getValue() - 1);
       assumeTrue(false, "an older NVRTC is installed here too");
