@@ -26,10 +26,10 @@ final class DriverFile {
     try {
       try {
         for (Row r : rows) {
-          open.writer().write((InternalRow) toInternal.apply(r));
+          open.rows().write((InternalRow) toInternal.apply(r));
         }
       } finally {
-        open.writer().close();
+        open.rows().close();
       }
       org.apache.hadoop.fs.FileStatus s = open.status();
       return new TaskOutput.WrittenFile(dir, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows.size());

@@ -93,8 +93,11 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     int partition = task == null ? 0 : task.partitionId();
     int attempt = task == null ? 0 : task.attemptNumber();
     long taskAttempt = task == null ? 0 : task.taskAttemptId();
-    Writer out = new Writer(spec.kernel(), spec.keepScores(), columns,
-        new TaskFile(PREDICTIONS, predictions, partition, attempt, taskAttempt),
+    boolean heads = HeadColumns.fits(columns, spec.kernel().neighbors());
+    Writer out = new Writer(spec.kernel(), spec.keepScores(), columns, heads,
+        heads ? TaskFile.forHeads(PREDICTIONS, predictions, partition, attempt, taskAttempt, columns,
+            spec.kernel().labels())
+            : new TaskFile(PREDICTIONS, predictions, partition, attempt, taskAttempt),
         new TaskFile(REJECTS, rejects, partition, attempt, taskAttempt),
         partition == 0 && attempt == 0 ? failFirstAttemptAfter : -1);
     ScoringPass pass = new ScoringPass(spec, reader.open(input), PartitionScorer.transport(spec), task);
@@ -114,10 +117,14 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
         out.examples, energy, files, pass.sampled(), out.ids)).iterator();
   }
 
-  /** The scorer's rows as the tables' internal rows, with the run's constant columns, written and counted. */
+  /**
+   * The scorer's rows with the run's constant columns, written and counted: a class kernel's
+   * predictions as values ({@link TaskFile#writeHead}), others and rejects as internal rows.
+   */
   private static final class Writer implements ScoredRowSink {
     private final KernelInfo kernel;
     private final boolean keepScores;
+    private final boolean heads;
     private final TaskFile predictions;
     private final TaskFile rejects;
     private final long failAfter;
@@ -139,10 +146,11 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     private final Map<String, Long> reasons = new TreeMap<>();
     private final Map<String, String> examples = new TreeMap<>();
 
-    Writer(KernelInfo kernel, boolean keepScores, RunColumns c, TaskFile predictions, TaskFile rejects,
-        long failAfter) {
+    Writer(KernelInfo kernel, boolean keepScores, RunColumns c, boolean heads, TaskFile predictions,
+        TaskFile rejects, long failAfter) {
       this.kernel = kernel;
       this.keepScores = keepScores;
+      this.heads = heads;
       this.predictions = predictions;
       this.rejects = rejects;
       this.failAfter = failAfter;
@@ -170,6 +178,22 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     @Override
     public void prediction(Object rowId, ScoredBatch b, int r, Object[] passthrough) {
       int width = b.width();
+      if (heads) {
+        predictions.writeHead(rowId, b.labels()[r], b.best()[r], keepScores ? b.scores() : null, r * width, width);
+      } else {
+        predictions.write(internalRow(rowId, b, r, passthrough, width));
+      }
+      if (ids != null) {
+        ids.add(rowId);
+      }
+      scored++;
+      if (scored == failAfter) {
+        throw new IllegalStateException("injected failure after " + scored + " rows in the first attempt of "
+            + "partition 0 (testing hook joule.testing.fail-first-attempt-after-rows)");
+      }
+    }
+
+    private InternalRow internalRow(Object rowId, ScoredBatch b, int r, Object[] passthrough, int width) {
       int fixed = nightly ? 11 : 10;
       Object[] v = new Object[fixed + (passthrough == null ? 0 : passthrough.length)];
       v[0] = id.apply(rowId);
@@ -195,15 +219,7 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
       if (passthrough != null) {
         System.arraycopy(passthrough, 0, v, fixed, passthrough.length);
       }
-      predictions.write(new GenericInternalRow(v));
-      if (ids != null) {
-        ids.add(rowId);
-      }
-      scored++;
-      if (scored == failAfter) {
-        throw new IllegalStateException("injected failure after " + scored + " rows in the first attempt of "
-            + "partition 0 (testing hook joule.testing.fail-first-attempt-after-rows)");
-      }
+      return new GenericInternalRow(v);
     }
 
     @Override

@@ -121,18 +121,72 @@ public final class TableFiles implements Serializable {
     return fileName.startsWith("part-") && fileName.contains(MARK);
   }
 
-  /** Opens the writer of one task attempt's file. */
+  /** Opens the writer of one task attempt's file: Spark's, for {@code InternalRow}s. */
   public Open open(int partition, int attempt, long taskAttemptId) {
-    TaskAttemptContext ctx = new TaskAttemptContextImpl(conf.value().value(), new TaskAttemptID(
-        new TaskID(new JobID("joule", 0), TaskType.MAP, partition), attempt));
-    String name = String.format(java.util.Locale.ROOT, "part-%05d%s%d-%d.c000%s", partition, runPrefixMark(),
-        attempt, taskAttemptId, factory.getFileExtension(ctx));
-    String path = new org.apache.hadoop.fs.Path(dir, name).toString();
-    return new Open(name, path, factory.newInstance(path, schema, ctx), ctx.getConfiguration());
+    TaskAttemptContext ctx = context(partition, attempt);
+    String path = path(partition, attempt, taskAttemptId, ctx);
+    return new Open(name(path), path, factory.newInstance(path, schema, ctx), null, ctx.getConfiguration());
   }
 
-  /** An open file: its name in the table folder, its full path, and the writer. */
-  public record Open(String name, String path, OutputWriter writer, Configuration conf) {
+  /**
+   * Opens one task attempt's predictions file for a class kernel's rows ({@link HeadColumns}),
+   * where {@link HeadColumns#fits} says they fit.
+   */
+  Open openHeads(int partition, int attempt, long taskAttemptId, RunColumns columns, java.util.List<String> labels) {
+    TaskAttemptContext ctx = context(partition, attempt);
+    String path = path(partition, attempt, taskAttemptId, ctx);
+    try {
+      return new Open(name(path), path, null,
+          new HeadColumns(ctx.getConfiguration(), new org.apache.hadoop.fs.Path(path), columns, labels),
+          ctx.getConfiguration());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot open " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  private TaskAttemptContext context(int partition, int attempt) {
+    return new TaskAttemptContextImpl(conf.value().value(), new TaskAttemptID(
+        new TaskID(new JobID("joule", 0), TaskType.MAP, partition), attempt));
+  }
+
+  private String path(int partition, int attempt, long taskAttemptId, TaskAttemptContext ctx) {
+    String name = String.format(java.util.Locale.ROOT, "part-%05d%s%d-%d.c000%s", partition, runPrefixMark(),
+        attempt, taskAttemptId, factory.getFileExtension(ctx));
+    return new org.apache.hadoop.fs.Path(dir, name).toString();
+  }
+
+  private static String name(String path) {
+    return path.substring(path.lastIndexOf('/') + 1);
+  }
+
+  /**
+   * An open file: its name in the table folder, its full path, and its writer: Spark's
+   * ({@code rows}) or the class kernels' ({@code heads}), the other null.
+   */
+  public record Open(String name, String path, OutputWriter rows, HeadColumns heads, Configuration conf) {
+
+    /** Finishes the file. */
+    void finish() throws java.io.IOException {
+      if (rows != null) {
+        rows.close();
+      } else {
+        heads.close();
+      }
+    }
+
+    /** Closes the writer without finishing the file (it is deleted next). */
+    void abandon() {
+      try {
+        if (rows != null) {
+          rows.close();
+        } else {
+          heads.abandon();
+        }
+      } catch (RuntimeException e) {
+        // the file is deleted next
+      }
+    }
+
     /** Size and time of the closed file, as a Delta AddFile needs them. */
     public org.apache.hadoop.fs.FileStatus status() throws java.io.IOException {
       org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);

@@ -7,7 +7,9 @@ import org.apache.spark.sql.catalyst.InternalRow;
 /**
  * One table's data file of one task attempt, opened at its first row: a task that writes no row
  * to a table leaves no file in it. Closed, it becomes a {@link TaskOutput.WrittenFile} for the
- * driver's commit; aborted (the task failed), it is deleted.
+ * driver's commit; aborted (the task failed), it is deleted. Its rows come as Spark's
+ * {@code InternalRow}s ({@link #write}) or, for a class kernel's predictions, as values
+ * ({@link #writeHead}); one file takes one kind.
  */
 public final class TaskFile {
   private final String table;
@@ -23,8 +25,29 @@ public final class TaskFile {
   private long firstMin = Long.MAX_VALUE;
   private long firstMax = Long.MIN_VALUE;
 
+  /** Where {@link #writeHead} is used: the run's columns and the kernel's labels. */
+  private final RunColumns headColumns;
+  private final List<String> headLabels;
+
   /** @param table the name the driver knows the table by ({@link TaskOutput.WrittenFile#table}) */
   public TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt) {
+    this(table, files, partition, attempt, taskAttempt, null, null);
+  }
+
+  /**
+   * A predictions file written with {@link #writeHead}, where {@link HeadColumns#fits} the run.
+   *
+   * @param labels the kernel's labels, by index
+   */
+  public static TaskFile forHeads(String table, TableFiles files, int partition, int attempt, long taskAttempt,
+      RunColumns columns, List<String> labels) {
+    return new TaskFile(table, files, partition, attempt, taskAttempt, columns, labels);
+  }
+
+  private TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt,
+      RunColumns headColumns, List<String> headLabels) {
+    this.headColumns = headColumns;
+    this.headLabels = headLabels;
     this.table = table;
     this.files = files;
     this.partition = partition;
@@ -39,19 +62,42 @@ public final class TaskFile {
     if (open == null) {
       open = files.open(partition, attempt, taskAttempt);
     }
-    open.writer().write(row);
+    open.rows().write(row);
     rows++;
     if (integerFirst != null && firstAlwaysSet) {
       if (row.isNullAt(0)) {
         firstAlwaysSet = false;
       } else {
-        long v = integerFirst instanceof org.apache.spark.sql.types.LongType ? row.getLong(0)
+        track(integerFirst instanceof org.apache.spark.sql.types.LongType ? row.getLong(0)
             : integerFirst instanceof org.apache.spark.sql.types.IntegerType ? row.getInt(0)
-            : integerFirst instanceof org.apache.spark.sql.types.ShortType ? row.getShort(0) : row.getByte(0);
-        firstMin = Math.min(firstMin, v);
-        firstMax = Math.max(firstMax, v);
+            : integerFirst instanceof org.apache.spark.sql.types.ShortType ? row.getShort(0) : row.getByte(0));
       }
     }
+  }
+
+  /**
+   * A class kernel's prediction ({@link HeadColumns#write}): the id as the input gives it (Long,
+   * Integer or String, or null), the label's index, the score, and {@code scores[from, from +
+   * width)} or null.
+   */
+  public void writeHead(Object id, int label, float score, float[] scores, int from, int width) {
+    if (open == null) {
+      open = files.openHeads(partition, attempt, taskAttempt, headColumns, headLabels);
+    }
+    open.heads().write(id, label, score, scores, from, width);
+    rows++;
+    if (integerFirst != null && firstAlwaysSet) {
+      if (id == null) {
+        firstAlwaysSet = false;
+      } else {
+        track(((Number) id).longValue());
+      }
+    }
+  }
+
+  private void track(long v) {
+    firstMin = Math.min(firstMin, v);
+    firstMax = Math.max(firstMax, v);
   }
 
   /** Closes the file, if one was opened, and adds it to {@code out}. */
@@ -59,7 +105,7 @@ public final class TaskFile {
     if (open == null) {
       return;
     }
-    open.writer().close();
+    open.finish();
     org.apache.hadoop.fs.FileStatus s = open.status();
     out.add(new TaskOutput.WrittenFile(table, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows,
         integerFirst != null && firstAlwaysSet ? new TaskOutput.IntegerRange(firstMin, firstMax) : null));
@@ -73,11 +119,7 @@ public final class TaskFile {
   /** Best effort, for a failed task: the file is deleted (it would never be committed). */
   public void abort() {
     if (open != null) {
-      try {
-        open.writer().close();
-      } catch (RuntimeException e) {
-        // the file is deleted next
-      }
+      open.abandon();
       open.delete();
       open = null;
     }

@@ -1,0 +1,327 @@
+package dev.joule.udfs.files;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.parquet.column.ColumnDescriptor;
+import org.apache.parquet.column.ColumnWriteStore;
+import org.apache.parquet.column.ColumnWriter;
+import org.apache.parquet.column.ParquetProperties;
+import org.apache.parquet.hadoop.CodecFactory;
+import org.apache.parquet.hadoop.ColumnChunkPageWriteStore;
+import org.apache.parquet.hadoop.ParquetFileWriter;
+import org.apache.parquet.hadoop.ParquetOutputFormat;
+import org.apache.parquet.hadoop.api.WriteSupport;
+import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.hadoop.util.HadoopOutputFile;
+import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.schema.LogicalTypeAnnotation;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
+import org.apache.spark.sql.execution.datasources.parquet.ParquetWriteSupport;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+
+/**
+ * A predictions data file of a class kernel (a head or centroids: label, score, scores; no
+ * neighbours, no passthrough columns), written value by value into Parquet's column writers.
+ * Spark's row writer walks an {@code InternalRow} per row through its field writers and Parquet's
+ * record consumer (JFR: about half of a 1M-row codes score's task CPU was that writing, most of it
+ * the walk, not the encoding). Here the run's constant columns are Parquet values made once, and
+ * a row is one call per column.
+ *
+ * <p>The file is the one Spark's writer makes from the same rows: its Parquet schema and footer
+ * (Spark's row schema, version) come from Spark's own {@link ParquetWriteSupport} over the same
+ * configuration, its pages and row groups from the same Parquet settings (compression, page and
+ * row group sizes, dictionaries, statistics). {@code HeadColumnsIT} compares the two.
+ */
+final class HeadColumns {
+
+  /** Bytes a row group's buffered columns may reach before they are written out. */
+  private final long rowGroupBytes;
+  private final Configuration conf;
+  private final MessageType schema;
+  private final Map<String, String> footer;
+  private final ParquetProperties props;
+  private final CodecFactory codecs;
+  private final CompressionCodecName codec;
+  private final ParquetFileWriter file;
+  private ColumnChunkPageWriteStore pages;
+  private ColumnWriteStore store;
+  private long groupRows;
+  private long nextSizeCheck = SIZE_CHECK_ROWS;
+  private static final long SIZE_CHECK_ROWS = 1_000;
+
+  private final DataType idType;
+  private final Binary modelId;
+  private final Binary modelVersion;
+  private final Binary kernel;
+  private final Binary runId;
+  private final long scoredAtMicros;
+  private final Binary scoredAtInt96;
+  private final TimestampKind scoredAtKind;
+  private final boolean tombstone;
+  private final Binary[] labels;
+  private final int scoresPresent;
+  private final ColumnDescriptor[] leaves;
+  /** The leaves of {@code neighbors}: always null here. */
+  private final int[] neighborLeaves;
+
+  private ColumnWriter idW;
+  private ColumnWriter modelIdW;
+  private ColumnWriter modelVersionW;
+  private ColumnWriter kernelW;
+  private ColumnWriter labelW;
+  private ColumnWriter scoreW;
+  private ColumnWriter scoresW;
+  private ColumnWriter[] neighborsW;
+  private ColumnWriter runIdW;
+  private ColumnWriter scoredAtW;
+  private ColumnWriter tombstoneW;
+
+  private enum TimestampKind { INT96, MICROS, MILLIS }
+
+  /** Whether a run with these columns and kernel can write its predictions here. */
+  static boolean fits(RunColumns columns, boolean neighbors) {
+    DataType id = columns.idType();
+    return !neighbors && columns.passthrough().isEmpty()
+        && (id.equals(DataTypes.LongType) || id.equals(DataTypes.IntegerType) || id.equals(DataTypes.StringType))
+        && columns.scoredAtMicros() >= INT96_UNREBASED_FROM;
+  }
+
+  /** 1900-01-01T00:00Z: Spark rebases (or refuses) INT96 timestamps before it; none is written here. */
+  private static final long INT96_UNREBASED_FROM = -2_208_988_800_000_000L;
+
+  /**
+   * @param conf the table's write configuration ({@link TableFiles#prepare}: Spark's Parquet
+   *     settings and row schema)
+   * @param labels the kernel's labels, by index
+   */
+  HeadColumns(Configuration conf, Path path, RunColumns c, List<String> labels) throws IOException {
+    this.conf = conf;
+    WriteSupport.WriteContext spark = new ParquetWriteSupport().init(conf);
+    schema = spark.getSchema();
+    footer = spark.getExtraMetaData();
+    props = properties(conf);
+    codec = ParquetOutputFormat.getCompression(conf);
+    codecs = new CodecFactory(conf, props.getPageSizeThreshold());
+    rowGroupBytes = ParquetOutputFormat.getLongBlockSize(conf);
+    int padding = conf.getInt(ParquetOutputFormat.MAX_PADDING_BYTES, DEFAULT_MAX_PADDING);
+    file = new ParquetFileWriter(HadoopOutputFile.fromPath(path, conf), schema, ParquetFileWriter.Mode.CREATE,
+        rowGroupBytes, padding, props.getColumnIndexTruncateLength(), props.getStatisticsTruncateLength(),
+        props.getPageWriteChecksumEnabled());
+    file.start();
+
+    idType = c.idType();
+    modelId = constant(c.modelId());
+    modelVersion = constant(c.modelVersion());
+    kernel = constant(c.kernel());
+    runId = constant(c.runId());
+    tombstone = c.nightly();
+    scoredAtMicros = c.scoredAtMicros();
+    this.labels = new Binary[labels.size()];
+    for (int i = 0; i < labels.size(); i++) {
+      this.labels[i] = constant(labels.get(i));
+    }
+    leaves = schema.getColumns().toArray(new ColumnDescriptor[0]);
+    ColumnDescriptor scoredAt = leaf("scored_at");
+    PrimitiveTypeName t = scoredAt.getPrimitiveType().getPrimitiveTypeName();
+    if (t == PrimitiveTypeName.INT96) {
+      scoredAtKind = TimestampKind.INT96;
+      scoredAtInt96 = int96(scoredAtMicros);
+    } else if (scoredAt.getPrimitiveType().getLogicalTypeAnnotation()
+        instanceof LogicalTypeAnnotation.TimestampLogicalTypeAnnotation ts
+        && ts.getUnit() == LogicalTypeAnnotation.TimeUnit.MILLIS) {
+      scoredAtKind = TimestampKind.MILLIS;
+      scoredAtInt96 = null;
+    } else {
+      scoredAtKind = TimestampKind.MICROS;
+      scoredAtInt96 = null;
+    }
+    scoresPresent = leaf("scores").getMaxDefinitionLevel();
+    neighborLeaves = java.util.stream.IntStream.range(0, leaves.length)
+        .filter(i -> leaves[i].getPath()[0].equals("neighbors")).toArray();
+    openGroup();
+  }
+
+  /** What parquet-mr's writer pads a row group to, by default (ParquetWriter.MAX_PADDING_SIZE_DEFAULT). */
+  private static final int DEFAULT_MAX_PADDING = 8 * 1024 * 1024;
+
+  /** Parquet's settings as {@link ParquetOutputFormat} reads them from the configuration. */
+  private static ParquetProperties properties(Configuration conf) {
+    ParquetProperties.Builder b = ParquetProperties.builder()
+        .withPageSize(ParquetOutputFormat.getPageSize(conf))
+        .withDictionaryPageSize(ParquetOutputFormat.getDictionaryPageSize(conf))
+        .withDictionaryEncoding(ParquetOutputFormat.getEnableDictionary(conf))
+        .withWriterVersion(ParquetOutputFormat.getWriterVersion(conf))
+        .estimateRowCountForPageSizeCheck(ParquetOutputFormat.getEstimatePageSizeCheck(conf))
+        .withMinRowCountForPageSizeCheck(ParquetOutputFormat.getMinRowCountForPageSizeCheck(conf))
+        .withMaxRowCountForPageSizeCheck(ParquetOutputFormat.getMaxRowCountForPageSizeCheck(conf))
+        .withPageValueCountThreshold(ParquetOutputFormat.getValueCountThreshold(conf))
+        .withPageRowCountLimit(conf.getInt(ParquetOutputFormat.PAGE_ROW_COUNT_LIMIT,
+            ParquetProperties.DEFAULT_PAGE_ROW_COUNT_LIMIT))
+        .withPageWriteChecksumEnabled(ParquetOutputFormat.getPageWriteChecksumEnabled(conf))
+        .withStatisticsEnabled(ParquetOutputFormat.getStatisticsEnabled(conf))
+        .withBloomFilterEnabled(ParquetOutputFormat.getBloomFilterEnabled(conf));
+    // Per-column settings, as parquet-mr's ColumnConfigParser reads them: key#column.
+    conf.getPropsWithPrefix(ParquetOutputFormat.ENABLE_DICTIONARY + "#")
+        .forEach((column, on) -> b.withDictionaryEncoding(column, Boolean.parseBoolean(on)));
+    conf.getPropsWithPrefix(ParquetOutputFormat.STATISTICS_ENABLED + "#")
+        .forEach((column, on) -> b.withStatisticsEnabled(column, Boolean.parseBoolean(on)));
+    return b.build();
+  }
+
+  private ColumnDescriptor leaf(String field) {
+    for (ColumnDescriptor d : leaves) {
+      if (d.getPath()[0].equals(field)) {
+        return d;
+      }
+    }
+    throw new IllegalStateException("no column " + field + " in " + schema);
+  }
+
+  private void openGroup() {
+    pages = new ColumnChunkPageWriteStore(codecs.getCompressor(codec), schema, props.getAllocator(),
+        props.getColumnIndexTruncateLength(), props.getPageWriteChecksumEnabled());
+    store = props.newColumnWriteStore(schema, pages, pages);
+    idW = store.getColumnWriter(leaf("id"));
+    modelIdW = store.getColumnWriter(leaf("model_id"));
+    modelVersionW = store.getColumnWriter(leaf("model_version"));
+    kernelW = store.getColumnWriter(leaf("kernel"));
+    labelW = store.getColumnWriter(leaf("label"));
+    scoreW = store.getColumnWriter(leaf("score"));
+    scoresW = store.getColumnWriter(leaf("scores"));
+    neighborsW = new ColumnWriter[neighborLeaves.length];
+    for (int i = 0; i < neighborLeaves.length; i++) {
+      neighborsW[i] = store.getColumnWriter(leaves[neighborLeaves[i]]);
+    }
+    runIdW = store.getColumnWriter(leaf("run_id"));
+    scoredAtW = store.getColumnWriter(leaf("scored_at"));
+    tombstoneW = tombstone ? store.getColumnWriter(leaf("tombstone")) : null;
+  }
+
+  /**
+   * One prediction: {@code scores[from, from + width)}, or no scores when {@code scores} is null.
+   *
+   * @param id the row's id as the input gives it (Long, Integer or String), or null
+   */
+  void write(Object id, int label, float score, float[] scores, int from, int width) {
+    if (id == null) {
+      idW.writeNull(0, 0);
+    } else if (idType.equals(DataTypes.LongType)) {
+      idW.write(((Number) id).longValue(), 0, 1);
+    } else if (idType.equals(DataTypes.IntegerType)) {
+      idW.write(((Number) id).intValue(), 0, 1);
+    } else {
+      idW.write(Binary.fromString(id.toString()), 0, 1);
+    }
+    value(modelIdW, modelId);
+    value(modelVersionW, modelVersion);
+    value(kernelW, kernel);
+    labelW.write(labels[label], 0, 1);
+    scoreW.write(score, 0, 1);
+    if (scores == null) {
+      scoresW.writeNull(0, 0);
+    } else if (width == 0) {
+      scoresW.writeNull(0, 1);
+    } else {
+      scoresW.write(scores[from], 0, scoresPresent);
+      for (int j = 1; j < width; j++) {
+        scoresW.write(scores[from + j], 1, scoresPresent);
+      }
+    }
+    for (ColumnWriter n : neighborsW) {
+      n.writeNull(0, 0);
+    }
+    value(runIdW, runId);
+    switch (scoredAtKind) {
+      case INT96 -> scoredAtW.write(scoredAtInt96, 0, 1);
+      case MICROS -> scoredAtW.write(scoredAtMicros, 0, 1);
+      case MILLIS -> scoredAtW.write(Math.floorDiv(scoredAtMicros, 1000L), 0, 1);
+    }
+    if (tombstoneW != null) {
+      tombstoneW.write(false, 0, 1);
+    }
+    store.endRecord();
+    groupRows++;
+    if (groupRows >= nextSizeCheck) {
+      if (store.getBufferedSize() >= rowGroupBytes) {
+        flushGroup();
+        openGroup();
+        nextSizeCheck = SIZE_CHECK_ROWS;
+      } else {
+        nextSizeCheck = groupRows + SIZE_CHECK_ROWS;
+      }
+    }
+  }
+
+  private static void value(ColumnWriter w, Binary v) {
+    if (v == null) {
+      w.writeNull(0, 0);
+    } else {
+      w.write(v, 0, 1);
+    }
+  }
+
+  private void flushGroup() {
+    try {
+      if (groupRows > 0) {
+        file.startBlock(groupRows);
+        store.flush();
+        pages.flushToFileWriter(file);
+        file.endBlock();
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } finally {
+      store.close();
+      pages.close();
+      groupRows = 0;
+    }
+  }
+
+  /** Writes the last row group and the footer. */
+  void close() throws IOException {
+    try {
+      flushGroup();
+      file.end(footer);
+    } finally {
+      codecs.release();
+    }
+  }
+
+  /** Closes what is open without finishing the file (a failed task: it is deleted next). */
+  void abandon() {
+    try {
+      store.close();
+      pages.close();
+      file.close(); // the stream only: no footer is written
+    } catch (IOException | RuntimeException e) {
+      // the file is deleted next
+    } finally {
+      codecs.release();
+    }
+  }
+
+  private static Binary constant(String s) {
+    return s == null ? null : Binary.fromConstantByteArray(s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** A timestamp as Spark writes INT96: nanoseconds of the day, then the Julian day, little-endian. */
+  static Binary int96(long micros) {
+    long julianMicros = micros + JULIAN_DAY_OF_EPOCH * MICROS_PER_DAY;
+    long day = julianMicros / MICROS_PER_DAY;
+    long nanosOfDay = (julianMicros % MICROS_PER_DAY) * 1000L;
+    byte[] b = new byte[12];
+    ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(nanosOfDay).putInt((int) day);
+    return Binary.fromConstantByteArray(b);
+  }
+
+  private static final long JULIAN_DAY_OF_EPOCH = 2_440_588L;
+  private static final long MICROS_PER_DAY = 86_400_000_000L;
+}
