@@ -93,9 +93,9 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     int partition = task == null ? 0 : task.partitionId();
     int attempt = task == null ? 0 : task.attemptNumber();
     long taskAttempt = task == null ? 0 : task.taskAttemptId();
-    boolean heads = HeadColumns.fits(columns, spec.kernel().neighbors());
-    Writer out = new Writer(spec.kernel(), spec.keepScores(), columns, heads,
-        heads ? TaskFile.forHeads(PREDICTIONS, predictions, partition, attempt, taskAttempt, columns,
+    boolean values = PredictionColumns.fits(columns);
+    Writer out = new Writer(spec.kernel(), spec.keepScores(), columns, values,
+        values ? TaskFile.forPredictions(PREDICTIONS, predictions, partition, attempt, taskAttempt, columns,
             spec.kernel().labels())
             : new TaskFile(PREDICTIONS, predictions, partition, attempt, taskAttempt),
         new TaskFile(REJECTS, rejects, partition, attempt, taskAttempt),
@@ -118,13 +118,14 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
   }
 
   /**
-   * The scorer's rows with the run's constant columns, written and counted: a class kernel's
-   * predictions as values ({@link TaskFile#writeHead}), others and rejects as internal rows.
+   * The scorer's rows with the run's constant columns, written and counted: predictions as
+   * values where the run has no passthrough columns ({@link TaskFile#writePrediction}), else and
+   * rejects as internal rows.
    */
   private static final class Writer implements ScoredRowSink {
     private final KernelInfo kernel;
     private final boolean keepScores;
-    private final boolean heads;
+    private final boolean values;
     private final TaskFile predictions;
     private final TaskFile rejects;
     private final long failAfter;
@@ -146,11 +147,11 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     private final Map<String, Long> reasons = new TreeMap<>();
     private final Map<String, String> examples = new TreeMap<>();
 
-    Writer(KernelInfo kernel, boolean keepScores, RunColumns c, boolean heads, TaskFile predictions,
+    Writer(KernelInfo kernel, boolean keepScores, RunColumns c, boolean values, TaskFile predictions,
         TaskFile rejects, long failAfter) {
       this.kernel = kernel;
       this.keepScores = keepScores;
-      this.heads = heads;
+      this.values = values;
       this.predictions = predictions;
       this.rejects = rejects;
       this.failAfter = failAfter;
@@ -178,8 +179,11 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     @Override
     public void prediction(Object rowId, ScoredBatch b, int r, Object[] passthrough) {
       int width = b.width();
-      if (heads) {
-        predictions.writeHead(rowId, b.labels()[r], b.best()[r], keepScores ? b.scores() : null, r * width, width);
+      if (values && b.indices() != null) {
+        predictions.writeNeighbors(rowId, b.labels()[r], b.best()[r], b.indices(), b.scores(), r * width, width);
+      } else if (values) {
+        predictions.writePrediction(rowId, b.labels()[r], b.best()[r], keepScores ? b.scores() : null, r * width,
+            width);
       } else {
         predictions.write(internalRow(rowId, b, r, passthrough, width));
       }

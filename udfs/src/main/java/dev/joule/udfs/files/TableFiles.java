@@ -129,15 +129,15 @@ public final class TableFiles implements Serializable {
   }
 
   /**
-   * Opens one task attempt's predictions file for a class kernel's rows ({@link HeadColumns}),
-   * where {@link HeadColumns#fits} says they fit.
+   * Opens one task attempt's predictions file written as values ({@link PredictionColumns}),
+   * where {@link PredictionColumns#fits} the run.
    */
-  Open openHeads(int partition, int attempt, long taskAttemptId, RunColumns columns, java.util.List<String> labels) {
+  Open openValues(int partition, int attempt, long taskAttemptId, RunColumns columns, java.util.List<String> labels) {
     TaskAttemptContext ctx = context(partition, attempt);
     String path = path(partition, attempt, taskAttemptId, ctx);
     try {
       return new Open(name(path), path, null,
-          new HeadColumns(ctx.getConfiguration(), new org.apache.hadoop.fs.Path(path), columns, labels),
+          new PredictionColumns(ctx.getConfiguration(), new org.apache.hadoop.fs.Path(path), columns, labels),
           ctx.getConfiguration());
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException("cannot open " + path + ": " + e.getMessage(), e);
@@ -161,16 +161,16 @@ public final class TableFiles implements Serializable {
 
   /**
    * An open file: its name in the table folder, its full path, and its writer: Spark's
-   * ({@code rows}) or the class kernels' ({@code heads}), the other null.
+   * ({@code rows}) or the predictions' values ({@code values}), the other null.
    */
-  public record Open(String name, String path, OutputWriter rows, HeadColumns heads, Configuration conf) {
+  public record Open(String name, String path, OutputWriter rows, PredictionColumns values, Configuration conf) {
 
     /** Finishes the file. */
     void finish() throws java.io.IOException {
       if (rows != null) {
         rows.close();
       } else {
-        heads.close();
+        values.close();
       }
     }
 
@@ -180,7 +180,7 @@ public final class TableFiles implements Serializable {
         if (rows != null) {
           rows.close();
         } else {
-          heads.abandon();
+          values.abandon();
         }
       } catch (RuntimeException e) {
         // the file is deleted next

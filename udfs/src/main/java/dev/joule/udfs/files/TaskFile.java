@@ -8,8 +8,8 @@ import org.apache.spark.sql.catalyst.InternalRow;
  * One table's data file of one task attempt, opened at its first row: a task that writes no row
  * to a table leaves no file in it. Closed, it becomes a {@link TaskOutput.WrittenFile} for the
  * driver's commit; aborted (the task failed), it is deleted. Its rows come as Spark's
- * {@code InternalRow}s ({@link #write}) or, for a class kernel's predictions, as values
- * ({@link #writeHead}); one file takes one kind.
+ * {@code InternalRow}s ({@link #write}) or, for predictions, as values ({@link #writePrediction},
+ * {@link #writeNeighbors}); one file takes one kind.
  */
 public final class TaskFile {
   private final String table;
@@ -25,9 +25,9 @@ public final class TaskFile {
   private long firstMin = Long.MAX_VALUE;
   private long firstMax = Long.MIN_VALUE;
 
-  /** Where {@link #writeHead} is used: the run's columns and the kernel's labels. */
-  private final RunColumns headColumns;
-  private final List<String> headLabels;
+  /** Where predictions are written as values: the run's columns and the kernel's labels. */
+  private final RunColumns valueColumns;
+  private final List<String> valueLabels;
 
   /** @param table the name the driver knows the table by ({@link TaskOutput.WrittenFile#table}) */
   public TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt) {
@@ -35,19 +35,20 @@ public final class TaskFile {
   }
 
   /**
-   * A predictions file written with {@link #writeHead}, where {@link HeadColumns#fits} the run.
+   * A predictions file written as values ({@link PredictionColumns}), where
+   * {@link PredictionColumns#fits} the run.
    *
-   * @param labels the kernel's labels, by index
+   * @param labels the kernel's labels, by index (a top-k kernel's: the reference ids)
    */
-  public static TaskFile forHeads(String table, TableFiles files, int partition, int attempt, long taskAttempt,
+  public static TaskFile forPredictions(String table, TableFiles files, int partition, int attempt, long taskAttempt,
       RunColumns columns, List<String> labels) {
     return new TaskFile(table, files, partition, attempt, taskAttempt, columns, labels);
   }
 
   private TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt,
-      RunColumns headColumns, List<String> headLabels) {
-    this.headColumns = headColumns;
-    this.headLabels = headLabels;
+      RunColumns valueColumns, List<String> valueLabels) {
+    this.valueColumns = valueColumns;
+    this.valueLabels = valueLabels;
     this.table = table;
     this.files = files;
     this.partition = partition;
@@ -76,15 +77,29 @@ public final class TaskFile {
   }
 
   /**
-   * A class kernel's prediction ({@link HeadColumns#write}): the id as the input gives it (Long,
-   * Integer or String, or null), the label's index, the score, and {@code scores[from, from +
-   * width)} or null.
+   * A class kernel's prediction ({@link PredictionColumns#writeClasses}): the id as the input
+   * gives it (Long, Integer or String, or null), the label's index, the score, and
+   * {@code scores[from, from + width)} or null.
    */
-  public void writeHead(Object id, int label, float score, float[] scores, int from, int width) {
+  public void writePrediction(Object id, int label, float score, float[] scores, int from, int width) {
+    values().writeClasses(id, label, score, scores, from, width);
+    counted(id);
+  }
+
+  /** A top-k kernel's prediction ({@link PredictionColumns#writeNeighbors}). */
+  public void writeNeighbors(Object id, int label, float score, int[] indices, float[] scores, int from, int k) {
+    values().writeNeighbors(id, label, score, indices, scores, from, k);
+    counted(id);
+  }
+
+  private PredictionColumns values() {
     if (open == null) {
-      open = files.openHeads(partition, attempt, taskAttempt, headColumns, headLabels);
+      open = files.openValues(partition, attempt, taskAttempt, valueColumns, valueLabels);
     }
-    open.heads().write(id, label, score, scores, from, width);
+    return open.values();
+  }
+
+  private void counted(Object id) {
     rows++;
     if (integerFirst != null && firstAlwaysSet) {
       if (id == null) {

@@ -28,23 +28,23 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 
 /**
- * A predictions data file of a class kernel (a head or centroids: label, score, scores; no
- * neighbours, no passthrough columns), written value by value into Parquet's column writers.
+ * A predictions data file (a class kernel's label, score and scores, or a top-k kernel's
+ * neighbours; no passthrough columns), written value by value into Parquet's column writers.
  * Spark's row writer walks an {@code InternalRow} per row through its field writers and Parquet's
  * record consumer (JFR: about half of a 1M-row codes score's task CPU was that writing, most of it
  * the walk, not the encoding). Here the run's constant columns are Parquet values made once, and
- * a row is one call per column.
+ * a row is one call per column value.
  *
  * <p>The file is the one Spark's writer makes from the same rows: its Parquet schema and footer
  * (Spark's row schema, version) come from Spark's own {@link ParquetWriteSupport} over the same
  * configuration, its pages and row groups from the same Parquet settings (compression, page and
- * row group sizes, dictionaries, statistics). {@code HeadColumnsIT} compares the two.
+ * row group sizes, dictionaries, statistics, bloom filters). {@code PredictionColumnsIT} compares
+ * the two.
  */
-final class HeadColumns {
+final class PredictionColumns {
 
   /** Bytes a row group's buffered columns may reach before they are written out. */
   private final long rowGroupBytes;
-  private final Configuration conf;
   private final MessageType schema;
   private final Map<String, String> footer;
   private final ParquetProperties props;
@@ -54,7 +54,7 @@ final class HeadColumns {
   private ColumnChunkPageWriteStore pages;
   private ColumnWriteStore store;
   private long groupRows;
-  private long nextSizeCheck = SIZE_CHECK_ROWS;
+  private long nextSizeCheck;
   private static final long SIZE_CHECK_ROWS = 1_000;
 
   private final DataType idType;
@@ -66,11 +66,15 @@ final class HeadColumns {
   private final Binary scoredAtInt96;
   private final TimestampKind scoredAtKind;
   private final boolean tombstone;
+  /** The kernel's labels (a top-k kernel's: the reference ids), encoded on first use. */
+  private final List<String> labelNames;
   private final Binary[] labels;
   private final int scoresPresent;
   private final ColumnDescriptor[] leaves;
-  /** The leaves of {@code neighbors}: always null here. */
+  /** The leaves of {@code neighbors}: its id and score, in the schema's order. */
   private final int[] neighborLeaves;
+  private final boolean[] neighborIsId;
+  private final int[] neighborPresent;
 
   private ColumnWriter idW;
   private ColumnWriter modelIdW;
@@ -86,10 +90,10 @@ final class HeadColumns {
 
   private enum TimestampKind { INT96, MICROS, MILLIS }
 
-  /** Whether a run with these columns and kernel can write its predictions here. */
-  static boolean fits(RunColumns columns, boolean neighbors) {
+  /** Whether a run with these columns can write its predictions here. */
+  static boolean fits(RunColumns columns) {
     DataType id = columns.idType();
-    return !neighbors && columns.passthrough().isEmpty()
+    return columns.passthrough().isEmpty()
         && (id.equals(DataTypes.LongType) || id.equals(DataTypes.IntegerType) || id.equals(DataTypes.StringType))
         && columns.scoredAtMicros() >= INT96_UNREBASED_FROM;
   }
@@ -102,8 +106,7 @@ final class HeadColumns {
    *     settings and row schema)
    * @param labels the kernel's labels, by index
    */
-  HeadColumns(Configuration conf, Path path, RunColumns c, List<String> labels) throws IOException {
-    this.conf = conf;
+  PredictionColumns(Configuration conf, Path path, RunColumns c, List<String> labels) throws IOException {
     WriteSupport.WriteContext spark = new ParquetWriteSupport().init(conf);
     schema = spark.getSchema();
     footer = spark.getExtraMetaData();
@@ -112,10 +115,6 @@ final class HeadColumns {
     codecs = new CodecFactory(conf, props.getPageSizeThreshold());
     rowGroupBytes = ParquetOutputFormat.getLongBlockSize(conf);
     int padding = conf.getInt(ParquetOutputFormat.MAX_PADDING_BYTES, DEFAULT_MAX_PADDING);
-    file = new ParquetFileWriter(HadoopOutputFile.fromPath(path, conf), schema, ParquetFileWriter.Mode.CREATE,
-        rowGroupBytes, padding, props.getColumnIndexTruncateLength(), props.getStatisticsTruncateLength(),
-        props.getPageWriteChecksumEnabled());
-    file.start();
 
     idType = c.idType();
     modelId = constant(c.modelId());
@@ -124,10 +123,8 @@ final class HeadColumns {
     runId = constant(c.runId());
     tombstone = c.nightly();
     scoredAtMicros = c.scoredAtMicros();
+    labelNames = labels;
     this.labels = new Binary[labels.size()];
-    for (int i = 0; i < labels.size(); i++) {
-      this.labels[i] = constant(labels.get(i));
-    }
     leaves = schema.getColumns().toArray(new ColumnDescriptor[0]);
     ColumnDescriptor scoredAt = leaf("scored_at");
     PrimitiveTypeName t = scoredAt.getPrimitiveType().getPrimitiveTypeName();
@@ -146,7 +143,31 @@ final class HeadColumns {
     scoresPresent = leaf("scores").getMaxDefinitionLevel();
     neighborLeaves = java.util.stream.IntStream.range(0, leaves.length)
         .filter(i -> leaves[i].getPath()[0].equals("neighbors")).toArray();
+    neighborIsId = new boolean[neighborLeaves.length];
+    neighborPresent = new int[neighborLeaves.length];
+    for (int i = 0; i < neighborLeaves.length; i++) {
+      ColumnDescriptor d = leaves[neighborLeaves[i]];
+      neighborIsId[i] = d.getPath()[d.getPath().length - 1].equals("id");
+      neighborPresent[i] = d.getMaxDefinitionLevel();
+    }
+    nextSizeCheck = Math.min(SIZE_CHECK_ROWS, props.getRowGroupRowCountLimit());
     openGroup();
+    ParquetFileWriter f = null;
+    try {
+      f = new ParquetFileWriter(HadoopOutputFile.fromPath(path, conf), schema, ParquetFileWriter.Mode.CREATE,
+          rowGroupBytes, padding, props.getColumnIndexTruncateLength(), props.getStatisticsTruncateLength(),
+          props.getPageWriteChecksumEnabled());
+      f.start();
+    } catch (IOException | RuntimeException e) {
+      if (f != null) {
+        f.close();
+      }
+      store.close();
+      pages.close();
+      codecs.release();
+      throw e;
+    }
+    file = f;
   }
 
   /** What parquet-mr's writer pads a row group to, by default (ParquetWriter.MAX_PADDING_SIZE_DEFAULT). */
@@ -167,12 +188,29 @@ final class HeadColumns {
             ParquetProperties.DEFAULT_PAGE_ROW_COUNT_LIMIT))
         .withPageWriteChecksumEnabled(ParquetOutputFormat.getPageWriteChecksumEnabled(conf))
         .withStatisticsEnabled(ParquetOutputFormat.getStatisticsEnabled(conf))
-        .withBloomFilterEnabled(ParquetOutputFormat.getBloomFilterEnabled(conf));
+        .withSizeStatisticsEnabled(ParquetOutputFormat.getSizeStatisticsEnabled(conf))
+        .withColumnIndexTruncateLength(conf.getInt(ParquetOutputFormat.COLUMN_INDEX_TRUNCATE_LENGTH,
+            ParquetProperties.DEFAULT_COLUMN_INDEX_TRUNCATE_LENGTH))
+        .withStatisticsTruncateLength(conf.getInt(ParquetOutputFormat.STATISTICS_TRUNCATE_LENGTH,
+            ParquetProperties.DEFAULT_STATISTICS_TRUNCATE_LENGTH))
+        .withRowGroupRowCountLimit(conf.getInt(ParquetOutputFormat.BLOCK_ROW_COUNT_LIMIT,
+            ParquetProperties.DEFAULT_ROW_GROUP_ROW_COUNT_LIMIT))
+        .withBloomFilterEnabled(ParquetOutputFormat.getBloomFilterEnabled(conf))
+        .withMaxBloomFilterBytes(ParquetOutputFormat.getBloomFilterMaxBytes(conf))
+        .withAdaptiveBloomFilterEnabled(ParquetOutputFormat.getAdaptiveBloomFilterEnabled(conf));
     // Per-column settings, as parquet-mr's ColumnConfigParser reads them: key#column.
     conf.getPropsWithPrefix(ParquetOutputFormat.ENABLE_DICTIONARY + "#")
         .forEach((column, on) -> b.withDictionaryEncoding(column, Boolean.parseBoolean(on)));
     conf.getPropsWithPrefix(ParquetOutputFormat.STATISTICS_ENABLED + "#")
         .forEach((column, on) -> b.withStatisticsEnabled(column, Boolean.parseBoolean(on)));
+    conf.getPropsWithPrefix(ParquetOutputFormat.SIZE_STATISTICS_ENABLED + "#")
+        .forEach((column, on) -> b.withSizeStatisticsEnabled(column, Boolean.parseBoolean(on)));
+    conf.getPropsWithPrefix(ParquetOutputFormat.BLOOM_FILTER_ENABLED + "#")
+        .forEach((column, on) -> b.withBloomFilterEnabled(column, Boolean.parseBoolean(on)));
+    conf.getPropsWithPrefix(ParquetOutputFormat.BLOOM_FILTER_EXPECTED_NDV + "#")
+        .forEach((column, ndv) -> b.withBloomFilterNDV(column, Long.parseLong(ndv)));
+    conf.getPropsWithPrefix(ParquetOutputFormat.BLOOM_FILTER_FPP + "#")
+        .forEach((column, fpp) -> b.withBloomFilterFPP(column, Double.parseDouble(fpp)));
     return b.build();
   }
 
@@ -206,25 +244,13 @@ final class HeadColumns {
   }
 
   /**
-   * One prediction: {@code scores[from, from + width)}, or no scores when {@code scores} is null.
+   * A class kernel's prediction: {@code scores[from, from + width)}, or no scores when
+   * {@code scores} is null.
    *
    * @param id the row's id as the input gives it (Long, Integer or String), or null
    */
-  void write(Object id, int label, float score, float[] scores, int from, int width) {
-    if (id == null) {
-      idW.writeNull(0, 0);
-    } else if (idType.equals(DataTypes.LongType)) {
-      idW.write(((Number) id).longValue(), 0, 1);
-    } else if (idType.equals(DataTypes.IntegerType)) {
-      idW.write(((Number) id).intValue(), 0, 1);
-    } else {
-      idW.write(Binary.fromString(id.toString()), 0, 1);
-    }
-    value(modelIdW, modelId);
-    value(modelVersionW, modelVersion);
-    value(kernelW, kernel);
-    labelW.write(labels[label], 0, 1);
-    scoreW.write(score, 0, 1);
+  void writeClasses(Object id, int label, float score, float[] scores, int from, int width) {
+    first(id, label, score);
     if (scores == null) {
       scoresW.writeNull(0, 0);
     } else if (width == 0) {
@@ -238,6 +264,55 @@ final class HeadColumns {
     for (ColumnWriter n : neighborsW) {
       n.writeNull(0, 0);
     }
+    last();
+  }
+
+  /**
+   * A top-k kernel's prediction: neighbours {@code labels[indices[j]]} with {@code scores[j]}, j
+   * in {@code [from, from + k)}, best first; no scores.
+   */
+  void writeNeighbors(Object id, int label, float score, int[] indices, float[] scores, int from, int k) {
+    first(id, label, score);
+    scoresW.writeNull(0, 0);
+    for (int i = 0; i < neighborsW.length; i++) {
+      ColumnWriter w = neighborsW[i];
+      if (k == 0) {
+        w.writeNull(0, 1);
+        continue;
+      }
+      int present = neighborPresent[i];
+      for (int j = 0; j < k; j++) {
+        int repeat = j == 0 ? 0 : 1;
+        if (neighborIsId[i]) {
+          w.write(label(indices[from + j]), repeat, present);
+        } else {
+          w.write(scores[from + j], repeat, present);
+        }
+      }
+    }
+    last();
+  }
+
+  /** The columns before the scores. */
+  private void first(Object id, int label, float score) {
+    if (id == null) {
+      idW.writeNull(0, 0);
+    } else if (idType.equals(DataTypes.LongType)) {
+      idW.write(((Number) id).longValue(), 0, 1);
+    } else if (idType.equals(DataTypes.IntegerType)) {
+      idW.write(((Number) id).intValue(), 0, 1);
+    } else {
+      idW.write(Binary.fromString(id.toString()), 0, 1);
+    }
+    value(modelIdW, modelId);
+    value(modelVersionW, modelVersion);
+    value(kernelW, kernel);
+    labelW.write(label(label), 0, 1);
+    scoreW.write(score, 0, 1);
+  }
+
+  /** The columns after the neighbours, and the row's end. */
+  private void last() {
     value(runIdW, runId);
     switch (scoredAtKind) {
       case INT96 -> scoredAtW.write(scoredAtInt96, 0, 1);
@@ -250,14 +325,23 @@ final class HeadColumns {
     store.endRecord();
     groupRows++;
     if (groupRows >= nextSizeCheck) {
-      if (store.getBufferedSize() >= rowGroupBytes) {
+      if (groupRows >= props.getRowGroupRowCountLimit() || store.getBufferedSize() >= rowGroupBytes) {
         flushGroup();
         openGroup();
-        nextSizeCheck = SIZE_CHECK_ROWS;
+        nextSizeCheck = Math.min(SIZE_CHECK_ROWS, props.getRowGroupRowCountLimit());
       } else {
-        nextSizeCheck = groupRows + SIZE_CHECK_ROWS;
+        nextSizeCheck = Math.min(groupRows + SIZE_CHECK_ROWS, props.getRowGroupRowCountLimit());
       }
     }
+  }
+
+  private Binary label(int i) {
+    Binary b = labels[i];
+    if (b == null) {
+      b = constant(labelNames.get(i));
+      labels[i] = b;
+    }
+    return b;
   }
 
   private static void value(ColumnWriter w, Binary v) {

@@ -26,14 +26,17 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * A class kernel's predictions written as values ({@code TaskFile.writeHead}) make the file
- * Spark's own row writer makes from the same rows: the same rows read back, the same Parquet
- * schema and footer, over id types, runs with and without scores, nights, a null model version,
- * both timestamp encodings, and row groups small enough that a file has several.
+ * Predictions written as values ({@code TaskFile.writePrediction}) make the file Spark's own row
+ * writer makes from the same rows: the same rows read back, the same Parquet schema and footer,
+ * over id types, class kernels with and without scores, top-k neighbours, nights, a null model
+ * version, both timestamp encodings, and row groups small enough that a file has several.
  */
-class HeadColumnsIT extends LocalSparkIT {
+class PredictionColumnsIT extends LocalSparkIT {
 
-  private static final List<String> LABELS = List.of("alpha", "beta", "gamma", "δέλτα", "e");
+  private static final List<String> CLASSES = List.of("alpha", "beta", "gamma", "δέλτα", "e");
+  /** A top-k kernel's labels: the reference rows' ids. */
+  private static final List<String> REFERENCES = java.util.stream.IntStream.range(0, 300)
+      .mapToObj(i -> "ref-" + i).toList();
 
   @AfterEach
   void defaults() {
@@ -43,13 +46,15 @@ class HeadColumnsIT extends LocalSparkIT {
 
   @ParameterizedTest
   @CsvSource({
-      "long, true, false, INT96, 0",
-      "long, false, false, INT96, 0",
-      "int, true, true, TIMESTAMP_MICROS, 0",
-      "string, true, false, TIMESTAMP_MILLIS, 0",
-      "long, true, true, INT96, 65536",
+      "long, false, true, false, INT96, 0",
+      "long, false, false, false, INT96, 0",
+      "int, false, true, true, TIMESTAMP_MICROS, 0",
+      "string, false, true, false, TIMESTAMP_MILLIS, 0",
+      "long, false, true, true, INT96, 65536",
+      "long, true, false, false, INT96, 0",
+      "string, true, false, true, TIMESTAMP_MICROS, 65536",
   })
-  void headRowsWriteTheFileSparksRowWriterWrites(String idKind, boolean keepScores, boolean night,
+  void predictionsWriteTheFileSparksRowWriterWrites(String idKind, boolean topK, boolean keepScores, boolean night,
       String timestamps, int rowGroupBytes) throws Exception {
     spark.conf().set("spark.sql.parquet.outputTimestampType", timestamps);
     if (rowGroupBytes > 0) {
@@ -60,21 +65,24 @@ class HeadColumnsIT extends LocalSparkIT {
       case "string" -> DataTypes.StringType;
       default -> DataTypes.LongType;
     };
-    RunColumns c = new RunColumns("run-1", "model-a", night ? null : "v7", "softmax@int8",
+    List<String> labelNames = topK ? REFERENCES : CLASSES;
+    RunColumns c = new RunColumns("run-1", "model-a", night ? null : "v7", topK ? "topk@int8" : "softmax@int8",
         1_765_000_000_123_456L, idType, new StructType());
     if (night) {
       c = c.forNight("nightly:model-a:2026-12-07", false);
     }
-    String dir = tmp.resolve("heads-" + idKind + keepScores + night + timestamps + rowGroupBytes).toString();
+    String dir = tmp.resolve("predictions-" + idKind + topK + keepScores + night + timestamps + rowGroupBytes)
+        .toString();
     StructType schema = c.predictionsSchema();
 
     int n = 4_000;
-    int width = LABELS.size();
+    int width = topK ? 7 : CLASSES.size();
     SplittableRandom random = new SplittableRandom(n + idKind.hashCode());
     Object[] ids = new Object[n];
     int[] labels = new int[n];
     float[] best = new float[n];
     float[] scores = new float[n * width];
+    int[] neighbors = topK ? new int[n * width] : null;
     for (int r = 0; r < n; r++) {
       long id = random.nextLong(-1_000_000_000L, 1_000_000_000L);
       ids[r] = r == 7 ? null : switch (idKind) {
@@ -82,66 +90,80 @@ class HeadColumnsIT extends LocalSparkIT {
         case "string" -> "doc-" + id;
         default -> (Object) id;
       };
-      labels[r] = random.nextInt(width);
       best[r] = r == 3 ? Float.NaN : r == 4 ? -0.0f : (float) random.nextDouble();
       for (int j = 0; j < width; j++) {
         scores[r * width + j] = (float) random.nextGaussian();
+        if (topK) {
+          neighbors[r * width + j] = random.nextInt(REFERENCES.size());
+        }
       }
+      labels[r] = topK ? neighbors[r * width] : random.nextInt(width);
     }
 
     TableFiles rowFiles = TableFiles.prepare(spark, dir, schema, "rows");
     TaskFile byRows = new TaskFile("predictions", rowFiles, 0, 0, 1);
-    TableFiles headFiles = TableFiles.prepare(spark, dir, schema, "heads");
-    TaskFile byHeads = TaskFile.forHeads("predictions", headFiles, 0, 0, 2, c, LABELS);
+    TableFiles valueFiles = TableFiles.prepare(spark, dir, schema, "values");
+    TaskFile byValues = TaskFile.forPredictions("predictions", valueFiles, 0, 0, 2, c, labelNames);
     for (int r = 0; r < n; r++) {
-      byRows.write(row(c, ids[r], labels[r], best[r], keepScores ? scores : null, r * width, width));
-      byHeads.writeHead(ids[r], labels[r], best[r], keepScores ? scores : null, r * width, width);
+      if (topK) {
+        byRows.write(row(c, labelNames, ids[r], labels[r], best[r], scores, neighbors, r * width, width));
+        byValues.writeNeighbors(ids[r], labels[r], best[r], neighbors, scores, r * width, width);
+      } else {
+        byRows.write(row(c, labelNames, ids[r], labels[r], best[r], keepScores ? scores : null, null, r * width,
+            width));
+        byValues.writePrediction(ids[r], labels[r], best[r], keepScores ? scores : null, r * width, width);
+      }
     }
     List<TaskOutput.WrittenFile> written = new ArrayList<>();
     byRows.close(written);
-    byHeads.close(written);
+    byValues.close(written);
     rowFiles.release();
-    headFiles.release();
+    valueFiles.release();
     TaskOutput.WrittenFile rowsFile = written.get(0);
-    TaskOutput.WrittenFile headsFile = written.get(1);
+    TaskOutput.WrittenFile valuesFile = written.get(1);
 
-    assertEquals(n, headsFile.rows());
-    assertEquals(rowsFile.firstColumn(), headsFile.firstColumn(), "the id range the commit's statistics take");
+    assertEquals(n, valuesFile.rows());
+    assertEquals(rowsFile.firstColumn(), valuesFile.firstColumn(), "the id range the commit's statistics take");
     List<String> expected = read(rowsFile.path());
-    List<String> actual = read(headsFile.path());
+    List<String> actual = read(valuesFile.path());
     assertEquals(n, actual.size());
     assertEquals(expected, actual);
 
-    try (ParquetFileReader rowsReader = open(rowsFile.path()); ParquetFileReader headsReader = open(headsFile.path())) {
+    try (ParquetFileReader rowsReader = open(rowsFile.path()); ParquetFileReader valuesReader = open(valuesFile.path())) {
       var rowsMeta = rowsReader.getFooter().getFileMetaData();
-      var headsMeta = headsReader.getFooter().getFileMetaData();
-      assertEquals(rowsMeta.getSchema(), headsMeta.getSchema());
-      Map<String, String> footer = headsMeta.getKeyValueMetaData();
+      var valuesMeta = valuesReader.getFooter().getFileMetaData();
+      assertEquals(rowsMeta.getSchema(), valuesMeta.getSchema());
+      Map<String, String> footer = valuesMeta.getKeyValueMetaData();
       assertEquals(rowsMeta.getKeyValueMetaData(), footer);
       assertTrue(footer.containsKey("org.apache.spark.sql.parquet.row.metadata"), footer.keySet().toString());
       if (rowGroupBytes > 0) {
-        assertTrue(headsReader.getRowGroups().size() > 1, "row groups: " + headsReader.getRowGroups().size());
+        assertTrue(valuesReader.getRowGroups().size() > 1, "row groups: " + valuesReader.getRowGroups().size());
       }
       assertEquals(rowsReader.getRowGroups().get(0).getColumns().get(0).getCodec(),
-          headsReader.getRowGroups().get(0).getColumns().get(0).getCodec());
+          valuesReader.getRowGroups().get(0).getColumns().get(0).getCodec());
     }
   }
 
   /** The internal row Spark's writer gets for a prediction (as the scoring pass builds it). */
-  private static InternalRow row(RunColumns c, Object id, int label, float best, float[] scores, int from,
-      int width) {
+  private static InternalRow row(RunColumns c, List<String> labelNames, Object id, int label, float best,
+      float[] scores, int[] neighbors, int from, int width) {
     Object[] v = new Object[c.nightly() ? 11 : 10];
     v[0] = id instanceof String s ? UTF8String.fromString(s) : id;
     v[1] = UTF8String.fromString(c.modelId());
     v[2] = UTF8String.fromString(c.modelVersion());
     v[3] = UTF8String.fromString(c.kernel());
-    v[4] = UTF8String.fromString(LABELS.get(label));
+    v[4] = UTF8String.fromString(labelNames.get(label));
     v[5] = best;
-    if (scores != null) {
-      float[] s = java.util.Arrays.copyOfRange(scores, from, from + width);
-      v[6] = UnsafeArrayData.fromPrimitiveArray(s);
+    if (neighbors != null) {
+      Object[] n = new Object[width];
+      for (int j = 0; j < width; j++) {
+        n[j] = new GenericInternalRow(new Object[] {UTF8String.fromString(labelNames.get(neighbors[from + j])),
+            scores[from + j]});
+      }
+      v[7] = new org.apache.spark.sql.catalyst.util.GenericArrayData(n);
+    } else if (scores != null) {
+      v[6] = UnsafeArrayData.fromPrimitiveArray(java.util.Arrays.copyOfRange(scores, from, from + width));
     }
-    v[7] = null; // neighbors: a class kernel has none
     v[8] = UTF8String.fromString(c.runId());
     v[9] = c.scoredAtMicros();
     if (c.nightly()) {
