@@ -108,11 +108,12 @@ public final class EncodedRows {
     byte[] codes = new byte[rows * stride];
     float[] scales = new float[rows];
     float[] norms = new float[rows];
+    dev.joule.bridge.vector.VectorOps ops = dev.joule.bridge.vector.VectorOpsProvider.get();
     for (int r = 0; r < rows; r++) {
       norms[r] = norm(original, r * dim, dim);
       switch (target) {
         case INT8:
-          scales[r] = Int8Quantizer.quantize(values, r * dim, dim, codes, r * stride);
+          scales[r] = ops.quantizeI8(values, r * dim, dim, codes, r * stride);
           break;
         case INT4:
           scales[r] = Int4Quantizer.quantize(values, r * dim, dim, codes, r * stride);

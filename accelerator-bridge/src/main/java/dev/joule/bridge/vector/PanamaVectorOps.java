@@ -1,5 +1,7 @@
 package dev.joule.bridge.vector;
 
+import dev.joule.bridge.kernel.Int8Quantizer;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -238,6 +240,54 @@ final class PanamaVectorOps implements VectorOps {
       out[i] = q[qOff + i] * s * t[i];
     }
   }
+
+  /**
+   * The largest |x| in lanes, then {@code Math.round(x · 127/max)} in lanes: Java's rounding
+   * (ties up) done on the float's bits as {@code Math.round} does it, since a float add of 0.5
+   * rounds some values (0.49999997f) the other way. A row whose largest |x| is 0, NaN, infinite or
+   * so small that 127/max overflows goes to the scalar oracle.
+   */
+  @Override
+  public float quantizeI8(float[] src, int srcOff, int len, byte[] dst, int dstOff) {
+    int step = FLOAT.length();
+    int bound = len - len % step;
+    FloatVector acc = FloatVector.zero(FLOAT);
+    int i = 0;
+    for (; i < bound; i += step) {
+      acc = acc.max(FloatVector.fromArray(FLOAT, src, srcOff + i).abs());
+    }
+    float amax = acc.reduceLanes(VectorOperators.MAX);
+    for (; i < len; i++) {
+      amax = Math.max(amax, Math.abs(src[srcOff + i]));
+    }
+    float inv = Int8Quantizer.QMAX / amax;
+    if (!(amax > 0f) || !Float.isFinite(amax) || Float.isInfinite(inv)) {
+      return Int8Quantizer.quantize(src, srcOff, len, dst, dstOff);
+    }
+    i = 0;
+    for (; i < bound; i += step) {
+      IntVector bits = FloatVector.fromArray(FLOAT, src, srcOff + i).mul(inv).reinterpretAsInts();
+      // |x·inv| <= 127 (plus rounding), so the exponent's shift is 16 or more; below 2^-10 it
+      // would pass 31, where Math.round's value is 0, as it is for a shift of 31.
+      IntVector shift = IntVector.broadcast(INT, ROUND_SHIFT_BASE)
+          .sub(bits.and(FLOAT_EXPONENT).lanewise(VectorOperators.LSHR, 23)).min(31);
+      IntVector r = bits.and(FLOAT_SIGNIFICAND).or(FLOAT_SIGNIFICAND + 1);
+      r = r.lanewise(VectorOperators.NEG, bits.compare(VectorOperators.LT, 0));
+      IntVector q = r.lanewise(VectorOperators.ASHR, shift).add(1).lanewise(VectorOperators.ASHR, 1)
+          .max(-Int8Quantizer.QMAX).min(Int8Quantizer.QMAX);
+      ((ByteVector) q.convertShape(VectorOperators.I2B, BYTE, 0)).intoArray(dst, dstOff + i);
+    }
+    for (; i < len; i++) {
+      int q = Math.round(src[srcOff + i] * inv);
+      dst[dstOff + i] = (byte) Math.max(-Int8Quantizer.QMAX, Math.min(Int8Quantizer.QMAX, q));
+    }
+    return amax / Int8Quantizer.QMAX;
+  }
+
+  /** {@code Math.round(float)}'s constants: significand width 24 - 2 + exponent bias 127. */
+  private static final int ROUND_SHIFT_BASE = 149;
+  private static final int FLOAT_EXPONENT = 0x7f800000;
+  private static final int FLOAT_SIGNIFICAND = 0x007fffff;
 
   private static FloatVector toFloats(ByteVector v) {
     return (FloatVector) v.convertShape(VectorOperators.B2F, FLOAT, 0);

@@ -55,6 +55,17 @@ public interface VectorOps {
   int hamming(byte[] a, int aOff, byte[] b, int bOff, int nWords);
 
   /**
+   * Symmetric int8 quantization of {@code src[srcOff, srcOff+len)} into {@code dst}, bit for bit
+   * {@link dev.joule.bridge.kernel.Int8Quantizer#quantize} (the oracle): the same scale and codes,
+   * {@code Math.round}'s ties included.
+   *
+   * @return the scale
+   */
+  default float quantizeI8(float[] src, int srcOff, int len, byte[] dst, int dstOff) {
+    return dev.joule.bridge.kernel.Int8Quantizer.quantize(src, srcOff, len, dst, dstOff);
+  }
+
+  /**
    * Hamming distances of one bit row {@code q} to {@code nRows} rows stored {@code stride} bytes
    * apart from {@code rowsOff}, into {@code out[0, nRows)}: the scan a binary top-k runs, with the
    * query's words loaded once.

@@ -48,6 +48,50 @@ class VectorOpsTest {
   }
 
   @ParameterizedTest
+  @ValueSource(ints = {1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 383, 384, 768, 1023, 1536})
+  void int8QuantizationIsTheOraclesBitForBit(int dim) {
+    SplittableRandom rnd = new SplittableRandom(dim * 31L + 5);
+    for (int trial = 0; trial < 300; trial++) {
+      int off = rnd.nextInt(5);
+      float[] x = new float[dim + off];
+      int kind = trial % 6;
+      for (int i = 0; i < x.length; i++) {
+        x[i] = switch (kind) {
+          // ties: with a largest |x| of 127 the step is 1, so k + 0.5 is exactly half-way
+          case 0 -> i == off ? 127f : (float) (rnd.nextInt(-127, 127) + 0.5);
+          case 1 -> i == off ? -127f : new float[] {0.49999997f, -0.49999997f, 0.5f, -0.5f, -2.5f, 2.5f, -0f,
+              126.5f, -126.5f}[rnd.nextInt(9)];
+          case 2 -> (float) (rnd.nextGaussian() * 1e-30); // tiny, still finite steps
+          case 3 -> (float) (rnd.nextGaussian() * Math.exp(rnd.nextDouble(-20, 20)));
+          case 4 -> rnd.nextInt(3) == 0 ? 0f : (float) rnd.nextGaussian();
+          default -> (float) rnd.nextGaussian();
+        };
+      }
+      byte[] expected = new byte[dim + off];
+      byte[] actual = new byte[dim + off];
+      float s = scalar.quantizeI8(x, off, dim, expected, off);
+      float p = panama.quantizeI8(x, off, dim, actual, off);
+      assertEquals(Float.floatToIntBits(s), Float.floatToIntBits(p), "scale, dim " + dim + " trial " + trial);
+      assertArrayEquals(expected, actual, "codes, dim " + dim + " trial " + trial);
+    }
+  }
+
+  @Test
+  void int8QuantizationOfRowsTheOracleTakesApart() {
+    float[][] rows = {new float[40], {Float.NaN, 1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f, 11f, 12f, 13f, 14f, 15f, 16f},
+        {Float.POSITIVE_INFINITY, 1f, -3f, 0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f, 11f, 12f, 13f},
+        {1e-38f, -2e-38f, 0f, 1e-39f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 3e-38f}};
+    for (float[] x : rows) {
+      byte[] expected = new byte[x.length];
+      byte[] actual = new byte[x.length];
+      float s = scalar.quantizeI8(x, 0, x.length, expected, 0);
+      float p = panama.quantizeI8(x, 0, x.length, actual, 0);
+      assertEquals(Float.floatToIntBits(s), Float.floatToIntBits(p), Arrays.toString(x));
+      assertArrayEquals(expected, actual, Arrays.toString(x));
+    }
+  }
+
+  @ParameterizedTest
   @ValueSource(ints = {1, 7, 15, 16, 17, 63, 64, 65, 383, 384, 768, 1023, 1024, 1536})
   void int8DotExtremeValues(int dim) {
     byte[][] cases = {fill(dim, -128), fill(dim, 127), fill(dim, 0), alternating(dim)};
