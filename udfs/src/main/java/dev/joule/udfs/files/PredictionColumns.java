@@ -199,19 +199,23 @@ final class PredictionColumns {
         .withMaxBloomFilterBytes(ParquetOutputFormat.getBloomFilterMaxBytes(conf))
         .withAdaptiveBloomFilterEnabled(ParquetOutputFormat.getAdaptiveBloomFilterEnabled(conf));
     // Per-column settings, as parquet-mr's ColumnConfigParser reads them: key#column.
-    conf.getPropsWithPrefix(ParquetOutputFormat.ENABLE_DICTIONARY + "#")
-        .forEach((column, on) -> b.withDictionaryEncoding(column, Boolean.parseBoolean(on)));
-    conf.getPropsWithPrefix(ParquetOutputFormat.STATISTICS_ENABLED + "#")
-        .forEach((column, on) -> b.withStatisticsEnabled(column, Boolean.parseBoolean(on)));
-    conf.getPropsWithPrefix(ParquetOutputFormat.SIZE_STATISTICS_ENABLED + "#")
-        .forEach((column, on) -> b.withSizeStatisticsEnabled(column, Boolean.parseBoolean(on)));
-    conf.getPropsWithPrefix(ParquetOutputFormat.BLOOM_FILTER_ENABLED + "#")
-        .forEach((column, on) -> b.withBloomFilterEnabled(column, Boolean.parseBoolean(on)));
-    conf.getPropsWithPrefix(ParquetOutputFormat.BLOOM_FILTER_EXPECTED_NDV + "#")
-        .forEach((column, ndv) -> b.withBloomFilterNDV(column, Long.parseLong(ndv)));
-    conf.getPropsWithPrefix(ParquetOutputFormat.BLOOM_FILTER_FPP + "#")
-        .forEach((column, fpp) -> b.withBloomFilterFPP(column, Double.parseDouble(fpp)));
+    perColumn(conf, ParquetOutputFormat.ENABLE_DICTIONARY,
+        (c, v) -> b.withDictionaryEncoding(c, Boolean.parseBoolean(v)));
+    perColumn(conf, ParquetOutputFormat.STATISTICS_ENABLED,
+        (c, v) -> b.withStatisticsEnabled(c, Boolean.parseBoolean(v)));
+    perColumn(conf, ParquetOutputFormat.SIZE_STATISTICS_ENABLED,
+        (c, v) -> b.withSizeStatisticsEnabled(c, Boolean.parseBoolean(v)));
+    perColumn(conf, ParquetOutputFormat.BLOOM_FILTER_ENABLED,
+        (c, v) -> b.withBloomFilterEnabled(c, Boolean.parseBoolean(v)));
+    perColumn(conf, ParquetOutputFormat.BLOOM_FILTER_EXPECTED_NDV,
+        (c, v) -> b.withBloomFilterNDV(c, Long.parseLong(v)));
+    perColumn(conf, ParquetOutputFormat.BLOOM_FILTER_FPP,
+        (c, v) -> b.withBloomFilterFPP(c, Double.parseDouble(v)));
     return b.build();
+  }
+
+  private static void perColumn(Configuration conf, String key, java.util.function.BiConsumer<String, String> set) {
+    conf.getPropsWithPrefix(key + "#").forEach(set);
   }
 
   private ColumnDescriptor leaf(String field) {
@@ -381,14 +385,18 @@ final class PredictionColumns {
 
   /** Closes what is open without finishing the file (a failed task: it is deleted next). */
   void abandon() {
+    // each on its own: a row group that failed to flush has closed the stores already
+    quietly(store::close);
+    quietly(pages::close);
+    quietly(file::close); // the stream only: no footer is written
+    quietly(codecs::release);
+  }
+
+  private static void quietly(AutoCloseable c) {
     try {
-      store.close();
-      pages.close();
-      file.close(); // the stream only: no footer is written
-    } catch (IOException | RuntimeException e) {
+      c.close();
+    } catch (Exception e) {
       // the file is deleted next
-    } finally {
-      codecs.release();
     }
   }
 
