@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.metadata.ColumnChunkMetaData;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.catalyst.InternalRow;
@@ -139,8 +141,30 @@ class PredictionColumnsIT extends LocalSparkIT {
       if (rowGroupBytes > 0) {
         assertTrue(valuesReader.getRowGroups().size() > 1, "row groups: " + valuesReader.getRowGroups().size());
       }
-      assertEquals(rowsReader.getRowGroups().get(0).getColumns().get(0).getCodec(),
-          valuesReader.getRowGroups().get(0).getColumns().get(0).getCodec());
+      // The same row groups and, in each, the same column chunks: codec, encodings (the scores
+      // without a dictionary), values, statistics.
+      List<BlockMetaData> expectedGroups = rowsReader.getRowGroups();
+      List<BlockMetaData> actualGroups = valuesReader.getRowGroups();
+      assertEquals(expectedGroups.size(), actualGroups.size(), "row groups");
+      for (int g = 0; g < expectedGroups.size(); g++) {
+        assertEquals(expectedGroups.get(g).getRowCount(), actualGroups.get(g).getRowCount(), "rows of group " + g);
+        List<ColumnChunkMetaData> expectedChunks = expectedGroups.get(g).getColumns();
+        List<ColumnChunkMetaData> actualChunks = actualGroups.get(g).getColumns();
+        assertEquals(expectedChunks.size(), actualChunks.size());
+        for (int k = 0; k < expectedChunks.size(); k++) {
+          ColumnChunkMetaData e = expectedChunks.get(k);
+          ColumnChunkMetaData a = actualChunks.get(k);
+          String where = e.getPath() + " in group " + g;
+          assertEquals(e.getPath(), a.getPath());
+          assertEquals(e.getCodec(), a.getCodec(), where);
+          assertEquals(e.getEncodings(), a.getEncodings(), where);
+          assertEquals(e.getValueCount(), a.getValueCount(), where);
+          assertEquals(e.getStatistics(), a.getStatistics(), where);
+        }
+      }
+      assertTrue(actualGroups.get(0).getColumns().stream()
+          .filter(chunk -> chunk.getPath().toDotString().startsWith("scores."))
+          .allMatch(chunk -> !chunk.hasDictionaryPage()), "scores are written without a dictionary");
     }
   }
 

@@ -93,7 +93,7 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     int partition = task == null ? 0 : task.partitionId();
     int attempt = task == null ? 0 : task.attemptNumber();
     long taskAttempt = task == null ? 0 : task.taskAttemptId();
-    boolean values = PredictionColumns.fits(columns);
+    boolean values = predictions.takesValues(columns);
     Writer out = new Writer(spec.kernel(), spec.keepScores(), columns, values,
         values ? TaskFile.forPredictions(PREDICTIONS, predictions, partition, attempt, taskAttempt, columns,
             spec.kernel().labels())

@@ -43,8 +43,17 @@ import org.apache.spark.sql.types.DataTypes;
  */
 final class PredictionColumns {
 
-  /** Bytes a row group's buffered columns may reach before they are written out. */
+  /** {@code parquet.block.size}: the bytes a row group's buffered columns may reach. */
   private final long rowGroupBytes;
+  /**
+   * The heap share all open writers' row groups may take ({@code parquet.memory.pool.ratio} of
+   * the heap), shared equally, as parquet-mr's MemoryManager shares it among Spark's writers.
+   */
+  private final long poolBytes;
+  private static final java.util.concurrent.atomic.AtomicInteger OPEN = new java.util.concurrent.atomic.AtomicInteger();
+  private boolean counted;
+  /** The size the current row group may reach: as parquet-mr's record writer sets it. */
+  private long nextRowGroupBytes;
   private final MessageType schema;
   private final Map<String, String> footer;
   private final ParquetProperties props;
@@ -55,7 +64,6 @@ final class PredictionColumns {
   private ColumnWriteStore store;
   private long groupRows;
   private long nextSizeCheck;
-  private static final long SIZE_CHECK_ROWS = 1_000;
 
   private final DataType idType;
   private final Binary modelId;
@@ -90,13 +98,20 @@ final class PredictionColumns {
 
   private enum TimestampKind { INT96, MICROS, MILLIS }
 
-  /** Whether a run with these columns can write its predictions here. */
-  static boolean fits(RunColumns columns) {
+  /**
+   * Whether a run with these columns can write its predictions here: no passthrough columns, an
+   * integer or string id, no Parquet encryption configured (Spark's writer encrypts; this one
+   * does not), a {@code scored_at} Spark writes without rebasing.
+   */
+  static boolean fits(RunColumns columns, Configuration conf) {
     DataType id = columns.idType();
-    return columns.passthrough().isEmpty()
+    return columns.passthrough().isEmpty() && conf.get(CRYPTO_FACTORY) == null
         && (id.equals(DataTypes.LongType) || id.equals(DataTypes.IntegerType) || id.equals(DataTypes.StringType))
         && columns.scoredAtMicros() >= INT96_UNREBASED_FROM;
   }
+
+  /** parquet-mr's EncryptionPropertiesFactory.CRYPTO_FACTORY_CLASS_PROPERTY_NAME. */
+  private static final String CRYPTO_FACTORY = "parquet.crypto.factory.class";
 
   /** 1900-01-01T00:00Z: Spark rebases (or refuses) INT96 timestamps before it; none is written here. */
   private static final long INT96_UNREBASED_FROM = -2_208_988_800_000_000L;
@@ -112,8 +127,9 @@ final class PredictionColumns {
     footer = spark.getExtraMetaData();
     props = properties(conf);
     codec = ParquetOutputFormat.getCompression(conf);
-    codecs = new CodecFactory(conf, props.getPageSizeThreshold());
     rowGroupBytes = ParquetOutputFormat.getLongBlockSize(conf);
+    poolBytes = (long) (conf.getFloat(ParquetOutputFormat.MEMORY_POOL_RATIO, DEFAULT_POOL_RATIO)
+        * Runtime.getRuntime().maxMemory());
     int padding = conf.getInt(ParquetOutputFormat.MAX_PADDING_BYTES, DEFAULT_MAX_PADDING);
 
     idType = c.idType();
@@ -150,30 +166,43 @@ final class PredictionColumns {
       neighborIsId[i] = d.getPath()[d.getPath().length - 1].equals("id");
       neighborPresent[i] = d.getMaxDefinitionLevel();
     }
-    nextSizeCheck = Math.min(SIZE_CHECK_ROWS, props.getRowGroupRowCountLimit());
-    openGroup();
+    nextSizeCheck = props.getMinRowCountForPageSizeCheck();
+    nextRowGroupBytes = rowGroupBytes;
+
+    codecs = new CodecFactory(conf, props.getPageSizeThreshold());
     ParquetFileWriter f = null;
     try {
+      openGroup();
       f = new ParquetFileWriter(HadoopOutputFile.fromPath(path, conf), schema, ParquetFileWriter.Mode.CREATE,
           rowGroupBytes, padding, props.getColumnIndexTruncateLength(), props.getStatisticsTruncateLength(),
           props.getPageWriteChecksumEnabled());
       f.start();
     } catch (IOException | RuntimeException e) {
-      if (f != null) {
-        f.close();
+      for (AutoCloseable part : new AutoCloseable[] {f, store, pages, codecs::release}) {
+        if (part != null) {
+          try {
+            part.close();
+          } catch (Exception suppressed) {
+            e.addSuppressed(suppressed);
+          }
+        }
       }
-      store.close();
-      pages.close();
-      codecs.release();
       throw e;
     }
     file = f;
+    OPEN.incrementAndGet();
+    counted = true;
   }
+
+  private static final float DEFAULT_POOL_RATIO = 0.95f;
 
   /** What parquet-mr's writer pads a row group to, by default (ParquetWriter.MAX_PADDING_SIZE_DEFAULT). */
   private static final int DEFAULT_MAX_PADDING = 8 * 1024 * 1024;
 
-  /** Parquet's settings as {@link ParquetOutputFormat} reads them from the configuration. */
+  /**
+   * Parquet's settings as {@link ParquetOutputFormat#getRecordWriter} reads them from the
+   * configuration (parquet-mr 1.16: size statistics are not among them).
+   */
   private static ParquetProperties properties(Configuration conf) {
     ParquetProperties.Builder b = ParquetProperties.builder()
         .withPageSize(ParquetOutputFormat.getPageSize(conf))
@@ -188,7 +217,6 @@ final class PredictionColumns {
             ParquetProperties.DEFAULT_PAGE_ROW_COUNT_LIMIT))
         .withPageWriteChecksumEnabled(ParquetOutputFormat.getPageWriteChecksumEnabled(conf))
         .withStatisticsEnabled(ParquetOutputFormat.getStatisticsEnabled(conf))
-        .withSizeStatisticsEnabled(ParquetOutputFormat.getSizeStatisticsEnabled(conf))
         .withColumnIndexTruncateLength(conf.getInt(ParquetOutputFormat.COLUMN_INDEX_TRUNCATE_LENGTH,
             ParquetProperties.DEFAULT_COLUMN_INDEX_TRUNCATE_LENGTH))
         .withStatisticsTruncateLength(conf.getInt(ParquetOutputFormat.STATISTICS_TRUNCATE_LENGTH,
@@ -203,14 +231,14 @@ final class PredictionColumns {
         (c, v) -> b.withDictionaryEncoding(c, Boolean.parseBoolean(v)));
     perColumn(conf, ParquetOutputFormat.STATISTICS_ENABLED,
         (c, v) -> b.withStatisticsEnabled(c, Boolean.parseBoolean(v)));
-    perColumn(conf, ParquetOutputFormat.SIZE_STATISTICS_ENABLED,
-        (c, v) -> b.withSizeStatisticsEnabled(c, Boolean.parseBoolean(v)));
     perColumn(conf, ParquetOutputFormat.BLOOM_FILTER_ENABLED,
         (c, v) -> b.withBloomFilterEnabled(c, Boolean.parseBoolean(v)));
     perColumn(conf, ParquetOutputFormat.BLOOM_FILTER_EXPECTED_NDV,
         (c, v) -> b.withBloomFilterNDV(c, Long.parseLong(v)));
     perColumn(conf, ParquetOutputFormat.BLOOM_FILTER_FPP,
         (c, v) -> b.withBloomFilterFPP(c, Double.parseDouble(v)));
+    perColumn(conf, ParquetOutputFormat.BLOOM_FILTER_CANDIDATES_NUMBER,
+        (c, v) -> b.withBloomFilterCandidatesNumber(c, Integer.parseInt(v)));
     return b.build();
   }
 
@@ -329,14 +357,37 @@ final class PredictionColumns {
     store.endRecord();
     groupRows++;
     if (groupRows >= nextSizeCheck) {
-      if (groupRows >= props.getRowGroupRowCountLimit() || store.getBufferedSize() >= rowGroupBytes) {
-        flushGroup();
-        openGroup();
-        nextSizeCheck = Math.min(SIZE_CHECK_ROWS, props.getRowGroupRowCountLimit());
-      } else {
-        nextSizeCheck = Math.min(groupRows + SIZE_CHECK_ROWS, props.getRowGroupRowCountLimit());
-      }
+      checkRowGroupSize();
     }
+  }
+
+  /** parquet-mr's record writer's rule (InternalParquetRecordWriter.checkBlockSizeReached). */
+  private void checkRowGroupSize() {
+    if (groupRows >= props.getRowGroupRowCountLimit()) {
+      nextGroup();
+      return;
+    }
+    long bytes = store.getBufferedSize();
+    long rowBytes = bytes / groupRows;
+    long limit = Math.min(nextRowGroupBytes, poolBytes / Math.max(1, OPEN.get()));
+    if (bytes > limit - 2 * rowBytes) {
+      nextGroup();
+    } else {
+      nextSizeCheck = Math.min(
+          Math.max(props.getMinRowCountForPageSizeCheck(), (groupRows + (long) (limit / (float) rowBytes)) / 2),
+          groupRows + props.getMaxRowCountForPageSizeCheck());
+    }
+  }
+
+  private void nextGroup() {
+    flushGroup();
+    openGroup();
+    try {
+      nextRowGroupBytes = Math.min(file.getNextRowGroupSize(), rowGroupBytes);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    nextSizeCheck = Math.min(props.getMinRowCountForPageSizeCheck(), props.getMaxRowCountForPageSizeCheck());
   }
 
   private Binary label(int i) {
@@ -380,6 +431,14 @@ final class PredictionColumns {
       file.end(footer);
     } finally {
       codecs.release();
+      uncount();
+    }
+  }
+
+  private void uncount() {
+    if (counted) {
+      counted = false;
+      OPEN.decrementAndGet();
     }
   }
 
@@ -390,6 +449,7 @@ final class PredictionColumns {
     quietly(pages::close);
     quietly(file::close); // the stream only: no footer is written
     quietly(codecs::release);
+    uncount();
   }
 
   private static void quietly(AutoCloseable c) {

@@ -128,9 +128,14 @@ public final class TableFiles implements Serializable {
     return new Open(name(path), path, factory.newInstance(path, schema, ctx), null, ctx.getConfiguration());
   }
 
+  /** Whether this table's predictions of a run with these columns are written as values. */
+  boolean takesValues(RunColumns columns) {
+    return PredictionColumns.fits(columns, conf.value().value());
+  }
+
   /**
    * Opens one task attempt's predictions file written as values ({@link PredictionColumns}),
-   * where {@link PredictionColumns#fits} the run.
+   * where {@link #takesValues}.
    */
   Open openValues(int partition, int attempt, long taskAttemptId, RunColumns columns, java.util.List<String> labels) {
     TaskAttemptContext ctx = context(partition, attempt);

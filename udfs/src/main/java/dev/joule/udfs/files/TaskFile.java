@@ -36,7 +36,7 @@ public final class TaskFile {
 
   /**
    * A predictions file written as values ({@link PredictionColumns}), where
-   * {@link PredictionColumns#fits} the run.
+   * {@link TableFiles#takesValues} the run.
    *
    * @param labels the kernel's labels, by index (a top-k kernel's: the reference ids)
    */
