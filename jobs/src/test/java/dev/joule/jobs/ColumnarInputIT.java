@@ -215,6 +215,35 @@ class ColumnarInputIT {
       assertEquals(500, c.rows(), c.toString());
       assertTrue(c.passed(), c.toString());
     }
+    // The kept rows read on the driver (as a run reads them) give the gate the same check as
+    // Spark's read: all 500, and a sample of 100 of them, where the order by id hash picks which.
+    // Every other row's embedding is negated, so the agreement says which rows were taken.
+    List<Row> keptOnDriver = dev.joule.jobs.delta.DriverTableReader.of(spark)
+        .rows(DeltaIO.qualified(spark, QuantizeJob.gateSample(codes)), java.util.OptionalLong.empty());
+    org.apache.spark.sql.types.StructType two = kept.schema();
+    List<Row> mixed = new java.util.ArrayList<>();
+    for (Row r : keptOnDriver) {
+      Object id = r.getAs("id");
+      scala.collection.Seq<?> e = r.getAs("embedding");
+      Object[] v = new Object[e.size()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = ((Number) id).longValue() % 2 == 0 ? -((Float) e.apply(i)) : e.apply(i);
+      }
+      mixed.add(new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(
+          new Object[] {id, scala.collection.immutable.ArraySeq.unsafeWrapArray(v)}, two));
+    }
+    Dataset<Row> mixedBySpark = spark.createDataFrame(mixed, two);
+    for (String rows : List.of(sample, "quality.sample-rows=100")) {
+      var s = dev.joule.jobs.score.QualityGate.Settings.from(TestSpark.config(tmp, rows));
+      for (boolean negated : List.of(false, true)) {
+        var bySpark = dev.joule.jobs.score.QualityGate.check(s, p, st, negated ? mixedBySpark : kept);
+        var onDriver = dev.joule.jobs.score.QualityGate.check(s, p, st, negated ? mixed : keptOnDriver);
+        String what = rows + (negated ? ", half negated: " : ": ") + bySpark + " / " + onDriver;
+        assertEquals(bySpark.rows(), onDriver.rows(), what);
+        assertEquals(bySpark.value(), onDriver.value(), what);
+        assertTrue(!negated || bySpark.value() < 0.9, what);
+      }
+    }
   }
 
   /** The columnar read wrote exactly the predictions and rejects (with their reasons) of the row read. */

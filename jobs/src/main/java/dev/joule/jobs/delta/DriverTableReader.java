@@ -107,14 +107,19 @@ public final class DriverTableReader {
   }
 
   /**
-   * Every row of a small table of flat columns (strings, numbers, booleans, timestamps) at
-   * {@code version}, deletion vectors applied, as Spark rows with the table's column names.
-   * Null when a column has another type or Kernel cannot read the table (logged): the caller
-   * reads the table with Spark.
+   * Every row of a small table of flat columns (strings, numbers, booleans, timestamps) and float
+   * arrays at {@code version}, deletion vectors applied, as Spark rows with the table's column
+   * names (an array as a Scala sequence, as Spark's rows hold it). Null when a column has another
+   * type or Kernel cannot read the table (logged): the caller reads the table with Spark.
    *
    * @param path a qualified path ({@link DeltaIO#qualified})
    */
   public List<Row> rows(String path, long version) {
+    return rows(path, OptionalLong.of(version));
+  }
+
+  /** As {@link #rows(String, long)}, at the version given, else the latest. */
+  public List<Row> rows(String path, OptionalLong version) {
     try {
       return read(path, version);
     } catch (RuntimeException e) {
@@ -123,8 +128,9 @@ public final class DriverTableReader {
     }
   }
 
-  private List<Row> read(String path, long version) {
-    Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
+  private List<Row> read(String path, OptionalLong version) {
+    var builder = TableManager.loadSnapshot(path);
+    Snapshot snapshot = (version.isPresent() ? builder.atVersion(version.getAsLong()) : builder).build(engine);
     io.delta.kernel.types.StructType kernelSchema = snapshot.getSchema();
     StructType fields = new StructType();
     for (StructField f : kernelSchema.fields()) {
@@ -174,6 +180,15 @@ public final class DriverTableReader {
     if (v.isNullAt(r)) {
       return null;
     }
+    if (t instanceof org.apache.spark.sql.types.ArrayType) { // of floats (sparkType)
+      io.delta.kernel.data.ArrayValue a = v.getArray(r);
+      ColumnVector e = a.getElements();
+      Object[] out = new Object[a.getSize()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = e.isNullAt(i) ? null : e.getFloat(i);
+      }
+      return scala.collection.immutable.ArraySeq.unsafeWrapArray(out);
+    }
     if (t == DataTypes.StringType) {
       return v.getString(r);
     } else if (t == DataTypes.LongType) {
@@ -203,8 +218,15 @@ public final class DriverTableReader {
       io.delta.kernel.types.BooleanType.BOOLEAN, DataTypes.BooleanType,
       io.delta.kernel.types.TimestampType.TIMESTAMP, DataTypes.TimestampType);
 
-  /** The Spark type of a flat Kernel type, or null for any other (the table is then left to Spark). */
+  /**
+   * The Spark type of a flat Kernel type or an array of floats, or null for any other (the table
+   * is then left to Spark).
+   */
   private static DataType sparkType(io.delta.kernel.types.DataType t) {
+    if (t instanceof io.delta.kernel.types.ArrayType a
+        && a.getElementType().equals(io.delta.kernel.types.FloatType.FLOAT)) {
+      return DataTypes.createArrayType(DataTypes.FloatType, a.containsNull());
+    }
     return FLAT_TYPES.get(t);
   }
 

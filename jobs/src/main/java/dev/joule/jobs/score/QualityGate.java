@@ -357,13 +357,15 @@ public final class QualityGate {
       // Embedding rows: the tasks kept the sample's fp32 rows as they read them (TableFolders sink);
       // codes: the fp32 rows come from the embeddings side, the answers from the tasks.
       boolean keptRows = st.sampled() != null && !prep.codes();
-      Dataset<Row> reference = keptRows ? null
-          : prep.codes() ? codesReference(spark, config, s, pinned, prep, in, st.rowsIn(), tableRows) : in;
+      Reference reference = keptRows ? null
+          : prep.codes() ? codesReference(spark, config, s, pinned, prep, in, st.rowsIn(), tableRows)
+          : new Reference(in, null);
       if (reference == null && !keptRows) {
         done = Outcome.without("not_checked", p, bar, "the input is a codes table with no known "
             + "embeddings table; set joule.quality.reference-input to gate it");
       } else {
-        Check c = keptRows ? check(s, prep, st, st.sampled()) : check(s, prep, st, reference);
+        Check c = keptRows ? check(s, prep, st, st.sampled())
+            : reference.rows() != null ? check(s, prep, st, reference.rows()) : check(s, prep, st, reference.table());
         checks.add(c);
         if (c.passed()) {
           done = new Outcome(p == asked ? "passed" : "fell_back", asked.label(), p.label(), bar,
@@ -384,11 +386,17 @@ public final class QualityGate {
   }
 
   /**
+   * The fp32 rows a run is compared with: a table Spark reads ({@code table}), or rows the
+   * driver read ({@code rows}: id, embedding), the other null.
+   */
+  private record Reference(Dataset<Row> table, List<Row> rows) {}
+
+  /**
    * The fp32 rows behind a codes table: {@code quality.reference-input}, else the source table
    * {@code joule quantize} recorded in the codes table's properties, at the version the codes
    * rows say they came from.
    */
-  private static Dataset<Row> codesReference(org.apache.spark.sql.SparkSession spark, JouleConfig config,
+  private static Reference codesReference(org.apache.spark.sql.SparkSession spark, JouleConfig config,
       Settings s, dev.joule.jobs.delta.DeltaIO.Pinned pinned, Scoring.Prepared prep, Dataset<Row> codes,
       long rowsScored, long tableRows) {
     String path = s.referenceInput();
@@ -407,7 +415,7 @@ public final class QualityGate {
             ? pinned.data().select("source_version").limit(1).collectAsList() : List.of();
         version = !v.isEmpty() && !v.get(0).isNullAt(0) ? Long.valueOf(((Number) v.get(0).get(0)).longValue()) : null;
       }
-      Dataset<Row> kept = keptSample(spark, pinned, props, version, rowsScored, tableRows);
+      Reference kept = keptSample(spark, pinned, props, version, rowsScored, tableRows);
       if (kept != null) {
         return kept;
       }
@@ -430,9 +438,9 @@ public final class QualityGate {
           + embCol + "' column");
     }
     // Only the rows this run scored (a night's changes, not the whole source).
-    return table.select(dev.joule.udfs.IdColumn.key(col(idCol), table.schema().apply(idCol).dataType())
+    return new Reference(table.select(dev.joule.udfs.IdColumn.key(col(idCol), table.schema().apply(idCol).dataType())
             .cast(codes.schema().apply("id").dataType()).as("id"), col(embCol).as("embedding"))
-        .join(codes.select("id"), "id", "left_semi");
+        .join(codes.select("id"), "id", "left_semi"), null);
   }
 
   /**
@@ -440,7 +448,7 @@ public final class QualityGate {
    * cannot stand for this run: none kept, kept from another source version than the codes rows',
    * or a run that scores part of the table only (a night's changes), whose rows the sample may miss.
    */
-  private static Dataset<Row> keptSample(org.apache.spark.sql.SparkSession spark,
+  private static Reference keptSample(org.apache.spark.sql.SparkSession spark,
       dev.joule.jobs.delta.DeltaIO.Pinned pinned, Map<String, String> props, Long codesVersion, long rowsScored,
       long tableRows) {
     String kept = props.get(dev.joule.jobs.quantize.QuantizeJob.GATE_SAMPLE_VERSION_PROPERTY);
@@ -450,7 +458,19 @@ public final class QualityGate {
       return null;
     }
     LOG.info("quality gate: comparing with the fp32 rows kept at quantize time in {} (source version {})", table, kept);
-    return dev.joule.jobs.delta.DeltaIO.readPinned(spark, table, "quality gate sample").data().select("id", "embedding");
+    // A sample's rows (quality.sample-rows) read on the driver: no Spark job to plan and run.
+    List<Row> rows = dev.joule.jobs.delta.DriverTableReader.of(spark)
+        .rows(dev.joule.jobs.delta.DeltaIO.qualified(spark, table), java.util.OptionalLong.empty());
+    if (rows != null && (rows.isEmpty() || hasColumns(rows.get(0), "id", "embedding"))) {
+      return new Reference(null, rows);
+    }
+    return new Reference(dev.joule.jobs.delta.DeltaIO.readPinned(spark, table, "quality gate sample").data()
+        .select("id", "embedding"), null);
+  }
+
+  private static boolean hasColumns(Row r, String... names) {
+    List<String> have = List.of(r.schema().fieldNames());
+    return have.containsAll(List.of(names));
   }
 
   /** The table property {@code joule quantize} writes on a codes table: its embeddings table. */
@@ -495,6 +515,64 @@ public final class QualityGate {
       }
     }
     return compare(s, prep, staged, ids, rows, reference.schema().apply("id").dataType(), kept);
+  }
+
+  /**
+   * As {@link #check(Settings, Scoring.Prepared, Scoring.Staged, Dataset)}, on rows the driver
+   * holds (id, embedding, by name): the same rows taken in the same order, Spark's
+   * {@code xxhash64} of the id (nulls first), then the id.
+   */
+  public static Check check(Settings s, Scoring.Prepared prep, Scoring.Staged staged, List<Row> reference) {
+    Kernel fp32 = prep.model().kernel(Precision.FP32);
+    Map<Object, Object> kept = staged.sampled() == null ? null : staged.sampled().published();
+    org.apache.spark.sql.types.DataType keyType = prep.idKind().sparkType();
+    org.apache.spark.sql.types.DataType idType = reference.isEmpty() ? keyType
+        : reference.get(0).schema().apply("id").dataType();
+    record Candidate(Object id, Object embedding, long hash) {}
+    List<Candidate> candidates = new ArrayList<>();
+    for (Row r : reference) {
+      Object id = r.getAs("id");
+      if (kept != null && (id == null || !kept.containsKey(asKey(id, keyType)))) {
+        continue; // the join with the tasks' kept ids
+      }
+      Object internal = id instanceof String str ? org.apache.spark.unsafe.types.UTF8String.fromString(str) : id;
+      long hash = org.apache.spark.sql.catalyst.expressions.XxHash64Function$.MODULE$
+          .hash(internal, idType, XXHASH_SEED);
+      candidates.add(new Candidate(id, r.getAs("embedding"), hash));
+    }
+    candidates.sort(java.util.Comparator.comparingLong(Candidate::hash)
+        .thenComparing(Candidate::id, java.util.Comparator.nullsFirst(QualityGate::compareIds)));
+    int dim = fp32.dim();
+    List<Object> ids = new ArrayList<>();
+    List<float[]> rows = new ArrayList<>();
+    for (Candidate c : candidates.subList(0, Math.min(candidates.size(), s.sampleRowsFor(fp32)))) {
+      float[] v = floats(c.embedding(), dim);
+      if (c.id() != null && v != null) { // rows the run rejected are not compared
+        ids.add(c.id());
+        rows.add(v);
+      }
+    }
+    return compare(s, prep, staged, ids, rows, idType, kept);
+  }
+
+  /** Spark's {@code xxhash64} seed. */
+  private static final long XXHASH_SEED = 42L;
+
+  /** An id as the tasks' kept answers key it (the cast Spark's join makes). */
+  private static Object asKey(Object id, org.apache.spark.sql.types.DataType keyType) {
+    if (keyType instanceof org.apache.spark.sql.types.LongType && id instanceof Number n) {
+      return n.longValue();
+    } else if (keyType instanceof org.apache.spark.sql.types.IntegerType && id instanceof Number n) {
+      return n.intValue();
+    } else if (keyType instanceof org.apache.spark.sql.types.StringType) {
+      return id.toString();
+    }
+    return id;
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static int compareIds(Object a, Object b) {
+    return ((Comparable) a).compareTo(b);
   }
 
   /**

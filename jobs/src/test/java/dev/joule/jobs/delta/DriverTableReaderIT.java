@@ -57,6 +57,17 @@ class DriverTableReaderIT extends dev.joule.jobs.LocalSparkIT {
     assertNull(reader.rows(q, 0), "an array column: read with Spark");
   }
 
+  @Test
+  void floatArraysAreReadAsSparkReadsThem() {
+    String path = tmp.resolve("floats").toString();
+    spark.sql("SELECT id, CASE WHEN id = 3 THEN NULL WHEN id = 4 THEN array(CAST(NULL AS FLOAT), 1.5F) "
+        + "WHEN id = 5 THEN CAST(array() AS ARRAY<FLOAT>) "
+        + "ELSE array(CAST(id AS FLOAT), CAST(id * 0.25 AS FLOAT), -0.0F) END AS embedding FROM range(12)")
+        .write().format("delta").save(path);
+    List<Row> rows = DriverTableReader.of(spark).rows(DeltaIO.qualified(spark, path), OptionalLong.empty());
+    assertEquals(sorted(spark.read().format("delta").load(path).collectAsList()), sorted(rows));
+  }
+
   private static List<String> sorted(List<Row> rows) {
     return rows.stream().map(Row::toString).sorted().collect(Collectors.toList());
   }
