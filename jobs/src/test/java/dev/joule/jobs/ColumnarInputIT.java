@@ -233,11 +233,17 @@ class ColumnarInputIT {
           new Object[] {id, scala.collection.immutable.ArraySeq.unsafeWrapArray(v)}, two));
     }
     Dataset<Row> mixedBySpark = spark.createDataFrame(mixed, two);
-    for (String rows : List.of(sample, "quality.sample-rows=100")) {
-      var s = dev.joule.jobs.score.QualityGate.Settings.from(TestSpark.config(tmp, rows));
+    // A run whose tasks kept a sample of 100: the join with their ids picks ~110 of the ~550 rows.
+    String small = "quality.sample-rows=100";
+    Scoring.Staged st100 = stage(codes, "gate-columnar-100", List.of(), "score.columnar-input=true", small);
+    Scoring.Prepared p100 = Scoring.prepare(TestSpark.config(tmp, small), pinned, model, Precision.INT8, List.of());
+    for (String rows : List.of(sample, small, small + " kept")) {
+      var s = dev.joule.jobs.score.QualityGate.Settings.from(TestSpark.config(tmp, rows.replace(" kept", "")));
+      var staged = rows.endsWith("kept") ? st100 : st;
+      var prepared = rows.endsWith("kept") ? p100 : p;
       for (boolean negated : List.of(false, true)) {
-        var bySpark = dev.joule.jobs.score.QualityGate.check(s, p, st, negated ? mixedBySpark : kept);
-        var onDriver = dev.joule.jobs.score.QualityGate.check(s, p, st, negated ? mixed : keptOnDriver);
+        var bySpark = dev.joule.jobs.score.QualityGate.check(s, prepared, staged, negated ? mixedBySpark : kept);
+        var onDriver = dev.joule.jobs.score.QualityGate.check(s, prepared, staged, negated ? mixed : keptOnDriver);
         String what = rows + (negated ? ", half negated: " : ": ") + bySpark + " / " + onDriver;
         assertEquals(bySpark.rows(), onDriver.rows(), what);
         assertEquals(bySpark.value(), onDriver.value(), what);

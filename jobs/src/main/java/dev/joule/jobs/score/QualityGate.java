@@ -461,7 +461,10 @@ public final class QualityGate {
     // A sample's rows (quality.sample-rows) read on the driver: no Spark job to plan and run.
     List<Row> rows = dev.joule.jobs.delta.DriverTableReader.of(spark)
         .rows(dev.joule.jobs.delta.DeltaIO.qualified(spark, table), java.util.OptionalLong.empty());
-    if (rows != null && (rows.isEmpty() || hasColumns(rows.get(0), "id", "embedding"))) {
+    // Ids of the codes' own type (as quantize writes them): the join with the tasks' kept ids
+    // then needs no cast, which Spark's path would make.
+    if (rows != null && (rows.isEmpty() || hasColumns(rows.get(0), "id", "embedding")
+        && rows.get(0).schema().apply("id").dataType().equals(pinned.data().schema().apply("id").dataType()))) {
       return new Reference(null, rows);
     }
     return new Reference(dev.joule.jobs.delta.DeltaIO.readPinned(spark, table, "quality gate sample").data()
@@ -528,7 +531,7 @@ public final class QualityGate {
     org.apache.spark.sql.types.DataType keyType = prep.idKind().sparkType();
     org.apache.spark.sql.types.DataType idType = reference.isEmpty() ? keyType
         : reference.get(0).schema().apply("id").dataType();
-    record Candidate(Object id, Object embedding, long hash) {}
+    record Candidate(Object id, Object internal, Object embedding, long hash) {}
     List<Candidate> candidates = new ArrayList<>();
     for (Row r : reference) {
       Object id = r.getAs("id");
@@ -538,10 +541,11 @@ public final class QualityGate {
       Object internal = id instanceof String str ? org.apache.spark.unsafe.types.UTF8String.fromString(str) : id;
       long hash = org.apache.spark.sql.catalyst.expressions.XxHash64Function$.MODULE$
           .hash(internal, idType, XXHASH_SEED);
-      candidates.add(new Candidate(id, r.getAs("embedding"), hash));
+      candidates.add(new Candidate(id, internal, r.getAs("embedding"), hash));
     }
+    // Ties on the hash broken by the id as Spark orders it (strings by their UTF-8 bytes).
     candidates.sort(java.util.Comparator.comparingLong(Candidate::hash)
-        .thenComparing(Candidate::id, java.util.Comparator.nullsFirst(QualityGate::compareIds)));
+        .thenComparing(Candidate::internal, java.util.Comparator.nullsFirst(QualityGate::compareIds)));
     int dim = fp32.dim();
     List<Object> ids = new ArrayList<>();
     List<float[]> rows = new ArrayList<>();
