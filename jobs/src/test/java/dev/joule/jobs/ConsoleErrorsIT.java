@@ -116,7 +116,10 @@ class ConsoleErrorsIT {
             "library log line on the console: " + l);
       }
     }
-    assertTrue(r.err().size() <= 10, "a few lines at most, got " + r.err().size() + ":\n" + all);
+    // Counted without repeats: each task that meets a dead node says so, and how many tasks
+    // start before the first failure stops the job is a matter of timing.
+    long distinct = r.err().stream().map(l -> l.replaceFirst("^\\d\\d:\\d\\d:\\d\\d ", "")).distinct().count();
+    assertTrue(distinct <= 10, "a few lines at most, got " + distinct + " different ones:\n" + all);
   }
 
   @Test
