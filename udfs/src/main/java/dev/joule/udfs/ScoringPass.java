@@ -374,7 +374,7 @@ public final class ScoringPass {
     }
     // A codes table holds one precision; a row of another (appended by hand) is rejected here
     // rather than read as if it were this run's, which its byte length alone may not reveal.
-    if (row.numFields() > 4 && !row.isNullAt(4) && !row.getUTF8String(4).equals(rowPrecisionLabel)) {
+    if (row.numFields() > 4 && !row.isNullAt(4) && !input.textEquals(4, rowPrecisionLabel)) {
       return "wrong_precision: the row holds " + row.getUTF8String(4) + " codes, this run reads "
           + spec.kernel().rowPrecision() + " codes";
     }

@@ -20,7 +20,7 @@ final class DriverFile {
   private DriverFile() {}
 
   static TaskOutput.WrittenFile write(SparkSession spark, String dir, StructType schema, List<Row> rows, String runTag) {
-    TableFiles files = TableFiles.prepare(spark, dir, schema, runTag);
+    TableFiles files = TableFiles.prepareOnDriver(spark, dir, schema, runTag);
     TableFiles.Open open = files.open(0, 0, 0);
     var toInternal = CatalystTypeConverters.createToCatalystConverter(schema);
     try {

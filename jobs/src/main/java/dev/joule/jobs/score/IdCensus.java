@@ -17,6 +17,8 @@ import java.util.Map;
 import java.util.OptionalLong;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.DataTypes;
 
 /**
  * Counts an input's rows and finds the ids on more than one row, reading the id column alone. A
@@ -94,8 +96,11 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
       boolean withDeletes) {
     long t0 = System.nanoTime();
     boolean onDriver = knownRows.isPresent() && knownRows.getAsLong() <= limits.driverRows();
-    IdCensus census = onDriver ? onDriver(marked, limits, what, withDeletes)
-        : shuffled(marked, limits, what, withDeletes);
+    org.apache.spark.sql.types.DataType idType = marked.schema().apply(0).dataType();
+    boolean integral = idType.equals(DataTypes.LongType) || idType.equals(DataTypes.IntegerType);
+    IdCensus census = !onDriver ? shuffled(marked, limits, what, withDeletes)
+        : integral && !withDeletes ? onDriverSorted(marked, limits, what)
+        : onDriver(marked, limits, what, withDeletes);
     LOG.info("{}: {} rows, {} ids on more than one row{} (id census{}, {} ms)", what, census.rows(),
         census.duplicates().size(), withDeletes ? ", " + census.deleted().size() + " deleted ids" : "",
         onDriver ? " on the driver" : "", (System.nanoTime() - t0) / 1_000_000);
@@ -135,6 +140,73 @@ public record IdCensus(long rows, DuplicateIds duplicates, java.util.Set<Object>
       throw tooMany(what, repeated.size(), most.getKey(), most.getValue(), limits);
     }
     return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), deleted);
+  }
+
+  /**
+   * Long or int ids, without deletes, counted on the driver as primitives: each task sorts its
+   * ids, and the driver sorts the tasks' runs together (the JDK's sort merges sorted runs) and
+   * counts equal neighbours. Collecting a million ids as {@link Row}s into a map of boxed ids cost
+   * about 0.15 s of driver CPU and 100 MB of garbage a run.
+   */
+  private static IdCensus onDriverSorted(Dataset<Row> marked, Limits limits, String what) {
+    boolean longs = marked.schema().apply(0).dataType().equals(DataTypes.LongType);
+    List<long[]> runs = marked.queryExecution().toRdd().toJavaRDD().mapPartitions(rows -> {
+      long[] ids = new long[4096];
+      int n = 0;
+      long nulls = 0;
+      while (rows.hasNext()) {
+        InternalRow r = rows.next();
+        if (r.isNullAt(0)) {
+          nulls++;
+          continue;
+        }
+        if (n == ids.length) {
+          ids = java.util.Arrays.copyOf(ids, n * 2);
+        }
+        ids[n++] = longs ? r.getLong(0) : r.getInt(0);
+      }
+      long[] run = new long[n + 1]; // the null ids' count, then the ids, sorted
+      run[0] = nulls;
+      System.arraycopy(ids, 0, run, 1, n);
+      java.util.Arrays.sort(run, 1, n + 1);
+      return List.of(run).iterator();
+    }).collect();
+    int total = 0;
+    long rows = 0;
+    for (long[] run : runs) {
+      total = Math.addExact(total, run.length - 1);
+      rows += run[0];
+    }
+    long[] ids = new long[total];
+    int at = 0;
+    for (long[] run : runs) {
+      System.arraycopy(run, 1, ids, at, run.length - 1);
+      at += run.length - 1;
+    }
+    java.util.Arrays.sort(ids);
+    rows += total;
+    Map<Object, Long> repeated = new HashMap<>();
+    Object mostId = null;
+    long most = 0;
+    for (int i = 0; i < total;) {
+      int j = i + 1;
+      while (j < total && ids[j] == ids[i]) {
+        j++;
+      }
+      if (j - i > 1) {
+        Object id = longs ? (Object) ids[i] : (Object) (int) ids[i];
+        repeated.put(id, (long) (j - i));
+        if (j - i > most) {
+          most = j - i;
+          mostId = id;
+        }
+      }
+      i = j;
+    }
+    if (repeated.size() > limits.maxDuplicateIds()) {
+      throw tooMany(what, repeated.size(), mostId, most, limits);
+    }
+    return new IdCensus(rows, repeated.isEmpty() ? DuplicateIds.NONE : new DuplicateIds(repeated), null);
   }
 
   /** The ids counted by an aggregate over a shuffle, for inputs too large or of unknown size. */

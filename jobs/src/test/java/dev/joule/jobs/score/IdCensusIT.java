@@ -40,6 +40,27 @@ class IdCensusIT extends dev.joule.jobs.LocalSparkIT {
     }
   }
 
+  /** Int and string ids keep their own types as keys: the scoring pass looks its rows' ids up by them. */
+  @Test
+  void intAndStringIdsAreCountedAsTheirOwnTypes() {
+    IdCensus.Limits limits = new IdCensus.Limits(10, 1000);
+    Dataset<Row> ints = ids().selectExpr("CAST(id AS INT) AS id");
+    Dataset<Row> strings = ids().selectExpr("CAST(id AS STRING) AS id");
+    for (OptionalLong known : List.of(OptionalLong.of(1000), OptionalLong.empty())) {
+      IdCensus i = IdCensus.of(ints, known, limits, "t");
+      assertEquals(1000, i.rows());
+      assertEquals(Map.of(7, 3L, 12, 3L, 40, 2L), i.duplicates().rowsPerId());
+      IdCensus s = IdCensus.of(strings, known, limits, "t");
+      assertEquals(1000, s.rows());
+      assertEquals(Map.of("7", 3L, "12", 3L, "40", 2L), s.duplicates().rowsPerId());
+    }
+    IdCensus none = IdCensus.of(spark.range(0, 100, 1, 3).selectExpr("id"), OptionalLong.of(100), limits, "t");
+    assertEquals(100, none.rows());
+    assertEquals(Map.of(), none.duplicates().rowsPerId());
+    IdCensus empty = IdCensus.of(spark.range(0, 0).selectExpr("id"), OptionalLong.of(0), limits, "t");
+    assertEquals(0, empty.rows());
+  }
+
   @Test
   void deletedIdsCountNoRowOnEitherPath() {
     Dataset<Row> deletes = spark.range(2000, 2003).selectExpr("id").union(spark.range(7, 8).selectExpr("id"))

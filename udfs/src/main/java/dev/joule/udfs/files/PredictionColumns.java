@@ -125,7 +125,7 @@ final class PredictionColumns {
     WriteSupport.WriteContext spark = new ParquetWriteSupport().init(conf);
     schema = spark.getSchema();
     footer = spark.getExtraMetaData();
-    props = properties(conf);
+    props = properties(conf, repeatedColumns(labels));
     codec = ParquetOutputFormat.getCompression(conf);
     rowGroupBytes = ParquetOutputFormat.getLongBlockSize(conf);
     poolBytes = (long) (conf.getFloat(ParquetOutputFormat.MEMORY_POOL_RATIO, DEFAULT_POOL_RATIO)
@@ -200,11 +200,26 @@ final class PredictionColumns {
   private static final int DEFAULT_MAX_PADDING = 8 * 1024 * 1024;
 
   /**
-   * Parquet's settings as {@link ParquetOutputFormat#getRecordWriter} reads them from the
-   * configuration (parquet-mr 1.16: size statistics are not among them).
+   * The columns whose values are the run's few {@link Binary} objects, written row after row: the
+   * constants, and the label where the kernel has no more labels than the writers remember.
    */
-  private static ParquetProperties properties(Configuration conf) {
+  private static java.util.Set<String> repeatedColumns(List<String> labels) {
+    java.util.Set<String> s = new java.util.HashSet<>(
+        java.util.Set.of("model_id", "model_version", "kernel", "run_id", "scored_at"));
+    if (labels.size() <= RepeatedValuesWriters.REMEMBERED) {
+      s.add("label");
+    }
+    return s;
+  }
+
+  /**
+   * Parquet's settings as {@link ParquetOutputFormat#getRecordWriter} reads them from the
+   * configuration (parquet-mr 1.16: size statistics are not among them), with values writers that
+   * find the repeated columns' values by reference ({@link RepeatedValuesWriters}).
+   */
+  private static ParquetProperties properties(Configuration conf, java.util.Set<String> repeated) {
     ParquetProperties.Builder b = ParquetProperties.builder()
+        .withValuesWriterFactory(new RepeatedValuesWriters(repeated))
         .withPageSize(ParquetOutputFormat.getPageSize(conf))
         .withDictionaryPageSize(ParquetOutputFormat.getDictionaryPageSize(conf))
         .withDictionaryEncoding(ParquetOutputFormat.getEnableDictionary(conf))

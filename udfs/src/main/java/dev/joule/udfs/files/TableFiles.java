@@ -35,15 +35,19 @@ public final class TableFiles implements Serializable {
   private final StructType schema;
   private final String runTag;
   private final OutputWriterFactory factory;
+  /** The write configuration shipped to the tasks; null for files the driver writes itself. */
   private final Broadcast<SerializableConfiguration> conf;
+  /** The write configuration, on the driver that prepared it. */
+  private final transient Configuration local;
 
   private TableFiles(String dir, StructType schema, String runTag, OutputWriterFactory factory,
-      Broadcast<SerializableConfiguration> conf) {
+      Broadcast<SerializableConfiguration> conf, Configuration local) {
     this.dir = dir;
     this.schema = schema;
     this.runTag = runTag;
     this.factory = factory;
     this.conf = conf;
+    this.local = local;
   }
 
   /**
@@ -51,6 +55,18 @@ public final class TableFiles implements Serializable {
    * @param runTag what names this run's files, e.g. its run id and attempt
    */
   public static TableFiles prepare(SparkSession spark, String dir, StructType schema, String runTag) {
+    return prepare(spark, dir, schema, runTag, true);
+  }
+
+  /**
+   * As {@link #prepare(SparkSession, String, StructType, String)}, for files that only the driver
+   * opens: nothing is broadcast (a Hadoop configuration is serialized into 4 MB chunks for that).
+   */
+  public static TableFiles prepareOnDriver(SparkSession spark, String dir, StructType schema, String runTag) {
+    return prepare(spark, dir, schema, runTag, false);
+  }
+
+  private static TableFiles prepare(SparkSession spark, String dir, StructType schema, String runTag, boolean tasks) {
     if (!runTag.matches("[A-Za-z0-9._-]+")) {
       throw new IllegalArgumentException("run tag '" + runTag + "' must be letters, digits, . _ -");
     }
@@ -64,9 +80,9 @@ public final class TableFiles implements Serializable {
         // thrown away (measured: hash-map rehashing and the fallback were a tenth of a scoring task).
         c.setIfUnset("parquet.enable.dictionary#" + column, "false");
       }
-      return new TableFiles(dir, schema, runTag,
-          factory, spark.sparkContext().broadcast(new SerializableConfiguration(c),
-              scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class)));
+      return new TableFiles(dir, schema, runTag, factory, !tasks ? null
+          : spark.sparkContext().broadcast(new SerializableConfiguration(c),
+              scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class)), c);
     } catch (java.io.IOException e) {
       throw new IllegalStateException("cannot prepare Parquet files for " + dir + ": " + e.getMessage(), e);
     }
@@ -93,9 +109,23 @@ public final class TableFiles implements Serializable {
     return out;
   }
 
+  /** The write configuration: the driver's own where it is on the driver, else the broadcast one. */
+  private Configuration configuration() {
+    if (local != null) {
+      return local;
+    }
+    if (conf == null) {
+      throw new IllegalStateException("the files of " + dir + " were prepared for the driver (prepareOnDriver), not "
+          + "for tasks");
+    }
+    return conf.value().value();
+  }
+
   /** Frees the configuration shipped to the tasks, once no file will be opened any more. */
   public void release() {
-    conf.destroy();
+    if (conf != null) {
+      conf.destroy();
+    }
   }
 
   public String dir() {
@@ -130,7 +160,7 @@ public final class TableFiles implements Serializable {
 
   /** Whether this table's predictions of a run with these columns are written as values. */
   boolean takesValues(RunColumns columns) {
-    return PredictionColumns.fits(columns, conf.value().value());
+    return PredictionColumns.fits(columns, configuration());
   }
 
   /**
@@ -150,7 +180,7 @@ public final class TableFiles implements Serializable {
   }
 
   private TaskAttemptContext context(int partition, int attempt) {
-    return new TaskAttemptContextImpl(conf.value().value(), new TaskAttemptID(
+    return new TaskAttemptContextImpl(configuration(), new TaskAttemptID(
         new TaskID(new JobID("joule", 0), TaskType.MAP, partition), attempt));
   }
 

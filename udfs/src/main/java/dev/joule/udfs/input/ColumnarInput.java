@@ -9,9 +9,9 @@ import org.apache.spark.sql.vectorized.ColumnarBatch;
 
 /**
  * The scan's columnar batches (Spark's vectorized Parquet reader), read without turning them into
- * rows first. Each batch's embedding floats, or codes bytes, are copied out of the column vector
- * in one call, and each row's share is copied from there; ids, scales and passthrough columns are
- * read through the batch's row view. Batches come with their columns in the scorer's order
+ * rows first. Each row's embedding floats, or codes bytes, are copied straight from the column
+ * vector's array ({@link OnHeapArrays}; where it cannot be read in place, from one copy of the
+ * batch's values); ids, scales and passthrough columns are read through the batch's row view. Batches come with their columns in the scorer's order
  * ({@code columns} maps it to the scan's). Where the plan filtered the scan's rows, the same
  * filter ({@link ScanFilter}) skips them here: the scorer never sees them.
  *
@@ -29,11 +29,17 @@ public final class ColumnarInput implements PartitionInput {
   private int rowId;
   private InternalRow row;
   private byte[] rowCodes;
-  // The batch's values copied out in bulk, from vector offset `base`; null: read per row.
+  // The batch's values: the vector's own array (base 0) or a copy from vector offset `base`;
+  // null: read per row.
   private WritableColumnVector values;
   private float[] floats;
   private byte[] bytes;
   private int base;
+  // textEquals's last answer in this batch: for dictionary entry textDictId of column textOrdinal.
+  private int textDictId = -1;
+  private int textOrdinal = -1;
+  private org.apache.spark.unsafe.types.UTF8String textExpected;
+  private boolean textEquals;
   /** Whether this batch's bulk copy was made (or found impossible): made on first use only. */
   private boolean copied;
 
@@ -75,6 +81,7 @@ public final class ColumnarInput implements PartitionInput {
     batch = new ColumnarBatch(v, rowsInBatch);
     rowId = -1;
     copied = false;
+    textDictId = -1;
     values = null;
     floats = null;
     bytes = null;
@@ -110,14 +117,23 @@ public final class ColumnarInput implements PartitionInput {
       if (data.hasNull()) {
         return; // a null element: rows are checked one by one
       }
-      floats = data.getFloats(from, to - from);
+      floats = OnHeapArrays.floats(data);
+      base = 0;
+      if (floats == null) {
+        floats = data.getFloats(from, to - from);
+        base = from;
+      }
     } else if (data.dataType() instanceof org.apache.spark.sql.types.ByteType) {
-      bytes = data.getBytes(from, to - from);
+      bytes = OnHeapArrays.bytes(data);
+      base = 0;
+      if (bytes == null) {
+        bytes = data.getBytes(from, to - from);
+        base = from;
+      }
     } else {
       return;
     }
     values = w;
-    base = from;
   }
 
   @Override
@@ -166,6 +182,25 @@ public final class ColumnarInput implements PartitionInput {
     } else {
       System.arraycopy(codes(), 0, dst, off, rowCodes.length);
     }
+  }
+
+  /**
+   * A dictionary-encoded column (a codes table's constant {@code precision}) is compared once per
+   * dictionary entry and batch: Spark decodes a dictionary string into a new array on every read.
+   */
+  @Override
+  public boolean textEquals(int ordinal, org.apache.spark.unsafe.types.UTF8String expected) {
+    if (batch.column(ordinal) instanceof WritableColumnVector w && w.hasDictionary()) {
+      int id = w.getDictionaryIds().getDictId(rowId);
+      if (id != textDictId || ordinal != textOrdinal || expected != textExpected) {
+        textEquals = w.getUTF8String(rowId).equals(expected);
+        textDictId = id;
+        textOrdinal = ordinal;
+        textExpected = expected;
+      }
+      return textEquals;
+    }
+    return row.getUTF8String(ordinal).equals(expected);
   }
 
   private byte[] codes() {

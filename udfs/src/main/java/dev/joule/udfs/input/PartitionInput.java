@@ -39,4 +39,9 @@ public interface PartitionInput {
 
   /** Copies the current row's codes into {@code dst} at {@code off}. */
   void copyCodes(byte[] dst, int off);
+
+  /** Whether the current row's string at {@code ordinal} (not null) is {@code expected}. */
+  default boolean textEquals(int ordinal, org.apache.spark.unsafe.types.UTF8String expected) {
+    return row().getUTF8String(ordinal).equals(expected);
+  }
 }

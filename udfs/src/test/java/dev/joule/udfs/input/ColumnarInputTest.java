@@ -77,4 +77,77 @@ class ColumnarInputTest {
       assertEquals(expected, read, "trial " + trial + ", ids divisible by " + modulus);
     }
   }
+
+  /**
+   * A codes batch whose {@code precision} is dictionary-encoded with two entries mixed in one
+   * batch: each row's answer is its own entry's, and each row's codes are its own bytes, read from
+   * the vector's array in place.
+   */
+  @Test
+  void codesAndTheirPrecisionAreEachRowsOwn() {
+    Random random = new Random(11);
+    for (int trial = 0; trial < 30; trial++) {
+      int rows = 1 + random.nextInt(40);
+      int width = 1 + random.nextInt(9);
+      OnHeapColumnVector id = new OnHeapColumnVector(rows, DataTypes.LongType);
+      OnHeapColumnVector codes = new OnHeapColumnVector(rows, DataTypes.BinaryType);
+      OnHeapColumnVector scale = new OnHeapColumnVector(rows, DataTypes.FloatType);
+      OnHeapColumnVector norm = new OnHeapColumnVector(rows, DataTypes.FloatType);
+      OnHeapColumnVector precision = new OnHeapColumnVector(rows, DataTypes.StringType);
+      byte[][] entries = {"int8".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          "int4".getBytes(java.nio.charset.StandardCharsets.UTF_8)};
+      precision.setDictionary(new org.apache.spark.sql.execution.vectorized.Dictionary() {
+        @Override public int decodeToInt(int i) { throw new UnsupportedOperationException(); }
+        @Override public long decodeToLong(int i) { throw new UnsupportedOperationException(); }
+        @Override public float decodeToFloat(int i) { throw new UnsupportedOperationException(); }
+        @Override public double decodeToDouble(int i) { throw new UnsupportedOperationException(); }
+        @Override public byte[] decodeToBinary(int i) { return entries[i].clone(); }
+      });
+      var dictIds = precision.reserveDictionaryIds(rows);
+      byte[][] expected = new byte[rows][];
+      int[] entry = new int[rows];
+      for (int r = 0; r < rows; r++) {
+        id.putLong(r, r);
+        expected[r] = new byte[width];
+        random.nextBytes(expected[r]);
+        codes.putByteArray(r, expected[r]);
+        scale.putFloat(r, 1f);
+        norm.putFloat(r, 1f);
+        entry[r] = random.nextInt(4) == 0 ? 1 : 0; // runs of one entry, broken by the other
+        dictIds.putInt(r, entry[r]);
+      }
+      ColumnarBatch b = new ColumnarBatch(new ColumnVector[] {id, codes, scale, norm, precision}, rows);
+      ColumnarInput in = new ColumnarInput(List.of(b).iterator(), new int[] {0, 1, 2, 3, 4}, null);
+      var int8 = org.apache.spark.unsafe.types.UTF8String.fromString("int8");
+      var int4 = org.apache.spark.unsafe.types.UTF8String.fromString("int4");
+      for (int r = 0; r < rows; r++) {
+        assertEquals(true, in.next());
+        assertEquals(width, in.codesLength());
+        byte[] dst = new byte[width + 2];
+        in.copyCodes(dst, 1);
+        assertArrayEquals(expected[r], java.util.Arrays.copyOfRange(dst, 1, width + 1), "row " + r);
+        assertEquals(entry[r] == 0, in.textEquals(4, int8), "row " + r + " against int8");
+        assertEquals(entry[r] == 1, in.textEquals(4, int4), "row " + r + " against int4");
+        assertEquals(entry[r] == 0, in.textEquals(4, int8), "row " + r + " against int8 again");
+      }
+      assertEquals(false, in.next());
+    }
+  }
+
+  /** This Spark's on-heap vectors are read in place: a Spark whose fields moved would fall back to copies. */
+  @Test
+  void onHeapVectorsAreReadInPlace() {
+    OnHeapColumnVector floats = new OnHeapColumnVector(4, DataTypes.FloatType);
+    floats.putFloat(2, 5f);
+    float[] f = OnHeapArrays.floats(floats);
+    org.junit.jupiter.api.Assertions.assertNotNull(f, "OnHeapColumnVector.floatData");
+    assertEquals(5f, f[2]);
+    OnHeapColumnVector bytes = new OnHeapColumnVector(4, DataTypes.ByteType);
+    bytes.putByte(3, (byte) 7);
+    byte[] b = OnHeapArrays.bytes(bytes);
+    org.junit.jupiter.api.Assertions.assertNotNull(b, "OnHeapColumnVector.byteData");
+    assertEquals(7, b[3]);
+    assertNull(OnHeapArrays.floats(new org.apache.spark.sql.execution.vectorized.OffHeapColumnVector(4,
+        DataTypes.FloatType)));
+  }
 }
