@@ -125,7 +125,11 @@ class ScoreJobIT {
   void rerunReplacesThisKernelsPredictionsInsteadOfDuplicating() {
     OutputTables out = new OutputTables(tmp.resolve("out-rerun").toString());
     score(out.root(), Precision.INT8);
+    var profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
     ScoreResult second = score(out.root(), Precision.INT8);
+    List<String> jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
+    assertEquals(List.of(), jobs.stream().filter(j -> j.startsWith("commit")).toList(),
+        "the files a rerun replaces are listed on the driver (Delta's own list runs two jobs per table): " + jobs);
     score(out.root(), Precision.FP32);
     Dataset<Row> p = spark.read().format("delta").load(out.predictions());
     assertEquals(GOOD, p.filter(col("kernel").equalTo("softmax@int8")).count());

@@ -59,6 +59,16 @@ final class DriverFileList {
     }
   }
 
+  /**
+   * The live files at the transaction's version: listed by Delta Kernel on the driver, else (where
+   * {@link #at} refuses, or there is no engine) by Delta's snapshot, in two Spark jobs.
+   */
+  static List<AddFile> live(SparkSession spark, Engine engine, org.apache.spark.sql.delta.OptimisticTransaction txn) {
+    List<AddFile> listed = engine == null ? null
+        : at(spark, engine, txn.deltaLog().dataPath().toString(), txn.readVersion());
+    return listed != null ? listed : txn.snapshot().allFiles().collectAsList();
+  }
+
   private static List<AddFile> list(Engine engine, String path, long version) {
     Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
     if (!(snapshot instanceof SnapshotImpl impl)) {

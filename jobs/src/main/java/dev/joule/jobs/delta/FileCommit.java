@@ -53,15 +53,18 @@ final class FileCommit {
    */
   static void commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
       Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties) {
-    commit(spark, path, schema, files, replace, constants, newTableProperties, TableCommit.Guard.NONE);
+    commit(spark, null, path, schema, files, replace, constants, newTableProperties, TableCommit.Guard.NONE);
   }
 
   /**
    * As above; {@code guard} is called with the version the transaction read (-1: no table yet)
    * before anything is committed, and may refuse the commit by throwing. Any commit after that
    * version fails this one ({@code readWholeTable}), so what the guard saw is what is committed on.
+   *
+   * @param engine Delta Kernel's engine, for the list of the files to replace ({@link
+   *     DriverFileList}); null: Delta's snapshot lists them
    */
-  static void commit(SparkSession spark, String path, StructType schema, List<TaskOutput.WrittenFile> files,
+  static void commit(SparkSession spark, io.delta.kernel.engine.Engine engine, String path, StructType schema, List<TaskOutput.WrittenFile> files,
       Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties,
       TableCommit.Guard guard) {
     DeltaLog log = DeltaLog.forTable(spark, path);
@@ -87,7 +90,7 @@ final class FileCommit {
       // The whole table is read (so any concurrent commit conflicts), with each file's statistics:
       // filterFiles() would return the files without them.
       txn.readWholeTable();
-      for (AddFile f : replace == null ? List.<AddFile>of() : txn.snapshot().allFiles().collectAsList()) {
+      for (AddFile f : replace == null ? List.<AddFile>of() : DriverFileList.live(spark, engine, txn)) {
         Match match = replace == null ? Match.NONE : match(f.stats(), replace);
         if (match == Match.ALL) {
           actions.add(f.removeWithTimestamp(now, true));

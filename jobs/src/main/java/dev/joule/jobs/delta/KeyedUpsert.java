@@ -118,7 +118,7 @@ final class KeyedUpsert {
     Map<String, AddFile> candidates = new HashMap<>();
     int skipped = 0;
     boolean scopeRead = false;
-    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : liveFiles(spark, engine, txn, base)) {
+    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : DriverFileList.live(spark, engine, txn)) {
       FileCommit.Match inScope = FileCommit.match(f.stats(), scope);
       if (inScope == FileCommit.Match.NONE) {
         continue;
@@ -207,16 +207,6 @@ final class KeyedUpsert {
     long version = txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
         FileCommit.write(org.apache.spark.sql.SaveMode.Append, "upsert by " + keyColumn));
     return new Outcome(version, rowsMarked, marked.size(), removed, candidates.size(), skipped);
-  }
-
-  /**
-   * The table's live files at the transaction's version: listed by Delta Kernel on the driver
-   * ({@link DriverFileList}), else by Delta's snapshot (two Spark jobs).
-   */
-  private static List<AddFile> liveFiles(SparkSession spark, io.delta.kernel.engine.Engine engine,
-      OptimisticTransaction txn, String table) {
-    List<AddFile> listed = DriverFileList.at(spark, engine, table, txn.readVersion());
-    return listed != null ? listed : txn.snapshot().allFiles().collectAsList();
   }
 
   /**

@@ -171,6 +171,11 @@ public final class TableCommit {
     }
   }
 
+  /** Delta Kernel's engine for the driver's reads of a log: the one given, else one for this session. */
+  private io.delta.kernel.engine.Engine driverEngine() {
+    return engine != null ? engine : DriverTableReader.engine(spark);
+  }
+
   private void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
       Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties,
       Guard guard) {
@@ -181,7 +186,8 @@ public final class TableCommit {
         // valid, so commit them again against the new snapshot: a concurrent run of another
         // model keeps its rows; one of the same model and kernel is replaced, as a rerun would.
         retryOnConflict(path, "committing again",
-            () -> FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties, guard));
+            () -> FileCommit.commit(spark, driverEngine(), path, schema, files, replace, constants, newTableProperties,
+                guard));
       }));
     } catch (FileCommit.MixedFiles e) {
       LOG.info("{}; deleting those rows first, in a commit of their own", e.getMessage());
@@ -190,7 +196,8 @@ public final class TableCommit {
           .map(x -> x.getKey() + " = '" + DeltaIO.sqlString(x.getValue()) + "'").toList());
       merge(path, t -> t.delete(predicate));
       tagged(path, tag -> CommitTag.withSessionTag(spark, tag,
-          () -> FileCommit.commit(spark, path, schema, files, replace, constants, newTableProperties, guard)));
+          () -> FileCommit.commit(spark, driverEngine(), path, schema, files, replace, constants, newTableProperties,
+                guard)));
     }
   }
 
@@ -217,7 +224,7 @@ public final class TableCommit {
     long[] marked = {0};
     tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> retryOnConflict(path,
         "finding the rows to replace again",
-        () -> marked[0] = KeyedUpsert.commit(spark, engine != null ? engine : DriverTableReader.engine(spark), path,
+        () -> marked[0] = KeyedUpsert.commit(spark, driverEngine(), path,
             schema, files, keyColumn, keys, scope, constants, driverScanRows).rowsMarked())));
     return marked[0];
   }
