@@ -234,8 +234,11 @@ final class DriverKeyScan {
     return found;
   }
 
-  /** The values are read from the column readers; the record converters they ask for do nothing. */
-  private static final GroupConverter IGNORED = new GroupConverter() {
+  /**
+   * The values are read from the column readers; the record converters they ask for do nothing.
+   * It stands for every group on a column's path and for the column's own converter.
+   */
+  static final GroupConverter IGNORED = new GroupConverter() {
     private final PrimitiveConverter primitive = new PrimitiveConverter() {
       @Override
       public void addBinary(Binary value) {}
@@ -243,6 +246,11 @@ final class DriverKeyScan {
 
     @Override
     public Converter getConverter(int fieldIndex) {
+      return this;
+    }
+
+    @Override
+    public PrimitiveConverter asPrimitiveConverter() {
       return primitive;
     }
 

@@ -41,9 +41,17 @@ public final class DriverTableReader {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DriverTableReader.class);
 
   private final Engine engine;
+  /** The Hadoop configuration a plain table's Parquet files are read with; null: Kernel reads them. */
+  private final org.apache.hadoop.conf.Configuration conf;
 
   public DriverTableReader(Engine engine) {
+    this(engine, null);
+  }
+
+  /** @param conf where not null, plain tables' files are read with it ({@link DriverParquetRows}) */
+  public DriverTableReader(Engine engine, org.apache.hadoop.conf.Configuration conf) {
     this.engine = engine;
+    this.conf = conf;
   }
 
   /** The engine this reader reads with: a job passes it on to its other driver reads of the log. */
@@ -53,7 +61,8 @@ public final class DriverTableReader {
 
   /** The default engine over the session's Hadoop configuration (its file systems, credentials). */
   public static DriverTableReader of(org.apache.spark.sql.SparkSession spark) {
-    return new DriverTableReader(engine(spark));
+    org.apache.hadoop.conf.Configuration c = spark.sessionState().newHadoopConf();
+    return new DriverTableReader(io.delta.kernel.defaults.engine.DefaultEngine.create(c), c);
   }
 
   /** Kernel's default engine over the session's Hadoop configuration (its file systems, credentials). */
@@ -146,8 +155,21 @@ public final class DriverTableReader {
     io.delta.kernel.data.Row scanState = scan.getScanState(engine);
     io.delta.kernel.types.StructType physical = ScanStateRow.getPhysicalDataReadSchema(scanState);
     List<Row> out = new ArrayList<>();
+    boolean plain = conf != null && DriverParquetRows.reads(schema) && snapshot.getPartitionColumnNames().isEmpty()
+        && snapshot instanceof io.delta.kernel.internal.SnapshotImpl impl
+        && "none".equals(impl.getMetadata().getConfiguration().getOrDefault("delta.columnMapping.mode", "none"));
     KernelScanFiles.forEach(engine, scan, false, path, file -> {
       FileStatus status = InternalScanFileUtils.getAddFileStatus(file);
+      if (plain && InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file) == null) {
+        try {
+          for (Object[] v : DriverParquetRows.read(conf, new org.apache.hadoop.fs.Path(status.getPath()), schema, -1)) {
+            out.add(new GenericRowWithSchema(v, schema));
+          }
+          return true;
+        } catch (IllegalStateException e) {
+          LOG.debug("{}: read by Kernel ({})", status.getPath(), e.getMessage());
+        }
+      }
       CloseableIterator<ColumnarBatch> data = engine.getParquetHandler()
           .readParquetFiles(single(status), physical, Optional.empty()).map(FileReadResult::getData);
       try (CloseableIterator<FilteredColumnarBatch> logical = Scan.transformPhysicalData(engine, scanState, file,

@@ -68,6 +68,55 @@ class DriverTableReaderIT extends dev.joule.jobs.LocalSparkIT {
     assertEquals(sorted(spark.read().format("delta").load(path).collectAsList()), sorted(rows));
   }
 
+  /**
+   * A plain table's files are read with parquet-mr's column readers (long lists, several row
+   * groups a file, null and empty arrays, null elements, null flat values), the file under a
+   * deletion vector by Kernel: the rows are Spark's, and Kernel's alone gives the same.
+   */
+  @Test
+  void plainFilesAreReadDirectlyAndAFileUnderADeletionVectorByKernel() throws Exception {
+    String path = tmp.resolve("plain").toString();
+    org.apache.hadoop.conf.Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+    hadoop.setInt("parquet.block.size", 16 * 1024); // several row groups a file
+    try {
+      spark.sql("SELECT id, IF(id % 11 = 0, NULL, concat('r', id)) AS name, CAST(id AS INT) AS n, CAST(id AS DOUBLE) / 7 AS d, "
+          + "CAST(id / 3 AS FLOAT) AS f, id % 2 = 0 AS even, CASE WHEN id % 13 = 0 THEN NULL "
+          + "WHEN id % 17 = 0 THEN CAST(array() AS ARRAY<FLOAT>) "
+          + "WHEN id % 19 = 0 THEN array(CAST(NULL AS FLOAT), 2.5F, CAST(NULL AS FLOAT)) "
+          + "ELSE transform(sequence(1, CAST(1 + id % 300 AS INT)), x -> CAST(x * id / 9 AS FLOAT)) END AS embedding "
+          + "FROM range(0, 3000, 1, 3)").write().format("delta")
+          .option("delta.enableDeletionVectors", "true").save(path);
+    } finally {
+      hadoop.unset("parquet.block.size");
+    }
+    spark.sql("ALTER TABLE delta.`" + path + "` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')");
+    spark.sql("DELETE FROM delta.`" + path + "` WHERE id BETWEEN 10 AND 12"); // one file's rows, in a vector
+    assertTrue(spark.sql("DESCRIBE HISTORY delta.`" + path + "`").filter("operation = 'DELETE'")
+        .select("operationMetrics.numDeletionVectorsAdded").head().getString(0).compareTo("0") > 0, "DVs were used");
+    String q = DeltaIO.qualified(spark, path);
+    List<String> expected = sorted(spark.read().format("delta").load(path).collectAsList());
+    assertEquals(expected, sorted(DriverTableReader.of(spark).rows(q, OptionalLong.empty())));
+    assertEquals(expected, sorted(new DriverTableReader(DriverTableReader.engine(spark)).rows(q,
+        OptionalLong.empty())), "Kernel's reads alone");
+
+    org.apache.spark.sql.types.StructType schema = spark.read().format("delta").load(path).schema();
+    int files = 0;
+    try (var listed = java.nio.file.Files.list(java.nio.file.Path.of(path))) {
+      for (java.nio.file.Path f : listed.filter(x -> x.toString().endsWith(".parquet")).toList()) {
+        List<Row> direct = DriverParquetRows.read(hadoop, new org.apache.hadoop.fs.Path(f.toString()), schema, -1)
+            .stream().map(v -> (Row) new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(v, schema))
+            .toList();
+        assertEquals(sorted(spark.read().parquet(f.toString()).collectAsList()), sorted(direct), f.toString());
+        try (var footer = org.apache.parquet.hadoop.ParquetFileReader.open(
+            org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(f.toString()), hadoop))) {
+          assertTrue(footer.getRowGroups().size() > 1, f + " has " + footer.getRowGroups().size() + " row group(s)");
+        }
+        files++;
+      }
+    }
+    assertEquals(3, files);
+  }
+
   private static List<String> sorted(List<Row> rows) {
     return rows.stream().map(Row::toString).sorted().collect(Collectors.toList());
   }
