@@ -57,11 +57,10 @@ final class DriverParquetRows {
    * Appends the file's rows, in the columns of {@code schema} (by name; a column the file lacks
    * is null in every row).
    *
-   * @param rows how many rows the file holds by its Delta statistics, or -1 where they are unknown
    * @throws IllegalStateException where the file's layout is not one read here (its caller then
-   *     reads the table with Kernel)
+   *     reads that file with Kernel)
    */
-  static List<Object[]> read(Configuration conf, Path file, StructType schema, long rows) {
+  static List<Object[]> read(Configuration conf, Path file, StructType schema) {
     var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
         .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false).build();
     try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), options)) {
@@ -70,10 +69,10 @@ final class DriverParquetRows {
       Column[] columns = new Column[schema.size()];
       for (int c = 0; c < columns.length; c++) {
         StructField f = schema.fields()[c];
-        if (!fileSchema.containsField(f.name())) {
+        Type t = field(fileSchema, f.name(), file);
+        if (t == null) {
           continue; // null in every row
         }
-        Type t = fileSchema.getType(f.name());
         read.add(t);
         columns[c] = new Column(f.dataType(), t, file);
       }
@@ -104,13 +103,31 @@ final class DriverParquetRows {
           out.add(row);
         }
       }
-      if (rows >= 0 && out.size() != rows) {
-        throw new IllegalStateException(file + " holds " + out.size() + " rows; its Delta statistics say " + rows);
-      }
       return out;
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The file's top-level column {@code name}: its exact name, else the one that matches it
+   * ignoring case (as Kernel's and Spark's readers resolve it), or null where it has none.
+   */
+  private static Type field(MessageType schema, String name, Path file) {
+    if (schema.containsField(name)) {
+      return schema.getType(name);
+    }
+    Type found = null;
+    for (Type t : schema.getFields()) {
+      if (t.getName().equalsIgnoreCase(name)) {
+        if (found != null) {
+          throw new IllegalStateException(file + ": columns " + found.getName() + " and " + t.getName() + " both match "
+              + name);
+        }
+        found = t;
+      }
+    }
+    return found;
   }
 
   /** One top-level column: a flat value, or a float list in Spark's three-level layout. */
@@ -129,7 +146,8 @@ final class DriverParquetRows {
       this.type = type;
       if (type instanceof ArrayType) {
         // optional group f (LIST) { repeated group list { optional|required float element } }
-        if (field.isPrimitive() || !(field.getLogicalTypeAnnotation() instanceof LogicalTypeAnnotation.ListLogicalTypeAnnotation)
+        if (field.isPrimitive()
+            || !(field.getLogicalTypeAnnotation() instanceof LogicalTypeAnnotation.ListLogicalTypeAnnotation)
             || field.asGroupType().getFieldCount() != 1) {
           throw new IllegalStateException(file + ": column " + field.getName() + " is not a list as Spark writes one");
         }
@@ -137,7 +155,8 @@ final class DriverParquetRows {
         if (repeated.isPrimitive() || !repeated.isRepetition(Type.Repetition.REPEATED)
             || ((GroupType) repeated).getFieldCount() != 1 || !((GroupType) repeated).getType(0).isPrimitive()
             || ((GroupType) repeated).getType(0).asPrimitiveType().getPrimitiveTypeName() != PrimitiveTypeName.FLOAT) {
-          throw new IllegalStateException(file + ": column " + field.getName() + " is not a float list as Spark writes one");
+          throw new IllegalStateException(file + ": column " + field.getName()
+              + " is not a float list as Spark writes one");
         }
         Type element = ((GroupType) repeated).getType(0);
         path = new String[] {field.getName(), repeated.getName(), element.getName()};

@@ -162,12 +162,12 @@ public final class DriverTableReader {
       FileStatus status = InternalScanFileUtils.getAddFileStatus(file);
       if (plain && InternalScanFileUtils.getDeletionVectorDescriptorFromRow(file) == null) {
         try {
-          for (Object[] v : DriverParquetRows.read(conf, new org.apache.hadoop.fs.Path(status.getPath()), schema, -1)) {
+          for (Object[] v : DriverParquetRows.read(conf, new org.apache.hadoop.fs.Path(status.getPath()), schema)) {
             out.add(new GenericRowWithSchema(v, schema));
           }
           return true;
-        } catch (IllegalStateException e) {
-          LOG.debug("{}: read by Kernel ({})", status.getPath(), e.getMessage());
+        } catch (RuntimeException e) { // a layout not read there, or a read that failed: Kernel reads the file
+          LOG.debug("{}: read by Kernel ({})", status.getPath(), e.toString());
         }
       }
       CloseableIterator<ColumnarBatch> data = engine.getParquetHandler()

@@ -64,9 +64,9 @@ final class FileCommit {
    * @param engine Delta Kernel's engine, for the list of the files to replace ({@link
    *     DriverFileList}); null: Delta's snapshot lists them
    */
-  static void commit(SparkSession spark, io.delta.kernel.engine.Engine engine, String path, StructType schema, List<TaskOutput.WrittenFile> files,
-      Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties,
-      TableCommit.Guard guard) {
+  static void commit(SparkSession spark, io.delta.kernel.engine.Engine engine, String path, StructType schema,
+      List<TaskOutput.WrittenFile> files, Map<String, String> replace, Map<String, String> constants,
+      Map<String, String> newTableProperties, TableCommit.Guard guard) {
     DeltaLog log = DeltaLog.forTable(spark, path);
     OptimisticTransaction txn = log.startTransaction();
     guard.check(txn.readVersion());

@@ -32,7 +32,7 @@ public final class TableCommit {
 
   private final SparkSession spark;
   private final String runId;
-  private final io.delta.kernel.engine.Engine engine;
+  private io.delta.kernel.engine.Engine engine;
   private final Deque<Written> written = new ArrayDeque<>();
   private int step;
 
@@ -72,7 +72,7 @@ public final class TableCommit {
 
   /**
    * @param engine Delta Kernel's engine for the driver's reads of a table's log ({@link #upsertFiles}'s
-   *     file list), or null for one made per commit
+   *     file list, and the files a commit replaces), or null for one made on first need
    */
   public TableCommit(SparkSession spark, String runId, io.delta.kernel.engine.Engine engine) {
     this.spark = spark;
@@ -171,9 +171,12 @@ public final class TableCommit {
     }
   }
 
-  /** Delta Kernel's engine for the driver's reads of a log: the one given, else one for this session. */
+  /** Delta Kernel's engine for the driver's reads of a log: the one given, else one made on first need. */
   private io.delta.kernel.engine.Engine driverEngine() {
-    return engine != null ? engine : DriverTableReader.engine(spark);
+    if (engine == null) {
+      engine = DriverTableReader.engine(spark);
+    }
+    return engine;
   }
 
   private void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,

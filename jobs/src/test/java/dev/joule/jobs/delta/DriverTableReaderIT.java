@@ -103,10 +103,18 @@ class DriverTableReaderIT extends dev.joule.jobs.LocalSparkIT {
     int files = 0;
     try (var listed = java.nio.file.Files.list(java.nio.file.Path.of(path))) {
       for (java.nio.file.Path f : listed.filter(x -> x.toString().endsWith(".parquet")).toList()) {
-        List<Row> direct = DriverParquetRows.read(hadoop, new org.apache.hadoop.fs.Path(f.toString()), schema, -1)
+        List<Row> direct = DriverParquetRows.read(hadoop, new org.apache.hadoop.fs.Path(f.toString()), schema)
             .stream().map(v -> (Row) new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(v, schema))
             .toList();
         assertEquals(sorted(spark.read().parquet(f.toString()).collectAsList()), sorted(direct), f.toString());
+        // Names resolved ignoring case where the file has no exact match, as Kernel and Spark resolve them.
+        org.apache.spark.sql.types.StructType upper = new org.apache.spark.sql.types.StructType(
+            java.util.Arrays.stream(schema.fields()).map(x -> new org.apache.spark.sql.types.StructField(
+                x.name().toUpperCase(java.util.Locale.ROOT), x.dataType(), x.nullable(), x.metadata()))
+                .toArray(org.apache.spark.sql.types.StructField[]::new));
+        assertEquals(sorted(direct), sorted(DriverParquetRows.read(hadoop, new org.apache.hadoop.fs.Path(f.toString()),
+            upper).stream().map(v -> (Row) new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(v, upper))
+            .toList()), "upper-case names");
         try (var footer = org.apache.parquet.hadoop.ParquetFileReader.open(
             org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(f.toString()), hadoop))) {
           assertTrue(footer.getRowGroups().size() > 1, f + " has " + footer.getRowGroups().size() + " row group(s)");

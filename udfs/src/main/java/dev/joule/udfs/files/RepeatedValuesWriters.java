@@ -8,7 +8,8 @@ import org.apache.parquet.column.values.ValuesWriter;
 import org.apache.parquet.column.values.deltastrings.DeltaByteArrayWriter;
 import org.apache.parquet.column.values.dictionary.DictionaryValuesWriter.PlainBinaryDictionaryValuesWriter;
 import org.apache.parquet.column.values.dictionary.DictionaryValuesWriter.PlainFixedLenArrayDictionaryValuesWriter;
-import org.apache.parquet.column.values.factory.DefaultValuesWriterFactory;
+import org.apache.parquet.column.values.factory.DefaultV1ValuesWriterFactory;
+import org.apache.parquet.column.values.factory.DefaultV2ValuesWriterFactory;
 import org.apache.parquet.column.values.factory.ValuesWriterFactory;
 import org.apache.parquet.column.values.fallback.FallbackValuesWriter;
 import org.apache.parquet.column.values.plain.FixedLenByteArrayPlainValuesWriter;
@@ -28,7 +29,12 @@ import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 final class RepeatedValuesWriters implements ValuesWriterFactory {
 
   private final Set<String> repeatedColumns;
-  private final DefaultValuesWriterFactory defaults = new DefaultValuesWriterFactory();
+  /**
+   * Parquet's factory for the other columns: an instance of this writer's own, since
+   * {@code DefaultValuesWriterFactory} hands every writer in the JVM the same static instance,
+   * whose settings the last writer to start has set.
+   */
+  private ValuesWriterFactory defaults;
   private ParquetProperties props;
 
   /** @param repeatedColumns top-level fields whose values are a few objects written over and over */
@@ -39,6 +45,8 @@ final class RepeatedValuesWriters implements ValuesWriterFactory {
   @Override
   public void initialize(ParquetProperties properties) {
     props = properties;
+    defaults = properties.getWriterVersion() == ParquetProperties.WriterVersion.PARQUET_1_0
+        ? new DefaultV1ValuesWriterFactory() : new DefaultV2ValuesWriterFactory();
     defaults.initialize(properties);
   }
 

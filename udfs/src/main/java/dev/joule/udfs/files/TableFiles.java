@@ -60,7 +60,8 @@ public final class TableFiles implements Serializable {
 
   /**
    * As {@link #prepare(SparkSession, String, StructType, String)}, for files that only the driver
-   * opens: nothing is broadcast (a Hadoop configuration is serialized into 4 MB chunks for that).
+   * opens: nothing is broadcast (a broadcast serializes the whole Hadoop configuration and
+   * registers it with the block manager, for files no task opens).
    */
   public static TableFiles prepareOnDriver(SparkSession spark, String dir, StructType schema, String runTag) {
     return prepare(spark, dir, schema, runTag, false);

@@ -11,9 +11,10 @@ import org.apache.spark.sql.vectorized.ColumnarBatch;
  * The scan's columnar batches (Spark's vectorized Parquet reader), read without turning them into
  * rows first. Each row's embedding floats, or codes bytes, are copied straight from the column
  * vector's array ({@link OnHeapArrays}; where it cannot be read in place, from one copy of the
- * batch's values); ids, scales and passthrough columns are read through the batch's row view. Batches come with their columns in the scorer's order
- * ({@code columns} maps it to the scan's). Where the plan filtered the scan's rows, the same
- * filter ({@link ScanFilter}) skips them here: the scorer never sees them.
+ * batch's values); ids, scales and passthrough columns are read through the batch's row view.
+ * Batches come with their columns in the scorer's order ({@code columns} maps it to the scan's).
+ * Where the plan filtered the scan's rows, the same filter ({@link ScanFilter}) skips them here:
+ * the scorer never sees them.
  *
  * <p>Vectors that are not Spark's own writable vectors, or that hold nulls inside an embedding or
  * a dictionary for codes, are read row by row through the same view, as {@link RowInput} reads.
@@ -40,7 +41,7 @@ public final class ColumnarInput implements PartitionInput {
   private int textOrdinal = -1;
   private org.apache.spark.unsafe.types.UTF8String textExpected;
   private boolean textEquals;
-  /** Whether this batch's bulk copy was made (or found impossible): made on first use only. */
+  /** Whether this batch's values were located (in place, or copied once, or found unreadable in bulk). */
   private boolean copied;
 
   /**
