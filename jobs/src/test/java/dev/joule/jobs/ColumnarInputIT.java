@@ -220,19 +220,8 @@ class ColumnarInputIT {
     // Every other row's embedding is negated, so the agreement says which rows were taken.
     List<Row> keptOnDriver = dev.joule.jobs.delta.DriverTableReader.of(spark)
         .rows(DeltaIO.qualified(spark, QuantizeJob.gateSample(codes)), java.util.OptionalLong.empty());
-    org.apache.spark.sql.types.StructType two = kept.schema();
-    List<Row> mixed = new java.util.ArrayList<>();
-    for (Row r : keptOnDriver) {
-      Object id = r.getAs("id");
-      scala.collection.Seq<?> e = r.getAs("embedding");
-      Object[] v = new Object[e.size()];
-      for (int i = 0; i < v.length; i++) {
-        v[i] = ((Number) id).longValue() % 2 == 0 ? -((Float) e.apply(i)) : e.apply(i);
-      }
-      mixed.add(new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(
-          new Object[] {id, scala.collection.immutable.ArraySeq.unsafeWrapArray(v)}, two));
-    }
-    Dataset<Row> mixedBySpark = spark.createDataFrame(mixed, two);
+    List<Row> mixed = negated(keptOnDriver, kept.schema(), id -> ((Number) id).longValue() % 2 == 0);
+    Dataset<Row> mixedBySpark = spark.createDataFrame(mixed, kept.schema());
     // A run whose tasks kept a sample of 100: the join with their ids picks ~110 of the ~550 rows.
     String small = "quality.sample-rows=100";
     Scoring.Staged st100 = stage(codes, "gate-columnar-100", List.of(), "score.columnar-input=true", small);
@@ -241,15 +230,74 @@ class ColumnarInputIT {
       var s = dev.joule.jobs.score.QualityGate.Settings.from(TestSpark.config(tmp, rows.replace(" kept", "")));
       var staged = rows.endsWith("kept") ? st100 : st;
       var prepared = rows.endsWith("kept") ? p100 : p;
-      for (boolean negated : List.of(false, true)) {
-        var bySpark = dev.joule.jobs.score.QualityGate.check(s, prepared, staged, negated ? mixedBySpark : kept);
-        var onDriver = dev.joule.jobs.score.QualityGate.check(s, prepared, staged, negated ? mixed : keptOnDriver);
-        String what = rows + (negated ? ", half negated: " : ": ") + bySpark + " / " + onDriver;
-        assertEquals(bySpark.rows(), onDriver.rows(), what);
-        assertEquals(bySpark.value(), onDriver.value(), what);
-        assertTrue(!negated || bySpark.value() < 0.9, what);
-      }
+      sameChecks(s, prepared, staged, rows, kept, keptOnDriver, mixedBySpark, mixed);
     }
+  }
+
+  /**
+   * String ids: the kept sample read on the driver gives the gate the same rows as Spark's read
+   * (Spark's {@code xxhash64} of the UTF-8 string, then the string), at the whole sample and at a
+   * fifth of it, with every other row's embedding negated so that the agreement says which rows
+   * were taken.
+   */
+  @org.junit.jupiter.api.Test
+  void theGateOnTheDriverTakesSparksRowsForStringIds() {
+    String path = input("array", "gate-strings");
+    String strings = tmp.resolve("gate-string-ids").toString();
+    spark.read().format("delta").load(path).selectExpr("concat('row-', CAST(id AS STRING)) AS id", "embedding")
+        .write().format("delta").save(strings);
+    String codes = tmp.resolve("gate-string-codes").toString();
+    String sample = "quality.sample-rows=500";
+    new QuantizeJob(spark, TestSpark.config(tmp, sample)).run(new QuantizeJob.Request(strings, Precision.INT8, codes,
+        codes + "_rejects", DIM));
+    DeltaIO.Pinned pinned = DeltaIO.readPinned(spark, codes, "input");
+    assertEquals(DataTypes.StringType, pinned.data().schema().apply("id").dataType());
+    Dataset<Row> kept = spark.read().format("delta").load(QuantizeJob.gateSample(codes)).select("id", "embedding");
+    List<Row> keptOnDriver = dev.joule.jobs.delta.DriverTableReader.of(spark)
+        .rows(DeltaIO.qualified(spark, QuantizeJob.gateSample(codes)), java.util.OptionalLong.empty());
+    List<Row> mixed = negated(keptOnDriver, kept.schema(),
+        id -> id != null && (id.toString().charAt(id.toString().length() - 1) - '0') % 2 == 0);
+    Dataset<Row> mixedBySpark = spark.createDataFrame(mixed, kept.schema());
+    for (String rows : List.of(sample, "quality.sample-rows=100")) {
+      JouleConfig config = TestSpark.config(tmp, rows);
+      Scoring.Staged st = stage(codes, "gate-strings-" + rows.replaceAll("\\D", ""), List.of(),
+          "score.columnar-input=true", rows);
+      Scoring.Prepared p = Scoring.prepare(config, pinned, model, Precision.INT8, List.of());
+      sameChecks(dev.joule.jobs.score.QualityGate.Settings.from(config), p, st, rows, kept, keptOnDriver,
+          mixedBySpark, mixed);
+    }
+  }
+
+  /**
+   * The gate's check on Spark's read of the kept rows and on the driver's agree, as they are and
+   * with half of them negated (then the agreement is low, so equal values mean the same rows).
+   */
+  static void sameChecks(dev.joule.jobs.score.QualityGate.Settings s, Scoring.Prepared p, Scoring.Staged st,
+      String what, Dataset<Row> kept, List<Row> keptOnDriver, Dataset<Row> mixedBySpark, List<Row> mixed) {
+    for (boolean negated : List.of(false, true)) {
+      var bySpark = dev.joule.jobs.score.QualityGate.check(s, p, st, negated ? mixedBySpark : kept);
+      var onDriver = dev.joule.jobs.score.QualityGate.check(s, p, st, negated ? mixed : keptOnDriver);
+      String said = what + (negated ? ", half negated: " : ": ") + bySpark + " / " + onDriver;
+      assertEquals(bySpark.rows(), onDriver.rows(), said);
+      assertEquals(bySpark.value(), onDriver.value(), said);
+      assertTrue(bySpark.rows() > 0 && (!negated || bySpark.value() < 0.9), said);
+    }
+  }
+
+  /** (id, embedding) rows with the embedding negated where {@code negate} holds for the id. */
+  static List<Row> negated(List<Row> rows, StructType schema, java.util.function.Predicate<Object> negate) {
+    List<Row> out = new java.util.ArrayList<>();
+    for (Row r : rows) {
+      Object id = r.getAs("id");
+      scala.collection.Seq<?> e = r.getAs("embedding");
+      Object[] v = new Object[e.size()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = negate.test(id) ? -((Float) e.apply(i)) : e.apply(i);
+      }
+      out.add(new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(
+          new Object[] {id, scala.collection.immutable.ArraySeq.unsafeWrapArray(v)}, schema));
+    }
+    return out;
   }
 
   /** The columnar read wrote exactly the predictions and rejects (with their reasons) of the row read. */
