@@ -102,37 +102,29 @@ public final class ColumnarInput implements PartitionInput {
         || w.arrayData().hasDictionary()) {
       return;
     }
-    int from = Integer.MAX_VALUE;
-    int to = 0;
-    for (int r = 0; r < rowsInBatch; r++) {
-      if (!w.isNullAt(r)) {
-        from = Math.min(from, w.getArrayOffset(r));
-        to = Math.max(to, w.getArrayOffset(r) + w.getArrayLength(r));
-      }
-    }
-    if (from >= to) {
-      return;
-    }
     WritableColumnVector data = w.arrayData();
-    if (data.dataType() instanceof org.apache.spark.sql.types.FloatType) {
-      if (data.hasNull()) {
-        return; // a null element: rows are checked one by one
+    boolean isFloat = data.dataType() instanceof org.apache.spark.sql.types.FloatType;
+    if (isFloat ? data.hasNull() : !(data.dataType() instanceof org.apache.spark.sql.types.ByteType)) {
+      return; // a null element, or another element type: rows are checked one by one
+    }
+    floats = isFloat ? OnHeapArrays.floats(data) : null;
+    bytes = isFloat ? null : OnHeapArrays.bytes(data);
+    base = 0;
+    if (floats == null && bytes == null) { // not readable in place: one copy of the batch's range
+      int from = Integer.MAX_VALUE;
+      int to = 0;
+      for (int r = 0; r < rowsInBatch; r++) {
+        if (!w.isNullAt(r)) {
+          from = Math.min(from, w.getArrayOffset(r));
+          to = Math.max(to, w.getArrayOffset(r) + w.getArrayLength(r));
+        }
       }
-      floats = OnHeapArrays.floats(data);
-      base = 0;
-      if (floats == null) {
-        floats = data.getFloats(from, to - from);
-        base = from;
+      if (from >= to) {
+        return;
       }
-    } else if (data.dataType() instanceof org.apache.spark.sql.types.ByteType) {
-      bytes = OnHeapArrays.bytes(data);
-      base = 0;
-      if (bytes == null) {
-        bytes = data.getBytes(from, to - from);
-        base = from;
-      }
-    } else {
-      return;
+      floats = isFloat ? data.getFloats(from, to - from) : null;
+      bytes = isFloat ? null : data.getBytes(from, to - from);
+      base = from;
     }
     values = w;
   }
