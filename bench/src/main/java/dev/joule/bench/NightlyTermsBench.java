@@ -163,9 +163,10 @@ public final class NightlyTermsBench {
     while (job.find()) {
       commitCpu += Double.parseDouble(job.group(1));
     }
-    // Where the commit's key scan ran on the driver, its thread CPU (KeyedUpsert's log line).
+    // Where the commit found rows on the driver, in key indexes or by a key scan, its thread CPU
+    // (KeyedUpsert's log line).
     java.util.regex.Matcher driverScan = java.util.regex.Pattern.compile(
-        "key scan on the driver: \\d+ rows, ([\\d.]+) ms CPU").matcher(printed);
+        "(?:key index of \\d+ files|key scan on the driver): \\d+ rows, ([\\d.]+) ms CPU").matcher(printed);
     while (driverScan.find()) {
       commitCpu += Double.parseDouble(driverScan.group(1)) / 1e3;
     }

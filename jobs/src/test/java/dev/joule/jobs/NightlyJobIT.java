@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -144,26 +145,42 @@ class NightlyJobIT {
   /**
    * A night replaces rows without a MERGE: its rows are new files, the rows they replace and the
    * deleted ids' rows are marked in deletion vectors, in one commit that rewrites no data file.
-   * The answer is the MERGE's (a predictions table without deletion vectors takes the MERGE).
+   * The rows are found in the files' key indexes, or, without them, by reading the files' ids on
+   * the driver or, past its limit, by a Spark job. The answer is the MERGE's (a predictions table
+   * without deletion vectors takes the MERGE).
    */
-  @org.junit.jupiter.params.ParameterizedTest(name = "nightly.driver-key-scan-rows = {0}")
-  @org.junit.jupiter.params.provider.ValueSource(strings = {"20000000", "0"}) // read by the driver; by a Spark job
-  void aNightMarksTheRowsItReplacesInDeletionVectorsAndAgreesWithAMerge(String keyScanRows) {
+  @org.junit.jupiter.params.ParameterizedTest(name = "rows found by {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"index", "driver", "spark"})
+  void aNightMarksTheRowsItReplacesInDeletionVectorsAndAgreesWithAMerge(String finder) throws Exception {
     Setup s = fresh();
     Setup merged = new Setup(s.source(), new OutputTables(tmp.resolve("night-merge-" + SEQ.incrementAndGet()).toString()));
     night(s, DAY1, false);
     night(merged, DAY1, false, "nightly.deletion-vectors=false");
+    Path indexes = Path.of(s.out().predictions(), dev.joule.udfs.files.KeyIndex.DIR);
+    java.util.Set<String> night1 = liveFiles(s.out().predictions());
+    assertEquals(night1.stream().map(f -> f + ".keys").collect(Collectors.toSet()), indexNames(indexes),
+        "each file of a night with its key index");
+    if (!finder.equals("index")) {
+      deleteTree(indexes); // a table whose files have none: their ids are read
+    }
     churn(s.source());
     long before = DeltaIO.latestVersion(spark, s.out().predictions());
     var profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
-    NightlyJob.Result d2 = night(s, DAY2, false, "nightly.driver-key-scan-rows=" + keyScanRows);
+    // With a driver limit of 0 rows, only the key indexes keep a Spark job away.
+    NightlyJob.Result d2 = night(s, DAY2, false, "nightly.driver-key-scan-rows=" + (finder.equals("driver") ? "20000000" : "0"));
     List<String> jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
-    assertEquals(keyScanRows.equals("0") ? 1 : 0, jobs.stream().filter(j -> j.contains("rows to replace")).count(),
+    assertEquals(finder.equals("spark") ? 1 : 0, jobs.stream().filter(j -> j.contains("rows to replace")).count(),
         "the files holding a changed id read by a Spark job only past the driver's limit: " + jobs);
-    assertEquals(keyScanRows.equals("0") ? 1 : 0, jobs.stream().filter(j -> j.startsWith("commit predictions:"))
+    assertEquals(finder.equals("spark") ? 1 : 0, jobs.stream().filter(j -> j.startsWith("commit predictions:"))
         .count(), "the commit's files listed on the driver (Delta's own list runs two jobs): " + jobs);
     night(merged, DAY2, false, "nightly.deletion-vectors=false");
     assertEquals(2, d2.deleted());
+    // The night's own files come with their indexes; a file whose ids the driver read gets one
+    // then (a Spark job's read leaves none).
+    java.util.Set<String> live = liveFiles(s.out().predictions());
+    assertTrue(live.containsAll(night1), "night 1's files stay, under deletion vectors");
+    assertEquals(live.stream().filter(f -> !finder.equals("spark") || !night1.contains(f)).map(f -> f + ".keys")
+        .collect(Collectors.toSet()), indexNames(indexes), finder);
 
     Dataset<Row> a = spark.read().format("delta").load(s.out().predictions())
         .select("id", "model_id", "model_version", "kernel", "label", "score", "scores");
@@ -205,6 +222,51 @@ class NightlyJobIT {
   }
 
   /**
+   * Key indexes follow their data files: VACUUM leaves those of live files alone, and a night's
+   * end removes the ones whose data file is gone (here one whose file was never committed),
+   * keeping the rest: after a night, exactly the live files have one.
+   */
+  @Test
+  void keyIndexesFollowTheirDataFiles() throws Exception {
+    Setup s = fresh();
+    night(s, DAY1, false);
+    Path indexes = Path.of(s.out().predictions(), dev.joule.udfs.files.KeyIndex.DIR);
+    java.util.Set<String> first = indexNames(indexes);
+    assertFalse(first.isEmpty());
+    vacuumNow(s.out().predictions());
+    assertEquals(first, indexNames(indexes), "VACUUM leaves the key indexes alone");
+    java.nio.file.Files.write(indexes.resolve("part-00000-never-committed.c000.snappy.parquet.keys"), new byte[] {1});
+    churn(s.source());
+    night(s, DAY2, false);
+    assertEquals(liveFiles(s.out().predictions()).stream().map(f -> f + ".keys").collect(Collectors.toSet()),
+        indexNames(indexes), "the live files' indexes, and no other");
+  }
+
+  /** The names of the live data files of a Delta table. */
+  static java.util.Set<String> liveFiles(String table) {
+    return spark.read().format("delta").load(table).select(col("_metadata.file_name")).distinct().collectAsList()
+        .stream().map(r -> r.getString(0)).collect(Collectors.toSet());
+  }
+
+  /** The files in a folder, checksum files aside (none: an empty set). */
+  static java.util.Set<String> indexNames(Path dir) throws java.io.IOException {
+    if (!java.nio.file.Files.isDirectory(dir)) {
+      return java.util.Set.of();
+    }
+    try (var files = java.nio.file.Files.list(dir)) {
+      return files.map(f -> f.getFileName().toString()).filter(n -> !n.endsWith(".crc")).collect(Collectors.toSet());
+    }
+  }
+
+  static void deleteTree(Path dir) throws java.io.IOException {
+    if (java.nio.file.Files.exists(dir)) {
+      try (var walk = java.nio.file.Files.walk(dir)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  /**
    * Each predictions file records the range of its ids in its statistics, and a night reads, for
    * the rows it replaces, only the files whose range holds one of its ids: a night that only
    * inserts new ids reads none of the table's files.
@@ -241,7 +303,9 @@ class NightlyJobIT {
         .filter(r -> Long.parseLong(r[0]) <= 5 && Long.parseLong(r[1]) >= 5).count();
     assertTrue(holding5 >= 1, statsRange.toString());
     profile = dev.joule.jobs.console.SparkJobProfile.attach(spark);
-    // Read by a Spark job, whose description names the files it reads.
+    // Read by a Spark job, whose description names the files it reads (without key indexes, which
+    // would serve them on the driver).
+    deleteTree(Path.of(s.out().predictions(), dev.joule.udfs.files.KeyIndex.DIR));
     NightlyJob.Result update = night(s, DAY2.plusDays(1), false, "nightly.driver-key-scan-rows=0");
     jobs = profile.stop(spark).stream().map(dev.joule.jobs.console.SparkJobProfile.Job::what).toList();
     assertEquals(1, update.scored());
@@ -526,6 +590,25 @@ class NightlyJobIT {
         "--set", "nightly.output=" + s.out().root(), "--set", "testing.halt-after-table=energy_log");
     assertEquals(137, killed.code(), String.join("\n", killed.err()));
     return s;
+  }
+
+  /**
+   * kill -9 of a first night right after it created the predictions table: recovery removes the
+   * table it created whole, key indexes included, as if the night had never run.
+   */
+  @Test
+  void aFirstNightKilledAfterCreatingPredictionsIsRemovedWithItsKeyIndexes() throws Exception {
+    Setup s = fresh();
+    ConsoleErrorsIT.Run killed = ConsoleErrorsIT.joule(tmp.resolve("kill-first-night"), Map.of(), "nightly",
+        "--date", DAY1.toString(), "--set", "nightly.source=" + s.source(), "--set", "nightly.model=" + model,
+        "--set", "nightly.output=" + s.out().root(), "--set", "testing.halt-after-table=predictions");
+    assertEquals(137, killed.code(), String.join("\n", killed.err()));
+    Path indexes = Path.of(s.out().predictions(), dev.joule.udfs.files.KeyIndex.DIR);
+    assertFalse(indexNames(indexes).isEmpty(), "the killed night's files came with their indexes");
+    var recovered = s.out().recover(spark, java.time.Duration.ZERO);
+    assertEquals(List.of(dev.joule.jobs.delta.CommitUndo.Outcome.TABLE_REMOVED),
+        recovered.stream().map(dev.joule.jobs.delta.RunRecovery.Recovered::outcome).toList());
+    assertFalse(java.nio.file.Files.exists(Path.of(s.out().predictions())), "the table it created is gone");
   }
 
   /** kill -9 of a night right after its energy_log commit; its rerun undoes the killed attempt and completes. */

@@ -174,7 +174,8 @@ public final class CommitUndo {
       for (FileStatus s : fs.listStatus(root)) {
         String name = s.getPath().getName();
         boolean crc = name.startsWith(".") && name.endsWith(".crc") && ours.contains(name.substring(1, name.length() - 4));
-        if (!name.equals("_delta_log") && !ours.contains(name) && !crc) {
+        if (!name.equals("_delta_log") && !ours.contains(name) && !crc
+            && !(name.equals(dev.joule.udfs.files.KeyIndex.DIR) && onlyIndexesOf(fs, s.getPath(), ours))) {
           return false;
         }
       }
@@ -182,6 +183,17 @@ public final class CommitUndo {
     } catch (java.io.IOException e) {
       return false;
     }
+  }
+
+  /** Whether a key index folder holds only the indexes of {@code ours} ({@code KeyIndex}). */
+  private static boolean onlyIndexesOf(FileSystem fs, Path dir, Set<String> ours) throws java.io.IOException {
+    for (FileStatus s : fs.listStatus(dir)) {
+      String data = dev.joule.udfs.files.KeyIndex.dataFileOf(s.getPath().getName());
+      if (data == null || !ours.contains(data)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static void deleteTable(SparkSession spark, String path) {

@@ -1,5 +1,6 @@
 package dev.joule.jobs.delta;
 
+import dev.joule.udfs.files.KeyIndex;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -105,19 +106,25 @@ final class DriverKeyScan {
     }
   }
 
-  /** A file to read: its absolute path, and its rows as its Delta statistics count them. */
-  record DataFile(Path path, long rows) {}
+  /**
+   * A file to read: its absolute path, its rows as its Delta statistics count them, and its size
+   * and modification time as its Delta entry gives them (what its {@link KeyIndex} is checked by).
+   */
+  record DataFile(Path path, long rows, long bytes, long modified) {}
 
   /**
    * The wanted rows' positions per file, for the files holding any.
    *
    * @param files a caller's name for each file → the file
    * @param scope column → value: a row is wanted only where each of these columns has its value
+   * @param writeIndexes whether a file read whole for an integer key, without a scope, gets the
+   *     {@link KeyIndex} a later night searches instead (best effort: a file whose index cannot
+   *     be written is read again next time)
    * @throws RowCountMismatch where a file holds another number of rows than its statistics say:
    *     a position found would then not be the row's
    */
   static Map<String, RoaringBitmapArray> positions(Configuration conf, Map<String, DataFile> files, String keyColumn,
-      Wanted wanted, Map<String, String> scope) {
+      Wanted wanted, Map<String, String> scope, boolean writeIndexes) {
     // Every row group is read, whatever filter a configuration may carry: a row group skipped
     // would shift the positions of every row after it.
     var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
@@ -126,7 +133,7 @@ final class DriverKeyScan {
     for (Map.Entry<String, DataFile> f : files.entrySet()) {
       Path path = f.getValue().path();
       try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(path, conf), options)) {
-        RoaringBitmapArray bits = scan(reader, keyColumn, wanted, scope, f.getValue());
+        RoaringBitmapArray bits = scan(conf, reader, keyColumn, wanted, scope, f.getValue(), writeIndexes);
         if (bits != null) {
           out.put(f.getKey(), bits);
         }
@@ -137,8 +144,8 @@ final class DriverKeyScan {
     return out;
   }
 
-  private static RoaringBitmapArray scan(ParquetFileReader reader, String keyColumn, Wanted wanted,
-      Map<String, String> scope, DataFile dataFile) throws IOException {
+  private static RoaringBitmapArray scan(Configuration conf, ParquetFileReader reader, String keyColumn, Wanted wanted,
+      Map<String, String> scope, DataFile dataFile, boolean writeIndex) throws IOException {
     Path file = dataFile.path();
     long rowsInFile = reader.getRecordCount();
     if (rowsInFile != dataFile.rows()) {
@@ -169,6 +176,10 @@ final class DriverKeyScan {
         .map(t -> requested.getColumnDescription(new String[] {t.getName()})).toArray(ColumnDescriptor[]::new);
     byte[][] scopeBytes = scopeValues.values().toArray(new byte[0][]);
     RoaringBitmapArray bits = null;
+    // Every key, by row, for the file's index: integer keys set in every row, every row in scope.
+    long[] all = writeIndex && scopeColumns.length == 0 && wanted.sortedLongs() != null
+        && (keyType == PrimitiveTypeName.INT64 || keyType == PrimitiveTypeName.INT32)
+        && rowsInFile <= KeyIndex.MAX_ROWS ? new long[(int) rowsInFile] : null;
     long base = 0;
     PageReadStore group;
     while ((group = reader.readNextRowGroup()) != null) {
@@ -181,7 +192,19 @@ final class DriverKeyScan {
       int keyDefined = keyColumnOf.getMaxDefinitionLevel();
       long rows = group.getRowCount();
       for (long r = 0; r < rows; r++) {
-        boolean hit = key.getCurrentDefinitionLevel() == keyDefined && wanted.test(key, keyType);
+        boolean hit;
+        if (all != null) {
+          if (key.getCurrentDefinitionLevel() != keyDefined) {
+            all = null; // a null key: no index
+            hit = false;
+          } else {
+            long v = keyType == PrimitiveTypeName.INT64 ? key.getLong() : key.getInteger();
+            all[(int) (base + r)] = v;
+            hit = wanted.has(v);
+          }
+        } else {
+          hit = key.getCurrentDefinitionLevel() == keyDefined && wanted.test(key, keyType);
+        }
         key.consume();
         for (int i = 0; i < scopes.length; i++) {
           ColumnReader s = scopes[i];
@@ -205,6 +228,13 @@ final class DriverKeyScan {
     }
     if (base != rowsInFile) {
       throw new RowCountMismatch(file + ": " + base + " rows read of " + rowsInFile);
+    }
+    if (all != null) {
+      try {
+        KeyIndex.write(conf, file, dataFile.bytes(), dataFile.modified(), keyColumn, all, all.length);
+      } catch (IOException | RuntimeException e) {
+        // read again by the next night
+      }
     }
     return bits;
   }

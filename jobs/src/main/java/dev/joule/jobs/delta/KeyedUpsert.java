@@ -2,6 +2,7 @@ package dev.joule.jobs.delta;
 
 import static org.apache.spark.sql.functions.col;
 
+import dev.joule.udfs.files.KeyIndex;
 import dev.joule.udfs.files.TaskOutput;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -40,10 +41,11 @@ import org.apache.spark.sql.types.StructType;
 /**
  * Upserts by key in one Delta commit, without a MERGE: the new rows are data files already
  * written into the table's folder (by the scoring tasks); the rows they replace, and the rows of
- * deleted keys, are marked in deletion vectors. Finding those rows reads only the key and scope
- * columns of the live files whose key bounds hold a key (listed by Delta Kernel, read on the
- * driver up to a number of rows, else by one Spark job that brings back a file and row position
- * per replaced row); no data file is rewritten, and the table's other rows are never read whole.
+ * deleted keys, are marked in deletion vectors. Those rows are sought only in the live files
+ * whose key bounds hold a key (listed by Delta Kernel): in a file's {@link KeyIndex} where it has
+ * one, else in its key and scope columns (read on the driver up to a number of rows, else by one
+ * Spark job that brings back a file and row position per replaced row); no data file is
+ * rewritten, and the table's other rows are never read whole.
  *
  * <p>For tables with deletion vectors enabled, no change data feed (its change files would be
  * missing), no column mapping, partitions or constraints ({@link #usable}). The transaction reads
@@ -116,6 +118,7 @@ final class KeyedUpsert {
     // of its own: the files of an insert-only night, say).
     long[] sortedKeys = integerKeys(merged.apply(keyColumn).dataType(), keys);
     Map<String, AddFile> candidates = new HashMap<>();
+    java.util.Set<String> wholeInScope = new java.util.HashSet<>(); // every row in scope: a key index may serve
     int skipped = 0;
     boolean scopeRead = false;
     for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : DriverFileList.live(spark, engine, txn)) {
@@ -127,29 +130,45 @@ final class KeyedUpsert {
         skipped++;
         continue;
       }
-      scopeRead |= inScope == FileCommit.Match.SOME;
-      candidates.put(SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded(), f);
+      String name = SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded();
+      candidates.put(name, f);
+      if (inScope == FileCommit.Match.ALL || scope.isEmpty()) { // (statistics-less files match SOME)
+        wholeInScope.add(name);
+      }
+    }
+    Map<String, RoaringBitmapArray> marked = new HashMap<>();
+    List<String> how = new ArrayList<>(); // where the rows were found, for the log
+    // Delta's Hadoop configuration for this table (the session's and the table's options), made
+    // once: the key indexes, the driver's key scan and the deletion-vector store read with it.
+    org.apache.hadoop.conf.Configuration hadoopConf = candidates.isEmpty() ? null : log.newDeltaHadoopConf();
+    // The files with a key index (written with them by a night's tasks) are searched in it; the
+    // others' key columns are read.
+    Map<String, AddFile> toScan = new HashMap<>(candidates);
+    if (sortedKeys != null && !candidates.isEmpty()) {
+      how.add(indexedPositions(hadoopConf, candidates, wholeInScope, dataPath, keyColumn, sortedKeys, marked, toScan));
+    }
+    for (String name : toScan.keySet()) {
+      scopeRead |= !wholeInScope.contains(name);
     }
     Map<String, String> scopeToRead = scopeRead ? scope : Map.of();
-    Map<String, RoaringBitmapArray> marked = candidates.isEmpty() ? Map.of() : null;
-    String how = "none read";
-    double[] cpuMillis = {0};
-    // Delta's Hadoop configuration for this table (the session's and the table's options), made
-    // once: the driver's key scan and the deletion-vector store read and write with it.
-    org.apache.hadoop.conf.Configuration hadoopConf = marked == null ? log.newDeltaHadoopConf() : null;
-    if (marked == null && readsOnDriver(merged, candidates, keyColumn, scopeToRead, driverScanRows)) {
-      marked = driverPositions(log, hadoopConf, candidates, base, keyColumn, keys, sortedKeys, scopeToRead,
-          cpuMillis);
-      // The bench's per-table term reads this line (NightlyTermsBench).
-      how = String.format(java.util.Locale.ROOT, "key scan on the driver: %d rows, %.1f ms CPU",
-          candidates.values().stream().mapToLong(f -> (Long) f.numPhysicalRecords().get()).sum(), cpuMillis[0]);
+    if (!toScan.isEmpty()) {
+      double[] cpuMillis = {0};
+      Map<String, RoaringBitmapArray> scanned = null;
+      if (readsOnDriver(merged, toScan, keyColumn, scopeToRead, driverScanRows)) {
+        scanned = driverPositions(log, hadoopConf, toScan, base, keyColumn, keys, sortedKeys, scopeToRead,
+            cpuMillis);
+        // The bench's per-table term reads this line (NightlyTermsBench).
+        how.add(String.format(java.util.Locale.ROOT, "key scan on the driver: %d rows, %.1f ms CPU",
+            toScan.values().stream().mapToLong(f -> (Long) f.numPhysicalRecords().get()).sum(), cpuMillis[0]));
+      }
+      if (scanned == null) {
+        scanned = positions(spark, merged, toScan, keyColumn, keys, sortedKeys, scopeToRead);
+        how.add("key scan by a Spark job");
+      }
+      marked.putAll(scanned);
     }
-    if (marked == null) {
-      marked = positions(spark, merged, candidates, keyColumn, keys, sortedKeys, scopeToRead);
-      how = "key scan by a Spark job";
-    }
-    LOG.info("{}: {} keys to replace; {} files read for their rows ({}), {} skipped by their {} bounds", path,
-        keys.size(), candidates.size(), how, skipped, keyColumn);
+    LOG.info("{}: {} keys to replace; {} files may hold them ({}), {} skipped by their {} bounds", path,
+        keys.size(), candidates.size(), how.isEmpty() ? "none read" : String.join("; ", how), skipped, keyColumn);
 
     for (String f : marked.keySet()) {
       if (candidates.get(f).numPhysicalRecords().isEmpty()) {
@@ -210,6 +229,45 @@ final class KeyedUpsert {
   }
 
   /**
+   * The positions of the keys' rows in the candidates whose every row is in scope and that have a
+   * {@link KeyIndex} matching their Delta entry (size, modification time and rows), added to {@code marked}; those
+   * files leave {@code toScan}. Returns what it did, for the log (the bench's per-table term reads
+   * it: NightlyTermsBench).
+   */
+  private static String indexedPositions(org.apache.hadoop.conf.Configuration hadoopConf,
+      Map<String, AddFile> candidates, java.util.Set<String> wholeInScope, Path dataPath, String keyColumn,
+      long[] sortedKeys, Map<String, RoaringBitmapArray> marked, Map<String, AddFile> toScan) {
+    var thread = java.lang.management.ManagementFactory.getThreadMXBean();
+    long cpu = thread.getCurrentThreadCpuTime();
+    Map<String, Long> indexes = KeyIndex.list(hadoopConf, dataPath);
+    int files = 0;
+    long rows = 0;
+    for (String name : wholeInScope) {
+      AddFile f = candidates.get(name);
+      Path file = DeltaFileOperations.absolutePath(dataPath.toString(), f.path());
+      Long length = indexes.get(file.getName());
+      if (f.numPhysicalRecords().isEmpty() || length == null || !file.getParent().equals(dataPath)) {
+        continue;
+      }
+      long physical = (Long) f.numPhysicalRecords().get();
+      KeyIndex index = KeyIndex.read(hadoopConf, file, length, f.size(), f.modificationTime(), keyColumn, physical);
+      if (index == null) {
+        continue;
+      }
+      RoaringBitmapArray bits = new RoaringBitmapArray();
+      index.positionsOf(sortedKeys, bits::add);
+      if (bits.cardinality() > 0) {
+        marked.put(name, bits);
+      }
+      toScan.remove(name);
+      files++;
+      rows += physical;
+    }
+    return String.format(java.util.Locale.ROOT, "key index of %d files: %d rows, %.1f ms CPU", files, rows,
+        (thread.getCurrentThreadCpuTime() - cpu) / 1e6);
+  }
+
+  /**
    * Whether the driver reads the candidates' key column itself ({@link DriverKeyScan}): their rows
    * are known from their statistics and at most {@code driverScanRows}, and the key and scope
    * columns are of types it reads.
@@ -242,7 +300,7 @@ final class KeyedUpsert {
     var thread = java.lang.management.ManagementFactory.getThreadMXBean();
     long cpu = thread.getCurrentThreadCpuTime();
     try {
-      return DriverKeyScan.positions(hadoopConf, absolute(candidates, base), keyColumn, wanted, scope);
+      return DriverKeyScan.positions(hadoopConf, absolute(candidates, base), keyColumn, wanted, scope, true);
     } catch (DriverKeyScan.RowCountMismatch e) {
       throw e;
     } catch (RuntimeException e) {
@@ -257,7 +315,8 @@ final class KeyedUpsert {
   private static Map<String, DriverKeyScan.DataFile> absolute(Map<String, AddFile> candidates, String base) {
     Map<String, DriverKeyScan.DataFile> out = new HashMap<>();
     candidates.forEach((name, f) -> out.put(name, new DriverKeyScan.DataFile(
-        DeltaFileOperations.absolutePath(base, f.path()), (Long) f.numPhysicalRecords().get())));
+        DeltaFileOperations.absolutePath(base, f.path()), (Long) f.numPhysicalRecords().get(), f.size(),
+        f.modificationTime())));
     return out;
   }
 

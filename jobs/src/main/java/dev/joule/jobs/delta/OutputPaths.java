@@ -45,10 +45,10 @@ public final class OutputPaths {
       if (fs.exists(new Path(p, "_delta_log"))) {
         return;
       }
-      boolean onlyJoules = true; // data files a run's tasks wrote before its first commit
+      boolean onlyJoules = true; // data files a run's tasks wrote before its first commit, and their key indexes
       for (FileStatus f : fs.listStatus(p)) {
         String name = f.getPath().getName();
-        onlyJoules &= dev.joule.udfs.files.TableFiles.isPending(name.startsWith(".") && name.endsWith(".crc")
+        onlyJoules &= name.equals(dev.joule.udfs.files.KeyIndex.DIR) || dev.joule.udfs.files.TableFiles.isPending(name.startsWith(".") && name.endsWith(".crc")
             ? name.substring(1, name.length() - 4) : name);
       }
       if (onlyJoules) {

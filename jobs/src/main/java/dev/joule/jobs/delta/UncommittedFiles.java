@@ -1,5 +1,6 @@
 package dev.joule.jobs.delta;
 
+import dev.joule.udfs.files.KeyIndex;
 import dev.joule.udfs.files.TableFiles;
 import java.util.List;
 import java.util.Set;
@@ -36,12 +37,34 @@ public final class UncommittedFiles {
         if (!fs.exists(d)) {
           continue;
         }
+        // The key indexes are listed before the data files: an index is written after its data
+        // file, so one listed here whose data file is not listed next has lost it.
+        org.apache.hadoop.fs.Path keys = new org.apache.hadoop.fs.Path(d, KeyIndex.DIR);
+        org.apache.hadoop.fs.FileStatus[] indexes = fs.exists(keys) ? fs.listStatus(keys)
+            : new org.apache.hadoop.fs.FileStatus[0];
+        Set<String> kept = new java.util.HashSet<>();
         for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d)) {
           String name = f.getPath().getName();
           String data = name.startsWith(".") && name.endsWith(".crc") ? name.substring(1, name.length() - 4) : name;
           if (data.contains(mark) && !committed.contains(key(dir, data))) {
             fs.delete(f.getPath(), false);
+          } else {
+            kept.add(name);
           }
+        }
+        // Indexes of files deleted here, by VACUUM or by a run that did not commit.
+        for (org.apache.hadoop.fs.FileStatus f : indexes) {
+          String data = KeyIndex.dataFileOf(f.getPath().getName());
+          if (data != null && !kept.contains(data)) {
+            fs.delete(f.getPath(), false);
+          }
+        }
+        try {
+          if (indexes.length > 0 && fs.listStatus(keys).length == 0) {
+            fs.delete(keys, false); // a run writing an index meanwhile may refuse it
+          }
+        } catch (java.io.IOException e) {
+          // left for the next run
         }
         if (fs.listStatus(d).length == 0) {
           fs.delete(d, false);

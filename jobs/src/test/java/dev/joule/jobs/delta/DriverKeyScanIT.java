@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The driver's key scan finds the same rows, at the same positions, as Spark's Parquet reader
  * ({@code _metadata.row_index}): files of several row groups, integer and string keys, null keys
- * and scope values, and a file without the scope column.
+ * and scope values, and a file without the scope column; and the key index it writes of a file
+ * it reads whole finds the same rows.
  */
 class DriverKeyScanIT extends dev.joule.jobs.LocalSparkIT {
 
@@ -45,7 +46,7 @@ class DriverKeyScanIT extends dev.joule.jobs.LocalSparkIT {
       for (File f : new File(dir, sub).listFiles((d, n) -> n.endsWith(".parquet"))) {
         files.put(f.toURI().toString(), new org.apache.hadoop.fs.Path(f.toURI()));
         dataFiles.put(f.toURI().toString(), new DriverKeyScan.DataFile(new org.apache.hadoop.fs.Path(f.toURI()),
-            spark.read().parquet(f.toString()).count()));
+            spark.read().parquet(f.toString()).count(), f.length(), f.lastModified()));
       }
     }
     int groups = 0;
@@ -68,18 +69,35 @@ class DriverKeyScanIT extends dev.joule.jobs.LocalSparkIT {
         DriverKeyScan.Wanted wanted = key.equals("name") ? new DriverKeyScan.Wanted(null, stringKeys)
             : new DriverKeyScan.Wanted(longKeys, null);
         Map<String, List<Long>> driver = new TreeMap<>();
-        DriverKeyScan.positions(conf, dataFiles, key, wanted, scope)
+        DriverKeyScan.positions(conf, dataFiles, key, wanted, scope, true)
             .forEach((f, bits) -> driver.put(f, values(bits)));
         Map<String, List<Long>> expected = expected(files, key, wanted, scope);
         assertTrue(!expected.isEmpty(), key + " " + scope);
         assertEquals(expected, driver, "key " + key + ", scope " + scope);
       }
     }
+    // Each file read whole for an integer key without a scope got a key index, which finds the
+    // same rows: the last such key read was `small` (set in every row; `id` has nulls in some files).
+    Map<String, List<Long>> indexed = new TreeMap<>();
+    for (var f : dataFiles.entrySet()) {
+      DriverKeyScan.DataFile d = f.getValue();
+      long length = dev.joule.udfs.files.KeyIndex.list(conf, d.path().getParent()).get(d.path().getName());
+      var index = dev.joule.udfs.files.KeyIndex.read(conf, d.path(), length, d.bytes(), d.modified(), "small",
+          d.rows());
+      assertTrue(index != null, "an index of " + f.getKey());
+      RoaringBitmapArray bits = new RoaringBitmapArray();
+      index.positionsOf(longKeys, bits::add);
+      if (bits.cardinality() > 0) {
+        indexed.put(f.getKey(), values(bits));
+      }
+    }
+    assertEquals(expected(files, "small", new DriverKeyScan.Wanted(longKeys, null), Map.of()), indexed);
     // A file whose rows are not what its statistics say is refused: its positions would be wrong.
     var one = dataFiles.entrySet().iterator().next();
-    var wrong = Map.of(one.getKey(), new DriverKeyScan.DataFile(one.getValue().path(), one.getValue().rows() + 1));
+    var wrong = Map.of(one.getKey(), new DriverKeyScan.DataFile(one.getValue().path(), one.getValue().rows() + 1,
+        one.getValue().bytes(), one.getValue().modified()));
     IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
-        () -> DriverKeyScan.positions(conf, wrong, "id", new DriverKeyScan.Wanted(longKeys, null), Map.of()));
+        () -> DriverKeyScan.positions(conf, wrong, "id", new DriverKeyScan.Wanted(longKeys, null), Map.of(), false));
     assertTrue(e.getMessage().contains("statistics say"), e.getMessage());
   }
 

@@ -97,7 +97,7 @@ public final class PartitionFiles<T> implements FlatMapFunction<Iterator<T>, Tas
     Writer out = new Writer(spec.kernel(), spec.keepScores(), columns, values,
         values ? TaskFile.forPredictions(PREDICTIONS, predictions, partition, attempt, taskAttempt, columns,
             spec.kernel().labels())
-            : new TaskFile(PREDICTIONS, predictions, partition, attempt, taskAttempt),
+            : TaskFile.forPredictionRows(PREDICTIONS, predictions, partition, attempt, taskAttempt, columns.nightly()),
         new TaskFile(REJECTS, rejects, partition, attempt, taskAttempt),
         partition == 0 && attempt == 0 ? failFirstAttemptAfter : -1);
     ScoringPass pass = new ScoringPass(spec, reader.open(input), PartitionScorer.transport(spec), task);

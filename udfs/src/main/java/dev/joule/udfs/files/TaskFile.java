@@ -24,6 +24,9 @@ public final class TaskFile {
   private boolean firstAlwaysSet = true;
   private long firstMin = Long.MAX_VALUE;
   private long firstMax = Long.MIN_VALUE;
+  /** The integer first column's values in row order, for the file's {@link KeyIndex}; null: no index. */
+  private long[] indexKeys;
+  private final boolean indexed;
 
   /** Where predictions are written as values: the run's columns and the kernel's labels. */
   private final RunColumns valueColumns;
@@ -42,11 +45,25 @@ public final class TaskFile {
    */
   public static TaskFile forPredictions(String table, TableFiles files, int partition, int attempt, long taskAttempt,
       RunColumns columns, List<String> labels) {
-    return new TaskFile(table, files, partition, attempt, taskAttempt, columns, labels);
+    return new TaskFile(table, files, partition, attempt, taskAttempt, columns, labels, columns.nightly());
+  }
+
+  /**
+   * A predictions file written as rows, with a {@link KeyIndex} of its integer first column (the
+   * id) where {@code indexed}: a night's, whose later nights find its rows by id.
+   */
+  public static TaskFile forPredictionRows(String table, TableFiles files, int partition, int attempt,
+      long taskAttempt, boolean indexed) {
+    return new TaskFile(table, files, partition, attempt, taskAttempt, null, null, indexed);
   }
 
   private TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt,
       RunColumns valueColumns, List<String> valueLabels) {
+    this(table, files, partition, attempt, taskAttempt, valueColumns, valueLabels, false);
+  }
+
+  private TaskFile(String table, TableFiles files, int partition, int attempt, long taskAttempt,
+      RunColumns valueColumns, List<String> valueLabels, boolean indexed) {
     this.valueColumns = valueColumns;
     this.valueLabels = valueLabels;
     this.table = table;
@@ -57,6 +74,8 @@ public final class TaskFile {
     org.apache.spark.sql.types.DataType first = files.schema().fields().length == 0 ? null
         : files.schema().fields()[0].dataType();
     integerFirst = TaskOutput.IntegerRange.tracks(first) ? first : null;
+    this.indexed = indexed && integerFirst != null;
+    indexKeys = this.indexed ? new long[1024] : null;
   }
 
   public void write(InternalRow row) {
@@ -113,6 +132,16 @@ public final class TaskFile {
   private void track(long v) {
     firstMin = Math.min(firstMin, v);
     firstMax = Math.max(firstMax, v);
+    if (indexKeys != null) {
+      int at = (int) rows - 1; // rows counts this row already
+      if (at >= indexKeys.length) {
+        indexKeys = at >= KeyIndex.MAX_ROWS ? null : java.util.Arrays.copyOf(indexKeys,
+            (int) Math.min(KeyIndex.MAX_ROWS, 2L * indexKeys.length));
+      }
+      if (indexKeys != null) {
+        indexKeys[at] = v;
+      }
+    }
   }
 
   /** Closes the file, if one was opened, and adds it to {@code out}. */
@@ -122,8 +151,17 @@ public final class TaskFile {
     }
     open.finish();
     org.apache.hadoop.fs.FileStatus s = open.status();
+    if (indexKeys != null && firstAlwaysSet) {
+      try {
+        KeyIndex.write(open.conf(), new org.apache.hadoop.fs.Path(open.path()), s.getLen(), s.getModificationTime(),
+            files.schema().fields()[0].name(), indexKeys, (int) rows);
+      } catch (IOException | RuntimeException e) {
+        // only an accelerator: the file's keys are read from it instead (a partial index is ignored)
+      }
+    }
     out.add(new TaskOutput.WrittenFile(table, open.name(), open.path(), s.getLen(), s.getModificationTime(), rows,
         integerFirst != null && firstAlwaysSet ? new TaskOutput.IntegerRange(firstMin, firstMax) : null));
+    indexKeys = indexed ? new long[1024] : null;
     open = null;
     rows = 0; // counts of the file just reported; no caller writes after close
     firstAlwaysSet = true;
