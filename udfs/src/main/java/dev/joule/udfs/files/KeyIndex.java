@@ -23,7 +23,8 @@ import org.apache.hadoop.fs.Path;
  * (long), rows n (int), the CRC-32C of everything after it (int), the key column's name (int
  * length, UTF-8), n keys ascending (long), then n positions (int) in the keys' order. The
  * checksum is the index's own, so it is checked alike on every file system (written and read
- * without Hadoop's checksum files): a damaged index would mark the wrong rows deleted.
+ * without Hadoop's checksum files): a damaged index would mark the wrong rows deleted. The keys'
+ * order is checked when it is written.
  */
 public final class KeyIndex {
 
@@ -38,12 +39,11 @@ public final class KeyIndex {
    */
   public static final int MAX_ROWS = 2_000_000;
 
-  private static final java.lang.invoke.VarHandle LONGS = java.lang.invoke.MethodHandles.byteBufferViewVarHandle(
-      long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-  private static final java.lang.invoke.VarHandle INTS = java.lang.invoke.MethodHandles.byteBufferViewVarHandle(
-      int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-
-  /** The index file's bytes (mapped, for a local file): keys from {@link #keysAt}, positions after them. */
+  /**
+   * The index file's bytes, little-endian (mapped, for a local file): keys from {@link #keysAt},
+   * positions after them. Read with the buffer's own absolute gets: in a short process, where this
+   * runs before the JIT has compiled it, they cost less than a VarHandle's.
+   */
   private final ByteBuffer bytes;
   private final int keysAt;
   private final int rows;
@@ -55,11 +55,11 @@ public final class KeyIndex {
   }
 
   private long key(int i) {
-    return (long) LONGS.get(bytes, keysAt + 8 * i);
+    return bytes.getLong(keysAt + 8 * i);
   }
 
   private int position(int i) {
-    return (int) INTS.get(bytes, keysAt + 8 * rows + 4 * i);
+    return bytes.getInt(keysAt + 8 * rows + 4 * i);
   }
 
   private static final String SUFFIX = ".keys";
@@ -118,9 +118,18 @@ public final class KeyIndex {
     }
   }
 
-  /** An index file's bytes (package-private: tests write keys out of order with it). */
+  /**
+   * An index file's bytes. The keys' order is checked here, where they are a plain array, rather
+   * than by every reader (the search would miss keys after one out of order): a sort's error
+   * leaves a file without an index, never a wrong one.
+   */
   static byte[] bytes(long dataBytes, long dataModified, String keyColumn, long[] sortedKeys,
       int[] positions, int rows) {
+    for (int i = 1; i < rows; i++) {
+      if (sortedKeys[i - 1] > sortedKeys[i]) {
+        throw new IllegalStateException("key index: keys out of order at " + i);
+      }
+    }
     byte[] name = keyColumn.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     int keysAt = FIXED + 4 + name.length;
     ByteBuffer b = ByteBuffer.allocate(keysAt + rows * 12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -165,8 +174,7 @@ public final class KeyIndex {
           || !b.slice(FIXED + 4, name.length).equals(ByteBuffer.wrap(name))) {
         return null;
       }
-      KeyIndex index = new KeyIndex(b, keysAt, (int) rows);
-      return index.ascending() ? index : null;
+      return new KeyIndex(b, keysAt, (int) rows);
     } catch (IOException | RuntimeException e) {
       return null; // read as if it had none
     }
@@ -192,21 +200,12 @@ public final class KeyIndex {
     return ByteBuffer.wrap(bytes);
   }
 
-  /** Whether the keys are in order, as the search needs (a writer's error otherwise, caught here). */
-  private boolean ascending() {
-    for (int i = 1; i < rows; i++) {
-      if (key(i - 1) > key(i)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   /** An index of keys already in memory (tests). */
   static KeyIndex of(long[] keys, int rows) {
     long[] k = Arrays.copyOf(keys, rows);
     int[] positions = sortWithPositions(k, rows);
-    return new KeyIndex(ByteBuffer.wrap(bytes(0, 0, "k", k, positions, rows)), FIXED + 5, rows);
+    return new KeyIndex(ByteBuffer.wrap(bytes(0, 0, "k", k, positions, rows)).order(java.nio.ByteOrder.LITTLE_ENDIAN),
+        FIXED + 5, rows);
   }
 
   /** Sorts the first {@code rows} keys in place; returns each one's row (its index before). */

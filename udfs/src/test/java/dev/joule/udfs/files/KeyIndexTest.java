@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The key index against the plain answer (every row whose key is wanted, found by a pass over the
  * rows), property-style: keys in order, shuffled, repeated, over a narrow and the full long range,
  * wanted keys absent, at the ends and in runs; and an index that is not of its data file as it is
- * (another key column, size, modification time or row count, cut short, damaged, keys out of
- * order, missing) is not used.
+ * (another key column, size, modification time or row count, cut short, damaged, missing) is not
+ * used, and keys out of order are never written.
  */
 class KeyIndexTest {
 
@@ -102,9 +102,9 @@ class KeyIndexTest {
     }
     Files.write(file, bytes);
     assertNotNull(KeyIndex.read(conf, data, length, 3, 1234, "id", 5), "as written");
-    // Keys out of order, checksum right (a writer's error): the search would miss keys; refused.
-    Files.write(file, KeyIndex.bytes(3, 1234, "id", new long[] {10, 10, 40, 20, 30}, new int[] {1, 3, 0, 4, 2}, 5));
-    assertNull(KeyIndex.read(conf, data, length, 3, 1234, "id", 5), "keys out of order");
+    // Keys out of order (a sort's error): the search would miss keys, so no such index is written.
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> KeyIndex.bytes(3, 1234, "id",
+        new long[] {10, 10, 40, 20, 30}, new int[] {1, 3, 0, 4, 2}, 5));
   }
 
   /**
