@@ -48,8 +48,8 @@ public final class OutputPaths {
       boolean onlyJoules = true; // data files a run's tasks wrote before its first commit, and their key indexes
       for (FileStatus f : fs.listStatus(p)) {
         String name = f.getPath().getName();
-        onlyJoules &= name.equals(dev.joule.udfs.files.KeyIndex.DIR) || dev.joule.udfs.files.TableFiles.isPending(name.startsWith(".") && name.endsWith(".crc")
-            ? name.substring(1, name.length() - 4) : name);
+        String data = name.startsWith(".") && name.endsWith(".crc") ? name.substring(1, name.length() - 4) : name;
+        onlyJoules &= name.equals(dev.joule.udfs.files.KeyIndex.DIR) || dev.joule.udfs.files.TableFiles.isPending(data);
       }
       if (onlyJoules) {
         return;
