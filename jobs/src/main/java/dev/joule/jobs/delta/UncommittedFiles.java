@@ -39,9 +39,7 @@ public final class UncommittedFiles {
         }
         // The key indexes are listed before the data files: an index is written after its data
         // file, so one listed here whose data file is not listed next has lost it.
-        org.apache.hadoop.fs.Path keys = new org.apache.hadoop.fs.Path(d, KeyIndex.DIR);
-        org.apache.hadoop.fs.FileStatus[] indexes = fs.exists(keys) ? fs.listStatus(keys)
-            : new org.apache.hadoop.fs.FileStatus[0];
+        java.util.Map<String, Long> indexes = KeyIndex.list(spark.sparkContext().hadoopConfiguration(), d);
         Set<String> kept = new java.util.HashSet<>();
         for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d)) {
           String name = f.getPath().getName();
@@ -53,14 +51,14 @@ public final class UncommittedFiles {
           }
         }
         // Indexes of files deleted here, by VACUUM or by a run that did not commit.
-        for (org.apache.hadoop.fs.FileStatus f : indexes) {
-          String data = KeyIndex.dataFileOf(f.getPath().getName());
-          if (data != null && !kept.contains(data)) {
-            fs.delete(f.getPath(), false);
+        for (String data : indexes.keySet()) {
+          if (!kept.contains(data)) {
+            fs.delete(KeyIndex.pathOf(new org.apache.hadoop.fs.Path(d, data)), false);
           }
         }
+        org.apache.hadoop.fs.Path keys = new org.apache.hadoop.fs.Path(d, KeyIndex.DIR);
         try {
-          if (indexes.length > 0 && fs.listStatus(keys).length == 0) {
+          if (!indexes.isEmpty() && fs.listStatus(keys).length == 0) {
             fs.delete(keys, false); // a run writing an index meanwhile may refuse it
           }
         } catch (java.io.IOException e) {

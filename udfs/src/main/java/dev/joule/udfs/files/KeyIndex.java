@@ -105,16 +105,19 @@ public final class KeyIndex {
     int[] positions = sortWithPositions(keys, rows);
     Path p = pathOf(dataFile);
     FileSystem fs = raw(p.getFileSystem(conf));
+    byte[] contents = bytes(dataBytes, dataModified, keyColumn, keys, positions, rows);
     // An index is never rewritten in place: a reader may have it mapped, and a file cut short
-    // under a mapping faults. One in the way (of another key column, or damaged) is unlinked
-    // first; a writer that loses a race to create it leaves the other's.
-    if (fs.exists(p)) {
-      fs.delete(p, false);
-    }
-    try (DataOutputStream out = fs.create(p, false)) {
-      out.write(bytes(dataBytes, dataModified, keyColumn, keys, positions, rows));
-    } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
-      // another writer's index of the same file
+    // under a mapping faults. One in the way (of another key column, or damaged) is unlinked,
+    // then created anew; a task's new file has none, so it costs no look first.
+    for (int attempt = 0; attempt < 2; attempt++) {
+      try (DataOutputStream out = fs.create(p, false)) {
+        out.write(contents);
+        return;
+      } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
+        if (attempt == 0) {
+          fs.delete(p, false);
+        } // else another writer's index of the same file was made meanwhile: it stays
+      }
     }
   }
 
