@@ -32,6 +32,10 @@ public final class JouleSpark {
         b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
         // Running tasks report their rows with each heartbeat: the console's progress moves every 2 s, not 10.
         b.config("spark.executor.heartbeatInterval", "2s");
+        // Hadoop's local file system, without its native library, starts a chmod process for every
+        // file it creates and two readlink processes for every rename (each Delta commit file):
+        // 78 processes a small night. NioLocalFileSystem does the same through java.nio.
+        localFileSystems(probe, config.sparkConf(), new org.apache.hadoop.conf.Configuration()).forEach(b::config);
       }
     }
     for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {
@@ -69,6 +73,29 @@ public final class JouleSpark {
   }
 
   static final String ALL_FILES_IN_CRC = "spark.databricks.delta.allFilesInCrc.enabled";
+
+  /** The {@code file:} scheme's file systems, as Hadoop keys set through Spark, for both of Hadoop's APIs. */
+  static final Map<String, String> LOCAL_FILE_SYSTEMS = Map.of(
+      "spark.hadoop.fs.file.impl", dev.joule.udfs.files.NioLocalFileSystem.class.getName(),
+      "spark.hadoop.fs.AbstractFileSystem.file.impl", dev.joule.udfs.files.NioLocalFs.class.getName());
+
+  /**
+   * Which of {@link #LOCAL_FILE_SYSTEMS} to set: each whose key neither Spark's own settings, the
+   * user's {@code spark.conf} nor their Hadoop configuration ({@code core-site.xml}, where
+   * anything but Hadoop's default counts as the user's) sets.
+   */
+  static Map<String, String> localFileSystems(SparkConf probe, Map<String, String> sparkConf,
+      org.apache.hadoop.conf.Configuration hadoop) {
+    Map<String, String> set = new java.util.TreeMap<>();
+    for (Map.Entry<String, String> fs : LOCAL_FILE_SYSTEMS.entrySet()) {
+      String hadoopValue = hadoop.get(fs.getKey().substring("spark.hadoop.".length()));
+      boolean hadoopDefault = hadoopValue == null || hadoopValue.equals("org.apache.hadoop.fs.local.LocalFs");
+      if (!probe.contains(fs.getKey()) && !sparkConf.containsKey(fs.getKey()) && hadoopDefault) {
+        set.put(fs.getKey(), fs.getValue());
+      }
+    }
+    return set;
+  }
 
   static final String SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions";
 
