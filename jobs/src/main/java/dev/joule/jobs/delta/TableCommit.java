@@ -35,6 +35,8 @@ public final class TableCommit {
   private io.delta.kernel.engine.Engine engine;
   private final Deque<Written> written = new ArrayDeque<>();
   private int step;
+  /** Whether the tables it creates get their checkpoints from Delta Kernel ({@link #keepingCheckpoints}). */
+  private boolean kernelCheckpoints;
 
   /** A commit this run made: the table and the version it committed. */
   public record Written(String path, long version) {}
@@ -180,8 +182,10 @@ public final class TableCommit {
   }
 
   private void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
-      Map<String, String> replace, Map<String, String> constants, Map<String, String> newTableProperties,
+      Map<String, String> replace, Map<String, String> constants, Map<String, String> tableProperties,
       Guard guard) {
+    Map<String, String> newTableProperties = kernelCheckpoints ? KernelCheckpoints.onNewTable(tableProperties)
+        : tableProperties;
     OutputPaths.requireWritable(spark, path, "output table");
     try {
       tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> {
@@ -312,15 +316,29 @@ public final class TableCommit {
   private void tagged(String path, Consumer<String> operation) {
     String tag = CommitTag.write(runId, ++step);
     long before = DeltaIO.exists(spark, path) ? DeltaIO.latestVersion(spark, path) : -1;
+    long version = -1;
     try {
       operation.accept(tag);
     } finally {
       // Also after a failure: a commit can land and the call still fail (e.g. a post-commit hook).
-      long version = CommitTag.find(spark, path, before + 1, tag);
+      version = CommitTag.find(spark, path, before + 1, tag);
       if (version >= 0) {
         written.push(new Written(path, version));
       }
     }
+    if (version >= 0) {
+      KernelCheckpoints.afterCommit(spark, driverEngine(), path, version);
+    }
+  }
+
+  /**
+   * The tables this commit creates through {@link #addFiles} and {@link #addRows} (a score's or a
+   * night's output tables) get their checkpoints from Delta Kernel after Joule's commits instead of
+   * from Delta Spark's five Spark jobs ({@link KernelCheckpoints}).
+   */
+  public TableCommit keepingCheckpoints() {
+    kernelCheckpoints = true;
+    return this;
   }
 
   /**
