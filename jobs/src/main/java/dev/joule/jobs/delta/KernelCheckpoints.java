@@ -55,12 +55,13 @@ public final class KernelCheckpoints {
     Snapshot snapshot;
     try {
       snapshot = DeltaLog.forTable(spark, path).unsafeVolatileSnapshot();
-      Map<String, String> properties = scala.jdk.javaapi.CollectionConverters.asJava(snapshot.metadata().configuration());
+      Map<String, String> properties =
+          scala.jdk.javaapi.CollectionConverters.asJava(snapshot.metadata().configuration());
       if (!HANDED_OVER.equals(properties.get(PROPERTY))
           || version - Math.max(0, snapshot.checkpointProvider().version()) < INTERVAL) { // (-1: none yet)
         return;
       }
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // (Scala code throws checked exceptions undeclared)
       LOG.warn("{}: no checkpoint after version {} ({})", path, version, e.toString());
       return;
     }
@@ -76,8 +77,9 @@ public final class KernelCheckpoints {
       LOG.warn("{}: Delta Kernel could not checkpoint version {} ({}); Delta Spark does", path, version, e.toString());
       try {
         DeltaLog log = DeltaLog.forTable(spark, path);
-        log.checkpoint(log.getSnapshotAt(version, scala.Option.empty(), scala.Option.empty(), false), scala.Option.empty());
-      } catch (RuntimeException again) {
+        Snapshot at = log.getSnapshotAt(version, scala.Option.empty(), scala.Option.empty(), false);
+        log.checkpoint(at, scala.Option.empty());
+      } catch (Exception again) {
         LOG.warn("{}: no checkpoint at version {} ({})", path, version, again.toString());
       }
     }

@@ -35,8 +35,8 @@ public final class TableCommit {
   private io.delta.kernel.engine.Engine engine;
   private final Deque<Written> written = new ArrayDeque<>();
   private int step;
-  /** Whether the tables it creates get their checkpoints from Delta Kernel ({@link #keepingCheckpoints}). */
-  private boolean kernelCheckpoints;
+  /** The tables whose checkpoints Delta Kernel writes if this commit creates them ({@link #keepingCheckpointsOf}). */
+  private java.util.Set<String> kernelCheckpointed = java.util.Set.of();
 
   /** A commit this run made: the table and the version it committed. */
   public record Written(String path, long version) {}
@@ -184,8 +184,8 @@ public final class TableCommit {
   private void addFiles(String path, StructType schema, List<TaskOutput.WrittenFile> files,
       Map<String, String> replace, Map<String, String> constants, Map<String, String> tableProperties,
       Guard guard) {
-    Map<String, String> newTableProperties = kernelCheckpoints ? KernelCheckpoints.onNewTable(tableProperties)
-        : tableProperties;
+    Map<String, String> newTableProperties =
+        kernelCheckpointed.contains(path) ? KernelCheckpoints.onNewTable(tableProperties) : tableProperties;
     OutputPaths.requireWritable(spark, path, "output table");
     try {
       tagged(path, tag -> CommitTag.withSessionTag(spark, tag, () -> {
@@ -332,12 +332,12 @@ public final class TableCommit {
   }
 
   /**
-   * The tables this commit creates through {@link #addFiles} and {@link #addRows} (a score's or a
-   * night's output tables) get their checkpoints from Delta Kernel after Joule's commits instead of
-   * from Delta Spark's five Spark jobs ({@link KernelCheckpoints}).
+   * {@code tables} (a score's or a night's output tables), if this commit creates them through
+   * {@link #addFiles} or {@link #addRows}, get their checkpoints from Delta Kernel after Joule's
+   * commits instead of from Delta Spark's five Spark jobs ({@link KernelCheckpoints}).
    */
-  public TableCommit keepingCheckpoints() {
-    kernelCheckpoints = true;
+  public TableCommit keepingCheckpointsOf(java.util.Collection<String> tables) {
+    kernelCheckpointed = java.util.Set.copyOf(tables);
     return this;
   }
 

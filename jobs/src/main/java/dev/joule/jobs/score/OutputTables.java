@@ -23,10 +23,15 @@ public record OutputTables(String root) {
     return java.util.List.of(predictions(), rejects(), energyLog());
   }
 
+  /** All four, the runs table last. */
+  public java.util.List<String> all() {
+    return java.util.List.of(predictions(), rejects(), energyLog(), runs());
+  }
+
   /** Refuses, before any work, an output whose table paths hold something that is not a Delta table. */
   public void requireWritable(org.apache.spark.sql.SparkSession spark) {
     dev.joule.jobs.delta.OutputPaths.requireFolder(spark, root, "output");
-    for (String t : java.util.List.of(predictions(), rejects(), energyLog(), runs())) {
+    for (String t : all()) {
       dev.joule.jobs.delta.OutputPaths.requireWritable(spark, t, "output table");
     }
   }

@@ -19,16 +19,16 @@ import org.apache.hadoop.fs.local.LocalConfigKeys;
  */
 public class NioLocalFs extends ChecksumFs {
 
-  /** The constructor {@code AbstractFileSystem.createFileSystem} calls. */
+  /** The constructor {@code AbstractFileSystem.createFileSystem} calls; as Hadoop's {@code LocalFs}, always {@code file:///}. */
   public NioLocalFs(URI uri, Configuration conf) throws IOException, URISyntaxException {
-    super(new Raw(uri, conf));
+    super(new Raw(conf));
   }
 
   /** Hadoop's {@code RawLocalFs}, whose constructors are not public, over the NIO file system. */
   static final class Raw extends DelegateToFileSystem {
 
-    Raw(URI uri, Configuration conf) throws IOException, URISyntaxException {
-      super(uri, new NioRawLocalFileSystem(), conf, FsConstants.LOCAL_FS_URI.getScheme(), false);
+    Raw(Configuration conf) throws IOException, URISyntaxException {
+      super(FsConstants.LOCAL_FS_URI, new NioRawLocalFileSystem(), conf, FsConstants.LOCAL_FS_URI.getScheme(), false);
     }
 
     @Override

@@ -5,7 +5,6 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.attribute.PosixFilePermissions;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RawLocalFileSystem;
@@ -19,24 +18,29 @@ import org.apache.hadoop.io.nativeio.NativeIO;
  * twice by each rename, so twice by each Delta commit file, its checksum and their temporary
  * files) by starting {@code readlink}. A 1 % night started 78 processes, about 6 ms of wall and
  * 1-2 ms of the JVM's CPU each, plus their own. Here both go through {@code java.nio}, with the same
- * results; what NIO cannot express (a sticky bit, a file system without POSIX permissions, a
- * symbolic link) goes to Hadoop's code as before.
+ * results; what NIO cannot express here (a file system without the "unix" attribute view, a
+ * symbolic link's status) goes to Hadoop's code as before.
  */
 public class NioRawLocalFileSystem extends RawLocalFileSystem {
 
   @Override
   public void setPermission(Path p, FsPermission permission) throws IOException {
-    if (NativeIO.isAvailable() || permission.getStickyBit()) {
+    if (NativeIO.isAvailable()) {
       super.setPermission(p, permission);
       return;
     }
-    // FsPermission prints "rwxr-x---" without a sticky bit: the form NIO parses.
     java.nio.file.Path file = pathToFile(p).toPath();
     try {
-      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString(permission.toString()));
+      // Hadoop runs chmod with four octal digits (sticky bit included), and chmod keeps a folder's
+      // set-user-ID and set-group-ID bits (a shared folder's setgid is inherited by new folders).
+      int mode = permission.toShort() & 01777;
+      if (Files.isDirectory(file)) {
+        mode |= (Integer) Files.getAttribute(file, "unix:mode") & 06000;
+      }
+      Files.setAttribute(file, "unix:mode", mode);
     } catch (NoSuchFileException e) {
       throw new FileNotFoundException("File " + p + " does not exist");
-    } catch (UnsupportedOperationException e) { // not a POSIX file system
+    } catch (UnsupportedOperationException | IllegalArgumentException e) { // no "unix" attribute view here
       super.setPermission(p, permission);
     }
   }

@@ -51,27 +51,41 @@ class NioLocalFileSystemTest {
 
   @Test
   void permissionsAreHadoopsWithoutAChildProcess() throws Exception {
-    short[] modes = {0644, 0600, 0755, 0700, 0444, 0640, 0750, 0000, 0777, 0111};
+    short[] modes = {0644, 0600, 0755, 0700, 0444, 0640, 0750, 0000, 0777, 0111, 01777, 01755};
     List<String> processes = processesStartedBy(() -> {
       for (short mode : modes) {
-        Path a = file("nio-" + Integer.toOctalString(mode));
-        nio.setPermission(a, new FsPermission(mode));
+        nio.setPermission(file("nio-" + Integer.toOctalString(mode)), new FsPermission(mode));
+        nio.setPermission(setgidFolder("nio-dir-" + Integer.toOctalString(mode)), new FsPermission(mode));
       }
     });
     assertEquals(List.of(), processes);
     List<String> hadoops = processesStartedBy(() -> {
       for (short mode : modes) {
         hadoop.setPermission(file("hadoop-" + Integer.toOctalString(mode)), new FsPermission(mode));
+        hadoop.setPermission(setgidFolder("hadoop-dir-" + Integer.toOctalString(mode)), new FsPermission(mode));
       }
     });
     assertTrue(hadoops.stream().anyMatch(c -> c.startsWith("chmod")), "the control: Hadoop starts chmod " + hadoops);
-    for (short mode : modes) {
-      String m = Integer.toOctalString(mode);
-      assertEquals(Files.getPosixFilePermissions(tmp.resolve("hadoop-" + m)),
-          Files.getPosixFilePermissions(tmp.resolve("nio-" + m)), "mode " + m);
+    for (short mode : modes) { // every bit, sticky, setuid and setgid included (a folder keeps its setgid, as with chmod)
+      for (String kind : List.of("-", "-dir-")) {
+        String m = Integer.toOctalString(mode);
+        assertEquals(Integer.toOctalString(unixMode("hadoop" + kind + m)), Integer.toOctalString(unixMode("nio" + kind + m)),
+            kind + m);
+      }
     }
+    assertEquals(02000, unixMode("nio-dir-755") & 02000, "the control: a folder's setgid kept");
     assertThrows(FileNotFoundException.class, () -> nio.setPermission(new Path(tmp.resolve("absent").toUri()),
         new FsPermission((short) 0644)));
+  }
+
+  private Path setgidFolder(String name) throws IOException {
+    java.nio.file.Path d = Files.createDirectory(tmp.resolve(name));
+    Files.setAttribute(d, "unix:mode", 02775);
+    return new Path(d.toUri());
+  }
+
+  private int unixMode(String name) throws IOException {
+    return (Integer) Files.getAttribute(tmp.resolve(name), "unix:mode");
   }
 
   @Test
