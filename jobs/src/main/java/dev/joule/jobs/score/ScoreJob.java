@@ -244,9 +244,9 @@ public final class ScoreJob {
     boolean recorded = false;
     if (req.commit()) {
       try {
-        new TableCommit(spark, runId).keepingCheckpointsOf(out.all()).addRows(out.runs(), RunRecord.SCHEMA, List.of(new RunRecord("score", null, r,
-            Timestamp.from(Instant.now()), null, 0, rowsIn, "full", null).toRow(RunRecord.REFUSED)), null,
-            RunRecord.STATS_COLUMNS, TableCommit.Guard.NONE);
+        new TableCommit(spark, runId).keepingCheckpointsOf(out.all()).addRows(out.runs(), RunRecord.SCHEMA,
+            List.of(new RunRecord("score", null, r, Timestamp.from(Instant.now()), null, 0, rowsIn, "full", null)
+                .toRow(RunRecord.REFUSED)), null, RunRecord.STATS_COLUMNS, TableCommit.Guard.NONE);
         recorded = true;
         LOG.warn("run {}: refused by the quality gate; recorded in {} as {}", runId, out.runs(), RunRecord.REFUSED);
       } catch (Exception w) { // a SparkException from the write is checked in Java terms

@@ -19,7 +19,10 @@ import org.apache.hadoop.fs.local.LocalConfigKeys;
  */
 public class NioLocalFs extends ChecksumFs {
 
-  /** The constructor {@code AbstractFileSystem.createFileSystem} calls; as Hadoop's {@code LocalFs}, always {@code file:///}. */
+  /**
+   * The constructor {@code AbstractFileSystem.createFileSystem} calls; {@code uri} is ignored, as
+   * Hadoop's {@code LocalFs} ignores it: always {@code file:///}.
+   */
   public NioLocalFs(URI uri, Configuration conf) throws IOException, URISyntaxException {
     super(new Raw(conf));
   }

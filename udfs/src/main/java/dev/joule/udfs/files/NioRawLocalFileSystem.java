@@ -16,10 +16,10 @@ import org.apache.hadoop.io.nativeio.NativeIO;
  * Central has none, so Joule never has it), {@link RawLocalFileSystem} sets every new file's
  * permissions by starting {@code chmod}, and answers every {@link #getFileLinkStatus} (asked
  * twice by each rename, so twice by each Delta commit file, its checksum and their temporary
- * files) by starting {@code readlink}. A 1 % night started 78 processes, about 6 ms of wall and
- * 1-2 ms of the JVM's CPU each, plus their own. Here both go through {@code java.nio}, with the same
- * results; what NIO cannot express here (a file system without the "unix" attribute view, a
- * symbolic link's status) goes to Hadoop's code as before.
+ * files) by starting {@code readlink}. A 1 % night started 78 processes; each commit file cost
+ * about 95 ms of CPU, the JVM's and the children's (bench/README.md). Here both go through
+ * {@code java.nio}, with the same results; what NIO cannot express here (a file system without
+ * the "unix" attribute view, a symbolic link's status) goes to Hadoop's code as before.
  */
 public class NioRawLocalFileSystem extends RawLocalFileSystem {
 
