@@ -14,8 +14,8 @@ import org.apache.spark.sql.delta.Snapshot;
  * commit each per run: every tenth night checkpointed predictions, energy_log and runs at once,
  * 15 Spark jobs, and cost 35.5 CPU-s against 17.9 with Kernel's checkpoints (fresh processes on
  * this project's VM, bench/README.md). Kernel writes the same checkpoint (a classic single-file
- * one, with {@code _last_checkpoint}; it then removes expired commits and checkpoints, though not
- * their {@code .crc} files) without a Spark job.
+ * one, with {@code _last_checkpoint}; it then removes expired commits and checkpoints, and this
+ * class the {@code .crc} files Kernel leaves of them) without a Spark job.
  *
  * <p>A table Joule creates for a score or a night carries {@code delta.checkpointInterval} =
  * {@value #HANDED_OVER}, so that Delta Spark's writers, Joule's included, never checkpoint it on their own; after
@@ -47,7 +47,7 @@ public final class KernelCheckpoints {
   }
 
   /**
-   * After a commit of {@code version} to {@code path}: a checkpoint at that version where the
+   * After a commit of {@code version} to {@code path}: a checkpoint of the latest version where the
    * table's checkpoints are Joule's and its last is {@link #INTERVAL} or more versions back.
    * Never throws: the commit has landed, and a checkpoint only makes later reads cheaper. If
    * Kernel cannot write it (a table feature Kernel does not write, say), Delta Spark does.
@@ -69,11 +69,14 @@ public final class KernelCheckpoints {
     var cpu = ManagementFactory.getThreadMXBean();
     long c0 = cpu.getCurrentThreadCpuTime();
     try {
-      io.delta.kernel.Table.forPath(engine, path).checkpoint(engine, version);
-      LOG.info("{}: checkpoint at version {} written by Delta Kernel ({} ms CPU)", path, version,
+      // Of the latest snapshot (this commit's, or a later one): only then does Kernel's checkpointer
+      // also clean up expired log files (Table.checkpoint(engine, version) builds one that is not).
+      io.delta.kernel.Snapshot latest = io.delta.kernel.Table.forPath(engine, path).getLatestSnapshot(engine);
+      latest.writeCheckpoint(engine);
+      LOG.info("{}: checkpoint at version {} written by Delta Kernel ({} ms CPU)", path, latest.getVersion(),
           String.format(java.util.Locale.ROOT, "%.1f", (cpu.getCurrentThreadCpuTime() - c0) / 1e6));
     } catch (io.delta.kernel.exceptions.CheckpointAlreadyExistsException e) {
-      // another writer made it: nothing to do
+      return; // another writer made it: nothing to do
     } catch (Exception e) {
       LOG.warn("{}: Delta Kernel could not checkpoint version {} ({}); Delta Spark does", path, version, e.toString());
       try {
@@ -83,6 +86,51 @@ public final class KernelCheckpoints {
       } catch (Exception again) {
         LOG.warn("{}: no checkpoint at version {} ({})", path, version, again.toString());
       }
+      return;
     }
+    try {
+      int removed = removeExpiredChecksums(spark.sessionState().newHadoopConf(), path);
+      if (removed > 0) {
+        LOG.info("{}: {} checksum files of expired versions removed", path, removed);
+      }
+    } catch (Exception e) {
+      LOG.warn("{}: checksum files of expired versions left ({})", path, e.toString());
+    }
+  }
+
+  /** A version's commit or checksum file in {@code _delta_log}. */
+  private static final java.util.regex.Pattern VERSIONED =
+      java.util.regex.Pattern.compile("(\\d{20})\\.(json|crc)");
+
+  /**
+   * Kernel's log cleanup removes the commits and checkpoints {@code delta.logRetentionDuration}
+   * lets go, but not Delta Spark's checksum file ({@code N.crc}) of each of those versions, as
+   * Delta Spark's cleanup does. Removes the checksum files of versions older than the oldest
+   * commit left (no reader opens a version's checksum without its commit). Returns how many.
+   */
+  static int removeExpiredChecksums(org.apache.hadoop.conf.Configuration conf, String path)
+      throws java.io.IOException {
+    org.apache.hadoop.fs.Path log = new org.apache.hadoop.fs.Path(path, "_delta_log");
+    org.apache.hadoop.fs.FileSystem fs = log.getFileSystem(conf);
+    long oldestCommit = Long.MAX_VALUE;
+    Map<Long, org.apache.hadoop.fs.Path> checksums = new java.util.TreeMap<>();
+    for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(log)) {
+      java.util.regex.Matcher m = VERSIONED.matcher(f.getPath().getName());
+      if (m.matches()) {
+        long v = Long.parseLong(m.group(1));
+        if (m.group(2).equals("json")) {
+          oldestCommit = Math.min(oldestCommit, v);
+        } else {
+          checksums.put(v, f.getPath());
+        }
+      }
+    }
+    int removed = 0;
+    for (Map.Entry<Long, org.apache.hadoop.fs.Path> c : checksums.entrySet()) {
+      if (c.getKey() < oldestCommit && fs.delete(c.getValue(), false)) {
+        removed++;
+      }
+    }
+    return removed;
   }
 }

@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A table a score or a night creates is checkpointed by Delta Kernel every tenth version, with
  * no Spark job, and Delta Spark reads it from that checkpoint exactly as from the JSON log
- * (files, deletion vectors, rows); a table made without {@code keepingCheckpoints} keeps Delta
- * Spark's own.
+ * (files, deletion vectors, stats, rows); expired versions go with their checksum files; a table
+ * not named to {@code keepingCheckpointsOf} keeps Delta Spark's own.
  */
 class KernelCheckpointsIT extends LocalSparkIT {
 
@@ -87,6 +87,28 @@ class KernelCheckpointsIT extends LocalSparkIT {
     assertFalse(DeltaIO.properties(spark, t).containsKey(KernelCheckpoints.PROPERTY));
     assertEquals(Set.of("00000000000000000010.checkpoint.parquet"),
         names(Path.of(t, "_delta_log"), ".checkpoint.parquet"));
+  }
+
+  @Test
+  void expiredVersionsGoWithTheirChecksumFiles() {
+    String t = tmp.resolve("expiring").toString();
+    new TableCommit(spark, "run-0").keepingCheckpointsOf(List.of(t)).addRows(t, SCHEMA,
+        List.of(RowFactory.create(0L, "r")), null, List.of("run_id"), TableCommit.Guard.NONE);
+    new TableCommit(spark, "retention").sql(t, "ALTER TABLE delta.`" + t + "` SET TBLPROPERTIES "
+        + "('delta.logRetentionDuration' = 'interval 0 seconds', "
+        + "'delta.deletedFileRetentionDuration' = 'interval 0 seconds')"); // version 1: older versions expire at once
+    for (int run = 1; run < 20; run++) { // versions 2..20
+      new TableCommit(spark, "run-" + run).addRows(t, SCHEMA, List.of(RowFactory.create((long) run, "r")), null,
+          List.of("run_id"), TableCommit.Guard.NONE);
+    }
+    // With no retention, each checkpoint (10, then 20) removed every version before it, and their
+    // checksum files (N.crc, and Hadoop's .N.crc.crc beside each) went with them (Kernel leaves
+    // those: KernelCheckpoints.removeExpiredChecksums).
+    Set<String> versions = names(Path.of(t, "_delta_log"), "").stream()
+        .map(n -> n.replaceAll("^\\.?(\\d{20})\\..*$", "$1")).filter(n -> n.matches("\\d{20}"))
+        .collect(Collectors.toCollection(TreeSet::new));
+    assertEquals(Set.of("00000000000000000020"), versions);
+    assertEquals(20, rows(t).size());
   }
 
   private static Set<String> files(Snapshot s) {
