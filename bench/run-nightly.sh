@@ -7,8 +7,18 @@
 # row, per table row), fitted from four nights, each a fresh bin/joule process (tables of N and 2N
 # rows, 1 % and 10 % churn), against a full MLlib recompute in a fresh process, and projected to
 # 100M and 1B rows (labelled a projection). Default N = 1,000,000: ~15 minutes, ~20 GB of disk.
+#
+# bench/run-nightly.sh --ab DIR [--rows N] [--rounds R]: a change's effect on a scheduled night:
+# R rounds of 1 % churn (default 8, N = 300,000), each night scored by DIR's bin/joule (another
+# checkout, built: the commit before) and this one's, as fresh processes, in turn. ~1 minute a round.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ "${1:-}" == "--ab" ]]; then
+  # bench/run-nightly.sh --ab DIR [--rows N] [--rounds R]: the same 1 % nights, each a fresh
+  # process, by another built checkout DIR (before) and this one (after), in turn (NightlyAbBench).
+  export JOULE_NO_BUILD=1
+  exec "$ROOT/bench/run-main.sh" dev.joule.bench.NightlyAbBench --root "$ROOT" "$@"
+fi
 if [[ "${1:-}" == "--terms" ]]; then
   shift
   export JOULE_NO_BUILD=1 # run-main.sh builds first; the nights' processes must not rebuild

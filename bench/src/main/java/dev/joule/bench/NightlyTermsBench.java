@@ -58,10 +58,7 @@ public final class NightlyTermsBench {
       }
     }
     Path dir = Path.of(root, "bench", "target", "nightly-terms").toAbsolutePath();
-    NightlyBench.deleteTree(dir);
-    Files.createDirectories(dir);
-    JouleConfig config = JouleConfig.load(null, List.of("spark.master=local[2]", "spark.ui=false", "progress=off",
-        "spark.conf.\"spark.sql.warehouse.dir\"=\"" + dir.resolve("warehouse") + "\""));
+    JouleConfig config = freshFolder(dir);
     SparkSession spark = JouleSpark.session(config, "joule nightly terms bench");
     try {
       long big = 2 * n;
@@ -120,6 +117,14 @@ public final class NightlyTermsBench {
     }
   }
 
+  /** Empties {@code dir} (made if missing) and returns the harness's own settings, its warehouse in it. */
+  static JouleConfig freshFolder(Path dir) throws IOException {
+    NightlyBench.deleteTree(dir);
+    Files.createDirectories(dir);
+    return JouleConfig.load(null, List.of("spark.master=local[2]", "spark.ui=false", "progress=off",
+        "spark.conf.\"spark.sql.warehouse.dir\"=\"" + dir.resolve("warehouse") + "\""));
+  }
+
   /**
    * Round {@code round} of {@code churnPct} % churn on a table of {@code n} rows: 0.6 of it new
    * rows (ids from {@code firstNew}), 0.3 updated, 0.1 deleted, spread over every file.
@@ -146,7 +151,12 @@ public final class NightlyTermsBench {
    */
   static Measured night(SparkSession spark, List<String> joule, Path dir, String source, Path model, LocalDate date,
       String name) throws IOException, InterruptedException {
-    String out = source + "-out";
+    return night(spark, joule, dir, source, source + "-out", model, date, name);
+  }
+
+  /** As above, into the output folder {@code out}. */
+  static Measured night(SparkSession spark, List<String> joule, Path dir, String source, String out, Path model,
+      LocalDate date, String name) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(joule);
     cmd.addAll(List.of("--profile", "nightly", "--date", date.toString(), "--set", "nightly.source=" + source,
         "--set", "nightly.model=" + model, "--set", "nightly.output=" + out, "--set", "progress=off"));
