@@ -1,11 +1,8 @@
 package dev.joule.bench;
 
-import static org.apache.spark.sql.functions.col;
-
 import dev.joule.jobs.config.JouleConfig;
 import dev.joule.jobs.config.JouleSpark;
 import dev.joule.jobs.generate.GenerateJob;
-import dev.joule.jobs.mllib.TrainJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -52,15 +49,11 @@ public final class NightlyAbBench {
     try {
       long inserts = Math.round(n * 0.006);
       System.out.printf(Locale.ROOT, "generating %,d x %d rows...%n", n + inserts * rounds, dim);
-      GenerateJob.Output gen = new GenerateJob(spark).run(new GenerateJob.Request(n + inserts * rounds, dim, 10,
-          dir.resolve("gen").toString(), "array", 42, 0.3));
-      String train = dir.resolve("train-rows").toString();
-      spark.read().format("delta").load(gen.embeddings()).limit(20_000).write().format("delta").save(train);
-      Path model = dir.resolve("model/lr.json");
-      new TrainJob(spark, config).run(new TrainJob.Request(train, "label", "lr", model, null, 0, 0, 50, 1e-3, 42));
+      NightlyTermsBench.Prepared prepared = NightlyTermsBench.prepare(spark, config, dir, n + inserts * rounds, dim);
+      GenerateJob.Output gen = prepared.gen();
+      Path model = prepared.modelFile();
       String source = dir.resolve("source").toString();
-      spark.read().format("delta").load(gen.embeddings()).filter(col("id").lt(n)).select("id", "embedding")
-          .write().format("delta").option("delta.enableChangeDataFeed", "true").save(source);
+      NightlyTermsBench.source(spark, gen, source, n);
       List<List<String>> joules = List.of(List.of(Path.of(before, "bin", "joule").toAbsolutePath().toString()),
           List.of(Path.of(root, "bin", "joule").toAbsolutePath().toString()));
       String[] names = {"before", "after"};

@@ -70,18 +70,14 @@ public final class NightlyTermsBench {
         }
       }
       System.out.printf(Locale.ROOT, "generating %,d x %d rows...%n", big + spare, dim);
-      GenerateJob.Output gen = new GenerateJob(spark).run(new GenerateJob.Request(big + spare, dim, 10,
-          dir.resolve("gen").toString(), "array", 42, 0.3));
-      String train = dir.resolve("train-rows").toString();
-      spark.read().format("delta").load(gen.embeddings()).limit(20_000).write().format("delta").save(train);
-      Path modelFile = dir.resolve("model/lr.json");
-      TrainJob.Result trained = new TrainJob(spark, config).run(new TrainJob.Request(train, "label", "lr", modelFile,
-          null, 0, 0, 50, 1e-3, 42));
+      Prepared prepared = prepare(spark, config, dir, big + spare, dim);
+      GenerateJob.Output gen = prepared.gen();
+      Path modelFile = prepared.modelFile();
+      TrainJob.Result trained = prepared.trained();
       String[] sources = {dir.resolve("source-n").toString(), dir.resolve("source-2n").toString()};
       long[] sizes = {n, big};
       for (int s = 0; s < 2; s++) {
-        spark.read().format("delta").load(gen.embeddings()).filter(col("id").lt(sizes[s])).select("id", "embedding")
-            .write().format("delta").option("delta.enableChangeDataFeed", "true").save(sources[s]);
+        source(spark, gen, sources[s], sizes[s]);
       }
       List<String> joule = List.of(Path.of(root, "bin", "joule").toAbsolutePath().toString());
       LocalDate d0 = LocalDate.parse("2026-11-01");
@@ -115,6 +111,27 @@ public final class NightlyTermsBench {
     } finally {
       spark.stop();
     }
+  }
+
+  /** The generated rows, and a logistic regression trained by MLlib on 20,000 of them (as a file and as MLlib's). */
+  record Prepared(GenerateJob.Output gen, Path modelFile, TrainJob.Result trained) {}
+
+  /** Generates {@code rows} x {@code dim} rows under {@code dir} and trains the nights' model on them. */
+  static Prepared prepare(SparkSession spark, JouleConfig config, Path dir, long rows, int dim) {
+    GenerateJob.Output gen = new GenerateJob(spark).run(new GenerateJob.Request(rows, dim, 10,
+        dir.resolve("gen").toString(), "array", 42, 0.3));
+    String train = dir.resolve("train-rows").toString();
+    spark.read().format("delta").load(gen.embeddings()).limit(20_000).write().format("delta").save(train);
+    Path modelFile = dir.resolve("model/lr.json");
+    TrainJob.Result trained = new TrainJob(spark, config).run(new TrainJob.Request(train, "label", "lr", modelFile,
+        null, 0, 0, 50, 1e-3, 42));
+    return new Prepared(gen, modelFile, trained);
+  }
+
+  /** A source table of the first {@code n} generated rows (ids below n), with the change data feed on. */
+  static void source(SparkSession spark, GenerateJob.Output gen, String path, long n) {
+    spark.read().format("delta").load(gen.embeddings()).filter(col("id").lt(n)).select("id", "embedding")
+        .write().format("delta").option("delta.enableChangeDataFeed", "true").save(path);
   }
 
   /** Empties {@code dir} (made if missing) and returns the harness's own settings, its warehouse in it. */

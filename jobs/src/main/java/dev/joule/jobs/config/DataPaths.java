@@ -37,10 +37,15 @@ public final class DataPaths {
   }
 
   /**
-   * Hadoop's default file system as the driver sees it: core-site.xml on the classpath
-   * ({@code HADOOP_CONF_DIR}), then {@code spark.hadoop.*} system properties (spark-submit's
-   * {@code --conf}). Read once per JVM.
+   * Hadoop's configuration as the driver sees it before a Spark session: core-site.xml on the
+   * classpath ({@code HADOOP_CONF_DIR}), then {@code spark.hadoop.*} system properties
+   * (spark-submit's {@code --conf}). Read once per JVM and shared: callers only read it.
    */
+  static org.apache.hadoop.conf.Configuration driverHadoopConf() {
+    return DefaultFileSystem.CONF;
+  }
+
+  /** Hadoop's default file system from {@link #driverHadoopConf()}. */
   private static final class DefaultFileSystem {
     static final org.apache.hadoop.conf.Configuration CONF = conf();
     static final java.net.URI URI = org.apache.hadoop.fs.FileSystem.getDefaultUri(CONF);

@@ -35,7 +35,7 @@ public final class JouleSpark {
         // Hadoop's local file system, without its native library, starts a chmod process for every
         // file it creates and two readlink processes for every rename (each Delta commit file):
         // 78 processes a small night. NioLocalFileSystem does the same through java.nio.
-        localFileSystems(probe, config.sparkConf(), new org.apache.hadoop.conf.Configuration()).forEach(b::config);
+        localFileSystems(probe, config.sparkConf(), DataPaths.driverHadoopConf()).forEach(b::config);
       }
     }
     for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {

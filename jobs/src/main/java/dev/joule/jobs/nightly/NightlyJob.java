@@ -374,7 +374,7 @@ public final class NightlyJob {
             + runKey + " while this one was scoring; nothing of this run was written");
       }
       pauseForTests("testing.pause-after-check-ms");
-      TableCommit commit = new TableCommit(spark, runId, reader.engine()).keepingCheckpointsOf(out.all());
+      TableCommit commit = out.commit(spark, runId, reader.engine());
       String haltAfter = config.string("testing.halt-after-table");
       ScoreResult result;
       try {

@@ -142,7 +142,7 @@ public final class TextNight {
         return r;
       }
       ConsoleProgress.phase("commit (embeddings)");
-      TableCommit commit = new TableCommit(spark, runId).keepingCheckpointsOf(out.all()); // not the embeddings
+      TableCommit commit = out.commit(spark, runId); // not the embeddings
       try {
         List<TaskOutput.WrittenFile> files = counts.files(EmbedTables.EMBEDDINGS);
         if (!exists && !files.isEmpty()) {

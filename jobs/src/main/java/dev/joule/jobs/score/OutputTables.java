@@ -28,6 +28,21 @@ public record OutputTables(String root) {
     return java.util.List.of(predictions(), rejects(), energyLog(), runs());
   }
 
+  /**
+   * A commit of run {@code runId} to these tables: those it creates get their checkpoints from
+   * Delta Kernel ({@link dev.joule.jobs.delta.TableCommit#keepingCheckpointsOf}), so that every
+   * command writing output tables hands them over alike.
+   */
+  public dev.joule.jobs.delta.TableCommit commit(org.apache.spark.sql.SparkSession spark, String runId) {
+    return new dev.joule.jobs.delta.TableCommit(spark, runId).keepingCheckpointsOf(all());
+  }
+
+  /** As {@link #commit(org.apache.spark.sql.SparkSession, String)}, reading logs through {@code engine}. */
+  public dev.joule.jobs.delta.TableCommit commit(org.apache.spark.sql.SparkSession spark, String runId,
+      io.delta.kernel.engine.Engine engine) {
+    return new dev.joule.jobs.delta.TableCommit(spark, runId, engine).keepingCheckpointsOf(all());
+  }
+
   /** Refuses, before any work, an output whose table paths hold something that is not a Delta table. */
   public void requireWritable(org.apache.spark.sql.SparkSession spark) {
     dev.joule.jobs.delta.OutputPaths.requireFolder(spark, root, "output");

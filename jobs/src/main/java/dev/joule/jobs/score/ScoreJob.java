@@ -172,7 +172,7 @@ public final class ScoreJob {
 
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
       dev.joule.jobs.console.SparkJobProfile.step("commit predictions");
-      TableCommit commit = new TableCommit(spark, runId).keepingCheckpointsOf(out.all());
+      TableCommit commit = out.commit(spark, runId);
       String failAfter = config.string("testing.fail-after-table");
       String haltAfter = config.string("testing.halt-after-table");
       ScoreResult result;
@@ -244,7 +244,7 @@ public final class ScoreJob {
     boolean recorded = false;
     if (req.commit()) {
       try {
-        new TableCommit(spark, runId).keepingCheckpointsOf(out.all()).addRows(out.runs(), RunRecord.SCHEMA,
+        out.commit(spark, runId).addRows(out.runs(), RunRecord.SCHEMA,
             List.of(new RunRecord("score", null, r, Timestamp.from(Instant.now()), null, 0, rowsIn, "full", null)
                 .toRow(RunRecord.REFUSED)), null, RunRecord.STATS_COLUMNS, TableCommit.Guard.NONE);
         recorded = true;

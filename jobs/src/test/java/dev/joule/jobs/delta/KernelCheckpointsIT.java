@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
  * A table a score or a night creates is checkpointed by Delta Kernel every tenth version, with
  * no Spark job, and Delta Spark reads it from that checkpoint exactly as from the JSON log
  * (files, deletion vectors, stats, rows); expired versions go with their checksum files; a table
- * not named to {@code keepingCheckpointsOf} keeps Delta Spark's own.
+ * not named to {@code keepingCheckpointsOf} (an output folder's commit names its four) keeps Delta
+ * Spark's own.
  */
 class KernelCheckpointsIT extends LocalSparkIT {
 
@@ -87,6 +88,21 @@ class KernelCheckpointsIT extends LocalSparkIT {
     assertFalse(DeltaIO.properties(spark, t).containsKey(KernelCheckpoints.PROPERTY));
     assertEquals(Set.of("00000000000000000010.checkpoint.parquet"),
         names(Path.of(t, "_delta_log"), ".checkpoint.parquet"));
+  }
+
+  /** Every command that writes a score's or a night's output tables commits through {@code OutputTables.commit}. */
+  @Test
+  void anOutputFoldersCommitHandsOverItsFourTablesAndNoOther() {
+    var out = new dev.joule.jobs.score.OutputTables(tmp.resolve("out").toString());
+    String beside = tmp.resolve("out-beside").toString();
+    TableCommit commit = out.commit(spark, "run-out");
+    for (String t : java.util.stream.Stream.concat(out.all().stream(), java.util.stream.Stream.of(beside)).toList()) {
+      commit.addRows(t, SCHEMA, List.of(RowFactory.create(1L, "r")), null, List.of("run_id"), TableCommit.Guard.NONE);
+    }
+    for (String t : out.all()) {
+      assertEquals(KernelCheckpoints.HANDED_OVER, DeltaIO.properties(spark, t).get(KernelCheckpoints.PROPERTY), t);
+    }
+    assertFalse(DeltaIO.properties(spark, beside).containsKey(KernelCheckpoints.PROPERTY));
   }
 
   @Test
