@@ -34,14 +34,14 @@ import org.apache.spark.sql.types.StructType;
  * configuration for each file, parsing Hadoop's XML resources twice a file; for the quality
  * gate's 10,000 kept rows of 384 floats in 14 files that was about half of a codes run's driver
  * CPU (JFR). Values are the ones {@link DriverTableReader} gives: a float array unboxed when it
- * has no null element.
+ * has no null element. Public for the bench's Spark-free night probe ({@code KernelNightProbe}).
  */
-final class DriverParquetRows {
+public final class DriverParquetRows {
 
   private DriverParquetRows() {}
 
   /** Whether every column of {@code schema} is of a type read here. */
-  static boolean reads(StructType schema) {
+  public static boolean reads(StructType schema) {
     for (StructField f : schema.fields()) {
       DataType t = f.dataType();
       boolean flat = t == DataTypes.StringType || t == DataTypes.LongType || t == DataTypes.IntegerType
@@ -60,7 +60,7 @@ final class DriverParquetRows {
    * @throws IllegalStateException where the file's layout is not one read here (its caller then
    *     reads that file with Kernel)
    */
-  static List<Object[]> read(Configuration conf, Path file, StructType schema) {
+  public static List<Object[]> read(Configuration conf, Path file, StructType schema) {
     var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
         .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false).build();
     try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), options)) {

@@ -1,0 +1,297 @@
+package dev.joule.bench;
+
+import dev.joule.bridge.kernel.EncodedRows;
+import dev.joule.bridge.kernel.Kernel;
+import dev.joule.bridge.kernel.KernelOutput;
+import dev.joule.bridge.kernel.Precision;
+import dev.joule.bridge.model.LinearModelFile;
+import dev.joule.bridge.model.ModelSpec;
+import dev.joule.bridge.vector.VectorOps;
+import dev.joule.bridge.vector.VectorOpsProvider;
+import io.delta.kernel.CommitActions;
+import io.delta.kernel.CommitRange;
+import io.delta.kernel.CommitRangeBuilder.CommitBoundary;
+import io.delta.kernel.DataWriteContext;
+import io.delta.kernel.Operation;
+import io.delta.kernel.Snapshot;
+import io.delta.kernel.TableManager;
+import io.delta.kernel.Transaction;
+import io.delta.kernel.data.ArrayValue;
+import io.delta.kernel.data.ColumnVector;
+import io.delta.kernel.data.ColumnarBatch;
+import io.delta.kernel.data.FilteredColumnarBatch;
+import io.delta.kernel.data.Row;
+import io.delta.kernel.defaults.engine.DefaultEngine;
+import io.delta.kernel.defaults.internal.data.DefaultColumnarBatch;
+import io.delta.kernel.defaults.internal.data.vector.DefaultBinaryVector;
+import io.delta.kernel.defaults.internal.data.vector.DefaultFloatVector;
+import io.delta.kernel.defaults.internal.data.vector.DefaultLongVector;
+import io.delta.kernel.engine.Engine;
+import io.delta.kernel.engine.FileReadResult;
+import io.delta.kernel.exceptions.TableNotFoundException;
+import io.delta.kernel.internal.DeltaLogActionUtils.DeltaAction;
+import io.delta.kernel.types.ArrayType;
+import io.delta.kernel.types.FloatType;
+import io.delta.kernel.types.LongType;
+import io.delta.kernel.types.StringType;
+import io.delta.kernel.types.StructType;
+import io.delta.kernel.utils.CloseableIterable;
+import io.delta.kernel.utils.CloseableIterator;
+import io.delta.kernel.utils.DataFileStatus;
+import io.delta.kernel.utils.FileStatus;
+import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A probe, not a product path: what a night costs with no Spark session, in a fresh JVM. It reads
+ * a source table's change data feed over a version range with Delta Kernel (the range's change
+ * files; the added files of commits without any), takes each id's last change, scores the
+ * changed rows with the bridge's kernel on this thread, and commits the predictions and a runs
+ * row to two Delta tables of its own through Kernel's transactions. It does not mark the earlier
+ * predictions of changed or deleted ids (the deletion vectors a night commits), keeps no rejects,
+ * gate or energy rows, and reads the feed's files whole: it measures the fixed cost of such a
+ * night (JVM, Kernel, bridge, two commits) and its cost per changed row, against {@code bin/joule
+ * nightly} on the same changes (bench/README.md).
+ *
+ * <p>Usage: {@code KernelNightProbe SOURCE FROM_VERSION MODEL_FILE OUT_DIR [PRECISION [READER [TO_VERSION]]]}:
+ * the changes in versions (FROM_VERSION, TO_VERSION or latest], read with parquet-mr's column
+ * readers ({@code DriverParquetRows}), or with Kernel's default Parquet reader (READER
+ * {@code kernel-reader}; any other word: parquet-mr).
+ */
+public final class KernelNightProbe {
+
+  private KernelNightProbe() {}
+
+  public static void main(String[] args) throws Exception {
+    long cpu0 = threadCpu();
+    String source = Path.of(args[0]).toAbsolutePath().toUri().toString();
+    long from = Long.parseLong(args[1]);
+    ModelSpec model = LinearModelFile.readAny(Path.of(args[2]));
+    String out = Path.of(args[3]).toAbsolutePath().toUri().toString();
+    Precision precision = args.length > 4 ? Precision.parse(args[4]) : Precision.INT8;
+    boolean kernelReader = args.length > 5 && args[5].equals("kernel-reader");
+    Map<String, Double> phases = new LinkedHashMap<>();
+
+    org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+    conf.set("fs.file.impl", dev.joule.udfs.files.NioLocalFileSystem.class.getName());
+    conf.set("fs.AbstractFileSystem.file.impl", dev.joule.udfs.files.NioLocalFs.class.getName());
+    Engine engine = DefaultEngine.create(conf);
+    long t = threadCpu();
+    Snapshot latest = TableManager.loadSnapshot(source).build(engine);
+    long to = args.length > 6 ? Long.parseLong(args[6]) : latest.getVersion();
+    List<List<FileStatus>> changeFiles = new ArrayList<>(); // per commit: its change files, else its added files
+    List<Boolean> isCdc = new ArrayList<>();
+    CommitRange range = TableManager.loadCommitRange(source, CommitBoundary.atVersion(from + 1))
+        .withEndBoundary(CommitBoundary.atVersion(to)).build(engine);
+    try (CloseableIterator<CommitActions> commits = range.getCommitActions(engine,
+        Set.of(DeltaAction.ADD, DeltaAction.CDC))) {
+      while (commits.hasNext()) {
+        try (CommitActions c = commits.next(); CloseableIterator<ColumnarBatch> batches = c.getActions()) {
+          List<FileStatus> cdc = new ArrayList<>();
+          List<FileStatus> added = new ArrayList<>();
+          while (batches.hasNext()) {
+            ColumnarBatch b = batches.next();
+            collect(b, "cdc", source, cdc);
+            collect(b, "add", source, added);
+          }
+          changeFiles.add(cdc.isEmpty() ? added : cdc);
+          isCdc.add(!cdc.isEmpty());
+        }
+      }
+    }
+    phases.put("Kernel: source snapshot and the range's actions", ms(threadCpu() - t));
+
+    // Each id's last change over the range, in commit order.
+    t = threadCpu();
+    Map<Long, float[]> upserts = new HashMap<>();
+    Set<Long> deleted = new HashSet<>();
+    org.apache.spark.sql.types.StructType addSchema = new org.apache.spark.sql.types.StructType()
+        .add("id", org.apache.spark.sql.types.DataTypes.LongType)
+        .add("embedding", org.apache.spark.sql.types.DataTypes.createArrayType(org.apache.spark.sql.types.DataTypes.FloatType));
+    org.apache.spark.sql.types.StructType cdcSchema = addSchema.add("_change_type",
+        org.apache.spark.sql.types.DataTypes.StringType);
+    long rowsRead = 0;
+    for (int c = 0; c < changeFiles.size(); c++) {
+      boolean cdc = isCdc.get(c);
+      for (FileStatus f : changeFiles.get(c)) {
+        List<Object[]> read;
+        if (kernelReader) {
+          read = readWithKernel(engine, f, cdc);
+        } else {
+          read = dev.joule.jobs.delta.DriverParquetRows.read(conf, new org.apache.hadoop.fs.Path(f.getPath()),
+              cdc ? cdcSchema : addSchema);
+        }
+        for (Object[] row : read) {
+          rowsRead++;
+          String type = cdc ? (String) row[2] : "insert";
+          long id = (Long) row[0];
+          if (type.equals("delete")) {
+            upserts.remove(id);
+            deleted.add(id);
+          } else if (type.equals("insert") || type.equals("update_postimage")) {
+            Object e = row[1];
+            upserts.put(id, e instanceof float[] v ? v : (float[]) ((scala.collection.immutable.ArraySeq<?>) e).unsafeArray());
+            deleted.remove(id);
+          }
+        }
+      }
+    }
+    phases.put((kernelReader ? "Kernel's Parquet reader" : "parquet-mr's column readers (DriverParquetRows)")
+        + ": the changes, net per id", ms(threadCpu() - t));
+
+    t = threadCpu();
+    Kernel kernel = model.kernel(precision);
+    VectorOps ops = VectorOpsProvider.get();
+    int dim = model.dim();
+    int n = upserts.size();
+    long[] outIds = new long[n];
+    byte[][] labels = new byte[n][];
+    float[] scores = new float[n];
+    List<Map.Entry<Long, float[]>> rows = new ArrayList<>(upserts.entrySet());
+    KernelOutput ko = kernel.newOutput();
+    List<String> names = kernel.labels();
+    int batch = 8192;
+    float[] values = new float[batch * dim];
+    for (int start = 0; start < n; start += batch) {
+      int m = Math.min(batch, n - start);
+      for (int r = 0; r < m; r++) {
+        System.arraycopy(rows.get(start + r).getValue(), 0, values, r * dim, dim);
+      }
+      EncodedRows encoded = EncodedRows.encode(kernel.precision(), m, dim, values);
+      ko.reset(m);
+      kernel.score(encoded, ko, ops);
+      for (int r = 0; r < m; r++) {
+        int best = ko.bestColumn(r);
+        outIds[start + r] = rows.get(start + r).getKey();
+        labels[start + r] = (names != null ? names.get(best) : Integer.toString(best)).getBytes(StandardCharsets.UTF_8);
+        scores[start + r] = ko.scores()[r * ko.width() + best];
+      }
+    }
+    phases.put("bridge kernel " + kernel.displayName() + ": scoring", ms(threadCpu() - t));
+
+    t = threadCpu();
+    String runId = "probe-" + System.currentTimeMillis();
+    StructType predictions = new StructType().add("id", LongType.LONG).add("label", StringType.STRING)
+        .add("score", FloatType.FLOAT).add("run_id", StringType.STRING);
+    byte[][] runIds = new byte[n][];
+    java.util.Arrays.fill(runIds, runId.getBytes(StandardCharsets.UTF_8));
+    ColumnarBatch data = new DefaultColumnarBatch(n, predictions, new ColumnVector[] {
+        new DefaultLongVector(LongType.LONG, n, Optional.empty(), outIds),
+        new DefaultBinaryVector(StringType.STRING, n, labels),
+        new DefaultFloatVector(n, Optional.empty(), scores),
+        new DefaultBinaryVector(StringType.STRING, n, runIds)});
+    long predictionsVersion = append(engine, out + "/predictions", predictions, data);
+    phases.put("Kernel: write and commit " + n + " predictions", ms(threadCpu() - t));
+
+    t = threadCpu();
+    StructType runs = new StructType().add("run_id", StringType.STRING).add("source_version", LongType.LONG)
+        .add("rows_scored", LongType.LONG).add("rows_deleted", LongType.LONG);
+    ColumnarBatch run = new DefaultColumnarBatch(1, runs, new ColumnVector[] {
+        new DefaultBinaryVector(StringType.STRING, 1, new byte[][] {runId.getBytes(StandardCharsets.UTF_8)}),
+        new DefaultLongVector(LongType.LONG, 1, Optional.empty(), new long[] {to}),
+        new DefaultLongVector(LongType.LONG, 1, Optional.empty(), new long[] {n}),
+        new DefaultLongVector(LongType.LONG, 1, Optional.empty(), new long[] {deleted.size()})});
+    long runsVersion = append(engine, out + "/runs", runs, run);
+    phases.put("Kernel: commit the runs row", ms(threadCpu() - t));
+
+    var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    System.out.printf(Locale.ROOT, "probe night of %s, versions %d..%d: %,d feed rows read, %,d ids upserted, %,d deleted; "
+        + "predictions version %d, runs version %d%n", source, from + 1, to, rowsRead, n, deleted.size(),
+        predictionsVersion, runsVersion);
+    for (Map.Entry<String, Double> p : phases.entrySet()) {
+      System.out.printf(Locale.ROOT, "  %-55s %8.1f ms main-thread CPU%n", p.getKey(), p.getValue());
+    }
+    System.out.printf(Locale.ROOT, "  main thread CPU %.2f s; process CPU %.2f s (every thread: JIT, GC); JVM up %.2f s%n",
+        (threadCpu() - cpu0) / 1e9, os.getProcessCpuTime() / 1e9,
+        ManagementFactory.getRuntimeMXBean().getUptime() / 1e3);
+  }
+
+  /** A file's rows (id, embedding, change type) as Kernel's default Parquet reader gives them. */
+  private static List<Object[]> readWithKernel(Engine engine, FileStatus f, boolean cdc) throws Exception {
+    StructType schema = new StructType().add("id", LongType.LONG).add("embedding", new ArrayType(FloatType.FLOAT, true));
+    if (cdc) {
+      schema = schema.add("_change_type", StringType.STRING);
+    }
+    List<Object[]> rows = new ArrayList<>();
+    try (CloseableIterator<FileReadResult> read = engine.getParquetHandler().readParquetFiles(
+        io.delta.kernel.internal.util.Utils.singletonCloseableIterator(f), schema, Optional.empty())) {
+      while (read.hasNext()) {
+        ColumnarBatch b = read.next().getData();
+        for (int r = 0; r < b.getSize(); r++) {
+          ArrayValue a = b.getColumnVector(1).getArray(r);
+          ColumnVector e = a.getElements();
+          float[] v = new float[a.getSize()];
+          for (int i = 0; i < v.length; i++) {
+            v[i] = e.getFloat(i);
+          }
+          rows.add(new Object[] {b.getColumnVector(0).getLong(r), v, cdc ? b.getColumnVector(2).getString(r) : null});
+        }
+      }
+    }
+    return rows;
+  }
+
+  /** The files (paths made absolute against {@code table}, sizes) of the {@code column} actions ("add", "cdc") in {@code b}. */
+  private static void collect(ColumnarBatch b, String column, String table, List<FileStatus> files) throws Exception {
+    int col = b.getSchema().indexOf(column);
+    if (col < 0) {
+      return;
+    }
+    ColumnVector actions = b.getColumnVector(col);
+    int pathField = ((StructType) actions.getDataType()).indexOf("path");
+    int changeField = ((StructType) actions.getDataType()).indexOf("dataChange");
+    int sizeField = ((StructType) actions.getDataType()).indexOf("size");
+    for (int r = 0; r < b.getSize(); r++) {
+      if (actions.isNullAt(r)) {
+        continue;
+      }
+      if (changeField >= 0 && column.equals("add") && !actions.getChild(changeField).isNullAt(r)
+          && !actions.getChild(changeField).getBoolean(r)) {
+        continue;
+      }
+      URI p = new URI(actions.getChild(pathField).getString(r));
+      String path = p.isAbsolute() ? p.toString()
+          : new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(table), new org.apache.hadoop.fs.Path(p)).toString();
+      files.add(FileStatus.of(path, actions.getChild(sizeField).getLong(r), 0));
+    }
+  }
+
+  /** Appends {@code data} to the table at {@code path} (created with {@code schema} if missing); returns the version. */
+  private static long append(Engine engine, String path, StructType schema, ColumnarBatch data) throws Exception {
+    Transaction txn;
+    try {
+      Snapshot s = TableManager.loadSnapshot(path).build(engine);
+      txn = s.buildUpdateTableTransaction("joule-probe", Operation.WRITE).build(engine);
+    } catch (TableNotFoundException e) {
+      txn = TableManager.buildCreateTableTransaction(path, schema, "joule-probe").build(engine);
+    }
+    Row state = txn.getTransactionState(engine);
+    CloseableIterator<FilteredColumnarBatch> physical = Transaction.transformLogicalData(engine, state,
+        io.delta.kernel.internal.util.Utils.singletonCloseableIterator(new FilteredColumnarBatch(data, Optional.empty())),
+        Map.of());
+    DataWriteContext ctx = Transaction.getWriteContext(engine, state, Map.of());
+    CloseableIterator<DataFileStatus> files = engine.getParquetHandler().writeParquetFiles(ctx.getTargetDirectory(),
+        physical, ctx.getStatisticsColumns());
+    CloseableIterator<Row> actions = Transaction.generateAppendActions(engine, state, files, ctx);
+    return txn.commit(engine, CloseableIterable.inMemoryIterable(actions)).getVersion();
+  }
+
+  private static long threadCpu() {
+    return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+  }
+
+  private static double ms(long nanos) {
+    return nanos / 1e6;
+  }
+}
