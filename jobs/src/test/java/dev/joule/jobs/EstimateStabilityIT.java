@@ -110,7 +110,7 @@ class EstimateStabilityIT {
     ScoreResult loaded = null;
     List<Row> busyRows = null;
     double wallPerCpu = 0;
-    int spinners = Math.max(4, 2 * Math.max(Runtime.getRuntime().availableProcessors(), onlineCpus()));
+    int spinners = Math.max(4, 2 * dev.joule.testing.HostCpus.atMost());
     for (int attempt = 0; attempt < 3 && wallPerCpu <= 1.3; attempt++, spinners *= 2) {
       String busy = tmp.resolve("busy" + attempt).toString();
       loaded = underLoad(spinners, () -> job.run(new ScoreJob.Request(gen.embeddings(), gen.model(), Precision.FP32, busy, true)));
@@ -154,15 +154,6 @@ class EstimateStabilityIT {
       for (Thread t : spinners) {
         t.join();
       }
-    }
-  }
-
-  /** The host's online CPUs (cgroups can make availableProcessors() smaller than what runs us). */
-  static int onlineCpus() {
-    try {
-      return (int) java.nio.file.Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("processor")).count();
-    } catch (java.io.IOException | RuntimeException e) {
-      return 0;
     }
   }
 
