@@ -95,17 +95,25 @@ public final class KernelNightProbe {
     CommitRange range = TableManager.loadCommitRange(source, CommitBoundary.atVersion(from + 1))
         .withEndBoundary(CommitBoundary.atVersion(to)).build(engine);
     try (CloseableIterator<CommitActions> commits = range.getCommitActions(engine,
-        Set.of(DeltaAction.ADD, DeltaAction.CDC))) {
+        Set.of(DeltaAction.ADD, DeltaAction.REMOVE, DeltaAction.CDC))) {
       while (commits.hasNext()) {
         try (CommitActions c = commits.next(); CloseableIterator<ColumnarBatch> batches = c.getActions()) {
-          List<FileStatus> cdc = new ArrayList<>();
-          List<FileStatus> added = new ArrayList<>();
+          List<FileAction> cdc = new ArrayList<>();
+          List<FileAction> added = new ArrayList<>();
+          List<FileAction> removed = new ArrayList<>();
           while (batches.hasNext()) {
             ColumnarBatch b = batches.next();
             collect(b, "cdc", source, cdc);
             collect(b, "add", source, added);
+            collect(b, "remove", source, removed);
           }
-          changeFiles.add(cdc.isEmpty() ? added : cdc);
+          if (cdc.isEmpty() && (!removed.isEmpty() || added.stream().anyMatch(FileAction::deletionVector))) {
+            // Delta's feed takes such a commit's deletes from its removed files and deletion
+            // vectors, which this probe does not read (a night does, through Spark).
+            throw new IllegalStateException("version " + c.getVersion() + " removes files or adds deletion vectors "
+                + "without change files: not read by this probe");
+          }
+          changeFiles.add((cdc.isEmpty() ? added : cdc).stream().map(FileAction::file).toList());
           isCdc.add(!cdc.isEmpty());
         }
       }
@@ -122,6 +130,7 @@ public final class KernelNightProbe {
     org.apache.spark.sql.types.StructType cdcSchema = addSchema.add("_change_type",
         org.apache.spark.sql.types.DataTypes.StringType);
     long rowsRead = 0;
+    long skipped = 0;
     for (int c = 0; c < changeFiles.size(); c++) {
       boolean cdc = isCdc.get(c);
       for (FileStatus f : changeFiles.get(c)) {
@@ -135,13 +144,22 @@ public final class KernelNightProbe {
         for (Object[] row : read) {
           rowsRead++;
           String type = cdc ? (String) row[2] : "insert";
+          if (row[0] == null || type == null) {
+            skipped++; // a night rejects a row without an id
+            continue;
+          }
           long id = (Long) row[0];
           if (type.equals("delete")) {
             upserts.remove(id);
             deleted.add(id);
           } else if (type.equals("insert") || type.equals("update_postimage")) {
-            Object e = row[1];
-            upserts.put(id, e instanceof float[] v ? v : (float[]) ((scala.collection.immutable.ArraySeq<?>) e).unsafeArray());
+            // DriverParquetRows gives a float list as Spark does: an ArraySeq over float[], or
+            // over boxed values where an element is null (a night rejects such a row).
+            if (!(row[1] instanceof scala.collection.immutable.ArraySeq<?> a && a.unsafeArray() instanceof float[] v)) {
+              skipped++;
+              continue;
+            }
+            upserts.put(id, v);
             deleted.remove(id);
           }
         }
@@ -206,9 +224,9 @@ public final class KernelNightProbe {
     phases.put("Kernel: commit the runs row", ms(threadCpu() - t));
 
     var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    System.out.printf(Locale.ROOT, "probe night of %s, versions %d..%d: %,d feed rows read, %,d ids upserted, %,d deleted; "
-        + "predictions version %d, runs version %d%n", source, from + 1, to, rowsRead, n, deleted.size(),
-        predictionsVersion, runsVersion);
+    System.out.printf(Locale.ROOT, "probe night of %s, versions %d..%d: %,d feed rows read (%,d skipped: a null id, "
+        + "embedding or element), %,d ids upserted, %,d deleted; predictions version %d, runs version %d%n", source,
+        from + 1, to, rowsRead, skipped, n, deleted.size(), predictionsVersion, runsVersion);
     for (Map.Entry<String, Double> p : phases.entrySet()) {
       System.out.printf(Locale.ROOT, "  %-55s %8.1f ms main-thread CPU%n", p.getKey(), p.getValue());
     }
@@ -242,8 +260,14 @@ public final class KernelNightProbe {
     return rows;
   }
 
-  /** The files (paths made absolute against {@code table}, sizes) of the {@code column} actions ("add", "cdc") in {@code b}. */
-  private static void collect(ColumnarBatch b, String column, String table, List<FileStatus> files) throws Exception {
+  /** A file action of the log: its file (path, size), and whether it carries a deletion vector. */
+  private record FileAction(FileStatus file, boolean deletionVector) {}
+
+  /**
+   * The {@code column} actions ("add", "remove", "cdc") in {@code b} that change data, their paths
+   * made absolute against {@code table}.
+   */
+  private static void collect(ColumnarBatch b, String column, String table, List<FileAction> files) throws Exception {
     int col = b.getSchema().indexOf(column);
     if (col < 0) {
       return;
@@ -252,18 +276,20 @@ public final class KernelNightProbe {
     int pathField = ((StructType) actions.getDataType()).indexOf("path");
     int changeField = ((StructType) actions.getDataType()).indexOf("dataChange");
     int sizeField = ((StructType) actions.getDataType()).indexOf("size");
+    int dvField = ((StructType) actions.getDataType()).indexOf("deletionVector");
     for (int r = 0; r < b.getSize(); r++) {
       if (actions.isNullAt(r)) {
         continue;
       }
-      if (changeField >= 0 && column.equals("add") && !actions.getChild(changeField).isNullAt(r)
+      if (changeField >= 0 && !column.equals("cdc") && !actions.getChild(changeField).isNullAt(r)
           && !actions.getChild(changeField).getBoolean(r)) {
-        continue;
+        continue; // a rewrite that changed no row (OPTIMIZE, say)
       }
       URI p = new URI(actions.getChild(pathField).getString(r));
       String path = p.isAbsolute() ? p.toString()
           : new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(table), new org.apache.hadoop.fs.Path(p)).toString();
-      files.add(FileStatus.of(path, actions.getChild(sizeField).getLong(r), 0));
+      files.add(new FileAction(FileStatus.of(path, sizeField >= 0 ? actions.getChild(sizeField).getLong(r) : 0, 0),
+          dvField >= 0 && !actions.getChild(dvField).isNullAt(r)));
     }
   }
 
