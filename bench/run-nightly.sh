@@ -6,11 +6,13 @@
 # bench/run-nightly.sh --terms [--rows N] [--dim D]: the three terms of a night (fixed, per changed
 # row, per table row), fitted from four nights, each a fresh bin/joule process (tables of N and 2N
 # rows, 1 % and 10 % churn), against a full MLlib recompute in a fresh process, and projected to
-# 100M and 1B rows (labelled a projection). Default N = 1,000,000: ~15 minutes, ~20 GB of disk.
+# 100M and 1B rows (labelled a projection). Default N = 1,000,000: ~15 minutes, ~20 GB of disk while
+# it runs; its tables are removed at the end (--keep true leaves them; the logs stay either way).
 #
 # bench/run-nightly.sh --ab DIR [--rows N] [--rounds R]: a change's effect on a scheduled night:
 # R rounds of 1 % churn (default 8, N = 300,000), each night scored by DIR's bin/joule (another
 # checkout, built: the commit before) and this one's, as fresh processes, in turn. ~1 minute a round.
+# Its tables are removed at the end too (--keep true leaves them).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ "${1:-}" == "--ab" ]]; then

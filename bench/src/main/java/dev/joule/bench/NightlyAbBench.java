@@ -19,7 +19,7 @@ import org.apache.spark.sql.SparkSession;
  * change, the first of them alternating, so the drift of a shared VM falls on both. Both output
  * tables reach the same versions in the same round, checkpoints included.
  *
- * <p>Usage: {@code bench/run-nightly.sh --ab DIR [--rows N] [--rounds R]}, DIR a built checkout.
+ * <p>Usage: {@code bench/run-nightly.sh --ab DIR [--rows N] [--rounds R] [--keep true]}, DIR a built checkout.
  */
 public final class NightlyAbBench {
 
@@ -30,12 +30,14 @@ public final class NightlyAbBench {
     int rounds = 8;
     int dim = 384;
     String root = ".";
+    boolean keep = false; // --keep true: leave the tables for a look afterwards (tens of GB at 1M rows)
     String before = null;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--rows" -> n = Long.parseLong(args[i + 1]);
         case "--rounds" -> rounds = Integer.parseInt(args[i + 1]);
         case "--root" -> root = args[i + 1];
+        case "--keep" -> keep = Boolean.parseBoolean(args[i + 1]);
         case "--ab" -> before = args[i + 1];
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
@@ -89,6 +91,9 @@ public final class NightlyAbBench {
       Files.writeString(dir.resolveSibling("nightly-ab.md"), s.toString());
     } finally {
       spark.stop();
+      if (!keep) {
+        NightlyBench.deleteTables(dir);
+      }
     }
   }
 

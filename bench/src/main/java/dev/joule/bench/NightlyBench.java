@@ -300,6 +300,22 @@ public final class NightlyBench {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
+  /**
+   * Removes the folders under {@code dir} (the bench's tables and generated data), keeping its
+   * files (the nights' printed profiles, the timings): the tables of a 1M-row terms bench are
+   * about 20 GB, and they outlived the bench until the next run emptied them.
+   */
+  static void deleteTables(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (var children = Files.list(dir)) {
+      for (Path c : children.filter(Files::isDirectory).toList()) {
+        deleteTree(c);
+      }
+    }
+  }
+
   static void deleteTree(Path p) throws IOException {
     if (Files.exists(p)) {
       try (var w = Files.walk(p)) {

@@ -34,7 +34,7 @@ import org.apache.spark.sql.SparkSession;
  * child), measured per row in the same run. The terms are then projected, labelled as a
  * projection, to 100M and 1B rows at 0.1 / 1 / 10 % churn.
  *
- * <p>Usage: {@code bench/run-nightly.sh --terms [--rows N] [--dim D]}; the script builds first
+ * <p>Usage: {@code bench/run-nightly.sh --terms [--rows N] [--dim D] [--keep true]}; the script builds first
  * and runs the children with {@code JOULE_NO_BUILD=1}.
  */
 public final class NightlyTermsBench {
@@ -49,11 +49,13 @@ public final class NightlyTermsBench {
     long n = 1_000_000;
     int dim = 384;
     String root = ".";
+    boolean keep = false; // --keep true: leave the tables for a look afterwards (tens of GB at 1M rows)
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--rows" -> n = Long.parseLong(args[i + 1]);
         case "--dim" -> dim = Integer.parseInt(args[i + 1]);
         case "--root" -> root = args[i + 1];
+        case "--keep" -> keep = Boolean.parseBoolean(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -110,6 +112,9 @@ public final class NightlyTermsBench {
       report(dir, n, dim, nights, ml, sourceRows, wattsPerCpu(spark, dir, dim));
     } finally {
       spark.stop();
+      if (!keep) {
+        NightlyBench.deleteTables(dir);
+      }
     }
   }
 
