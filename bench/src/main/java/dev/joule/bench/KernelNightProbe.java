@@ -65,9 +65,10 @@ import java.util.Set;
  * nightly} on the same changes (bench/README.md).
  *
  * <p>Usage: {@code KernelNightProbe SOURCE FROM_VERSION MODEL_FILE OUT_DIR [PRECISION [READER [TO_VERSION]]]}:
- * the changes in versions (FROM_VERSION, TO_VERSION or latest], read with parquet-mr's column
- * readers ({@code DriverParquetRows}), or with Kernel's default Parquet reader (READER
- * {@code kernel-reader}; any other word: parquet-mr).
+ * the changes in versions (FROM_VERSION, TO_VERSION or latest], read by {@code DriverParquetRows}
+ * (READER {@code pages}, the default: float lists decoded a page at a time; {@code per-value}:
+ * parquet-mr's column reader for every value), or by Kernel's default Parquet reader
+ * ({@code kernel-reader}).
  */
 public final class KernelNightProbe {
 
@@ -80,7 +81,13 @@ public final class KernelNightProbe {
     ModelSpec model = LinearModelFile.readAny(Path.of(args[2]));
     String out = Path.of(args[3]).toAbsolutePath().toUri().toString();
     Precision precision = args.length > 4 ? Precision.parse(args[4]) : Precision.INT8;
-    boolean kernelReader = args.length > 5 && args[5].equals("kernel-reader");
+    String readerName = args.length > 5 ? args[5] : "pages";
+    boolean kernelReader = readerName.equals("kernel-reader");
+    dev.joule.jobs.delta.DriverParquetRows.FloatLists lists = switch (readerName) {
+      case "pages", "kernel-reader" -> dev.joule.jobs.delta.DriverParquetRows.FloatLists.PAGES;
+      case "per-value" -> dev.joule.jobs.delta.DriverParquetRows.FloatLists.PER_VALUE;
+      default -> throw new IllegalArgumentException("READER is pages, per-value or kernel-reader, not " + readerName);
+    };
     Map<String, Double> phases = new LinkedHashMap<>();
 
     org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
@@ -139,7 +146,7 @@ public final class KernelNightProbe {
           read = readWithKernel(engine, f, cdc);
         } else {
           read = dev.joule.jobs.delta.DriverParquetRows.read(conf, new org.apache.hadoop.fs.Path(f.getPath()),
-              cdc ? cdcSchema : addSchema);
+              cdc ? cdcSchema : addSchema, lists);
         }
         for (Object[] row : read) {
           rowsRead++;
@@ -165,7 +172,7 @@ public final class KernelNightProbe {
         }
       }
     }
-    phases.put((kernelReader ? "Kernel's Parquet reader" : "parquet-mr's column readers (DriverParquetRows)")
+    phases.put((kernelReader ? "Kernel's Parquet reader" : "DriverParquetRows, float lists " + lists)
         + ": the changes, net per id", ms(threadCpu() - t));
 
     t = threadCpu();

@@ -277,11 +277,19 @@ public final class NightlyTermsBench {
         perTable * 1e6, perTable * watts * 1e6));
     s.append(String.format(Locale.ROOT, "- baseline, a full MLlib recompute: %.3g CPU us = %.3g uJ estimated per row "
         + "(%,d rows, whole process)%n%n", mllibPerRow * 1e6, mllibPerRow * watts * 1e6, mllibRows));
-    s.append("PROJECTION from the measured terms (not measured at these sizes): a night = fixed + per changed row x "
-        + "churn x N + per table row x N; a full MLlib recompute = its per-row cost x N.\n\n");
-    s.append("| table rows N | churn | night, est. J | full MLlib recompute, est. J | MLlib / night |\n"
-        + "| --- | --- | --- | --- | --- |\n");
-    for (long rows : new long[] {100_000_000L, 1_000_000_000L}) {
+    // A negative term is no cost: the single runs spread more than the changes moved them (another
+    // process on the machine, say). Projecting from it would print ratios that mean nothing.
+    boolean usable = fixed > 0 && perChanged > 0 && perTable >= 0;
+    if (!usable) {
+      s.append("NO PROJECTION: a fitted term is negative, so these single runs spread more than the changes "
+          + "moved them (another load on the machine, say). Rerun on a quiet machine.\n");
+    } else {
+      s.append("PROJECTION from the measured terms (not measured at these sizes): a night = fixed + per changed row x "
+          + "churn x N + per table row x N; a full MLlib recompute = its per-row cost x N.\n\n");
+      s.append("| table rows N | churn | night, est. J | full MLlib recompute, est. J | MLlib / night |\n"
+          + "| --- | --- | --- | --- | --- |\n");
+    }
+    for (long rows : usable ? new long[] {100_000_000L, 1_000_000_000L} : new long[0]) {
       for (double churn : new double[] {0.001, 0.01, 0.1}) {
         double night = (fixed + perChanged * churn * rows + perTable * rows) * watts;
         double full = mllibPerRow * rows * watts;

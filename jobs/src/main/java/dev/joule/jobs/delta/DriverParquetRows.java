@@ -13,6 +13,8 @@ import org.apache.parquet.column.impl.ColumnReadStoreImpl;
 import org.apache.parquet.column.page.PageReadStore;
 import org.apache.parquet.filter2.compat.FilterCompat;
 import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.metadata.ColumnChunkMetaData;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.schema.GroupType;
 import org.apache.parquet.schema.LogicalTypeAnnotation;
@@ -53,14 +55,27 @@ public final class DriverParquetRows {
     return true;
   }
 
+  /** How a float list column is decoded. */
+  public enum FloatLists {
+    /** A page at a time ({@link FloatListPages}), where the column chunk's encodings allow. */
+    PAGES,
+    /** One value and its levels at a time, by parquet-mr's column reader. */
+    PER_VALUE
+  }
+
   /**
-   * Appends the file's rows, in the columns of {@code schema} (by name; a column the file lacks
-   * is null in every row).
+   * The file's rows, in the columns of {@code schema} (by name; a column the file lacks is null
+   * in every row), float lists decoded a page at a time where their encodings allow.
    *
    * @throws IllegalStateException where the file's layout is not one read here (its caller then
    *     reads that file with Kernel)
    */
   public static List<Object[]> read(Configuration conf, Path file, StructType schema) {
+    return read(conf, file, schema, FloatLists.PAGES);
+  }
+
+  /** As {@link #read(Configuration, Path, StructType)}, float lists decoded as {@code lists} says. */
+  public static List<Object[]> read(Configuration conf, Path file, StructType schema, FloatLists lists) {
     var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
         .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false).build();
     try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), options)) {
@@ -86,19 +101,42 @@ public final class DriverParquetRows {
       String createdBy = reader.getFooter().getFileMetaData().getCreatedBy();
       List<Object[]> out = new ArrayList<>();
       PageReadStore group;
+      int block = 0;
       while ((group = reader.readNextRowGroup()) != null) {
+        BlockMetaData meta = reader.getRowGroups().get(block++);
+        if (group.getRowCount() > Integer.MAX_VALUE - 8) {
+          throw new IllegalStateException(file + ": a row group of " + group.getRowCount() + " rows");
+        }
+        int rows = (int) group.getRowCount();
         ColumnReadStoreImpl store = new ColumnReadStoreImpl(group, DriverKeyScan.IGNORED, requested, createdBy);
         ColumnReader[] readers = new ColumnReader[columns.length];
+        Object[][] decoded = new Object[columns.length][];
         for (int c = 0; c < columns.length; c++) {
-          if (columns[c] != null) {
-            readers[c] = store.getColumnReader(columns[c].descriptor);
-            columns[c].left = readers[c].getTotalValueCount();
+          Column col = columns[c];
+          if (col == null) {
+            continue;
+          }
+          if (col.list && lists == FloatLists.PAGES && FloatListPages.decodes(encodings(meta, col.descriptor))) {
+            try {
+              decoded[c] = FloatListPages.read(group.getPageReader(col.descriptor), col.descriptor, rows, col.present,
+                  col.entry);
+            } catch (IllegalStateException e) {
+              throw new IllegalStateException(file + ": column " + col.path[0] + ": " + e.getMessage(), e);
+            }
+          } else {
+            readers[c] = store.getColumnReader(col.descriptor);
+            col.left = readers[c].getTotalValueCount();
           }
         }
-        for (long r = 0; r < group.getRowCount(); r++) {
+        for (int r = 0; r < rows; r++) {
           Object[] row = new Object[columns.length];
           for (int c = 0; c < columns.length; c++) {
-            row[c] = columns[c] == null ? null : columns[c].next(readers[c]);
+            if (decoded[c] != null) {
+              Object v = decoded[c][r];
+              row[c] = v == null ? null : scala.collection.immutable.ArraySeq.unsafeWrapArray(v);
+            } else {
+              row[c] = columns[c] == null ? null : columns[c].next(readers[c]);
+            }
           }
           out.add(row);
         }
@@ -107,6 +145,19 @@ public final class DriverParquetRows {
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The encodings of {@code column}'s chunk in the row group {@code block}. */
+  private static java.util.Set<org.apache.parquet.column.Encoding> encodings(BlockMetaData block,
+      ColumnDescriptor column) {
+    org.apache.parquet.hadoop.metadata.ColumnPath path =
+        org.apache.parquet.hadoop.metadata.ColumnPath.get(column.getPath());
+    for (ColumnChunkMetaData chunk : block.getColumns()) {
+      if (chunk.getPath().equals(path)) {
+        return chunk.getEncodings();
+      }
+    }
+    return java.util.Set.of(org.apache.parquet.column.Encoding.BYTE_STREAM_SPLIT); // not found: read per value
   }
 
   /**
