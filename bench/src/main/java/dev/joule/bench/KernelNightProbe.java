@@ -24,7 +24,6 @@ import io.delta.kernel.data.Row;
 import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.defaults.internal.data.DefaultColumnarBatch;
 import io.delta.kernel.defaults.internal.data.vector.DefaultBinaryVector;
-import io.delta.kernel.defaults.internal.data.vector.DefaultFloatVector;
 import io.delta.kernel.defaults.internal.data.vector.DefaultLongVector;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
@@ -57,12 +56,14 @@ import java.util.Set;
  * A probe, not a product path: what a night costs with no Spark session, in a fresh JVM. It reads
  * a source table's change data feed over a version range with Delta Kernel (the range's change
  * files; the added files of commits without any), takes each id's last change, scores the
- * changed rows with the bridge's kernel on this thread, and commits the predictions and a runs
- * row to two Delta tables of its own through Kernel's transactions. It does not mark the earlier
- * predictions of changed or deleted ids (the deletion vectors a night commits), keeps no rejects,
- * gate or energy rows, and reads the feed's files whole: it measures the fixed cost of such a
- * night (JVM, Kernel, bridge, two commits) and its cost per changed row, against {@code bin/joule
- * nightly} on the same changes (bench/README.md).
+ * changed rows with the bridge's kernel on this thread, writes them as a night's tasks write
+ * predictions ({@code TaskFile}: Joule's values writer and key index, its Parquet settings made
+ * without a session), and commits them into the predictions table of a night's output folder
+ * (OUT_DIR/predictions, a copy of one {@code bin/joule nightly} wrote) with {@code KernelUpsert}:
+ * the earlier rows of changed and deleted ids marked in deletion vectors, as a night's commit
+ * does. A runs row goes to OUT_DIR/probe-runs (Kernel). It keeps no rejects, gate or energy rows,
+ * and reads the feed's files whole: it measures the fixed cost of such a night and its cost per
+ * changed row, against {@code bin/joule nightly} on the same changes (bench/README.md).
  *
  * <p>Usage: {@code KernelNightProbe SOURCE FROM_VERSION MODEL_FILE OUT_DIR [PRECISION [READER [TO_VERSION]]]}:
  * the changes in versions (FROM_VERSION, TO_VERSION or latest], read by {@code DriverParquetRows}
@@ -181,7 +182,7 @@ public final class KernelNightProbe {
     int dim = model.dim();
     int n = upserts.size();
     long[] outIds = new long[n];
-    byte[][] labels = new byte[n][];
+    int[] labelIndex = new int[n];
     float[] scores = new float[n];
     List<Map.Entry<Long, float[]>> rows = new ArrayList<>(upserts.entrySet());
     KernelOutput ko = kernel.newOutput();
@@ -199,7 +200,7 @@ public final class KernelNightProbe {
       for (int r = 0; r < m; r++) {
         int best = ko.bestColumn(r);
         outIds[start + r] = rows.get(start + r).getKey();
-        labels[start + r] = (names != null ? names.get(best) : Integer.toString(best)).getBytes(StandardCharsets.UTF_8);
+        labelIndex[start + r] = best;
         scores[start + r] = ko.scores()[r * ko.width() + best];
       }
     }
@@ -207,17 +208,31 @@ public final class KernelNightProbe {
 
     t = threadCpu();
     String runId = "probe-" + System.currentTimeMillis();
-    StructType predictions = new StructType().add("id", LongType.LONG).add("label", StringType.STRING)
-        .add("score", FloatType.FLOAT).add("run_id", StringType.STRING);
-    byte[][] runIds = new byte[n][];
-    java.util.Arrays.fill(runIds, runId.getBytes(StandardCharsets.UTF_8));
-    ColumnarBatch data = new DefaultColumnarBatch(n, predictions, new ColumnVector[] {
-        new DefaultLongVector(LongType.LONG, n, Optional.empty(), outIds),
-        new DefaultBinaryVector(StringType.STRING, n, labels),
-        new DefaultFloatVector(n, Optional.empty(), scores),
-        new DefaultBinaryVector(StringType.STRING, n, runIds)});
-    long predictionsVersion = append(engine, out + "/predictions", predictions, data);
-    phases.put("Kernel: write and commit " + n + " predictions", ms(threadCpu() - t));
+    dev.joule.udfs.files.RunColumns columns = new dev.joule.udfs.files.RunColumns(runId, model.modelId(),
+        model.modelVersion(), kernel.displayName(), System.currentTimeMillis() * 1000,
+        org.apache.spark.sql.types.DataTypes.LongType, new org.apache.spark.sql.types.StructType())
+        .forNight("probe:" + runId, true);
+    String predictionsPath = out + "/predictions";
+    dev.joule.udfs.files.TableFiles files = dev.joule.udfs.files.TableFiles.prepareWithoutSession(conf,
+        new org.apache.spark.sql.internal.SQLConf(), new org.apache.hadoop.fs.Path(java.net.URI.create(predictionsPath))
+            .toString(), columns.predictionsSchema(), runId);
+    dev.joule.udfs.files.TaskFile file = dev.joule.udfs.files.TaskFile.forPredictions("predictions", files, 0, 0, 0,
+        columns, names != null ? names : java.util.stream.IntStream.range(0, ko.width()).mapToObj(Integer::toString)
+            .toList());
+    for (int i = 0; i < n; i++) {
+      file.writePrediction(outIds[i], labelIndex[i], scores[i], null, 0, 0);
+    }
+    List<dev.joule.udfs.files.TaskOutput.WrittenFile> written = new ArrayList<>();
+    file.close(written);
+    phases.put("TaskFile: write " + n + " predictions and their key index", ms(threadCpu() - t));
+    t = threadCpu();
+    Set<Object> keys = new HashSet<>(upserts.keySet());
+    keys.addAll(deleted);
+    var upsert = dev.joule.jobs.delta.KernelUpsert.commit(engine, conf, predictionsPath, columns.predictionsSchema(),
+        written, Map.of("model_id", model.modelId()), "id", keys, Map.of("model_id", model.modelId()), Optional.empty(), 20_000_000);
+    long predictionsVersion = upsert.version();
+    phases.put("KernelUpsert: commit, " + upsert.rowsMarked() + " earlier rows marked in " + upsert.filesTouched()
+        + " files", ms(threadCpu() - t));
 
     t = threadCpu();
     StructType runs = new StructType().add("run_id", StringType.STRING).add("source_version", LongType.LONG)
@@ -227,7 +242,7 @@ public final class KernelNightProbe {
         new DefaultLongVector(LongType.LONG, 1, Optional.empty(), new long[] {to}),
         new DefaultLongVector(LongType.LONG, 1, Optional.empty(), new long[] {n}),
         new DefaultLongVector(LongType.LONG, 1, Optional.empty(), new long[] {deleted.size()})});
-    long runsVersion = append(engine, out + "/runs", runs, run);
+    long runsVersion = append(engine, out + "/probe-runs", runs, run);
     phases.put("Kernel: commit the runs row", ms(threadCpu() - t));
 
     var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();

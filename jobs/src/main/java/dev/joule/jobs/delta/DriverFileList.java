@@ -69,7 +69,14 @@ final class DriverFileList {
     return listed != null ? listed : txn.snapshot().allFiles().collectAsList();
   }
 
-  private static List<AddFile> list(Engine engine, String path, long version) {
+  /**
+   * The live files of {@code path} at {@code version}, listed by Delta Kernel with no Spark session.
+   * Unlike {@link #at}, it does not look for a configured Delta log store (a session's setting).
+   *
+   * @throws IllegalStateException where Kernel may list them differently from Delta (coordinated
+   *     commits, clustering, absolute paths, a protocol Kernel does not read)
+   */
+  static List<AddFile> list(Engine engine, String path, long version) {
     Snapshot snapshot = TableManager.loadSnapshot(path).atVersion(version).build(engine);
     if (!(snapshot instanceof SnapshotImpl impl)) {
       throw new IllegalStateException("an unknown snapshot type");

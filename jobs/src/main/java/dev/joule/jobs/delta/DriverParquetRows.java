@@ -103,6 +103,9 @@ public final class DriverParquetRows {
       PageReadStore group;
       int block = 0;
       while ((group = reader.readNextRowGroup()) != null) {
+        while (reader.getRowGroups().get(block).getRowCount() == 0) {
+          block++; // readNextRowGroup skips empty row groups
+        }
         BlockMetaData meta = reader.getRowGroups().get(block++);
         if (group.getRowCount() > Integer.MAX_VALUE - 8) {
           throw new IllegalStateException(file + ": a row group of " + group.getRowCount() + " rows");

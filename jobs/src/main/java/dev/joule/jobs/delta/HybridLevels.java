@@ -70,10 +70,18 @@ final class HybridLevels {
           if (packer == null) {
             java.util.Arrays.fill(out, i, i + 8, 0);
           } else {
-            if (p + bitWidth > to) {
+            if (p + bitWidth <= to) {
+              packer.unpack8Values(buf, p, out, i);
+            } else if (i + 8 >= count && (long) (to - p) * 8 >= (long) (count - i) * bitWidth) {
+              // the last group, cut short by its writer after the values needed: zeros past its end
+              byte[] group = new byte[bitWidth];
+              for (int k = 0; k < to - p; k++) {
+                group[k] = buf.get(p + k);
+              }
+              packer.unpack8Values(group, 0, out, i);
+            } else {
               throw new IllegalStateException("levels end inside a bit-packed group");
             }
-            packer.unpack8Values(buf, p, out, i);
             p += bitWidth;
             for (int k = i, e = Math.min(i + 8, count); k < e; k++) {
               if (out[k] > max || out[k] < 0) {

@@ -66,6 +66,49 @@ public final class KernelCheckpoints {
       LOG.warn("{}: no checkpoint after version {} ({})", path, version, e.toString());
       return;
     }
+    Boolean written = writeLatest(engine, path, version);
+    if (written == null) {
+      try {
+        DeltaLog log = DeltaLog.forTable(spark, path);
+        Snapshot at = log.getSnapshotAt(version, scala.Option.empty(), scala.Option.empty(), false);
+        log.checkpoint(at, scala.Option.empty());
+      } catch (Exception again) {
+        LOG.warn("{}: no checkpoint at version {} ({})", path, version, again.toString());
+      }
+    } else if (written) {
+      removeExpiredChecksumsLogged(spark.sessionState().newHadoopConf(), path);
+    }
+  }
+
+  /**
+   * As {@link #afterCommit(SparkSession, io.delta.kernel.engine.Engine, String, long)}, for a
+   * commit made with no Spark session: the table's state read by Kernel, the checkpoint written by
+   * Kernel only (where it cannot, none is written: a later commit through Delta Spark makes one).
+   */
+  static void afterCommit(io.delta.kernel.engine.Engine engine, org.apache.hadoop.conf.Configuration conf, String path,
+      long version) {
+    try {
+      var snapshot = (io.delta.kernel.internal.SnapshotImpl) io.delta.kernel.TableManager.loadSnapshot(path)
+          .build(engine);
+      long last = snapshot.getLogSegment().getCheckpointVersionOpt().orElse(-1L);
+      if (!HANDED_OVER.equals(snapshot.getMetadata().getConfiguration().get(PROPERTY))
+          || version - Math.max(0, last) < INTERVAL) {
+        return;
+      }
+    } catch (Exception e) {
+      LOG.warn("{}: no checkpoint after version {} ({})", path, version, e.toString());
+      return;
+    }
+    if (Boolean.TRUE.equals(writeLatest(engine, path, version))) {
+      removeExpiredChecksumsLogged(conf, path);
+    }
+  }
+
+  /**
+   * A checkpoint of the latest snapshot by Kernel: true when written, false when another writer
+   * had made it, null when Kernel could not (logged).
+   */
+  private static Boolean writeLatest(io.delta.kernel.engine.Engine engine, String path, long version) {
     var cpu = ManagementFactory.getThreadMXBean();
     long c0 = cpu.getCurrentThreadCpuTime();
     try {
@@ -75,21 +118,18 @@ public final class KernelCheckpoints {
       latest.writeCheckpoint(engine);
       LOG.info("{}: checkpoint at version {} written by Delta Kernel ({} ms CPU)", path, latest.getVersion(),
           String.format(java.util.Locale.ROOT, "%.1f", (cpu.getCurrentThreadCpuTime() - c0) / 1e6));
+      return true;
     } catch (io.delta.kernel.exceptions.CheckpointAlreadyExistsException e) {
-      return; // another writer made it: nothing to do
+      return false; // another writer made it: nothing to do
     } catch (Exception e) {
-      LOG.warn("{}: Delta Kernel could not checkpoint version {} ({}); Delta Spark does", path, version, e.toString());
-      try {
-        DeltaLog log = DeltaLog.forTable(spark, path);
-        Snapshot at = log.getSnapshotAt(version, scala.Option.empty(), scala.Option.empty(), false);
-        log.checkpoint(at, scala.Option.empty());
-      } catch (Exception again) {
-        LOG.warn("{}: no checkpoint at version {} ({})", path, version, again.toString());
-      }
-      return;
+      LOG.warn("{}: Delta Kernel could not checkpoint version {} ({})", path, version, e.toString());
+      return null;
     }
+  }
+
+  private static void removeExpiredChecksumsLogged(org.apache.hadoop.conf.Configuration conf, String path) {
     try {
-      int removed = removeExpiredChecksums(spark.sessionState().newHadoopConf(), path);
+      int removed = removeExpiredChecksums(conf, path);
       if (removed > 0) {
         LOG.info("{}: {} checksum files of expired versions removed", path, removed);
       }

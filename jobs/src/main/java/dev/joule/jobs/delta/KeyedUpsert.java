@@ -9,7 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.paths.SparkPath;
@@ -22,18 +21,10 @@ import org.apache.spark.sql.delta.DeltaLog;
 import org.apache.spark.sql.delta.OptimisticTransaction;
 import org.apache.spark.sql.delta.actions.Action;
 import org.apache.spark.sql.delta.actions.AddFile;
-import org.apache.spark.sql.delta.actions.DeletionVectorDescriptor$;
-import org.apache.spark.sql.delta.actions.DeletionVectorDescriptor;
 import org.apache.spark.sql.delta.actions.Metadata;
 import org.apache.spark.sql.delta.deletionvectors.RoaringBitmapArray;
-import org.apache.spark.sql.delta.deletionvectors.RoaringBitmapArrayFormat$;
-import org.apache.spark.sql.delta.deletionvectors.StoredBitmap$;
-import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore$;
-import org.apache.spark.sql.delta.storage.dv.DeletionVectorStore;
-import org.apache.spark.sql.delta.util.DeltaFileOperations;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -112,225 +103,35 @@ final class KeyedUpsert {
     keys = new java.util.HashSet<>(keys);
     keys.remove(null); // a null key matches no row
     Path dataPath = log.dataPath();
-    String base = dataPath.toString();
-    // The live files that may hold rows in scope with one of the keys, by the path a Parquet scan
-    // reports for them. A file whose key bounds hold none of the keys is not read (an id range
-    // of its own: the files of an insert-only night, say).
-    long[] sortedKeys = integerKeys(merged.apply(keyColumn).dataType(), keys);
-    Map<String, AddFile> candidates = new HashMap<>();
-    java.util.Set<String> wholeInScope = new java.util.HashSet<>(); // every row in scope: a key index may serve
-    int skipped = 0;
-    boolean scopeRead = false;
-    for (AddFile f : keys.isEmpty() ? List.<AddFile>of() : DriverFileList.live(spark, engine, txn)) {
-      FileCommit.Match inScope = FileCommit.match(f.stats(), scope);
-      if (inScope == FileCommit.Match.NONE) {
-        continue;
-      }
-      if (sortedKeys != null && !mayHoldAny(f.stats(), keyColumn, sortedKeys)) {
-        skipped++;
-        continue;
-      }
-      String name = SparkPath.fromPath(DeltaFileOperations.absolutePath(base, f.path())).urlEncoded();
-      candidates.put(name, f);
-      if (inScope == FileCommit.Match.ALL || scope.isEmpty()) { // (statistics-less files match SOME)
-        wholeInScope.add(name);
-      }
-    }
-    Map<String, RoaringBitmapArray> marked = new HashMap<>();
-    List<String> how = new ArrayList<>(); // where the rows were found, for the log
+    long[] sortedKeys = KeyedMarks.integerKeys(merged.apply(keyColumn).dataType(), keys);
+    KeyedMarks.Candidates candidates = KeyedMarks.candidates(
+        keys.isEmpty() ? List.<AddFile>of() : DriverFileList.live(spark, engine, txn), dataPath.toString(), keyColumn,
+        sortedKeys, scope);
     // Delta's Hadoop configuration for this table (the session's and the table's options), made
     // once: the key indexes, the driver's key scan and the deletion-vector store read with it.
-    org.apache.hadoop.conf.Configuration hadoopConf = candidates.isEmpty() ? null : log.newDeltaHadoopConf();
-    // The files with a key index (written with them by a night's tasks) are searched in it; the
-    // others' key columns are read.
-    Map<String, AddFile> toScan = new HashMap<>(candidates);
-    if (sortedKeys != null && !candidates.isEmpty()) {
-      how.add(indexedPositions(hadoopConf, candidates, wholeInScope, dataPath, keyColumn, sortedKeys, marked, toScan));
-    }
-    for (String name : toScan.keySet()) {
-      scopeRead |= !wholeInScope.contains(name);
-    }
-    Map<String, String> scopeToRead = scopeRead ? scope : Map.of();
-    if (!toScan.isEmpty()) {
-      double[] cpuMillis = {0};
-      Map<String, RoaringBitmapArray> scanned = null;
-      if (readsOnDriver(merged, toScan, keyColumn, scopeToRead, driverScanRows)) {
-        scanned = driverPositions(log, hadoopConf, toScan, base, keyColumn, keys, sortedKeys, scopeToRead,
-            cpuMillis);
-        // The bench's per-table term reads this line (NightlyTermsBench).
-        how.add(String.format(java.util.Locale.ROOT, "key scan on the driver: %d rows, %.1f ms CPU",
-            toScan.values().stream().mapToLong(f -> (Long) f.numPhysicalRecords().get()).sum(), cpuMillis[0]));
-      }
-      if (scanned == null) {
-        scanned = positions(spark, merged, toScan, keyColumn, keys, sortedKeys, scopeToRead);
-        how.add("key scan by a Spark job");
-      }
-      marked.putAll(scanned);
+    org.apache.hadoop.conf.Configuration hadoopConf = candidates.files().isEmpty() ? null : log.newDeltaHadoopConf();
+    KeyedMarks.Found found = KeyedMarks.find(hadoopConf, dataPath, merged, candidates, keyColumn, keys, sortedKeys,
+        scope, driverScanRows);
+    Map<String, RoaringBitmapArray> marked = new HashMap<>(found.marked());
+    List<String> how = new ArrayList<>(found.how());
+    if (!found.unread().isEmpty()) {
+      marked.putAll(positions(spark, merged, found.unread(), keyColumn, keys, sortedKeys, found.scopeToRead()));
+      how.add("key scan by a Spark job");
     }
     LOG.info("{}: {} keys to replace; {} files may hold them ({}), {} skipped by their {} bounds", path,
-        keys.size(), candidates.size(), how.isEmpty() ? "none read" : String.join("; ", how), skipped, keyColumn);
-
-    for (String f : marked.keySet()) {
-      if (candidates.get(f).numPhysicalRecords().isEmpty()) {
-        throw new TableCommit.NoRowCounts(path, candidates.get(f).path());
-      }
-    }
-    List<Action> actions = new ArrayList<>();
-    long now = System.currentTimeMillis();
-    long rowsMarked = 0;
-    int removed = 0;
-    if (!marked.isEmpty()) {
-      DeletionVectorStore store = DeletionVectorStore$.MODULE$.createInstance(hadoopConf);
-      UUID dvFile = UUID.randomUUID();
-      org.apache.spark.sql.delta.storage.dv.DeletionVectorStoreUtils.Writer writer = null;
-      try {
-        for (Map.Entry<String, RoaringBitmapArray> e : marked.entrySet()) {
-          AddFile f = candidates.get(e.getKey());
-          RoaringBitmapArray bits = e.getValue();
-          long before = f.numDeletedRecords();
-          if (f.deletionVector() != null) {
-            bits.merge(StoredBitmap$.MODULE$.create(f.deletionVector(), dataPath).load(store));
-          }
-          long newly = bits.cardinality() - before;
-          if (newly <= 0) {
-            continue; // every position was already deleted
-          }
-          rowsMarked += newly;
-          long physical = (Long) f.numPhysicalRecords().get();
-          if (bits.cardinality() == physical) {
-            actions.add(f.removeWithTimestamp(now, true)); // every row replaced: the file goes
-            removed++;
-            continue;
-          }
-          byte[] data = bits.serializeAsByteArray(RoaringBitmapArrayFormat$.MODULE$.Portable());
-          if (writer == null) { // one deletion-vector file for the commit, opened at its first vector
-            writer = store.createWriter(store.generateFileNameInTable(store.pathWithFileSystem(dataPath), dvFile, ""));
-          }
-          var range = writer.write(data);
-          DeletionVectorDescriptor dv = DeletionVectorDescriptor$.MODULE$.onDiskWithRelativePath(dvFile, "",
-              data.length, bits.cardinality(), scala.Option.apply((Object) range.offset()), scala.Option.empty());
-          scala.Tuple2<AddFile, org.apache.spark.sql.delta.actions.RemoveFile> pair = f.removeRows(dv, true, true);
-          actions.add(pair._1());
-          actions.add(pair._2());
-        }
-      } finally {
-        if (writer != null) {
-          writer.close();
-        }
-      }
-    }
+        keys.size(), candidates.files().size(), how.isEmpty() ? "none read" : String.join("; ", how),
+        candidates.skipped(), keyColumn);
+    KeyedMarks.Marking marking = KeyedMarks.mark(hadoopConf, dataPath, candidates.files(), marked,
+        System.currentTimeMillis(), path);
+    List<Action> actions = new ArrayList<>(marking.actions());
     actions.addAll(FileCommit.adds(files, schema, constants));
     if (actions.isEmpty() && merged == m.schema()) {
-      return new Outcome(-1, 0, 0, 0, candidates.size(), skipped);
+      return new Outcome(-1, 0, 0, 0, candidates.files().size(), candidates.skipped());
     }
     long version = txn.commit(scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(),
         FileCommit.write(org.apache.spark.sql.SaveMode.Append, "upsert by " + keyColumn));
-    return new Outcome(version, rowsMarked, marked.size(), removed, candidates.size(), skipped);
-  }
-
-  /**
-   * The positions of the keys' rows in the candidates whose every row is in scope and that have a
-   * {@link KeyIndex} matching their Delta entry (size, modification time and rows), added to {@code marked}; those
-   * files leave {@code toScan}. Returns what it did, for the log (the bench's per-table term reads
-   * it: NightlyTermsBench).
-   */
-  private static String indexedPositions(org.apache.hadoop.conf.Configuration hadoopConf,
-      Map<String, AddFile> candidates, java.util.Set<String> wholeInScope, Path dataPath, String keyColumn,
-      long[] sortedKeys, Map<String, RoaringBitmapArray> marked, Map<String, AddFile> toScan) {
-    var thread = java.lang.management.ManagementFactory.getThreadMXBean();
-    long cpu = thread.getCurrentThreadCpuTime();
-    Map<String, Long> indexes = KeyIndex.list(hadoopConf, dataPath);
-    int files = 0;
-    long rows = 0;
-    for (String name : wholeInScope) {
-      AddFile f = candidates.get(name);
-      Path file = DeltaFileOperations.absolutePath(dataPath.toString(), f.path());
-      Long length = indexes.get(file.getName());
-      if (f.numPhysicalRecords().isEmpty() || length == null || !file.getParent().equals(dataPath)) {
-        continue;
-      }
-      long physical = (Long) f.numPhysicalRecords().get();
-      KeyIndex index = KeyIndex.read(hadoopConf, file, length, f.size(), f.modificationTime(), keyColumn, physical);
-      if (index == null) {
-        continue;
-      }
-      RoaringBitmapArray bits = new RoaringBitmapArray();
-      index.positionsOf(sortedKeys, bits::add);
-      if (bits.cardinality() > 0) {
-        marked.put(name, bits);
-      }
-      toScan.remove(name);
-      files++;
-      rows += physical;
-    }
-    return String.format(java.util.Locale.ROOT, "key index of %d files: %d rows, %.1f ms CPU", files, rows,
-        (thread.getCurrentThreadCpuTime() - cpu) / 1e6);
-  }
-
-  /**
-   * Whether the driver reads the candidates' key column itself ({@link DriverKeyScan}): their rows
-   * are known from their statistics and at most {@code driverScanRows}, and the key and scope
-   * columns are of types it reads.
-   */
-  private static boolean readsOnDriver(StructType table, Map<String, AddFile> candidates, String keyColumn,
-      Map<String, String> scope, long driverScanRows) {
-    long rows = 0;
-    for (AddFile f : candidates.values()) {
-      if (f.numPhysicalRecords().isEmpty()) {
-        return false;
-      }
-      rows += (Long) f.numPhysicalRecords().get();
-    }
-    return rows <= driverScanRows && DriverKeyScan.readable(table.apply(keyColumn).dataType(),
-        scope.keySet().stream().map(c -> table.apply(c).dataType()).toList());
-  }
-
-  /**
-   * The rows' positions as the driver reads them ({@link DriverKeyScan}), its thread's CPU in
-   * {@code cpuMillis}; null where it cannot read a file (an encoding or a type parquet-mr's column
-   * readers refuse, say: logged), and a Spark job reads them instead. A file whose rows are not
-   * what its statistics say fails the commit, as its deletion vector would.
-   */
-  private static Map<String, RoaringBitmapArray> driverPositions(DeltaLog log,
-      org.apache.hadoop.conf.Configuration hadoopConf, Map<String, AddFile> candidates,
-      String base, String keyColumn, Set<Object> keys, long[] sortedKeys, Map<String, String> scope,
-      double[] cpuMillis) {
-    // Keys of the wrong type are the caller's error, not a file the driver cannot read: thrown.
-    DriverKeyScan.Wanted wanted = new DriverKeyScan.Wanted(sortedKeys, sortedKeys != null ? null : stringKeys(keys));
-    var thread = java.lang.management.ManagementFactory.getThreadMXBean();
-    long cpu = thread.getCurrentThreadCpuTime();
-    try {
-      return DriverKeyScan.positions(hadoopConf, absolute(candidates, base), keyColumn, wanted, scope, true);
-    } catch (DriverKeyScan.RowCountMismatch e) {
-      throw e;
-    } catch (RuntimeException e) {
-      LOG.warn("{}: the driver could not read the keys ({}); a Spark job reads them", log.dataPath(), e.toString());
-      return null;
-    } finally {
-      cpuMillis[0] = (thread.getCurrentThreadCpuTime() - cpu) / 1e6;
-    }
-  }
-
-  /** The candidates as the driver reads them, by the names {@link #commit} keeps them under. */
-  private static Map<String, DriverKeyScan.DataFile> absolute(Map<String, AddFile> candidates, String base) {
-    Map<String, DriverKeyScan.DataFile> out = new HashMap<>();
-    candidates.forEach((name, f) -> out.put(name, new DriverKeyScan.DataFile(
-        DeltaFileOperations.absolutePath(base, f.path()), (Long) f.numPhysicalRecords().get(), f.size(),
-        f.modificationTime())));
-    return out;
-  }
-
-  /** The keys of a string key column. */
-  private static Set<String> stringKeys(Set<Object> keys) {
-    Set<String> out = new java.util.HashSet<>();
-    for (Object k : keys) {
-      if (!(k instanceof String str)) {
-        throw new IllegalArgumentException("key " + k + " (" + k.getClass().getSimpleName()
-            + ") for a string column");
-      }
-      out.add(str);
-    }
-    return out;
+    return new Outcome(version, marking.rowsMarked(), marked.size(), marking.filesRemoved(),
+        candidates.files().size(), candidates.skipped());
   }
 
   /**
@@ -403,38 +204,4 @@ final class KeyedUpsert {
     return out;
   }
 
-  /** The keys as sorted longs, where the key column is of an integer type; else null. */
-  static long[] integerKeys(DataType type, Set<Object> keys) {
-    if (!dev.joule.udfs.files.TaskOutput.IntegerRange.tracks(type) || keys.isEmpty()) {
-      return null;
-    }
-    long[] out = new long[keys.size()];
-    int i = 0;
-    for (Object k : keys) {
-      if (k == null) {
-        throw new IllegalArgumentException("a null key: no row has it (pass the keys without nulls)");
-      }
-      if (!(k instanceof Long || k instanceof Integer || k instanceof Short || k instanceof Byte)) {
-        throw new IllegalArgumentException("key " + k + " (" + k.getClass().getSimpleName() + ") for a column of "
-            + type.simpleString());
-      }
-      out[i++] = ((Number) k).longValue();
-    }
-    java.util.Arrays.sort(out);
-    return out;
-  }
-
-  /** Whether a file's statistics leave room for one of {@code sortedKeys} (no bounds: yes). */
-  static boolean mayHoldAny(String statsJson, String keyColumn, long[] sortedKeys) {
-    long[] bounds = FileCommit.integerBounds(statsJson, keyColumn);
-    if (bounds == null) {
-      return true;
-    }
-    int at = java.util.Arrays.binarySearch(sortedKeys, bounds[0]);
-    if (at >= 0) {
-      return true;
-    }
-    int next = -at - 1; // the first key above the least bound
-    return next < sortedKeys.length && sortedKeys[next] <= bounds[1];
-  }
 }

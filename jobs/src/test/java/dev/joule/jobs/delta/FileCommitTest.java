@@ -51,29 +51,29 @@ class FileCommitTest {
     assertEquals(java.util.Arrays.toString(new long[] {-5, 40}),
         java.util.Arrays.toString(FileCommit.integerBounds(stats, "id")));
     assertEquals(FileCommit.Match.ALL, FileCommit.match(stats, Map.of("run_key", "k1")), "constants unchanged");
-    long[] keys = KeyedUpsert.integerKeys(org.apache.spark.sql.types.DataTypes.LongType,
+    long[] keys = KeyedMarks.integerKeys(org.apache.spark.sql.types.DataTypes.LongType,
         new java.util.HashSet<>(java.util.List.of(100L, -9L, 7L)));
     assertEquals(java.util.Arrays.toString(new long[] {-9, 7, 100}), java.util.Arrays.toString(keys));
-    assertEquals(true, KeyedUpsert.mayHoldAny(stats, "id", keys), "7 is inside");
-    assertEquals(true, KeyedUpsert.mayHoldAny(stats, "id", new long[] {40}), "the bounds are inclusive");
-    assertEquals(true, KeyedUpsert.mayHoldAny(stats, "id", new long[] {-5}));
-    assertEquals(false, KeyedUpsert.mayHoldAny(stats, "id", new long[] {-9, 41, 100}), "all outside");
-    assertEquals(false, KeyedUpsert.mayHoldAny(stats, "id", new long[] {-6}));
+    assertEquals(true, KeyedMarks.mayHoldAny(stats, "id", keys), "7 is inside");
+    assertEquals(true, KeyedMarks.mayHoldAny(stats, "id", new long[] {40}), "the bounds are inclusive");
+    assertEquals(true, KeyedMarks.mayHoldAny(stats, "id", new long[] {-5}));
+    assertEquals(false, KeyedMarks.mayHoldAny(stats, "id", new long[] {-9, 41, 100}), "all outside");
+    assertEquals(false, KeyedMarks.mayHoldAny(stats, "id", new long[] {-6}));
     // No bounds (none kept, another column, not integers): the file may hold any key.
-    assertEquals(true, KeyedUpsert.mayHoldAny(FileCommit.stats(constants("k1"), 3), "id", new long[] {1000}));
-    assertEquals(true, KeyedUpsert.mayHoldAny(stats, "other", new long[] {1000}));
-    assertEquals(true, KeyedUpsert.mayHoldAny("{\"minValues\":{\"id\":\"a\"},\"maxValues\":{\"id\":\"b\"}}", "id",
+    assertEquals(true, KeyedMarks.mayHoldAny(FileCommit.stats(constants("k1"), 3), "id", new long[] {1000}));
+    assertEquals(true, KeyedMarks.mayHoldAny(stats, "other", new long[] {1000}));
+    assertEquals(true, KeyedMarks.mayHoldAny("{\"minValues\":{\"id\":\"a\"},\"maxValues\":{\"id\":\"b\"}}", "id",
         new long[] {1000}));
-    assertEquals(true, KeyedUpsert.mayHoldAny(null, "id", new long[] {1000}));
+    assertEquals(true, KeyedMarks.mayHoldAny(null, "id", new long[] {1000}));
     // A constant column keeps its constant's statistics; no rows, no bounds.
     assertEquals(null, FileCommit.integerBounds(FileCommit.stats(Map.of("id", "3"), 3, "id",
         new dev.joule.udfs.files.TaskOutput.IntegerRange(1, 2)), "id"));
     assertEquals(null, FileCommit.integerBounds(FileCommit.stats(Map.of(), 0, "id",
         new dev.joule.udfs.files.TaskOutput.IntegerRange(Long.MAX_VALUE, Long.MIN_VALUE)), "id"));
     // Keys of a string column are not ranged; a key of the wrong type is refused, not missed.
-    assertEquals(null, KeyedUpsert.integerKeys(org.apache.spark.sql.types.DataTypes.StringType,
+    assertEquals(null, KeyedMarks.integerKeys(org.apache.spark.sql.types.DataTypes.StringType,
         java.util.Set.of("a")));
-    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> KeyedUpsert.integerKeys(
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> KeyedMarks.integerKeys(
         org.apache.spark.sql.types.DataTypes.LongType, java.util.Set.of("7")));
   }
 }

@@ -44,6 +44,17 @@ class HybridLevelsTest {
   }
 
   @Test
+  void aLastGroupCutShortAfterTheValuesNeededIsRead() {
+    // One bit-packed group (header 3) of 3-bit values, cut after its first byte: 5, 2 and 2 bits of a third.
+    ByteBuffer buf = ByteBuffer.wrap(new byte[] {3, 0x15});
+    int[] out = new int[10];
+    HybridLevels.decode(buf, 0, 2, 3, 7, 2, out);
+    assertArrayEquals(new int[] {5, 2}, Arrays.copyOf(out, 2));
+    assertThrows(IllegalStateException.class, () -> HybridLevels.decode(buf, 0, 2, 3, 7, 3, new int[11]),
+        "a third value needs a ninth bit");
+  }
+
+  @Test
   void refusesBytesThatEndEarlyOrValuesAboveTheMaximum() throws Exception {
     RunLengthBitPackingHybridEncoder encoder = new RunLengthBitPackingHybridEncoder(2, 64, 1 << 20,
         HeapByteBufferAllocator.getInstance());

@@ -67,20 +67,47 @@ public final class TableFiles implements Serializable {
     return prepare(spark, dir, schema, runTag, false);
   }
 
-  private static TableFiles prepare(SparkSession spark, String dir, StructType schema, String runTag, boolean tasks) {
+  /**
+   * As {@link #prepareOnDriver}, with no Spark session: Spark's Parquet write settings from
+   * {@code sqlConf} (its defaults, or the user's {@code spark.sql.parquet.*} settings) over
+   * {@code hadoopConf}, as a session would make them ({@code TableFilesIT} compares the two).
+   */
+  public static TableFiles prepareWithoutSession(Configuration hadoopConf, org.apache.spark.sql.internal.SQLConf sqlConf,
+      String dir, StructType schema, String runTag) {
+    checkTag(runTag);
+    try {
+      Job job = Job.getInstance(new Configuration(hadoopConf));
+      OutputWriterFactory factory = org.apache.spark.sql.execution.datasources.parquet.ParquetUtils.prepareWrite(
+          sqlConf, job, schema, new org.apache.spark.sql.execution.datasources.parquet.ParquetOptions(
+              scala.collection.immutable.Map$.MODULE$.<String, String>empty(), sqlConf));
+      return new TableFiles(dir, schema, runTag, factory, null, withoutDictionaries(job.getConfiguration(), schema));
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot prepare Parquet files for " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void checkTag(String runTag) {
     if (!runTag.matches("[A-Za-z0-9._-]+")) {
       throw new IllegalArgumentException("run tag '" + runTag + "' must be letters, digits, . _ -");
     }
+  }
+
+  private static Configuration withoutDictionaries(Configuration c, StructType schema) {
+    for (String column : floatColumns(schema, "")) {
+      // Scores rarely repeat: a dictionary is tried for every page, grows to its limit and is
+      // thrown away (measured: hash-map rehashing and the fallback were a tenth of a scoring task).
+      c.setIfUnset("parquet.enable.dictionary#" + column, "false");
+    }
+    return c;
+  }
+
+  private static TableFiles prepare(SparkSession spark, String dir, StructType schema, String runTag, boolean tasks) {
+    checkTag(runTag);
     try {
       Job job = Job.getInstance(spark.sessionState().newHadoopConf());
       OutputWriterFactory factory = new ParquetFileFormat().prepareWrite(spark, job,
           scala.collection.immutable.Map$.MODULE$.empty(), schema);
-      Configuration c = job.getConfiguration();
-      for (String column : floatColumns(schema, "")) {
-        // Scores rarely repeat: a dictionary is tried for every page, grows to its limit and is
-        // thrown away (measured: hash-map rehashing and the fallback were a tenth of a scoring task).
-        c.setIfUnset("parquet.enable.dictionary#" + column, "false");
-      }
+      Configuration c = withoutDictionaries(job.getConfiguration(), schema);
       return new TableFiles(dir, schema, runTag, factory, !tasks ? null
           : spark.sparkContext().broadcast(new SerializableConfiguration(c),
               scala.reflect.ClassTag$.MODULE$.apply(SerializableConfiguration.class)), c);

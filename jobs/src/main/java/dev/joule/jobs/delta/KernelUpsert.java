@@ -1,0 +1,252 @@
+package dev.joule.jobs.delta;
+
+import dev.joule.udfs.files.TaskOutput;
+import io.delta.kernel.Operation;
+import io.delta.kernel.Snapshot;
+import io.delta.kernel.TableManager;
+import io.delta.kernel.Transaction;
+import io.delta.kernel.TransactionCommitResult;
+import io.delta.kernel.data.ColumnarBatch;
+import io.delta.kernel.data.Row;
+import io.delta.kernel.engine.Engine;
+import io.delta.kernel.hook.PostCommitHook;
+import io.delta.kernel.internal.SnapshotImpl;
+import io.delta.kernel.internal.actions.SingleAction;
+import io.delta.kernel.transaction.UpdateTableTransactionBuilder;
+import io.delta.kernel.utils.CloseableIterable;
+import io.delta.kernel.utils.CloseableIterator;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.delta.actions.Action;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * An upsert by key committed through Delta Kernel, with no Spark session: what
+ * {@link KeyedUpsert} commits through a Delta Spark transaction (new files added, the rows they
+ * replace and the rows of deleted keys marked in deletion vectors, found in key indexes or by the
+ * driver's read of the key column), for a caller that has no session, such as a night scored on
+ * the driver. The actions are Delta's own ({@link KeyedMarks}), handed to Kernel's transaction as
+ * the log's JSON.
+ *
+ * <p>Never retried. Delta Kernel 4.3.1 rebases a transaction over a concurrent commit after
+ * checking only its protocol, metadata, transaction ids and domain metadata, never the files it
+ * removed: two commits marking one file from the same snapshot would both land, the file then live
+ * twice (each add under its own vector), its rows read twice and the other's marked rows back
+ * (checked in {@code KernelUpsertIT}). So any commit after this
+ * one's snapshot fails it ({@link ConcurrentCommit}), nothing of it lands, and the caller may run
+ * it again on the new snapshot.
+ *
+ * <p>For the tables {@link KeyedUpsert} takes (deletion vectors on; no change data feed, column
+ * mapping, constraints or partitions), whose schema already holds the new files' columns, whose
+ * live files Kernel lists as Delta does ({@link DriverFileList#list}), and for which no Delta log
+ * store is configured in the Hadoop configuration (Kernel would commit past it). Where the driver
+ * cannot read a candidate file's keys (an encoding parquet-mr's column readers refuse, say) or
+ * they are more than {@code driverScanRows} rows, it refuses (IllegalStateException) and writes
+ * nothing: that commit needs {@link KeyedUpsert}'s Spark job.
+ */
+public final class KernelUpsert {
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KernelUpsert.class);
+
+  private KernelUpsert() {}
+
+  /** What the commit did; version -1 where it had nothing to commit. */
+  public record Outcome(long version, long rowsMarked, int filesTouched, int filesRemoved, int filesScanned,
+      int filesSkipped) {}
+
+  /**
+   * The transaction's id in the log ({@code txn} action): Delta's idempotent-writer mark. A commit
+   * whose application already has this version or a later one in the table is refused.
+   */
+  public record TransactionId(String application, long version) {}
+
+  /** Another commit landed after this one's snapshot: nothing of this one did; it may run again. */
+  public static final class ConcurrentCommit extends RuntimeException {
+    ConcurrentCommit(String path, Exception cause) {
+      super(path + ": another commit landed first; this one committed nothing (" + cause.getMessage() + ")", cause);
+    }
+  }
+
+  /** The table holds this transaction id's version already: that commit was made; nothing was written now. */
+  public static final class AlreadyCommitted extends RuntimeException {
+    AlreadyCommitted(String path, TransactionId id, Exception cause) {
+      super(path + ": transaction " + id.application() + " version " + id.version() + " is committed already",
+          cause);
+    }
+  }
+
+  /**
+   * @param hadoopConf the Hadoop configuration the table's files are read and written with
+   * @param path the table, a qualified path (a scheme and an absolute path)
+   * @param schema the new files' columns, all in the table's schema
+   * @param files the new files, written into the table's folder (as a night's tasks write them)
+   * @param keyColumn the key (e.g. id); {@code keys} are the keys whose earlier rows in scope are
+   *     marked (Long or String, as the column)
+   * @param scope column → value: only rows with these values are marked (e.g. model_id)
+   * @param constants column → the one value it has in every row of {@code files}: their statistics
+   * @param txnId where present, the transaction's id (exactly once)
+   * @throws ConcurrentCommit where another commit landed after this one's snapshot
+   * @throws AlreadyCommitted where the table has {@code txnId} already
+   * @throws IllegalStateException where the table or its files are not ones this commit takes
+   *     (nothing written), or where the commit file's write failed and it may have landed
+   */
+  public static Outcome commit(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
+      StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants, String keyColumn,
+      Set<Object> keys, Map<String, String> scope, Optional<TransactionId> txnId, long driverScanRows) {
+    return commit(engine, hadoopConf, path, schema, files, constants, keyColumn, keys, scope, txnId, driverScanRows,
+        () -> { });
+  }
+
+  /** As above; {@code beforeCommit} runs between the snapshot and the commit (tests: a concurrent writer). */
+  static Outcome commit(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
+      StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants, String keyColumn,
+      Set<Object> keys, Map<String, String> scope, Optional<TransactionId> txnId, long driverScanRows,
+      Runnable beforeCommit) {
+    Snapshot snapshot = TableManager.loadSnapshot(path).build(engine);
+    if (!(snapshot instanceof SnapshotImpl impl)) {
+      throw new IllegalStateException(path + ": an unknown snapshot type");
+    }
+    StructType table = (StructType) DataType.fromJson(impl.getMetadata().getSchemaString());
+    refuseUnsupported(impl, table, schema, path, hadoopConf);
+    // Built before any file is written: Kernel's own refusals (a table feature it does not write)
+    // and a transaction id already in the table come here, with nothing left behind.
+    Transaction txn;
+    try {
+      UpdateTableTransactionBuilder builder = snapshot.buildUpdateTableTransaction("Joule", Operation.WRITE)
+          .withMaxRetries(0);
+      if (txnId.isPresent()) {
+        builder = builder.withTransactionId(txnId.get().application(), txnId.get().version());
+      }
+      txn = builder.build(engine);
+    } catch (io.delta.kernel.exceptions.ConcurrentTransactionException e) {
+      throw new AlreadyCommitted(path, txnId.orElseThrow(), e);
+    }
+    keys = new HashSet<>(keys);
+    keys.remove(null); // a null key matches no row
+    Path dataPath = new Path(impl.getPath());
+    long[] sortedKeys = KeyedMarks.integerKeys(table.apply(keyColumn).dataType(), keys);
+    KeyedMarks.Candidates candidates = KeyedMarks.candidates(
+        keys.isEmpty() ? List.of() : DriverFileList.list(engine, path, snapshot.getVersion()), dataPath.toString(),
+        keyColumn, sortedKeys, scope);
+    KeyedMarks.Found found = KeyedMarks.find(hadoopConf, dataPath, table, candidates, keyColumn, keys, sortedKeys,
+        scope, driverScanRows);
+    if (!found.unread().isEmpty()) {
+      throw new IllegalStateException(path + ": the keys of " + found.unread().size() + " file(s) were not read on "
+          + "the driver (more than " + driverScanRows + " rows, or a layout it does not read)");
+    }
+    LOG.info("{}: {} keys to replace; {} files may hold them ({}), {} skipped by their {} bounds", path,
+        keys.size(), candidates.files().size(), found.how().isEmpty() ? "none read" : String.join("; ", found.how()),
+        candidates.skipped(), keyColumn);
+    KeyedMarks.Marking marking = KeyedMarks.mark(hadoopConf, dataPath, candidates.files(), found.marked(),
+        System.currentTimeMillis(), path);
+    List<Action> actions = new ArrayList<>(marking.actions());
+    actions.addAll(FileCommit.adds(files, schema, constants));
+    if (actions.isEmpty()) {
+      return new Outcome(-1, 0, 0, 0, candidates.files().size(), candidates.skipped());
+    }
+    beforeCommit.run();
+    TransactionCommitResult result;
+    try {
+      result = txn.commit(engine, CloseableIterable.inMemoryIterable(
+          io.delta.kernel.internal.util.Utils.toCloseableIterator(kernelRows(engine, actions, path).iterator())));
+    } catch (io.delta.kernel.exceptions.ConcurrentWriteException e) {
+      deleteQuietly(marking.deletionVectorFile(), hadoopConf);
+      throw new ConcurrentCommit(path, e);
+    } catch (io.delta.kernel.exceptions.MaxCommitRetryLimitReachedException e) {
+      if (e.getCause() instanceof io.delta.kernel.commit.CommitFailedException failed && failed.isConflict()) {
+        deleteQuietly(marking.deletionVectorFile(), hadoopConf);
+        throw new ConcurrentCommit(path, e);
+      }
+      // Not a conflict: writing the commit file failed (an I/O error, say), and it may have landed.
+      throw new IllegalStateException(path + ": the commit may or may not have landed (" + e.getMessage()
+          + "); read the table's log before running this again", e);
+    }
+    for (PostCommitHook hook : result.getPostCommitHooks()) {
+      // A checksum file speeds later reads; a checkpoint at the table's own interval, where the
+      // table keeps Delta's (those handed to Joule are KernelCheckpoints' below).
+      if (hook.getType() == PostCommitHook.PostCommitHookType.CHECKSUM_SIMPLE
+          || hook.getType() == PostCommitHook.PostCommitHookType.CHECKPOINT) {
+        try {
+          hook.threadSafeInvoke(engine);
+        } catch (IOException | RuntimeException e) { // the commit has landed
+          LOG.warn("{}: post-commit {} of version {} not done ({})", path, hook.getType(), result.getVersion(),
+              e.toString());
+        }
+      }
+    }
+    KernelCheckpoints.afterCommit(engine, hadoopConf, path, result.getVersion());
+    return new Outcome(result.getVersion(), marking.rowsMarked(), found.marked().size(), marking.filesRemoved(),
+        candidates.files().size(), candidates.skipped());
+  }
+
+  private static void refuseUnsupported(SnapshotImpl impl, StructType table, StructType schema, String path,
+      org.apache.hadoop.conf.Configuration hadoopConf) {
+    // Kernel commits through its own log store for the path's scheme: one Delta is configured
+    // with (a DynamoDB-coordinated S3 store, say) would be bypassed, and two writers could both
+    // write one version.
+    for (Map.Entry<String, String> e : hadoopConf) {
+      if (e.getKey().startsWith("delta.logStore.") || e.getKey().startsWith("spark.delta.logStore.")) {
+        throw new IllegalStateException(path + ": a Delta log store is configured (" + e.getKey() + "), which a "
+            + "Kernel commit would bypass");
+      }
+    }
+    Map<String, String> conf = impl.getMetadata().getConfiguration();
+    if (!"true".equalsIgnoreCase(conf.get("delta.enableDeletionVectors"))) {
+      throw new IllegalStateException("deletion vectors are off on " + path);
+    }
+    if ("true".equalsIgnoreCase(conf.get("delta.enableChangeDataFeed"))) {
+      throw new IllegalStateException(path + " has a change data feed; a keyed upsert would leave it without this "
+          + "commit's changes");
+    }
+    if (!conf.getOrDefault("delta.columnMapping.mode", "none").equals("none")
+        || conf.keySet().stream().anyMatch(k -> k.startsWith("delta.constraints."))
+        || !impl.getPartitionColumnNames().isEmpty()) {
+      throw new IllegalStateException(path + " uses column mapping, constraints or partitions");
+    }
+    if (FileCommit.merge(table, schema.asNullable(), path) != table) {
+      throw new IllegalStateException(path + ": the new files have columns the table lacks (a schema change, "
+          + "which this commit does not make)");
+    }
+  }
+
+  /** Delta's actions as Kernel's rows of the log's action schema, through their JSON. */
+  private static List<Row> kernelRows(Engine engine, List<Action> actions, String path) {
+    byte[][] json = new byte[actions.size()][];
+    for (int i = 0; i < json.length; i++) {
+      json[i] = actions.get(i).json().getBytes(StandardCharsets.UTF_8);
+    }
+    ColumnarBatch batch = engine.getJsonHandler().parseJson(
+        new io.delta.kernel.defaults.internal.data.vector.DefaultBinaryVector(io.delta.kernel.types.StringType.STRING,
+            json.length, json),
+        SingleAction.FULL_SCHEMA, Optional.empty());
+    List<Row> rows = new ArrayList<>(json.length);
+    try (CloseableIterator<Row> it = batch.getRows()) {
+      while (it.hasNext()) {
+        rows.add(it.next());
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+    }
+    return rows;
+  }
+
+  private static void deleteQuietly(Path file, org.apache.hadoop.conf.Configuration conf) {
+    if (file == null) {
+      return;
+    }
+    try {
+      file.getFileSystem(conf).delete(file, false);
+    } catch (IOException | RuntimeException e) {
+      // VACUUM removes it: no commit refers to it
+    }
+  }
+}
