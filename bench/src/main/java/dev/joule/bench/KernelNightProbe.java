@@ -128,85 +128,54 @@ public final class KernelNightProbe {
     }
     phases.put("Kernel: source snapshot and the range's actions", ms(threadCpu() - t));
 
-    // Each id's last change over the range, in commit order.
+    // Pass 1, the keys: each id's last change over the range, in commit order, as the place of its
+    // row (the file's number in the range, the row's ordinal); no embedding is read.
     t = threadCpu();
-    Map<Long, float[]> upserts = new HashMap<>();
+    List<FileStatus> feedFiles = new ArrayList<>();
+    List<Boolean> feedCdc = new ArrayList<>();
+    for (int c = 0; c < changeFiles.size(); c++) {
+      for (FileStatus f : changeFiles.get(c)) {
+        feedFiles.add(f);
+        feedCdc.add(isCdc.get(c));
+      }
+    }
+    Map<Long, Long> winners = new HashMap<>();
     Set<Long> deleted = new HashSet<>();
-    org.apache.spark.sql.types.StructType addSchema = new org.apache.spark.sql.types.StructType()
-        .add("id", org.apache.spark.sql.types.DataTypes.LongType)
-        .add("embedding", org.apache.spark.sql.types.DataTypes.createArrayType(org.apache.spark.sql.types.DataTypes.FloatType));
-    org.apache.spark.sql.types.StructType cdcSchema = addSchema.add("_change_type",
-        org.apache.spark.sql.types.DataTypes.StringType);
     long rowsRead = 0;
     long skipped = 0;
-    for (int c = 0; c < changeFiles.size(); c++) {
-      boolean cdc = isCdc.get(c);
-      for (FileStatus f : changeFiles.get(c)) {
-        List<Object[]> read;
-        if (kernelReader) {
-          read = readWithKernel(engine, f, cdc);
-        } else {
-          read = dev.joule.jobs.delta.DriverParquetRows.read(conf, new org.apache.hadoop.fs.Path(f.getPath()),
-              cdc ? cdcSchema : addSchema, lists);
+    for (int f = 0; f < feedFiles.size(); f++) {
+      boolean cdc = feedCdc.get(f);
+      List<Object[]> read = readFile(engine, conf, feedFiles.get(f), cdc, false, kernelReader, lists);
+      for (int r = 0; r < read.size(); r++) {
+        Object[] row = read.get(r);
+        rowsRead++;
+        String type = cdc ? (String) row[2] : "insert";
+        if (row[0] == null || type == null) {
+          skipped++; // a night rejects a row without an id
+          continue;
         }
-        for (Object[] row : read) {
-          rowsRead++;
-          String type = cdc ? (String) row[2] : "insert";
-          if (row[0] == null || type == null) {
-            skipped++; // a night rejects a row without an id
-            continue;
-          }
-          long id = (Long) row[0];
-          if (type.equals("delete")) {
-            upserts.remove(id);
-            deleted.add(id);
-          } else if (type.equals("insert") || type.equals("update_postimage")) {
-            // DriverParquetRows gives a float list as Spark does: an ArraySeq over float[], or
-            // over boxed values where an element is null (a night rejects such a row).
-            if (!(row[1] instanceof scala.collection.immutable.ArraySeq<?> a && a.unsafeArray() instanceof float[] v)) {
-              skipped++;
-              continue;
-            }
-            upserts.put(id, v);
-            deleted.remove(id);
-          }
+        long id = (Long) row[0];
+        if (type.equals("delete")) {
+          winners.remove(id);
+          deleted.add(id);
+        } else if (type.equals("insert") || type.equals("update_postimage")) {
+          winners.put(id, ((long) f << 32) | r);
+          deleted.remove(id);
         }
       }
     }
-    phases.put((kernelReader ? "Kernel's Parquet reader" : "DriverParquetRows, float lists " + lists)
-        + ": the changes, net per id", ms(threadCpu() - t));
+    boolean[] withWinners = new boolean[feedFiles.size()];
+    for (long at : winners.values()) {
+      withWinners[(int) (at >>> 32)] = true;
+    }
+    phases.put("keys: ids and change types read, net change per id", ms(threadCpu() - t));
 
-    t = threadCpu();
+    // Pass 2: the winners' embeddings, file by file, scored in batches and written as they come.
     Kernel kernel = model.kernel(precision);
     VectorOps ops = VectorOpsProvider.get();
     int dim = model.dim();
-    int n = upserts.size();
-    long[] outIds = new long[n];
-    int[] labelIndex = new int[n];
-    float[] scores = new float[n];
-    List<Map.Entry<Long, float[]>> rows = new ArrayList<>(upserts.entrySet());
     KernelOutput ko = kernel.newOutput();
     List<String> names = kernel.labels();
-    int batch = 8192;
-    float[] values = new float[batch * dim];
-    for (int start = 0; start < n; start += batch) {
-      int m = Math.min(batch, n - start);
-      for (int r = 0; r < m; r++) {
-        System.arraycopy(rows.get(start + r).getValue(), 0, values, r * dim, dim);
-      }
-      EncodedRows encoded = EncodedRows.encode(kernel.precision(), m, dim, values);
-      ko.reset(m);
-      kernel.score(encoded, ko, ops);
-      for (int r = 0; r < m; r++) {
-        int best = ko.bestColumn(r);
-        outIds[start + r] = rows.get(start + r).getKey();
-        labelIndex[start + r] = best;
-        scores[start + r] = ko.scores()[r * ko.width() + best];
-      }
-    }
-    phases.put("bridge kernel " + kernel.displayName() + ": scoring", ms(threadCpu() - t));
-
-    t = threadCpu();
     String runId = "probe-" + System.currentTimeMillis();
     dev.joule.udfs.files.RunColumns columns = new dev.joule.udfs.files.RunColumns(runId, model.modelId(),
         model.modelVersion(), kernel.displayName(), System.currentTimeMillis() * 1000,
@@ -219,14 +188,68 @@ public final class KernelNightProbe {
     dev.joule.udfs.files.TaskFile file = dev.joule.udfs.files.TaskFile.forPredictions("predictions", files, 0, 0, 0,
         columns, names != null ? names : java.util.stream.IntStream.range(0, ko.width()).mapToObj(Integer::toString)
             .toList());
-    for (int i = 0; i < n; i++) {
-      file.writePrediction(outIds[i], labelIndex[i], scores[i], null, 0, 0);
+    int batch = 8192;
+    float[] values = new float[batch * dim];
+    long[] batchIds = new long[batch];
+    int m = 0;
+    int n = 0;
+    long readNanos = 0;
+    long scoreNanos = 0;
+    long writeNanos = 0;
+    long t2 = threadCpu();
+    for (int f = 0; f < feedFiles.size(); f++) {
+      final long fileKey = (long) f << 32;
+      if (!withWinners[f]) {
+        continue;
+      }
+      List<Object[]> read = readFile(engine, conf, feedFiles.get(f), feedCdc.get(f), true, kernelReader, lists);
+      for (int r = 0; r < read.size(); r++) {
+        Object[] row = read.get(r);
+        if (row[0] == null) {
+          continue;
+        }
+        Long at = winners.get((Long) row[0]);
+        if (at == null || at != (fileKey | r)) {
+          continue; // not this id's last change
+        }
+        // DriverParquetRows gives a float list as Spark does: an ArraySeq over float[], or over
+        // boxed values where an element is null (a night rejects such a row).
+        float[] v = row[1] instanceof scala.collection.immutable.ArraySeq<?> a && a.unsafeArray() instanceof float[] fv
+            ? fv : row[1] instanceof float[] fv2 ? fv2 : null;
+        if (v == null || v.length != dim) {
+          skipped++; // a night rejects it: null, a null element, another dimension
+          continue;
+        }
+        System.arraycopy(v, 0, values, m * dim, dim);
+        batchIds[m++] = (Long) row[0];
+        if (m == batch) {
+          long t3 = threadCpu();
+          readNanos += t3 - t2;
+          long[] spent = scoreAndWrite(kernel, ko, ops, values, batchIds, m, dim, file);
+          scoreNanos += spent[0];
+          writeNanos += spent[1];
+          n += m;
+          m = 0;
+          t2 = threadCpu();
+        }
+      }
     }
+    readNanos += threadCpu() - t2;
+    if (m > 0) {
+      long[] spent = scoreAndWrite(kernel, ko, ops, values, batchIds, m, dim, file);
+      scoreNanos += spent[0];
+      writeNanos += spent[1];
+      n += m;
+    }
+    phases.put((kernelReader ? "Kernel's Parquet reader" : "DriverParquetRows, float lists " + lists)
+        + ": the winners' embeddings", readNanos / 1e6);
+    phases.put("bridge kernel " + kernel.displayName() + ": scoring", scoreNanos / 1e6);
+    t = threadCpu();
     List<dev.joule.udfs.files.TaskOutput.WrittenFile> written = new ArrayList<>();
     file.close(written);
-    phases.put("TaskFile: write " + n + " predictions and their key index", ms(threadCpu() - t));
+    phases.put("TaskFile: write " + n + " predictions and their key index", (writeNanos + threadCpu() - t) / 1e6);
     t = threadCpu();
-    Set<Object> keys = new HashSet<>(upserts.keySet());
+    Set<Object> keys = new HashSet<>(winners.keySet());
     keys.addAll(deleted);
     var upsert = dev.joule.jobs.delta.KernelUpsert.commit(engine, conf, predictionsPath, columns.predictionsSchema(),
         written, Map.of("model_id", model.modelId()), "id", keys, Map.of("model_id", model.modelId()), Optional.empty(), 20_000_000);
@@ -255,6 +278,52 @@ public final class KernelNightProbe {
     System.out.printf(Locale.ROOT, "  main thread CPU %.2f s; process CPU %.2f s (every thread: JIT, GC); JVM up %.2f s%n",
         (threadCpu() - cpu0) / 1e9, os.getProcessCpuTime() / 1e9,
         ManagementFactory.getRuntimeMXBean().getUptime() / 1e3);
+  }
+
+  /** Scores {@code m} rows and writes their predictions; the thread CPU of each, in ns. */
+  private static long[] scoreAndWrite(Kernel kernel, KernelOutput ko, VectorOps ops, float[] values, long[] ids, int m,
+      int dim, dev.joule.udfs.files.TaskFile file) {
+    long t = threadCpu();
+    EncodedRows encoded = EncodedRows.encode(kernel.precision(), m, dim, values);
+    ko.reset(m);
+    kernel.score(encoded, ko, ops);
+    long scored = threadCpu();
+    for (int r = 0; r < m; r++) {
+      int best = ko.bestColumn(r);
+      file.writePrediction(ids[r], best, ko.scores()[r * ko.width() + best], null, 0, 0);
+    }
+    return new long[] {scored - t, threadCpu() - scored};
+  }
+
+  /**
+   * A feed file's rows: id, embedding (null unless {@code withEmbedding}), change type (null
+   * unless {@code cdc}).
+   */
+  private static List<Object[]> readFile(Engine engine, org.apache.hadoop.conf.Configuration conf, FileStatus f,
+      boolean cdc, boolean withEmbedding, boolean kernelReader, dev.joule.jobs.delta.DriverParquetRows.FloatLists lists)
+      throws Exception {
+    if (kernelReader) {
+      return readWithKernel(engine, f, cdc);
+    }
+    org.apache.spark.sql.types.StructType schema = new org.apache.spark.sql.types.StructType()
+        .add("id", org.apache.spark.sql.types.DataTypes.LongType);
+    if (withEmbedding) {
+      schema = schema.add("embedding",
+          org.apache.spark.sql.types.DataTypes.createArrayType(org.apache.spark.sql.types.DataTypes.FloatType));
+    }
+    if (cdc) {
+      schema = schema.add("_change_type", org.apache.spark.sql.types.DataTypes.StringType);
+    }
+    List<Object[]> rows = dev.joule.jobs.delta.DriverParquetRows.read(conf, new org.apache.hadoop.fs.Path(f.getPath()),
+        schema, lists);
+    if (withEmbedding && cdc || !withEmbedding && !cdc) {
+      return rows; // (id, embedding, type) or (id)
+    }
+    List<Object[]> out = new ArrayList<>(rows.size());
+    for (Object[] r : rows) { // the layout (id, embedding, type)
+      out.add(withEmbedding ? new Object[] {r[0], r[1], null} : new Object[] {r[0], null, r[1]});
+    }
+    return out;
   }
 
   /** A file's rows (id, embedding, change type) as Kernel's default Parquet reader gives them. */
