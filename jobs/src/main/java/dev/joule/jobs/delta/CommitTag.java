@@ -10,7 +10,8 @@ import org.apache.spark.sql.delta.actions.Action;
 import org.apache.spark.sql.delta.actions.CommitInfo;
 
 /**
- * The tag a Joule run writes into each of its Delta commits ({@code commitInfo.userMetadata}):
+ * The tag a Joule run writes into each of its Delta commits ({@code commitInfo.userMetadata}, or
+ * for a commit through Delta Kernel its transaction id, {@link #asTransaction}):
  * {@code joule run=RUN step=N} for a write, {@code joule undo run=RUN version=V} for the commit
  * that undid a write. The log then says, for every commit, which run made it and which commits
  * were undone, with no table of our own to keep in step.
@@ -50,7 +51,7 @@ public final class CommitTag {
           info = ci;
         }
       }
-      String meta = info == null || info.userMetadata().isEmpty() ? "" : info.userMetadata().get();
+      String meta = tag(c._2());
       long ts = info == null ? 0 : info.timestamp().getTime();
       Matcher w = WRITE.matcher(meta);
       Matcher u = UNDO.matcher(meta);
@@ -63,6 +64,30 @@ public final class CommitTag {
       }
     }
     return out;
+  }
+
+  /**
+   * A commit made through Delta Kernel, whose commit info has no {@code userMetadata}, carries its
+   * tag as its transaction id instead ({@code txn}: the tag as the application, the step as the
+   * version), as {@link KernelUpsert} writes it.
+   */
+  public static KernelUpsert.TransactionId asTransaction(String runId, int step) {
+    return new KernelUpsert.TransactionId(write(runId, step), step);
+  }
+
+  /** A commit's tag: its commit info's {@code userMetadata}, else a tag as its transaction id; "" if none. */
+  private static String tag(scala.collection.immutable.Seq<Action> actions) {
+    String fromTxn = "";
+    for (Action a : scala.jdk.javaapi.CollectionConverters.asJava(actions)) {
+      if (a instanceof CommitInfo ci && ci.userMetadata().isDefined()) {
+        return ci.userMetadata().get();
+      }
+      if (a instanceof org.apache.spark.sql.delta.actions.SetTransaction t
+          && (WRITE.matcher(t.appId()).matches() || UNDO.matcher(t.appId()).matches())) {
+        fromTxn = t.appId();
+      }
+    }
+    return fromTxn;
   }
 
   /**
@@ -96,10 +121,8 @@ public final class CommitTag {
     var it = log.getChanges(Math.max(0, fromVersion), scala.Option.empty(), false);
     while (it.hasNext()) {
       var c = it.next();
-      for (Action a : scala.jdk.javaapi.CollectionConverters.asJava(c._2())) {
-        if (a instanceof CommitInfo ci && ci.userMetadata().isDefined() && ci.userMetadata().get().equals(tag)) {
-          return (Long) c._1();
-        }
+      if (tag.equals(tag(c._2()))) {
+        return (Long) c._1();
       }
     }
     return -1;

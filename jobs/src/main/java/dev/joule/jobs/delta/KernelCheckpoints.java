@@ -82,14 +82,15 @@ public final class KernelCheckpoints {
 
   /**
    * As {@link #afterCommit(SparkSession, io.delta.kernel.engine.Engine, String, long)}, for a
-   * commit made with no Spark session: the table's state read by Kernel, the checkpoint written by
-   * Kernel only (where it cannot, none is written: a later commit through Delta Spark makes one).
+   * commit made with no Spark session: the table's state read by Kernel ({@code committed}, the
+   * snapshot Kernel's commit returned, where it did), the checkpoint written by Kernel only (where
+   * it cannot, none is written: a later commit through Delta Spark makes one).
    */
   static void afterCommit(io.delta.kernel.engine.Engine engine, org.apache.hadoop.conf.Configuration conf, String path,
-      long version) {
+      long version, java.util.Optional<io.delta.kernel.Snapshot> committed) {
     try {
-      var snapshot = (io.delta.kernel.internal.SnapshotImpl) io.delta.kernel.TableManager.loadSnapshot(path)
-          .build(engine);
+      var snapshot = (io.delta.kernel.internal.SnapshotImpl) committed.orElseGet(
+          () -> io.delta.kernel.TableManager.loadSnapshot(path).atVersion(version).build(engine));
       long last = snapshot.getLogSegment().getCheckpointVersionOpt().orElse(-1L);
       if (!HANDED_OVER.equals(snapshot.getMetadata().getConfiguration().get(PROPERTY))
           || version - Math.max(0, last) < INTERVAL) {

@@ -183,7 +183,7 @@ public final class KernelUpsert {
         }
       }
     }
-    KernelCheckpoints.afterCommit(engine, hadoopConf, path, result.getVersion());
+    KernelCheckpoints.afterCommit(engine, hadoopConf, path, result.getVersion(), result.getPostCommitSnapshot());
     return new Outcome(result.getVersion(), marking.rowsMarked(), found.marked().size(), marking.filesRemoved(),
         candidates.files().size(), candidates.skipped());
   }

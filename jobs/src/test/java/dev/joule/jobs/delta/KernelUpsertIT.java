@@ -106,6 +106,51 @@ class KernelUpsertIT extends dev.joule.jobs.LocalSparkIT {
     assertEquals(filesBefore, names(path), "refused before any deletion vector was written");
   }
 
+  @Test
+  void aKernelCommitOfARunThatDiedIsFoundByItsTagAndUndone() throws Exception {
+    String path = table("orphan");
+    Set<String> before = rows(path);
+    Path newRows = newRows("SELECT id, 'm' AS model_id, 'new' AS label FROM range(0, 5)");
+    KernelUpsert.Outcome o = KernelUpsert.commit(engine(), hadoopConf(), path, SCHEMA,
+        List.of(placed(newRows, path)), SCOPE, "id", Set.of(0L, 1L, 2L, 3L, 4L, 600L), SCOPE,
+        Optional.of(CommitTag.asTransaction("dead-run", 1)), 1_000_000);
+    var tagged = CommitTag.commits(spark, path, o.version());
+    assertEquals("dead-run", tagged.get(0).runId(), "the run is named by the commit's transaction id");
+    assertEquals(o.version(), CommitTag.find(spark, path, 0, CommitTag.write("dead-run", 1)));
+    // No runs row accounts for it: the next run on the output undoes it.
+    String runs = DeltaIO.qualified(spark, tmp.resolve("orphan-runs").toString());
+    var recovered = RunRecovery.recover(spark, List.of(path), runs, java.time.Duration.ZERO);
+    assertEquals(1, recovered.size());
+    assertEquals("dead-run", recovered.get(0).runId());
+    DeltaLog.clearCache();
+    assertEquals(before, rows(path), "the table as it was before the dead run's commit");
+  }
+
+  @Test
+  void aTableWhoseCheckpointsAreJoulesGetsOneFromTheKernelCommit() throws Exception {
+    String path = DeltaIO.qualified(spark, tmp.resolve("checkpoints").toString());
+    spark.sql("CREATE TABLE delta.`" + path + "` (id BIGINT, model_id STRING, label STRING) USING delta "
+        + "TBLPROPERTIES ('delta.enableDeletionVectors' = 'true', '" + KernelCheckpoints.PROPERTY + "' = '"
+        + KernelCheckpoints.HANDED_OVER + "')");
+    for (int i = 0; i < 10; i++) {
+      spark.sql("INSERT INTO delta.`" + path + "` SELECT id, 'm', 'old' FROM range(" + i * 10 + ", " + (i + 1) * 10
+          + ")");
+    }
+    Path log = Path.of(URI.create(path)).resolve("_delta_log");
+    try (Stream<Path> files = Files.list(log)) {
+      assertTrue(files.noneMatch(f -> f.getFileName().toString().contains(".checkpoint")), "none before");
+    }
+    KernelUpsert.Outcome o = KernelUpsert.commit(engine(), hadoopConf(), path, SCHEMA, List.of(), Map.of(), "id",
+        Set.of(5L), SCOPE, Optional.empty(), 1_000_000);
+    assertEquals(11, o.version());
+    try (Stream<Path> files = Files.list(log)) {
+      assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith(String.format("%020d.checkpoint", 11))),
+          "a checkpoint of version 11, ten versions after none");
+    }
+    DeltaLog.clearCache();
+    assertEquals(99, spark.read().format("delta").load(path).count());
+  }
+
   /**
    * Why the upsert is never retried: Kernel (4.3.1) rebases a transaction over a concurrent commit
    * without looking at the files either removed, so two marks of one file, each from the same
