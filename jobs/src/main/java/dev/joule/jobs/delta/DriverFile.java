@@ -15,12 +15,24 @@ import org.apache.spark.sql.types.StructType;
  * task's ({@link TableFiles}), for rows the driver already holds. It stays invisible until a
  * commit names it; {@link #delete} removes one that will not be committed.
  */
-final class DriverFile {
+public final class DriverFile {
 
   private DriverFile() {}
 
   static TaskOutput.WrittenFile write(SparkSession spark, String dir, StructType schema, List<Row> rows, String runTag) {
-    TableFiles files = TableFiles.prepareOnDriver(spark, dir, schema, runTag);
+    return write(TableFiles.prepareOnDriver(spark, dir, schema, runTag), dir, schema, rows);
+  }
+
+  /**
+   * As {@link #write(SparkSession, String, StructType, List, String)}, with no Spark session:
+   * Spark's Parquet settings from {@code sqlConf} ({@link TableFiles#prepareWithoutSession}).
+   */
+  public static TaskOutput.WrittenFile write(org.apache.hadoop.conf.Configuration hadoopConf,
+      org.apache.spark.sql.internal.SQLConf sqlConf, String dir, StructType schema, List<Row> rows, String runTag) {
+    return write(TableFiles.prepareWithoutSession(hadoopConf, sqlConf, dir, schema, runTag), dir, schema, rows);
+  }
+
+  private static TaskOutput.WrittenFile write(TableFiles files, String dir, StructType schema, List<Row> rows) {
     TableFiles.Open open = files.open(0, 0, 0);
     var toInternal = CatalystTypeConverters.createToCatalystConverter(schema);
     try {

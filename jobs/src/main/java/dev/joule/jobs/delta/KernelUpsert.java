@@ -106,6 +106,19 @@ public final class KernelUpsert {
         () -> { });
   }
 
+  /**
+   * Adds {@code files} in one commit and marks nothing: the small tables a night writes on the
+   * driver (energy_log, runs, rejects), their files written with {@link DriverFile}. Such a
+   * commit takes tables without deletion vectors, and with a change data feed (added files are
+   * its inserts). Never retried, as {@link #commit}.
+   */
+  public static Outcome append(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
+      StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants,
+      Optional<TransactionId> txnId) {
+    return commit(engine, hadoopConf, path, schema, files, constants, schema.fields()[0].name(), Set.of(), Map.of(),
+        txnId, 0, () -> { });
+  }
+
   /** As above; {@code beforeCommit} runs between the snapshot and the commit (tests: a concurrent writer). */
   static Outcome commit(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
       StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants, String keyColumn,
@@ -116,7 +129,7 @@ public final class KernelUpsert {
       throw new IllegalStateException(path + ": an unknown snapshot type");
     }
     StructType table = (StructType) DataType.fromJson(impl.getMetadata().getSchemaString());
-    refuseUnsupported(impl, table, schema, path, hadoopConf);
+    refuseUnsupported(impl, table, schema, path, hadoopConf, keys.stream().anyMatch(java.util.Objects::nonNull));
     // Built before any file is written: Kernel's own refusals (a table feature it does not write)
     // and a transaction id already in the table come here, with nothing left behind.
     Transaction txn;
@@ -188,8 +201,9 @@ public final class KernelUpsert {
         candidates.files().size(), candidates.skipped());
   }
 
+  /** @param marks whether the commit marks rows (an upsert), or only adds files (an append) */
   private static void refuseUnsupported(SnapshotImpl impl, StructType table, StructType schema, String path,
-      org.apache.hadoop.conf.Configuration hadoopConf) {
+      org.apache.hadoop.conf.Configuration hadoopConf, boolean marks) {
     // Kernel commits through its own log store for the path's scheme: one Delta is configured
     // with (a DynamoDB-coordinated S3 store, say) would be bypassed, and two writers could both
     // write one version.
@@ -200,10 +214,10 @@ public final class KernelUpsert {
       }
     }
     Map<String, String> conf = impl.getMetadata().getConfiguration();
-    if (!"true".equalsIgnoreCase(conf.get("delta.enableDeletionVectors"))) {
+    if (marks && !"true".equalsIgnoreCase(conf.get("delta.enableDeletionVectors"))) {
       throw new IllegalStateException("deletion vectors are off on " + path);
     }
-    if ("true".equalsIgnoreCase(conf.get("delta.enableChangeDataFeed"))) {
+    if (marks && "true".equalsIgnoreCase(conf.get("delta.enableChangeDataFeed"))) {
       throw new IllegalStateException(path + " has a change data feed; a keyed upsert would leave it without this "
           + "commit's changes");
     }

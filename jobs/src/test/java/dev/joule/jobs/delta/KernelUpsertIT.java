@@ -107,6 +107,31 @@ class KernelUpsertIT extends dev.joule.jobs.LocalSparkIT {
   }
 
   @Test
+  void smallTableRowsWrittenAndAppendedWithNoSession() throws Exception {
+    String path = DeltaIO.qualified(spark, tmp.resolve("energy").toString());
+    StructType schema = new StructType().add("run_id", DataTypes.StringType).add("partition", DataTypes.IntegerType)
+        .add("joules", DataTypes.DoubleType);
+    // No deletion vectors, a change data feed: an append takes both.
+    spark.sql("CREATE TABLE delta.`" + path + "` (run_id STRING, partition INT, joules DOUBLE) USING delta "
+        + "TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')");
+    List<Row> rows = List.of(org.apache.spark.sql.RowFactory.create("r1", 0, 1.5),
+        org.apache.spark.sql.RowFactory.create("r1", 1, 2.25));
+    TaskOutput.WrittenFile file = DriverFile.write(hadoopConf(), new org.apache.spark.sql.internal.SQLConf(),
+        Path.of(URI.create(path)).toString(), schema, rows, "r1");
+    var id = Optional.of(CommitTag.asTransaction("r1", 2));
+    KernelUpsert.Outcome o = KernelUpsert.append(engine(), hadoopConf(), path, schema, List.of(file),
+        Map.of("run_id", "r1"), id);
+    assertEquals(1, o.version());
+    DeltaLog.clearCache();
+    assertEquals(Set.of("r1/0/1.5", "r1/1/2.25"), spark.read().format("delta").load(path).collectAsList().stream()
+        .map(r -> r.getString(0) + "/" + r.getInt(1) + "/" + r.getDouble(2)).collect(Collectors.toSet()));
+    assertEquals(2, spark.read().format("delta").option("readChangeFeed", "true").option("startingVersion", 1)
+        .load(path).where("_change_type = 'insert'").count(), "the feed's inserts");
+    assertThrows(KernelUpsert.AlreadyCommitted.class, () -> KernelUpsert.append(engine(), hadoopConf(), path, schema,
+        List.of(file), Map.of("run_id", "r1"), id));
+  }
+
+  @Test
   void aKernelCommitOfARunThatDiedIsFoundByItsTagAndUndone() throws Exception {
     String path = table("orphan");
     Set<String> before = rows(path);
