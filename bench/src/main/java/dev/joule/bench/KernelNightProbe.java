@@ -8,9 +8,6 @@ import dev.joule.bridge.model.LinearModelFile;
 import dev.joule.bridge.model.ModelSpec;
 import dev.joule.bridge.vector.VectorOps;
 import dev.joule.bridge.vector.VectorOpsProvider;
-import io.delta.kernel.CommitActions;
-import io.delta.kernel.CommitRange;
-import io.delta.kernel.CommitRangeBuilder.CommitBoundary;
 import io.delta.kernel.DataWriteContext;
 import io.delta.kernel.Operation;
 import io.delta.kernel.Snapshot;
@@ -28,7 +25,6 @@ import io.delta.kernel.defaults.internal.data.vector.DefaultLongVector;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
 import io.delta.kernel.exceptions.TableNotFoundException;
-import io.delta.kernel.internal.DeltaLogActionUtils.DeltaAction;
 import io.delta.kernel.types.ArrayType;
 import io.delta.kernel.types.FloatType;
 import io.delta.kernel.types.LongType;
@@ -100,31 +96,33 @@ public final class KernelNightProbe {
     long to = args.length > 6 ? Long.parseLong(args[6]) : latest.getVersion();
     List<List<FileStatus>> changeFiles = new ArrayList<>(); // per commit: its change files, else its added files
     List<Boolean> isCdc = new ArrayList<>();
-    CommitRange range = TableManager.loadCommitRange(source, CommitBoundary.atVersion(from + 1))
-        .withEndBoundary(CommitBoundary.atVersion(to)).build(engine);
-    try (CloseableIterator<CommitActions> commits = range.getCommitActions(engine,
-        Set.of(DeltaAction.ADD, DeltaAction.REMOVE, DeltaAction.CDC))) {
-      while (commits.hasNext()) {
-        try (CommitActions c = commits.next(); CloseableIterator<ColumnarBatch> batches = c.getActions()) {
-          List<FileAction> cdc = new ArrayList<>();
-          List<FileAction> added = new ArrayList<>();
-          List<FileAction> removed = new ArrayList<>();
-          while (batches.hasNext()) {
-            ColumnarBatch b = batches.next();
-            collect(b, "cdc", source, cdc);
-            collect(b, "add", source, added);
-            collect(b, "remove", source, removed);
+    for (var c : dev.joule.jobs.delta.LogFileActions.read(engine,
+        dev.joule.jobs.delta.LogFileActions.range(engine, source, from + 1, to), new org.apache.hadoop.fs.Path(source))) {
+      List<FileStatus> cdc = new ArrayList<>();
+      List<FileStatus> added = new ArrayList<>();
+      boolean removesOrVectors = false;
+      for (var f : c.files()) {
+        if (!f.dataChange()) {
+          continue; // a rewrite that changed no row (OPTIMIZE, say)
+        }
+        switch (f.kind()) {
+          case CHANGE_FILE -> cdc.add(FileStatus.of(f.path(), f.size(), 0));
+          case ADD -> {
+            added.add(FileStatus.of(f.path(), f.size(), 0));
+            removesOrVectors |= f.deletionVector();
           }
-          if (cdc.isEmpty() && (!removed.isEmpty() || added.stream().anyMatch(FileAction::deletionVector))) {
-            // Delta's feed takes such a commit's deletes from its removed files and deletion
-            // vectors, which this probe does not read (a night does, through Spark).
-            throw new IllegalStateException("version " + c.getVersion() + " removes files or adds deletion vectors "
-                + "without change files: not read by this probe");
-          }
-          changeFiles.add((cdc.isEmpty() ? added : cdc).stream().map(FileAction::file).toList());
-          isCdc.add(!cdc.isEmpty());
+          case REMOVE -> removesOrVectors = true;
+          default -> throw new IllegalStateException(f.kind().toString());
         }
       }
+      if (cdc.isEmpty() && removesOrVectors) {
+        // Delta's feed takes such a commit's deletes from its removed files and deletion vectors,
+        // which this probe does not read (a night does, through Spark).
+        throw new IllegalStateException("version " + c.version() + " removes files or adds deletion vectors "
+            + "without change files: not read by this probe");
+      }
+      changeFiles.add(cdc.isEmpty() ? added : cdc);
+      isCdc.add(!cdc.isEmpty());
     }
     phases.put("Kernel: source snapshot and the range's actions", ms(threadCpu() - t));
 
@@ -349,39 +347,6 @@ public final class KernelNightProbe {
       }
     }
     return rows;
-  }
-
-  /** A file action of the log: its file (path, size), and whether it carries a deletion vector. */
-  private record FileAction(FileStatus file, boolean deletionVector) {}
-
-  /**
-   * The {@code column} actions ("add", "remove", "cdc") in {@code b} that change data, their paths
-   * made absolute against {@code table}.
-   */
-  private static void collect(ColumnarBatch b, String column, String table, List<FileAction> files) throws Exception {
-    int col = b.getSchema().indexOf(column);
-    if (col < 0) {
-      return;
-    }
-    ColumnVector actions = b.getColumnVector(col);
-    int pathField = ((StructType) actions.getDataType()).indexOf("path");
-    int changeField = ((StructType) actions.getDataType()).indexOf("dataChange");
-    int sizeField = ((StructType) actions.getDataType()).indexOf("size");
-    int dvField = ((StructType) actions.getDataType()).indexOf("deletionVector");
-    for (int r = 0; r < b.getSize(); r++) {
-      if (actions.isNullAt(r)) {
-        continue;
-      }
-      if (changeField >= 0 && !column.equals("cdc") && !actions.getChild(changeField).isNullAt(r)
-          && !actions.getChild(changeField).getBoolean(r)) {
-        continue; // a rewrite that changed no row (OPTIMIZE, say)
-      }
-      URI p = new URI(actions.getChild(pathField).getString(r));
-      String path = p.isAbsolute() ? p.toString()
-          : new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(table), new org.apache.hadoop.fs.Path(p)).toString();
-      files.add(new FileAction(FileStatus.of(path, sizeField >= 0 ? actions.getChild(sizeField).getLong(r) : 0, 0),
-          dvField >= 0 && !actions.getChild(dvField).isNullAt(r)));
-    }
   }
 
   /** Appends {@code data} to the table at {@code path} (created with {@code schema} if missing); returns the version. */

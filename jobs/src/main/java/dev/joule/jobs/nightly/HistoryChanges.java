@@ -1,19 +1,8 @@
 package dev.joule.jobs.nightly;
 
-import io.delta.kernel.CommitActions;
-import io.delta.kernel.CommitRange;
-import io.delta.kernel.CommitRangeBuilder.CommitBoundary;
-import io.delta.kernel.TableManager;
-import io.delta.kernel.data.ColumnarBatch;
-import io.delta.kernel.data.MapValue;
-import io.delta.kernel.data.Row;
 import io.delta.kernel.defaults.engine.DefaultEngine;
+import dev.joule.jobs.delta.LogFileActions;
 import io.delta.kernel.engine.Engine;
-import io.delta.kernel.internal.DeltaLogActionUtils.DeltaAction;
-import io.delta.kernel.utils.CloseableIterator;
-import java.io.IOException;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -44,24 +33,32 @@ final class HistoryChanges {
       FileSystem fs = root.getFileSystem(spark.sparkContext().hadoopConfiguration());
       String qualified = fs.makeQualified(root).toString();
       Engine engine = DefaultEngine.create(spark.sparkContext().hadoopConfiguration());
-      CommitRange range;
+      io.delta.kernel.CommitRange range;
       try {
-        range = TableManager.loadCommitRange(qualified, CommitBoundary.atVersion(start))
-            .withEndBoundary(CommitBoundary.atVersion(end)).build(engine);
+        range = LogFileActions.range(engine, qualified, start, end);
       } catch (RuntimeException e) {
         h.reason = "the table history for versions " + start + ".." + end + " is no longer in _delta_log (log cleaned "
             + "up): " + e.getMessage();
         return h;
       }
-      try (CloseableIterator<CommitActions> commits = range.getCommitActions(engine,
-          Set.of(DeltaAction.ADD, DeltaAction.REMOVE, DeltaAction.METADATA))) {
-        while (commits.hasNext()) {
-          try (CommitActions commit = commits.next(); CloseableIterator<ColumnarBatch> batches = commit.getActions()) {
-            String why = collect(root, commit.getVersion(), batches, add, remove);
-            if (why != null) {
-              h.reason = why;
-              return h;
-            }
+      for (LogFileActions.Commit commit : LogFileActions.read(engine, range, root)) {
+        if (commit.unreadable() != null) {
+          h.reason = commit.unreadable() + ", which the history path does not read";
+          return h;
+        }
+        for (LogFileActions.FileAction f : commit.files()) {
+          if (f.kind() == LogFileActions.Kind.CHANGE_FILE || !f.dataChange()) {
+            continue; // a rewrite that changed no row (OPTIMIZE, say)
+          }
+          if (f.deletionVector()) {
+            h.reason = "version " + commit.version() + " uses deletion vectors; enable the change data feed for "
+                + "incremental nights";
+            return h;
+          }
+          if (f.kind() == LogFileActions.Kind.ADD) {
+            add.add(f.path());
+          } else if (!add.remove(f.path())) {
+            remove.add(f.path()); // a file added and removed inside the range never mattered
           }
         }
       }
@@ -78,68 +75,5 @@ final class HistoryChanges {
     h.added.addAll(add);
     h.removed.addAll(remove);
     return h;
-  }
-
-  /** One commit's actions into the sets; a reason when the files alone cannot describe its rows. */
-  private static String collect(Path root, long version, CloseableIterator<ColumnarBatch> batches, Set<String> add,
-      Set<String> remove) throws IOException, URISyntaxException {
-    while (batches.hasNext()) {
-      ColumnarBatch batch = batches.next();
-      int metaCol = batch.getSchema().indexOf("metaData");
-      int addCol = batch.getSchema().indexOf("add");
-      int removeCol = batch.getSchema().indexOf("remove");
-      try (CloseableIterator<Row> rows = batch.getRows()) {
-        while (rows.hasNext()) {
-          Row a = rows.next();
-          if (metaCol >= 0 && !a.isNullAt(metaCol)) {
-            Row meta = a.getStruct(metaCol);
-            if (!"none".equals(configValue(meta, "delta.columnMapping.mode", "none"))
-                || partitionColumns(meta) > 0) {
-              return "version " + version + " uses column mapping or partitions, which the history path does not read";
-            }
-          }
-          for (int col : new int[] {addCol, removeCol}) {
-            if (col < 0 || a.isNullAt(col)) {
-              continue;
-            }
-            Row f = a.getStruct(col);
-            int dataChange = f.getSchema().indexOf("dataChange");
-            if (dataChange >= 0 && !f.isNullAt(dataChange) && !f.getBoolean(dataChange)) {
-              continue;
-            }
-            int dv = f.getSchema().indexOf("deletionVector");
-            if (dv >= 0 && !f.isNullAt(dv)) {
-              return "version " + version + " uses deletion vectors; enable the change data feed for incremental nights";
-            }
-            String file = new Path(root, new Path(new URI(f.getString(f.getSchema().indexOf("path"))))).toString();
-            if (col == addCol) {
-              add.add(file);
-            } else if (!add.remove(file)) {
-              remove.add(file); // a file added and removed inside the range never mattered
-            }
-          }
-        }
-      }
-    }
-    return null;
-  }
-
-  private static String configValue(Row meta, String key, String otherwise) {
-    int i = meta.getSchema().indexOf("configuration");
-    if (i < 0 || meta.isNullAt(i)) {
-      return otherwise;
-    }
-    MapValue m = meta.getMap(i);
-    for (int k = 0; k < m.getSize(); k++) {
-      if (key.equals(m.getKeys().getString(k))) {
-        return m.getValues().isNullAt(k) ? otherwise : m.getValues().getString(k);
-      }
-    }
-    return otherwise;
-  }
-
-  private static int partitionColumns(Row meta) {
-    int i = meta.getSchema().indexOf("partitionColumns");
-    return i < 0 || meta.isNullAt(i) ? 0 : meta.getArray(i).getSize();
   }
 }
