@@ -98,6 +98,9 @@ public final class KernelNightProbe {
     List<Boolean> isCdc = new ArrayList<>();
     for (var c : dev.joule.jobs.delta.LogFileActions.read(engine,
         dev.joule.jobs.delta.LogFileActions.range(engine, source, from + 1, to), new org.apache.hadoop.fs.Path(source))) {
+      if (c.unreadable() != null) {
+        throw new IllegalStateException(c.unreadable() + ": not read by this probe");
+      }
       List<FileStatus> cdc = new ArrayList<>();
       List<FileStatus> added = new ArrayList<>();
       boolean removesOrVectors = false;

@@ -82,9 +82,13 @@ public final class CommitTag {
       if (a instanceof CommitInfo ci && ci.userMetadata().isDefined()) {
         return ci.userMetadata().get();
       }
-      if (a instanceof org.apache.spark.sql.delta.actions.SetTransaction t
-          && (WRITE.matcher(t.appId()).matches() || UNDO.matcher(t.appId()).matches())) {
-        fromTxn = t.appId();
+      if (a instanceof org.apache.spark.sql.delta.actions.SetTransaction t) {
+        // Only a write's tag, at its own step as the version, as asTransaction makes it (Joule
+        // undoes through Delta Spark, whose commits carry userMetadata).
+        Matcher w = WRITE.matcher(t.appId());
+        if (w.matches() && Long.parseLong(w.group(2)) == t.version()) {
+          fromTxn = t.appId();
+        }
       }
     }
     return fromTxn;

@@ -55,9 +55,14 @@ public final class DriverFile {
 
   /** Best effort: a file no commit will name. */
   static void delete(SparkSession spark, TaskOutput.WrittenFile f) {
+    delete(spark.sparkContext().hadoopConfiguration(), f);
+  }
+
+  /** As {@link #delete(SparkSession, TaskOutput.WrittenFile)}, with no Spark session. */
+  public static void delete(org.apache.hadoop.conf.Configuration conf, TaskOutput.WrittenFile f) {
     try {
       org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(f.path());
-      var fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      var fs = p.getFileSystem(conf);
       fs.delete(p, false);
       fs.delete(new org.apache.hadoop.fs.Path(p.getParent(), "." + p.getName() + ".crc"), false);
     } catch (IOException | RuntimeException e) {

@@ -46,7 +46,8 @@ import org.apache.spark.sql.types.StructType;
  * it again on the new snapshot.
  *
  * <p>For the tables {@link KeyedUpsert} takes (deletion vectors on; no change data feed, column
- * mapping, constraints or partitions), whose schema already holds the new files' columns, whose
+ * mapping, constraints or partitions; an {@link #append} also takes tables without deletion
+ * vectors or with a change data feed), whose schema already holds the new files' columns, whose
  * live files Kernel lists as Delta does ({@link DriverFileList#list}), and for which no Delta log
  * store is configured in the Hadoop configuration (Kernel would commit past it). Where the driver
  * cannot read a candidate file's keys (an encoding parquet-mr's column readers refuse, say) or
@@ -110,7 +111,9 @@ public final class KernelUpsert {
    * Adds {@code files} in one commit and marks nothing: the small tables a night writes on the
    * driver (energy_log, runs, rejects), their files written with {@link DriverFile}. Such a
    * commit takes tables without deletion vectors, and with a change data feed (added files are
-   * its inserts). Never retried, as {@link #commit}.
+   * its inserts). It removes nothing, so Kernel's own retries are safe here: a concurrent commit
+   * is rebased over, unless it holds the same transaction id ({@link AlreadyCommitted}). The
+   * caller's files stay where the commit is refused ({@link DriverFile#delete}).
    */
   public static Outcome append(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
       StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants,
@@ -129,13 +132,16 @@ public final class KernelUpsert {
       throw new IllegalStateException(path + ": an unknown snapshot type");
     }
     StructType table = (StructType) DataType.fromJson(impl.getMetadata().getSchemaString());
-    refuseUnsupported(impl, table, schema, path, hadoopConf, keys.stream().anyMatch(java.util.Objects::nonNull));
+    boolean marks = keys.stream().anyMatch(java.util.Objects::nonNull);
+    refuseUnsupported(impl, table, schema, path, hadoopConf, marks);
     // Built before any file is written: Kernel's own refusals (a table feature it does not write)
     // and a transaction id already in the table come here, with nothing left behind.
     Transaction txn;
     try {
-      UpdateTableTransactionBuilder builder = snapshot.buildUpdateTableTransaction("Joule", Operation.WRITE)
-          .withMaxRetries(0);
+      UpdateTableTransactionBuilder builder = snapshot.buildUpdateTableTransaction("Joule", Operation.WRITE);
+      if (marks) {
+        builder = builder.withMaxRetries(0); // (see the class comment)
+      }
       if (txnId.isPresent()) {
         builder = builder.withTransactionId(txnId.get().application(), txnId.get().version());
       }
@@ -171,6 +177,9 @@ public final class KernelUpsert {
     try {
       result = txn.commit(engine, CloseableIterable.inMemoryIterable(
           io.delta.kernel.internal.util.Utils.toCloseableIterator(kernelRows(engine, actions, path).iterator())));
+    } catch (io.delta.kernel.exceptions.ConcurrentTransactionException e) { // the same id landed meanwhile
+      deleteQuietly(marking.deletionVectorFile(), hadoopConf);
+      throw new AlreadyCommitted(path, txnId.orElseThrow(), e);
     } catch (io.delta.kernel.exceptions.ConcurrentWriteException e) {
       deleteQuietly(marking.deletionVectorFile(), hadoopConf);
       throw new ConcurrentCommit(path, e);

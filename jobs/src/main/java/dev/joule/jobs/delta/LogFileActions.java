@@ -63,8 +63,20 @@ public final class LogFileActions {
    * @param root the table's path the files' relative paths are resolved against
    */
   public static List<Commit> read(Engine engine, CommitRange range, Path root) {
-    String qualified = root.toString();
     List<Commit> out = new ArrayList<>();
+    forEach(engine, range, root, out::add);
+    return out;
+  }
+
+  /** What is done with each commit, in version order; false stops the walk (no later commit is read). */
+  @FunctionalInterface
+  public interface Visitor {
+    boolean visit(Commit commit);
+  }
+
+  /** Hands {@code visitor} the commits of {@code range} one at a time, until it returns false. */
+  public static void forEach(Engine engine, CommitRange range, Path root, Visitor visitor) {
+    String qualified = root.toString();
     try (CloseableIterator<CommitActions> commits = range.getCommitActions(engine,
         Set.of(DeltaAction.ADD, DeltaAction.REMOVE, DeltaAction.CDC, DeltaAction.METADATA))) {
       while (commits.hasNext()) {
@@ -74,7 +86,9 @@ public final class LogFileActions {
           while (batches.hasNext()) {
             unreadable = collect(root, commit.getVersion(), batches.next(), files, unreadable);
           }
-          out.add(new Commit(commit.getVersion(), files, unreadable));
+          if (!visitor.visit(new Commit(commit.getVersion(), files, unreadable))) {
+            return;
+          }
         }
       }
     } catch (IOException e) {
@@ -86,7 +100,6 @@ public final class LogFileActions {
     } catch (Exception e) { // a commit's close (AutoCloseable)
       throw new IllegalStateException(qualified + ": " + e.getMessage(), e);
     }
-    return out;
   }
 
   private static String collect(Path root, long version, ColumnarBatch batch, List<FileAction> files,

@@ -41,10 +41,11 @@ final class HistoryChanges {
             + "up): " + e.getMessage();
         return h;
       }
-      for (LogFileActions.Commit commit : LogFileActions.read(engine, range, root)) {
+      // Commit by commit, stopping at the first that the files alone cannot describe.
+      LogFileActions.forEach(engine, range, root, commit -> {
         if (commit.unreadable() != null) {
           h.reason = commit.unreadable() + ", which the history path does not read";
-          return h;
+          return false;
         }
         for (LogFileActions.FileAction f : commit.files()) {
           if (f.kind() == LogFileActions.Kind.CHANGE_FILE || !f.dataChange()) {
@@ -53,7 +54,7 @@ final class HistoryChanges {
           if (f.deletionVector()) {
             h.reason = "version " + commit.version() + " uses deletion vectors; enable the change data feed for "
                 + "incremental nights";
-            return h;
+            return false;
           }
           if (f.kind() == LogFileActions.Kind.ADD) {
             add.add(f.path());
@@ -61,6 +62,10 @@ final class HistoryChanges {
             remove.add(f.path()); // a file added and removed inside the range never mattered
           }
         }
+        return true;
+      });
+      if (h.reason != null) {
+        return h;
       }
       for (String f : remove) {
         if (!fs.exists(new Path(f))) {

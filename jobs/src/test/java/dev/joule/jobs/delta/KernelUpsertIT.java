@@ -129,6 +129,16 @@ class KernelUpsertIT extends dev.joule.jobs.LocalSparkIT {
         .load(path).where("_change_type = 'insert'").count(), "the feed's inserts");
     assertThrows(KernelUpsert.AlreadyCommitted.class, () -> KernelUpsert.append(engine(), hadoopConf(), path, schema,
         List.of(file), Map.of("run_id", "r1"), id));
+    // Marking rows takes deletion vectors and no feed: refused here, before anything is written.
+    IllegalStateException marks = assertThrows(IllegalStateException.class, () -> KernelUpsert.commit(engine(),
+        hadoopConf(), path, schema, List.of(), Map.of(), "partition", Set.of(0), Map.of(), Optional.empty(),
+        1_000_000));
+    assertTrue(marks.getMessage().contains("deletion vectors are off"), marks.getMessage());
+    spark.sql("ALTER TABLE delta.`" + path + "` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')");
+    IllegalStateException feed = assertThrows(IllegalStateException.class, () -> KernelUpsert.commit(engine(),
+        hadoopConf(), path, schema, List.of(), Map.of(), "partition", Set.of(0), Map.of(), Optional.empty(),
+        1_000_000));
+    assertTrue(feed.getMessage().contains("change data feed"), feed.getMessage());
   }
 
   @Test
