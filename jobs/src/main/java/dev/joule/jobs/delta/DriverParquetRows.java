@@ -31,12 +31,13 @@ import org.apache.spark.sql.types.StructType;
  * The rows of one Parquet data file of a plain Delta table (no deletion vector on the file, no
  * partition or mapped columns), read on the driver with parquet-mr's column readers and one
  * Hadoop configuration: flat strings, longs, ints, doubles, floats and booleans, and float arrays
- * as Spark writes lists. Delta Kernel's default reader assembles each record through converters
+ * as Spark writes lists, those a page at a time where their encodings allow
+ * ({@link FloatListPages}). Delta Kernel's default reader assembles each record through converters
  * into its own vectors (boxing two ints per array element read back) and builds a new Hadoop
  * configuration for each file, parsing Hadoop's XML resources twice a file; for the quality
  * gate's 10,000 kept rows of 384 floats in 14 files that was about half of a codes run's driver
  * CPU (JFR). Values are the ones {@link DriverTableReader} gives: a float array unboxed when it
- * has no null element. Public for the bench's Spark-free night probe ({@code KernelNightProbe}).
+ * has no null element. Public for a reader without a Spark session (the bench's {@code KernelNightProbe}).
  */
 public final class DriverParquetRows {
 
