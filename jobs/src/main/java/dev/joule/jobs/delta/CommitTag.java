@@ -78,9 +78,13 @@ public final class CommitTag {
   /** A commit's tag: its commit info's {@code userMetadata}, else a tag as its transaction id; "" if none. */
   private static String tag(scala.collection.immutable.Seq<Action> actions) {
     String fromTxn = "";
+    boolean byJoulesKernelWriter = false;
     for (Action a : scala.jdk.javaapi.CollectionConverters.asJava(actions)) {
-      if (a instanceof CommitInfo ci && ci.userMetadata().isDefined()) {
-        return ci.userMetadata().get();
+      if (a instanceof CommitInfo ci) {
+        if (ci.userMetadata().isDefined()) {
+          return ci.userMetadata().get();
+        }
+        byJoulesKernelWriter = ci.engineInfo().isDefined() && ci.engineInfo().get().endsWith(KERNEL_ENGINE_INFO);
       }
       if (a instanceof org.apache.spark.sql.delta.actions.SetTransaction t) {
         // Only a write's tag, at its own step as the version, as asTransaction makes it (Joule
@@ -91,8 +95,13 @@ public final class CommitTag {
         }
       }
     }
-    return fromTxn;
+    // ... and only in a commit Joule's Kernel writer made (its engine info), not another writer's
+    // that chose such an application id.
+    return byJoulesKernelWriter ? fromTxn : "";
   }
+
+  /** How Kernel names Joule's commits in their engine info ({@code Kernel-<version>/Joule}). */
+  static final String KERNEL_ENGINE_INFO = "/" + KernelUpsert.ENGINE_INFO;
 
   /**
    * The first version of {@code path} committed at or after {@code sinceMillis} (by the commit

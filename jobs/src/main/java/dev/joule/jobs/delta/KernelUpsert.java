@@ -60,6 +60,9 @@ public final class KernelUpsert {
 
   private KernelUpsert() {}
 
+  /** The engine info of this class's commits: Kernel writes {@code Kernel-<version>/Joule}. */
+  static final String ENGINE_INFO = "Joule";
+
   /** What the commit did; version -1 where it had nothing to commit. */
   public record Outcome(long version, long rowsMarked, int filesTouched, int filesRemoved, int filesScanned,
       int filesSkipped) {}
@@ -138,7 +141,7 @@ public final class KernelUpsert {
     // and a transaction id already in the table come here, with nothing left behind.
     Transaction txn;
     try {
-      UpdateTableTransactionBuilder builder = snapshot.buildUpdateTableTransaction("Joule", Operation.WRITE);
+      UpdateTableTransactionBuilder builder = snapshot.buildUpdateTableTransaction(ENGINE_INFO, Operation.WRITE);
       if (marks) {
         builder = builder.withMaxRetries(0); // (see the class comment)
       }

@@ -159,6 +159,12 @@ class KernelUpsertIT extends dev.joule.jobs.LocalSparkIT {
     assertEquals("dead-run", recovered.get(0).runId());
     DeltaLog.clearCache();
     assertEquals(before, rows(path), "the table as it was before the dead run's commit");
+    // Another Kernel writer's commit with such an application id is not taken for a Joule run's.
+    var snapshot = io.delta.kernel.TableManager.loadSnapshot(path).build(engine());
+    long other = snapshot.buildUpdateTableTransaction("another writer", io.delta.kernel.Operation.WRITE)
+        .withTransactionId(CommitTag.write("not-joule", 1), 1).build(engine()).commit(engine(),
+            io.delta.kernel.utils.CloseableIterable.emptyIterable()).getVersion();
+    assertEquals(null, CommitTag.commits(spark, path, other).get(0).runId());
   }
 
   @Test
