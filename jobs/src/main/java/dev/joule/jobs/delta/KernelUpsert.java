@@ -245,7 +245,7 @@ public final class KernelUpsert {
   }
 
   /** Delta's actions as Kernel's rows of the log's action schema, through their JSON. */
-  private static List<Row> kernelRows(Engine engine, List<Action> actions, String path) {
+  static List<Row> kernelRows(Engine engine, List<Action> actions, String path) {
     byte[][] json = new byte[actions.size()][];
     for (int i = 0; i < json.length; i++) {
       json[i] = actions.get(i).json().getBytes(StandardCharsets.UTF_8);

@@ -101,8 +101,7 @@ final class KeyedMarks {
     Map<String, String> scopeToRead = scopeRead ? scope : Map.of();
     if (!toScan.isEmpty() && readsOnDriver(table, toScan, keyColumn, scopeToRead, driverScanRows)) {
       double[] cpuMillis = {0};
-      Map<String, RoaringBitmapArray> scanned = driverPositions(dataPath, hadoopConf, toScan, dataPath.toString(),
-          keyColumn, keys, sortedKeys, scopeToRead, cpuMillis);
+      Map<String, RoaringBitmapArray> scanned = driverPositions(dataPath, hadoopConf, toScan, keyColumn, keys, sortedKeys, scopeToRead, cpuMillis);
       if (scanned != null) {
         // The bench's per-table term reads this line (NightlyTermsBench).
         how.add(String.format(java.util.Locale.ROOT, "key scan on the driver: %d rows, %.1f ms CPU",
@@ -249,14 +248,14 @@ final class KeyedMarks {
    */
   private static Map<String, RoaringBitmapArray> driverPositions(Path dataPath,
       org.apache.hadoop.conf.Configuration hadoopConf, Map<String, AddFile> candidates,
-      String base, String keyColumn, Set<Object> keys, long[] sortedKeys, Map<String, String> scope,
-      double[] cpuMillis) {
+      String keyColumn, Set<Object> keys, long[] sortedKeys, Map<String, String> scope, double[] cpuMillis) {
     // Keys of the wrong type are the caller's error, not a file the driver cannot read: thrown.
     DriverKeyScan.Wanted wanted = new DriverKeyScan.Wanted(sortedKeys, sortedKeys != null ? null : stringKeys(keys));
     var thread = java.lang.management.ManagementFactory.getThreadMXBean();
     long cpu = thread.getCurrentThreadCpuTime();
     try {
-      return DriverKeyScan.positions(hadoopConf, absolute(candidates, base), keyColumn, wanted, scope, true);
+      return DriverKeyScan.positions(hadoopConf, absolute(candidates, dataPath.toString()), keyColumn, wanted, scope,
+          true);
     } catch (DriverKeyScan.RowCountMismatch e) {
       throw e;
     } catch (RuntimeException e) {

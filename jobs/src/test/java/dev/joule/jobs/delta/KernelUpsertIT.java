@@ -214,15 +214,7 @@ class KernelUpsertIT extends dev.joule.jobs.LocalSparkIT {
         "id", Set.of(200L), new long[] {200}, Map.of(), 1_000_000);
     var marking = KeyedMarks.mark(hadoopConf(), new org.apache.hadoop.fs.Path(URI.create(path)), candidates.files(),
         found.marked(), System.currentTimeMillis(), path);
-    byte[][] json = marking.actions().stream().map(a -> a.json().getBytes(java.nio.charset.StandardCharsets.UTF_8))
-        .toArray(byte[][]::new);
-    var batch = engine.getJsonHandler().parseJson(new io.delta.kernel.defaults.internal.data.vector.DefaultBinaryVector(
-        io.delta.kernel.types.StringType.STRING, json.length, json),
-        io.delta.kernel.internal.actions.SingleAction.FULL_SCHEMA, Optional.empty());
-    List<io.delta.kernel.data.Row> rows = new java.util.ArrayList<>();
-    try (var it = batch.getRows()) {
-      it.forEachRemaining(rows::add);
-    }
+    List<io.delta.kernel.data.Row> rows = KernelUpsert.kernelRows(engine, marking.actions(), path);
     stale.buildUpdateTableTransaction("test", io.delta.kernel.Operation.WRITE).build(engine).commit(engine,
         io.delta.kernel.utils.CloseableIterable.inMemoryIterable(
             io.delta.kernel.internal.util.Utils.toCloseableIterator(rows.iterator())));
