@@ -470,9 +470,10 @@ public final class Main implements Runnable {
         }
         out().printf(Locale.ROOT, "night %s %s: %s%n"
             + "  rows in %,d = scored %,d + rejected %,d; predictions deleted %,d; source rows %,d "
-            + "(%,d not recomputed)%n", r.runKey(), r.status().equals("dry_run") ? "DRY RUN, nothing written" : "committed",
+            + "(%,d not recomputed)%s%n", r.runKey(), r.status().equals("dry_run") ? "DRY RUN, nothing written" : "committed",
             r.sourceChanges(), r.rowsIn(), r.scored(), r.rejected(), r.deleted(), r.sourceRows(),
-            Math.max(0, r.sourceRows() - r.rowsIn()));
+            Math.max(0, r.sourceRows() - r.rowsIn()),
+            r.engine() == NightlyJob.Engine.DRIVER ? "; read, scored and committed on the driver (no Spark job)" : "");
       }
     }
   }
@@ -493,9 +494,61 @@ public final class Main implements Runnable {
     public Integer call() {
       LocalDate d = date(date, "--date");
       JouleConfig cfg = parent.config();
-      printNight(parent.withSpark("joule nightly " + d, spark -> new NightlyJob(spark, cfg)
-          .run(new NightlyJob.Request(d, full, dryRun, allowUnfinished))));
+      NightlyJob.Request req = new NightlyJob.Request(d, full, dryRun, allowUnfinished);
+      NightlyJob.Result onDriver = parent.nightOnDriver("joule nightly " + d, cfg, req);
+      printNight(onDriver != null ? onDriver
+          : parent.withSpark("joule nightly " + d, spark -> new NightlyJob(spark, cfg).runOnSpark(req)));
       return 0;
+    }
+  }
+
+  /**
+   * The night on the driver alone, with no Spark session ({@link dev.joule.jobs.nightly.DriverNight}),
+   * or null where it is not one for the driver ({@code nightly.engine = spark}, a session that
+   * would not be local, or the night's own reasons): then it runs with Spark. A Spark session
+   * starts only to undo a night that failed after its first commit.
+   */
+  NightlyJob.Result nightOnDriver(String app, JouleConfig cfg, NightlyJob.Request req) {
+    if (NightlyJob.Engine.setting(cfg) != NightlyJob.Engine.AUTO) {
+      return null;
+    }
+    StringBuilder why = new StringBuilder();
+    java.util.Optional<dev.joule.jobs.config.DriverSettings> settings =
+        dev.joule.jobs.config.DriverSettings.withoutSession(cfg, why);
+    if (settings.isEmpty()) {
+      org.slf4j.LoggerFactory.getLogger(Main.class).info("night {}: read with Spark: {}", req.date(), why);
+      return null;
+    }
+    String command = ConsoleProgress.command(app);
+    ConsoleProgress progress = ConsoleProgress.start(command, cfg.string("progress"), "reading changes");
+    boolean done = false;
+    SparkSession[] started = {null};
+    long cpu0 = dev.joule.jobs.score.Scoring.processCpuNanos();
+    try {
+      NightlyJob.Result r = new dev.joule.jobs.nightly.DriverNight(cfg, java.time.Clock.systemUTC(), settings.get(),
+          io.delta.kernel.defaults.engine.DefaultEngine.create(settings.get().hadoop()),
+          dev.joule.jobs.nightly.DriverNight.rollbackStarting(() -> {
+            started[0] = JouleSpark.session(cfg, app + " (rollback)");
+            return started[0];
+          })).run(req);
+      done = true;
+      return r;
+    } catch (dev.joule.jobs.nightly.DriverNight.NotHere e) {
+      org.slf4j.LoggerFactory.getLogger(Main.class).info("night {}: read with Spark: {}", req.date(), e.getMessage());
+      return null;
+    } finally {
+      if (done) {
+        progress.close();
+      } else {
+        progress.abandon();
+      }
+      if (profile && done) {
+        System.err.printf(Locale.ROOT, "--profile: 0 Spark jobs (the night ran on the driver, with no Spark session); "
+            + "process CPU %.2f s since the night began%n", (dev.joule.jobs.score.Scoring.processCpuNanos() - cpu0) / 1e9);
+      }
+      if (started[0] != null) {
+        started[0].stop();
+      }
     }
   }
 

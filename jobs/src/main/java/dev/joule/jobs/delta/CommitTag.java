@@ -1,7 +1,12 @@
 package dev.joule.jobs.delta;
 
+import io.delta.kernel.data.ColumnVector;
+import io.delta.kernel.data.ColumnarBatch;
+import io.delta.kernel.engine.Engine;
+import io.delta.kernel.utils.CloseableIterator;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.sql.SparkSession;
@@ -51,17 +56,79 @@ public final class CommitTag {
           info = ci;
         }
       }
-      String meta = tag(c._2());
-      long ts = info == null ? 0 : info.timestamp().getTime();
-      Matcher w = WRITE.matcher(meta);
-      Matcher u = UNDO.matcher(meta);
-      if (u.matches()) {
-        out.add(new Commit(version, ts, u.group(1), true, Long.parseLong(u.group(2))));
-      } else if (w.matches()) {
-        out.add(new Commit(version, ts, w.group(1), false, -1));
-      } else {
-        out.add(new Commit(version, ts, null, false, -1));
+      out.add(commit(version, info == null ? 0 : info.timestamp().getTime(), tag(c._2())));
+    }
+    return out;
+  }
+
+  private static Commit commit(long version, long timestampMillis, String tag) {
+    Matcher w = WRITE.matcher(tag);
+    Matcher u = UNDO.matcher(tag);
+    if (u.matches()) {
+      return new Commit(version, timestampMillis, u.group(1), true, Long.parseLong(u.group(2)));
+    }
+    return w.matches() ? new Commit(version, timestampMillis, w.group(1), false, -1)
+        : new Commit(version, timestampMillis, null, false, -1);
+  }
+
+  /** What {@link #commits(Engine, org.apache.hadoop.conf.Configuration, String, long)} reads of a commit file. */
+  private static final io.delta.kernel.types.StructType TAG_ACTIONS = new io.delta.kernel.types.StructType()
+      .add("commitInfo", new io.delta.kernel.types.StructType()
+          .add("timestamp", io.delta.kernel.types.LongType.LONG)
+          .add("userMetadata", io.delta.kernel.types.StringType.STRING)
+          .add("engineInfo", io.delta.kernel.types.StringType.STRING))
+      .add("txn", new io.delta.kernel.types.StructType()
+          .add("appId", io.delta.kernel.types.StringType.STRING)
+          .add("version", io.delta.kernel.types.LongType.LONG));
+
+  /**
+   * As {@link #commits(SparkSession, String, long)}, with no Spark session: each commit file
+   * from {@code fromVersion} on ({@code path}'s log listed once) read by Delta Kernel's JSON
+   * reader, only its commit info and transaction ids.
+   */
+  public static List<Commit> commits(Engine engine, org.apache.hadoop.conf.Configuration conf, String path,
+      long fromVersion) {
+    org.apache.hadoop.fs.Path log = new org.apache.hadoop.fs.Path(path, "_delta_log");
+    java.util.TreeMap<Long, org.apache.hadoop.fs.FileStatus> files = new java.util.TreeMap<>();
+    try {
+      for (org.apache.hadoop.fs.FileStatus f : log.getFileSystem(conf).listStatus(log)) {
+        String name = f.getPath().getName();
+        if (name.matches("\\d{20}\\.json") && Long.parseLong(name.substring(0, 20)) >= fromVersion) {
+          files.put(Long.parseLong(name.substring(0, 20)), f);
+        }
       }
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot list the log of " + path + ": " + e.getMessage(), e);
+    }
+    List<Commit> out = new ArrayList<>();
+    for (Map.Entry<Long, org.apache.hadoop.fs.FileStatus> e : files.entrySet()) {
+      org.apache.hadoop.fs.FileStatus f = e.getValue();
+      String userMetadata = null;
+      String engineInfo = null;
+      long timestamp = 0;
+      List<Map.Entry<String, Long>> txns = new ArrayList<>();
+      try (CloseableIterator<ColumnarBatch> batches = engine.getJsonHandler().readJsonFiles(
+          io.delta.kernel.internal.util.Utils.singletonCloseableIterator(io.delta.kernel.utils.FileStatus.of(
+              f.getPath().toString(), f.getLen(), f.getModificationTime())), TAG_ACTIONS, java.util.Optional.empty())) {
+        while (batches.hasNext()) {
+          ColumnarBatch b = batches.next();
+          ColumnVector info = b.getColumnVector(0);
+          ColumnVector txn = b.getColumnVector(1);
+          for (int r = 0; r < b.getSize(); r++) {
+            if (!info.isNullAt(r)) {
+              timestamp = info.getChild(0).isNullAt(r) ? 0 : info.getChild(0).getLong(r);
+              userMetadata = info.getChild(1).isNullAt(r) ? null : info.getChild(1).getString(r);
+              engineInfo = info.getChild(2).isNullAt(r) ? null : info.getChild(2).getString(r);
+            }
+            if (!txn.isNullAt(r) && !txn.getChild(0).isNullAt(r) && !txn.getChild(1).isNullAt(r)) {
+              txns.add(Map.entry(txn.getChild(0).getString(r), txn.getChild(1).getLong(r)));
+            }
+          }
+        }
+      } catch (java.io.IOException ex) {
+        throw new java.io.UncheckedIOException("cannot read " + f.getPath() + ": " + ex.getMessage(), ex);
+      }
+      out.add(commit(e.getKey(), timestamp, tag(userMetadata, engineInfo, txns)));
     }
     return out;
   }
@@ -77,27 +144,41 @@ public final class CommitTag {
 
   /** A commit's tag: its commit info's {@code userMetadata}, else a tag as its transaction id; "" if none. */
   private static String tag(scala.collection.immutable.Seq<Action> actions) {
-    String fromTxn = "";
-    boolean byJoulesKernelWriter = false;
+    String userMetadata = null;
+    String engineInfo = null;
+    List<Map.Entry<String, Long>> txns = new ArrayList<>();
     for (Action a : scala.jdk.javaapi.CollectionConverters.asJava(actions)) {
       if (a instanceof CommitInfo ci) {
-        if (ci.userMetadata().isDefined()) {
-          return ci.userMetadata().get();
-        }
-        byJoulesKernelWriter = ci.engineInfo().isDefined() && ci.engineInfo().get().endsWith(KERNEL_ENGINE_INFO);
+        userMetadata = ci.userMetadata().isDefined() ? ci.userMetadata().get() : null;
+        engineInfo = ci.engineInfo().isDefined() ? ci.engineInfo().get() : null;
       }
       if (a instanceof org.apache.spark.sql.delta.actions.SetTransaction t) {
-        // Only a write's tag, at its own step as the version, as asTransaction makes it (Joule
-        // undoes through Delta Spark, whose commits carry userMetadata).
-        Matcher w = WRITE.matcher(t.appId());
-        if (w.matches() && Long.parseLong(w.group(2)) == t.version()) {
-          fromTxn = t.appId();
-        }
+        txns.add(Map.entry(t.appId(), t.version()));
       }
+    }
+    return tag(userMetadata, engineInfo, txns);
+  }
+
+  /** A commit's tag from its commit info's user metadata and engine info, and its transaction ids. */
+  private static String tag(String userMetadata, String engineInfo, List<Map.Entry<String, Long>> txns) {
+    if (userMetadata != null) {
+      return userMetadata;
     }
     // ... and only in a commit Joule's Kernel writer made (its engine info), not another writer's
     // that chose such an application id.
-    return byJoulesKernelWriter ? fromTxn : "";
+    if (engineInfo == null || !engineInfo.endsWith(KERNEL_ENGINE_INFO)) {
+      return "";
+    }
+    String fromTxn = "";
+    for (Map.Entry<String, Long> t : txns) {
+      // Only a write's tag, at its own step as the version, as asTransaction makes it (Joule
+      // undoes through Delta Spark, whose commits carry userMetadata).
+      Matcher w = WRITE.matcher(t.getKey());
+      if (w.matches() && Long.parseLong(w.group(2)) == t.getValue()) {
+        fromTxn = t.getKey();
+      }
+    }
+    return fromTxn;
   }
 
   /** How Kernel names Joule's commits in their engine info ({@code Kernel-<version>/Joule}). */
@@ -108,9 +189,13 @@ public final class CommitTag {
    * file's modification time; one listing of the log folder), or -1 when none was.
    */
   static long firstVersionSince(SparkSession spark, String path, long sinceMillis) {
+    return firstVersionSince(spark.sparkContext().hadoopConfiguration(), path, sinceMillis);
+  }
+
+  static long firstVersionSince(org.apache.hadoop.conf.Configuration conf, String path, long sinceMillis) {
     try {
       org.apache.hadoop.fs.Path log = new org.apache.hadoop.fs.Path(path, "_delta_log");
-      org.apache.hadoop.fs.FileSystem fs = log.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      org.apache.hadoop.fs.FileSystem fs = log.getFileSystem(conf);
       long first = -1;
       for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(log)) {
         String name = f.getPath().getName();

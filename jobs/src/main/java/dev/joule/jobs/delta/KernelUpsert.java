@@ -89,6 +89,16 @@ public final class KernelUpsert {
   }
 
   /**
+   * Some files that may hold the keys were not read on the driver (too many rows, no row counts,
+   * a layout it does not read): nothing was written, and a Spark job would read them.
+   */
+  public static final class KeysNotRead extends IllegalStateException {
+    KeysNotRead(String message) {
+      super(message);
+    }
+  }
+
+  /**
    * @param hadoopConf the Hadoop configuration the table's files are read and written with
    * @param path the table, a qualified path (a scheme and an absolute path)
    * @param schema the new files' columns, all in the table's schema
@@ -107,7 +117,7 @@ public final class KernelUpsert {
       StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants, String keyColumn,
       Set<Object> keys, Map<String, String> scope, Optional<TransactionId> txnId, long driverScanRows) {
     return commit(engine, hadoopConf, path, schema, files, constants, keyColumn, keys, scope, txnId, driverScanRows,
-        () -> { });
+        v -> { }, () -> { });
   }
 
   /**
@@ -122,14 +132,68 @@ public final class KernelUpsert {
       StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants,
       Optional<TransactionId> txnId) {
     return commit(engine, hadoopConf, path, schema, files, constants, schema.fields()[0].name(), Set.of(), Map.of(),
-        txnId, 0, () -> { });
+        txnId, 0, null, () -> { });
   }
 
-  /** As above; {@code beforeCommit} runs between the snapshot and the commit (tests: a concurrent writer). */
+  /**
+   * An append that lands only on a table {@code check} accepts: the check runs against each
+   * snapshot's version before the commit, and Kernel never rebases the commit over another one. A
+   * commit that lands first makes it load the table again and check again (a bounded number of
+   * times). What must hold at the version a commit builds on (no other run's row for this key,
+   * say) is checked this way; the check throws to refuse.
+   */
+  public static Outcome appendChecked(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
+      StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants,
+      Optional<TransactionId> txnId, java.util.function.LongConsumer check) {
+    for (int attempt = 1;; attempt++) {
+      try {
+        return commit(engine, hadoopConf, path, schema, files, constants, schema.fields()[0].name(), Set.of(),
+            Map.of(), txnId, 0, check, () -> { });
+      } catch (ConcurrentCommit e) {
+        if (attempt == CHECKED_ATTEMPTS) {
+          throw e;
+        }
+        LOG.info("{}: another commit landed first; checking again ({})", path, e.getMessage());
+      }
+    }
+  }
+
+  private static final int CHECKED_ATTEMPTS = 10;
+
+  /**
+   * Creates the table at {@code path} with {@code schema} and no rows, where there is none yet,
+   * as Joule creates its output tables (checkpoints handed to Joule, {@link KernelCheckpoints});
+   * true if this call created it. Kernel's create has no transaction id, so this first commit
+   * carries no run tag: the append with one follows.
+   */
+  public static boolean createIfMissing(Engine engine, String path, StructType schema) {
+    try {
+      TableManager.loadSnapshot(path).build(engine);
+      return false;
+    } catch (io.delta.kernel.exceptions.TableNotFoundException e) {
+      // created below
+    }
+    io.delta.kernel.types.StructType kernelSchema =
+        io.delta.kernel.internal.types.DataTypeJsonSerDe.deserializeStructType(schema.json());
+    Transaction txn = TableManager.buildCreateTableTransaction(path, kernelSchema, ENGINE_INFO)
+        .withTableProperties(KernelCheckpoints.onNewTable(Map.of())).withMaxRetries(0).build(engine);
+    try {
+      txn.commit(engine, CloseableIterable.emptyIterable());
+      return true;
+    } catch (io.delta.kernel.exceptions.ConcurrentWriteException e) {
+      return false; // another writer created it first
+    }
+  }
+
+  /**
+   * As above; {@code atSnapshot} (null: none) is handed the snapshot's version first and the
+   * commit is never rebased where it is set; {@code beforeCommit} runs between the snapshot and
+   * the commit (tests: a concurrent writer).
+   */
   static Outcome commit(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
       StructType schema, List<TaskOutput.WrittenFile> files, Map<String, String> constants, String keyColumn,
       Set<Object> keys, Map<String, String> scope, Optional<TransactionId> txnId, long driverScanRows,
-      Runnable beforeCommit) {
+      java.util.function.LongConsumer atSnapshot, Runnable beforeCommit) {
     Snapshot snapshot = TableManager.loadSnapshot(path).build(engine);
     if (!(snapshot instanceof SnapshotImpl impl)) {
       throw new IllegalStateException(path + ": an unknown snapshot type");
@@ -137,12 +201,15 @@ public final class KernelUpsert {
     StructType table = (StructType) DataType.fromJson(impl.getMetadata().getSchemaString());
     boolean marks = keys.stream().anyMatch(java.util.Objects::nonNull);
     refuseUnsupported(impl, table, schema, path, hadoopConf, marks);
+    if (atSnapshot != null) {
+      atSnapshot.accept(snapshot.getVersion());
+    }
     // Built before any file is written: Kernel's own refusals (a table feature it does not write)
     // and a transaction id already in the table come here, with nothing left behind.
     Transaction txn;
     try {
       UpdateTableTransactionBuilder builder = snapshot.buildUpdateTableTransaction(ENGINE_INFO, Operation.WRITE);
-      if (marks) {
+      if (marks || atSnapshot != null) {
         builder = builder.withMaxRetries(0); // (see the class comment)
       }
       if (txnId.isPresent()) {
@@ -162,7 +229,7 @@ public final class KernelUpsert {
     KeyedMarks.Found found = KeyedMarks.find(hadoopConf, dataPath, table, candidates, keyColumn, keys, sortedKeys,
         scope, driverScanRows);
     if (!found.unread().isEmpty()) {
-      throw new IllegalStateException(path + ": the keys of " + found.unread().size() + " file(s) were not read on "
+      throw new KeysNotRead(path + ": the keys of " + found.unread().size() + " file(s) were not read on "
           + "the driver (more than " + driverScanRows + " rows, or a layout it does not read)");
     }
     LOG.info("{}: {} keys to replace; {} files may hold them ({}), {} skipped by their {} bounds", path,
@@ -211,6 +278,31 @@ public final class KernelUpsert {
     KernelCheckpoints.afterCommit(engine, hadoopConf, path, result.getVersion(), result.getPostCommitSnapshot());
     return new Outcome(result.getVersion(), marking.rowsMarked(), found.marked().size(), marking.filesRemoved(),
         candidates.files().size(), candidates.skipped());
+  }
+
+  /**
+   * Why a commit of files with {@code schema} to {@code path} would be refused, or null: what
+   * {@link #commit} checks before it writes anything (the table missing, its features, a log
+   * store, Kernel's own refusals), asked before the files are written.
+   *
+   * @param marks whether the commit would mark rows (an upsert), or only add files (an append)
+   */
+  public static String refusal(Engine engine, org.apache.hadoop.conf.Configuration hadoopConf, String path,
+      StructType schema, boolean marks) {
+    try {
+      Snapshot snapshot = TableManager.loadSnapshot(path).build(engine);
+      if (!(snapshot instanceof SnapshotImpl impl)) {
+        return path + ": an unknown snapshot type";
+      }
+      refuseUnsupported(impl, (StructType) DataType.fromJson(impl.getMetadata().getSchemaString()), schema, path,
+          hadoopConf, marks);
+      snapshot.buildUpdateTableTransaction(ENGINE_INFO, Operation.WRITE).build(engine);
+      return null;
+    } catch (io.delta.kernel.exceptions.TableNotFoundException e) {
+      return path + " is not a Delta table yet";
+    } catch (IllegalStateException | io.delta.kernel.exceptions.KernelException e) {
+      return e.getMessage();
+    }
   }
 
   /** @param marks whether the commit marks rows (an upsert), or only adds files (an append) */

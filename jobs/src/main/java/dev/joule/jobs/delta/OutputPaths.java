@@ -17,9 +17,13 @@ public final class OutputPaths {
 
   /** Refuses a path that is a file where a folder (of tables) goes. */
   public static void requireFolder(SparkSession spark, String path, String what) {
+    requireFolder(spark.sparkContext().hadoopConfiguration(), path, what);
+  }
+
+  public static void requireFolder(org.apache.hadoop.conf.Configuration conf, String path, String what) {
     try {
       Path p = new Path(path);
-      FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      FileSystem fs = p.getFileSystem(conf);
       if (fs.exists(p) && !fs.getFileStatus(p).isDirectory()) {
         throw JouleException.input(what + " " + path + " is a file, not a folder; nothing was written");
       }
@@ -30,11 +34,15 @@ public final class OutputPaths {
 
   /** @param what how the error names the path, e.g. "--output" */
   public static void requireWritable(SparkSession spark, String path, String what) {
+    requireWritable(spark.sparkContext().hadoopConfiguration(), path, what);
+  }
+
+  public static void requireWritable(org.apache.hadoop.conf.Configuration conf, String path, String what) {
     FileStatus status;
     FileSystem fs;
     try {
       Path p = new Path(path);
-      fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+      fs = p.getFileSystem(conf);
       if (!fs.exists(p)) {
         return;
       }

@@ -31,6 +31,57 @@ public final class RunRecovery {
   /** One commit undone. */
   public record Recovered(String table, long version, String runId, CommitUndo.Outcome outcome) {}
 
+  /** A commit {@link #recover} undoes: a run's that no runs row accounts for, older than the grace. */
+  public record Orphan(String table, long version, String runId) {}
+
+  /** What recovery reads of the tables' logs: through a Spark session's Delta, or Delta Kernel. */
+  public interface Logs {
+    boolean exists(String table);
+
+    /** The first version committed at or after {@code millis}, or -1. */
+    long firstVersionSince(String table, long millis);
+
+    List<CommitTag.Commit> commits(String table, long fromVersion);
+
+    static Logs of(SparkSession spark) {
+      return new Logs() {
+        public boolean exists(String table) {
+          return DeltaIO.exists(spark, table);
+        }
+
+        public long firstVersionSince(String table, long millis) {
+          return CommitTag.firstVersionSince(spark, table, millis);
+        }
+
+        public List<CommitTag.Commit> commits(String table, long fromVersion) {
+          return CommitTag.commits(spark, table, fromVersion);
+        }
+      };
+    }
+
+    /** No Spark session: the logs listed with {@code conf}, their commits read by Kernel. */
+    static Logs of(io.delta.kernel.engine.Engine engine, org.apache.hadoop.conf.Configuration conf) {
+      return new Logs() {
+        public boolean exists(String table) {
+          try {
+            org.apache.hadoop.fs.Path log = new org.apache.hadoop.fs.Path(table, "_delta_log");
+            return log.getFileSystem(conf).exists(log);
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(table + ": " + e.getMessage(), e);
+          }
+        }
+
+        public long firstVersionSince(String table, long millis) {
+          return CommitTag.firstVersionSince(conf, table, millis);
+        }
+
+        public List<CommitTag.Commit> commits(String table, long fromVersion) {
+          return CommitTag.commits(engine, conf, table, fromVersion);
+        }
+      };
+    }
+  }
+
   /**
    * @param dataTables the tables a run writes before its runs row
    * @param runs the runs table, written last by every run
@@ -38,11 +89,30 @@ public final class RunRecovery {
    */
   public static List<Recovered> recover(SparkSession spark, List<String> dataTables, String runs, Duration grace) {
     List<Recovered> done = new ArrayList<>();
+    String removed = null;
+    for (Orphan o : orphans(Logs.of(spark), dataTables, runs, grace)) {
+      if (o.table().equals(removed)) {
+        continue;
+      }
+      CommitUndo.Outcome outcome = CommitUndo.undo(spark, o.table(), o.version(), o.runId());
+      LOG.warn("recovered {}: run {} committed version {} and never recorded itself in {}: {}",
+          o.table(), o.runId(), o.version(), runs, outcome.describe());
+      done.add(new Recovered(o.table(), o.version(), o.runId(), outcome));
+      if (outcome == CommitUndo.Outcome.TABLE_REMOVED) {
+        removed = o.table();
+      }
+    }
+    return done;
+  }
+
+  /** The commits {@link #recover} would undo, newest first within each table; nothing is changed. */
+  public static List<Orphan> orphans(Logs logs, List<String> dataTables, String runs, Duration grace) {
+    List<Orphan> found = new ArrayList<>();
     Set<String> recorded = new HashSet<>();
     long since = System.currentTimeMillis() - grace.toMillis() - LOOK_BACK.toMillis();
-    long runsFrom = DeltaIO.exists(spark, runs) ? CommitTag.firstVersionSince(spark, runs, since) : -1;
+    long runsFrom = logs.exists(runs) ? logs.firstVersionSince(runs, since) : -1;
     if (runsFrom >= 0) {
-      for (CommitTag.Commit c : CommitTag.commits(spark, runs, runsFrom)) {
+      for (CommitTag.Commit c : logs.commits(runs, runsFrom)) {
         if (c.runId() != null && !c.undo()) {
           recorded.add(c.runId());
         }
@@ -50,11 +120,11 @@ public final class RunRecovery {
     }
     long cutoff = System.currentTimeMillis() - grace.toMillis();
     for (String table : dataTables) {
-      long from = DeltaIO.exists(spark, table) ? CommitTag.firstVersionSince(spark, table, since) : -1;
+      long from = logs.exists(table) ? logs.firstVersionSince(table, since) : -1;
       if (from < 0) {
         continue;
       }
-      List<CommitTag.Commit> commits = CommitTag.commits(spark, table, from);
+      List<CommitTag.Commit> commits = logs.commits(table, from);
       Set<Long> undone = new HashSet<>();
       for (CommitTag.Commit c : commits) {
         if (c.undo()) {
@@ -67,16 +137,10 @@ public final class RunRecovery {
             || c.timestampMillis() > cutoff) {
           continue;
         }
-        CommitUndo.Outcome o = CommitUndo.undo(spark, table, c.version(), c.runId());
-        LOG.warn("recovered {}: run {} committed version {} and never recorded itself in {}: {}",
-            table, c.runId(), c.version(), runs, o.describe());
-        done.add(new Recovered(table, c.version(), c.runId(), o));
-        if (o == CommitUndo.Outcome.TABLE_REMOVED) {
-          break;
-        }
+        found.add(new Orphan(table, c.version(), c.runId()));
       }
     }
-    return done;
+    return found;
   }
 
   /**
@@ -87,15 +151,18 @@ public final class RunRecovery {
    */
   public static boolean recentAttempt(SparkSession spark, String table, String runIdPrefix, String runId,
       Duration grace) {
-    if (!DeltaIO.exists(spark, table)) {
+    return recentAttempt(Logs.of(spark), table, runIdPrefix, runId, grace);
+  }
+
+  public static boolean recentAttempt(Logs logs, String table, String runIdPrefix, String runId, Duration grace) {
+    if (!logs.exists(table)) {
       return false;
     }
-    long from = CommitTag.firstVersionSince(spark, table,
-        System.currentTimeMillis() - grace.toMillis() - LOOK_BACK.toMillis());
+    long from = logs.firstVersionSince(table, System.currentTimeMillis() - grace.toMillis() - LOOK_BACK.toMillis());
     if (from < 0) {
       return false;
     }
-    List<CommitTag.Commit> commits = CommitTag.commits(spark, table, from);
+    List<CommitTag.Commit> commits = logs.commits(table, from);
     Set<Long> undone = new HashSet<>();
     commits.stream().filter(CommitTag.Commit::undo).forEach(c -> undone.add(c.undoneVersion()));
     return commits.stream().anyMatch(c -> !c.undo() && c.runId() != null && c.runId().startsWith(runIdPrefix)

@@ -146,16 +146,7 @@ public final class TableCommit {
    */
   public void addRows(String path, StructType schema, List<Row> rows, Map<String, String> replace,
       List<String> statsColumns, Guard guard) {
-    Map<String, String> constants = new java.util.LinkedHashMap<>();
-    for (String c : statsColumns) {
-      int i = schema.fieldIndex(c);
-      java.util.Set<Object> values = new java.util.HashSet<>();
-      rows.forEach(r -> values.add(r.get(i)));
-      Object only = values.size() == 1 ? values.iterator().next() : "";
-      if (only == null || only instanceof String) {
-        constants.put(c, (String) only); // null: null in every row, which the statistics say too
-      }
-    }
+    Map<String, String> constants = constants(schema, rows, statsColumns);
     List<TaskOutput.WrittenFile> files = rows.isEmpty() ? List.of()
         : List.of(DriverFile.write(spark, path, schema, rows, fileTag("d" + (step + 1))));
     if (files.isEmpty() && replace == null) {
@@ -171,6 +162,24 @@ public final class TableCommit {
         files.forEach(f -> DriverFile.delete(spark, f));
       }
     }
+  }
+
+  /**
+   * The string columns among {@code statsColumns} that hold one value in every row of {@code
+   * rows}, with it: the statistics of a file of these rows.
+   */
+  public static Map<String, String> constants(StructType schema, List<Row> rows, List<String> statsColumns) {
+    Map<String, String> constants = new java.util.LinkedHashMap<>();
+    for (String c : statsColumns) {
+      int i = schema.fieldIndex(c);
+      java.util.Set<Object> values = new java.util.HashSet<>();
+      rows.forEach(r -> values.add(r.get(i)));
+      Object only = values.size() == 1 ? values.iterator().next() : "";
+      if (only == null || only instanceof String) {
+        constants.put(c, (String) only); // null: null in every row, which the statistics say too
+      }
+    }
+    return constants;
   }
 
   /** Delta Kernel's engine for the driver's reads of a log: the one given, else one made on first need. */

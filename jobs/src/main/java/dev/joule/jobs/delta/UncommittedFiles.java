@@ -29,17 +29,23 @@ public final class UncommittedFiles {
    * commit), with their checksum files; a folder left empty goes too. Never throws: what stays is logged.
    */
   public static void delete(SparkSession spark, List<String> dirs, String runTag, Set<String> committed) {
+    delete(spark.sparkContext().hadoopConfiguration(), dirs, runTag, committed);
+  }
+
+  /** As above, with the file systems of {@code conf}. */
+  public static void delete(org.apache.hadoop.conf.Configuration conf, List<String> dirs, String runTag,
+      Set<String> committed) {
     String mark = TableFiles.runMark(runTag);
     for (String dir : dirs) {
       try {
         org.apache.hadoop.fs.Path d = new org.apache.hadoop.fs.Path(dir);
-        org.apache.hadoop.fs.FileSystem fs = d.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        org.apache.hadoop.fs.FileSystem fs = d.getFileSystem(conf);
         if (!fs.exists(d)) {
           continue;
         }
         // The key indexes are listed before the data files: an index is written after its data
         // file, so one listed here whose data file is not listed next has lost it.
-        java.util.Map<String, Long> indexes = KeyIndex.list(spark.sparkContext().hadoopConfiguration(), d);
+        java.util.Map<String, Long> indexes = KeyIndex.list(conf, d);
         Set<String> kept = new java.util.HashSet<>();
         for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(d)) {
           String name = f.getPath().getName();

@@ -224,7 +224,12 @@ public final class EmbedJob {
 
   /** The dimension scales recorded on an embeddings table at {@code version}, or null (none, unreadable, or not of {@code dim}). */
   public static DimensionScales dimensionScales(SparkSession spark, String table, long version, int dim) {
-    String s = DeltaIO.properties(spark, table, version).get(DIMENSION_SCALES_PROPERTY);
+    return dimensionScales(DeltaIO.properties(spark, table, version), table, dim);
+  }
+
+  /** As above, from the table's properties at the version read. */
+  public static DimensionScales dimensionScales(java.util.Map<String, String> properties, String table, int dim) {
+    String s = properties.get(DIMENSION_SCALES_PROPERTY);
     if (s == null) {
       return null;
     }

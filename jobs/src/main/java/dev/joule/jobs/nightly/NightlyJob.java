@@ -89,7 +89,14 @@ public final class NightlyJob {
   public record Result(String runKey, String runId, String status, String scanMode,
       String fullScanReason, long sourceFrom, long sourceTo, long sourceRows, long rowsIn,
       long scored, long rejected, long deleted, ScoreResult score, Map<String, Long> phaseNanos,
-      TextNight.Result text) {
+      TextNight.Result text, Engine engine) {
+
+    public Result(String runKey, String runId, String status, String scanMode, String fullScanReason, long sourceFrom,
+        long sourceTo, long sourceRows, long rowsIn, long scored, long rejected, long deleted, ScoreResult score,
+        Map<String, Long> phaseNanos, TextNight.Result text) {
+      this(runKey, runId, status, scanMode, fullScanReason, sourceFrom, sourceTo, sourceRows, rowsIn, scored, rejected,
+          deleted, score, phaseNanos, text, Engine.SPARK);
+    }
 
     public Result(String runKey, String runId, String status, String scanMode, String fullScanReason, long sourceFrom,
         long sourceTo, long sourceRows, long rowsIn, long scored, long rejected, long deleted, ScoreResult score,
@@ -111,6 +118,51 @@ public final class NightlyJob {
     /** What of the source the night read, in words (the runs table's {@code source_changes}). */
     public String sourceChanges() {
       return describeSource(scanMode, fullScanReason, sourceFrom, sourceTo);
+    }
+  }
+
+  /**
+   * Where a night runs ({@code nightly.engine}): {@link #AUTO} on the driver alone where
+   * {@link DriverNight} takes the night, else with Spark; {@link #SPARK} always with Spark.
+   * {@link #DRIVER} names where a night ran: it is not a setting.
+   */
+  public enum Engine {
+    AUTO, SPARK, DRIVER;
+
+    /** {@code nightly.engine}. */
+    public static Engine setting(JouleConfig config) {
+      String v = config.string("nightly.engine");
+      return switch (v) {
+        case "auto" -> AUTO;
+        case "spark" -> SPARK;
+        default -> throw JouleException.usage("nightly.engine must be auto or spark, got '" + v + "'");
+      };
+    }
+  }
+
+  /** A night's settings, read from {@code joule.nightly.*} and checked. */
+  record Settings(String job, String source, OutputTables out, Precision precision, String asOf, ZoneId zone) {
+    static Settings of(JouleConfig config) {
+      Precision precision;
+      try {
+        precision = Precision.parse(config.string("nightly.precision"));
+      } catch (IllegalArgumentException e) {
+        throw JouleException.usage("nightly.precision: " + e.getMessage());
+      }
+      String asOf = config.string("nightly.as-of");
+      if (!asOf.equals("latest") && !asOf.equals("end-of-date")) {
+        throw JouleException.usage("nightly.as-of must be latest or end-of-date, got '" + asOf + "'");
+      }
+      return new Settings(config.string("nightly.job"), config.string("nightly.source"),
+          new OutputTables(config.string("nightly.output")), precision, asOf, NightlyJob.zone(config));
+    }
+
+    String runKey(ModelSpec model, LocalDate date) {
+      return job + ":" + model.modelId() + ":" + date;
+    }
+
+    String newRunId(LocalDate date) {
+      return job + "-" + date + "-" + UUID.randomUUID().toString().substring(0, 8);
     }
   }
 
@@ -171,27 +223,37 @@ public final class NightlyJob {
     }
   }
 
+  /**
+   * One night: on the driver alone where {@code nightly.engine = auto} and {@link DriverNight}
+   * takes it, else with Spark ({@link #runOnSpark}).
+   */
   public Result run(Request req) {
+    if (Engine.setting(config) == Engine.AUTO) {
+      try {
+        return new DriverNight(config, clock, dev.joule.jobs.config.DriverSettings.of(spark),
+            DriverTableReader.engine(spark), DriverNight.rollbackWith(spark)).run(req);
+      } catch (DriverNight.NotHere e) {
+        LOG.info("night {}: read with Spark: {}", req.date(), e.getMessage());
+      }
+    }
+    return runOnSpark(req);
+  }
+
+  /** One night, read and scored by Spark's tasks, whatever {@code nightly.engine} says. */
+  public Result runOnSpark(Request req) {
     long wall0 = System.nanoTime();
     long proc0 = Scoring.processCpuNanos();
     int runsBefore = EnergySummary.startRun();
-    String job = config.string("nightly.job");
-    String source = config.string("nightly.source");
-    OutputTables out = new OutputTables(config.string("nightly.output"));
-    Precision precision;
-    try {
-      precision = Precision.parse(config.string("nightly.precision"));
-    } catch (IllegalArgumentException e) {
-      throw JouleException.usage("nightly.precision: " + e.getMessage());
-    }
-    String asOf = config.string("nightly.as-of");
-    if (!asOf.equals("latest") && !asOf.equals("end-of-date")) {
-      throw JouleException.usage("nightly.as-of must be latest or end-of-date, got '" + asOf + "'");
-    }
-    ZoneId zone = zone(config);
+    Settings settings = Settings.of(config);
+    String job = settings.job();
+    String source = settings.source();
+    OutputTables out = settings.out();
+    Precision precision = settings.precision();
+    String asOf = settings.asOf();
+    ZoneId zone = settings.zone();
     ModelSpec model = model();
-    String runKey = job + ":" + model.modelId() + ":" + req.date();
-    String runId = job + "-" + req.date() + "-" + UUID.randomUUID().toString().substring(0, 8);
+    String runKey = settings.runKey(model, req.date());
+    String runId = settings.newRunId(req.date());
 
     // Before any work: an output path holding a user's files is refused, and what a crashed run
     // left on this output is undone (a killed attempt of this very night included).
@@ -209,14 +271,10 @@ public final class NightlyJob {
     Prior prior = prior(reader, out.runs(), runKey, job, model.modelId());
     Row committed = prior.committed();
     if (committed != null && !req.full()) {
-      LOG.info("night {} is already committed (run {}, source version {}): nothing to do; --full recomputes it",
-          runKey, committed.getAs("run_id"), committed.<Long>getAs("input_version"));
-      return new Result(runKey, committed.getAs("run_id"), "already_committed", committed.getAs("scan_mode"),
-          committed.getAs("full_scan_reason"), committed.<Long>getAs("source_version_from"),
-          committed.<Long>getAs("input_version"), 0, 0, 0, 0, 0, null, Map.of());
+      return alreadyCommitted(runKey, committed, Engine.SPARK);
     }
     if (!req.allowUnfinished()) {
-      refuseUnfinished(req.date(), asOf, zone);
+      refuseUnfinished(req.date(), asOf, zone, clock);
     }
     // A text source: first embed the rows whose text changed into the source the night scores.
     TextNight.Result text = config.string("nightly.text.source").isEmpty() ? null
@@ -349,22 +407,14 @@ public final class NightlyJob {
       Scoring.Staged st = gated.staged();
       Scoring.Prepared used = gated.prep();
       phases.put("score", System.nanoTime() - t);
-      java.util.function.Function<Boolean, ScoreResult> resultNow = c -> new ScoreResult(runId, source, pinned.version(),
-          out.root(), model.modelId(), model.modelVersion(), used.kernel().displayName(), used.info().id(),
-          used.kernel().precision().label(), used.kernel().dim(), used.kernel().width(), rowsIn, st.scored(), st.rejected(),
-          st.reasons(), EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
-              st.energy().powerProfiles(), runsBefore), System.nanoTime() - wall0, c, gated.outcome());
-      if (st.scored() == 0 && rowsIn > 0 && !config.bool("score.allow-all-rejected")) {
-        // Say, a model of another dimension under the same model id: publish nothing.
-        throw JouleException.input(String.format(java.util.Locale.ROOT, "night %s: all %,d changed rows rejected "
-            + "(%s, e.g. %s); nothing committed (joule.score.allow-all-rejected = true commits such a night)",
-            runKey, rowsIn, st.reasons(), st.examples().values().stream().findFirst().orElse("")));
-      }
+      java.util.function.Function<Boolean, ScoreResult> resultNow = c -> scoreResult(runId, source, pinned.version(),
+          out, gated, rowsIn, proc0, runsBefore, wall0, c);
+      refuseAllRejected(config, runKey, rowsIn, st);
       if (req.dryRun()) {
         return new Result(runKey, runId, "dry_run", scanMode, fullReason, from, sourceTo, sourceRows, rowsIn,
             st.scored(), st.rejected(), deleted, resultNow.apply(false), phases, text);
       }
-      pauseForTests("testing.pause-before-commit-ms");
+      pauseForTests(config, "testing.pause-before-commit-ms");
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
       // A run of this night that committed while this one scored wins: write nothing. The runs
       // table is queried again only if it has a commit since it was read at the start.
@@ -373,7 +423,7 @@ public final class NightlyJob {
         throw new JouleException(JouleException.CONFLICT, "run " + meanwhile.getAs("run_id") + " committed night "
             + runKey + " while this one was scoring; nothing of this run was written");
       }
-      pauseForTests("testing.pause-after-check-ms");
+      pauseForTests(config, "testing.pause-after-check-ms");
       TableCommit commit = out.commit(spark, runId, reader.engine());
       String haltAfter = config.string("testing.halt-after-table");
       ScoreResult result;
@@ -464,6 +514,40 @@ public final class NightlyJob {
         // attempt, or of a night that did not commit. Committed files stay.
         Scoring.discard(spark, sink, committedFiles);
       }
+    }
+  }
+
+  /** The result of a night found committed already: nothing is done. */
+  static Result alreadyCommitted(String runKey, Row committed, Engine engine) {
+    LOG.info("night {} is already committed (run {}, source version {}): nothing to do; --full recomputes it",
+        runKey, committed.getAs("run_id"), committed.<Long>getAs("input_version"));
+    return new Result(runKey, committed.getAs("run_id"), "already_committed", committed.getAs("scan_mode"),
+        committed.getAs("full_scan_reason"), committed.<Long>getAs("source_version_from"),
+        committed.<Long>getAs("input_version"), 0, 0, 0, 0, 0, null, Map.of(), null, engine);
+  }
+
+  /**
+   * A night's figures for its runs row and claim card; {@code proc0}, {@code wall0}: the process
+   * CPU and the time at its start.
+   */
+  static ScoreResult scoreResult(String runId, String source, long sourceVersion, OutputTables out,
+      QualityGate.Gated gated, long rowsIn, long proc0, int runsBefore, long wall0, boolean committed) {
+    Scoring.Prepared used = gated.prep();
+    Scoring.Staged st = gated.staged();
+    ModelSpec model = used.model();
+    return new ScoreResult(runId, source, sourceVersion, out.root(), model.modelId(), model.modelVersion(),
+        used.kernel().displayName(), used.info().id(), used.kernel().precision().label(), used.kernel().dim(),
+        used.kernel().width(), rowsIn, st.scored(), st.rejected(), st.reasons(),
+        EnergySummary.of(st.energyRows(), Math.max(0, Scoring.processCpuNanos() - proc0 - st.taskCpuNanos()),
+            st.energy().powerProfiles(), runsBefore), System.nanoTime() - wall0, committed, gated.outcome());
+  }
+
+  /** A night whose every row was rejected (a model of another dimension under the same id, say) publishes nothing. */
+  static void refuseAllRejected(JouleConfig config, String runKey, long rowsIn, Scoring.Staged st) {
+    if (st.scored() == 0 && rowsIn > 0 && !config.bool("score.allow-all-rejected")) {
+      throw JouleException.input(String.format(java.util.Locale.ROOT, "night %s: all %,d changed rows rejected "
+          + "(%s, e.g. %s); nothing committed (joule.score.allow-all-rejected = true commits such a night)",
+          runKey, rowsIn, st.reasons(), st.examples().values().stream().findFirst().orElse("")));
     }
   }
 
@@ -676,8 +760,12 @@ public final class NightlyJob {
       return null;
     }
     long v = version >= 0 ? version : DeltaIO.latestVersion(spark, runs);
-    return runRows(reader, runs, v).stream()
-        .filter(r -> runKey.equals(r.getAs("run_key")) && "committed".equals(r.getAs("status")))
+    return committedRun(runRows(reader, runs, v), runKey);
+  }
+
+  /** The committed row of {@code runKey} among a runs table's rows, or null. */
+  static Row committedRun(List<Row> runs, String runKey) {
+    return runs.stream().filter(r -> runKey.equals(r.getAs("run_key")) && "committed".equals(r.getAs("status")))
         .findFirst().orElse(null);
   }
 
@@ -695,10 +783,29 @@ public final class NightlyJob {
    * This night's committed run, if any, and the last committed night before it of this job and
    * model, as of {@code runsVersion} of the runs table (-1: no table).
    */
-  private record Prior(Row committed, Row last, long runsVersion) {
+  record Prior(Row committed, Row last, long runsVersion) {
     /** Whether the runs table has a commit after the one these were read at (a log listing, no job). */
     boolean changedSince(SparkSession spark, String runs) {
       return DeltaIO.exists(spark, runs) && DeltaIO.latestVersion(spark, runs) != runsVersion;
+    }
+
+    /** From the runs table's rows at {@code version}. */
+    static Prior of(List<Row> rows, long version, String runKey, String job, String modelId) {
+      Row committed = null;
+      Row last = null;
+      for (Row r : rows) {
+        if (!"committed".equals(r.getAs("status"))
+            || !(runKey.equals(r.getAs("run_key")) || job.equals(r.getAs("job")) && modelId.equals(r.getAs("model_id")))) {
+          continue;
+        }
+        String key = r.getAs("run_key");
+        if (runKey.equals(key)) {
+          committed = r;
+        } else if (key != null && (last == null || LATEST_FIRST.compare(r, last) < 0)) {
+          last = r;
+        }
+      }
+      return new Prior(committed, last, version);
     }
   }
 
@@ -708,21 +815,7 @@ public final class NightlyJob {
       return new Prior(null, null, -1);
     }
     long version = DeltaIO.latestVersion(spark, runs);
-    Row committed = null;
-    Row last = null;
-    for (Row r : runRows(reader, runs, version)) {
-      if (!"committed".equals(r.getAs("status"))
-          || !(runKey.equals(r.getAs("run_key")) || job.equals(r.getAs("job")) && modelId.equals(r.getAs("model_id")))) {
-        continue;
-      }
-      String key = r.getAs("run_key");
-      if (runKey.equals(key)) {
-        committed = r;
-      } else if (key != null && (last == null || LATEST_FIRST.compare(r, last) < 0)) {
-        last = r;
-      }
-    }
-    return new Prior(committed, last, version);
+    return Prior.of(runRows(reader, runs, version), version, runKey, job, modelId);
   }
 
   /** The newest night first: by source version, then by finish time (nulls last, as Spark's desc). */
@@ -769,7 +862,7 @@ public final class NightlyJob {
    * the rest of the day's changes and still be committed as that date. As of latest, the night's
    * date only names it, but a date after today is refused as a likely mistake.
    */
-  private void refuseUnfinished(LocalDate date, String asOf, ZoneId zone) {
+  static void refuseUnfinished(LocalDate date, String asOf, ZoneId zone, Clock clock) {
     Instant now = clock.instant();
     if (asOf.equals("end-of-date") && endOf(date, zone).isAfter(now)) {
       throw JouleException.usage("night " + date + " has not ended yet (it ends at " + endOf(date, zone) + " " + zone
@@ -802,7 +895,7 @@ public final class NightlyJob {
   }
 
   /** The Joule error or the concurrent-writer conflict behind {@code e}, or null. */
-  private static JouleException conflict(Exception e, String runKey) {
+  static JouleException conflict(Exception e, String runKey) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof JouleException) {
         return (JouleException) t;
@@ -817,7 +910,7 @@ public final class NightlyJob {
   }
 
   /** Testing hook: halt the JVM as kill -9 would, right after writing {@code table}. */
-  private static void haltIf(String configured, String table) {
+  static void haltIf(String configured, String table) {
     if (table.equals(configured)) {
       Runtime.getRuntime().halt(137);
     }
@@ -827,7 +920,7 @@ public final class NightlyJob {
   public static final java.util.concurrent.atomic.AtomicInteger TESTING_PAUSES =
       new java.util.concurrent.atomic.AtomicInteger();
 
-  private void pauseForTests(String key) {
+  static void pauseForTests(JouleConfig config, String key) {
     long ms = config.integer(key);
     if (ms > 0) {
       TESTING_PAUSES.incrementAndGet();

@@ -45,9 +45,14 @@ public record OutputTables(String root) {
 
   /** Refuses, before any work, an output whose table paths hold something that is not a Delta table. */
   public void requireWritable(org.apache.spark.sql.SparkSession spark) {
-    dev.joule.jobs.delta.OutputPaths.requireFolder(spark, root, "output");
+    requireWritable(spark.sparkContext().hadoopConfiguration());
+  }
+
+  /** As above, with the file systems of {@code conf}. */
+  public void requireWritable(org.apache.hadoop.conf.Configuration conf) {
+    dev.joule.jobs.delta.OutputPaths.requireFolder(conf, root, "output");
     for (String t : all()) {
-      dev.joule.jobs.delta.OutputPaths.requireWritable(spark, t, "output table");
+      dev.joule.jobs.delta.OutputPaths.requireWritable(conf, t, "output table");
     }
   }
 

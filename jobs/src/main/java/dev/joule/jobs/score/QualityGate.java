@@ -290,33 +290,75 @@ public final class QualityGate {
       java.util.function.Function<Scoring.Prepared, Dataset<Row>> inputOf, long rowsIn, long tableRows, String runId,
       String job, java.util.function.BiFunction<Scoring.Prepared, String, Scoring.Sink> sinkOf) {
     Settings s = Settings.from(config);
+    return attempts(s, asAsked, runId, p -> Scoring.prepare(config, pinned, asAsked.model(), p,
+            asAsked.passthrough().stream().map(Scoring.Passthrough::spec).toList()), sinkOf,
+        sink -> Scoring.discard(spark, sink, java.util.Set.of()), (prep, sink, checks) -> {
+          Dataset<Row> in = inputOf.apply(prep);
+          Scoring.Staged st = Scoring.stage(spark, config, prep, in, rowsIn, runId, job, sink);
+          return new Decided(st, decide(spark, config, s, pinned, prep, in, st, tableRows, asAsked.kernel().precision(),
+              prep.kernel().precision(), checks));
+        });
+  }
+
+  /**
+   * As {@link #stage}, for rows scored on the driver ({@link Scoring#stageOnDriver}): each attempt
+   * keeps its sample's fp32 rows as it reads them, so the gate compares them with no second read.
+   *
+   * @param prepareAt the input prepared at another precision, for a fallback
+   * @param attempt scores an attempt into its sink
+   * @param discard removes what a refused or failed attempt wrote
+   */
+  public static Gated stageOnDriver(JouleConfig config, Scoring.Prepared asAsked, String runId,
+      java.util.function.Function<Precision, Scoring.Prepared> prepareAt,
+      java.util.function.BiFunction<Scoring.Prepared, String, Scoring.Sink> sinkOf,
+      java.util.function.BiFunction<Scoring.Prepared, Scoring.Sink, Scoring.Staged> attempt,
+      java.util.function.Consumer<Scoring.Sink> discard) {
+    Settings s = Settings.from(config);
+    return attempts(s, asAsked, runId, prepareAt, sinkOf, discard, (prep, sink, checks) -> {
+      Scoring.Staged st = attempt.apply(prep, sink);
+      return new Decided(st, decide(null, config, s, null, prep, null, st, st.rowsIn(), asAsked.kernel().precision(),
+          prep.kernel().precision(), checks));
+    });
+  }
+
+  /** An attempt staged, and the gate's word on it (null: below the bar). */
+  private record Decided(Scoring.Staged staged, Outcome outcome) {}
+
+  /** Stages and decides one attempt; {@code checks} gathers the gate's checks over the attempts. */
+  @FunctionalInterface
+  private interface Attempt {
+    Decided run(Scoring.Prepared prep, Scoring.Sink sink, List<Check> checks);
+  }
+
+  /**
+   * The attempts of a gated run: the precision asked, then with {@code on-fail = fallback} one
+   * precision up each time, until one passes or the gate refuses the run.
+   */
+  private static Gated attempts(Settings s, Scoring.Prepared asAsked, String runId,
+      java.util.function.Function<Precision, Scoring.Prepared> prepareAt,
+      java.util.function.BiFunction<Scoring.Prepared, String, Scoring.Sink> sinkOf,
+      java.util.function.Consumer<Scoring.Sink> discard, Attempt attempt) {
     List<Check> checks = new ArrayList<>();
     Precision asked = asAsked.kernel().precision();
     Precision p = asked;
     while (true) {
-      Scoring.Prepared prep = p == asked ? asAsked
-          : Scoring.prepare(config, pinned, asAsked.model(), p,
-              asAsked.passthrough().stream().map(Scoring.Passthrough::spec).toList())
-              .withDuplicates(asAsked.duplicates());
-      Dataset<Row> in = inputOf.apply(prep);
+      Scoring.Prepared prep = p == asked ? asAsked : prepareAt.apply(p).withDuplicates(asAsked.duplicates());
       Scoring.Sink sink = sinkOf.apply(prep, p == asked ? "" : "-" + p.label());
-      Scoring.Staged st = null;
-      Outcome done = null;
-      boolean decided = false;
+      Decided d = null;
       try { // SparkException is checked in Java terms, so no catch: a flag and finally
-        st = Scoring.stage(spark, config, prep, in, rowsIn, runId, job, sink);
-        done = decide(spark, config, s, pinned, prep, in, st, tableRows, asked, p, checks);
-        decided = true;
+        d = attempt.run(prep, sink, checks);
       } finally {
-        if (!decided) {
-          Scoring.discard(spark, sink, java.util.Set.of());
+        if (d == null) {
+          discard.accept(sink);
         }
       }
+      Scoring.Staged st = d.staged();
+      Outcome done = d.outcome();
       if (done != null) {
         log(runId, done);
         return new Gated(prep, st, sink, done);
       }
-      Scoring.discard(spark, sink, java.util.Set.of());
+      discard.accept(sink);
       Outcome failed = new Outcome("failed", asked.label(), p.label(), checks.get(checks.size() - 1).bar(),
           List.copyOf(checks), null);
       String why = "quality gate failed, nothing committed: " + failed.describe().substring("failed: ".length());
@@ -357,6 +399,9 @@ public final class QualityGate {
       // Embedding rows: the tasks kept the sample's fp32 rows as they read them (TableFolders sink);
       // codes: the fp32 rows come from the embeddings side, the answers from the tasks.
       boolean keptRows = st.sampled() != null && !prep.codes();
+      if (!keptRows && spark == null) { // (a driver run's attempts keep their sample)
+        throw new IllegalStateException("a run on the driver kept no sample for the quality gate");
+      }
       Reference reference = keptRows ? null
           : prep.codes() ? codesReference(spark, config, s, pinned, prep, in, st.rowsIn(), tableRows)
           : new Reference(in, null);

@@ -240,12 +240,34 @@ public final class Scoring {
   /** {@link #prepare} with the input's {@link #rowScales} already read (one log read for many kernels). */
   public static Prepared prepare(JouleConfig config, DeltaIO.Pinned pinned, ModelSpec model,
       Precision precision, List<String> passthrough, dev.joule.bridge.kernel.DimensionScales rowScales) {
+    return prepare(config, pinned.data().schema(), pinned.path(), pinned.planned(), model, precision, passthrough,
+        rowScales, kernel -> codesPrecision(pinned, kernel, model));
+  }
+
+  /**
+   * As {@link #prepare(JouleConfig, DeltaIO.Pinned, ModelSpec, Precision, List)} for an input
+   * whose columns are known without a Spark session, read from its log on the driver: an
+   * embeddings table (a codes table's precision is read with Spark).
+   *
+   * @param schema the input's columns
+   * @param planned how its files were found, in words
+   */
+  public static Prepared prepareOnDriver(JouleConfig config, StructType schema, String path, String planned,
+      ModelSpec model, Precision precision, List<String> passthrough,
+      dev.joule.bridge.kernel.DimensionScales rowScales) {
+    return prepare(config, schema, path, planned, model, precision, passthrough, rowScales, kernel -> {
+      throw new IllegalArgumentException(path + " is a codes table: its precision is read with Spark");
+    });
+  }
+
+  private static Prepared prepare(JouleConfig config, StructType schema, String path, String planned,
+      ModelSpec model, Precision precision, List<String> passthrough, dev.joule.bridge.kernel.DimensionScales rowScales,
+      java.util.function.Function<Kernel, Precision> codesPrecision) {
     if (!model.modelId().matches("[A-Za-z0-9._:@-]+")) {
       throw JouleException.input("model_id '" + model.modelId()
           + "' may only contain letters, digits and . _ : @ -");
     }
     String idCol = config.string("score.id-col");
-    StructType schema = pinned.data().schema();
     boolean codesInput = Arrays.asList(schema.fieldNames()).containsAll(CODES_COLUMNS);
     Kernel kernel;
     try {
@@ -256,19 +278,19 @@ public final class Scoring {
     String embCol = codesInput ? "codes" : config.string("score.embedding-col");
     for (String c : List.of(idCol, embCol)) {
       if (!Arrays.asList(schema.fieldNames()).contains(c)) {
-        throw JouleException.input("input table " + pinned.path() + " has no column '" + c
+        throw JouleException.input("input table " + path + " has no column '" + c
             + "' (columns: " + String.join(", ", schema.fieldNames()) + ")");
       }
     }
     EmbeddingColumn.Layout layout = null;
     Precision rowPrecision;
     if (codesInput) {
-      rowPrecision = codesPrecision(pinned, kernel, model);
+      rowPrecision = codesPrecision.apply(kernel);
     } else {
       try {
         layout = EmbeddingColumn.layoutOf(embCol, schema.apply(embCol).dataType());
       } catch (IllegalArgumentException e) {
-        throw JouleException.input("input table " + pinned.path() + ": " + e.getMessage());
+        throw JouleException.input("input table " + path + ": " + e.getMessage());
       }
       Precision int4Rows = int4Rows(config); // checked at every precision, so a typo is not silent
       rowPrecision = kernel.precision() == Precision.INT4 ? int4Rows : null;
@@ -282,7 +304,7 @@ public final class Scoring {
     Column idExpr = IdColumn.key(col(idCol), idType);
     List<Passthrough> pass = passthrough.stream().map(Passthrough::parse).toList();
     return new Prepared(model, kernel, KernelInfo.of(kernel, rowPrecision), idKind, layout, idExpr,
-        embCol, pinned.path(), pinned.planned(), pass, passthroughType(pinned, schema, pass), DuplicateIds.NONE);
+        embCol, path, planned, pass, passthroughType(path, schema, pass), DuplicateIds.NONE);
   }
 
   /**
@@ -307,13 +329,13 @@ public final class Scoring {
     return p;
   }
 
-  private static StructType passthroughType(DeltaIO.Pinned pinned, StructType schema, List<Passthrough> pass) {
+  private static StructType passthroughType(String path, StructType schema, List<Passthrough> pass) {
     StructType t = new StructType();
     java.util.Set<String> seen = new java.util.HashSet<>();
     List<String> names = Arrays.asList(schema.fieldNames());
     for (Passthrough p : pass) {
       if (!names.contains(p.column())) {
-        throw JouleException.usage("passthrough column '" + p.column() + "' is not in input table " + pinned.path()
+        throw JouleException.usage("passthrough column '" + p.column() + "' is not in input table " + path
             + " (columns: " + String.join(", ", names) + ")");
       }
       String as = p.as().toLowerCase(java.util.Locale.ROOT);
@@ -339,16 +361,7 @@ public final class Scoring {
     EnergySpec energy = config.energySpec(JouleSpark.slotsPerExecutor(spark));
     // Named accumulators: the Spark UI's stage page shows the run's joules and rows.
     EnergyAccumulators accumulators = EnergyAccumulators.register(spark.sparkContext());
-    ScoringSpec spec;
-    try {
-      spec = new ScoringSpec(runId, job, p.info(), p.idKind(), p.layout(),
-          config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
-          config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
-          config.bridgeSettings(), accumulators, config.integer("testing.batch-delay-ms"),
-          p.passthroughType(), p.duplicates(), gateSample(config, p, rowsIn, sink));
-    } catch (IllegalArgumentException e) {
-      throw JouleException.usage(e.getMessage());
-    }
+    ScoringSpec spec = spec(config, p, runId, job, energy, accumulators, gateSample(config, p, rowsIn, sink));
     ColumnarScan.Found columnar = !(sink instanceof TableFolders) ? new ColumnarScan.Found(null, "a staged run")
         : !config.bool("score.columnar-input") ? new ColumnarScan.Found(null, "score.columnar-input = false")
         : ColumnarScan.of(in);
@@ -408,6 +421,61 @@ public final class Scoring {
         ? reconcileStaged(spark, ((Staging) sink).folder(), stagedSchema, rowsIn, partitions, energy, seen, jobNanos, sink)
         : reconcileOutputs(outputs, rowsIn, partitions, energy, seen, jobNanos, sink, spec.gateSample(),
             rows == null ? "columnar" : "rows");
+  }
+
+  /** What every partition of a run is told: its kernel, columns, batch sizes, energy settings and gate sample. */
+  private static ScoringSpec spec(JouleConfig config, Prepared p, String runId, String job, EnergySpec energy,
+      EnergyAccumulators accumulators, GateSample sample) {
+    try {
+      return new ScoringSpec(runId, job, p.info(), p.idKind(), p.layout(),
+          config.integer("score.batch-rows"), config.bytes("score.max-batch-bytes"),
+          config.bool("score.keep-scores"), energy, config.integer("testing.fail-partition"),
+          config.bridgeSettings(), accumulators, config.integer("testing.batch-delay-ms"),
+          p.passthroughType(), p.duplicates(), sample);
+    } catch (IllegalArgumentException e) {
+      throw JouleException.usage(e.getMessage());
+    }
+  }
+
+  /**
+   * Scores {@code rows} (in {@link Prepared#select}'s columns) on this thread, as one partition
+   * with no Spark session, into the tables' data files as a task writes them ({@link
+   * PartitionFiles}), and reconciles them as {@link #stage} does: a night read and scored on the
+   * driver. Where it fails, the partition's files are gone.
+   *
+   * @param settings the Hadoop and SQL settings the files are written with, and the slots
+   *     the machine's energy is shared among
+   */
+  public static Staged stageOnDriver(JouleConfig config, Prepared p, java.util.Iterator<InternalRow> rows,
+      long rowsIn, String runId, String job, TableFolders sink, dev.joule.jobs.config.DriverSettings settings) {
+    EnergySpec energy = config.energySpec(settings.slots());
+    GateSample sample = gateSample(config, p, rowsIn, sink);
+    ScoringSpec spec = spec(config, p, runId, job, energy, null, sample);
+    LOG.info("run {}: scoring {} rows of {} on the driver ({}) with {} (kernel {}), rows at {}, {} rows per batch, "
+        + "on {}", runId, rowsIn, p.inputPath(), p.inputPlanned(), p.kernel().displayName(),
+        p.info().id().substring(0, 12), p.info().rowPrecision(), spec.effectiveBatchRows(),
+        spec.bridge() == null ? "the in-process node" : spec.bridge());
+    TableFiles predictions = TableFiles.prepareWithoutSession(settings.hadoop(), settings.sql(), sink.predictions(),
+        sink.columns().predictionsSchema(), sink.fileTag());
+    TableFiles rejects = TableFiles.prepareWithoutSession(settings.hadoop(), settings.sql(), sink.rejects(),
+        sink.columns().rejectsSchema(), sink.fileTag());
+    ConsoleProgress.phase("scoring", rowsIn);
+    long job0 = System.nanoTime();
+    List<TaskOutput> outputs = new ArrayList<>();
+    try {
+      PartitionFiles.ofRows(spec, sink.columns(), predictions, rejects, -1).call(rows).forEachRemaining(outputs::add);
+    } catch (NodeException e) {
+      throw new JouleException(JouleException.OTHER, "scoring failed, nothing committed: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException("scoring on the driver failed: " + e.getMessage(), e);
+    }
+    long jobNanos = System.nanoTime() - job0;
+    ConsoleProgress.phase("reconciling");
+    TaskOutput o = outputs.get(0);
+    JouleEnergyListener.Totals seen = new JouleEnergyListener.Totals(o.scored(), 0, 0, 0);
+    return reconcileOutputs(outputs, rowsIn, 1, energy, seen, jobNanos, sink, sample, "rows");
   }
 
   /**

@@ -77,7 +77,7 @@ class KernelUpsertIT extends dev.joule.jobs.LocalSparkIT {
     Path newRows = newRows("SELECT id, 'm' AS model_id, 'new' AS label FROM range(0, 5)");
     KernelUpsert.ConcurrentCommit e = assertThrows(KernelUpsert.ConcurrentCommit.class, () -> KernelUpsert.commit(
         engine(), hadoopConf(), path, SCHEMA, List.of(placed(newRows, path)), SCOPE, "id",
-        Set.of(0L, 1L, 2L, 3L, 4L), SCOPE, Optional.empty(), 1_000_000,
+        Set.of(0L, 1L, 2L, 3L, 4L), SCOPE, Optional.empty(), 1_000_000, null,
         () -> spark.sql("DELETE FROM delta.`" + path + "` WHERE id = 900")));
     assertTrue(e.getMessage().contains("another commit landed first"), e.getMessage());
     assertEquals(vectorsBefore + 1, names(path).stream().filter(n -> n.startsWith("deletion_vector_")).count(),
