@@ -34,7 +34,8 @@ import org.apache.spark.sql.SparkSession;
  * child), measured per row in the same run. The terms are then projected, labelled as a
  * projection, to 100M and 1B rows at 0.1 / 1 / 10 % churn.
  *
- * <p>Usage: {@code bench/run-nightly.sh --terms [--rows N] [--dim D] [--keep true]}; the script builds first
+ * <p>Usage: {@code bench/run-nightly.sh --terms [--rows N] [--dim D] [--keep true] [--set KEY=VALUE ...]}
+ * (each {@code --set} passed to every night's process); the script builds first
  * and runs the children with {@code JOULE_NO_BUILD=1}.
  */
 public final class NightlyTermsBench {
@@ -50,8 +51,10 @@ public final class NightlyTermsBench {
     int dim = 384;
     String root = ".";
     boolean keep = false; // --keep true: leave the tables for a look afterwards (tens of GB at 1M rows)
+    List<String> sets = new ArrayList<>(); // --set KEY=VALUE: passed to every night (nightly.engine=spark, say)
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
+        case "--set" -> sets.add(args[i + 1]);
         case "--rows" -> n = Long.parseLong(args[i + 1]);
         case "--dim" -> dim = Integer.parseInt(args[i + 1]);
         case "--root" -> root = args[i + 1];
@@ -81,7 +84,13 @@ public final class NightlyTermsBench {
       for (int s = 0; s < 2; s++) {
         source(spark, gen, sources[s], sizes[s]);
       }
-      List<String> joule = List.of(Path.of(root, "bin", "joule").toAbsolutePath().toString());
+      List<String> joule = new ArrayList<>(List.of(Path.of(root, "bin", "joule").toAbsolutePath().toString()));
+      for (String kv : sets) {
+        joule.addAll(List.of("--set", kv));
+      }
+      if (!sets.isEmpty()) {
+        System.out.println("every night with --set " + String.join(" --set ", sets));
+      }
       LocalDate d0 = LocalDate.parse("2026-11-01");
       // First nights (full scans, not fitted): they make the predictions tables of N and 2N rows.
       for (int s = 0; s < 2; s++) {

@@ -49,6 +49,18 @@ public record DriverSettings(Configuration hadoop, SQLConf sql, int slots) {
     for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {
       put(e.getKey(), e.getValue(), hadoop, sql);
     }
+    // A Delta log store (a DynamoDB-coordinated S3 store, say) is Delta Spark's to use: a Kernel
+    // commit would bypass it. (The session's Hadoop configuration holds such keys of Spark's.)
+    java.util.List<String> keys = new java.util.ArrayList<>(config.sparkConf().keySet());
+    hadoop.forEach(e -> keys.add(e.getKey()));
+    for (scala.Tuple2<String, String> e : probe.getAll()) {
+      keys.add(e._1());
+    }
+    Optional<String> store = keys.stream().filter(k -> k.contains("delta.logStore.")).findFirst();
+    if (store.isPresent()) {
+      why.append("a Delta log store is configured (").append(store.get()).append(')');
+      return Optional.empty();
+    }
     return Optional.of(new DriverSettings(hadoop, sql, cores));
   }
 

@@ -88,6 +88,13 @@ public final class KernelUpsert {
     }
   }
 
+  /** Writing the commit file failed in a way that may have left it landed: read the log before going on. */
+  public static final class MayHaveLanded extends IllegalStateException {
+    MayHaveLanded(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
   /**
    * Some files that may hold the keys were not read on the driver (too many rows, no row counts,
    * a layout it does not read): nothing was written, and a Spark job would read them.
@@ -259,7 +266,7 @@ public final class KernelUpsert {
         throw new ConcurrentCommit(path, e);
       }
       // Not a conflict: writing the commit file failed (an I/O error, say), and it may have landed.
-      throw new IllegalStateException(path + ": the commit may or may not have landed (" + e.getMessage()
+      throw new MayHaveLanded(path + ": the commit may or may not have landed (" + e.getMessage()
           + "); read the table's log before running this again", e);
     }
     for (PostCommitHook hook : result.getPostCommitHooks()) {

@@ -42,10 +42,11 @@ public final class LogFileActions {
   public record FileAction(Kind kind, String path, long size, boolean deletionVector, boolean dataChange) {}
 
   /**
-   * One commit's file actions in log order, and why its rows cannot be read from its files alone
-   * where a {@code metaData} action in it sets column mapping or partitions (else null).
+   * One commit's file actions in log order; why its rows cannot be read from its files alone
+   * where a {@code metaData} action in it sets column mapping or partitions (else null); and
+   * whether it has a {@code metaData} action at all (a schema or a property changed).
    */
-  public record Commit(long version, List<FileAction> files, String unreadable) {}
+  public record Commit(long version, List<FileAction> files, String unreadable, boolean metadata) {}
 
   /**
    * Versions [{@code start}, {@code end}] of the table at {@code qualified} (its qualified path).
@@ -83,10 +84,11 @@ public final class LogFileActions {
         try (CommitActions commit = commits.next(); CloseableIterator<ColumnarBatch> batches = commit.getActions()) {
           List<FileAction> files = new ArrayList<>();
           String unreadable = null;
+          boolean[] metadata = {false};
           while (batches.hasNext()) {
-            unreadable = collect(root, commit.getVersion(), batches.next(), files, unreadable);
+            unreadable = collect(root, commit.getVersion(), batches.next(), files, unreadable, metadata);
           }
-          if (!visitor.visit(new Commit(commit.getVersion(), files, unreadable))) {
+          if (!visitor.visit(new Commit(commit.getVersion(), files, unreadable, metadata[0]))) {
             return;
           }
         }
@@ -103,7 +105,7 @@ public final class LogFileActions {
   }
 
   private static String collect(Path root, long version, ColumnarBatch batch, List<FileAction> files,
-      String unreadable) throws IOException, URISyntaxException {
+      String unreadable, boolean[] metadata) throws IOException, URISyntaxException {
     int metaCol = batch.getSchema().indexOf("metaData");
     int[] cols = {batch.getSchema().indexOf("add"), batch.getSchema().indexOf("remove"),
         batch.getSchema().indexOf("cdc")};
@@ -112,6 +114,7 @@ public final class LogFileActions {
       while (rows.hasNext()) {
         Row a = rows.next();
         if (metaCol >= 0 && !a.isNullAt(metaCol)) {
+          metadata[0] = true;
           Row meta = a.getStruct(metaCol);
           if (!"none".equals(configValue(meta, "delta.columnMapping.mode", "none")) || partitionColumns(meta) > 0) {
             unreadable = "version " + version + " uses column mapping or partitions";

@@ -155,6 +155,16 @@ public final class DriverNight {
     NightlyJob.Settings night = NightlyJob.Settings.of(config);
     refuseSettings(req);
     int runsBefore = EnergySummary.startRun();
+    try {
+      return run(req, night, wall0, proc0, runsBefore);
+    } catch (NotHere e) {
+      EnergySummary.abandonRun(); // the Spark night that follows is this JVM's run, warm or cold as it was
+      throw e;
+    }
+  }
+
+  private NightlyJob.Result run(NightlyJob.Request req, NightlyJob.Settings night, long wall0, long proc0,
+      int runsBefore) {
     ModelSpec model = LinearModelFile.readAny(Path.of(config.string("nightly.model")));
     String runKey = night.runKey(model, req.date());
     String runId = night.newRunId(req.date());
@@ -169,17 +179,20 @@ public final class DriverNight {
 
     if (!req.dryRun()) {
       out.requireWritable(conf);
-      List<RunRecovery.Orphan> orphans = RunRecovery.orphans(RunRecovery.Logs.of(engine, conf),
-          List.of(predictions, rejects, energyLog), runs, config.duration("recovery.grace"));
+      List<RunRecovery.Orphan> orphans = beforeAnyWrite("recovery's read of the output tables' logs",
+          () -> RunRecovery.orphans(RunRecovery.Logs.of(engine, conf), List.of(predictions, rejects, energyLog), runs,
+              config.duration("recovery.grace")));
       if (!orphans.isEmpty()) {
         throw new NotHere("a dead run's commits are to be undone first (run " + orphans.get(0).runId() + " on "
             + orphans.get(0).table() + ")");
       }
     }
     DriverTableReader reader = new DriverTableReader(engine, conf);
-    long runsVersion = latestVersion(runs);
-    NightlyJob.Prior prior = runsVersion < 0 ? new NightlyJob.Prior(null, null, -1)
-        : NightlyJob.Prior.of(runRows(reader, runs, runsVersion), runsVersion, runKey, night.job(), model.modelId());
+    NightlyJob.Prior prior = beforeAnyWrite("the runs table's read", () -> {
+      long runsVersion = latestVersion(runs);
+      return runsVersion < 0 ? new NightlyJob.Prior(null, null, -1)
+          : NightlyJob.Prior.of(runRows(reader, runs, runsVersion), runsVersion, runKey, night.job(), model.modelId());
+    });
     if (prior.committed() != null) {
       return NightlyJob.alreadyCommitted(runKey, prior.committed(), NightlyJob.Engine.DRIVER);
     }
@@ -198,7 +211,7 @@ public final class DriverNight {
     java.time.Duration grace = config.duration("recovery.grace");
     RunRecovery.Logs logs = RunRecovery.Logs.of(engine, conf);
     for (String t : List.of(rejects, energyLog)) {
-      if (RunRecovery.recentAttempt(logs, t, attemptPrefix, runId, grace)) {
+      if (beforeAnyWrite("the log of " + t, () -> RunRecovery.recentAttempt(logs, t, attemptPrefix, runId, grace))) {
         throw new NotHere("an attempt of this night may have left rows in " + t + " (younger than the grace)");
       }
     }
@@ -224,7 +237,7 @@ public final class DriverNight {
     boolean cdf = "true".equalsIgnoreCase(properties.get("delta.enableChangeDataFeed"));
     String scanMode = from == sourceTo ? "none" : cdf ? "cdf" : "history";
     List<FeedFile> feed = from == sourceTo ? List.of() : feedFiles(source, from + 1, sourceTo, cdf);
-    long sourceRows = reader.rowCount(source, sourceTo)
+    long sourceRows = beforeAnyWrite("the source's row count", () -> reader.rowCount(source, sourceTo))
         .orElseThrow(() -> new NotHere("the source's files carry no row counts"));
     Timestamp at = Timestamp.from(Instant.now());
     String planned = "the changes of versions " + (from + 1) + ".." + sourceTo + ", read on the driver";
@@ -232,11 +245,11 @@ public final class DriverNight {
     java.util.function.Function<Precision, Scoring.Prepared> prepareAt = p -> Scoring.prepareOnDriver(config, schema,
         night.source(), planned, model, p, List.of(), scales);
     Scoring.Prepared prepared = prepareAt.apply(night.precision());
-    String predictionsRefusal = KernelUpsert.refusal(engine, conf, predictions,
-        Scoring.runColumns(runId, model, prepared, at).forNight(runKey, true).predictionsSchema(), true);
-    if (predictionsRefusal != null) {
-      throw new NotHere("predictions: " + predictionsRefusal);
-    }
+    dev.joule.udfs.files.RunColumns columns = Scoring.runColumns(runId, model, prepared, at).forNight(runKey, true);
+    refuseTable(predictions, columns.predictionsSchema(), true);
+    refuseTable(rejects, columns.rejectsSchema(), false);
+    refuseTable(energyLog, RunRecord.KEYED_ENERGY_SCHEMA, false);
+    refuseTable(runs, RunRecord.SCHEMA, false);
 
     // The keys: each id's net change over the range.
     IdCensus.Limits limits = IdCensus.Limits.of(config);
@@ -246,8 +259,12 @@ public final class DriverNight {
     boolean[] withoutIds = new boolean[feed.size()]; // files with a written row without an id: read again
     for (int i = 0; i < feed.size(); i++) {
       FeedFile f = feed.get(i);
-      StructType columns = f.changeFile() ? keyColumns.add("_change_type", DataTypes.StringType) : keyColumns;
-      for (Object[] r : readFile(f, columns)) {
+      // Before the file is read whole: more rows than the limit would not fit.
+      if (keysRead + rowCount(f) > limits.driverRows()) {
+        throw new NotHere("more than " + limits.driverRows() + " change rows (score.driver-census-rows)");
+      }
+      StructType keyRead = f.changeFile() ? keyColumns.add("_change_type", DataTypes.StringType) : keyColumns;
+      for (Object[] r : readFile(f, keyRead)) {
         String type = f.changeFile() ? (String) r[1] : "insert";
         if (!"insert".equals(type) && !"update_postimage".equals(type) && !"delete".equals(type)) {
           continue; // update_preimage
@@ -315,9 +332,9 @@ public final class DriverNight {
       }
       NightlyJob.pauseForTests(config, "testing.pause-after-check-ms");
       t = System.nanoTime();
-      List<Landed> landed = new ArrayList<>();
+      Commits commits = new Commits(runId, committedFiles);
       String haltAfter = config.string("testing.halt-after-table");
-      int step = 0;
+      String failAfter = config.string("testing.fail-after-table");
       try {
         // Predictions: the new rows, and the earlier rows of their ids and of the deleted ids
         // marked in deletion vectors, in one commit.
@@ -330,23 +347,23 @@ public final class DriverNight {
         constants.put("kernel", used.kernel().displayName());
         constants.put("run_id", runId);
         StructType predictionsSchema = ((Scoring.TableFolders) gated.sink()).columns().predictionsSchema();
-        KernelUpsert.Outcome p;
+        long[] marked = {0};
         try {
-          p = KernelUpsert.commit(engine, conf, predictions, predictionsSchema, files, constants, "id", keys,
-              Map.of("model_id", model.modelId()), Optional.of(CommitTag.asTransaction(runId, ++step)),
-              config.longValue("nightly.driver-key-scan-rows"));
+          commits.step(predictions, files, txn -> {
+            KernelUpsert.Outcome o = KernelUpsert.commit(engine, conf, predictions, predictionsSchema, files, constants,
+                "id", keys, Map.of("model_id", model.modelId()), txn, config.longValue("nightly.driver-key-scan-rows"));
+            marked[0] = o.rowsMarked();
+            return o;
+          });
         } catch (KernelUpsert.KeysNotRead e) {
           // Nothing committed; this night's files go in the finally below, and Spark's night
           // reads those keys with a job (or merges, for files without row counts).
           throw new NotHere(e.getMessage());
         }
-        if (p.version() >= 0) {
-          landed.add(new Landed(predictions, p.version()));
-        }
-        files.forEach(f -> committedFiles.add(UncommittedFiles.key(predictions, f.name())));
         LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors, Kernel)",
-            st.scored(), p.rowsMarked());
+            st.scored(), marked[0]);
         NightlyJob.haltIf(haltAfter, "predictions");
+        NightlyJob.failIf(failAfter, "predictions");
 
         List<TaskOutput.WrittenFile> rejectFiles = st.filesOf(PartitionFiles.REJECTS);
         if (!rejectFiles.isEmpty()) {
@@ -357,41 +374,49 @@ public final class DriverNight {
           rejectConstants.put("kernel", used.kernel().displayName());
           rejectConstants.put("run_key", runKey);
           KernelUpsert.createIfMissing(engine, rejects, rejectsSchema);
-          landed.add(new Landed(rejects, KernelUpsert.append(engine, conf, rejects, rejectsSchema, rejectFiles,
-              rejectConstants, Optional.of(CommitTag.asTransaction(runId, ++step))).version()));
-          rejectFiles.forEach(f -> committedFiles.add(UncommittedFiles.key(rejects, f.name())));
+          commits.step(rejects, rejectFiles, txn -> KernelUpsert.append(engine, conf, rejects, rejectsSchema,
+              rejectFiles, rejectConstants, txn));
         }
         NightlyJob.haltIf(haltAfter, "rejects");
+        NightlyJob.failIf(failAfter, "rejects");
 
         List<Row> energyRows = RunRecord.keyedEnergyRows(st.energyRows(), runKey);
-        landed.add(new Landed(energyLog, appendRows(energyLog, RunRecord.KEYED_ENERGY_SCHEMA, energyRows,
-            List.of("run_id", "job", "run_key"), runId, ++step, driverFiles, committedFiles, null)));
+        appendRows(commits, energyLog, RunRecord.KEYED_ENERGY_SCHEMA, energyRows, List.of("run_id", "job", "run_key"),
+            driverFiles, null);
         NightlyJob.haltIf(haltAfter, "energy_log");
+        NightlyJob.failIf(failAfter, "energy_log");
 
         var result = NightlyJob.scoreResult(runId, night.source(), sourceTo, out, gated, rowsIn, proc0, runsBefore,
             wall0, true);
         Row run = new RunRecord(night.job(), runKey, result, Timestamp.from(Instant.now()), from, deleted, sourceRows,
             scanMode, null, NightlyJob.describeSource(scanMode, null, from, sourceTo)).toRow(RunRecord.COMMITTED);
         // Exactly once: the runs row lands on the version it was checked at, and no other.
-        appendRows(runs, RunRecord.SCHEMA, List.of(run), RunRecord.STATS_COLUMNS, runId, ++step, driverFiles,
-            committedFiles, version -> {
-              if (version != prior.runsVersion()) {
-                Row other = NightlyJob.committedRun(runRows(reader, runs, version), runKey);
-                if (other != null) {
-                  throw new JouleException(JouleException.CONFLICT, "run " + other.getAs("run_id") + " committed "
-                      + "night " + runKey + " while this one was committing; this run's results were not recorded "
-                      + "(rerun to check)");
-                }
-              }
-            });
+        appendRows(commits, runs, RunRecord.SCHEMA, List.of(run), RunRecord.STATS_COLUMNS, driverFiles, version -> {
+          if (version != prior.runsVersion()) {
+            List<Row> rows = reader.rows(runs, version);
+            if (rows == null) {
+              throw new IllegalStateException(runs + ": version " + version + " has columns the driver does not read");
+            }
+            Row other = NightlyJob.committedRun(rows, runKey);
+            if (other != null) {
+              throw new JouleException(JouleException.CONFLICT, "run " + other.getAs("run_id") + " committed "
+                  + "night " + runKey + " while this one was committing; this run's results were not recorded "
+                  + "(rerun to check)");
+            }
+          }
+        });
         phases.put("commit (Kernel)", System.nanoTime() - t);
         LOG.info("night {} committed on the driver: {} rows scored, {} rejected, {} deleted ({} scan of {} source "
             + "rows)", runKey, st.scored(), st.rejected(), deleted, scanMode, sourceRows);
         return new NightlyJob.Result(runKey, runId, "committed", scanMode, null, from, sourceTo, sourceRows, rowsIn,
             st.scored(), st.rejected(), deleted, result, phases, null, NightlyJob.Engine.DRIVER);
       } catch (RuntimeException | Error e) {
-        if (!landed.isEmpty()) {
-          rollback.undo(runId, landed);
+        if (!commits.landed.isEmpty()) {
+          try {
+            rollback.undo(runId, commits.landed);
+          } catch (RuntimeException | Error undo) { // the first failure is the one to report
+            e.addSuppressed(undo);
+          }
         }
         if (e instanceof KernelUpsert.ConcurrentCommit) {
           throw new JouleException(JouleException.CONFLICT, "another run wrote the output tables while night "
@@ -461,6 +486,11 @@ public final class DriverNight {
         if (c.unreadable() != null) {
           throw new NotHere(c.unreadable());
         }
+        if (c.metadata()) {
+          // A feed turned on or off, a schema changed: Spark's night reads such a range as it
+          // must (or falls back to a full scan, and says why).
+          throw new NotHere("version " + c.version() + " changes the source's metadata");
+        }
         List<FeedFile> changes = new ArrayList<>();
         List<FeedFile> added = new ArrayList<>();
         boolean rewrites = false;
@@ -471,7 +501,10 @@ public final class DriverNight {
           switch (f.kind()) {
             case CHANGE_FILE -> changes.add(new FeedFile(f.path(), c.version(), true));
             case ADD -> {
-              added.add(new FeedFile(f.path(), c.version(), false));
+              // Without a feed every added row of the range is a change, as in Spark's history
+              // night (no id's last version wins): one version for all, so that an id added
+              // twice is a duplicate.
+              added.add(new FeedFile(f.path(), cdf ? c.version() : 0, false));
               rewrites |= f.deletionVector();
             }
             case REMOVE -> rewrites = true;
@@ -579,25 +612,117 @@ public final class DriverNight {
   }
 
   /**
-   * Writes {@code rows} to one file of {@code table} and appends it in one commit tagged with the
-   * run's step, the table created first where missing; {@code check} (null: none) as
-   * {@link KernelUpsert#appendChecked}. The file is listed in {@code written}, and in
-   * {@code committed} once its commit has landed.
+   * Writes {@code rows} to one file of {@code table} and appends it in one commit, the table
+   * created first where missing; {@code check} (null: none) as {@link KernelUpsert#appendChecked}.
+   * The file is listed in {@code written}.
    */
-  private long appendRows(String table, StructType schema, List<Row> rows, List<String> statsColumns, String runId,
-      int step, List<TaskOutput.WrittenFile> written, Set<String> committed, java.util.function.LongConsumer check) {
+  private void appendRows(Commits commits, String table, StructType schema, List<Row> rows, List<String> statsColumns,
+      List<TaskOutput.WrittenFile> written, java.util.function.LongConsumer check) {
     TaskOutput.WrittenFile file = DriverFile.write(settings.hadoop(), settings.sql(), table, schema, rows,
-        (runId + "-d" + step).replaceAll("[^A-Za-z0-9._-]", "_"));
+        (commits.runId + "-d" + (commits.step + 1)).replaceAll("[^A-Za-z0-9._-]", "_"));
     written.add(file);
     KernelUpsert.createIfMissing(engine, table, schema);
     Map<String, String> constants = TableCommit.constants(schema, rows, statsColumns);
-    Optional<KernelUpsert.TransactionId> txn = Optional.of(CommitTag.asTransaction(runId, step));
-    long version = (check == null
+    commits.step(table, List.of(file), txn -> check == null
         ? KernelUpsert.append(engine, settings.hadoop(), table, schema, List.of(file), constants, txn)
-        : KernelUpsert.appendChecked(engine, settings.hadoop(), table, schema, List.of(file), constants, txn, check))
-        .version();
-    committed.add(UncommittedFiles.key(file.table(), file.name()));
-    return version;
+        : KernelUpsert.appendChecked(engine, settings.hadoop(), table, schema, List.of(file), constants, txn, check));
+  }
+
+  /**
+   * The night's commits, one step each, tagged with the run's id and step: what landed (for a
+   * rollback) and the files it committed (kept when the night's files are cleaned up).
+   */
+  private final class Commits {
+    final String runId;
+    final Set<String> committedFiles;
+    final List<Landed> landed = new ArrayList<>();
+    int step;
+
+    Commits(String runId, Set<String> committedFiles) {
+      this.runId = runId;
+      this.committedFiles = committedFiles;
+    }
+
+    /**
+     * Commits {@code files} to {@code table}. Where the commit file's write failed in a way
+     * that may have landed it, or Kernel found its own retry landed, the log is read for this
+     * step's tag: a commit found there counts as landed (undone with the others, its files kept).
+     */
+    void step(String table, List<TaskOutput.WrittenFile> files,
+        java.util.function.Function<Optional<KernelUpsert.TransactionId>, KernelUpsert.Outcome> commit) {
+      int s = ++step;
+      long before = latestVersion(table);
+      long version;
+      try {
+        version = commit.apply(Optional.of(CommitTag.asTransaction(runId, s))).version();
+      } catch (KernelUpsert.MayHaveLanded | KernelUpsert.AlreadyCommitted e) {
+        version = taggedVersion(table, before + 1, files);
+        if (version >= 0) {
+          landed(table, version, files);
+        }
+        throw e;
+      }
+      if (version >= 0) {
+        landed(table, version, files);
+      }
+    }
+
+    private void landed(String table, long version, List<TaskOutput.WrittenFile> files) {
+      landed.add(new Landed(table, version));
+      files.forEach(f -> committedFiles.add(UncommittedFiles.key(table, f.name())));
+    }
+
+    /**
+     * The version from {@code from} on that this run committed (a night commits once to each
+     * table), or -1; where the log cannot be read, its files are kept.
+     */
+    private long taggedVersion(String table, long from, List<TaskOutput.WrittenFile> files) {
+      try {
+        for (CommitTag.Commit c : CommitTag.commits(engine, settings.hadoop(), table, from)) {
+          if (runId.equals(c.runId()) && !c.undo()) {
+            return c.version();
+          }
+        }
+        return -1;
+      } catch (RuntimeException e) {
+        LOG.error("{}: cannot tell whether run {}'s commit landed ({}); its files are kept", table, runId, e.toString());
+        files.forEach(f -> committedFiles.add(UncommittedFiles.key(table, f.name())));
+        return -1;
+      }
+    }
+  }
+
+  /** {@code read}, where a failure means only that the driver does not take this night (nothing is written yet). */
+  private static <T> T beforeAnyWrite(String what, java.util.function.Supplier<T> read) {
+    try {
+      return read.get();
+    } catch (JouleException | NotHere e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new NotHere(what + " failed on the driver: " + e);
+    }
+  }
+
+  /** Refuses, as {@link NotHere}, a table a Kernel commit of the night would refuse; a missing one (but predictions) is created. */
+  private void refuseTable(String table, StructType schema, boolean marks) {
+    if (!marks && latestVersion(table) < 0) {
+      return;
+    }
+    String why = KernelUpsert.refusal(engine, settings.hadoop(), table, schema, marks);
+    if (why != null) {
+      throw new NotHere(why);
+    }
+  }
+
+  /** A Parquet file's rows, from its footer. */
+  private long rowCount(FeedFile f) {
+    try (org.apache.parquet.hadoop.ParquetFileReader r = org.apache.parquet.hadoop.ParquetFileReader.open(
+        org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(f.path()),
+            settings.hadoop()))) {
+      return r.getRecordCount();
+    } catch (IOException | RuntimeException e) {
+      throw new NotHere("cannot read the footer of " + f.path() + " on the driver: " + e.getMessage());
+    }
   }
 
   private void discard(Scoring.Sink sink, Set<String> committed) {

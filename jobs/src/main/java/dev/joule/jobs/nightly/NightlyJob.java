@@ -433,6 +433,7 @@ public final class NightlyJob {
         commitPredictions(commit, out.predictions(), st, deletes, deletedIds, model, used, runId, committedFiles);
         phases.put("merge predictions", System.nanoTime() - t);
         haltIf(haltAfter, "predictions");
+        failIf(config.string("testing.fail-after-table"), "predictions");
         t = System.nanoTime();
         // Most nights reject nothing: write rejects only if there are some, or if the committed
         // night this --full replaces, or an attempt of this night that recovery has not undone
@@ -454,6 +455,7 @@ public final class NightlyJob {
           rejectFiles.forEach(f -> committedFiles.add(UncommittedFiles.key(out.rejects(), f.name())));
         }
         haltIf(haltAfter, "rejects");
+        failIf(config.string("testing.fail-after-table"), "rejects");
         // Driver-written commits (no Spark job). This key's rows are replaced where a committed
         // night (--full) or an attempt not yet undone may have left some.
         Map<String, String> sameKey = committed != null
@@ -463,6 +465,7 @@ public final class NightlyJob {
         commit.addRows(out.energyLog(), RunRecord.KEYED_ENERGY_SCHEMA, RunRecord.keyedEnergyRows(st.energyRows(),
             runKey), sameKey, List.of("run_id", "job", "run_key"), TableCommit.Guard.NONE);
         haltIf(haltAfter, "energy_log");
+        failIf(config.string("testing.fail-after-table"), "energy_log");
         result = resultNow.apply(true);
         SparkJobProfile.step("commit runs");
         Row run = new RunRecord(job, runKey, result, Timestamp.from(Instant.now()), from, deleted, sourceRows, scanMode,
@@ -913,6 +916,14 @@ public final class NightlyJob {
   static void haltIf(String configured, String table) {
     if (table.equals(configured)) {
       Runtime.getRuntime().halt(137);
+    }
+  }
+
+  /** Testing hook: fail the commit, as a failed write would, right after writing {@code table}. */
+  static void failIf(String configured, String table) {
+    if (table.equals(configured)) {
+      throw new IllegalStateException("injected failure after committing " + table
+          + " (testing hook joule.testing.fail-after-table)");
     }
   }
 

@@ -78,6 +78,11 @@ public record EnergySummary(int partitions, long rowsIn, long rowsScored, long r
     return RUNS_STARTED.getAndIncrement();
   }
 
+  /** Gives back a {@link #startRun()} whose run handed its work to another (a night the driver did not take). */
+  public static void abandonRun() {
+    RUNS_STARTED.decrementAndGet();
+  }
+
   /**
    * A run of this JVM: with no partitions, the hardware is this JVM's machine (the driver ran the
    * run) and the load is its load now, never "unknown".
