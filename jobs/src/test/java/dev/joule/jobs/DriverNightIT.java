@@ -192,7 +192,7 @@ class DriverNightIT {
     long predictionsVersion = DeltaTable.forPath(spark, s.out().predictions()).history(1).head().getLong(0);
     RuntimeException e = assertThrows(RuntimeException.class,
         () -> night(s, DAY2, "nightly.engine=" + engine, "testing.fail-after-table=energy_log"));
-    assertTrue(String.valueOf(e.getMessage()).contains("injected failure after committing energy_log"), e.toString());
+    assertTrue(String.valueOf(e.getMessage()).contains("injected failure after writing energy_log"), e.toString());
     assertTrue(DeltaTable.forPath(spark, s.out().predictions()).history(1).head().getLong(0) > predictionsVersion,
         "the night's predictions commit landed, then was undone");
     assertEquals(before, rows(s.out().predictions(), "true", "id", "label", "score", "run_id"));

@@ -40,39 +40,29 @@ public record DriverSettings(Configuration hadoop, SQLConf sql, int slots) {
       why.append("spark.master ").append(master).append(" is not local");
       return Optional.empty();
     }
-    Configuration hadoop = new Configuration(DataPaths.driverHadoopConf());
+    // As a session makes it: Spark's own Hadoop configuration of the settings (spark.hadoop.*,
+    // the S3 keys from AWS_* variables, spark.buffer.size), then every setting copied as
+    // sessionState().newHadoopConf() copies the session's.
+    SparkConf spark = probe.clone();
+    JouleSpark.localFileSystems(probe, config.sparkConf(), DataPaths.driverHadoopConf()).forEach(spark::set);
+    config.sparkConf().forEach(spark::set);
+    Configuration hadoop = org.apache.spark.deploy.SparkHadoopUtil.get().newConfiguration(spark);
     SQLConf sql = new SQLConf();
-    JouleSpark.localFileSystems(probe, config.sparkConf(), hadoop).forEach((k, v) -> hadoop.set(strip(k), v));
-    for (scala.Tuple2<String, String> e : probe.getAll()) {
-      put(e._1(), e._2(), hadoop, sql);
-    }
-    for (Map.Entry<String, String> e : config.sparkConf().entrySet()) {
-      put(e.getKey(), e.getValue(), hadoop, sql);
+    for (scala.Tuple2<String, String> e : spark.getAll()) {
+      hadoop.set(e._1(), e._2());
+      if (e._1().startsWith("spark.sql.")) {
+        sql.setConfString(e._1(), e._2());
+      }
     }
     // A Delta log store (a DynamoDB-coordinated S3 store, say) is Delta Spark's to use: a Kernel
-    // commit would bypass it. (The session's Hadoop configuration holds such keys of Spark's.)
-    java.util.List<String> keys = new java.util.ArrayList<>(config.sparkConf().keySet());
-    hadoop.forEach(e -> keys.add(e.getKey()));
-    for (scala.Tuple2<String, String> e : probe.getAll()) {
-      keys.add(e._1());
-    }
-    Optional<String> store = keys.stream().filter(k -> k.contains("delta.logStore.")).findFirst();
-    if (store.isPresent()) {
-      why.append("a Delta log store is configured (").append(store.get()).append(')');
-      return Optional.empty();
+    // commit would bypass it. (Every setting is in the Hadoop configuration now.)
+    for (Map.Entry<String, String> e : hadoop) {
+      String k = e.getKey();
+      if (k.startsWith("spark.delta.logStore.") || k.startsWith("delta.logStore.")) {
+        why.append("a Delta log store is configured (").append(k).append(')');
+        return Optional.empty();
+      }
     }
     return Optional.of(new DriverSettings(hadoop, sql, cores));
-  }
-
-  private static void put(String key, String value, Configuration hadoop, SQLConf sql) {
-    if (key.startsWith("spark.hadoop.")) {
-      hadoop.set(strip(key), value);
-    } else if (key.startsWith("spark.sql.")) {
-      sql.setConfString(key, value);
-    }
-  }
-
-  private static String strip(String sparkHadoopKey) {
-    return sparkHadoopKey.substring("spark.hadoop.".length());
   }
 }

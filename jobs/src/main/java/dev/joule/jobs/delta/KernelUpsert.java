@@ -268,6 +268,11 @@ public final class KernelUpsert {
       // Not a conflict: writing the commit file failed (an I/O error, say), and it may have landed.
       throw new MayHaveLanded(path + ": the commit may or may not have landed (" + e.getMessage()
           + "); read the table's log before running this again", e);
+    } catch (RuntimeException e) {
+      // Kernel's CommitStateUnknownException (its retry found the version written: by this
+      // commit's first try, or by another writer), an I/O error: whether it landed is unknown.
+      throw new MayHaveLanded(path + ": the commit may or may not have landed (" + e + "); read the table's log "
+          + "before running this again", e);
     }
     for (PostCommitHook hook : result.getPostCommitHooks()) {
       // A checksum file speeds later reads; a checkpoint at the table's own interval, where the

@@ -170,15 +170,18 @@ public final class DriverNight {
     String runId = night.newRunId(req.date());
     OutputTables out = night.out();
     org.apache.hadoop.conf.Configuration conf = settings.hadoop();
-    String predictions = qualified(out.predictions());
+    String predictions = beforeAnyWrite("the output path", () -> qualified(out.predictions()));
     String rejects = qualified(out.rejects());
     String energyLog = qualified(out.energyLog());
     String runs = qualified(out.runs());
-    String source = qualified(night.source());
+    String source = beforeAnyWrite("the source path", () -> qualified(night.source()));
     Map<String, Long> phases = new LinkedHashMap<>();
 
     if (!req.dryRun()) {
-      out.requireWritable(conf);
+      beforeAnyWrite("the output folder's check", () -> {
+        out.requireWritable(conf);
+        return null;
+      });
       List<RunRecovery.Orphan> orphans = beforeAnyWrite("recovery's read of the output tables' logs",
           () -> RunRecovery.orphans(RunRecovery.Logs.of(engine, conf), List.of(predictions, rejects, energyLog), runs,
               config.duration("recovery.grace")));
@@ -246,10 +249,13 @@ public final class DriverNight {
         night.source(), planned, model, p, List.of(), scales);
     Scoring.Prepared prepared = prepareAt.apply(night.precision());
     dev.joule.udfs.files.RunColumns columns = Scoring.runColumns(runId, model, prepared, at).forNight(runKey, true);
-    refuseTable(predictions, columns.predictionsSchema(), true);
-    refuseTable(rejects, columns.rejectsSchema(), false);
-    refuseTable(energyLog, RunRecord.KEYED_ENERGY_SCHEMA, false);
-    refuseTable(runs, RunRecord.SCHEMA, false);
+    beforeAnyWrite("the output tables' logs", () -> {
+      refuseTable(predictions, columns.predictionsSchema(), true);
+      refuseTable(rejects, columns.rejectsSchema(), false);
+      refuseTable(energyLog, RunRecord.KEYED_ENERGY_SCHEMA, false);
+      refuseTable(runs, RunRecord.SCHEMA, false);
+      return null;
+    });
 
     // The keys: each id's net change over the range.
     IdCensus.Limits limits = IdCensus.Limits.of(config);
@@ -362,8 +368,7 @@ public final class DriverNight {
         }
         LOG.info("predictions: {} rows written, {} earlier rows replaced or deleted (deletion vectors, Kernel)",
             st.scored(), marked[0]);
-        NightlyJob.haltIf(haltAfter, "predictions");
-        NightlyJob.failIf(failAfter, "predictions");
+        dev.joule.jobs.score.ScoreJob.failIf(failAfter, haltAfter, "predictions");
 
         List<TaskOutput.WrittenFile> rejectFiles = st.filesOf(PartitionFiles.REJECTS);
         if (!rejectFiles.isEmpty()) {
@@ -377,14 +382,12 @@ public final class DriverNight {
           commits.step(rejects, rejectFiles, txn -> KernelUpsert.append(engine, conf, rejects, rejectsSchema,
               rejectFiles, rejectConstants, txn));
         }
-        NightlyJob.haltIf(haltAfter, "rejects");
-        NightlyJob.failIf(failAfter, "rejects");
+        dev.joule.jobs.score.ScoreJob.failIf(failAfter, haltAfter, "rejects");
 
         List<Row> energyRows = RunRecord.keyedEnergyRows(st.energyRows(), runKey);
         appendRows(commits, energyLog, RunRecord.KEYED_ENERGY_SCHEMA, energyRows, List.of("run_id", "job", "run_key"),
             driverFiles, null);
-        NightlyJob.haltIf(haltAfter, "energy_log");
-        NightlyJob.failIf(failAfter, "energy_log");
+        dev.joule.jobs.score.ScoreJob.failIf(failAfter, haltAfter, "energy_log");
 
         var result = NightlyJob.scoreResult(runId, night.source(), sourceTo, out, gated, rowsIn, proc0, runsBefore,
             wall0, true);
@@ -440,6 +443,7 @@ public final class DriverNight {
   /** The settings this class does not take: each night with one runs with Spark. */
   private void refuseSettings(NightlyJob.Request req) {
     String why = req.full() ? "--full"
+        : req.dryRun() ? "a dry run (it stages its rows apart from the tables)"
         : !config.string("nightly.text.source").isEmpty() ? "a text source (nightly.text.source) is embedded first"
         : !config.string("nightly.reference").isEmpty() ? "top-k against a reference table"
         : config.string("nightly.model").isEmpty() ? "no model file"

@@ -21,6 +21,7 @@ import dev.joule.jobs.score.IdCensus;
 import dev.joule.jobs.score.OutputTables;
 import dev.joule.jobs.score.QualityGate;
 import dev.joule.jobs.score.RunRecord;
+import dev.joule.jobs.score.ScoreJob;
 import dev.joule.jobs.score.ScoreResult;
 import dev.joule.jobs.score.Scoring;
 import dev.joule.udfs.StagedRows;
@@ -426,14 +427,14 @@ public final class NightlyJob {
       pauseForTests(config, "testing.pause-after-check-ms");
       TableCommit commit = out.commit(spark, runId, reader.engine());
       String haltAfter = config.string("testing.halt-after-table");
+      String failAfter = config.string("testing.fail-after-table");
       ScoreResult result;
       try {
         t = System.nanoTime();
         SparkJobProfile.step("commit predictions");
         commitPredictions(commit, out.predictions(), st, deletes, deletedIds, model, used, runId, committedFiles);
         phases.put("merge predictions", System.nanoTime() - t);
-        haltIf(haltAfter, "predictions");
-        failIf(config.string("testing.fail-after-table"), "predictions");
+        ScoreJob.failIf(failAfter, haltAfter, "predictions");
         t = System.nanoTime();
         // Most nights reject nothing: write rejects only if there are some, or if the committed
         // night this --full replaces, or an attempt of this night that recovery has not undone
@@ -454,8 +455,7 @@ public final class NightlyJob {
               Map.of("run_key", runKey), constants);
           rejectFiles.forEach(f -> committedFiles.add(UncommittedFiles.key(out.rejects(), f.name())));
         }
-        haltIf(haltAfter, "rejects");
-        failIf(config.string("testing.fail-after-table"), "rejects");
+        ScoreJob.failIf(failAfter, haltAfter, "rejects");
         // Driver-written commits (no Spark job). This key's rows are replaced where a committed
         // night (--full) or an attempt not yet undone may have left some.
         Map<String, String> sameKey = committed != null
@@ -464,8 +464,7 @@ public final class NightlyJob {
         SparkJobProfile.step("commit energy_log");
         commit.addRows(out.energyLog(), RunRecord.KEYED_ENERGY_SCHEMA, RunRecord.keyedEnergyRows(st.energyRows(),
             runKey), sameKey, List.of("run_id", "job", "run_key"), TableCommit.Guard.NONE);
-        haltIf(haltAfter, "energy_log");
-        failIf(config.string("testing.fail-after-table"), "energy_log");
+        ScoreJob.failIf(failAfter, haltAfter, "energy_log");
         result = resultNow.apply(true);
         SparkJobProfile.step("commit runs");
         Row run = new RunRecord(job, runKey, result, Timestamp.from(Instant.now()), from, deleted, sourceRows, scanMode,
@@ -910,21 +909,6 @@ public final class NightlyJob {
       }
     }
     return null;
-  }
-
-  /** Testing hook: halt the JVM as kill -9 would, right after writing {@code table}. */
-  static void haltIf(String configured, String table) {
-    if (table.equals(configured)) {
-      Runtime.getRuntime().halt(137);
-    }
-  }
-
-  /** Testing hook: fail the commit, as a failed write would, right after writing {@code table}. */
-  static void failIf(String configured, String table) {
-    if (table.equals(configured)) {
-      throw new IllegalStateException("injected failure after committing " + table
-          + " (testing hook joule.testing.fail-after-table)");
-    }
   }
 
   /** Testing hook only: how many testing pauses have begun in this JVM (a test waits on it). */

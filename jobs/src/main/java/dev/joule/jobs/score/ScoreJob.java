@@ -279,7 +279,7 @@ public final class ScoreJob {
   }
 
   /** Testing hooks: fail, or halt the JVM as kill -9 would, right after writing {@code table}. */
-  static void failIf(String configured, String halt, String table) {
+  public static void failIf(String configured, String halt, String table) {
     if (table.equals(halt)) {
       Runtime.getRuntime().halt(137);
     }
