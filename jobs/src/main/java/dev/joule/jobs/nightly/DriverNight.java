@@ -34,7 +34,6 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -177,18 +176,16 @@ public final class DriverNight {
     String source = beforeAnyWrite("the source path", () -> qualified(night.source()));
     Map<String, Long> phases = new LinkedHashMap<>();
 
-    if (!req.dryRun()) {
-      beforeAnyWrite("the output folder's check", () -> {
-        out.requireWritable(conf);
-        return null;
-      });
-      List<RunRecovery.Orphan> orphans = beforeAnyWrite("recovery's read of the output tables' logs",
-          () -> RunRecovery.orphans(RunRecovery.Logs.of(engine, conf), List.of(predictions, rejects, energyLog), runs,
-              config.duration("recovery.grace")));
-      if (!orphans.isEmpty()) {
-        throw new NotHere("a dead run's commits are to be undone first (run " + orphans.get(0).runId() + " on "
-            + orphans.get(0).table() + ")");
-      }
+    beforeAnyWrite("the output folder's check", () -> {
+      out.requireWritable(conf);
+      return null;
+    });
+    List<RunRecovery.Orphan> orphans = beforeAnyWrite("recovery's read of the output tables' logs",
+        () -> RunRecovery.orphans(RunRecovery.Logs.of(engine, conf), List.of(predictions, rejects, energyLog), runs,
+            config.duration("recovery.grace")));
+    if (!orphans.isEmpty()) {
+      throw new NotHere("a dead run's commits are to be undone first (run " + orphans.get(0).runId() + " on "
+          + orphans.get(0).table() + ")");
     }
     DriverTableReader reader = new DriverTableReader(engine, conf);
     NightlyJob.Prior prior = beforeAnyWrite("the runs table's read", () -> {
@@ -267,7 +264,7 @@ public final class DriverNight {
       FeedFile f = feed.get(i);
       // Before the file is read whole: more rows than the limit would not fit.
       if (keysRead + rowCount(f) > limits.driverRows()) {
-        throw new NotHere("more than " + limits.driverRows() + " change rows (score.driver-census-rows)");
+        throw new NotHere("more than " + limits.driverRows() + " changes (score.driver-census-rows)");
       }
       StructType keyRead = f.changeFile() ? keyColumns.add("_change_type", DataTypes.StringType) : keyColumns;
       for (Object[] r : readFile(f, keyRead)) {
@@ -296,7 +293,6 @@ public final class DriverNight {
     t = System.nanoTime();
     Scoring.Prepared asked = prepared.withDuplicates(census.duplicates());
     StructType rowColumns = keyColumns.add(embCol, DataTypes.createArrayType(DataTypes.FloatType));
-    Map<Scoring.Sink, Scoring.Staged> attempts = new HashMap<>();
     Set<String> committedFiles = new HashSet<>();
     List<Scoring.Sink> sinks = new ArrayList<>();
     List<TaskOutput.WrittenFile> driverFiles = new ArrayList<>();
@@ -308,23 +304,14 @@ public final class DriverNight {
             sinks.add(sink);
             return sink;
           },
-          (pr, sink) -> {
-            Scoring.Staged st = Scoring.stageOnDriver(config, pr, winnerRows(feed, withoutIds, rowColumns, winners), rowsIn, runId,
-                "nightly", (Scoring.TableFolders) sink, settings);
-            attempts.put(sink, st);
-            return st;
-          },
+          (pr, sink) -> Scoring.stageOnDriver(config, pr, winnerRows(feed, withoutIds, rowColumns, winners), rowsIn,
+              runId, "nightly", (Scoring.TableFolders) sink, settings),
           sink -> discard(sink, Set.of()));
       Scoring.Staged st = gated.staged();
       Scoring.Prepared used = gated.prep();
       phases.put("score", System.nanoTime() - t);
       NightlyJob.refuseAllRejected(config, runKey, rowsIn, st);
       long deleted = deletedIds.size();
-      if (req.dryRun()) {
-        return new NightlyJob.Result(runKey, runId, "dry_run", scanMode, null, from, sourceTo, sourceRows, rowsIn,
-            st.scored(), st.rejected(), deleted, NightlyJob.scoreResult(runId, night.source(), sourceTo, out, gated,
-                rowsIn, proc0, runsBefore, wall0, false), phases, null, NightlyJob.Engine.DRIVER);
-      }
 
       NightlyJob.pauseForTests(config, "testing.pause-before-commit-ms");
       dev.joule.jobs.console.ConsoleProgress.phase("commit");
@@ -428,7 +415,7 @@ public final class DriverNight {
         throw e;
       }
     } finally {
-      // A dry run's files, a refused attempt's, a night that did not commit: all but what committed.
+      // A refused attempt's files, a night's that did not commit: all but what committed.
       for (Scoring.Sink sink : sinks) {
         discard(sink, committedFiles);
       }
