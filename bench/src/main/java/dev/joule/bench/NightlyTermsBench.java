@@ -188,8 +188,7 @@ public final class NightlyTermsBench {
   /** As above, into the output folder {@code out}. */
   static Measured night(SparkSession spark, List<String> joule, Path dir, String source, String out, Path model,
       LocalDate date, String name) throws IOException, InterruptedException {
-    // The program, then the command, then any options given after the program (a --set before
-    // the command is dropped by picocli when the command has --set options of its own).
+    // The program, then the command and its settings, then the bench's --set options (last: they win).
     List<String> cmd = new ArrayList<>(joule.subList(0, 1));
     cmd.addAll(List.of("--profile", "nightly", "--date", date.toString(), "--set", "nightly.source=" + source,
         "--set", "nightly.model=" + model, "--set", "nightly.output=" + out, "--set", "progress=off"));

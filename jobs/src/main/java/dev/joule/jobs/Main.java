@@ -48,9 +48,29 @@ public final class Main implements Runnable {
       description = "Job config (HOCON); defaults are in reference.conf.")
   Path conf;
 
+  /** The {@code --set} values of each command level, the top level's first. */
+  private final List<List<String>> setLevels = new ArrayList<>();
+
+  /**
+   * picocli hands an inherited option's values to this one setter level by level: an empty list
+   * as it starts a level, then that level's values so far. A plain list field kept only the last
+   * level's, so {@code joule --set a=1 nightly --set b=2} lost {@code a=1}.
+   */
   @Option(names = "--set", scope = ScopeType.INHERIT, paramLabel = "KEY=VALUE",
       description = "Override one config key, e.g. --set score.batch-rows=4096 (repeatable).")
-  List<String> sets = new ArrayList<>();
+  void set(List<String> values) {
+    if (values.isEmpty() || setLevels.isEmpty()) {
+      setLevels.add(new ArrayList<>());
+    }
+    List<String> level = setLevels.get(setLevels.size() - 1);
+    level.clear();
+    level.addAll(values);
+  }
+
+  /** Every {@code --set}, in the order given: before the command, then the command's own (later wins). */
+  List<String> sets() {
+    return setLevels.stream().flatMap(List::stream).toList();
+  }
 
   @Option(names = "--profile", scope = ScopeType.INHERIT,
       description = "After the command, list the Spark jobs it ran with their task CPU and wall time (stderr).")
@@ -65,7 +85,7 @@ public final class Main implements Runnable {
   }
 
   JouleConfig config() {
-    return JouleConfig.load(conf, sets);
+    return JouleConfig.load(conf, sets());
   }
 
   /** Runs {@code body} in a Spark session: the active one if a caller has one, else a new one it stops. */

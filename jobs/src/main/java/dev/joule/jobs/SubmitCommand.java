@@ -85,7 +85,7 @@ public final class SubmitCommand implements Callable<Integer> {
       }
     }
     l.addAll(List.of("--conf", "spark.executor.extraJavaOptions=" + executorOptions));
-    for (String kv : parent.sets) {
+    for (String kv : parent.sets()) {
       int eq = kv.indexOf('=');
       if (eq <= 0) {
         throw JouleException.usage("--set expects key=value, got '" + kv + "'");

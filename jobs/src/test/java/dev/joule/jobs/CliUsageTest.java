@@ -57,6 +57,20 @@ class CliUsageTest {
     assertTrue(imp.findOption("--output") == imp.findOption("--out"));
   }
 
+  @Test
+  void everySetIsKeptWhereverItIsGiven() {
+    CommandLine cl = Main.commandLine();
+    cl.parseArgs("--set", "a=1", "nightly", "--date", "2026-11-01", "--set", "b=2", "--set", "a=3");
+    assertEquals(List.of("a=1", "b=2", "a=3"), ((Main) cl.getCommand()).sets(),
+        "a --set before the command and the command's own, in order");
+    CommandLine only = Main.commandLine();
+    only.parseArgs("nightly", "--date", "2026-11-01", "--set", "b=2");
+    assertEquals(List.of("b=2"), ((Main) only.getCommand()).sets());
+    CommandLine before = Main.commandLine();
+    before.parseArgs("--set", "a=1", "--set", "a=2", "nightly", "--date", "2026-11-01");
+    assertEquals(List.of("a=1", "a=2"), ((Main) before.getCommand()).sets());
+  }
+
   record Parsed(int code, String err) {}
 
   static Parsed parse(String... args) {
