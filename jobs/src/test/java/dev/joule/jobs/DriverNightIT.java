@@ -155,6 +155,15 @@ class DriverNightIT {
     NightlyJob.Result again = night(onDriver, DAY2);
     assertEquals("already_committed", again.status());
     assertEquals(NightlyJob.Engine.DRIVER, again.engine());
+
+    // A night without changes: its runs row, and no partition (no energy row), as on Spark.
+    NightlyJob.Result quiet = night(onDriver, DAY2.plusDays(1));
+    assertEquals(List.of(NightlyJob.Engine.DRIVER, "none", 0L), List.of(quiet.engine(), quiet.scanMode(), quiet.rowsIn()));
+    assertEquals(0, quiet.score().energy().partitions());
+    assertEquals(0, spark.read().format("delta").load(onDriver.out().energyLog())
+        .filter(col("run_key").equalTo(quiet.runKey())).count());
+    assertEquals(1, spark.read().format("delta").load(onDriver.out().runs())
+        .filter(col("run_key").equalTo(quiet.runKey())).count());
   }
 
   @Test

@@ -332,7 +332,7 @@ public final class DriverNight {
         // Predictions: the new rows, and the earlier rows of their ids and of the deleted ids
         // marked in deletion vectors, in one commit.
         List<TaskOutput.WrittenFile> files = st.filesOf(PartitionFiles.PREDICTIONS);
-        Set<Object> keys = new HashSet<>(st.ids());
+        Set<Object> keys = new HashSet<>(st.ids() == null ? List.of() : st.ids()); // (no rows: none)
         keys.addAll(deletedIds);
         Map<String, String> constants = new LinkedHashMap<>();
         constants.put("model_id", model.modelId());
@@ -605,10 +605,13 @@ public final class DriverNight {
   /**
    * Writes {@code rows} to one file of {@code table} and appends it in one commit, the table
    * created first where missing; {@code check} (null: none) as {@link KernelUpsert#appendChecked}.
-   * The file is listed in {@code written}.
+   * The file is listed in {@code written}. No rows, no commit.
    */
   private void appendRows(Commits commits, String table, StructType schema, List<Row> rows, List<String> statsColumns,
       List<TaskOutput.WrittenFile> written, java.util.function.LongConsumer check) {
+    if (rows.isEmpty()) {
+      return; // (a night without rows has no energy row: nothing to commit, as on Spark)
+    }
     TaskOutput.WrittenFile file = DriverFile.write(settings.hadoop(), settings.sql(), table, schema, rows,
         (commits.runId + "-d" + (commits.step + 1)).replaceAll("[^A-Za-z0-9._-]", "_"));
     written.add(file);

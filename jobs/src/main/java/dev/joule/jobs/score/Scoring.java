@@ -450,6 +450,11 @@ public final class Scoring {
       long rowsIn, String runId, String job, TableFolders sink, dev.joule.jobs.config.DriverSettings settings) {
     EnergySpec energy = config.energySpec(settings.slots());
     GateSample sample = gateSample(config, p, rowsIn, sink);
+    if (rowsIn == 0 && !rows.hasNext()) {
+      // No rows, no partition: as Spark's pass over an empty input, nothing to write or measure.
+      return reconcileOutputs(List.of(), 0, 0, energy, new JouleEnergyListener.Totals(0, 0, 0, 0), 0, sink, sample,
+          "rows");
+    }
     ScoringSpec spec = spec(config, p, runId, job, energy, null, sample);
     LOG.info("run {}: scoring {} rows of {} on the driver ({}) with {} (kernel {}), rows at {}, {} rows per batch, "
         + "on {}", runId, rowsIn, p.inputPath(), p.inputPlanned(), p.kernel().displayName(),
