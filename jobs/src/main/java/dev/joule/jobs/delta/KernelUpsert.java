@@ -90,8 +90,16 @@ public final class KernelUpsert {
 
   /** Writing the commit file failed in a way that may have left it landed: read the log before going on. */
   public static final class MayHaveLanded extends IllegalStateException {
-    MayHaveLanded(String message, Throwable cause) {
+    private final long readVersion;
+
+    MayHaveLanded(String message, long readVersion, Throwable cause) {
       super(message, cause);
+      this.readVersion = readVersion;
+    }
+
+    /** The version the commit built on: if it landed, it is a later one. */
+    public long readVersion() {
+      return readVersion;
     }
   }
 
@@ -267,12 +275,12 @@ public final class KernelUpsert {
       }
       // Not a conflict: writing the commit file failed (an I/O error, say), and it may have landed.
       throw new MayHaveLanded(path + ": the commit may or may not have landed (" + e.getMessage()
-          + "); read the table's log before running this again", e);
+          + "); read the table's log before running this again", snapshot.getVersion(), e);
     } catch (RuntimeException e) {
       // Kernel's CommitStateUnknownException (its retry found the version written: by this
       // commit's first try, or by another writer), an I/O error: whether it landed is unknown.
       throw new MayHaveLanded(path + ": the commit may or may not have landed (" + e + "); read the table's log "
-          + "before running this again", e);
+          + "before running this again", snapshot.getVersion(), e);
     }
     for (PostCommitHook hook : result.getPostCommitHooks()) {
       // A checksum file speeds later reads; a checkpoint at the table's own interval, where the
@@ -294,8 +302,9 @@ public final class KernelUpsert {
 
   /**
    * Why a commit of files with {@code schema} to {@code path} would be refused, or null: what
-   * {@link #commit} checks before it writes anything (the table missing, its features, a log
-   * store, Kernel's own refusals), asked before the files are written.
+   * {@link #commit} checks before it writes anything (the table missing, for an upsert: an
+   * append's caller creates it; its features, a log store, Kernel's own refusals), asked before
+   * the files are written.
    *
    * @param marks whether the commit would mark rows (an upsert), or only add files (an append)
    */
@@ -311,7 +320,7 @@ public final class KernelUpsert {
       snapshot.buildUpdateTableTransaction(ENGINE_INFO, Operation.WRITE).build(engine);
       return null;
     } catch (io.delta.kernel.exceptions.TableNotFoundException e) {
-      return path + " is not a Delta table yet";
+      return marks ? path + " is not a Delta table yet" : null; // an append's caller creates it
     } catch (IllegalStateException | io.delta.kernel.exceptions.KernelException e) {
       return e.getMessage();
     }

@@ -639,18 +639,17 @@ public final class DriverNight {
 
     /**
      * Commits {@code files} to {@code table}. Where the commit file's write failed in a way
-     * that may have landed it, or Kernel found its own retry landed, the log is read for this
-     * step's tag: a commit found there counts as landed (undone with the others, its files kept).
+     * that may have landed it, the log after the version it built on is read for this run's tag:
+     * a commit found there counts as landed (undone with the others, its files kept).
      */
     void step(String table, List<TaskOutput.WrittenFile> files,
         java.util.function.Function<Optional<KernelUpsert.TransactionId>, KernelUpsert.Outcome> commit) {
       int s = ++step;
-      long before = latestVersion(table);
       long version;
       try {
         version = commit.apply(Optional.of(CommitTag.asTransaction(runId, s))).version();
-      } catch (KernelUpsert.MayHaveLanded | KernelUpsert.AlreadyCommitted e) {
-        version = taggedVersion(table, before + 1, files);
+      } catch (KernelUpsert.MayHaveLanded e) {
+        version = taggedVersion(table, e.readVersion() + 1, files);
         if (version >= 0) {
           landed(table, version, files);
         }
@@ -699,9 +698,6 @@ public final class DriverNight {
 
   /** Refuses, as {@link NotHere}, a table a Kernel commit of the night would refuse; a missing one (but predictions) is created. */
   private void refuseTable(String table, StructType schema, boolean marks) {
-    if (!marks && latestVersion(table) < 0) {
-      return;
-    }
     String why = KernelUpsert.refusal(engine, settings.hadoop(), table, schema, marks);
     if (why != null) {
       throw new NotHere(why);
