@@ -34,6 +34,11 @@ J="$ROOT/bin/joule"
 rm -f "$ROOT"/jobs/target/launcher/joule-*.jsa
 "$J" score --input "$DIR/tiny/embeddings" --model "$DIR/tiny/teacher-model.json" --precision fp32 \
   --out "$DIR/warm-up" >/dev/null
+if [[ -n "${JOULE_ALT_JAVA_OPTS:-}" && "${JOULE_ALT_CDS:-1}" != 0 ]]; then
+  # The other options' archive too, so that no measured run writes one.
+  JOULE_JAVA_OPTS="$JOULE_ALT_JAVA_OPTS" "$J" score --input "$DIR/tiny/embeddings" \
+    --model "$DIR/tiny/teacher-model.json" --precision fp32 --out "$DIR/warm-up-alt" >/dev/null
+fi
 CP="$(ls "$ROOT"/bench/target/bench-*.jar | head -1):$(cat "$ROOT/bench/target/classpath.txt")"
 # shellcheck disable=SC2046
 exec java $(cat "$ROOT/jobs/target/launcher/jvm.flags") -Xmx1g -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \

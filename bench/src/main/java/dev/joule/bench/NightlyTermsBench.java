@@ -118,7 +118,9 @@ public final class NightlyTermsBench {
           Integer.toString(dim)));
       double[] ml = ProcessBench.timed(new ProcessBench.Variant("mllib", mllib), dir.resolve("time.txt"));
       long sourceRows = spark.read().format("delta").load(sources[1]).count();
-      report(dir, n, dim, nights, ml, sourceRows, wattsPerCpu(spark, dir, dim));
+      // A night of more changes than this runs with Spark, whichever engine is asked for.
+      long driverLimit = JouleConfig.load(null, sets).longValue("score.driver-census-rows");
+      report(dir, n, dim, nights, ml, sourceRows, wattsPerCpu(spark, dir, dim), driverLimit);
     } finally {
       spark.stop();
       if (!keep) {
@@ -235,7 +237,8 @@ public final class NightlyTermsBench {
   }
 
   /** Least squares of cpu = f + p x changed + t x table rows, the projection and the report. */
-  static void report(Path dir, long n, int dim, List<Measured> nights, double[] mllib, long mllibRows, double watts)
+  static void report(Path dir, long n, int dim, List<Measured> nights, double[] mllib, long mllibRows, double watts,
+      long driverLimit)
       throws IOException {
     double[][] a = new double[nights.size()][];
     double[] y = new double[nights.size()];
@@ -297,16 +300,23 @@ public final class NightlyTermsBench {
     } else {
       s.append("PROJECTION from the measured terms (not measured at these sizes): a night = fixed + per changed row x "
           + "churn x N + per table row x N; a full MLlib recompute = its per-row cost x N.\n\n");
-      s.append("| table rows N | churn | night, est. J | full MLlib recompute, est. J | MLlib / night |\n"
-          + "| --- | --- | --- | --- | --- |\n");
+      s.append("| table rows N | churn | night, est. J | full MLlib recompute, est. J | MLlib / night | where such a "
+          + "night runs |\n| --- | --- | --- | --- | --- | --- |\n");
     }
+    boolean onDriver = nights.stream().allMatch(m -> m.sparkJobs() == 0);
     for (long rows : usable ? new long[] {100_000_000L, 1_000_000_000L} : new long[0]) {
       for (double churn : new double[] {0.001, 0.01, 0.1}) {
         double night = (fixed + perChanged * churn * rows + perTable * rows) * watts;
         double full = mllibPerRow * rows * watts;
+        // The driver takes a night of at most driverLimit changes; a larger one runs with Spark, so
+        // the driver's terms do not describe it.
+        String where = churn * rows <= driverLimit ? (onDriver ? "on the driver, as measured" : "with Spark, as measured")
+            : onDriver ? "with Spark (over score.driver-census-rows = " + driverLimit + "): NOT these terms; use "
+                + "those of --set nightly.engine=spark"
+            : "with Spark, as measured";
         s.append(String.format(Locale.ROOT, "| %,d | %.1f %% | %.3g = (%.1f + %.3g x %,.0f + %.3g x %,d) s x %.2f W "
-            + "| %.3g | %.0fx |%n", rows, churn * 100, night, fixed, perChanged, churn * rows, perTable,
-            rows, watts, full, full / night));
+            + "| %.3g | %.0fx | %s |%n", rows, churn * 100, night, fixed, perChanged, churn * rows, perTable,
+            rows, watts, full, full / night, where));
       }
     }
     System.out.print("\n" + s);

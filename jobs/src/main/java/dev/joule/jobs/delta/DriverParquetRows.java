@@ -21,11 +21,14 @@ import org.apache.parquet.schema.LogicalTypeAnnotation;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 import org.apache.parquet.schema.Type;
+import org.apache.spark.sql.execution.vectorized.OnHeapColumnVector;
+import org.apache.spark.sql.execution.vectorized.WritableColumnVector;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
 
 /**
  * The rows of one Parquet data file of a plain Delta table (no deletion vector on the file, no
@@ -80,25 +83,9 @@ public final class DriverParquetRows {
     var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
         .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false).build();
     try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), options)) {
-      MessageType fileSchema = reader.getFooter().getFileMetaData().getSchema();
-      List<Type> read = new ArrayList<>();
-      Column[] columns = new Column[schema.size()];
-      for (int c = 0; c < columns.length; c++) {
-        StructField f = schema.fields()[c];
-        Type t = field(fileSchema, f.name(), file);
-        if (t == null) {
-          continue; // null in every row
-        }
-        read.add(t);
-        columns[c] = new Column(f.dataType(), t, file);
-      }
-      MessageType requested = new MessageType(fileSchema.getName(), read);
-      reader.setRequestedSchema(requested);
-      for (Column c : columns) {
-        if (c != null) {
-          c.descriptor = requested.getColumnDescription(c.path);
-        }
-      }
+      Requested req = requested(reader, file, schema);
+      Column[] columns = req.columns();
+      MessageType requested = req.schema();
       String createdBy = reader.getFooter().getFileMetaData().getCreatedBy();
       List<Object[]> out = new ArrayList<>();
       PageReadStore group;
@@ -151,17 +138,355 @@ public final class DriverParquetRows {
     }
   }
 
-  /** The encodings of {@code column}'s chunk in the row group {@code block}. */
-  private static java.util.Set<org.apache.parquet.column.Encoding> encodings(BlockMetaData block,
-      ColumnDescriptor column) {
+  /** Which rows of a row group a batch keeps, from the values of their flat columns. */
+  @FunctionalInterface
+  public interface RowFilter {
+    /**
+     * @param flat the row's values in the columns of the schema read, a float list's always null
+     *     (it is not decoded yet)
+     */
+    boolean keeps(Object[] flat);
+  }
+
+  /**
+   * The file's rows that {@code keep} accepts, in batches of about {@code batchRows} rows, in the
+   * columns of {@code schema}: Spark's on-heap column vectors, a float list as an array vector
+   * over one float column (the values copied once, from the page). Each row group's flat columns
+   * are read first, then its float lists a page at a time into the batch, and only in row groups
+   * that keep a row. The batches are made in {@code vectors} (one per column of {@code schema},
+   * from {@link #vectors}), reset for each: a batch is read until the next {@code hasNext}, as
+   * Spark's vectorized reader hands its batches out. A caller reading many files passes the same
+   * vectors to each, so that they grow once. Close it where it is not read to its end.
+   *
+   * @throws IllegalStateException as {@link #read(Configuration, Path, StructType)}, from any call
+   */
+  public static Batches batches(Configuration conf, Path file, StructType schema, RowFilter keep, int batchRows,
+      OnHeapColumnVector[] vectors) {
+    return new Batches(conf, file, schema, keep, batchRows, FloatLists.PAGES, vectors);
+  }
+
+  /** As {@link #batches(Configuration, Path, StructType, RowFilter, int, OnHeapColumnVector[])}, float lists decoded as {@code lists} says. */
+  public static Batches batches(Configuration conf, Path file, StructType schema, RowFilter keep, int batchRows,
+      FloatLists lists, OnHeapColumnVector[] vectors) {
+    return new Batches(conf, file, schema, keep, batchRows, lists, vectors);
+  }
+
+  /** Vectors for {@link #batches} of {@code schema}. */
+  public static OnHeapColumnVector[] vectors(int batchRows, StructType schema) {
+    return OnHeapColumnVector.allocateColumns(Math.max(1, batchRows), schema);
+  }
+
+  /** The kept rows of one file, batch by batch; the file is open until the last batch is taken or it is closed. */
+  public static final class Batches implements java.util.Iterator<ColumnarBatch>, AutoCloseable {
+    private final Path file;
+    private final RowFilter keep;
+    private final int batchRows;
+    private final FloatLists lists;
+    private final ParquetFileReader reader;
+    private final Requested req;
+    private final String createdBy;
+    private final OnHeapColumnVector[] vectors;
+    private final int listColumn;
+    private int block;
+    // The row group being read: its flat values, the row of each kept row, and the list decoder.
+    private Object[][] flat;
+    private int[] keptRows;
+    private FloatListPages.VectorOut listOut;
+    private FloatListPages.Decoder pages;
+    private ColumnReader perValue;
+    private int perValueRow;
+    private int rows;
+    /** Kept rows of the row group already handed out in batches. */
+    private int base;
+    private ColumnarBatch pending;
+    private boolean closed;
+
+    private Batches(Configuration conf, Path file, StructType schema, RowFilter keep, int batchRows,
+        FloatLists lists, OnHeapColumnVector[] vectors) {
+      if (vectors.length != schema.size()) {
+        throw new IllegalArgumentException(vectors.length + " vectors for " + schema.size() + " columns");
+      }
+      this.vectors = vectors;
+      this.file = file;
+      this.keep = keep;
+      this.batchRows = Math.max(1, batchRows);
+      this.lists = lists;
+      var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
+          .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false)
+          .build();
+      try {
+        reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), options);
+      } catch (IOException e) {
+        throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+      }
+      try {
+        req = requested(reader, file, schema);
+        createdBy = reader.getFooter().getFileMetaData().getCreatedBy();
+        int list = -1;
+        for (int c = 0; c < req.columns().length; c++) {
+          if (req.columns()[c] != null && req.columns()[c].list) {
+            if (list >= 0) {
+              throw new IllegalStateException(file + ": more than one float list column read in batches");
+            }
+            list = c;
+          }
+        }
+        listColumn = list;
+      } catch (RuntimeException e) {
+        closeQuietly(e);
+        throw e;
+      }
+    }
+
+    @Override
+    public boolean hasNext() {
+      try {
+        while (pending == null) {
+          if (flat == null && !nextRowGroup()) {
+            close();
+            return false;
+          }
+          cut();
+        }
+        return true;
+      } catch (IOException e) {
+        UncheckedIOException u = new UncheckedIOException(file + ": " + e.getMessage(), e);
+        closeQuietly(u);
+        throw u;
+      } catch (RuntimeException e) {
+        closeQuietly(e);
+        throw e;
+      }
+    }
+
+    @Override
+    public ColumnarBatch next() {
+      if (!hasNext()) {
+        throw new java.util.NoSuchElementException();
+      }
+      ColumnarBatch b = pending;
+      pending = null;
+      return b;
+    }
+
+    /** The next row group that keeps a row, its flat columns read; false at the end of the file. */
+    private boolean nextRowGroup() throws IOException {
+      while (true) {
+        PageReadStore group = reader.readNextRowGroup();
+        if (group == null) {
+          return false;
+        }
+        while (reader.getRowGroups().get(block).getRowCount() == 0) {
+          block++; // readNextRowGroup skips empty row groups
+        }
+        BlockMetaData meta = reader.getRowGroups().get(block++);
+        if (group.getRowCount() > Integer.MAX_VALUE - 8) {
+          throw new IllegalStateException(file + ": a row group of " + group.getRowCount() + " rows");
+        }
+        rows = (int) group.getRowCount();
+        Column[] columns = req.columns();
+        ColumnReadStoreImpl store = new ColumnReadStoreImpl(group, DriverKeyScan.IGNORED, req.schema(), createdBy);
+        Object[][] values = new Object[rows][columns.length];
+        for (int c = 0; c < columns.length; c++) {
+          Column col = columns[c];
+          if (col != null && !col.list) {
+            ColumnReader r = store.getColumnReader(col.descriptor);
+            col.left = r.getTotalValueCount();
+            for (int row = 0; row < rows; row++) {
+              values[row][c] = col.next(r);
+            }
+          }
+        }
+        int[] slot = new int[rows];
+        int kept = 0;
+        for (int row = 0; row < rows; row++) {
+          slot[row] = keep.keeps(values[row]) ? kept++ : -1;
+        }
+        if (kept == 0) {
+          continue; // its lists are not decoded
+        }
+        keptRows = new int[kept];
+        for (int row = 0; row < rows; row++) {
+          if (slot[row] >= 0) {
+            keptRows[slot[row]] = row;
+          }
+        }
+        flat = values;
+        base = 0;
+        pages = null;
+        perValue = null;
+        listOut = null;
+        if (listColumn >= 0) {
+          Column col = columns[listColumn];
+          listOut = new FloatListPages.VectorOut(vectors[listColumn], slot);
+          if (lists == FloatLists.PAGES && FloatListPages.decodes(encodings(meta, col.descriptor))) {
+            try {
+              pages = FloatListPages.decoderInto(group.getPageReader(col.descriptor), col.descriptor, rows,
+                  col.present, col.entry, listOut);
+            } catch (IllegalStateException e) {
+              throw new IllegalStateException(file + ": column " + col.path[0] + ": " + e.getMessage(), e);
+            }
+          } else {
+            perValue = store.getColumnReader(col.descriptor);
+            col.left = perValue.getTotalValueCount();
+            perValueRow = 0;
+          }
+        }
+        return true;
+      }
+    }
+
+    /**
+     * The row group's next batch into {@code pending}: the vectors reset, then lists decoded a page
+     * (or a batch of rows) at a time until a batch's worth of kept rows is whole, then those rows'
+     * flat values put beside them.
+     */
+    private void cut() {
+      for (OnHeapColumnVector v : vectors) {
+        v.reset();
+      }
+      int kept = keptRows.length;
+      int upTo;
+      if (listOut == null) {
+        upTo = Math.min(kept, base + batchRows);
+      } else {
+        listOut.rebase(base);
+        Column col = req.columns()[listColumn];
+        try {
+          while (listOut.kept() - base < batchRows && more(col)) {
+            // decoded into the list vector
+          }
+        } catch (IllegalStateException e) {
+          throw new IllegalStateException(file + ": column " + col.path[0] + ": " + e.getMessage(), e);
+        }
+        upTo = listOut.kept();
+        if (upTo - base < batchRows && upTo < kept) {
+          throw new IllegalStateException(file + ": column " + col.path[0] + " ends before its row " + keptRows[upTo]);
+        }
+      }
+      int n = upTo - base;
+      for (int c = 0; c < vectors.length; c++) {
+        Column col = req.columns()[c];
+        if (c == listColumn) {
+          continue;
+        }
+        vectors[c].reserve(n);
+        if (col == null) {
+          vectors[c].putNulls(0, n);
+          continue;
+        }
+        for (int i = 0; i < n; i++) {
+          put(vectors[c], i, flat[keptRows[base + i]][c]);
+        }
+      }
+      base = upTo;
+      if (base == kept) {
+        flat = null; // the pages after the last kept row are not decoded
+      }
+      pending = n == 0 ? null : new ColumnarBatch(vectors, n);
+    }
+
+    /** Decodes more of the list column: a page, or a batch of rows read one value at a time; false at its end. */
+    private boolean more(Column col) {
+      if (pages != null) {
+        return pages.nextPage();
+      }
+      if (perValueRow >= rows) {
+        return false;
+      }
+      int to = Math.min(rows, perValueRow + batchRows);
+      for (; perValueRow < to; perValueRow++) {
+        listOut.put(perValueRow, col.next(perValue));
+      }
+      return true;
+    }
+
+    @Override
+    public void close() {
+      if (!closed) {
+        closed = true;
+        flat = null;
+        try {
+          reader.close();
+        } catch (IOException e) {
+          throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+        }
+      }
+    }
+
+    private void closeQuietly(Exception cause) {
+      try {
+        close();
+      } catch (RuntimeException e) {
+        cause.addSuppressed(e);
+      }
+    }
+  }
+
+  /** The columns of {@code schema} in the file (null where it lacks one), and the file schema of those it has. */
+  private record Requested(Column[] columns, MessageType schema) {}
+
+  /** The columns of {@code schema} in the file, set as the reader's requested schema. */
+  private static Requested requested(ParquetFileReader reader, Path file, StructType schema) {
+    MessageType fileSchema = reader.getFooter().getFileMetaData().getSchema();
+    List<Type> read = new ArrayList<>();
+    Column[] columns = new Column[schema.size()];
+    for (int c = 0; c < columns.length; c++) {
+      StructField f = schema.fields()[c];
+      Type t = field(fileSchema, f.name(), file);
+      if (t == null) {
+        continue; // null in every row
+      }
+      read.add(t);
+      columns[c] = new Column(f.dataType(), t, file);
+    }
+    MessageType requested = new MessageType(fileSchema.getName(), read);
+    reader.setRequestedSchema(requested);
+    for (Column c : columns) {
+      if (c != null) {
+        c.descriptor = requested.getColumnDescription(c.path);
+      }
+    }
+    return new Requested(columns, requested);
+  }
+
+  /** A flat value as {@link Column#next} gives it, put at {@code row}. */
+  private static void put(WritableColumnVector v, int row, Object value) {
+    if (value == null) {
+      v.putNull(row);
+    } else if (value instanceof Long l) {
+      v.putLong(row, l);
+    } else if (value instanceof String s) {
+      v.putByteArray(row, s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } else if (value instanceof Integer i) {
+      v.putInt(row, i);
+    } else if (value instanceof Double d) {
+      v.putDouble(row, d);
+    } else if (value instanceof Float f) {
+      v.putFloat(row, f);
+    } else {
+      v.putBoolean(row, (Boolean) value);
+    }
+  }
+
+  /** The chunk of {@code column} in the row group {@code block}, or null. */
+  private static ColumnChunkMetaData chunk(BlockMetaData block, ColumnDescriptor column) {
     org.apache.parquet.hadoop.metadata.ColumnPath path =
         org.apache.parquet.hadoop.metadata.ColumnPath.get(column.getPath());
     for (ColumnChunkMetaData chunk : block.getColumns()) {
       if (chunk.getPath().equals(path)) {
-        return chunk.getEncodings();
+        return chunk;
       }
     }
-    return java.util.Set.of(org.apache.parquet.column.Encoding.BYTE_STREAM_SPLIT); // not found: read per value
+    return null;
+  }
+
+  /** The encodings of {@code column}'s chunk in the row group {@code block}. */
+  private static java.util.Set<org.apache.parquet.column.Encoding> encodings(BlockMetaData block,
+      ColumnDescriptor column) {
+    ColumnChunkMetaData chunk = chunk(block, column);
+    // not found: read per value
+    return chunk == null ? java.util.Set.of(org.apache.parquet.column.Encoding.BYTE_STREAM_SPLIT) : chunk.getEncodings();
   }
 
   /**

@@ -44,14 +44,11 @@ import java.util.Optional;
 import java.util.Set;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
-import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
-import org.apache.spark.sql.catalyst.util.GenericArrayData;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -304,8 +301,12 @@ public final class DriverNight {
             sinks.add(sink);
             return sink;
           },
-          (pr, sink) -> Scoring.stageOnDriver(config, pr, winnerRows(feed, withoutIds, rowColumns, winners), rowsIn,
-              runId, "nightly", (Scoring.TableFolders) sink, settings),
+          (pr, sink) -> {
+            try (WinnerBatches batches = new WinnerBatches(feed, withoutIds, rowColumns, winners)) {
+              return Scoring.stageOnDriver(config, pr, batches, new int[] {0, 1}, rowsIn, runId, "nightly",
+                  (Scoring.TableFolders) sink, settings);
+            }
+          },
           sink -> discard(sink, Set.of()));
       Scoring.Staged st = gated.staged();
       Scoring.Prepared used = gated.prep();
@@ -530,76 +531,84 @@ public final class DriverNight {
 
   /**
    * The rows the night scores, read again file by file (only files holding a winner): each id's
-   * winning row, and every written row without an id (the scorer rejects it), as (id, embedding).
+   * winning row, and every written row without an id (the scorer rejects it), as batches of
+   * (id, embedding[, _change_type]) holding only those rows ({@link DriverParquetRows#batches}).
    */
-  private Iterator<InternalRow> winnerRows(List<FeedFile> feed, boolean[] withoutIds, StructType rowColumns,
-      Map<Object, NetChange.Winner> winners) {
-    Set<Long> versions = new HashSet<>(); // the versions that hold a row to score
-    winners.values().stream().filter(w -> !w.delete()).forEach(w -> versions.add(w.version()));
-    return new Iterator<>() {
-      private int file = -1;
-      private List<Object[]> rows = List.of();
-      private boolean changeFile;
-      private long version;
-      private int row;
-      private InternalRow next;
+  private final class WinnerBatches implements Iterator<ColumnarBatch>, AutoCloseable {
+    private final List<FeedFile> feed;
+    private final boolean[] withoutIds;
+    private final StructType rowColumns;
+    private final Map<Object, NetChange.Winner> winners;
+    private final Set<Long> versions = new HashSet<>(); // the versions that hold a row to score
+    // Rows per batch read: the scorer gathers its own batches (score.batch-rows) from these, so
+    // small ones suffice, and their vectors (1.5 MB at 384 floats) stay in the cache and die young.
+    private final int batchRows = 1024;
+    private int file = -1;
+    private DriverParquetRows.Batches batches;
+    /** The batches' vectors, by the columns read (change files have one more): grown once a night. */
+    private final Map<StructType, org.apache.spark.sql.execution.vectorized.OnHeapColumnVector[]> vectors =
+        new java.util.HashMap<>();
 
-      @Override
-      public boolean hasNext() {
-        while (next == null) {
-          if (row < rows.size()) {
-            Object[] r = rows.get(row++);
-            String type = changeFile ? (String) r[2] : "insert";
-            if (("insert".equals(type) || "update_postimage".equals(type))
-                && NetChange.keeps(winners, r[0], version, false)) {
-              next = new GenericInternalRow(new Object[] {r[0], arrayData(r[1])});
-            }
-            continue;
-          }
-          if (++file >= feed.size()) {
-            return false;
-          }
-          FeedFile f = feed.get(file);
-          if (!versions.contains(f.version()) && !withoutIds[file]) {
-            rows = List.of();
-            continue;
-          }
-          changeFile = f.changeFile();
-          version = f.version();
-          rows = readFile(f, changeFile ? rowColumns.add("_change_type", DataTypes.StringType) : rowColumns);
-          row = 0;
+    WinnerBatches(List<FeedFile> feed, boolean[] withoutIds, StructType rowColumns,
+        Map<Object, NetChange.Winner> winners) {
+      this.feed = feed;
+      this.withoutIds = withoutIds;
+      this.rowColumns = rowColumns;
+      this.winners = winners;
+      winners.values().stream().filter(w -> !w.delete()).forEach(w -> versions.add(w.version()));
+    }
+
+    @Override
+    public boolean hasNext() {
+      while (batches == null || !more()) {
+        batches = null; // (a file read to its end closes itself)
+        if (++file >= feed.size()) {
+          return false;
         }
-        return true;
-      }
-
-      @Override
-      public InternalRow next() {
-        if (!hasNext()) {
-          throw new NoSuchElementException();
+        FeedFile f = feed.get(file);
+        if (!versions.contains(f.version()) && !withoutIds[file]) {
+          continue;
         }
-        InternalRow r = next;
-        next = null;
-        return r;
+        boolean changeFile = f.changeFile();
+        long version = f.version();
+        StructType columns = changeFile ? rowColumns.add("_change_type", DataTypes.StringType) : rowColumns;
+        DriverParquetRows.RowFilter scored = r -> {
+          String type = changeFile ? (String) r[2] : "insert";
+          return ("insert".equals(type) || "update_postimage".equals(type))
+              && NetChange.keeps(winners, r[0], version, false);
+        };
+        try {
+          batches = DriverParquetRows.batches(settings.hadoop(), new org.apache.hadoop.fs.Path(f.path()), columns,
+              scored, batchRows, vectors.computeIfAbsent(columns, c -> DriverParquetRows.vectors(batchRows, c)));
+        } catch (RuntimeException e) {
+          throw new NotHere("cannot read " + f.path() + " on the driver: " + e.getMessage());
+        }
       }
-    };
-  }
+      return true;
+    }
 
-  /** A float list as Spark holds it: unsafe over a primitive array, generic where an element is null. */
-  private static Object arrayData(Object list) {
-    if (list == null) {
-      return null;
-    }
-    if (list instanceof float[] f) {
-      return UnsafeArrayData.fromPrimitiveArray(f);
-    }
-    if (list instanceof scala.collection.immutable.ArraySeq<?> a) {
-      Object array = a.unsafeArray();
-      if (array instanceof float[] f) {
-        return UnsafeArrayData.fromPrimitiveArray(f);
+    private boolean more() {
+      try {
+        return batches.hasNext();
+      } catch (RuntimeException e) {
+        throw new NotHere("cannot read " + feed.get(file).path() + " on the driver: " + e.getMessage());
       }
-      return new GenericArrayData((Object[]) array);
     }
-    throw new IllegalStateException("a float list read as " + list.getClass().getName());
+
+    @Override
+    public ColumnarBatch next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      return batches.next();
+    }
+
+    @Override
+    public void close() {
+      if (batches != null) {
+        batches.close();
+      }
+    }
   }
 
   /**

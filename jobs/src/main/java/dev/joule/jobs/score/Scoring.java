@@ -438,19 +438,21 @@ public final class Scoring {
   }
 
   /**
-   * Scores {@code rows} (in {@link Prepared#select}'s columns) on this thread, as one partition
-   * with no Spark session, into the tables' data files as a task writes them ({@link
-   * PartitionFiles}), and reconciles them as {@link #stage} does: a night read and scored on the
-   * driver. Where it fails, the partition's files are gone.
+   * Scores the rows of {@code batches} on this thread, as one partition with no Spark session,
+   * into the tables' data files as a task writes them ({@link PartitionFiles}, reading the batches
+   * as a columnar scan's), and reconciles them as {@link #stage} does: a night read and scored on
+   * the driver. Where it fails, the partition's files are gone.
    *
+   * @param scanColumns for each of {@link Prepared#select}'s columns, its ordinal in the batches
    * @param settings the Hadoop and SQL settings the files are written with, and the slots
    *     the machine's energy is shared among
    */
-  public static Staged stageOnDriver(JouleConfig config, Prepared p, java.util.Iterator<InternalRow> rows,
-      long rowsIn, String runId, String job, TableFolders sink, dev.joule.jobs.config.DriverSettings settings) {
+  public static Staged stageOnDriver(JouleConfig config, Prepared p,
+      java.util.Iterator<org.apache.spark.sql.vectorized.ColumnarBatch> batches, int[] scanColumns, long rowsIn,
+      String runId, String job, TableFolders sink, dev.joule.jobs.config.DriverSettings settings) {
     EnergySpec energy = config.energySpec(settings.slots());
     GateSample sample = gateSample(config, p, rowsIn, sink);
-    if (rowsIn == 0 && !rows.hasNext()) {
+    if (rowsIn == 0 && !batches.hasNext()) {
       // No rows, no partition: as Spark's pass over an empty input, nothing to write or measure.
       return reconcileOutputs(List.of(), 0, 0, energy, new JouleEnergyListener.Totals(0, 0, 0, 0), 0, sink, sample,
           "rows");
@@ -468,7 +470,8 @@ public final class Scoring {
     long job0 = System.nanoTime();
     List<TaskOutput> outputs = new ArrayList<>();
     try {
-      PartitionFiles.ofRows(spec, sink.columns(), predictions, rejects, -1).call(rows).forEachRemaining(outputs::add);
+      PartitionFiles.ofColumnar(spec, scanColumns, null, sink.columns(), predictions, rejects, -1).call(batches)
+          .forEachRemaining(outputs::add);
     } catch (NodeException e) {
       throw new JouleException(JouleException.OTHER, "scoring failed, nothing committed: " + e.getMessage(), e);
     } catch (RuntimeException e) {

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Float lists decoded a page at a time ({@link FloatListPages}) are, bit for bit, what
  * parquet-mr's per-value reader gives, and what was written: null lists, empty lists, null
- * elements, rows across pages, dictionary and PLAIN pages, V1 and V2 pages, several codecs.
+ * elements, rows across pages, dictionary and PLAIN pages, V1 and V2 pages, several codecs; and
+ * a filter's batches of them ({@link DriverParquetRows#batches}) hold those values for the rows kept.
  */
 class FloatListPagesTest {
 
@@ -44,6 +45,7 @@ class FloatListPagesTest {
     Configuration conf = new Configuration();
     CompressionCodecName[] codecs = {CompressionCodecName.UNCOMPRESSED, CompressionCodecName.SNAPPY,
         CompressionCodecName.GZIP, CompressionCodecName.ZSTD};
+    org.apache.spark.sql.execution.vectorized.OnHeapColumnVector[] vectors = null;
     for (int round = 0; round < 48; round++) {
       boolean optionalList = round % 4 != 3;
       boolean optionalElement = round % 8 < 6;
@@ -127,6 +129,39 @@ class FloatListPagesTest {
           }
         }
       }
+      // Batches of the kept rows (DriverParquetRows.batches): what the per-value reader gives,
+      // for the rows kept and no other; in some rounds none, in some all.
+      int mod = round % 5 == 0 ? 1 : 3;
+      int keepRest = round % 10 == 5 ? -1 : 0;
+      // Batches cut inside row groups and pages (7 rows), or holding whole row groups.
+      int batchRows = round % 3 == 1 ? 7 : 100_000;
+      if (vectors == null || round % 3 == 0) { // else the last round's, as a night passes them from file to file
+        vectors = DriverParquetRows.vectors(batchRows, SCHEMA);
+      }
+      var batches = DriverParquetRows.batches(conf, path, SCHEMA, flat -> {
+        assertNull(flat[1], "the list is not decoded for the filter");
+        return (Long) flat[0] % mod == keepRest;
+      }, batchRows, round % 4 == 1 ? FloatLists.PER_VALUE : FloatLists.PAGES, vectors);
+      List<Integer> expectedRows = new ArrayList<>();
+      for (int r = 0; r < rows; r++) {
+        if (r % mod == keepRest) {
+          expectedRows.add(r);
+        }
+      }
+      int k = 0;
+      while (batches.hasNext()) {
+        var batch = batches.next();
+        assertTrue(batch.numRows() > 0 && batch.numRows() <= Math.max(batchRows, 1_200),
+            "round " + round + ": a batch of " + batch.numRows());
+        var listColumn = batch.column(1);
+        for (int i = 0; i < batch.numRows(); i++, k++) {
+          int r = expectedRows.get(k);
+          String at = "round " + round + ", kept row " + r;
+          assertEquals(r, batch.column(0).getLong(i), at);
+          assertEquals(describe(perValue.get(r)[1]), describe(vectorValue(listColumn, i)), at);
+        }
+      }
+      assertEquals(expectedRows.size(), k, "round " + round + ": kept rows");
       // The pages' path decoded this file: it falls back to per-value reads only for encodings
       // it does not decode, and these are all ones it does.
       try (var reader = org.apache.parquet.hadoop.ParquetFileReader.open(
@@ -236,6 +271,26 @@ class FloatListPagesTest {
   }
 
   /** A list's value as text that tells float[] from boxed values, nulls and bits included. */
+  /** A batch's list at {@code row} as the per-row reader gives one: null, or a wrapped float[] or boxed Object[]. */
+  private static Object vectorValue(org.apache.spark.sql.vectorized.ColumnVector lists, int row) {
+    if (lists.isNullAt(row)) {
+      return null;
+    }
+    var a = lists.getArray(row);
+    boolean anyNull = false;
+    for (int i = 0; i < a.numElements(); i++) {
+      anyNull |= a.isNullAt(i);
+    }
+    if (!anyNull) {
+      return scala.collection.immutable.ArraySeq.unsafeWrapArray(a.toFloatArray());
+    }
+    Object[] boxed = new Object[a.numElements()];
+    for (int i = 0; i < boxed.length; i++) {
+      boxed[i] = a.isNullAt(i) ? null : (Object) a.getFloat(i);
+    }
+    return scala.collection.immutable.ArraySeq.unsafeWrapArray(boxed);
+  }
+
   private static String describe(Object v) {
     if (v == null) {
       return "null";
