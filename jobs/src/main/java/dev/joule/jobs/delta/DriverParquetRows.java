@@ -240,6 +240,9 @@ public final class DriverParquetRows {
 
     @Override
     public boolean hasNext() {
+      if (closed) {
+        return false;
+      }
       try {
         while (pending == null) {
           if (flat == null && !nextRowGroup()) {
@@ -353,14 +356,16 @@ public final class DriverParquetRows {
         listOut.rebase(base);
         Column col = req.columns()[listColumn];
         try {
-          while (listOut.kept() - base < batchRows && more(col)) {
+          // Up to a batch, or the row group's last kept row: the pages after it are not decoded
+          // (so neither is their row count checked; the flat columns' was).
+          while (listOut.kept() - base < batchRows && listOut.kept() < kept && more(col)) {
             // decoded into the list vector
           }
         } catch (IllegalStateException e) {
           throw new IllegalStateException(file + ": column " + col.path[0] + ": " + e.getMessage(), e);
         }
         upTo = listOut.kept();
-        if (upTo - base < batchRows && upTo < kept) {
+        if (upTo - base < batchRows && upTo < kept) { // the decoder ran out of pages
           throw new IllegalStateException(file + ": column " + col.path[0] + " ends before its row " + keptRows[upTo]);
         }
       }
@@ -406,6 +411,7 @@ public final class DriverParquetRows {
       if (!closed) {
         closed = true;
         flat = null;
+        pending = null;
         try {
           reader.close();
         } catch (IOException e) {

@@ -301,6 +301,9 @@ final class FloatListPages {
       }
       kept++;
       int i = s - base;
+      if (i < 0) {
+        throw new IllegalStateException("row " + row + " (kept row " + s + ") comes after its batch, from " + base);
+      }
       lists.reserve(i + 1);
       return i;
     }

@@ -587,6 +587,11 @@ public final class DriverNight {
       return true;
     }
 
+    /**
+     * Whether the file has another batch. A file the driver cannot read sends the night to Spark,
+     * which reads it itself, as {@link #readFile} does: parquet-mr throws plain runtime exceptions
+     * for a file it cannot parse, so every one is taken for that, and the log says which.
+     */
     private boolean more() {
       try {
         return batches.hasNext();

@@ -36,6 +36,11 @@ class FloatListPagesTest {
   private static final StructType SCHEMA = new StructType().add("id", DataTypes.LongType)
       .add("embedding", DataTypes.createArrayType(DataTypes.FloatType));
 
+  /** The columns read in batches: a string the filter reads, and a column no file has. */
+  private static final StructType WITH_KIND = SCHEMA.add("kind", DataTypes.StringType)
+      .add("absent", DataTypes.StringType);
+  private static final String[] KINDS = {"insert", "update_postimage", "update_preimage", "delete"};
+
   @TempDir
   Path dir;
 
@@ -51,7 +56,7 @@ class FloatListPagesTest {
       boolean optionalElement = round % 8 < 6;
       MessageType schema = MessageTypeParser.parseMessageType("message spark_schema { optional int64 id; "
           + (optionalList ? "optional" : "required") + " group embedding (LIST) { repeated group list { "
-          + (optionalElement ? "optional" : "required") + " float element; } } }");
+          + (optionalElement ? "optional" : "required") + " float element; } } optional binary kind (STRING); }");
       boolean fewValues = round % 3 == 0; // a dictionary that holds every value
       int rows = 1 + random.nextInt(round < 8 ? 5 : 1_200);
       List<float[]> lists = new ArrayList<>();
@@ -65,7 +70,7 @@ class FloatListPagesTest {
       try (ParquetWriter<Group> writer = builder.build()) {
         SimpleGroupFactory groups = new SimpleGroupFactory(schema);
         for (int r = 0; r < rows; r++) {
-          Group g = groups.newGroup().append("id", (long) r);
+          Group g = groups.newGroup().append("id", (long) r).append("kind", KINDS[r % KINDS.length]);
           int kind = random.nextInt(20);
           float[] v = null;
           boolean[] nulls = null;
@@ -136,10 +141,13 @@ class FloatListPagesTest {
       // Batches cut inside row groups and pages (7 rows), or holding whole row groups.
       int batchRows = round % 3 == 1 ? 7 : 100_000;
       if (vectors == null || round % 3 == 0) { // else the last round's, as a night passes them from file to file
-        vectors = DriverParquetRows.vectors(batchRows, SCHEMA);
+        vectors = DriverParquetRows.vectors(batchRows, WITH_KIND);
       }
-      var batches = DriverParquetRows.batches(conf, path, SCHEMA, flat -> {
+      // With a change-type-like string the filter reads, and a column the file lacks (null).
+      var batches = DriverParquetRows.batches(conf, path, WITH_KIND, flat -> {
         assertNull(flat[1], "the list is not decoded for the filter");
+        assertNull(flat[3], "a column the file lacks");
+        assertEquals(KINDS[(int) ((Long) flat[0] % KINDS.length)], flat[2]);
         return (Long) flat[0] % mod == keepRest;
       }, batchRows, round % 4 == 1 ? FloatLists.PER_VALUE : FloatLists.PAGES, vectors);
       List<Integer> expectedRows = new ArrayList<>();
@@ -158,6 +166,8 @@ class FloatListPagesTest {
           int r = expectedRows.get(k);
           String at = "round " + round + ", kept row " + r;
           assertEquals(r, batch.column(0).getLong(i), at);
+          assertEquals(KINDS[r % KINDS.length], batch.column(2).getUTF8String(i).toString(), at);
+          assertTrue(batch.column(3).isNullAt(i), at);
           assertEquals(describe(perValue.get(r)[1]), describe(vectorValue(listColumn, i)), at);
         }
       }
@@ -168,7 +178,8 @@ class FloatListPagesTest {
           org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(path, conf))) {
         for (var block : reader.getFooter().getBlocks()) {
           for (var chunk : block.getColumns()) {
-            assertTrue(chunk.getPath().toDotString().equals("id") || FloatListPages.decodes(chunk.getEncodings()),
+            boolean list = chunk.getPath().toDotString().startsWith("embedding");
+            assertTrue(!list || FloatListPages.decodes(chunk.getEncodings()),
                 "round " + round + ": " + chunk.getEncodings());
           }
         }
@@ -270,7 +281,6 @@ class FloatListPagesTest {
         org.apache.parquet.column.Encoding.RLE, org.apache.parquet.column.Encoding.PLAIN);
   }
 
-  /** A list's value as text that tells float[] from boxed values, nulls and bits included. */
   /** A batch's list at {@code row} as the per-row reader gives one: null, or a wrapped float[] or boxed Object[]. */
   private static Object vectorValue(org.apache.spark.sql.vectorized.ColumnVector lists, int row) {
     if (lists.isNullAt(row)) {
@@ -291,6 +301,7 @@ class FloatListPagesTest {
     return scala.collection.immutable.ArraySeq.unsafeWrapArray(boxed);
   }
 
+  /** A list's value as text that tells float[] from boxed values, nulls and bits included. */
   private static String describe(Object v) {
     if (v == null) {
       return "null";
