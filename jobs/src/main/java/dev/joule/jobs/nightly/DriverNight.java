@@ -521,11 +521,17 @@ public final class DriverNight {
     return feed;
   }
 
+  /** A file the driver cannot read: the night goes to Spark, and the log keeps the cause's trace. */
+  private static NotHere unreadable(String path, RuntimeException e) {
+    LOG.warn("cannot read {} on the driver", path, e);
+    return new NotHere("cannot read " + path + " on the driver: " + e.getMessage());
+  }
+
   private List<Object[]> readFile(FeedFile f, StructType columns) {
     try {
       return DriverParquetRows.read(settings.hadoop(), new org.apache.hadoop.fs.Path(f.path()), columns);
     } catch (RuntimeException e) {
-      throw new NotHere("cannot read " + f.path() + " on the driver: " + e.getMessage());
+      throw unreadable(f.path(), e);
     }
   }
 
@@ -581,7 +587,7 @@ public final class DriverNight {
           batches = DriverParquetRows.batches(settings.hadoop(), new org.apache.hadoop.fs.Path(f.path()), columns,
               scored, batchRows, vectors.computeIfAbsent(columns, c -> DriverParquetRows.vectors(batchRows, c)));
         } catch (RuntimeException e) {
-          throw new NotHere("cannot read " + f.path() + " on the driver: " + e.getMessage());
+          throw unreadable(f.path(), e);
         }
       }
       return true;
@@ -596,7 +602,7 @@ public final class DriverNight {
       try {
         return batches.hasNext();
       } catch (RuntimeException e) {
-        throw new NotHere("cannot read " + feed.get(file).path() + " on the driver: " + e.getMessage());
+        throw unreadable(feed.get(file).path(), e);
       }
     }
 
