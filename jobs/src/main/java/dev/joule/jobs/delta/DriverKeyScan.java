@@ -12,12 +12,10 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.parquet.HadoopReadOptions;
 import org.apache.parquet.column.ColumnDescriptor;
 import org.apache.parquet.column.ColumnReader;
 import org.apache.parquet.column.impl.ColumnReadStoreImpl;
 import org.apache.parquet.column.page.PageReadStore;
-import org.apache.parquet.filter2.compat.FilterCompat;
 import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.io.api.Binary;
@@ -127,8 +125,7 @@ final class DriverKeyScan {
       Wanted wanted, Map<String, String> scope, boolean writeIndexes) {
     // Every row group is read, whatever filter a configuration may carry: a row group skipped
     // would shift the positions of every row after it.
-    var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
-        .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false).build();
+    var options = DriverParquetRows.everyRow(conf);
     Map<String, RoaringBitmapArray> out = new HashMap<>();
     for (Map.Entry<String, DataFile> f : files.entrySet()) {
       Path path = f.getValue().path();

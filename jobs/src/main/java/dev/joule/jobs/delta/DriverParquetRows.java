@@ -80,9 +80,7 @@ public final class DriverParquetRows {
 
   /** As {@link #read(Configuration, Path, StructType)}, float lists decoded as {@code lists} says. */
   public static List<Object[]> read(Configuration conf, Path file, StructType schema, FloatLists lists) {
-    var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
-        .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false).build();
-    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), options)) {
+    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), everyRow(conf))) {
       Requested req = requested(reader, file, schema);
       Column[] columns = req.columns();
       MessageType requested = req.schema();
@@ -136,6 +134,12 @@ public final class DriverParquetRows {
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": " + e.getMessage(), e);
     }
+  }
+
+  /** Read options that hand out every row of a file: no record, statistics, dictionary, index or bloom filter. */
+  static org.apache.parquet.ParquetReadOptions everyRow(Configuration conf) {
+    return HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
+        .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false).build();
   }
 
   /** Which rows of a row group a batch keeps, from the values of their flat columns. */
@@ -211,11 +215,8 @@ public final class DriverParquetRows {
       this.keep = keep;
       this.batchRows = Math.max(1, batchRows);
       this.lists = lists;
-      var options = HadoopReadOptions.builder(conf).withRecordFilter(FilterCompat.NOOP).useRecordFilter(false)
-          .useStatsFilter(false).useDictionaryFilter(false).useColumnIndexFilter(false).useBloomFilter(false)
-          .build();
       try {
-        reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), options);
+        reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf), everyRow(conf));
       } catch (IOException e) {
         throw new UncheckedIOException(file + ": " + e.getMessage(), e);
       }
